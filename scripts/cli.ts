@@ -1,0 +1,26 @@
+// `npm run cli -- <command> …`: one entry point for the project's command-line tools.
+// Each command lives beside the library it drives and exports `run(argv): Promise<number>`.
+const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  sample: { summary: "sample completions from a checkpoint", load: () => import("../src/lm/cli/sample.ts") },
+  logprobs: { summary: "score prompt/chosen/rejected JSONL with a checkpoint", load: () => import("../src/lm/cli/logprobs.ts") },
+  ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
+};
+
+async function main(): Promise<number> {
+  const [name, ...rest] = process.argv.slice(2);
+  const cmd = name ? commands[name] : undefined;
+  if (!cmd) {
+    const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
+    console.error(`usage: npm run cli -- <command> [options]\n\ncommands:\n${lines.join("\n")}`);
+    return name ? 2 : 0;
+  }
+  return (await cmd.load()).run(rest);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
