@@ -1,0 +1,52 @@
+// One Prisma client per process. Outside production it lives on globalThis so that Next.js
+// hot reload does not open a new connection pool on every edit.
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "../../generated/prisma/client.ts";
+import { requireDatabaseUrl, getEnv } from "../env.ts";
+
+export type { PrismaClient };
+
+export function createPrismaClient(databaseUrl: string): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+}
+
+const globalForDb = globalThis as unknown as { __dpoArenaDb?: PrismaClient };
+let moduleDb: PrismaClient | undefined;
+
+function getDb(): PrismaClient {
+  const inProduction = getEnv().NODE_ENV === "production";
+  const existing = inProduction ? moduleDb : globalForDb.__dpoArenaDb;
+  if (existing) return existing;
+  const client = createPrismaClient(requireDatabaseUrl());
+  if (inProduction) moduleDb = client;
+  else globalForDb.__dpoArenaDb = client;
+  return client;
+}
+
+/** Lazily created on first property access, so importing this module never needs DATABASE_URL. */
+export const db: PrismaClient = new Proxy({} as PrismaClient, {
+  get(_target, prop) {
+    const client = getDb();
+    const value = Reflect.get(client as object, prop, client);
+    return typeof value === "function" ? value.bind(client) : value;
+  },
+});
+
+export async function checkDatabase(client: PrismaClient = db): Promise<{ ok: boolean; latencyMs: number; error?: string }> {
+  const started = performance.now();
+  try {
+    await client.$queryRaw`SELECT 1`;
+    return { ok: true, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+  } catch (err) {
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    // A short, non-secret reason for the health endpoint; the details belong in the logs.
+    const message = err instanceof Error ? err.message.split("\n")[0]!.slice(0, 200) : String(err);
+    let production = true;
+    try {
+      production = getEnv().NODE_ENV === "production";
+    } catch {
+      // an invalid environment is reported elsewhere; keep the health answer terse
+    }
+    return { ok: false, latencyMs, error: production ? "database unreachable" : message };
+  }
+}

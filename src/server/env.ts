@@ -1,0 +1,87 @@
+// The one place that reads process.env. Validated lazily on first use (not at import) so that
+// `next build`, which imports server modules without a runtime environment, does not fail.
+import { z } from "zod";
+
+const booleanString = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), {
+    message: "must be a postgresql:// connection URL, e.g. postgresql://user:pass@host:5432/db",
+  });
+
+const positiveInt = (what: string) =>
+  z.coerce.number({ message: `must be a number (${what})` }).int(`must be a whole number (${what})`).positive(`must be > 0 (${what})`);
+
+export const envSchema = z.object({
+  /** Required by anything that talks to Postgres; `npm start` sets it for the embedded server. */
+  DATABASE_URL: postgresUrl.optional(),
+  PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(3000),
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  SESSION_TTL_HOURS: positiveInt("hours").default(168),
+  ADMIN_USERNAME: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]{3,32}$/, "must be 3-32 characters of letters, digits, _ . -")
+    .default("admin"),
+  /** When unset, the first seed generates a password and prints it once. */
+  ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  TF_BACKEND: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto"),
+  CHECKPOINT_DIR: z.string().min(1).default(".data/checkpoints"),
+  HOUSE_MODEL_DIR: z.string().min(1).default("models/house"),
+  TRAINER_ENABLED: booleanString.default(true),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nFix these variables (see README "Configuration") and start again.`);
+    this.name = "EnvError";
+  }
+}
+
+/** Pure parser (used by getEnv and by tests). Empty strings count as unset. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = source[key];
+    if (v !== undefined && v.trim() !== "") cleaned[key] = v.trim();
+  }
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join(".") || "(environment)";
+      // Never echo secrets back in an error message.
+      const shown = name === "ADMIN_PASSWORD" || name === "DATABASE_URL" ? "" : ` (got ${JSON.stringify(cleaned[name] ?? null)})`;
+      return `${name}: ${issue.message}${shown}`;
+    });
+    throw new EnvError(problems);
+  }
+  return result.data;
+}
+
+let cached: Env | undefined;
+
+export function getEnv(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}
+
+/** DATABASE_URL, or a clear error for processes that cannot work without it. */
+export function requireDatabaseUrl(): string {
+  const url = getEnv().DATABASE_URL;
+  if (!url) {
+    throw new EnvError([
+      "DATABASE_URL: is not set. Set it to a postgresql:// URL, or run `npm start`, which starts an embedded PostgreSQL and sets it",
+    ]);
+  }
+  return url;
+}
+
+/** Tests change process.env between cases; production code never calls this. */
+export function resetEnvCache(): void {
+  cached = undefined;
+}
