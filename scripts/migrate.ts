@@ -1,0 +1,16 @@
+// `npm run db:migrate`: apply pending migrations to DATABASE_URL (see README "Database").
+import { requireDatabaseUrl, EnvError } from "../src/server/env.ts";
+import { applyMigrations, MigrationError } from "../src/server/db/migrate.ts";
+import { log } from "../src/server/log.ts";
+
+try {
+  const result = await applyMigrations({ databaseUrl: requireDatabaseUrl(), log: (msg, fields) => log.info(msg, fields) });
+  log.info("migrations done", { applied: result.applied, alreadyApplied: result.alreadyApplied.length });
+} catch (err) {
+  if (err instanceof MigrationError || err instanceof EnvError) {
+    console.error(err.message);
+  } else {
+    log.error("migration run crashed", { err });
+  }
+  process.exit(1);
+}
