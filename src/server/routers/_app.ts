@@ -1,0 +1,18 @@
+// The root router. Each domain adds one file in this folder and one line below; build its
+// procedures from publicProcedure / labelerProcedure / adminProcedure (src/server/trpc.ts) so
+// test/api/authorization.test.ts covers them automatically.
+import { createCallerFactory, router } from "../trpc.ts";
+import { authRouter } from "./auth.ts";
+import { usersRouter } from "./users.ts";
+
+export const appRouter = router({
+  auth: authRouter,
+  users: usersRouter,
+  // arena: arenaRouter,            (issue: arena UX)
+  // loop: loopRouter,              (issue: online DPO loop)
+  // leaderboard: leaderboardRouter (issue: ratings)
+});
+
+export type AppRouter = typeof appRouter;
+
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,152 @@
+// The tRPC foundation: context (who is calling), procedure builders that enforce roles, and
+// the error formatter that decides what a client may see. Routers live in ./routers.
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import type { PrismaClient } from "../generated/prisma/client.ts";
+import { getEnv } from "./env.ts";
+import { log, type Logger } from "./log.ts";
+import { db as defaultDb } from "./db/client.ts";
+import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
+import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
+
+export interface TrpcContext {
+  db: PrismaClient;
+  user: SessionUser | null;
+  /** The raw cookie token, needed to end this session on sign-out. */
+  sessionToken: string | null;
+  /** Set-Cookie and other response headers a procedure wants to add. */
+  resHeaders: Headers;
+  secureCookies: boolean;
+  sessionTtlHours: number;
+  clientAddress: string;
+  log: Logger;
+}
+
+/** Builds a context from explicit parts; tests call this with their own database. */
+export async function createContextInner(options: {
+  db: PrismaClient;
+  headers: Headers;
+  resHeaders?: Headers;
+  url?: string;
+  sessionTtlHours: number;
+}): Promise<TrpcContext> {
+  const { db, headers } = options;
+  const sessionToken = readCookie(headers.get("cookie"), SESSION_COOKIE) ?? null;
+  const session = sessionToken ? await getSessionUser({ db, token: sessionToken }) : null;
+  const clientAddress = headers.get("x-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip") || "unknown";
+  return {
+    db,
+    user: session?.user ?? null,
+    sessionToken,
+    resHeaders: options.resHeaders ?? new Headers(),
+    secureCookies: isHttpsRequest(headers, options.url),
+    sessionTtlHours: options.sessionTtlHours,
+    clientAddress,
+    log: log.child({ userId: session?.user.id }),
+  };
+}
+
+/** The production context for the fetch adapter. */
+export function createContext(options: { req: Request; resHeaders: Headers }): Promise<TrpcContext> {
+  return createContextInner({
+    db: defaultDb,
+    headers: options.req.headers,
+    resHeaders: options.resHeaders,
+    url: options.req.url,
+    sessionTtlHours: getEnv().SESSION_TTL_HOURS,
+  });
+}
+
+export interface FieldErrors {
+  formErrors: string[];
+  fieldErrors: Record<string, string[]>;
+}
+
+/** Works for ZodError and Standard Schema errors alike: both carry issues with a path. */
+function flattenIssues(cause: unknown): FieldErrors | null {
+  const issues = (cause as { issues?: unknown } | undefined)?.issues;
+  if (!Array.isArray(issues)) return null;
+  const flat: FieldErrors = { formErrors: [], fieldErrors: {} };
+  for (const issue of issues as { path?: unknown[]; message?: string }[]) {
+    const message = typeof issue.message === "string" ? issue.message : "Invalid value";
+    const path = (issue.path ?? [])
+      .map((p) => (typeof p === "object" && p !== null && "key" in p ? String((p as { key: unknown }).key) : String(p)))
+      .join(".");
+    if (!path) flat.formErrors.push(message);
+    else (flat.fieldErrors[path] ??= []).push(message);
+  }
+  return flat;
+}
+
+function summarize(flat: FieldErrors): string {
+  const parts = [...flat.formErrors, ...Object.entries(flat.fieldErrors).map(([field, msgs]) => `${field}: ${msgs.join("; ")}`)];
+  return `Invalid input: ${parts.join(" | ")}`.slice(0, 1000);
+}
+
+/** Who may call a procedure; set by the builders below so tests can enumerate it. */
+export type Access = "public" | "labeler" | "admin";
+export interface ProcedureMeta {
+  access: Access;
+}
+
+const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error, path }) {
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      // The internal message and stack go to the log only; the client gets an id to quote.
+      const errorId = newErrorId();
+      log.error("trpc: unhandled error", { errorId, path, err: error.cause ?? error });
+      return {
+        ...shape,
+        message: internalErrorMessage(errorId),
+        data: { code: shape.data.code, httpStatus: 500, path: shape.data.path, errorId, zodError: null },
+      };
+    }
+    const zodError = error.code === "BAD_REQUEST" ? flattenIssues(error.cause) : null;
+    return {
+      ...shape,
+      message: zodError ? summarize(zodError) : shape.message,
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, errorId: null, zodError },
+    };
+  },
+});
+
+function prismaErrorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^P\d{4}$/.test(code) ? code : undefined;
+}
+
+/** AppError → its tRPC code and user message; a few Prisma outcomes → what they mean. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  if (cause instanceof AppError) {
+    return { ...result, error: new TRPCError({ code: cause.trpcCode, message: cause.userMessage, cause }) };
+  }
+  const prismaCode = prismaErrorCode(cause);
+  if (prismaCode === "P2025") {
+    return { ...result, error: new TRPCError({ code: "NOT_FOUND", message: "Not found.", cause }) };
+  }
+  if (prismaCode === "P2002") {
+    return { ...result, error: new TRPCError({ code: "CONFLICT", message: "That already exists.", cause }) };
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const mergeRouters = t.mergeRouters;
+
+export const publicProcedure = t.procedure.meta({ access: "public" }).use(mapErrors);
+
+/** Any signed-in, enabled user (disabled users have no valid session). */
+export const labelerProcedure = publicProcedure.meta({ access: "labeler" }).use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Please sign in." });
+  return next({ ctx: { user: ctx.user } });
+});
+
+export const adminProcedure = labelerProcedure.meta({ access: "admin" }).use(({ ctx, next }) => {
+  if (ctx.user.role !== "ADMIN") throw new TRPCError({ code: "FORBIDDEN", message: "Admins only." });
+  return next({ ctx: { user: ctx.user } });
+});
