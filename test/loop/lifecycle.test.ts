@@ -97,13 +97,17 @@ describe("rounds", () => {
 
 describe("loop settings", () => {
   it("validates hyperparameters and keeps unrelated values", async () => {
-    expect((await getLoopSettings({ db: t.db })).hyperparameters.beta).toBe(0.1);
-    await expect(updateLoopSettings({ db: t.db, patch: { hyperparameters: { beta: 0 } } })).rejects.toThrow(/β must be > 0/);
-    await expect(updateLoopSettings({ db: t.db, patch: { hyperparameters: { lr: 0.5 } } })).rejects.toThrow(/lr/);
-    await expect(updateLoopSettings({ db: t.db, patch: { hyperparameters: { betta: 1 } as never } })).rejects.toThrow();
-    const next = await updateLoopSettings({ db: t.db, patch: { schedule: { minNewVotes: 10 }, hyperparameters: { beta: 0.3 } } });
-    expect(next.schedule.minNewVotes).toBe(10);
-    expect(next.hyperparameters).toMatchObject({ beta: 0.3, lossType: "sigmoid" });
-    expect((await getLoopSettings({ db: t.db })).hyperparameters.beta).toBe(0.3);
+    expect((await getLoopSettings({ db: t.db })).dpo.beta).toBe(0.1);
+    await expect(updateLoopSettings({ db: t.db, patch: { dpo: { beta: 0 } } })).rejects.toThrow(/β must be > 0/);
+    await expect(updateLoopSettings({ db: t.db, patch: { dpo: { learningRate: 0.5 } } })).rejects.toThrow(/learningRate/);
+    await expect(updateLoopSettings({ db: t.db, patch: { dpo: { betta: 1 } as never } })).rejects.toThrow();
+    // the seed's rows (written before this code) are read and kept
+    await t.db.setting.create({ data: { key: "schedule", value: { autoTrain: true, minNewPairs: 32, checkIntervalSeconds: 60 } } });
+    const next = await updateLoopSettings({ db: t.db, patch: { schedule: { minNewPairs: 10 }, dpo: { beta: 0.3 }, gates: { klBudget: null } } });
+    expect(next.schedule).toMatchObject({ minNewPairs: 10, checkIntervalSeconds: 60 });
+    expect(next.dpo).toMatchObject({ beta: 0.3, lossType: "sigmoid" });
+    const stored = await getLoopSettings({ db: t.db });
+    expect(stored.dpo.beta).toBe(0.3);
+    expect(stored.gates.klBudget).toBeNull();
   });
 });

@@ -34,7 +34,7 @@ export async function triggerRound(opts: {
     const round = await db.trainingRound.create({
       data: {
         status: "QUEUED",
-        config: { hyperparameters: settings.hyperparameters, gates: settings.gates },
+        config: { dpo: settings.dpo, gates: settings.gates },
         triggeredBy: opts.triggeredBy,
         triggeredById: opts.triggeredById ?? null,
       },
