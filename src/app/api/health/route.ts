@@ -1,0 +1,31 @@
+import { checkDatabase } from "@/server/db/client";
+import { internalErrorMessage, newErrorId } from "@/server/errors";
+import { log } from "@/server/log";
+import packageJson from "../../../../package.json";
+
+// A health check that answered from a cache would hide an outage.
+export const dynamic = "force-dynamic";
+export const revalidate = 0;
+
+const NO_STORE = { "cache-control": "no-store, max-age=0" };
+
+export async function GET(): Promise<Response> {
+  try {
+    const database = await checkDatabase();
+    const body = {
+      status: database.ok ? "ok" : "unavailable",
+      database,
+      version: packageJson.version,
+    };
+    if (!database.ok) log.warn("health: database check failed", { error: database.error });
+    return Response.json(body, { status: database.ok ? 200 : 503, headers: NO_STORE });
+  } catch (err) {
+    // e.g. DATABASE_URL missing or invalid: unhealthy, with the reason in the log only.
+    const errorId = newErrorId();
+    log.error("health: check failed", { errorId, err });
+    return Response.json(
+      { status: "unavailable", database: { ok: false, latencyMs: 0, error: internalErrorMessage(errorId) }, version: packageJson.version },
+      { status: 503, headers: NO_STORE },
+    );
+  }
+}
