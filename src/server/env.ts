@@ -32,6 +32,8 @@ export const envSchema = z.object({
   CHECKPOINT_DIR: z.string().min(1).default(".data/checkpoints"),
   HOUSE_MODEL_DIR: z.string().min(1).default("models/house"),
   TRAINER_ENABLED: booleanString.default(true),
+  /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
+  EMBEDDED_PG_PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(54329),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,202 @@
+// `npm start`: one command from a fresh clone to a running arena.
+// database (DATABASE_URL, or an embedded PostgreSQL under .data/) → migrations → seed →
+// production build if missing → `next start` + trainer worker, supervised together.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { getEnv, EnvError } from "../src/server/env.ts";
+import { log as rootLog } from "../src/server/log.ts";
+import { applyMigrations, MigrationError } from "../src/server/db/migrate.ts";
+import { createPrismaClient } from "../src/server/db/client.ts";
+import { startEmbeddedDatabase, type EmbeddedDatabase } from "../src/server/db/embedded.ts";
+import { seed, type SeedResult } from "../src/server/seed.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const STOP_GRACE_MS = 10_000;
+const log = rootLog.child({ component: "start" });
+
+interface Supervised {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number>;
+}
+
+let embedded: EmbeddedDatabase | undefined;
+const children: Supervised[] = [];
+let shuttingDown = false;
+// A generated admin password exists only in memory until shown; never lose it on an early stop.
+let unshownAdminPassword: { username: string; password: string } | undefined;
+
+function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Supervised {
+  // Own process group: a terminal Ctrl-C reaches only us, so we decide the shutdown order
+  // (children first, database last) and can signal grandchildren (next's own workers) too.
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit", detached: true });
+  const exited = new Promise<number>((resolve) => {
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    child.on("error", (err) => {
+      log.error(`could not start ${name}`, { err });
+      resolve(127);
+    });
+  });
+  return { name, child, exited };
+}
+
+function signalGroup(s: Supervised, signal: NodeJS.Signals): void {
+  if (s.child.pid === undefined || s.child.exitCode !== null || s.child.signalCode !== null) return;
+  try {
+    process.kill(-s.child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function stopChild(s: Supervised): Promise<void> {
+  signalGroup(s, "SIGTERM");
+  const timer = setTimeout(() => {
+    log.warn(`${s.name} did not stop within ${STOP_GRACE_MS / 1000}s; killing it`);
+    signalGroup(s, "SIGKILL");
+  }, STOP_GRACE_MS);
+  await s.exited;
+  clearTimeout(timer);
+}
+
+async function shutdown(reason: string, exitCode: number): Promise<never> {
+  if (!shuttingDown) {
+    shuttingDown = true;
+    log.info("stopping", { reason });
+    if (unshownAdminPassword) {
+      process.stdout.write(`\n  admin ${unshownAdminPassword.username} password (shown only once): ${unshownAdminPassword.password}\n\n`);
+      unshownAdminPassword = undefined;
+    }
+    await Promise.all(children.map(stopChild));
+    if (embedded) {
+      await embedded.stop().catch((err: unknown) => log.error("embedded PostgreSQL did not stop cleanly", { err }));
+      log.info("embedded PostgreSQL stopped");
+    }
+    log.info("stopped", { exitCode });
+    process.exit(exitCode);
+  }
+  return new Promise<never>(() => {});
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (shuttingDown) return;
+    void shutdown(signal, 0);
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs: number, stillRunning: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && stillRunning() && !shuttingDown) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      await res.body?.cancel();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return false;
+}
+
+function banner(port: number, databaseLabel: string, seeded: SeedResult): void {
+  const lines = [
+    "",
+    "  dpo-arena is running",
+    `  → open      http://localhost:${port}`,
+    `  → database  ${databaseLabel}`,
+    `  → admin     ${seeded.admin.username}`,
+  ];
+  if (seeded.admin.generatedPassword) {
+    lines.push(`  → password  ${seeded.admin.generatedPassword}   (generated now and shown only once: save it)`);
+    unshownAdminPassword = undefined;
+  }
+  if (!seeded.houseModel.registered && seeded.houseModel.reason !== "policy versions already exist") {
+    lines.push(`  ! no policy is served yet: ${seeded.houseModel.reason}`);
+  }
+  lines.push("  Ctrl-C stops everything.", "");
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+async function main(): Promise<void> {
+  const env = getEnv();
+
+  let databaseUrl = env.DATABASE_URL;
+  let databaseLabel: string;
+  if (databaseUrl) {
+    const u = new URL(databaseUrl);
+    databaseLabel = `${u.hostname}:${u.port || 5432}${u.pathname} (DATABASE_URL)`;
+  } else {
+    embedded = await startEmbeddedDatabase({
+      dataDir: path.join(ROOT, ".data"),
+      port: env.EMBEDDED_PG_PORT,
+      log: (msg, fields) => log.info(msg, fields),
+    });
+    databaseUrl = embedded.url;
+    databaseLabel = `embedded PostgreSQL on 127.0.0.1:${env.EMBEDDED_PG_PORT}, data in .data/pg`;
+  }
+  if (shuttingDown) return;
+
+  await applyMigrations({ databaseUrl, log: (msg, fields) => log.info(msg, fields) });
+  const db = createPrismaClient(databaseUrl);
+  let seeded: SeedResult;
+  try {
+    seeded = await seed(db, { log: (msg, fields) => log.info(msg, fields) });
+  } finally {
+    await db.$disconnect();
+  }
+  if (seeded.admin.generatedPassword) {
+    unshownAdminPassword = { username: seeded.admin.username, password: seeded.admin.generatedPassword };
+  }
+  if (shuttingDown) return;
+
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(env.PORT) };
+
+  if (!existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
+    log.info("no production build found; running `next build` (first start only, takes a few minutes)");
+    const build = run("next build", path.join(BIN, "next"), ["build"], { ...childEnv, NODE_ENV: "production" });
+    children.push(build);
+    const code = await build.exited;
+    children.splice(children.indexOf(build), 1);
+    if (shuttingDown) return;
+    if (code !== 0) {
+      log.error("`next build` failed; fix the build errors above and start again", { exitCode: code });
+      await shutdown("build failed", 1);
+    }
+  }
+
+  const web = run("web", path.join(BIN, "next"), ["start", "-p", String(env.PORT)], { ...childEnv, NODE_ENV: "production" });
+  children.push(web);
+  const trainerEntry = path.join(ROOT, "workers", "trainer.ts");
+  if (env.TRAINER_ENABLED && existsSync(trainerEntry)) {
+    children.push(run("trainer", path.join(BIN, "tsx"), [trainerEntry], childEnv));
+  } else {
+    log.info("trainer not started", { reason: env.TRAINER_ENABLED ? `${trainerEntry} not found` : "TRAINER_ENABLED=false" });
+  }
+
+  // Any child dying on its own takes everything down: a half-running arena (votes accepted,
+  // nobody training, or the reverse) is worse than a clear failure.
+  for (const s of children) {
+    void s.exited.then((code) => {
+      if (shuttingDown) return;
+      log.error(`${s.name} exited unexpectedly; stopping everything`, { exitCode: code });
+      void shutdown(`${s.name} exited`, code === 0 ? 1 : code);
+    });
+  }
+
+  const up = await waitForHttp(`http://127.0.0.1:${env.PORT}/`, 120_000, () => web.child.exitCode === null);
+  if (shuttingDown) return;
+  if (!up) log.warn("web server did not answer within 120s; it may still be starting", { port: env.PORT });
+  banner(env.PORT, databaseLabel, seeded);
+}
+
+main().catch(async (err: unknown) => {
+  if (err instanceof EnvError || err instanceof MigrationError) {
+    process.stderr.write(err.message + "\n");
+  } else {
+    log.error("start failed", { err });
+  }
+  await shutdown("start failed", 1);
+});
