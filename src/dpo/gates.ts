@@ -45,7 +45,7 @@ function finiteGate(ev: GateEvidence): GateResult {
     for (const k of METRIC_NAMES) if (!Number.isFinite(s[k])) bad.push(`step ${s.step} ${k}=${s[k]}`);
   });
   if (ev.heldout) {
-    for (const k of ["accuracy", "loss", "rewardMargin", "logpMargin"] as const) {
+    for (const k of ["accuracy", "loss", "rewardMargin", "logpMargin", "logpAccuracy"] as const) {
       if (!Number.isFinite(ev.heldout[k])) bad.push(`heldout ${k}=${ev.heldout[k]}`);
     }
   }

@@ -30,6 +30,8 @@ describe("metrics", () => {
     expect(trained.accuracy).toBe(1);
     expect(trained.loss).toBeLessThan(Math.LN2);
     expect(trained.logpMargin).toBeCloseTo((5 + 1 + 3) / 3, 12);
+    expect(trained.logpAccuracy).toBe(1);
+    expect(init.logpAccuracy).toBeCloseTo(2 / 3, 12);
   });
 
   it("KL estimate is the mean log-ratio with its standard error", () => {
@@ -52,7 +54,7 @@ describe("metrics", () => {
 describe("gates", () => {
   const good: GateEvidence = {
     steps: [step(0), step(1, { loss: 0.5 })],
-    heldout: { n: 10, accuracy: 0.9, loss: 0.4, rewardMargin: 1, logpMargin: 2 },
+    heldout: { n: 10, accuracy: 0.9, loss: 0.4, rewardMargin: 1, logpMargin: 2, logpAccuracy: 0.8 },
     kl: { kl: 1.5, stderr: 0.2, n: 16 },
     nonFiniteWeights: 0,
   };

@@ -109,6 +109,8 @@ export interface PreferenceEval {
   /** Mean reward margin β·Δ, and mean raw policy log-prob margin log π(y_w) − log π(y_l). */
   rewardMargin: number;
   logpMargin: number;
+  /** Fraction of pairs where the policy alone gives the chosen completion the higher log-prob. */
+  logpAccuracy: number;
 }
 
 /** Held-out evaluation from summed log-probs (pure: the caller scores the pairs). */
@@ -122,6 +124,7 @@ export function evaluatePreferences(
   let loss = 0;
   let rewardMargin = 0;
   let logpMargin = 0;
+  let logpCorrect = 0;
   for (let i = 0; i < n; i++) {
     const rw = beta * (logps.policyChosen[i] - logps.refChosen[i]);
     const rl = beta * (logps.policyRejected[i] - logps.refRejected[i]);
@@ -129,8 +132,9 @@ export function evaluatePreferences(
     loss += -logSigmoid(rw - rl);
     rewardMargin += rw - rl;
     logpMargin += logps.policyChosen[i] - logps.policyRejected[i];
+    if (logps.policyChosen[i] > logps.policyRejected[i]) logpCorrect++;
   }
-  return { n, accuracy: correct / n, loss: loss / n, rewardMargin: rewardMargin / n, logpMargin: logpMargin / n };
+  return { n, accuracy: correct / n, loss: loss / n, rewardMargin: rewardMargin / n, logpMargin: logpMargin / n, logpAccuracy: logpCorrect / n };
 }
 
 export interface KLEstimate {
