@@ -1,0 +1,234 @@
+// Full-sequence forward pass and its hand-written backward pass. Scoring and training share
+// it: only the positions that predict completion tokens go through the LM head (prompt
+// positions are masked out of the log-probs anyway), so the head costs half as much in the
+// DPO shape. Right padding is harmless because attention is causal.
+import * as tf from "@tensorflow/tfjs-core";
+import type { GPT } from "./model.ts";
+import { attentionBackward, attentionForward, type AttnSaved } from "./attention.ts";
+import { gelu, geluBackward, layerNorm, layerNormBackward, linear, mm, weightGrad, type LNSaved } from "./ops.ts";
+
+export interface ScoreItem {
+  promptIds: number[];
+  completionIds: number[];
+}
+
+interface Packed {
+  B: number;
+  T: number;
+  ids: Int32Array; // (B*T) input tokens
+  sel: Int32Array; // (M) rows of (B*T) whose next-token prediction is scored
+  targets: Int32Array; // (M)
+  itemOf: Int32Array; // (M) which item each scored row belongs to
+  lengths: Int32Array; // (B) completion lengths
+}
+
+function pack(model: GPT, items: ScoreItem[]): Packed {
+  const { vocabSize, nPositions } = model.config;
+  const B = items.length;
+  if (B === 0) throw new Error("no items to score");
+  let T = 1;
+  let M = 0;
+  items.forEach((it, i) => {
+    if (it.promptIds.length < 1) throw new Error(`item ${i}: promptIds is empty (it must start with BOS; use encodePrompt)`);
+    for (const id of [...it.promptIds, ...it.completionIds]) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`item ${i}: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+    }
+    const inputLen = it.promptIds.length + it.completionIds.length - 1;
+    if (inputLen > nPositions) throw new Error(`item ${i}: prompt+completion is ${inputLen + 1} tokens; the model's context is ${nPositions} (+1 predicted)`);
+    T = Math.max(T, inputLen);
+    M += it.completionIds.length;
+  });
+  const ids = new Int32Array(B * T);
+  const sel = new Int32Array(M);
+  const targets = new Int32Array(M);
+  const itemOf = new Int32Array(M);
+  const lengths = new Int32Array(B);
+  let m = 0;
+  items.forEach((it, b) => {
+    const seq = [...it.promptIds, ...it.completionIds];
+    for (let t = 0; t < Math.min(T, seq.length); t++) ids[b * T + t] = seq[t];
+    const p = it.promptIds.length;
+    lengths[b] = it.completionIds.length;
+    for (let j = 0; j < it.completionIds.length; j++) {
+      sel[m] = b * T + p - 1 + j;
+      targets[m] = it.completionIds[j];
+      itemOf[m] = b;
+      m++;
+    }
+  });
+  return { B, T, ids, sel, targets, itemOf, lengths };
+}
+
+interface LayerSaved {
+  ln1: LNSaved;
+  h1: tf.Tensor2D;
+  attn: AttnSaved;
+  att: tf.Tensor2D;
+  ln2: LNSaved;
+  h2: tf.Tensor2D;
+  u: tf.Tensor2D;
+  g: tf.Tensor2D;
+}
+
+interface Forward {
+  logits: Float32Array; // (M, V)
+  hSel: tf.Tensor2D;
+  lnf: LNSaved;
+  layers: LayerSaved[];
+}
+
+/** Must run inside tf.tidy. */
+function forward(model: GPT, pk: Packed, save: boolean): Forward {
+  const c = model.config;
+  const { B, T } = pk;
+  const C = c.nEmbd;
+  const P = (n: string) => model.getParam(n);
+  const tokEmb = tf.gather(P("transformer.wte.weight"), tf.tensor1d(pk.ids, "int32"));
+  const posEmb = tf.slice(P("transformer.wpe.weight"), [0, 0], [T, C]);
+  let x = tf.reshape(tf.add(tf.reshape(tokEmb, [B, T, C]), posEmb), [B * T, C]) as tf.Tensor2D; // (B*T, C)
+  const layers: LayerSaved[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `transformer.h.${l}.`;
+    const ln1 = layerNorm(x, P(p + "ln_1.weight"), P(p + "ln_1.bias"), c.layerNormEpsilon);
+    const qkv = linear(ln1.y, P(p + "attn.c_attn.weight"), P(p + "attn.c_attn.bias")); // (B*T, 3C)
+    const a = attentionForward(qkv, B, T, c.nHead, save);
+    qkv.dispose();
+    x = tf.add(x, linear(a.out, P(p + "attn.c_proj.weight"), P(p + "attn.c_proj.bias"))) as tf.Tensor2D;
+    const ln2 = layerNorm(x, P(p + "ln_2.weight"), P(p + "ln_2.bias"), c.layerNormEpsilon);
+    const u = linear(ln2.y, P(p + "mlp.c_fc.weight"), P(p + "mlp.c_fc.bias")); // (B*T, 4C)
+    const g = gelu(u);
+    x = tf.add(x, linear(g, P(p + "mlp.c_proj.weight"), P(p + "mlp.c_proj.bias"))) as tf.Tensor2D;
+    if (save) layers.push({ ln1: ln1.saved, h1: ln1.y, attn: a.saved!, att: a.out, ln2: ln2.saved, h2: ln2.y, u, g });
+  }
+  const lnf = layerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), c.layerNormEpsilon);
+  const hSel = tf.gather(lnf.y, tf.tensor1d(pk.sel, "int32")) as tf.Tensor2D; // (M, C)
+  const logits = pk.sel.length ? (mm(hSel, model.weightT("transformer.wte.weight")).dataSync() as Float32Array) : new Float32Array(0);
+  return { logits, hSel, lnf: lnf.saved, layers };
+}
+
+/** Per scored row: log p(target) and, when wanted, the softmax probabilities (overwriting logits). */
+function targetLogprobs(logits: Float32Array, V: number, targets: Int32Array, keepProbs: boolean): Float64Array {
+  const M = targets.length;
+  const out = new Float64Array(M);
+  for (let m = 0; m < M; m++) {
+    const o = m * V;
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[o + v] > mx) mx = logits[o + v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - mx);
+    const lse = mx + Math.log(sum);
+    out[m] = logits[o + targets[m]] - lse;
+    if (keepProbs) for (let v = 0; v < V; v++) logits[o + v] = Math.exp(logits[o + v] - lse);
+  }
+  return out;
+}
+
+/**
+ * Summed and per-token log-probs of the completion tokens only (prompt masked), one causal
+ * forward pass per item, items batched (right-padded) `batchSize` at a time. No gradients.
+ */
+export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSize?: number } = {}): { sum: number[]; perToken: number[][] } {
+  const bs = Math.max(1, opts.batchSize ?? 16);
+  const sum: number[] = [];
+  const perToken: number[][] = [];
+  for (let s = 0; s < items.length; s += bs) {
+    const chunk = items.slice(s, s + bs);
+    const pk = pack(model, chunk);
+    const lp = tf.tidy(() => targetLogprobs(forward(model, pk, false).logits, model.config.vocabSize, pk.targets, false));
+    let m = 0;
+    for (let b = 0; b < chunk.length; b++) {
+      const row: number[] = [];
+      let acc = 0;
+      for (let j = 0; j < pk.lengths[b]; j++, m++) {
+        row.push(lp[m]);
+        acc += lp[m];
+      }
+      perToken.push(row);
+      sum.push(acc);
+    }
+  }
+  return { sum, perToken };
+}
+
+export type LossFn = (logps: Float64Array, lengths: Int32Array) => { loss: number; dlogps: Float64Array };
+
+/**
+ * Forward the items, hand their summed completion log-probs to `lossFn`, and backpropagate
+ * dLoss/dlogp through the model. Gradients are returned by parameter name (caller disposes).
+ */
+export function logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
+  const c = model.config;
+  const V = c.vocabSize;
+  const C = c.nEmbd;
+  const pk = pack(model, items);
+  const { B, T } = pk;
+  let loss = 0;
+  const logps = new Float64Array(B);
+  const names: string[] = [];
+  const tensors = tf.tidy(() => {
+    const P = (n: string) => model.getParam(n);
+    const fw = forward(model, pk, true);
+    const lp = targetLogprobs(fw.logits, V, pk.targets, true); // fw.logits now holds probabilities
+    for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
+    const res = lossFn(logps, pk.lengths);
+    if (!(res.dlogps instanceof Float64Array) || res.dlogps.length !== B) throw new Error(`lossFn must return dlogps as a Float64Array of length ${B}`);
+    loss = res.loss;
+    // d logp(target)/d logits = onehot(target) − softmax, scaled by the item's dLoss/dlogp
+    const M = pk.sel.length;
+    const dlog = fw.logits;
+    for (let m = 0; m < M; m++) {
+      const w = res.dlogps[pk.itemOf[m]];
+      const o = m * V;
+      for (let v = 0; v < V; v++) dlog[o + v] *= -w;
+      dlog[o + pk.targets[m]] += w;
+    }
+    const grads = new Map<string, tf.Tensor>();
+    const dlogits = tf.tensor2d(dlog, [M, V]);
+    const dwteHead = mm(tf.transpose(dlogits), fw.hSel); // (V, C)
+    const dhSel = mm(dlogits, P("transformer.wte.weight") as tf.Tensor2D); // (M, C)
+    // scatter the scored rows back to (B*T, C): unscored rows read an appended zero row
+    const rowMap = new Int32Array(B * T).fill(M);
+    pk.sel.forEach((r, m) => (rowMap[r] = m));
+    const dhf = tf.gather(tf.concat([dhSel, tf.zeros([1, C])], 0), tf.tensor1d(rowMap, "int32")) as tf.Tensor2D;
+    const f = layerNormBackward(dhf, fw.lnf, P("transformer.ln_f.weight"));
+    grads.set("transformer.ln_f.weight", f.dg).set("transformer.ln_f.bias", f.db);
+    let dx = f.dx;
+    for (let l = c.nLayer - 1; l >= 0; l--) {
+      const p = `transformer.h.${l}.`;
+      const s = fw.layers[l];
+      // MLP: x += gelu(ln2(x) @ Wfc + bfc) @ Wmp + bmp
+      grads.set(p + "mlp.c_proj.weight", weightGrad(s.g, dx)).set(p + "mlp.c_proj.bias", tf.sum(dx, 0));
+      const du = geluBackward(mm(dx, model.weightT(p + "mlp.c_proj.weight")), s.u);
+      grads.set(p + "mlp.c_fc.weight", weightGrad(s.h2, du)).set(p + "mlp.c_fc.bias", tf.sum(du, 0));
+      const l2 = layerNormBackward(mm(du, model.weightT(p + "mlp.c_fc.weight")), s.ln2, P(p + "ln_2.weight"));
+      grads.set(p + "ln_2.weight", l2.dg).set(p + "ln_2.bias", l2.db);
+      dx = tf.add(dx, l2.dx) as tf.Tensor2D;
+      // attention: x += attn(ln1(x)) @ Wproj + bproj
+      grads.set(p + "attn.c_proj.weight", weightGrad(s.att, dx)).set(p + "attn.c_proj.bias", tf.sum(dx, 0));
+      const dqkv = attentionBackward(mm(dx, model.weightT(p + "attn.c_proj.weight")), s.attn);
+      grads.set(p + "attn.c_attn.weight", weightGrad(s.h1, dqkv)).set(p + "attn.c_attn.bias", tf.sum(dqkv, 0));
+      const l1 = layerNormBackward(mm(dqkv, model.weightT(p + "attn.c_attn.weight")), s.ln1, P(p + "ln_1.weight"));
+      grads.set(p + "ln_1.weight", l1.dg).set(p + "ln_1.bias", l1.db);
+      dx = tf.add(dx, l1.dx) as tf.Tensor2D;
+    }
+    // embeddings: a scatter-add in JS (gather's gradient kernel is missing on wasm)
+    const dxd = dx.dataSync() as Float32Array;
+    const dwte = new Float32Array(V * C);
+    for (let r = 0; r < B * T; r++) {
+      const src = r * C;
+      const dst = pk.ids[r] * C;
+      for (let j = 0; j < C; j++) dwte[dst + j] += dxd[src + j];
+    }
+    grads.set("transformer.wte.weight", tf.add(dwteHead, tf.tensor2d(dwte, [V, C])));
+    const dwpeT = tf.sum(tf.reshape(dx, [B, T, C]), 0); // (T, C)
+    grads.set("transformer.wpe.weight", T < c.nPositions ? tf.concat([dwpeT, tf.zeros([c.nPositions - T, C])], 0) : dwpeT);
+    for (const n of model.paramNames()) {
+      if (!grads.has(n)) throw new Error(`internal: no gradient for ${n}`);
+      names.push(n);
+    }
+    return names.map((n) => grads.get(n)!);
+  });
+  const grads = new Map<string, tf.Tensor>();
+  names.forEach((n, i) => grads.set(n, tensors[i]));
+  return { loss, logps, grads };
+}

@@ -1,0 +1,60 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "./backend.ts";
+import { logprobGrads, scoreCompletions, type ScoreItem } from "./forward.ts";
+import { disposeGrads } from "./optim.ts";
+import { makeRng } from "./model.ts";
+import { randomIds, tinyModel, values, TINY } from "./testing.ts";
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe("logprobGrads", () => {
+  it("matches central finite differences of a weighted sum of log-probs", () => {
+    const model = tinyModel(3);
+    const rand = makeRng(11);
+    const items: ScoreItem[] = [
+      { promptIds: randomIds(3, TINY.vocabSize, rand), completionIds: randomIds(5, TINY.vocabSize, rand) },
+      { promptIds: randomIds(1, TINY.vocabSize, rand), completionIds: randomIds(7, TINY.vocabSize, rand) },
+      { promptIds: randomIds(5, TINY.vocabSize, rand), completionIds: randomIds(2, TINY.vocabSize, rand) },
+    ];
+    const w = [0.7, -1.3, 0.4];
+    const lossOf = (lp: ArrayLike<number>) => lp.reduce((a: number, x, i) => a + w[i] * x, 0);
+    const { loss, logps, grads } = logprobGrads(model, items, (lp) => ({ loss: lossOf(lp), dlogps: Float64Array.from(w) }));
+    const ref = scoreCompletions(model, items);
+    for (let i = 0; i < items.length; i++) expect(logps[i]).toBeCloseTo(ref.sum[i], 4);
+    expect(loss).toBeCloseTo(lossOf(ref.sum), 4);
+
+    const eps = 1e-2;
+    let checked = 0;
+    let worst = 0;
+    for (const name of model.paramNames()) {
+      const base = values(model.getParam(name));
+      const g = values(grads.get(name)!);
+      expect(g.length).toBe(base.length);
+      // a few coordinates per tensor, always including the largest-gradient one
+      let iMax = 0;
+      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[iMax])) iMax = i;
+      const coords = [iMax, Math.floor(rand() * base.length), Math.floor(rand() * base.length)];
+      for (const i of coords) {
+        const probe = (delta: number) => {
+          const v = Float32Array.from(base);
+          v[i] += delta;
+          model.setParams(new Map([[name, v]]));
+          return lossOf(scoreCompletions(model, items).sum);
+        };
+        const numeric = (probe(eps) - probe(-eps)) / (2 * eps);
+        model.setParams(new Map([[name, base]]));
+        const err = Math.abs(numeric - g[i]) / Math.max(1e-2, Math.abs(numeric) + Math.abs(g[i]));
+        worst = Math.max(worst, err);
+        expect(err, `${name}[${i}]: analytic ${g[i]} numeric ${numeric}`).toBeLessThan(2e-2);
+        checked++;
+      }
+    }
+    console.log(JSON.stringify({ gradcheck_worst_rel_err: worst, checked }));
+    expect(checked).toBeGreaterThan(50);
+    disposeGrads(grads);
+    model.dispose();
+  });
+});

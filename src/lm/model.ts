@@ -1,0 +1,202 @@
+// The GPT-2 architecture's parameters: learned positions, pre-LayerNorm blocks, GELU MLP,
+// LM head tied to the token embedding. Weights use Hugging Face GPT-2 names and Conv1D
+// layout (in, out), so a forward linear layer is x @ W: the fast 2-D NN matMul on wasm.
+// The maths that uses these parameters lives in forward.ts (training/scoring) and
+// sample.ts (incremental decoding); both are hand-differentiated, not autodiff.
+import * as tf from "@tensorflow/tfjs-core";
+
+export interface GPTConfig {
+  vocabSize: number;
+  /** Maximum sequence length (learned position embeddings). */
+  nPositions: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  /** 1e-5 in GPT-2. */
+  layerNormEpsilon: number;
+}
+
+export function validateConfig(c: GPTConfig): void {
+  for (const k of ["vocabSize", "nPositions", "nEmbd", "nLayer", "nHead"] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`GPTConfig.${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.nEmbd % c.nHead !== 0) throw new Error(`GPTConfig.nEmbd (${c.nEmbd}) must be divisible by nHead (${c.nHead})`);
+  if (!(c.layerNormEpsilon > 0)) throw new Error(`GPTConfig.layerNormEpsilon must be > 0`);
+}
+
+/** Every parameter's HF name and shape, in a stable order. */
+export function paramShapes(c: GPTConfig): [string, number[]][] {
+  const C = c.nEmbd;
+  const out: [string, number[]][] = [
+    ["transformer.wte.weight", [c.vocabSize, C]],
+    ["transformer.wpe.weight", [c.nPositions, C]],
+  ];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `transformer.h.${l}.`;
+    out.push(
+      [p + "ln_1.weight", [C]],
+      [p + "ln_1.bias", [C]],
+      [p + "attn.c_attn.weight", [C, 3 * C]],
+      [p + "attn.c_attn.bias", [3 * C]],
+      [p + "attn.c_proj.weight", [C, C]],
+      [p + "attn.c_proj.bias", [C]],
+      [p + "ln_2.weight", [C]],
+      [p + "ln_2.bias", [C]],
+      [p + "mlp.c_fc.weight", [C, 4 * C]],
+      [p + "mlp.c_fc.bias", [4 * C]],
+      [p + "mlp.c_proj.weight", [4 * C, C]],
+      [p + "mlp.c_proj.bias", [C]],
+    );
+  }
+  out.push(["transformer.ln_f.weight", [C]], ["transformer.ln_f.bias", [C]]);
+  return out;
+}
+
+/** Deterministic N(0,1) stream (mulberry32 + Box–Muller) so init does not depend on the backend. */
+export function makeRng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normals(n: number, std: number, rand: () => number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u1 = Math.max(rand(), 1e-12);
+    const u2 = rand();
+    const r = Math.sqrt(-2 * Math.log(u1)) * std;
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+export class GPT {
+  readonly config: GPTConfig;
+  private params = new Map<string, tf.Tensor>();
+  /** W^T copies of 2-D weights, so input gradients dX = dY @ W^T stay NN matMuls. */
+  private transposed = new Map<string, tf.Tensor2D>();
+  private disposed = false;
+
+  private constructor(config: GPTConfig) {
+    validateConfig(config);
+    this.config = { ...config };
+  }
+
+  /** GPT-2 init: N(0, 0.02), residual projections N(0, 0.02/sqrt(2·nLayer)), LN (1, 0), biases 0. */
+  static create(config: GPTConfig, seed: number): GPT {
+    const m = new GPT(config);
+    const rand = makeRng(seed);
+    const residStd = 0.02 / Math.sqrt(2 * config.nLayer);
+    for (const [name, shape] of paramShapes(config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      let v: Float32Array;
+      if (name.endsWith("ln_1.weight") || name.endsWith("ln_2.weight") || name.endsWith("ln_f.weight")) v = new Float32Array(n).fill(1);
+      else if (shape.length === 1) v = new Float32Array(n);
+      else v = normals(n, name.endsWith("c_proj.weight") ? residStd : 0.02, rand);
+      m.params.set(name, tf.tensor(v, shape, "float32"));
+    }
+    return m;
+  }
+
+  /** Builds a model from complete parameter values (checked for names and shapes). */
+  static fromParams(config: GPTConfig, values: Map<string, tf.Tensor | Float32Array>): GPT {
+    const m = new GPT(config);
+    for (const [name, shape] of paramShapes(config)) {
+      const v = values.get(name);
+      if (!v) throw new Error(`missing parameter ${name}`);
+      m.params.set(name, toTensor(name, v, shape));
+    }
+    return m;
+  }
+
+  clone(): GPT {
+    this.assertLive();
+    const m = new GPT(this.config);
+    for (const [k, v] of this.params) m.params.set(k, v.clone());
+    return m;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of this.params.values()) v.dispose();
+    this.invalidateTransposes();
+    this.params.clear();
+    this.disposed = true;
+  }
+
+  paramNames(): string[] {
+    return paramShapes(this.config).map(([n]) => n);
+  }
+
+  getParam(name: string): tf.Tensor {
+    this.assertLive();
+    const p = this.params.get(name);
+    if (!p) throw new Error(`GPT has no parameter "${name}"`);
+    return p;
+  }
+
+  /** Replaces the given parameters (shapes must match); takes ownership of tensors passed in. */
+  setParams(values: Map<string, tf.Tensor | Float32Array>): void {
+    this.assertLive();
+    const shapes = new Map(paramShapes(this.config));
+    for (const [name, v] of values) {
+      const shape = shapes.get(name);
+      if (!shape) throw new Error(`GPT has no parameter "${name}"`);
+      const t = toTensor(name, v, shape);
+      const old = this.params.get(name);
+      if (old && old !== t) old.dispose();
+      this.params.set(name, t);
+      const tt = this.transposed.get(name);
+      if (tt) {
+        tt.dispose();
+        this.transposed.delete(name);
+      }
+    }
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const [, s] of paramShapes(this.config)) n += s.reduce((a, b) => a * b, 1);
+    return n;
+  }
+
+  /** The cached transpose of a 2-D weight; rebuilt lazily after the weight changes. */
+  weightT(name: string): tf.Tensor2D {
+    let t = this.transposed.get(name);
+    if (!t) {
+      const w = this.getParam(name);
+      if (w.rank !== 2) throw new Error(`weightT: ${name} is not 2-D`);
+      t = tf.keep(tf.transpose(w as tf.Tensor2D));
+      this.transposed.set(name, t);
+    }
+    return t;
+  }
+
+  invalidateTransposes(): void {
+    for (const t of this.transposed.values()) t.dispose();
+    this.transposed.clear();
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error("GPT has been disposed");
+  }
+}
+
+function toTensor(name: string, v: tf.Tensor | Float32Array, shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (v instanceof Float32Array) {
+    if (v.length !== n) throw new Error(`parameter ${name}: expected ${n} values for shape [${shape}], got ${v.length}`);
+    return tf.tensor(v, shape, "float32");
+  }
+  if (v.size !== n || v.rank !== shape.length || v.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`parameter ${name}: expected shape [${shape}], got [${v.shape}]`);
+  }
+  if (v.dtype !== "float32") throw new Error(`parameter ${name}: expected float32, got ${v.dtype}`);
+  return v;
+}

@@ -1,0 +1,105 @@
+// AdamW (decoupled weight decay, Loshchilov & Hutter) and global-norm gradient clipping.
+import * as tf from "@tensorflow/tfjs-core";
+import type { GPT } from "./model.ts";
+
+export function disposeGrads(grads: Map<string, tf.Tensor>): void {
+  for (const g of grads.values()) g.dispose();
+  grads.clear();
+}
+
+/** Scales all gradients in place so their global L2 norm is at most maxNorm; returns the norm before clipping. */
+export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+  let sq = 0;
+  for (const g of grads.values()) {
+    const s = tf.tidy(() => tf.sum(tf.square(g)));
+    sq += (s.dataSync() as Float32Array)[0];
+    s.dispose();
+  }
+  const norm = Math.sqrt(sq);
+  if (!Number.isFinite(norm)) throw new Error(`gradient norm is ${norm}: the loss diverged or produced NaN`);
+  if (norm > maxNorm && norm > 0) {
+    const k = maxNorm / norm;
+    for (const [n, g] of grads) {
+      grads.set(n, tf.mul(g, k));
+      g.dispose();
+    }
+  }
+  return norm;
+}
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class AdamW {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  private m = new Map<string, tf.Tensor>();
+  private v = new Map<string, tf.Tensor>();
+  private t = 0;
+
+  constructor(opts: AdamWOptions) {
+    if (!(opts.lr > 0)) throw new Error(`AdamW: lr must be > 0, got ${opts.lr}`);
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0.01;
+  }
+
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** One update of every parameter that has a gradient. Weight decay applies to 2-D weights only. */
+  step(model: GPT, grads: Map<string, tf.Tensor>, lr: number = this.lr): void {
+    this.t++;
+    const bc1 = 1 - Math.pow(this.beta1, this.t);
+    const bc2 = 1 - Math.pow(this.beta2, this.t);
+    const updated = new Map<string, tf.Tensor>();
+    for (const [name, g] of grads) {
+      const p = model.getParam(name);
+      const m0 = this.m.get(name);
+      const v0 = this.v.get(name);
+      const [m1, v1, p1] = tf.tidy(() => {
+        const m = m0 ? tf.add(tf.mul(m0, this.beta1), tf.mul(g, 1 - this.beta1)) : tf.mul(g, 1 - this.beta1);
+        const v = v0 ? tf.add(tf.mul(v0, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)) : tf.mul(tf.square(g), 1 - this.beta2);
+        const upd = tf.div(tf.mul(m, lr / bc1), tf.add(tf.sqrt(tf.div(v, bc2)), this.eps));
+        const decayed = p.rank === 2 && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
+        return [m, v, tf.sub(decayed, upd)];
+      });
+      m0?.dispose();
+      v0?.dispose();
+      this.m.set(name, m1);
+      this.v.set(name, v1);
+      updated.set(name, p1);
+    }
+    model.setParams(updated);
+  }
+
+  /** Moments for checkpointing/resuming a run. */
+  state(): { t: number; m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } {
+    return { t: this.t, m: this.m, v: this.v };
+  }
+
+  loadState(s: { t: number; m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> }): void {
+    this.dispose();
+    this.t = s.t;
+    this.m = s.m;
+    this.v = s.v;
+  }
+
+  dispose(): void {
+    for (const x of this.m.values()) x.dispose();
+    for (const x of this.v.values()) x.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}

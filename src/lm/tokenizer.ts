@@ -1,0 +1,60 @@
+// Tokenizers: raw UTF-8 bytes for the house model, GPT-2 BPE for imported GPT-2 checkpoints.
+import { encode as bpeEncode, decode as bpeDecode } from "gpt-tokenizer/encoding/r50k_base";
+
+export interface Tokenizer {
+  name: "byte" | "gpt2";
+  vocabSize: number;
+  bos: number;
+  eos: number;
+  pad: number;
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+}
+
+export const BYTE_BOS = 256;
+export const BYTE_EOS = 257;
+export const BYTE_PAD = 258;
+/** Embedding rows of the house model: 256 bytes + 3 specials, padded to a multiple of 4. */
+export const BYTE_VOCAB_SIZE = 260;
+
+const utf8 = new TextEncoder();
+const utf8Lenient = new TextDecoder("utf-8", { fatal: false });
+
+export function byteTokenizer(): Tokenizer {
+  return {
+    name: "byte",
+    vocabSize: BYTE_VOCAB_SIZE,
+    bos: BYTE_BOS,
+    eos: BYTE_EOS,
+    pad: BYTE_PAD,
+    encode: (text) => Array.from(utf8.encode(text)),
+    // Special and padding ids carry no text; a cut multi-byte character decodes to U+FFFD.
+    decode: (ids) => utf8Lenient.decode(Uint8Array.from(ids.filter((i) => i >= 0 && i < 256))),
+  };
+}
+
+const GPT2_EOT = 50256;
+
+export function gpt2Tokenizer(): Tokenizer {
+  return {
+    name: "gpt2",
+    vocabSize: 50257,
+    bos: GPT2_EOT,
+    eos: GPT2_EOT,
+    pad: GPT2_EOT,
+    // User text that spells "<|endoftext|>" is encoded as plain text, never as the special id.
+    encode: (text) => bpeEncode(text, { disallowedSpecial: new Set() }),
+    decode: (ids) => bpeDecode(ids.filter((i) => i !== GPT2_EOT && i >= 0 && i < GPT2_EOT)),
+  };
+}
+
+export function tokenizerByName(name: string): Tokenizer {
+  if (name === "byte") return byteTokenizer();
+  if (name === "gpt2") return gpt2Tokenizer();
+  throw new Error(`unknown tokenizer "${name}" (expected "byte" or "gpt2")`);
+}
+
+/** The exact ids a prompt is conditioned on, for sampling and for scoring alike. */
+export function encodePrompt(tok: Tokenizer, text: string): number[] {
+  return [tok.bos, ...tok.encode(text)];
+}
