@@ -1,0 +1,178 @@
+// A pool of sampler threads. Every thread holds every served version (models are small; a
+// request can then go to whichever thread is least busy). Loading a version means loading it
+// in all threads; it counts as loaded only when all succeeded, so a swap is all-or-nothing.
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { VersionRef } from "../policy/load.ts";
+import type { PolicyLoader } from "../policy/registry.ts";
+import type { FromThread, GeneratedCompletion, SamplingParams, ToThread } from "./protocol.ts";
+
+export type { GeneratedCompletion, SamplingParams };
+
+export interface TokenEvent {
+  index: number;
+  tokenId: number;
+  textSoFar: string;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onToken?: (e: TokenEvent) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  inFlight: number;
+  pending: Map<number, Pending>;
+  alive: boolean;
+  wasReady: boolean;
+}
+
+export interface SamplerPoolOptions {
+  size: number;
+  backend: "auto" | "tensorflow" | "wasm" | "cpu";
+  /** where relative checkpoint paths resolve (the directory store's root) */
+  checkpointRoot: string;
+  /** Next.js bundles server code, so the thread runs from source through tsx, found from cwd. */
+  threadFile?: string;
+}
+
+class NotLoadedError extends Error {}
+
+export class SamplerPool implements PolicyLoader {
+  private slots: Slot[] = [];
+  private nextId = 1;
+  /** versions every (current and future) thread must hold */
+  private versions = new Map<number, VersionRef>();
+  private closed = false;
+
+  constructor(private readonly opts: SamplerPoolOptions) {
+    if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`sampler pool size must be a positive integer, got ${opts.size}`);
+    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  loadedVersionIds(): number[] {
+    return [...this.versions.keys()];
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  async load(version: VersionRef): Promise<void> {
+    await Promise.all(this.slots.map((s) => this.request(s, { type: "load", id: 0, version })));
+    this.versions.set(version.id, version);
+  }
+
+  retire(versionId: number): void {
+    this.versions.delete(versionId);
+    for (const s of this.slots) if (s.alive) s.worker.postMessage({ type: "retire", versionId } satisfies ToThread);
+  }
+
+  /** Samples `n` completions from a loaded version on the least busy thread. */
+  async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal }): Promise<GeneratedCompletion[]> {
+    const { versionId, onToken, signal, ...params } = req;
+    for (let attempt = 0; ; attempt++) {
+      const slot = this.leastBusy();
+      try {
+        return (await this.request(slot, { type: "generate", id: 0, versionId, params, stream: !!onToken }, onToken, signal)) as GeneratedCompletion[];
+      } catch (err) {
+        // A thread that restarted lost its models: reload this version there and retry once.
+        const known = this.versions.get(versionId);
+        if (err instanceof NotLoadedError && known && attempt === 0) {
+          await this.request(slot, { type: "load", id: 0, version: known });
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private leastBusy(): Slot {
+    const alive = this.slots.filter((s) => s.alive);
+    if (alive.length === 0) throw new Error("no sampler thread is running");
+    return alive.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+  }
+
+  private request(slot: Slot, msg: ToThread, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<unknown> {
+    const id = this.nextId++;
+    const full = { ...msg, id } as ToThread;
+    return slot.ready.then(
+      () =>
+        new Promise((resolve, reject) => {
+          if (!slot.alive) return reject(new Error("sampler thread exited before the request was sent"));
+          slot.inFlight++;
+          const done = () => {
+            slot.inFlight--;
+            slot.pending.delete(id);
+            signal?.removeEventListener("abort", onAbort);
+          };
+          const onAbort = () => slot.worker.postMessage({ type: "cancel", id } satisfies ToThread);
+          signal?.addEventListener("abort", onAbort, { once: true });
+          slot.pending.set(id, {
+            resolve: (v) => (done(), resolve(v)),
+            reject: (e) => (done(), reject(e)),
+            onToken,
+          });
+          slot.worker.postMessage(full);
+        }),
+    );
+  }
+
+  private spawn(): Slot {
+    const file = this.opts.threadFile ?? path.resolve(process.cwd(), "src/server/sampler/thread.ts");
+    const worker = new Worker(file, {
+      execArgv: ["--import", "tsx"],
+      workerData: { backend: this.opts.backend, checkpointRoot: this.opts.checkpointRoot },
+    });
+    let markReady!: () => void;
+    let failReady!: (e: Error) => void;
+    const slot: Slot = {
+      worker,
+      ready: new Promise<void>((res, rej) => ((markReady = res), (failReady = rej))),
+      inFlight: 0,
+      pending: new Map(),
+      alive: true,
+      wasReady: false,
+    };
+    slot.ready.catch(() => {});
+    worker.on("message", (m: FromThread) => {
+      if (m.type === "ready") {
+        slot.wasReady = true;
+        return markReady();
+      }
+      const p = slot.pending.get(m.id);
+      if (!p) return;
+      if (m.type === "token") p.onToken?.({ index: m.index, tokenId: m.tokenId, textSoFar: m.textSoFar });
+      else if (m.type === "loaded") p.resolve(undefined);
+      else if (m.type === "done") p.resolve(m.completions);
+      else if (m.type === "error") p.reject(m.notLoaded ? new NotLoadedError(m.message) : new Error(m.message));
+    });
+    worker.on("error", (err) => process.stderr.write(`sampler thread error: ${err.message}\n`));
+    worker.on("exit", (code) => {
+      slot.alive = false;
+      failReady(new Error(`sampler thread exited with code ${code} before it was ready`));
+      for (const p of slot.pending.values()) p.reject(new Error(`sampler thread exited (code ${code}) during the request`));
+      slot.pending.clear();
+      // A thread that never got ready would fail again: report instead of respawning forever.
+      if (this.closed || !slot.wasReady) return;
+      // Replace the thread and give it every version the pool serves.
+      const i = this.slots.indexOf(slot);
+      const fresh = this.spawn();
+      if (i >= 0) this.slots[i] = fresh;
+      for (const v of this.versions.values()) void this.request(fresh, { type: "load", id: 0, version: v }).catch(() => {});
+    });
+    return slot;
+  }
+}
