@@ -3,14 +3,15 @@ import { signIn } from "../services/auth/sign-in.ts";
 import { signOut } from "../services/auth/sign-out.ts";
 import { clearedSessionCookie, sessionCookie } from "../auth/session.ts";
 import { publicProcedure, router } from "../trpc.ts";
+import { text } from "./inputs.ts";
 
 export const authRouter = router({
   signIn: publicProcedure
     .input(
       z.object({
         // Looser than usernameSchema: the seeded admin name comes from the environment.
-        username: z.string().trim().min(1, "Required").max(64, "At most 64 characters"),
-        password: z.string().min(1, "Required").max(200, "At most 200 characters"),
+        username: text({ max: 64 }),
+        password: text({ max: 200, trim: false }),
       }),
     )
     .mutation(async ({ ctx, input }) => {
