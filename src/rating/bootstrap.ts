@@ -47,7 +47,7 @@ export function bootstrap(input: readonly BattleRecord[] | BattleCells, opts: Bo
     const resampled = new Float64Array(cells.counts.length);
     for (let r = 0; r < rounds; r++) {
       draw(rng, cells.total, resampled);
-      const fit = fitTheta(cells, resampled, full.theta, opts);
+      const fit = fitTheta(cells, resampled, full.theta, opts, false);
       if (!fit.converged) unconvergedRounds++;
       samples.set(thetaToRatings(cells.models, fit.theta, opts.anchor), r * m);
     }

@@ -1,6 +1,8 @@
 // FastChat's online Elo (`compute_elo`): one pass over the battles in time order.
 import { ELO_K, INITIAL_RATING, RATING_BASE, RATING_SCALE, type BattleRecord } from "./types.ts";
 
+const LN_BASE = Math.log(RATING_BASE);
+
 export interface EloOptions {
   k?: number;
   initialRating?: number;
@@ -30,8 +32,9 @@ export function onlineElo(battles: readonly BattleRecord[], opts: EloOptions = {
     if (b.modelA === b.modelB) continue;
     const a = id(b.modelA), c = id(b.modelB);
     const ra = ratings[a], rb = ratings[c];
-    const ea = 1 / (1 + Math.pow(RATING_BASE, (rb - ra) / RATING_SCALE));
-    const eb = 1 / (1 + Math.pow(RATING_BASE, (ra - rb) / RATING_SCALE));
+    // BASE ** x as exp(x·ln BASE): same value to rounding, several times faster in V8.
+    const ea = 1 / (1 + Math.exp(((rb - ra) / RATING_SCALE) * LN_BASE));
+    const eb = 1 / (1 + Math.exp(((ra - rb) / RATING_SCALE) * LN_BASE));
     const sa = scoreOfA(b.winner, r);
     ratings[a] = ra + k * (sa - ea);
     ratings[c] = rb + k * (1 - sa - eb);
