@@ -31,6 +31,8 @@ export const dpoSchema = z.object({
   minPairs: z.number().int().min(2).max(100_000).default(4),
   /** prompts sampled to estimate KL(policy‖reference) for the KL gate */
   klPrompts: z.number().int().min(0).max(256).default(8),
+  /** π_ref: "fixed" = the lineage's root (v0), "iterative" = the version the round starts from */
+  reference: z.enum(["fixed", "iterative"]).default("iterative"),
   seed: z.number().int().min(0).default(1234),
 });
 
