@@ -1,0 +1,101 @@
+// Preference pairs as token ids, and the no-grad scoring the round needs around training:
+// reference log-probs, held-out evaluation and the sampled KL estimate.
+import { sample, scoreCompletions, type GPT, type ScoreItem, type Tokenizer } from "../lm/index.ts";
+import { estimateKL, type KLEstimate } from "./metrics.ts";
+
+export interface Pair {
+  /** Conditioning ids, e.g. encodePrompt(tok, text) (starts with BOS). */
+  promptIds: number[];
+  chosenIds: number[];
+  rejectedIds: number[];
+}
+
+/** Summed completion log-probs of each pair's chosen and rejected completion under one model. */
+export interface PairLogps {
+  chosen: number[];
+  rejected: number[];
+}
+
+export function validatePairs(what: string, pairs: readonly Pair[], model: GPT): void {
+  const { nPositions, vocabSize } = model.config;
+  pairs.forEach((p, i) => {
+    if (!p || !Array.isArray(p.promptIds) || !Array.isArray(p.chosenIds) || !Array.isArray(p.rejectedIds)) {
+      throw new Error(`${what}[${i}]: expected { promptIds, chosenIds, rejectedIds } arrays of token ids`);
+    }
+    if (p.promptIds.length === 0) throw new Error(`${what}[${i}]: the prompt is empty; it needs at least a BOS token to condition on`);
+    for (const side of ["chosenIds", "rejectedIds"] as const) {
+      const ids = p[side];
+      if (ids.length === 0) throw new Error(`${what}[${i}].${side} is empty; a completion needs at least one token`);
+      const total = p.promptIds.length + ids.length;
+      if (total > nPositions) {
+        throw new Error(`${what}[${i}]: prompt (${p.promptIds.length}) + ${side} (${ids.length}) = ${total} tokens exceeds the model context of ${nPositions}`);
+      }
+    }
+    for (const ids of [p.promptIds, p.chosenIds, p.rejectedIds]) {
+      for (const t of ids) {
+        if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new Error(`${what}[${i}]: token id ${t} is outside the vocabulary [0, ${vocabSize})`);
+      }
+    }
+  });
+}
+
+export function validateLogps(what: string, logps: PairLogps, n: number): void {
+  if (!logps || logps.chosen?.length !== n || logps.rejected?.length !== n) {
+    throw new Error(`${what}: expected { chosen, rejected } with ${n} log-probs each (one per pair, in pair order)`);
+  }
+  for (const v of [...logps.chosen, ...logps.rejected]) {
+    if (!Number.isFinite(v) || v > 1e-3) throw new Error(`${what}: ${v} is not a valid summed log-probability (must be finite and <= 0)`);
+  }
+}
+
+/** Chosen completions first, then rejected, so one batch is one forward pass. */
+export function pairItems(pairs: readonly Pair[]): ScoreItem[] {
+  return [
+    ...pairs.map((p) => ({ promptIds: p.promptIds, completionIds: p.chosenIds })),
+    ...pairs.map((p) => ({ promptIds: p.promptIds, completionIds: p.rejectedIds })),
+  ];
+}
+
+export function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: number): PairLogps {
+  if (pairs.length === 0) return { chosen: [], rejected: [] };
+  const { sum } = scoreCompletions(model, pairItems(pairs), { batchSize });
+  return { chosen: sum.slice(0, pairs.length), rejected: sum.slice(pairs.length) };
+}
+
+export interface KLPrompts {
+  tokenizer: Tokenizer;
+  /** Fixed prompts (token ids) on which π_θ is sampled. */
+  promptIds: number[][];
+}
+
+/**
+ * KL(π_θ‖π_ref) per completion, by Monte Carlo over y ~ π_θ(·|x) (temperature 1, no top-k/p:
+ * the estimate is only unbiased for samples from π_θ itself). Both models score the sampled
+ * ids with the same scorer, so the estimate does not depend on how sampling reports log-probs.
+ */
+export async function sampledKL(
+  policy: GPT,
+  reference: GPT,
+  prompts: KLPrompts,
+  opts: { samplesPerPrompt: number; maxNewTokens: number; seed: number; scoreBatchSize: number; signal?: AbortSignal },
+): Promise<KLEstimate> {
+  const items: ScoreItem[] = [];
+  for (let i = 0; i < prompts.promptIds.length; i++) {
+    opts.signal?.throwIfAborted();
+    const promptIds = prompts.promptIds[i];
+    const room = policy.config.nPositions - promptIds.length;
+    if (room < 1) throw new Error(`KL prompt ${i} has ${promptIds.length} tokens, leaving no room in the model context of ${policy.config.nPositions}`);
+    const samples = await sample(policy, prompts.tokenizer, {
+      promptIds,
+      n: opts.samplesPerPrompt,
+      temperature: 1,
+      maxNewTokens: Math.min(opts.maxNewTokens, room),
+      seed: opts.seed * 7919 + i,
+    });
+    for (const s of samples) if (s.ids.length > 0) items.push({ promptIds, completionIds: s.ids });
+  }
+  if (items.length === 0) throw new Error("sampledKL: every sampled completion was empty; nothing to estimate KL from");
+  const p = scoreCompletions(policy, items, { batchSize: opts.scoreBatchSize }).sum;
+  const r = scoreCompletions(reference, items, { batchSize: opts.scoreBatchSize }).sum;
+  return estimateKL(p, r);
+}

@@ -1,0 +1,120 @@
+// A real DPO round on a tiny GPT (wasm backend): learning, metrics at step 0, determinism,
+// tensor hygiene, cancellation and the reference log-prob cache.
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { byteTokenizer, GPT, initBackend, type GPTConfig } from "../lm/index.ts";
+import { runRound, type RoundInput } from "./round.ts";
+import { scorePairs } from "./pairs.ts";
+import { markerPairs } from "./testdata.ts";
+
+const tok = byteTokenizer();
+const CONFIG: GPTConfig = { vocabSize: tok.vocabSize, nPositions: 48, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
+const train = markerPairs(tok, { n: 96, seed: 1 });
+const heldout = markerPairs(tok, { n: 48, seed: 2 });
+const dpo = { beta: 0.1, lr: 3e-3, batchSize: 8, epochs: 2, seed: 7, warmupSteps: 2, gates: { klBudget: null } };
+
+function weights(model: GPT): Float32Array[] {
+  return model.paramNames().map((n) => model.getParam(n).dataSync() as Float32Array);
+}
+
+let policy: GPT;
+beforeAll(async () => {
+  await initBackend("wasm");
+  policy = GPT.create(CONFIG, 11);
+});
+
+const round = (over: Partial<RoundInput> = {}) => runRound({ policy, pairs: train, heldout, config: dpo, ...over });
+
+describe("runRound on a tiny GPT", () => {
+  it("learns the marker: held-out accuracy from chance to >= 0.9, margin up, gates pass", async () => {
+    const before = weights(policy).map((w) => w.slice());
+    const seen: number[] = [];
+    const r = await round({ onProgress: (s) => seen.push(s.step) });
+    try {
+      expect(r.config).toMatchObject({ beta: 0.1, lossType: "sigmoid", batchSize: 8, epochs: 2, maxGradNorm: 1 });
+      expect(r.steps.length).toBe(24);
+      expect(seen).toEqual(r.steps.map((s) => s.step));
+
+      // Step 0: policy = reference, so TRL's metrics start at exactly log 2 / 0.
+      const s0 = r.steps[0];
+      expect(s0.loss).toBeCloseTo(Math.LN2, 6);
+      expect(s0["rewards/accuracies"]).toBe(0);
+      expect(s0["rewards/margins"]).toBeCloseTo(0, 4);
+      expect(s0.learning_rate).toBeCloseTo(1.5e-3, 12); // warmup: (0+1)/2 of the peak
+      expect(r.steps[1].learning_rate).toBe(3e-3);
+
+      // Chance before training: the untrained policy ranks the pairs by noise.
+      expect(r.heldoutBefore!.accuracy).toBe(0);
+      expect(r.heldoutBefore!.loss).toBeCloseTo(Math.LN2, 12);
+      expect(r.heldoutBefore!.logpAccuracy).toBeGreaterThan(0.2);
+      expect(r.heldoutBefore!.logpAccuracy).toBeLessThan(0.8);
+
+      expect(r.heldout!.accuracy).toBeGreaterThanOrEqual(0.9);
+      expect(r.heldout!.logpAccuracy).toBeGreaterThanOrEqual(0.9);
+      expect(r.heldout!.logpMargin).toBeGreaterThan(r.heldoutBefore!.logpMargin + 1);
+      expect(r.heldout!.loss).toBeLessThan(Math.LN2);
+      expect(r.summary.last["rewards/accuracies"]).toBeGreaterThan(0.8);
+      expect(r.summary.last.loss).toBeLessThan(s0.loss);
+      expect(r.gates.map((g) => [g.name, g.passed])).toEqual([["finite", true], ["heldout_accuracy", true], ["heldout_loss", true]]);
+      expect(r.passed).toBe(true);
+
+      // The policy passed in is untouched; the trained model differs from it.
+      const after = weights(policy);
+      before.forEach((w, i) => expect(after[i]).toEqual(w));
+      expect(weights(r.model)[0]).not.toEqual(before[0]);
+    } finally {
+      r.model.dispose();
+    }
+  });
+
+  it("is deterministic for a fixed seed and leaks no tensors", async () => {
+    (await round({ config: { ...dpo, epochs: 1 } })).model.dispose(); // warm caches
+    const live = tf.memory().numTensors;
+    const a = await round({ config: { ...dpo, epochs: 1 } });
+    const b = await round({ config: { ...dpo, epochs: 1 } });
+    const c = await round({ config: { ...dpo, epochs: 1, seed: 8 } });
+    try {
+      expect(b.steps.map((s) => s.loss)).toEqual(a.steps.map((s) => s.loss));
+      expect(weights(b.model)).toEqual(weights(a.model));
+      expect(c.steps.map((s) => s.loss)).not.toEqual(a.steps.map((s) => s.loss));
+    } finally {
+      a.model.dispose();
+      b.model.dispose();
+      c.model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(live);
+  });
+
+  it("uses precomputed reference log-probs exactly like computed ones", async () => {
+    const ref = scorePairs(policy, train, 16);
+    const other = GPT.create(CONFIG, 99); // would give different results if it were used
+    try {
+      const a = await round({ config: { ...dpo, epochs: 1 } });
+      const b = await round({ config: { ...dpo, epochs: 1 }, reference: other, referenceLogps: ref, heldoutReferenceLogps: a.referenceLogps.heldout! });
+      expect(b.steps.map((s) => s.loss)).toEqual(a.steps.map((s) => s.loss));
+      expect(b.referenceLogps.train).toBe(ref);
+      a.model.dispose();
+      b.model.dispose();
+    } finally {
+      other.dispose();
+    }
+    await expect(round({ referenceLogps: { chosen: [0], rejected: [0] } })).rejects.toThrow(/96 log-probs/);
+  });
+
+  it("aborts between steps without leaking", async () => {
+    const live = tf.memory().numTensors;
+    const ctl = new AbortController();
+    const steps: number[] = [];
+    const p = round({ signal: ctl.signal, onProgress: (s) => (steps.push(s.step), s.step === 2 && ctl.abort()) });
+    await expect(p).rejects.toMatchObject({ name: "AbortError" });
+    expect(steps).toEqual([0, 1, 2]);
+    expect(tf.memory().numTensors).toBe(live);
+  });
+
+  it("rejects bad input with messages that say what is wrong", async () => {
+    await expect(round({ config: { lr: 1e-3 } as never })).rejects.toThrow(/beta is required/);
+    await expect(round({ pairs: [] })).rejects.toThrow(/no training pairs/);
+    const long = { ...train[0], chosenIds: new Array(60).fill(97) };
+    await expect(round({ pairs: [long] })).rejects.toThrow(/exceeds the model context of 48/);
+  });
+});
