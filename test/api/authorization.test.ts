@@ -13,7 +13,7 @@ interface ProcedureInfo {
   access: Access | undefined;
 }
 
-const procedures: ProcedureInfo[] = Object.entries(appRouter._def.procedures as Record<string, { _def: { type: ProcedureInfo["type"]; meta?: { access?: Access } } }>).map(
+const procedures: ProcedureInfo[] = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureInfo["type"]; meta?: { access?: Access } } }>).map(
   ([path, procedure]) => ({ path, type: procedure._def.type, access: procedure._def.meta?.access }),
 );
 
