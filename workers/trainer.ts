@@ -1,38 +1,60 @@
-// Trainer worker entry point (`npm run worker`, spawned by `npm start`).
-// First cut: connect to Postgres, log, and shut down cleanly on SIGINT/SIGTERM,
-// so the process supervisor can already manage it while the round loop lands.
-import pg from "pg";
+// Trainer worker entry point: `npm run worker`, also spawned by `npm start`.
+// Options (for tests and operators): --lease-seconds N, --tick-ms N, --worker-id ID.
+import path from "node:path";
+import { getEnv, requireDatabaseUrl } from "../src/server/env.ts";
+import { createLogger } from "../src/server/log.ts";
+import { initBackend } from "../src/lm/index.ts";
+import { startTrainer } from "./trainer-loop.ts";
 
-const url = process.env.DATABASE_URL;
-if (!url) {
-  console.error("trainer: DATABASE_URL is not set; point it at the arena's Postgres database");
-  process.exit(2);
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const client = new pg.Client({ connectionString: url, application_name: "dpo-arena-trainer" });
-let stopping = false;
+function positive(name: string): number | undefined {
+  const raw = flag(name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!(n > 0)) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+  return n;
+}
 
 async function main(): Promise<void> {
-  await client.connect();
-  const { rows } = await client.query<{ v: string }>("select version() as v");
-  console.log(JSON.stringify({ level: "info", msg: "trainer connected", server: rows[0]?.v.split(" ").slice(0, 2).join(" ") }));
+  const log = createLogger({ component: "trainer" });
+  const env = getEnv();
+  if (!env.TRAINER_ENABLED) {
+    log.info("TRAINER_ENABLED is false; the trainer exits without training");
+    return;
+  }
+  const databaseUrl = requireDatabaseUrl();
+  const backend = await initBackend(env.TF_BACKEND);
+  const trainer = await startTrainer({
+    databaseUrl,
+    checkpointDir: path.resolve(env.CHECKPOINT_DIR),
+    leaseSeconds: positive("lease-seconds"),
+    tickMs: positive("tick-ms"),
+    workerId: flag("worker-id"),
+    log,
+  });
+  log.info("trainer ready", { backend, checkpointDir: env.CHECKPOINT_DIR });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      console.log(JSON.stringify({ level: "info", msg: "trainer stopping", signal }));
+      log.info("trainer stopping", { signal });
       resolve();
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
-  await client.end();
+  await trainer.stop();
 }
 
 main().then(
   () => process.exit(0),
   (err) => {
-    console.error(JSON.stringify({ level: "error", msg: "trainer failed", error: err instanceof Error ? err.message : String(err) }));
+    createLogger({ component: "trainer" }).error("trainer failed", { error: err });
     process.exit(1);
   },
 );

@@ -246,7 +246,8 @@ async function registerResult(o: {
   // One round runs at a time, so the next name is free; retry once if an import raced us.
   for (let attempt = 0; ; attempt++) {
     const name = await withDbRetry(() => nextVersionName({ db: o.db }));
-    const uri = await o.store.put(o.workDir, name);
+    // The key carries the hash, so a retry can never overwrite another version's checkpoint.
+    const uri = await o.store.put(o.workDir, `${name}-${o.sha256.slice(0, 12)}`);
     try {
       return await withDbRetry(() =>
         o.db.policyVersion.create({

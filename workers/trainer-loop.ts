@@ -1,0 +1,111 @@
+// The trainer's loop, separate from the process entry point so tests can run it in-process.
+// Trainers coordinate only through Postgres: pg-boss hands the one active round job to one of
+// them; every trainer also reaps dead rounds, (re)sends jobs for queued rounds, and applies
+// the schedule, so any of them can die without stopping the loop.
+import PgBoss from "pg-boss";
+import { createPrismaClient, type PrismaClient } from "../src/server/db/client.ts";
+import { createLogger, type Logger } from "../src/server/log.ts";
+import { DirectoryCheckpointStore, type CheckpointStore } from "../src/server/policy/checkpoint-store.ts";
+import { executeRound } from "../src/server/services/rounds/execute.ts";
+import { defaultWorkerId, reapExpiredRounds, triggerRound } from "../src/server/services/rounds/lifecycle.ts";
+import { countUnusedDecisiveVotes } from "../src/server/services/rounds/pairs.ts";
+import { jobIdForRound, ROUND_QUEUE, roundJobSchema, sendRoundJob, startBoss } from "../src/server/services/rounds/queue.ts";
+import { isTransientDbError, withDbRetry } from "../src/server/services/rounds/retry.ts";
+import { getLoopSettings } from "../src/server/services/rounds/settings.ts";
+
+export interface TrainerOptions {
+  databaseUrl: string;
+  checkpointDir: string;
+  store?: CheckpointStore;
+  workerId?: string;
+  leaseSeconds?: number;
+  /** how often to reap, re-send queued rounds and consider the schedule */
+  tickMs?: number;
+  log?: Logger;
+}
+
+export interface Trainer {
+  workerId: string;
+  db: PrismaClient;
+  /** one maintenance pass (reap, re-send, schedule); the loop runs it every tickMs */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
+  const workerId = opts.workerId ?? defaultWorkerId();
+  const log = (opts.log ?? createLogger({ component: "trainer" })).child({ workerId });
+  const leaseSeconds = opts.leaseSeconds ?? 30;
+  const store = opts.store ?? new DirectoryCheckpointStore(opts.checkpointDir);
+  const db = createPrismaClient(opts.databaseUrl);
+  const shutdown = new AbortController();
+
+  const boss: PgBoss = await withDbRetry(() => startBoss({ databaseUrl: opts.databaseUrl }), {
+    attempts: 30,
+    maxMs: 10_000,
+    onRetry: (err, attempt, delay) => log.warn("database unavailable; retrying", { attempt, delayMs: Math.round(delay), error: (err as Error).message }),
+  });
+  boss.on("error", (err) => log.warn("job queue error (it keeps retrying)", { error: err }));
+
+  await boss.work(ROUND_QUEUE, { pollingIntervalSeconds: 0.5, batchSize: 1 }, async (jobs) => {
+    for (const job of jobs) {
+      const parsed = roundJobSchema.safeParse(job.data);
+      if (!parsed.success) {
+        log.error("ignoring a round job with an invalid payload", { jobId: job.id, issues: parsed.error.issues });
+        continue;
+      }
+      const outcome = await executeRound({ db, store, roundId: parsed.data.roundId, workerId, leaseSeconds, log, signal: shutdown.signal });
+      log.info("round job finished", { roundId: parsed.data.roundId, outcome });
+    }
+  });
+
+  let lastScheduleCheck = 0;
+  async function tick(): Promise<void> {
+    const reaped = await reapExpiredRounds({ db });
+    for (const id of reaped) {
+      log.warn("round's trainer stopped renewing its lease; marked FAILED", { roundId: id });
+      // Free pg-boss's singleton slot held by the dead trainer's job.
+      await boss.fail(ROUND_QUEUE, jobIdForRound(id), { error: "trainer lease expired" }).catch(() => {});
+    }
+    const queued = await db.trainingRound.findMany({ where: { status: "QUEUED" }, select: { id: true } });
+    for (const r of queued) await sendRoundJob(boss, r.id);
+
+    const settings = await getLoopSettings({ db });
+    const due = Date.now() - lastScheduleCheck >= settings.schedule.checkIntervalSeconds * 1000;
+    if (settings.schedule.autoTrain && due && queued.length === 0) {
+      lastScheduleCheck = Date.now();
+      const active = await db.trainingRound.count({ where: { status: "RUNNING" } });
+      const fresh = active ? 0 : await countUnusedDecisiveVotes(db);
+      if (!active && fresh >= settings.schedule.minNewPairs) {
+        const { round, created } = await triggerRound({ db, triggeredBy: "schedule" });
+        if (created) log.info("scheduled a round", { roundId: round.id, newPairs: fresh, threshold: settings.schedule.minNewPairs });
+        await sendRoundJob(boss, round.id);
+      }
+    }
+  }
+
+  let ticking = false;
+  const timer = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    tick()
+      .catch((err) => (isTransientDbError(err) ? log.warn("database unavailable during maintenance; will retry", { error: (err as Error).message }) : log.error("trainer maintenance failed", { error: err })))
+      .finally(() => (ticking = false));
+  }, opts.tickMs ?? 2000);
+  await tick().catch((err) => log.warn("first maintenance pass failed; will retry", { error: err }));
+  log.info("trainer started", { leaseSeconds });
+
+  return {
+    workerId,
+    db,
+    tick,
+    async stop() {
+      clearInterval(timer);
+      shutdown.abort();
+      // graceful: wait for the running round to notice the abort and record it
+      await boss.stop({ graceful: true, wait: true, timeout: 30_000 }).catch(() => {});
+      await db.$disconnect().catch(() => {});
+      log.info("trainer stopped");
+    },
+  };
+}
