@@ -4,12 +4,13 @@
 import { createCallerFactory, router } from "../trpc.ts";
 import { authRouter } from "./auth.ts";
 import { usersRouter } from "./users.ts";
+import { roundsRouter } from "./rounds.ts";
 
 export const appRouter = router({
   auth: authRouter,
   users: usersRouter,
   // arena: arenaRouter,            (issue: arena UX)
-  // loop: loopRouter,              (issue: online DPO loop)
+  rounds: roundsRouter,
   // leaderboard: leaderboardRouter (issue: ratings)
 });
 

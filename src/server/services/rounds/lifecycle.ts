@@ -3,7 +3,7 @@
 // other trainer's reaper then marks the round FAILED and its votes count as unused again.
 import { hostname } from "node:os";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { LoopError } from "../versions/errors.ts";
+import { loopError } from "../versions/errors.ts";
 import { getLoopSettings } from "./settings.ts";
 
 export const ACTIVE_STATUSES = ["QUEUED", "RUNNING"] as const;
@@ -60,8 +60,8 @@ export async function cancelRound({ db, roundId }: { db: PrismaClient; roundId: 
   });
   if (updated.count === 0) {
     const round = await db.trainingRound.findUnique({ where: { id: roundId }, select: { status: true, number: true } });
-    if (!round) throw new LoopError("NOT_FOUND", `round ${roundId} does not exist`);
-    throw new LoopError("CONFLICT", `round #${round.number} is already ${round.status}; only queued or running rounds can be cancelled`);
+    if (!round) throw loopError("NOT_FOUND", `round ${roundId} does not exist`);
+    throw loopError("CONFLICT", `round #${round.number} is already ${round.status}; only queued or running rounds can be cancelled`);
   }
   return { id: roundId, status: "CANCELLED" as const };
 }

@@ -1,5 +1,5 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { LoopError } from "../versions/errors.ts";
+import { loopError } from "../versions/errors.ts";
 
 const roundSelect = {
   id: true,
@@ -37,7 +37,7 @@ export async function listRounds({ db, limit = 50 }: { db: PrismaClient; limit?:
 /** One round with its metric series from `afterStep` on (the admin page polls with the last step it has). */
 export async function getRound({ db, roundId, afterStep = -1 }: { db: PrismaClient; roundId: string; afterStep?: number }) {
   const round = await db.trainingRound.findUnique({ where: { id: roundId }, select: roundSelect });
-  if (!round) throw new LoopError("NOT_FOUND", `round ${roundId} does not exist`);
+  if (!round) throw loopError("NOT_FOUND", `round ${roundId} does not exist`);
   const metrics = await db.roundMetric.findMany({
     where: { roundId, step: { gt: afterStep } },
     orderBy: { step: "asc" },

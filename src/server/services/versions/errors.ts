@@ -1,13 +1,6 @@
-// Domain errors of the versions / rounds services. Routers map `code` onto tRPC codes; the
-// message is written for an admin reading it in the UI.
-export type LoopErrorCode = "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST";
+// The loop's services report business-rule failures as AppError, with a message an admin can act on.
+import { AppError } from "../../errors.ts";
 
-export class LoopError extends Error {
-  constructor(
-    readonly code: LoopErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "LoopError";
-  }
+export function loopError(code: "NOT_FOUND" | "CONFLICT" | "INVALID_REQUEST", message: string): AppError {
+  return new AppError(code, { message, userMessage: message });
 }

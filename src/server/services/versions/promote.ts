@@ -3,7 +3,7 @@
 // notification only when the transaction commits, so no listener can see a half-done swap.
 // The partial unique index on PolicyVersion(status = SERVING) makes "two serving" impossible.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { LoopError } from "./errors.ts";
+import { loopError } from "./errors.ts";
 
 export const SERVING_CHANNEL = "policy_serving";
 
@@ -33,9 +33,9 @@ export async function promoteVersion(opts: PromoteOptions): Promise<PromoteResul
     where: { id: versionId },
     select: { id: true, name: true, status: true, checkpointUri: true, checkpointSha256: true },
   });
-  if (!target) throw new LoopError("NOT_FOUND", `policy version ${versionId} does not exist`);
+  if (!target) throw loopError("NOT_FOUND", `policy version ${versionId} does not exist`);
   if (target.status === "REJECTED" && !opts.allowRejected) {
-    throw new LoopError("CONFLICT", `${target.name} was rejected by its round's gates; promote it explicitly with allowRejected to override`);
+    throw loopError("CONFLICT", `${target.name} was rejected by its round's gates; promote it explicitly with allowRejected to override`);
   }
   if (opts.verify) await opts.verify(target);
 
@@ -69,7 +69,7 @@ export async function rollbackVersion(opts: Omit<PromoteOptions, "versionId"> & 
       orderBy: { promotedAt: "desc" },
       select: { id: true },
     });
-    if (!previous) throw new LoopError("CONFLICT", "there is no earlier serving version to roll back to");
+    if (!previous) throw loopError("CONFLICT", "there is no earlier serving version to roll back to");
     toId = previous.id;
   }
   return promoteVersion({ ...opts, versionId: toId });
