@@ -1,0 +1,120 @@
+// The sampling service web processes use: `(await getSampler()).generate({...})`.
+// New completions use the SERVING version the registry holds unless a version is named (e.g.
+// an earlier version in a versus battle); each result says which version produced it.
+import os from "node:os";
+import path from "node:path";
+import { getEnv, requireDatabaseUrl } from "../env.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { createPrismaClient, type PrismaClient } from "../db/client.ts";
+import type { VersionRef } from "../policy/load.ts";
+import { PolicyRegistry } from "../policy/registry.ts";
+import { SamplerPool, type GeneratedCompletion, type SamplingParams, type TokenEvent } from "./pool.ts";
+
+export type { GeneratedCompletion, SamplingParams, TokenEvent };
+
+export interface GenerateOptions extends SamplingParams {
+  /** omit for the serving version */
+  versionId?: number;
+  onToken?: (e: TokenEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  versionId: number;
+  versionName: string;
+  completions: GeneratedCompletion[];
+}
+
+export class SamplerUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SamplerUnavailableError";
+  }
+}
+
+/** How many non-serving versions (versus battles) stay loaded besides the serving one. */
+const EXTRA_VERSIONS = 2;
+
+export class Sampler {
+  private extra: number[] = [];
+
+  constructor(
+    readonly pool: SamplerPool,
+    readonly registry: PolicyRegistry,
+    private readonly db: PrismaClient,
+    private readonly log: Logger,
+  ) {}
+
+  async generate(opts: GenerateOptions): Promise<GenerateResult> {
+    const { versionId, onToken, signal, ...params } = opts;
+    if (!Number.isInteger(params.n) || params.n < 1 || params.n > 16) throw new RangeError(`n must be an integer in [1, 16], got ${params.n}`);
+    for (let attempt = 0; ; attempt++) {
+      const version = versionId === undefined ? this.registry.current() : await this.ensureLoaded(versionId);
+      if (!version) throw new SamplerUnavailableError("no policy version is loaded yet (none is SERVING, or its checkpoint failed to load; see the logs)");
+      try {
+        const completions = await this.pool.generate({ ...params, versionId: version.id, onToken, signal });
+        return { versionId: version.id, versionName: version.name, completions };
+      } catch (err) {
+        // The serving version was swapped out between choosing it and starting: use the new one.
+        if (versionId === undefined && attempt === 0 && /is not loaded/.test((err as Error).message)) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async ensureLoaded(versionId: number): Promise<VersionRef> {
+    const serving = this.registry.current();
+    if (serving?.id === versionId) return serving;
+    const v = await this.db.policyVersion.findUnique({ where: { id: versionId }, select: { id: true, name: true, checkpointUri: true, checkpointSha256: true } });
+    if (!v) throw new RangeError(`policy version ${versionId} does not exist`);
+    if (!this.pool.loadedVersionIds().includes(v.id)) {
+      await this.pool.load(v);
+      this.extra.push(v.id);
+      while (this.extra.length > EXTRA_VERSIONS) {
+        const evict = this.extra.shift()!;
+        if (evict !== this.registry.current()?.id) this.pool.retire(evict);
+      }
+    }
+    return v;
+  }
+
+  async close(): Promise<void> {
+    await this.registry.stop();
+    await this.pool.close();
+  }
+}
+
+export interface CreateSamplerOptions {
+  databaseUrl: string;
+  checkpointDir: string;
+  backend?: "auto" | "tensorflow" | "wasm" | "cpu";
+  threads?: number;
+  pollIntervalMs?: number;
+  log?: Logger;
+}
+
+export async function createSampler(opts: CreateSamplerOptions): Promise<Sampler> {
+  const log = opts.log ?? createLogger({ component: "sampler" });
+  // Leave a core for the event loop (and a trainer) on small machines.
+  const threads = opts.threads ?? Math.max(1, Math.min(2, os.availableParallelism() - 1));
+  const pool = new SamplerPool({ size: threads, backend: opts.backend ?? "auto", checkpointRoot: opts.checkpointDir });
+  await pool.ready();
+  const registry = new PolicyRegistry({ databaseUrl: opts.databaseUrl, loader: pool, pollIntervalMs: opts.pollIntervalMs, log });
+  await registry.start();
+  return new Sampler(pool, registry, createPrismaClient(opts.databaseUrl), log);
+}
+
+const globalForSampler = globalThis as unknown as { __dpoArenaSampler?: Promise<Sampler> };
+
+/** The process's sampler, created on first use (kept on globalThis across Next.js hot reloads). */
+export function getSampler(): Promise<Sampler> {
+  if (!globalForSampler.__dpoArenaSampler) {
+    const env = getEnv();
+    const p = createSampler({ databaseUrl: requireDatabaseUrl(), checkpointDir: path.resolve(env.CHECKPOINT_DIR), backend: env.TF_BACKEND });
+    p.catch(() => {
+      globalForSampler.__dpoArenaSampler = undefined;
+    });
+    globalForSampler.__dpoArenaSampler = p;
+  }
+  return globalForSampler.__dpoArenaSampler;
+}
