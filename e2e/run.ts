@@ -1,0 +1,161 @@
+// `npm run test:e2e`: build if needed, a fresh database (migrated + seeded with a known admin
+// password), `next start` on a free port, Playwright in Debian's Chromium, then tear down.
+// The exit code is Playwright's.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import pg from "pg";
+import { createPrismaClient } from "../src/server/db/client.ts";
+import { applyMigrations } from "../src/server/db/migrate.ts";
+import { seed } from "../src/server/seed.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const NEXT_BIN = path.join(ROOT, "node_modules/next/dist/bin/next");
+const PLAYWRIGHT_BIN = path.join(ROOT, "node_modules/@playwright/test/cli.js");
+const ADMIN_USERNAME = "admin";
+const ADMIN_PASSWORD = `e2e-${randomBytes(9).toString("base64url")}`;
+
+function say(msg: string) {
+  process.stdout.write(`[e2e] ${msg}\n`);
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function withDatabase(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function adminQuery(serverUrl: string, sql: string) {
+  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitForHealthy(url: string, server: ChildProcess, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`next start exited early with code ${server.exitCode}; see its output above`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the app at ${url} did not become healthy within ${timeoutMs / 1000}s`);
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      // The whole group: next start may have children of its own.
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      resolve();
+    }
+  });
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(path.join(ROOT, ".next/BUILD_ID"))) {
+    say("no production build found; running next build");
+    const code = await run(process.execPath, [NEXT_BIN, "build"]);
+    if (code !== 0) throw new Error(`next build failed with exit code ${code}`);
+  }
+
+  const serverUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+  const dbName = `dpo_e2e_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const databaseUrl = withDatabase(serverUrl, dbName);
+  let server: ChildProcess | undefined;
+
+  await adminQuery(serverUrl, `CREATE DATABASE "${dbName}"`);
+  say(`created database ${dbName}`);
+  try {
+    await applyMigrations({ databaseUrl });
+    const db = createPrismaClient(databaseUrl);
+    try {
+      const result = await seed(db, { adminUsername: ADMIN_USERNAME, adminPassword: ADMIN_PASSWORD });
+      say(`seeded: admin ${result.admin.username}, ${result.promptsAdded} prompts`);
+    } finally {
+      await db.$disconnect();
+    }
+
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const appEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      NODE_ENV: "production",
+      PORT: String(port),
+      TRAINER_ENABLED: "false",
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    };
+    server = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(port), "-H", "127.0.0.1"], {
+      cwd: ROOT,
+      env: appEnv,
+      stdio: "inherit",
+      detached: true,
+    });
+    await waitForHealthy(baseUrl, server, 60_000);
+    say(`app is up at ${baseUrl}; running Playwright`);
+
+    return await run(process.execPath, [PLAYWRIGHT_BIN, "test", "-c", "e2e/playwright.config.ts", ...process.argv.slice(2)], {
+      ...process.env,
+      E2E_BASE_URL: baseUrl,
+      E2E_ADMIN_USERNAME: ADMIN_USERNAME,
+      E2E_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    });
+  } finally {
+    if (server) await stop(server);
+    await adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err: unknown) =>
+      say(`could not drop ${dbName}: ${err instanceof Error ? err.message : String(err)}`),
+    );
+    say("torn down");
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`[e2e] ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
