@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { createLabelerPool, createRng, decide, preferenceProbability, type LabelerProfile } from "./labeler.ts";
+
+const careful: LabelerProfile = { temperature: 1.5, tieThreshold: 0.25, careless: false };
+
+describe("decide", () => {
+  it("votes A with the Bradley–Terry probability σ((rA − rB)/T) (chi-square, fixed seed)", () => {
+    const rng = createRng(2024);
+    const diffs = [-4, -1.5, -0.5, 0.3, 1, 2.5, 6];
+    const n = 4000;
+    let chi2 = 0;
+    for (const d of diffs) {
+      let a = 0;
+      for (let k = 0; k < n; k++) if (decide(10 + d, 10, careful, rng) === "A") a++;
+      const p = preferenceProbability(10 + d, 10, careful.temperature);
+      expect(p).toBeCloseTo(1 / (1 + Math.exp(-d / 1.5)), 12);
+      // Each group: a binomial count; sum of squared z-scores is chi-square with 7 dof.
+      chi2 += (a - n * p) ** 2 / (n * p * (1 - p));
+    }
+    // 0.999 quantile of chi-square with 7 degrees of freedom.
+    expect(chi2).toBeLessThan(24.3);
+  });
+
+  it("a steeper temperature makes the same difference more decisive", () => {
+    const rng = createRng(1);
+    const count = (t: number) => {
+      let a = 0;
+      for (let k = 0; k < 3000; k++) if (decide(1, 0, { temperature: t, tieThreshold: 0, careless: false }, rng) === "A") a++;
+      return a / 3000;
+    };
+    expect(count(0.2)).toBeGreaterThan(0.97);
+    expect(Math.abs(count(100) - 0.5)).toBeLessThan(0.05);
+  });
+
+  it("ties when the difference is below the threshold, and only then", () => {
+    const rng = createRng(3);
+    const votes = new Set(Array.from({ length: 500 }, () => decide(1.1, 1.0, careful, rng)));
+    expect([...votes]).toEqual(["TIE"]);
+    const outside = new Set(Array.from({ length: 500 }, () => decide(1.3, 1.0, careful, rng)));
+    expect(outside.has("TIE")).toBe(false);
+  });
+
+  it("careless labelers ignore the rewards and pick A or B with probability ½", () => {
+    const rng = createRng(4);
+    const n = 10_000;
+    let a = 0, ties = 0;
+    for (let k = 0; k < n; k++) {
+      const v = decide(100, 0, { ...careful, careless: true }, rng);
+      if (v === "A") a++;
+      if (v === "TIE") ties++;
+    }
+    expect(ties).toBe(0);
+    expect(Math.abs(a - n / 2)).toBeLessThan(4 * Math.sqrt(n / 4));
+  });
+
+  it("is reproducible for a seed and rejects nonsense profiles", () => {
+    const run = (seed: number) => {
+      const rng = createRng(seed);
+      return Array.from({ length: 50 }, (_, k) => decide(k % 5, 2, careful, rng)).join("");
+    };
+    expect(run(9)).toBe(run(9));
+    expect(run(9)).not.toBe(run(10));
+    expect(() => decide(1, 0, { ...careful, temperature: 0 }, createRng(0))).toThrow(/temperature must be a positive number/);
+    expect(() => decide(NaN, 0, careful, createRng(0))).toThrow(/rewards must be finite/);
+  });
+});
+
+describe("createLabelerPool", () => {
+  it("makes the requested fraction careless, reproducibly", () => {
+    const pool = createLabelerPool({ count: 10, carelessFraction: 0.2, temperature: 1, tieThreshold: 0.5, temperatureSpread: 0.3, seed: 5 });
+    expect(pool.filter((l) => l.careless)).toHaveLength(2);
+    expect(pool.every((l) => l.tieThreshold === 0.5 && l.temperature > 0)).toBe(true);
+    expect(new Set(pool.map((l) => l.temperature)).size).toBe(10);
+    expect(createLabelerPool({ count: 10, carelessFraction: 0.2, temperature: 1, temperatureSpread: 0.3, seed: 5 }).map((l) => l.careless)).toEqual(pool.map((l) => l.careless));
+    expect(() => createLabelerPool({ count: 3, carelessFraction: 2, temperature: 1 })).toThrow(/carelessFraction must be in \[0, 1\]/);
+  });
+});
