@@ -56,10 +56,28 @@ export function pairItems(pairs: readonly Pair[]): ScoreItem[] {
   ];
 }
 
+/**
+ * Scores every pair's two completions. A (prompt, completion) that occurs in several pairs is
+ * scored once: scores do not depend on batch composition (the forward pass is exact under
+ * right padding), so sharing them changes nothing but the cost.
+ */
 export function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: number): PairLogps {
   if (pairs.length === 0) return { chosen: [], rejected: [] };
-  const { sum } = scoreCompletions(model, pairItems(pairs), { batchSize });
-  return { chosen: sum.slice(0, pairs.length), rejected: sum.slice(pairs.length) };
+  const items = pairItems(pairs);
+  const slot = new Map<string, number>();
+  const unique: ScoreItem[] = [];
+  const slotOf = items.map((it) => {
+    const key = `${it.promptIds.join(",")}|${it.completionIds.join(",")}`;
+    let s = slot.get(key);
+    if (s === undefined) {
+      s = unique.push(it) - 1;
+      slot.set(key, s);
+    }
+    return s;
+  });
+  const { sum } = scoreCompletions(model, unique, { batchSize });
+  const all = slotOf.map((s) => sum[s]);
+  return { chosen: all.slice(0, pairs.length), rejected: all.slice(pairs.length) };
 }
 
 export interface KLPrompts {

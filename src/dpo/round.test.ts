@@ -103,6 +103,40 @@ describe("runRound on a tiny GPT", () => {
     await expect(round({ referenceLogps: { chosen: [0], rejected: [0] } })).rejects.toThrow(/96 log-probs/);
   });
 
+  it("scores a completion shared by several pairs once, with the same value", () => {
+    const [p, q] = train;
+    const pairs = [p, p, { ...q, promptIds: p.promptIds, rejectedIds: p.chosenIds }];
+    const shared = scorePairs(policy, pairs, 4);
+    const single = scorePairs(policy, [p], 1);
+    expect(shared.chosen.slice(0, 2)).toEqual([single.chosen[0], single.chosen[0]]);
+    expect(shared.rejected[2]).toBe(single.chosen[0]);
+    expect(shared.rejected[0]).toBe(single.rejected[0]);
+  });
+
+  it.each(["ipo", "hinge", "robust"] as const)("trains with the %s loss too", async (lossType) => {
+    const config = { ...dpo, epochs: 1, lossType, labelSmoothing: lossType === "robust" ? 0.1 : 0, beta: lossType === "ipo" ? 0.5 : 0.1 };
+    const r = await round({ config, pairs: train.slice(0, 64) });
+    try {
+      expect(r.config.lossType).toBe(lossType);
+      expect(r.heldout!.logpMargin).toBeGreaterThan(r.heldoutBefore!.logpMargin + 2);
+      expect(r.heldout!.accuracy).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      r.model.dispose();
+    }
+  });
+
+  it("the SFT term raises the chosen completions' log-probs", async () => {
+    const base = { ...dpo, epochs: 1, lr: 1e-3 };
+    const plain = await round({ config: base });
+    const sft = await round({ config: { ...base, sftWeight: 1 } });
+    try {
+      expect(sft.summary.last["logps/chosen"]).toBeGreaterThan(plain.summary.last["logps/chosen"] + 5);
+    } finally {
+      plain.model.dispose();
+      sft.model.dispose();
+    }
+  });
+
   it("aborts between steps without leaking", async () => {
     const live = tf.memory().numTensors;
     const ctl = new AbortController();
