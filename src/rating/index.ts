@@ -10,3 +10,4 @@ export { pairwiseMatrices, tallyByModel, type ModelTally, type PairwiseMatrices 
 export { leaderboard, type Leaderboard, type LeaderboardRow } from "./leaderboard.ts";
 export { parseCleanBattles, toCleanBattleLines } from "./clean-battles.ts";
 export { createRng, type Rng } from "./random.ts";
+export { ratingHistory, type RatingHistory, type RatingHistoryOptions } from "./history.ts";
