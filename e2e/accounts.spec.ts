@@ -73,6 +73,7 @@ test("the health endpoint reports the database", async ({ request }) => {
   const body = await res.json();
   expect(body).toMatchObject({ status: "ok", database: { ok: true } });
   expect(res.headers()["cache-control"]).toContain("no-store");
+  expect(res.headers()["x-frame-options"]).toBe("DENY");
 });
 
 test("the sign-in page works at phone width", async ({ page }) => {
