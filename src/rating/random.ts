@@ -109,9 +109,8 @@ function binomialBtrs(rng: Rng, n: number, p: number): number {
   const c = n * p + 0.5;
   const vr = 0.92 - 4.2 / b;
   const alpha = (2.83 + 5.1 / b) * spq;
-  const lpq = Math.log(p / q);
-  const m = Math.floor((n + 1) * p);
-  const h = lnFactorial(m) + lnFactorial(n - m);
+  // The exact-acceptance constants need logs; most draws end at the squeeze, so defer them.
+  let lpq = NaN, m = 0, h = 0;
   for (;;) {
     const u = rng.next() - 0.5;
     let v = rng.next();
@@ -119,6 +118,11 @@ function binomialBtrs(rng: Rng, n: number, p: number): number {
     const k = Math.floor((2 * a / us + b) * u + c);
     if (k < 0 || k > n) continue;
     if (us >= 0.07 && v <= vr) return k;
+    if (Number.isNaN(lpq)) {
+      lpq = Math.log(p / q);
+      m = Math.floor((n + 1) * p);
+      h = lnFactorial(m) + lnFactorial(n - m);
+    }
     v = Math.log(v * alpha / (a / (us * us) + b));
     if (v <= h - lnFactorial(k) - lnFactorial(n - k) + (k - m) * lpq) return k;
   }
