@@ -3,3 +3,4 @@ export { byteTokenizer, gpt2Tokenizer, encodePrompt, tokenizerByName, type Token
 export { GPT, paramShapes, validateConfig, type GPTConfig } from "./model.ts";
 export { scoreCompletions, logprobGrads, type ScoreItem, type LossFn } from "./forward.ts";
 export { AdamW, clipGradNorm, disposeGrads, type AdamWOptions } from "./optim.ts";
+export { saveCheckpoint, loadCheckpoint, HOUSE_MODEL_DIR, parseSafetensors, serializeSafetensors } from "./checkpoint.ts";
