@@ -3,7 +3,7 @@
 // The exit code is Playwright's.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import pg from "pg";
@@ -94,9 +94,27 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Newest modification time of the files that go into the web build. */
+function newestSourceMtime(): number {
+  let newest = 0;
+  const visit = (p: string) => {
+    const stat = statSync(p);
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(p)) if (entry !== "generated" && !entry.startsWith(".")) visit(path.join(p, entry));
+    } else if (/\.(tsx?|css|js|mjs|json)$/.test(p)) newest = Math.max(newest, stat.mtimeMs);
+  };
+  for (const p of ["src", "next.config.js", "postcss.config.mjs", "package.json"]) {
+    if (existsSync(path.join(ROOT, p))) visit(path.join(ROOT, p));
+  }
+  return newest;
+}
+
 async function main(): Promise<number> {
-  if (!existsSync(path.join(ROOT, ".next/BUILD_ID"))) {
-    say("no production build found; running next build");
+  const buildId = path.join(ROOT, ".next/BUILD_ID");
+  // A build older than the sources would test yesterday's app; rebuilding costs a minute or two.
+  const stale = existsSync(buildId) && statSync(buildId).mtimeMs < newestSourceMtime();
+  if (!existsSync(buildId) || stale) {
+    say(stale ? "the production build is older than the sources; running next build" : "no production build found; running next build");
     const code = await run(process.execPath, [NEXT_BIN, "build"]);
     if (code !== 0) throw new Error(`next build failed with exit code ${code}`);
   }

@@ -117,8 +117,10 @@ function prismaErrorCode(err: unknown): string | undefined {
 }
 
 /** AppError → its tRPC code and user message; a few Prisma outcomes → what they mean. */
-const mapErrors = t.middleware(async ({ next }) => {
+const mapErrors = t.middleware(async ({ ctx, next, path, type }) => {
+  const started = performance.now();
   const result = await next();
+  ctx.log.debug("trpc: call", { path, type, ok: result.ok, ms: Math.round(performance.now() - started) });
   if (result.ok) return result;
   const cause = result.error.cause;
   if (cause instanceof AppError) {

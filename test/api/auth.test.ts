@@ -152,3 +152,15 @@ describe("sign-in rate limit", () => {
     await expect(attempt(other.user.username, other.password)).resolves.toMatchObject({ user: { id: other.user.id } });
   });
 });
+
+describe("expired session sweep", () => {
+  it("deletes only expired sessions", async () => {
+    const { deleteExpiredSessions } = await import("../../src/server/auth/session.ts");
+    const live = await createUser(t.db);
+    const old = await createUser(t.db);
+    await t.db.session.update({ where: { id: hashSessionToken(old.token) }, data: { expiresAt: new Date(Date.now() - 1) } });
+    expect(await deleteExpiredSessions({ db: t.db })).toBeGreaterThanOrEqual(1);
+    expect(await t.db.session.count({ where: { userId: old.user.id } })).toBe(0);
+    expect(await t.db.session.count({ where: { userId: live.user.id } })).toBe(1);
+  });
+});

@@ -56,6 +56,12 @@ export async function deleteSession(options: { db: PrismaClient; token: string }
   await options.db.session.deleteMany({ where: { id: hashSessionToken(options.token) } });
 }
 
+/** Expired rows are also removed when presented; this sweeps the ones never seen again. */
+export async function deleteExpiredSessions(options: { db: PrismaClient; now?: Date }): Promise<number> {
+  const { count } = await options.db.session.deleteMany({ where: { expiresAt: { lte: options.now ?? new Date() } } });
+  return count;
+}
+
 export function readCookie(cookieHeader: string | null | undefined, name: string): string | undefined {
   if (!cookieHeader) return undefined;
   for (const part of cookieHeader.split(";")) {
