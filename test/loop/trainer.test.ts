@@ -1,0 +1,109 @@
+// Trainers coordinating through Postgres: two trainers and concurrent triggers run one round;
+// a trainer killed with SIGKILL mid-round leaves serving untouched, its round FAILED by lease
+// expiry and its votes usable by the next round (which another trainer then runs).
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { triggerRound } from "../../src/server/services/rounds/lifecycle.ts";
+import { countUnusedDecisiveVotes } from "../../src/server/services/rounds/pairs.ts";
+import { startTrainer, type Trainer } from "../../workers/trainer-loop.ts";
+import { createLogger } from "../../src/server/log.ts";
+import { fastSettings, registerTinyHouse, seedVotes, tempDir } from "./fixtures.ts";
+
+let t: TestDatabase;
+let checkpointDir: string;
+const trainers: Trainer[] = [];
+let child: ChildProcess | null = null;
+const quiet = createLogger({}, () => {});
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  checkpointDir = await tempDir("ckpt");
+});
+afterAll(async () => {
+  child?.kill("SIGKILL");
+  for (const tr of trainers) await tr.stop();
+  await t?.drop();
+});
+
+describe("trainers", () => {
+  it("two trainers triggered concurrently run exactly one round", async () => {
+    const v0 = await registerTinyHouse(t.db);
+    await seedVotes(t.db, v0.id, 24);
+    await fastSettings(t.db);
+    for (const workerId of ["trainer-a", "trainer-b"]) {
+      trainers.push(await startTrainer({ databaseUrl: t.url, checkpointDir, workerId, tickMs: 300, leaseSeconds: 10, log: quiet }));
+    }
+    const results = await Promise.all(trainers.map(() => triggerRound({ db: t.db, triggeredBy: "admin" })));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const roundId = results[0]!.round.id;
+    const done = await until("the round to finish", async () => {
+      const r = await t.db.trainingRound.findUnique({ where: { id: roundId } });
+      return r && ["SUCCEEDED", "REJECTED", "FAILED"].includes(r.status) ? r : null;
+    });
+    expect(done.error).toBeNull();
+    expect(done.status).toBe("SUCCEEDED");
+    expect(["trainer-a", "trainer-b"]).toContain(done.workerId);
+    await new Promise((r) => setTimeout(r, 1000)); // give a duplicate a chance to show up
+    expect(await t.db.trainingRound.count()).toBe(1);
+    expect(await t.db.policyVersion.count()).toBe(2);
+  });
+
+  it("kill -9 of a trainer mid-round: FAILED by lease expiry, serving unchanged, votes reused by the next round", async () => {
+    for (const tr of trainers.splice(0)) await tr.stop();
+    const servingBefore = await t.db.policyVersion.findFirstOrThrow({ where: { status: "SERVING" } });
+    await seedVotes(t.db, servingBefore.id, 24, { offset: 500 });
+    // Long enough that the kill lands mid-training.
+    await fastSettings(t.db, { dpo: { epochs: 20 } });
+
+    child = spawn(process.execPath, ["--import", "tsx", "workers/trainer.ts", "--lease-seconds", "2", "--tick-ms", "300", "--worker-id", "doomed"], {
+      env: { ...process.env, DATABASE_URL: t.url, CHECKPOINT_DIR: checkpointDir, TF_BACKEND: "cpu", LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += String(d)));
+    const { round } = await triggerRound({ db: t.db, triggeredBy: "admin" });
+    await until("training steps of the doomed trainer", async () => (await t.db.roundMetric.count({ where: { roundId: round.id } })) >= 2, 60_000).catch((e) => {
+      throw new Error(`${(e as Error).message}; child stderr: ${stderr.slice(-2000)}`);
+    });
+    expect((await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } })).workerId).toBe("doomed");
+    child.kill("SIGKILL");
+    await new Promise((r) => child!.once("exit", r));
+    child = null;
+
+    // A surviving trainer reaps the round once the lease has expired.
+    await fastSettings(t.db, { dpo: { epochs: 3 } });
+    trainers.push(await startTrainer({ databaseUrl: t.url, checkpointDir, workerId: "survivor", tickMs: 300, leaseSeconds: 10, log: quiet }));
+    const failed = await until("the lease to expire", async () => {
+      const r = await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } });
+      return r.status === "FAILED" ? r : null;
+    }, 15_000);
+    expect(failed.error).toMatch(/stopped renewing its lease/);
+    expect(failed.resultVersionId).toBeNull();
+    expect((await t.db.policyVersion.findFirstOrThrow({ where: { status: "SERVING" } })).id).toBe(servingBefore.id);
+    expect(await countUnusedDecisiveVotes(t.db)).toBe(24);
+
+    // The next round runs (the dead trainer's queue slot was freed) on the same votes.
+    const next = await triggerRound({ db: t.db, triggeredBy: "admin" });
+    expect(next.created).toBe(true);
+    const done = await until("the next round", async () => {
+      const r = await t.db.trainingRound.findUniqueOrThrow({ where: { id: next.round.id } });
+      return ["SUCCEEDED", "REJECTED", "FAILED"].includes(r.status) ? r : null;
+    });
+    expect(done.error).toBeNull();
+    expect(done.status).toBe("SUCCEEDED");
+    expect(done.workerId).toBe("survivor");
+    expect(done.pairsTrain + done.pairsHeldout).toBe(24);
+    expect(await countUnusedDecisiveVotes(t.db)).toBe(0);
+  });
+});
