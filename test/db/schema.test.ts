@@ -1,0 +1,173 @@
+// The hand-written migrations must produce exactly the database Prisma Client expects:
+// every model and every scalar field written through the client and read back unchanged.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../src/generated/prisma/client.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t?.drop();
+});
+
+// Distinct, non-default values so a column that silently falls back to its default is caught.
+const at = (s: string) => new Date(`2026-03-0${s}T10:11:12.345Z`);
+
+function scalarFields(model: Prisma.ModelName): string[] {
+  const enumName = `${model}ScalarFieldEnum` as keyof typeof Prisma;
+  const fields = Prisma[enumName] as Record<string, string> | undefined;
+  if (!fields) throw new Error(`Prisma.${String(enumName)} not found: regenerate the client`);
+  return Object.values(fields);
+}
+
+describe("schema round-trip through Prisma Client", () => {
+  it("writes and reads every field of every model", async () => {
+    const db = t.db;
+    const written: Record<string, Record<string, unknown>> = {};
+    const read: Record<string, Record<string, unknown> | null> = {};
+
+    written.User = { id: "user_1", username: "ada", passwordHash: "$argon2id$x", role: "ADMIN", disabled: true, createdAt: at("1") };
+    await db.user.create({ data: written.User as Prisma.UserUncheckedCreateInput });
+    read.User = await db.user.findUnique({ where: { id: "user_1" } });
+
+    written.Session = { id: "a".repeat(64), userId: "user_1", expiresAt: at("9"), createdAt: at("2") };
+    await db.session.create({ data: written.Session as Prisma.SessionUncheckedCreateInput });
+    read.Session = await db.session.findUnique({ where: { id: "a".repeat(64) } });
+
+    written.Prompt = { id: "prompt_1", text: "Once upon a time ✨ «quoted»", source: "labeler", authorId: "user_1", overlapTarget: 3, enabled: false, heldOut: true, createdAt: at("3") };
+    await db.prompt.create({ data: written.Prompt as Prisma.PromptUncheckedCreateInput });
+    read.Prompt = await db.prompt.findUnique({ where: { id: "prompt_1" } });
+
+    const parent = await db.policyVersion.create({ data: { name: "v0", checkpointUri: "file:/m/house", checkpointSha256: "0".repeat(64), status: "RETIRED" } });
+    written.PolicyVersion = {
+      id: 77, name: "v1", parentId: parent.id, checkpointUri: "file:/ckpt/v1", checkpointSha256: "f".repeat(64), status: "SERVING",
+      modelConfig: { vocabSize: 260, nLayer: 4, nested: { list: [1, 2.5, null, "x"] } }, notes: "promoted by test",
+      createdAt: at("4"), promotedAt: at("5"),
+    };
+    await db.policyVersion.create({ data: written.PolicyVersion as Prisma.PolicyVersionUncheckedCreateInput });
+    read.PolicyVersion = await db.policyVersion.findUnique({ where: { id: 77 } });
+
+    written.Battle = {
+      id: "battle_1", promptId: "prompt_1", labelerId: "user_1", kind: "VERSUS", status: "VOTED", policyAId: 77, policyBId: parent.id,
+      swapped: true, leaseExpiresAt: at("6"), createdAt: at("5"), finishedAt: at("7"),
+    };
+    await db.battle.create({ data: written.Battle as Prisma.BattleUncheckedCreateInput });
+    read.Battle = await db.battle.findUnique({ where: { id: "battle_1" } });
+
+    written.Completion = {
+      id: "completion_1", battleId: "battle_1", slot: "B", promptId: "prompt_1", policyVersionId: 77, text: "the end.\n",
+      promptTokenIds: [256, 79, 110, -1, 2147483647], tokenIds: [116, 104, 101], logprob: -12.375, temperature: 0.7, topP: 0.9, topK: 40,
+      maxNewTokens: 64, seed: 123456789, finishReason: "eos", firstTokenMs: 12, latencyMs: 340, createdAt: at("6"),
+    };
+    await db.completion.create({ data: written.Completion as Prisma.CompletionUncheckedCreateInput });
+    read.Completion = await db.completion.findUnique({ where: { id: "completion_1" } });
+
+    written.RefLogprob = { completionId: "completion_1", policyVersionId: parent.id, logprob: -13.5, tokenCount: 3, createdAt: at("7") };
+    await db.refLogprob.create({ data: written.RefLogprob as Prisma.RefLogprobUncheckedCreateInput });
+    read.RefLogprob = await db.refLogprob.findUnique({ where: { completionId_policyVersionId: { completionId: "completion_1", policyVersionId: parent.id } } });
+
+    written.Vote = { id: "vote_1", battleId: "battle_1", labelerId: "user_1", choice: "BOTH_BAD", msToVote: 4321, idempotencyKey: "idem-1", createdAt: at("8") };
+    await db.vote.create({ data: written.Vote as Prisma.VoteUncheckedCreateInput });
+    read.Vote = await db.vote.findUnique({ where: { id: "vote_1" } });
+
+    written.TrainingRound = {
+      id: "round_1", number: 42, status: "SUCCEEDED", config: { beta: 0.1, lossType: "sigmoid" }, baseVersionId: parent.id,
+      referenceVersionId: parent.id, resultVersionId: 77, pairsTrain: 90, pairsHeldout: 10, summary: { loss: 0.5, "rewards/accuracies": 0.75 },
+      gates: [{ name: "heldout", passed: true, value: 0.6, threshold: 0.5 }], error: "none really", triggeredBy: "admin",
+      triggeredById: "user_1", workerId: "host:123", leaseExpiresAt: at("9"), createdAt: at("1"), startedAt: at("2"), finishedAt: at("3"),
+    };
+    await db.trainingRound.create({ data: written.TrainingRound as Prisma.TrainingRoundUncheckedCreateInput });
+    read.TrainingRound = await db.trainingRound.findUnique({ where: { id: "round_1" } });
+
+    written.RoundMetric = { roundId: "round_1", step: 3, values: { loss: 0.693, "rewards/margins": -0.01 }, createdAt: at("4") };
+    await db.roundMetric.create({ data: written.RoundMetric as Prisma.RoundMetricUncheckedCreateInput });
+    read.RoundMetric = await db.roundMetric.findUnique({ where: { roundId_step: { roundId: "round_1", step: 3 } } });
+
+    written.RoundVote = { roundId: "round_1", voteId: "vote_1", split: "HELDOUT" };
+    await db.roundVote.create({ data: written.RoundVote as Prisma.RoundVoteUncheckedCreateInput });
+    read.RoundVote = await db.roundVote.findUnique({ where: { roundId_voteId: { roundId: "round_1", voteId: "vote_1" } } });
+
+    written.Setting = { key: "sampling", value: { temperature: 0.8, stop: ["\n\n"] } };
+    await db.setting.create({ data: written.Setting as Prisma.SettingUncheckedCreateInput });
+    read.Setting = await db.setting.findUnique({ where: { key: "sampling" } });
+
+    for (const model of Object.values(Prisma.ModelName)) {
+      const fields = scalarFields(model);
+      // Fails when a field is added to the schema without being covered here.
+      const automatic = model === "Setting" ? ["updatedAt"] : [];
+      expect(Object.keys(written[model] ?? {}).sort(), `fields written for ${model}`).toEqual(fields.filter((f) => !automatic.includes(f)).sort());
+      expect(read[model], `${model} read back`).not.toBeNull();
+      expect(Object.keys(read[model]!).sort(), `fields read for ${model}`).toEqual([...fields].sort());
+      for (const [field, value] of Object.entries(written[model]!)) {
+        expect(read[model]![field], `${model}.${field}`).toEqual(value);
+      }
+    }
+    expect(read.Setting!.updatedAt).toBeInstanceOf(Date);
+  });
+
+  it("has exactly the columns Prisma Client knows for every model table", async () => {
+    for (const model of Object.values(Prisma.ModelName)) {
+      const cols = await t.db.$queryRaw<{ column_name: string }[]>`
+        SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ${model}`;
+      expect(cols.map((c) => c.column_name).sort(), model).toEqual([...scalarFields(model)].sort());
+    }
+    // Prisma's PostgreSQL mapping: DateTime → timestamp(3) without time zone, Json → jsonb,
+    // Float → double precision, Int[] → integer[]; anything else would drift from `migrate diff`.
+    const types = await t.db.$queryRaw<{ table_name: string; column_name: string; data_type: string; udt_name: string; datetime_precision: number | null }[]>`
+      SELECT table_name, column_name, data_type, udt_name, datetime_precision FROM information_schema.columns
+      WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`;
+    const byName = new Map(types.map((c) => [`${c.table_name}.${c.column_name}`, c]));
+    for (const c of types.filter((c) => c.data_type.startsWith("timestamp"))) {
+      expect([c.data_type, c.datetime_precision], `${c.table_name}.${c.column_name}`).toEqual(["timestamp without time zone", 3]);
+    }
+    expect(byName.get("TrainingRound.config")!.udt_name).toBe("jsonb");
+    expect(byName.get("Completion.tokenIds")!.udt_name).toBe("_int4");
+    expect(byName.get("Completion.logprob")!.udt_name).toBe("float8");
+    expect(byName.get("Vote.choice")!.udt_name).toBe("VoteChoice");
+    expect(byName.get("User.id")!.udt_name).toBe("text");
+  });
+
+  it("fills defaults the way the schema declares them", async () => {
+    const user = await t.db.user.create({ data: { username: "defaults", passwordHash: "h" } });
+    expect(user).toMatchObject({ role: "LABELER", disabled: false });
+    expect(user.id).toMatch(/^c[a-z0-9]{20,}$/);
+    const prompt = await t.db.prompt.create({ data: { text: "x", source: "seed" } });
+    expect(prompt).toMatchObject({ overlapTarget: 1, enabled: true, heldOut: false, authorId: null });
+    const r1 = await t.db.trainingRound.create({ data: { config: {}, triggeredBy: "schedule", status: "CANCELLED" } });
+    const r2 = await t.db.trainingRound.create({ data: { config: {}, triggeredBy: "schedule", status: "FAILED" } });
+    expect(r2.number).toBeGreaterThan(r1.number);
+    expect(r1).toMatchObject({ pairsTrain: 0, pairsHeldout: 0 });
+  });
+
+  it("allows at most one SERVING policy version", async () => {
+    const serving = await t.db.policyVersion.findMany({ where: { status: "SERVING" } });
+    expect(serving).toHaveLength(1);
+    await expect(
+      t.db.policyVersion.create({ data: { name: "v2", checkpointUri: "file:/x", checkpointSha256: "1".repeat(64), status: "SERVING" } }),
+    ).rejects.toThrow(/Unique constraint/i);
+    // Promotion is a swap: retire the old one, then serve the new one, in one transaction.
+    const next = await t.db.policyVersion.create({ data: { name: "v2", checkpointUri: "file:/x", checkpointSha256: "1".repeat(64), status: "CANDIDATE" } });
+    await t.db.$transaction([
+      t.db.policyVersion.update({ where: { id: serving[0]!.id }, data: { status: "RETIRED" } }),
+      t.db.policyVersion.update({ where: { id: next.id }, data: { status: "SERVING" } }),
+    ]);
+    expect((await t.db.policyVersion.findMany({ where: { status: "SERVING" } })).map((v) => v.name)).toEqual(["v2"]);
+  });
+
+  it("enforces the unique and foreign keys the schema declares", async () => {
+    await expect(t.db.user.create({ data: { username: "ada", passwordHash: "h" } })).rejects.toThrow(/Unique constraint/i);
+    await expect(
+      t.db.vote.create({ data: { battleId: "battle_1", labelerId: "user_1", choice: "A", msToVote: 1, idempotencyKey: "idem-2" } }),
+    ).rejects.toThrow(/Unique constraint/i);
+    await expect(t.db.session.create({ data: { id: "b".repeat(64), userId: "no_such_user", expiresAt: new Date() } })).rejects.toThrow(
+      /Foreign key constraint/i,
+    );
+    // Sessions go with their user (onDelete: Cascade).
+    const u = await t.db.user.create({ data: { username: "temp", passwordHash: "h" } });
+    await t.db.session.create({ data: { id: "c".repeat(64), userId: u.id, expiresAt: new Date() } });
+    await t.db.user.delete({ where: { id: u.id } });
+    expect(await t.db.session.count({ where: { id: "c".repeat(64) } })).toBe(0);
+  });
+});
