@@ -2,7 +2,7 @@
 // public clean_battle dump). Reference on this machine kind, FastChat's Python: dedup 1.9 s,
 // one Bradley–Terry fit 0.035 s, 100 bootstrap rounds 4.9 s (≈ 7 s in all).
 // Prints JSON lines; asserts nothing about time.
-import { bootstrap, dedupBattles, fitBradleyTerry, onlineElo, type BattleRecord, type Outcome } from "../src/rating/index.ts";
+import { bootstrap, dedupBattles, fitBradleyTerry, onlineElo, parseCleanBattles, toCleanBattleLines, type BattleRecord, type Outcome } from "../src/rating/index.ts";
 import { createRng } from "../src/rating/random.ts";
 
 const MODELS = Number(process.env.RATING_BENCH_MODELS ?? 129);
@@ -62,6 +62,9 @@ const boot = timed("rating_bootstrap100", () => bootstrap(cells, { rounds: ROUND
 const pipelineMs = performance.now() - t0;
 timed("rating_elo", () => onlineElo(battles));
 const totalMs = performance.now() - t0;
+// What the CLI adds on top: parsing the same battles from clean_battle JSON lines.
+const jsonl = toCleanBattleLines(battles);
+timed("rating_parse_jsonl", () => parseCleanBattles(jsonl), { mb: Math.round(jsonl.length / 1e6) });
 console.log(
   JSON.stringify({
     bench: "rating_total",

@@ -91,6 +91,22 @@ describe("fitBradleyTerry", () => {
     expect(fit.ratings.c - fit.ratings.d).toBeCloseTo(0, 4);
   });
 
+  it("deduplicates into the same cells beyond the dense-table limit (1100 models)", () => {
+    const names = Array.from({ length: 1100 }, (_, k) => `m${String(k).padStart(4, "0")}`);
+    const battles: BattleRecord[] = [];
+    for (let k = 0; k + 1 < names.length; k++) {
+      battles.push({ modelA: names[k + 1], modelB: names[k], winner: "model_b" }, { modelA: names[k], modelB: names[k + 1], winner: "tie" });
+    }
+    const cells = dedupBattles(battles);
+    expect(cells.models).toEqual(names);
+    expect(cells.pairI.length).toBe(1099);
+    expect(cells.total).toBe(2198);
+    for (let q = 0; q < 1099; q++) {
+      expect([cells.pairI[q], cells.pairJ[q]]).toEqual([q, q + 1]);
+      expect(Array.from(cells.counts.subarray(3 * q, 3 * q + 3))).toEqual([1, 0, 1]);
+    }
+  });
+
   it("rejects unknown winners naming the battle", () => {
     expect(() => fitBradleyTerry([{ modelA: "a", modelB: "b", winner: "draw" as never }])).toThrow(/battle 0: winner must be one of/);
   });
