@@ -1,6 +1,9 @@
-// DPO round throughput on the house-model shape, against the bare training step it is built
-// on (logprobGrads + clipping-free AdamW on the same batches). Prints JSON lines; asserts nothing.
-//   npx tsx bench/dpo.ts [--pairs 256] [--bare-steps 6]
+// DPO round throughput on the house-model shape (V=260, d=256, 4 layers, 4 heads; 64-token
+// prompts + 64-token completions, 8 pairs per step), then the round's per-step cost against the
+// bare training step it is built on (logprobGrads + AdamW, no loss, clipping or metrics).
+// The comparison interleaves the two, one bare step after each round step, so that other load
+// on a shared machine hits both alike. Prints JSON lines; asserts nothing.
+//   npx tsx bench/dpo.ts [--pairs 256] [--compare-steps 6]
 import { AdamW, disposeGrads, GPT, initBackend, logprobGrads, type GPTConfig } from "../src/lm/index.ts";
 import { pairItems, type Pair } from "../src/dpo/pairs.ts";
 import { runRound } from "../src/dpo/round.ts";
@@ -19,80 +22,78 @@ const PROMPT = 64;
 const COMPLETION = 64;
 const BATCH = 8;
 const nPairs = arg("pairs", 256);
-const bareSteps = arg("bare-steps", 6);
+const compareSteps = arg("compare-steps", 6);
+const NO_GATES = { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null };
 
 const rand = mulberry32(2026);
 const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
 const pairs: Pair[] = Array.from({ length: nPairs }, () => ({ promptIds: [256, ...ids(PROMPT - 1)], chosenIds: ids(COMPLETION), rejectedIds: ids(COMPLETION) }));
 const tokensPerPair = 2 * (PROMPT + COMPLETION);
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: "dpo", ...o }));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const backend = await initBackend();
 const policy = GPT.create(HOUSE, 1);
 
-/** Bare step: the model's own forward/backward and optimizer, with a constant dLoss/dlogp. */
-function bareThroughput(): number {
-  const model = policy.clone();
-  const opt = new AdamW({ lr: 1e-5, weightDecay: 0 });
-  const step = (batch: Pair[]) => {
-    const { grads } = logprobGrads(model, pairItems(batch), (logps) => ({ loss: 0, dlogps: new Float64Array(logps.length).fill(-1 / logps.length) }));
-    opt.step(model, grads);
-    disposeGrads(grads);
-  };
-  step(pairs.slice(0, BATCH)); // warm-up: kernel setup and transposed-weight caches
-  const t0 = performance.now();
-  for (let s = 0; s < bareSteps; s++) step(pairs.slice(((s + 1) * BATCH) % nPairs, ((s + 1) * BATCH) % nPairs + BATCH));
-  const seconds = (performance.now() - t0) / 1000;
-  emit({
-    case: "bare_step",
-    backend,
-    steps: bareSteps,
-    batch_pairs: BATCH,
-    seconds_per_step: seconds / bareSteps,
-    pairs_per_s: (bareSteps * BATCH) / seconds,
-    tokens_per_s: (bareSteps * BATCH * tokensPerPair) / seconds,
-  });
-  opt.dispose();
-  model.dispose();
-  return (bareSteps * BATCH * tokensPerPair) / seconds;
-}
-const bareTokensPerSecond = bareThroughput();
-
+// 1. A full round: reference scoring once, one epoch of steps, end-of-round checks.
 {
   const t0 = performance.now();
-  const r = await runRound({
-    policy,
-    pairs,
-    config: { beta: 0.1, lr: 1e-5, batchSize: BATCH, epochs: 1, seed: 0, gates: { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null } },
-  });
+  const r = await runRound({ policy, pairs, config: { beta: 0.1, lr: 1e-5, batchSize: BATCH, epochs: 1, seed: 0, gates: NO_GATES } });
   const total = (performance.now() - t0) / 1000;
-  const train = r.summary;
-  // The first step pays one-off setup in the clone (transposed-weight caches), like the bare warm-up.
-  const steady = r.steps.slice(1);
-  const steadySeconds = steady.reduce((s, m) => s + m.seconds, 0);
-  const steadyTokens = steady.reduce((s, m) => s + m.tokens, 0);
-  const roundTokensPerSecond = steadyTokens / steadySeconds;
+  const s = r.summary;
   emit({
     case: "round",
     backend,
     pairs: nPairs,
     steps: r.steps.length,
+    tokens_per_pair: tokensPerPair,
     seconds_total: total,
-    seconds_training: train.seconds,
-    seconds_reference_and_eval: total - train.seconds,
+    seconds_training: s.seconds,
+    seconds_reference_and_checks: total - s.seconds,
     pairs_per_s: nPairs / total,
     tokens_per_s: (nPairs * tokensPerPair) / total,
-    train_pairs_per_s: train.pairsPerSecond,
-    train_tokens_per_s: train.tokensPerSecond,
-    steady_step_tokens_per_s: roundTokensPerSecond,
-    final_loss: train.last.loss,
-  });
-  emit({
-    case: "overhead",
-    step_tokens_per_s: roundTokensPerSecond,
-    bare_tokens_per_s: bareTokensPerSecond,
-    overhead_pct: 100 * (bareTokensPerSecond / roundTokensPerSecond - 1),
+    train_pairs_per_s: s.pairsPerSecond,
+    train_tokens_per_s: s.tokensPerSecond,
+    final_loss: s.last.loss,
   });
   r.model.dispose();
+}
+
+// 2. Round step vs bare step, interleaved.
+{
+  const bareModel = policy.clone();
+  const opt = new AdamW({ lr: 1e-5, weightDecay: 0 });
+  const bareSeconds: number[] = [];
+  const bareStep = (batch: Pair[]) => {
+    const t0 = performance.now();
+    const { grads } = logprobGrads(bareModel, pairItems(batch), (logps) => ({ loss: 0, dlogps: new Float64Array(logps.length).fill(-1 / logps.length) }));
+    opt.step(bareModel, grads);
+    disposeGrads(grads);
+    bareSeconds.push((performance.now() - t0) / 1000);
+  };
+  const subset = pairs.slice(0, (compareSteps + 1) * BATCH);
+  const r = await runRound({
+    policy,
+    pairs: subset,
+    config: { beta: 0.1, lr: 1e-5, batchSize: BATCH, epochs: 1, seed: 0, gates: NO_GATES },
+    onProgress: (s) => bareStep(subset.slice(s.step * BATCH, (s.step + 1) * BATCH)),
+  });
+  // Step 0 of each pays one-off setup (transposed-weight caches of a fresh clone).
+  const roundStep = median(r.steps.slice(1).map((s) => s.seconds));
+  const bare = median(bareSeconds.slice(1));
+  const tokensPerStep = BATCH * tokensPerPair;
+  emit({
+    case: "step_overhead",
+    backend,
+    steps_compared: r.steps.length - 1,
+    round_step_seconds_median: roundStep,
+    bare_step_seconds_median: bare,
+    round_step_tokens_per_s: tokensPerStep / roundStep,
+    bare_step_tokens_per_s: tokensPerStep / bare,
+    overhead_pct: 100 * (roundStep / bare - 1),
+  });
+  r.model.dispose();
+  opt.dispose();
+  bareModel.dispose();
 }
 policy.dispose();
