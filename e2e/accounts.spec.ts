@@ -86,3 +86,33 @@ test("the sign-in page works at phone width", async ({ page }) => {
   // No horizontal scrolling.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
 });
+
+test("disabling a labeler ends their session at once", async ({ browser }) => {
+  const adminPage = await (await browser.newContext()).newPage();
+  const labelerPage = await (await browser.newContext()).newPage();
+  const labeler = `dis${Date.now().toString(36)}`;
+
+  await signIn(adminPage, adminUsername, adminPassword);
+  await expect(adminPage).toHaveURL(/\/admin$/);
+  await adminPage.getByLabel("Username", { exact: true }).fill(labeler);
+  await adminPage.getByLabel("Initial password").fill("labeler-pass-123");
+  await adminPage.getByRole("button", { name: "Create" }).click();
+  const row = adminPage.getByTestId(`user-row-${labeler}`);
+  await expect(row).toContainText("active");
+
+  await signIn(labelerPage, labeler, "labeler-pass-123");
+  await expect(labelerPage).toHaveURL(/\/arena$/);
+
+  await row.getByRole("button", { name: "Disable" }).click();
+  await expect(row).toContainText("disabled");
+
+  await labelerPage.reload();
+  await expect(labelerPage).toHaveURL(/\/login$/);
+  await signIn(labelerPage, labeler, "labeler-pass-123");
+  await expect(labelerPage.getByRole("alert").filter({ hasText: "disabled" })).toBeVisible();
+
+  await row.getByRole("button", { name: "Enable" }).click();
+  await expect(row).toContainText("active");
+  await signIn(labelerPage, labeler, "labeler-pass-123");
+  await expect(labelerPage).toHaveURL(/\/arena$/);
+});

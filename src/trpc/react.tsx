@@ -1,6 +1,6 @@
 "use client";
 // The browser's tRPC client: react-query hooks via useTRPC(), one QueryClient per tab.
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
@@ -9,8 +9,22 @@ import type { AppRouter } from "@/server/routers/_app";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
+/**
+ * A 401 from any call but sign-in means the session ended (expired, signed out elsewhere, or
+ * the account was disabled): go to the sign-in page instead of showing a broken screen.
+ */
+function onSessionLost(error: unknown) {
+  if (!(error instanceof TRPCClientError)) return;
+  const data = error.data as { httpStatus?: number; path?: string } | undefined;
+  if (data?.httpStatus === 401 && data.path !== "auth.signIn" && window.location.pathname !== "/login") {
+    window.location.assign("/login");
+  }
+}
+
 function makeQueryClient(): QueryClient {
   return new QueryClient({
+    queryCache: new QueryCache({ onError: onSessionLost }),
+    mutationCache: new MutationCache({ onError: onSessionLost }),
     defaultOptions: {
       queries: {
         staleTime: 30_000,
