@@ -4,3 +4,4 @@ export { GPT, paramShapes, validateConfig, type GPTConfig } from "./model.ts";
 export { scoreCompletions, logprobGrads, type ScoreItem, type LossFn } from "./forward.ts";
 export { AdamW, clipGradNorm, disposeGrads, type AdamWOptions } from "./optim.ts";
 export { saveCheckpoint, loadCheckpoint, HOUSE_MODEL_DIR, parseSafetensors, serializeSafetensors } from "./checkpoint.ts";
+export { sample, pickToken, type SampleOptions, type SampledCompletion } from "./sample.ts";
