@@ -48,9 +48,13 @@ function gaussian(rng: { next(): number }): number {
 
 function timed<T>(name: string, f: () => T, extra: Record<string, unknown> = {}): T {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const out = f();
   const ms = performance.now() - t0;
-  console.log(JSON.stringify({ bench: name, ms: Math.round(ms * 10) / 10, ...extra }));
+  // CPU time too: the machine is shared, and wall time alone swings with other people's jobs.
+  const cpu = process.cpuUsage(c0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  console.log(JSON.stringify({ bench: name, ms: Math.round(ms * 10) / 10, cpu_ms: Math.round(cpuMs * 10) / 10, ...extra }));
   return out;
 }
 

@@ -34,8 +34,10 @@ export interface Leaderboard {
   bootstrapRounds: number;
   seed: number;
   anchor: Anchor | null;
-  /** Whether the full-data Bradley–Terry fit reached the gradient tolerance. */
+  /** Whether the full-data Bradley–Terry fit reached the gradient tolerance (false: some model never lost or never won). */
   converged: boolean;
+  /** Bootstrap rounds whose resample had no finite maximum (wide intervals for a sparse model). */
+  unconvergedRounds: number;
 }
 
 export function leaderboard(battles: readonly BattleRecord[], opts: BootstrapOptions = {}): Leaderboard {
@@ -63,5 +65,6 @@ export function leaderboard(battles: readonly BattleRecord[], opts: BootstrapOpt
     seed: opts.seed ?? 0,
     anchor: opts.anchor ?? null,
     converged: boot.fitConverged,
+    unconvergedRounds: boot.unconvergedRounds,
   };
 }
