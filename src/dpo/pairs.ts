@@ -109,7 +109,9 @@ export async function sampledKL(
       temperature: 1,
       maxNewTokens: Math.min(opts.maxNewTokens, room),
       seed: opts.seed * 7919 + i,
+      signal: opts.signal,
     });
+    opts.signal?.throwIfAborted();
     for (const s of samples) if (s.ids.length > 0) items.push({ promptIds, completionIds: s.ids });
   }
   if (items.length === 0) throw new Error("sampledKL: every sampled completion was empty; nothing to estimate KL from");
