@@ -29,9 +29,9 @@ let shuttingDown = false;
 let unshownAdminPassword: { username: string; password: string } | undefined;
 
 function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Supervised {
-  // Own process group: a terminal Ctrl-C reaches only us, so we decide the shutdown order
-  // (children first, database last) and can signal grandchildren (next's own workers) too.
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit", detached: true });
+  // Children stay in our process group on purpose: a terminal Ctrl-C reaches them directly, so
+  // they still stop if this supervisor is killed before it can forward the signal.
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit" });
   const exited = new Promise<number>((resolve) => {
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     child.on("error", (err) => {
@@ -42,20 +42,16 @@ function run(name: string, command: string, args: string[], env: NodeJS.ProcessE
   return { name, child, exited };
 }
 
-function signalGroup(s: Supervised, signal: NodeJS.Signals): void {
-  if (s.child.pid === undefined || s.child.exitCode !== null || s.child.signalCode !== null) return;
-  try {
-    process.kill(-s.child.pid, signal);
-  } catch {
-    // already gone
-  }
+function signalChild(s: Supervised, signal: NodeJS.Signals): void {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  s.child.kill(signal);
 }
 
 async function stopChild(s: Supervised): Promise<void> {
-  signalGroup(s, "SIGTERM");
+  signalChild(s, "SIGTERM");
   const timer = setTimeout(() => {
     log.warn(`${s.name} did not stop within ${STOP_GRACE_MS / 1000}s; killing it`);
-    signalGroup(s, "SIGKILL");
+    signalChild(s, "SIGKILL");
   }, STOP_GRACE_MS);
   await s.exited;
   clearTimeout(timer);
@@ -171,7 +167,8 @@ async function main(): Promise<void> {
   children.push(web);
   const trainerEntry = path.join(ROOT, "workers", "trainer.ts");
   if (env.TRAINER_ENABLED && existsSync(trainerEntry)) {
-    children.push(run("trainer", path.join(BIN, "tsx"), [trainerEntry], childEnv));
+    // `node --import tsx` rather than the tsx CLI: no extra signal-relaying parent process.
+    children.push(run("trainer", process.execPath, ["--import", "tsx", trainerEntry], childEnv));
   } else {
     log.info("trainer not started", { reason: env.TRAINER_ENABLED ? `${trainerEntry} not found` : "TRAINER_ENABLED=false" });
   }

@@ -107,7 +107,21 @@ export async function startEmbeddedDatabase(opts: EmbeddedOptions): Promise<Embe
   await ensureDatabase(base.toString(), database);
   const url = new URL(base.toString());
   url.pathname = "/" + database;
-  return { url: url.toString(), stop: () => server.stop() };
+  const pidFile = path.join(clusterDir, "postmaster.pid");
+  return {
+    url: url.toString(),
+    // A terminal Ctrl-C also reaches PostgreSQL itself, which may already have shut down; the
+    // library would then wait forever for an exit event it missed. PostgreSQL removes its
+    // postmaster.pid when it has stopped, so that file is the reliable signal.
+    stop: async () => {
+      const stopped = server.stop();
+      const deadline = Date.now() + 30_000;
+      while (existsSync(pidFile) && Date.now() < deadline) {
+        await Promise.race([stopped, new Promise((r) => setTimeout(r, 100))]);
+      }
+      if (existsSync(pidFile)) throw new Error(`embedded PostgreSQL in ${clusterDir} did not stop within 30s`);
+    },
+  };
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
