@@ -66,7 +66,7 @@ describe("trainers", () => {
     // Long enough that the kill lands mid-training.
     await fastSettings(t.db, { dpo: { epochs: 20 } });
 
-    child = spawn(process.execPath, ["--import", "tsx", "workers/trainer.ts", "--lease-seconds", "2", "--tick-ms", "300", "--worker-id", "doomed"], {
+    child = spawn(process.execPath, ["--import", "tsx", "workers/trainer.ts", "--lease-seconds", "6", "--tick-ms", "300", "--worker-id", "doomed"], {
       env: { ...process.env, DATABASE_URL: t.url, CHECKPOINT_DIR: checkpointDir, TF_BACKEND: "cpu", LOG_LEVEL: "warn" },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -30,13 +30,15 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
   try {
     const p = msg.params;
     const promptIds = encodePrompt(lease.tokenizer, p.promptText);
+    const room = lease.model.config.nPositions - promptIds.length;
+    if (room < 1) throw new Error(`the prompt is ${promptIds.length} tokens; ${lease.version.name} has a context of ${lease.model.config.nPositions}, so it needs a shorter prompt`);
     const results = await sample(lease.model, lease.tokenizer, {
       promptIds,
       n: p.n,
       temperature: p.temperature,
       topK: p.topK,
       topP: p.topP,
-      maxNewTokens: p.maxNewTokens,
+      maxNewTokens: Math.min(p.maxNewTokens, room),
       seed: p.seed,
       stopStrings: p.stopStrings,
       signal: abort.signal,
