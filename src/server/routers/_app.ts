@@ -5,11 +5,16 @@ import { createCallerFactory, router } from "../trpc.ts";
 import { authRouter } from "./auth.ts";
 import { usersRouter } from "./users.ts";
 import { roundsRouter } from "./rounds.ts";
+import { arenaRouter } from "./arena.ts";
+import { promptsRouter } from "./prompts.ts";
+import { statsRouter } from "./stats.ts";
 
 export const appRouter = router({
   auth: authRouter,
   users: usersRouter,
-  // arena: arenaRouter,            (issue: arena UX)
+  arena: arenaRouter,
+  prompts: promptsRouter,
+  stats: statsRouter,
   rounds: roundsRouter,
   // leaderboard: leaderboardRouter (issue: ratings)
 });

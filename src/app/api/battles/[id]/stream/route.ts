@@ -1,0 +1,68 @@
+// Server-sent events with a battle's two completions as they are sampled (worker threads, so
+// the event loop stays free for votes). Events: `text` / `done` per slot, then `ready` when
+// both are stored and the vote is open, or `failure` with a message for the labeler.
+import { readCookie, SESSION_COOKIE, getSessionUser } from "@/server/auth/session";
+import { db } from "@/server/db/client";
+import { AppError } from "@/server/errors";
+import { log } from "@/server/log";
+import { getBattleSampler } from "@/server/services/battles/sampler";
+import { watchBattle, type BattleEvent } from "@/server/services/battles/generate";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+function fail(status: number, message: string) {
+  return Response.json({ error: { message } }, { status, headers: { "cache-control": "no-store" } });
+}
+
+export async function GET(req: Request, { params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return fail(400, "Not a valid battle id.");
+  const token = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
+  const session = token ? await getSessionUser({ db, token }) : null;
+  if (!session) return fail(401, "Please sign in.");
+
+  const encoder = new TextEncoder();
+  let stop = () => {};
+  let closed = false;
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (event: string, data: unknown) => {
+        if (closed) return;
+        controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+      };
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        stop();
+        controller.close();
+      };
+      const onEvent = (e: BattleEvent) => {
+        if (e.type === "error") {
+          send("failure", { message: e.message });
+          close();
+        } else if (e.type === "ready") {
+          send("ready", {});
+          close();
+        } else send(e.type, { slot: e.slot, text: e.text });
+      };
+      try {
+        const watch = await watchBattle({ db, sampler: getBattleSampler, battleId: id, labelerId: session.user.id, onEvent });
+        stop = watch.stop;
+        if (closed) watch.stop();
+      } catch (err) {
+        const message = err instanceof AppError ? err.userMessage : "Could not start sampling this battle. Skip it (s) or reload.";
+        if (!(err instanceof AppError)) log.error("battles: stream failed", { battleId: id, err });
+        send("failure", { message });
+        close();
+      }
+    },
+    cancel() {
+      closed = true;
+      stop();
+    },
+  });
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store, no-transform", "x-accel-buffering": "no" },
+  });
+}

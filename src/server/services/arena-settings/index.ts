@@ -1,0 +1,68 @@
+// Admin-editable arena settings, stored in the "sampling" and "arena" Setting rows the seed
+// creates. Every read re-validates: a row written by older code must not break battles.
+import { z } from "zod";
+import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { AppError } from "../../errors.ts";
+
+export const samplingSettingsSchema = z.object({
+  /** battles need diversity: two samples at temperature 0 would be identical */
+  temperature: z.number().gt(0, "Temperature must be > 0 for battles").max(5, "Temperature must be ≤ 5").default(0.9),
+  topP: z.number().gt(0, "top-p must be > 0").max(1, "top-p must be ≤ 1").default(0.95),
+  /** 0 disables top-k */
+  topK: z.number().int("top-k must be a whole number").min(0, "top-k must be ≥ 0 (0 = off)").max(1000, "top-k must be ≤ 1000").default(0),
+  maxNewTokens: z.number().int("Max new tokens must be a whole number").min(1, "Max new tokens must be ≥ 1").max(512, "Max new tokens must be ≤ 512").default(64),
+});
+
+export const arenaSettingsSchema = z.object({
+  /** share of battles that are two samples of the serving version (the DPO data) */
+  onPolicyShare: z.number().min(0, "On-policy share must be between 0 and 1").max(1, "On-policy share must be between 0 and 1").default(0.8),
+  battleLeaseMinutes: z.number().int("Lease must be whole minutes").min(1, "Lease must be ≥ 1 minute").max(1440, "Lease must be ≤ 1440 minutes").default(30),
+  /** overlap target given to prompts imported without one */
+  overlapTarget: z.number().int("Overlap target must be a whole number").min(1, "Overlap target must be ≥ 1").max(100, "Overlap target must be ≤ 100").default(1),
+  /** labelers may type their own prompt instead of taking one from the pool */
+  allowLabelerPrompts: z.boolean().default(false),
+});
+
+export type SamplingSettings = z.infer<typeof samplingSettingsSchema>;
+export type ArenaOptions = z.infer<typeof arenaSettingsSchema>;
+export interface ArenaSettings {
+  sampling: SamplingSettings;
+  arena: ArenaOptions;
+}
+
+export const arenaSettingsPatchSchema = z
+  .object({
+    sampling: samplingSettingsSchema.partial().strict().optional(),
+    arena: arenaSettingsSchema.partial().strict().optional(),
+  })
+  .strict();
+export type ArenaSettingsPatch = z.infer<typeof arenaSettingsPatchSchema>;
+
+type Db = Pick<PrismaClient, "setting" | "$transaction">;
+
+export async function getArenaSettings({ db }: { db: Pick<PrismaClient, "setting"> }): Promise<ArenaSettings> {
+  const rows = await db.setting.findMany({ where: { key: { in: ["sampling", "arena"] } }, select: { key: true, value: true } });
+  const raw = Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  const sampling = samplingSettingsSchema.safeParse(raw.sampling ?? {});
+  const arena = arenaSettingsSchema.safeParse(raw.arena ?? {});
+  if (!sampling.success || !arena.success) {
+    const issues = [...(sampling.error?.issues ?? []), ...(arena.error?.issues ?? [])].map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new AppError("INTERNAL", { message: `stored arena settings are invalid (${issues.join("; ")}); fix them on /admin/settings` });
+  }
+  return { sampling: sampling.data, arena: arena.data };
+}
+
+/** Merges a validated partial update into the stored rows, in one transaction. */
+export async function updateArenaSettings({ db, patch }: { db: Db; patch: ArenaSettingsPatch }): Promise<ArenaSettings> {
+  return db.$transaction(async (tx) => {
+    const current = await getArenaSettings({ db: tx });
+    const next: ArenaSettings = {
+      sampling: samplingSettingsSchema.parse({ ...current.sampling, ...patch.sampling }),
+      arena: arenaSettingsSchema.parse({ ...current.arena, ...patch.arena }),
+    };
+    for (const key of ["sampling", "arena"] as const) {
+      await tx.setting.upsert({ where: { key }, create: { key, value: next[key] }, update: { value: next[key] } });
+    }
+    return next;
+  });
+}

@@ -1,0 +1,154 @@
+// Hands a labeler their next battle. Rules: never a prompt they wrote, voted on or skipped;
+// a pool prompt is served until `overlapTarget` distinct labelers hold or voted a battle on it;
+// a battle not voted within its lease goes back to the pool (status EXPIRED). Overlapping
+// labelers see the same two completions (copied from the first finished battle on the prompt)
+// so that their votes can be compared (agreement, κ).
+import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { AppError } from "../../errors.ts";
+import { getArenaSettings, type ArenaSettings } from "../arena-settings/index.ts";
+
+/** Serialises prompt choice so two labelers cannot both take the last overlap slot. */
+const ASSIGN_LOCK_KEY = 72707371;
+/** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
+export const MAX_OPEN_BATTLES = 3;
+
+export interface AssignedBattle {
+  battleId: string;
+  promptId: string;
+  promptText: string;
+  leaseExpiresAt: Date;
+  /** completions already exist (an overlap copy, or a resumed battle): nothing to sample */
+  ready: boolean;
+}
+
+export type NextBattleResult = { status: "battle"; battle: AssignedBattle } | { status: "empty"; message: string } | { status: "unavailable"; message: string };
+
+/** Returns open battles whose lease has passed to the pool. */
+export async function expireLeases({ db, now = new Date() }: { db: PrismaClient; now?: Date }): Promise<number> {
+  return db.$executeRaw`UPDATE "Battle" SET status = 'EXPIRED', "finishedAt" = ${now} WHERE status = 'OPEN' AND "leaseExpiresAt" < ${now}`;
+}
+
+async function toAssigned(db: PrismaClient, battleId: string): Promise<AssignedBattle> {
+  const b = await db.battle.findUniqueOrThrow({
+    where: { id: battleId },
+    select: { id: true, promptId: true, leaseExpiresAt: true, prompt: { select: { text: true } }, _count: { select: { completions: true } } },
+  });
+  return { battleId: b.id, promptId: b.promptId, promptText: b.prompt.text, leaseExpiresAt: b.leaseExpiresAt, ready: b._count.completions >= 2 };
+}
+
+export interface NextBattleOptions {
+  db: PrismaClient;
+  labelerId: string;
+  /** battles the client already has (the current one, a prefetched one) */
+  excludeBattleIds?: string[];
+  /** a prompt the labeler typed (only when the admin allows it) */
+  promptText?: string;
+  random?: () => number;
+  now?: Date;
+  settings?: ArenaSettings;
+}
+
+export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleResult> {
+  const { db, labelerId } = opts;
+  const random = opts.random ?? Math.random;
+  const now = opts.now ?? new Date();
+  const settings = opts.settings ?? (await getArenaSettings({ db }));
+  await expireLeases({ db, now });
+
+  if (opts.promptText !== undefined) {
+    if (!settings.arena.allowLabelerPrompts) {
+      throw new AppError("FORBIDDEN", { userMessage: "Typing your own prompt is turned off; an admin can allow it in the settings." });
+    }
+  } else {
+    // A reload or a second tab resumes the labeler's open battle instead of taking a new prompt.
+    const exclude = opts.excludeBattleIds ?? [];
+    const open = await db.battle.findFirst({
+      where: { labelerId, status: "OPEN", id: { notIn: exclude } },
+      orderBy: { createdAt: "asc" },
+      select: { id: true },
+    });
+    if (open) return { status: "battle", battle: await toAssigned(db, open.id) };
+  }
+
+  const openCount = await db.battle.count({ where: { labelerId, status: "OPEN" } });
+  if (openCount >= MAX_OPEN_BATTLES) {
+    throw new AppError("CONFLICT", { userMessage: `You already have ${openCount} open battles; vote or skip one first.` });
+  }
+
+  const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true } });
+  if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
+
+  const battleId = await db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ASSIGN_LOCK_KEY})`;
+    let promptId: string;
+    if (opts.promptText !== undefined) {
+      // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
+      const p = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true } });
+      promptId = p.id;
+    } else {
+      // Prompts closer to their overlap target first, so overlapping judgments complete.
+      const rows = await tx.$queryRaw<{ id: string }[]>`
+        SELECT p.id FROM "Prompt" p
+         CROSS JOIN LATERAL (
+           SELECT count(DISTINCT b."labelerId")::int AS judged FROM "Battle" b
+            WHERE b."promptId" = p.id AND b.status IN ('OPEN', 'VOTED')
+         ) j
+         WHERE p.enabled AND NOT p."heldOut"
+           AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
+           AND j.judged < p."overlapTarget"
+           AND NOT EXISTS (
+             SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId}
+                AND mine.status IN ('OPEN', 'VOTED', 'SKIPPED'))
+         ORDER BY j.judged DESC, md5(p.id || ${String(random())})
+         LIMIT 1`;
+      if (rows.length === 0) return null;
+      promptId = rows[0]!.id;
+    }
+
+    const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
+    // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
+    const source = await tx.battle.findFirst({
+      where: { promptId, completions: { some: {} } },
+      orderBy: { createdAt: "asc" },
+      select: { kind: true, policyAId: true, policyBId: true, swapped: true, completions: true },
+    });
+    if (source && source.completions.length === 2) {
+      const battle = await tx.battle.create({
+        data: { promptId, labelerId, kind: source.kind, policyAId: source.policyAId, policyBId: source.policyBId, swapped: source.swapped, leaseExpiresAt, createdAt: now },
+        select: { id: true },
+      });
+      await tx.completion.createMany({
+        data: source.completions.map(({ id: _id, battleId: _b, createdAt: _c, ...c }) => ({ ...c, battleId: battle.id })),
+      });
+      return battle.id;
+    }
+
+    const earlier = random() < settings.arena.onPolicyShare ? [] : await earlierVersions(tx as unknown as PrismaClient, serving.id);
+    const versus = earlier.length > 0;
+    const battle = await tx.battle.create({
+      data: {
+        promptId,
+        labelerId,
+        kind: versus ? "VERSUS" : "ON_POLICY",
+        policyAId: serving.id,
+        policyBId: versus ? earlier[Math.floor(random() * earlier.length)]! : serving.id,
+        swapped: random() < 0.5,
+        leaseExpiresAt,
+        createdAt: now,
+      },
+      select: { id: true },
+    });
+    return battle.id;
+  });
+
+  if (battleId === null) {
+    return { status: "empty", message: "No prompts are waiting for you right now: you have judged everything available. Check back later." };
+  }
+  return { status: "battle", battle: await toAssigned(db, battleId) };
+}
+
+/** Versions that served before (retired after a promotion or a rollback). */
+async function earlierVersions(db: PrismaClient, servingId: number): Promise<number[]> {
+  const rows = await db.policyVersion.findMany({ where: { status: "RETIRED", promotedAt: { not: null }, id: { not: servingId } }, select: { id: true } });
+  return rows.map((r) => r.id);
+}

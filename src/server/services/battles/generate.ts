@@ -1,0 +1,182 @@
+// Samples a battle's two completions and stores them. One job per battle per process: a second
+// tab or a reconnect subscribes to the running job and first gets the text so far. The job is
+// not tied to any one subscriber, so a prefetched battle keeps sampling while nobody watches.
+// Another web replica may race on the same battle; Completion(battleId, slot) is unique, and the
+// loser reads the winner's rows.
+import { randomInt } from "node:crypto";
+import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { AppError } from "../../errors.ts";
+import type { GenerateOptions, GenerateResult } from "../../sampler/index.ts";
+import { getArenaSettings } from "../arena-settings/index.ts";
+
+export type SlotName = "A" | "B";
+
+export type BattleEvent =
+  | { type: "text"; slot: SlotName; text: string }
+  | { type: "done"; slot: SlotName; text: string; finishReason: string }
+  | { type: "ready" }
+  | { type: "error"; message: string };
+
+/** What the battle service needs from the sampler (src/server/sampler). */
+export interface BattleSampler {
+  generate(opts: GenerateOptions): Promise<GenerateResult>;
+}
+
+interface Job {
+  texts: Record<SlotName, string>;
+  done: Partial<Record<SlotName, { text: string; finishReason: string }>>;
+  listeners: Set<(e: BattleEvent) => void>;
+  finished: Promise<void>;
+}
+
+const globalJobs = globalThis as unknown as { __dpoArenaBattleJobs?: Map<string, Job> };
+const jobs = (globalJobs.__dpoArenaBattleJobs ??= new Map<string, Job>());
+
+export interface WatchOptions {
+  db: PrismaClient;
+  sampler: () => Promise<BattleSampler>;
+  battleId: string;
+  labelerId: string;
+  onEvent: (e: BattleEvent) => void;
+}
+
+/**
+ * Streams a battle to its labeler: stored completions at once, or the live job (started if
+ * needed). Resolves when both completions are stored (after the "ready" event) or on error.
+ * Returns an unsubscribe function through `onSubscribed` semantics: call the returned stop().
+ */
+export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => void; finished: Promise<void> }> {
+  const { db, battleId, labelerId, onEvent } = opts;
+  const battle = await db.battle.findUnique({ where: { id: battleId }, select: { labelerId: true, status: true } });
+  if (!battle) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
+  if (battle.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler." });
+
+  const stored = await storedCompletions(db, battleId);
+  if (stored) {
+    for (const c of stored) onEvent({ type: "done", slot: c.slot, text: c.text, finishReason: c.finishReason });
+    onEvent({ type: "ready" });
+    return { stop: () => {}, finished: Promise.resolve() };
+  }
+  if (battle.status !== "OPEN") throw new AppError("CONFLICT", { userMessage: "This battle is no longer open (skipped or expired)." });
+
+  let job = jobs.get(battleId);
+  if (!job) job = startJob(db, opts.sampler, battleId);
+  for (const slot of ["A", "B"] as const) {
+    const d = job.done[slot];
+    if (d) onEvent({ type: "done", slot, text: d.text, finishReason: d.finishReason });
+    else if (job.texts[slot]) onEvent({ type: "text", slot, text: job.texts[slot] });
+  }
+  job.listeners.add(onEvent);
+  const j = job;
+  return { stop: () => j.listeners.delete(onEvent), finished: j.finished };
+}
+
+async function storedCompletions(db: PrismaClient, battleId: string) {
+  const rows = await db.completion.findMany({ where: { battleId }, select: { slot: true, text: true, finishReason: true } });
+  if (rows.length < 2) return null;
+  return rows.filter((r): r is typeof r & { slot: SlotName } => r.slot === "A" || r.slot === "B").sort((a, b) => a.slot.localeCompare(b.slot));
+}
+
+function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string): Job {
+  const job: Job = { texts: { A: "", B: "" }, done: {}, listeners: new Set(), finished: Promise.resolve() };
+  const emit = (e: BattleEvent) => {
+    for (const l of job.listeners) l(e);
+  };
+  jobs.set(battleId, job);
+  job.finished = runJob(db, getSampler, battleId, job, emit)
+    .then(() => emit({ type: "ready" }))
+    .catch((err: unknown) => emit({ type: "error", message: userMessageOf(err) }))
+    .finally(() => jobs.delete(battleId));
+  return job;
+}
+
+function userMessageOf(err: unknown): string {
+  if (err instanceof AppError) return err.userMessage;
+  return `Sampling failed: ${(err as Error)?.message ?? String(err)}. Skip this battle (s) or reload.`;
+}
+
+async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, job: Job, emit: (e: BattleEvent) => void) {
+  const battle = await db.battle.findUniqueOrThrow({
+    where: { id: battleId },
+    select: { kind: true, swapped: true, policyAId: true, policyBId: true, promptId: true, prompt: { select: { text: true } } },
+  });
+  const { sampling } = await getArenaSettings({ db });
+  const sampler = await getSampler();
+  // The first-chosen policy's completion goes to A unless the left/right draw swapped them.
+  const slotOf = (first: boolean): SlotName => (first !== battle.swapped ? "A" : "B");
+  const onText = (slot: SlotName) => (text: string) => {
+    job.texts[slot] = text;
+    emit({ type: "text", slot, text });
+  };
+  const base = { promptText: battle.prompt.text, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK, maxNewTokens: sampling.maxNewTokens };
+
+  type Sampled = { slot: SlotName; versionId: number; seed: number; c: GenerateResult["completions"][number] };
+  let sampled: Sampled[];
+  if (battle.kind === "ON_POLICY") {
+    // Two samples of whatever serves now, in one call (they share the prompt's forward pass).
+    const seed = randomInt(1, 2 ** 31 - 1);
+    const streams = [onText(slotOf(true)), onText(slotOf(false))];
+    const r = await sampler.generate({ ...base, n: 2, seed, onToken: (e) => streams[e.index]?.(e.textSoFar) });
+    sampled = r.completions.map((c, i) => ({ slot: slotOf(i === 0), versionId: r.versionId, seed, c }));
+    for (const s of sampled) markDone(job, emit, s.slot, s.c.text, s.c.finishReason);
+  } else {
+    const one = async (first: boolean): Promise<Sampled> => {
+      const seed = randomInt(1, 2 ** 31 - 1);
+      const slot = slotOf(first);
+      const r = await sampler.generate({
+        ...base,
+        n: 1,
+        seed,
+        versionId: first ? undefined : battle.policyBId,
+        onToken: (e) => onText(slot)(e.textSoFar),
+      });
+      const c = r.completions[0]!;
+      markDone(job, emit, slot, c.text, c.finishReason);
+      return { slot, versionId: r.versionId, seed, c };
+    };
+    sampled = await Promise.all([one(true), one(false)]);
+  }
+
+  const firstVersion = sampled.find((s) => s.slot === slotOf(true))!.versionId;
+  try {
+    await db.$transaction([
+      db.completion.createMany({
+        data: sampled.map((s) => ({
+          battleId,
+          slot: s.slot,
+          promptId: battle.promptId,
+          policyVersionId: s.versionId,
+          text: s.c.text,
+          promptTokenIds: s.c.promptTokenIds,
+          tokenIds: s.c.tokenIds,
+          logprob: s.c.logprob,
+          temperature: base.temperature,
+          topP: base.topP,
+          topK: base.topK,
+          maxNewTokens: base.maxNewTokens,
+          seed: s.seed,
+          finishReason: s.c.finishReason,
+          firstTokenMs: s.c.firstTokenMs,
+          latencyMs: s.c.latencyMs,
+        })),
+      }),
+      // The serving version may have been swapped since the battle was created: record the truth.
+      db.battle.update({
+        where: { id: battleId },
+        data: battle.kind === "ON_POLICY" ? { policyAId: firstVersion, policyBId: firstVersion } : { policyAId: firstVersion },
+      }),
+    ]);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "P2002") throw err;
+    // Another process stored this battle's completions first; those are the ones the vote is about.
+    const stored = await storedCompletions(db, battleId);
+    if (!stored) throw err;
+    for (const c of stored) markDone(job, emit, c.slot, c.text, c.finishReason, true);
+  }
+}
+
+function markDone(job: Job, emit: (e: BattleEvent) => void, slot: SlotName, text: string, finishReason: string, force = false) {
+  if (job.done[slot] && !force) return;
+  job.done[slot] = { text, finishReason };
+  emit({ type: "done", slot, text, finishReason });
+}

@@ -1,0 +1,165 @@
+// Battles end to end against real Postgres and a real sampler (tiny GPT in a worker thread):
+// assignment rules, overlap target, leases, streaming, and the vote's guarantees.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expireLeases, nextBattle, type NextBattleResult } from "../../src/server/services/battles/assign.ts";
+import { castVote, skipBattle } from "../../src/server/services/battles/vote.ts";
+import { myStats } from "../../src/server/services/stats/labelers.ts";
+import { AppError } from "../../src/server/errors.ts";
+import { addLabeler, addPrompts, createArenaWorld, streamToEnd, type ArenaWorld } from "./helpers.ts";
+
+let world: ArenaWorld;
+
+beforeAll(async () => {
+  world = await createArenaWorld();
+}, 60_000);
+
+afterAll(async () => {
+  await world?.close();
+});
+
+function battleOf(r: NextBattleResult) {
+  if (r.status !== "battle") throw new Error(`expected a battle, got ${r.status}: ${"message" in r ? r.message : ""}`);
+  return r.battle;
+}
+
+async function expectAppError(p: Promise<unknown>, code: string, message?: RegExp) {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  expect((err as AppError).code).toBe(code);
+  if (message) expect((err as AppError).userMessage).toMatch(message);
+}
+
+describe("assignment", () => {
+  it("never serves a labeler their own prompt, a voted one, or a skipped one; overlap target 1 gives each prompt to one labeler", async () => {
+    const { db } = world;
+    const alice = await addLabeler(db, "alice");
+    const bob = await addLabeler(db, "bob");
+    await db.prompt.deleteMany({});
+    await addPrompts(db, ["p1", "p2", "p3"]);
+    await db.prompt.create({ data: { text: "alice wrote this", source: "labeler", authorId: alice.id } });
+
+    const seen: string[] = [];
+    // alice: vote one, skip one, vote one; then nothing is left for her (her own prompt excluded).
+    for (const action of ["vote", "skip", "vote"] as const) {
+      const b = battleOf(await nextBattle({ db, labelerId: alice.id }));
+      seen.push(b.promptText);
+      if (action === "skip") await skipBattle({ db, labelerId: alice.id, battleId: b.battleId });
+      else {
+        await streamToEnd(world, b.battleId, alice.id);
+        await castVote({ db, labelerId: alice.id, battleId: b.battleId, choice: "A", idempotencyKey: `alice-${b.battleId}`, msToVote: 900 });
+      }
+    }
+    expect(seen).not.toContain("alice wrote this");
+    expect(new Set(seen).size).toBe(3);
+    expect((await nextBattle({ db, labelerId: alice.id })).status).toBe("empty");
+
+    // bob: the two voted prompts reached their target; the skipped one went back, plus alice's.
+    const forBob: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const b = battleOf(await nextBattle({ db, labelerId: bob.id }));
+      forBob.push(b.promptText);
+      await skipBattle({ db, labelerId: bob.id, battleId: b.battleId });
+    }
+    expect(forBob.sort()).toEqual([seen[1], "alice wrote this"].sort());
+    expect((await nextBattle({ db, labelerId: bob.id })).status).toBe("empty");
+  }, 60_000);
+
+  it("serves a prompt with overlap target 2 to two labelers, with the same completions in the same order", async () => {
+    const { db } = world;
+    // Earlier tests' prompts stay (their battles reference them) but leave the pool.
+    await db.prompt.updateMany({ data: { enabled: false } });
+    await addPrompts(db, ["shared prompt"], 2);
+    const carol = await addLabeler(db, "carol");
+    const dave = await addLabeler(db, "dave");
+    const erin = await addLabeler(db, "erin");
+
+    const c = battleOf(await nextBattle({ db, labelerId: carol.id }));
+    expect(c.promptText).toBe("shared prompt");
+    const cEvents = await streamToEnd(world, c.battleId, carol.id);
+    expect(cEvents.at(-1)).toEqual({ type: "ready" });
+    const d = battleOf(await nextBattle({ db, labelerId: dave.id }));
+    expect(d.promptText).toBe("shared prompt");
+    expect(d.ready).toBe(true);
+    const texts = async (battleId: string) =>
+      (await db.completion.findMany({ where: { battleId }, orderBy: { slot: "asc" }, select: { text: true, slot: true } })).map((x) => x.text);
+    expect(await texts(d.battleId)).toEqual(await texts(c.battleId));
+    expect((await nextBattle({ db, labelerId: erin.id })).status).toBe("empty");
+
+    await castVote({ db, labelerId: carol.id, battleId: c.battleId, choice: "B", idempotencyKey: `carol-${c.battleId}`, msToVote: 1200 });
+    await castVote({ db, labelerId: dave.id, battleId: d.battleId, choice: "B", idempotencyKey: `dave-${d.battleId}`, msToVote: 800 });
+    const stats = await myStats({ db, labelerId: dave.id });
+    expect(stats).toMatchObject({ votesToday: 1, votesTotal: 1, agreement: { rate: 1, compared: 1 } });
+  }, 60_000);
+
+  it("returns a battle whose lease expired to the pool, and resumes an open battle on reload", async () => {
+    const { db } = world;
+    // Earlier tests' prompts stay (their battles reference them) but leave the pool.
+    await db.prompt.updateMany({ data: { enabled: false } });
+    await addPrompts(db, ["leased prompt"]);
+    const frank = await addLabeler(db, "frank");
+    const gina = await addLabeler(db, "gina");
+
+    const f = battleOf(await nextBattle({ db, labelerId: frank.id }));
+    expect(f.promptText).toBe("leased prompt");
+    // A reload (no exclusions) resumes it; asking for another (prefetch) finds nothing new.
+    expect(battleOf(await nextBattle({ db, labelerId: frank.id })).battleId).toBe(f.battleId);
+    expect((await nextBattle({ db, labelerId: frank.id, excludeBattleIds: [f.battleId] })).status).toBe("empty");
+    expect((await nextBattle({ db, labelerId: gina.id })).status).toBe("empty");
+
+    const later = new Date(f.leaseExpiresAt.getTime() + 1000);
+    // Open battles of earlier tests expire too.
+    expect(await expireLeases({ db, now: later })).toBeGreaterThanOrEqual(1);
+    const g = battleOf(await nextBattle({ db, labelerId: gina.id, now: later }));
+    expect(g.promptText).toBe("leased prompt");
+    expect((await db.battle.findUniqueOrThrow({ where: { id: f.battleId } })).status).toBe("EXPIRED");
+  }, 60_000);
+});
+
+describe("votes", () => {
+  it("refuses a vote before both completions are stored and from another labeler; a replay is not a second vote", async () => {
+    const { db } = world;
+    // Earlier tests' prompts stay (their battles reference them) but leave the pool.
+    await db.prompt.updateMany({ data: { enabled: false } });
+    await addPrompts(db, ["vote prompt <script>alert(1)</script>"]);
+    const hal = await addLabeler(db, "hal");
+    const ivy = await addLabeler(db, "ivy");
+    const b = battleOf(await nextBattle({ db, labelerId: hal.id }));
+
+    await expectAppError(castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "A", idempotencyKey: "hal-early-1", msToVote: 5 }), "CONFLICT", /finish streaming/);
+    const events = await streamToEnd(world, b.battleId, hal.id);
+    expect(events.filter((e) => e.type === "done").map((e) => (e as { slot: string }).slot).sort()).toEqual(["A", "B"]);
+    expect(events.some((e) => e.type === "text")).toBe(true);
+    await expectAppError(castVote({ db, labelerId: ivy.id, battleId: b.battleId, choice: "A", idempotencyKey: "ivy-steal-1", msToVote: 5 }), "FORBIDDEN");
+
+    const first = await castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "TIE", idempotencyKey: "hal-vote-1", msToVote: 1500 });
+    expect(first).toMatchObject({ choice: "TIE", replayed: false, reveal: { A: "v0", B: "v0" } });
+    const replay = await castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "TIE", idempotencyKey: "hal-vote-1", msToVote: 1500 });
+    expect(replay).toMatchObject({ voteId: first.voteId, replayed: true });
+    // A second tab with its own key: the first vote stands and is reported back.
+    const otherTab = await castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "A", idempotencyKey: "hal-vote-2", msToVote: 10 });
+    expect(otherTab).toMatchObject({ voteId: first.voteId, choice: "TIE", replayed: true });
+    // Concurrent duplicates: still one vote.
+    const burst = await Promise.all([1, 2, 3, 4].map((i) => castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "B", idempotencyKey: `hal-burst-${i}`, msToVote: 1 })));
+    expect(new Set(burst.map((r) => r.voteId))).toEqual(new Set([first.voteId]));
+    expect(await db.vote.count({ where: { battleId: b.battleId } })).toBe(1);
+    const stored = await db.vote.findUniqueOrThrow({ where: { id: first.voteId } });
+    expect(stored).toMatchObject({ msToVote: 1500, choice: "TIE", labelerId: hal.id });
+    await expectAppError(skipBattle({ db, labelerId: hal.id, battleId: b.battleId }), "CONFLICT");
+  }, 60_000);
+
+  it("stores the sampling parameters, the recorded order and both versions of each completion", async () => {
+    const { db } = world;
+    const rows = await db.completion.findMany({ where: { battle: { status: "VOTED" } }, include: { battle: true } });
+    expect(rows.length).toBeGreaterThan(0);
+    for (const c of rows) {
+      expect(c).toMatchObject({ temperature: 1, maxNewTokens: 6, policyVersionId: world.v0.id });
+      expect(c.tokenIds.length).toBeLessThanOrEqual(6);
+      expect(c.battle!.kind).toBe("ON_POLICY");
+    }
+    // Left/right draw is random per battle and recorded.
+    expect(rows.every((c) => typeof c.battle!.swapped === "boolean")).toBe(true);
+  });
+});
