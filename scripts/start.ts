@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { getEnv, EnvError } from "../src/server/env.ts";
 import { log as rootLog } from "../src/server/log.ts";
-import { applyMigrations, MigrationError } from "../src/server/db/migrate.ts";
+import { applyMigrations, ensureDatabaseExists, MigrationError } from "../src/server/db/migrate.ts";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "../src/server/db/embedded.ts";
 import { seed, type SeedResult } from "../src/server/seed.ts";
@@ -124,6 +124,7 @@ async function main(): Promise<void> {
   if (databaseUrl) {
     const u = new URL(databaseUrl);
     databaseLabel = `${u.hostname}:${u.port || 5432}${u.pathname} (DATABASE_URL)`;
+    if (await ensureDatabaseExists(databaseUrl)) log.info("created database", { database: u.pathname.slice(1) });
   } else {
     embedded = await startEmbeddedDatabase({
       dataDir: path.join(ROOT, ".data"),

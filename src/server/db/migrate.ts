@@ -84,6 +84,35 @@ interface AppliedRow {
   logs: string | null;
 }
 
+/**
+ * Creates the database named in `databaseUrl` when the server says it does not exist (as
+ * `prisma migrate deploy` does). Returns true when it created it.
+ */
+export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean> {
+  const probe = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await probe.connect();
+    return false;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "3D000") return false; // let the caller report other errors
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = "/postgres";
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "42P04") throw err; // created concurrently: fine
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  return true;
+}
+
 export async function applyMigrations(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
   const migrations = readMigrations(options.migrationsDir);
