@@ -1,0 +1,102 @@
+// `npm run bench -- lm`: language-model core speed on the issue's shape (V=260, d=256, 4 layers,
+// 4 heads, ctx 256). Prints JSON lines; never asserts timings. Each figure is reported with its
+// ratio to the 2-D NN matMul roofline measured in this same run, on this same backend.
+import * as tf from "@tensorflow/tfjs-core";
+import { AdamW, GPT, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
+import { makeRng } from "../src/lm/model.ts";
+
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function matmulRoofline(): number {
+  // the shape that dominates a training step: (B·T, d) @ (d, 4d)
+  const a = tf.randomNormal([2048, 256]) as tf.Tensor2D, b = tf.randomNormal([256, 1024]) as tf.Tensor2D;
+  const times: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    times.push(performance.now() - t0);
+    c.dispose();
+  }
+  a.dispose();
+  b.dispose();
+  return (2 * 2048 * 256 * 1024) / (median(times.slice(2)) / 1000) / 1e9;
+}
+
+async function main() {
+  const backend = await initBackend();
+  const load = (await import("node:os")).loadavg()[0];
+  const gflops = matmulRoofline();
+  emit({ bench: "matmul_roofline", backend, shape: [2048, 256, 1024], gflops: +gflops.toFixed(2), loadavg_1m: +load.toFixed(2) });
+
+  const cfg = { vocabSize: 260, nPositions: 256, nEmbd: 256, nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5 };
+  const model = GPT.create(cfg, 1);
+  const rand = makeRng(7);
+  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
+  // 8 pairs × (64 prompt + 64 completion): chosen and rejected share the prompt, one forward pass
+  const items = Array.from({ length: 8 }, () => {
+    const promptIds = [256, ...ids(63)];
+    return [{ promptIds, completionIds: ids(64) }, { promptIds, completionIds: ids(64) }];
+  }).flat();
+  const refLogps = new Float64Array(items.length).map(() => -300 + rand());
+  const beta = 0.1;
+  const dpoLoss = (lp: Float64Array) => {
+    const d = new Float64Array(lp.length);
+    let loss = 0;
+    for (let i = 0; i < lp.length; i += 2) {
+      const z = beta * (lp[i] - refLogps[i] - (lp[i + 1] - refLogps[i + 1]));
+      const sig = 1 / (1 + Math.exp(-z));
+      loss += -Math.log(sig) / 8;
+      d[i] = (-(1 - sig) * beta) / 8;
+      d[i + 1] = ((1 - sig) * beta) / 8;
+    }
+    return { loss, dlogps: d };
+  };
+  const opt = new AdamW({ lr: 1e-5 });
+  const stepOnce = () => {
+    const { grads } = logprobGrads(model, items, dpoLoss);
+    opt.step(model, grads);
+    disposeGrads(grads);
+  };
+  stepOnce();
+  const times: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    stepOnce();
+    times.push(performance.now() - t0);
+  }
+  const tokens = items.length * 128;
+  const stepMs = median(times);
+  // forward+backward ≈ 3× forward FLOPs: 2·params per token for the linear layers, plus attention
+  const flops = 3 * (2 * model.numParams() * tokens + cfg.nLayer * 4 * items.length * 128 * 128 * cfg.nEmbd);
+  emit({
+    bench: "train_step", shape: "V=260 d=256 L=4 H=4, 8 pairs x (64+64) tokens, fwd+bwd+AdamW", step_ms: +stepMs.toFixed(1),
+    tokens_per_s: Math.round(tokens / (stepMs / 1000)), achieved_gflops: +(flops / (stepMs / 1000) / 1e9).toFixed(2),
+    roofline_ratio: +(flops / (stepMs / 1000) / 1e9 / gflops).toFixed(3), pytorch_reference_tokens_per_s: 5000,
+  });
+
+  const tok = byteTokenizer();
+  const promptIds = encodePrompt(tok, "The quick brown fox jumps over the lazy dog. It was the best of times, ");
+  await sample(model, tok, { promptIds, n: 2, temperature: 1, maxNewTokens: 8, seed: 0 });
+  const st: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await sample(model, tok, { promptIds, n: 2, temperature: 1, maxNewTokens: 64, seed: i });
+    st.push(performance.now() - t0);
+  }
+  const sMs = median(st);
+  const sFlops = 2 * 2 * model.numParams() * 64;
+  emit({
+    bench: "sample", shape: "2 completions x 64 tokens, KV cache", ms: +sMs.toFixed(1), tokens_per_s: Math.round(128 / (sMs / 1000)),
+    roofline_ratio: +(sFlops / (sMs / 1000) / 1e9 / gflops).toFixed(4), pytorch_reference_tokens_per_s: 870,
+  });
+  emit({ bench: "peak_rss_mb", value: Math.round(process.resourceUsage().maxRSS / 1024), tensors: tf.memory().numTensors });
+  opt.dispose();
+  model.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
