@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { bootstrap, quantile, rankFromIntervals } from "./index.ts";
+import { bootstrap, fitBradleyTerry, quantile, rankFromIntervals } from "./index.ts";
 import { createRng } from "./random.ts";
 import { shuffled, synthetic } from "./test-helpers.ts";
+
+function sd(xs: number[]): number {
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  return Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1));
+}
 
 describe("bootstrap", () => {
   const battles = synthetic({ a: 1100, b: 1050, c: 1000, d: 900 }, 3000, 21, 0.1);
@@ -32,6 +37,25 @@ describe("bootstrap", () => {
       for (let i = 0; i < m; i++) sum += res.samples[r * m + i];
       expect(sum / m).toBeCloseTo(1000, 6);
     }
+  });
+
+  it("spreads like resampling the battles one by one (the multinomial-over-cells shortcut is exact)", () => {
+    const data = synthetic({ a: 1100, b: 1000, c: 950, d: 900, e: 800 }, 4000, 55, 0.2);
+    const fast = bootstrap(data, { rounds: 200, seed: 8 });
+    const rng = createRng(9);
+    const naive: Record<string, number[]> = Object.fromEntries(fast.models.map((m) => [m, []]));
+    for (let r = 0; r < 80; r++) {
+      const sample = Array.from({ length: data.length }, () => data[Math.floor(rng.next() * data.length)]);
+      const fit = fitBradleyTerry(sample).ratings;
+      for (const m of fast.models) naive[m].push(fit[m]);
+    }
+    const m = fast.models.length;
+    fast.models.forEach((model, i) => {
+      const sdFast = sd(Array.from({ length: 200 }, (_, r) => fast.samples[r * m + i]));
+      // Relative standard error of a standard deviation from 80 draws is ≈ 8%.
+      expect(sdFast / sd(naive[model])).toBeGreaterThan(0.75);
+      expect(sdFast / sd(naive[model])).toBeLessThan(1.33);
+    });
   });
 
   it("anchors every round, so the anchor's interval collapses to its rating", () => {
