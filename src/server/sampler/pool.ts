@@ -2,6 +2,7 @@
 // request can then go to whichever thread is least busy). Loading a version means loading it
 // in all threads; it counts as loaded only when all succeeded, so a swap is all-or-nothing.
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { VersionRef } from "../policy/load.ts";
 import type { PolicyLoader } from "../policy/registry.ts";
@@ -40,6 +41,17 @@ export interface SamplerPoolOptions {
 }
 
 class NotLoadedError extends Error {}
+
+/**
+ * Worker threads on Node 20 do not inherit `--import tsx`, so each thread registers tsx's ESM
+ * hooks itself before importing the TypeScript thread file (resolved from the project root).
+ */
+function bootstrap(threadFile: string): string {
+  // Bare specifier: an eval'd worker resolves it from the working directory (the project root).
+  return `import("tsx/esm/api")
+  .then(({ register }) => { register(); return import(${JSON.stringify(pathToFileURL(threadFile).href)}); })
+  .catch((err) => { console.error("sampler thread failed to start: " + (err && err.stack || err)); process.exit(1); });`;
+}
 
 export class SamplerPool implements PolicyLoader {
   private slots: Slot[] = [];
@@ -132,8 +144,8 @@ export class SamplerPool implements PolicyLoader {
 
   private spawn(): Slot {
     const file = this.opts.threadFile ?? path.resolve(process.cwd(), "src/server/sampler/thread.ts");
-    const worker = new Worker(file, {
-      execArgv: ["--import", "tsx"],
+    const worker = new Worker(bootstrap(file), {
+      eval: true,
       workerData: { backend: this.opts.backend, checkpointRoot: this.opts.checkpointRoot },
     });
     let markReady!: () => void;

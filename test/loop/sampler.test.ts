@@ -1,0 +1,91 @@
+// The web process's sampling service: worker threads stream tokens without blocking the event
+// loop; a completion that started on a version finishes on it when a swap happens mid-stream,
+// and every result names the version that produced it.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createSampler, type Sampler } from "../../src/server/sampler/index.ts";
+import { promoteVersion } from "../../src/server/services/versions/promote.ts";
+import { createLogger } from "../../src/server/log.ts";
+import { byteTokenizer } from "../../src/lm/index.ts";
+import { registerTinyHouse, tempDir } from "./fixtures.ts";
+
+let t: TestDatabase;
+let sampler: Sampler;
+let v0: { id: number; name: string };
+let v1: { id: number; name: string };
+
+const params = { n: 2, temperature: 1, topK: 0, topP: 1, maxNewTokens: 30, seed: 5 };
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  v0 = await registerTinyHouse(t.db, { seed: 1 });
+  v1 = await registerTinyHouse(t.db, { seed: 2, name: "v1", status: "CANDIDATE" });
+  sampler = await createSampler({ databaseUrl: t.url, checkpointDir: await tempDir("sampler"), backend: "cpu", threads: 2, pollIntervalMs: 500, log: createLogger({}, () => {}) });
+});
+afterAll(async () => {
+  await sampler?.close();
+  await t?.drop();
+});
+
+describe("sampler", () => {
+  it("streams tokens from a worker thread while the event loop stays free", async () => {
+    const tokens: { index: number; tokenId: number }[] = [];
+    let maxLag = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      maxLag = Math.max(maxLag, now - last - 5);
+      last = now;
+    }, 5);
+    const r = await sampler.generate({ ...params, promptText: "Hello", maxNewTokens: 40, onToken: (e) => tokens.push(e) });
+    clearInterval(ticker);
+    expect(r.versionId).toBe(v0.id);
+    expect(r.completions).toHaveLength(2);
+    const tok = byteTokenizer();
+    for (const [i, c] of r.completions.entries()) {
+      expect(c.promptTokenIds).toEqual([tok.bos, ...tok.encode("Hello")]);
+      expect(c.tokenIds.length).toBeGreaterThan(0);
+      // the streamed ids are exactly the completion's ids
+      expect(tokens.filter((e) => e.index === i).map((e) => e.tokenId)).toEqual(c.tokenIds);
+      expect(c.logprob).toBeLessThan(0);
+    }
+    expect(maxLag).toBeLessThan(100);
+  });
+
+  it("same seed, same completions", async () => {
+    const a = await sampler.generate({ ...params, promptText: "Same" });
+    const b = await sampler.generate({ ...params, promptText: "Same" });
+    expect(b.completions.map((c) => c.tokenIds)).toEqual(a.completions.map((c) => c.tokenIds));
+  });
+
+  it("a completion streaming during a swap finishes on its version; new ones use the new version", async () => {
+    let promoted = false;
+    const streaming = sampler.generate({
+      ...params,
+      promptText: "Long story",
+      onToken: (e) => {
+        if (!promoted && e.index === 0) {
+          promoted = true;
+          void promoteVersion({ db: t.db, versionId: v1.id });
+        }
+      },
+    });
+    const before = await streaming;
+    expect(before.versionId).toBe(v0.id);
+    const deadline = Date.now() + 2000;
+    while (sampler.registry.current()?.id !== v1.id && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(sampler.registry.current()?.id).toBe(v1.id);
+    const after = await sampler.generate({ ...params, promptText: "Long story" });
+    expect(after.versionId).toBe(v1.id);
+    expect(after.completions.map((c) => c.tokenIds)).not.toEqual(before.completions.map((c) => c.tokenIds));
+  });
+
+  it("samples an earlier version on request (versus battles), and can be cancelled", async () => {
+    const old = await sampler.generate({ ...params, promptText: "Versus", versionId: v0.id });
+    expect(old.versionName).toBe("v0");
+    const ctrl = new AbortController();
+    const r = await sampler.generate({ ...params, promptText: "Stop me", maxNewTokens: 40, signal: ctrl.signal, onToken: () => ctrl.abort() });
+    expect(r.completions.every((c) => c.finishReason === "aborted" && c.tokenIds.length < 40)).toBe(true);
+    await expect(sampler.generate({ ...params, promptText: "x", versionId: 9999 })).rejects.toThrow(/does not exist/);
+  });
+});
