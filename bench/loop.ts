@@ -124,9 +124,9 @@ async function main() {
     };
     const started = performance.now();
     const clients = Array.from({ length: 4 }, (_, k) => client(k));
-    const nSwaps = 6;
+    const nSwaps = 4;
     for (let s = 0; s < nSwaps; s++) {
-      await sleep(800);
+      await sleep(2000);
       promotedAt = Date.now();
       await promoteVersion({ db: t.db, versionId: s % 2 === 0 ? b.id : a.id });
     }
