@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { AdminNav } from "@/components/admin/admin-nav";
 import { AppShell } from "@/components/app-shell";
 import { UserAdmin } from "@/components/user-admin";
 import { requireAdmin } from "@/server/auth/current-user";
@@ -11,6 +12,7 @@ export default async function AdminPage() {
   return (
     <AppShell user={user}>
       <h1 className="text-2xl font-bold tracking-tight">Admin</h1>
+      <AdminNav current="/admin" />
       <p className="mt-1 text-sm text-slate-600">Manage labeler accounts.</p>
       <UserAdmin currentUserId={user.id} />
     </AppShell>

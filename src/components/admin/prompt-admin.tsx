@@ -1,0 +1,200 @@
+"use client";
+// The prompt pool: import a file or pasted text (with the rejected-lines report), search, and
+// enable/disable prompts.
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { describeError, useTRPC } from "@/trpc/react";
+import { buttonPrimary, buttonSecondary, card, input, label } from "../ui";
+
+export function PromptAdmin() {
+  return (
+    <div className="mt-4 space-y-6">
+      <ImportForm />
+      <PromptList />
+    </div>
+  );
+}
+
+function ImportForm() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [content, setContent] = useState("");
+  const [filename, setFilename] = useState<string | undefined>();
+  const [format, setFormat] = useState<"auto" | "jsonl" | "csv" | "text">("auto");
+  const [overlap, setOverlap] = useState("");
+  const importer = useMutation(trpc.prompts.import.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() }) }));
+  const error = importer.error ? describeError(importer.error) : null;
+
+  const onFile = async (file: File | undefined) => {
+    if (!file) return;
+    setFilename(file.name);
+    setContent(await file.text());
+  };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    importer.mutate({ content, filename, format, overlapTarget: overlap.trim() === "" ? undefined : Number(overlap) });
+  };
+  const report = importer.data;
+
+  return (
+    <section aria-labelledby="import-heading" className={card}>
+      <h2 id="import-heading" className="text-lg font-semibold">
+        Import prompts
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">
+        JSONL (<code>{'{"prompt": "…", "overlapTarget": 2}'}</code> per line), CSV with a <code>prompt</code> column (and optional <code>overlap_target</code>), or plain text with one prompt per line.
+      </p>
+      <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
+        <div>
+          <label htmlFor="prompt-file" className={label}>
+            File
+          </label>
+          <input id="prompt-file" type="file" accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv" className="mt-1 text-sm" onChange={(e) => void onFile(e.target.files?.[0])} />
+        </div>
+        <div>
+          <label htmlFor="prompt-content" className={label}>
+            Or paste prompts
+          </label>
+          <textarea
+            id="prompt-content"
+            rows={5}
+            className={`${input} mt-1 font-mono text-sm`}
+            value={content}
+            aria-invalid={!!error?.fields.content}
+            onChange={(e) => {
+              setContent(e.target.value);
+              setFilename(undefined);
+            }}
+          />
+          {error?.fields.content && <p className="mt-1 text-xs text-red-700">{error.fields.content}</p>}
+        </div>
+        <div className="flex flex-wrap items-end gap-3">
+          <div>
+            <label htmlFor="prompt-format" className={label}>
+              Format
+            </label>
+            <select id="prompt-format" className={`${input} mt-1`} value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+              <option value="auto">Detect</option>
+              <option value="jsonl">JSONL</option>
+              <option value="csv">CSV</option>
+              <option value="text">Plain text</option>
+            </select>
+          </div>
+          <div>
+            <label htmlFor="prompt-overlap" className={label}>
+              Overlap target
+            </label>
+            <input id="prompt-overlap" type="number" min={1} max={100} placeholder="default" className={`${input} mt-1 w-32`} value={overlap} aria-invalid={!!error?.fields.overlapTarget} onChange={(e) => setOverlap(e.target.value)} />
+            {error?.fields.overlapTarget && <p className="mt-1 text-xs text-red-700">{error.fields.overlapTarget}</p>}
+          </div>
+          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content === ""}>
+            Import
+          </button>
+        </div>
+        {error && !Object.keys(error.fields).length && (
+          <p role="alert" className="text-sm text-red-700">
+            {error.message}
+          </p>
+        )}
+      </form>
+      {report && (
+        <div className="mt-4" data-testid="import-report">
+          <p role="status" className="text-sm text-slate-800">
+            Added {report.added} prompt{report.added === 1 ? "" : "s"} ({report.format}); {report.duplicates} already in the pool; {report.rejected.length} line
+            {report.rejected.length === 1 ? "" : "s"} rejected.
+          </p>
+          {report.rejected.length > 0 && (
+            <table className="mt-2 w-full text-left text-sm">
+              <thead className="text-xs text-slate-500">
+                <tr>
+                  <th className="py-1 pr-2">Line</th>
+                  <th className="py-1 pr-2">Reason</th>
+                  <th className="py-1">Content</th>
+                </tr>
+              </thead>
+              <tbody>
+                {report.rejected.slice(0, 200).map((r) => (
+                  <tr key={`${r.line}-${r.reason}`} className="border-t border-slate-100">
+                    <td className="py-1 pr-2 font-mono">{r.line}</td>
+                    <td className="py-1 pr-2">{r.reason}</td>
+                    <td className="py-1 font-mono text-xs text-slate-600 break-all">{r.excerpt}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function PromptList() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [search, setSearch] = useState("");
+  const [status, setStatus] = useState<"all" | "enabled" | "disabled">("all");
+  const [page, setPage] = useState(0);
+  const list = useQuery({ ...trpc.prompts.list.queryOptions({ search, status, page, pageSize: 25 }), placeholderData: keepPreviousData });
+  const toggle = useMutation(trpc.prompts.setEnabled.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() }) }));
+  const pages = list.data ? Math.max(1, Math.ceil(list.data.total / list.data.pageSize)) : 1;
+
+  return (
+    <section aria-labelledby="pool-heading" className={card}>
+      <div className="flex flex-wrap items-end justify-between gap-3">
+        <h2 id="pool-heading" className="text-lg font-semibold">
+          Prompt pool {list.data && <span className="text-sm font-normal text-slate-500">({list.data.total})</span>}
+        </h2>
+        <div className="flex flex-wrap gap-2">
+          <input
+            aria-label="Search prompts"
+            placeholder="Search…"
+            className={`${input} w-48`}
+            value={search}
+            onChange={(e) => {
+              setSearch(e.target.value);
+              setPage(0);
+            }}
+          />
+          <select aria-label="Status" className={`${input} w-32`} value={status} onChange={(e) => (setStatus(e.target.value as typeof status), setPage(0))}>
+            <option value="all">All</option>
+            <option value="enabled">Enabled</option>
+            <option value="disabled">Disabled</option>
+          </select>
+        </div>
+      </div>
+      {list.error && (
+        <p role="alert" className="mt-3 text-sm text-red-700">
+          {describeError(list.error).message}
+        </p>
+      )}
+      <ul className="mt-3 divide-y divide-slate-100" data-testid="prompt-list">
+        {list.data?.prompts.map((p) => (
+          <li key={p.id} className="flex flex-wrap items-start justify-between gap-2 py-2" data-testid="prompt-row">
+            <div className="min-w-0 flex-1">
+              <p className={`whitespace-pre-wrap break-words text-sm ${p.enabled ? "text-slate-900" : "text-slate-400 line-through"}`}>{p.text}</p>
+              <p className="text-xs text-slate-500">
+                {p.source} · overlap {p.overlapTarget} · {p.votes} vote{p.votes === 1 ? "" : "s"}
+                {p.heldOut ? " · held out" : ""}
+              </p>
+            </div>
+            <button type="button" className={buttonSecondary} disabled={toggle.isPending} onClick={() => toggle.mutate({ promptId: p.id, enabled: !p.enabled })}>
+              {p.enabled ? "Disable" : "Enable"}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div className="mt-3 flex items-center gap-2 text-sm">
+        <button type="button" className={buttonSecondary} disabled={page === 0} onClick={() => setPage((p) => p - 1)}>
+          Previous
+        </button>
+        <span>
+          Page {page + 1} of {pages}
+        </span>
+        <button type="button" className={buttonSecondary} disabled={page + 1 >= pages} onClick={() => setPage((p) => p + 1)}>
+          Next
+        </button>
+      </div>
+    </section>
+  );
+}
