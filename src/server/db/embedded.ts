@@ -74,8 +74,9 @@ export async function startEmbeddedDatabase(opts: EmbeddedOptions): Promise<Embe
     password: creds.password,
     authMethod: "scram-sha-256",
     persistent: true,
-    // PostgreSQL refuses to run as root; the package creates/uses a `postgres` system user.
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root; as root the package runs it as a `postgres` system
+    // user (creating it if needed). For anyone else that option would try `useradd` and fail.
+    createPostgresUser: process.getuid?.() === 0,
     // Loopback only, and no unix socket that could collide with a system PostgreSQL.
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
     onLog: (m) => {
