@@ -35,7 +35,7 @@ export interface Trainer {
 export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   const workerId = opts.workerId ?? defaultWorkerId();
   const log = (opts.log ?? createLogger({ component: "trainer" })).child({ workerId });
-  const leaseSeconds = opts.leaseSeconds ?? 30;
+  const leaseSeconds = opts.leaseSeconds ?? 60;
   const store = opts.store ?? new DirectoryCheckpointStore(opts.checkpointDir);
   const db = createPrismaClient(opts.databaseUrl);
   const shutdown = new AbortController();
@@ -61,7 +61,7 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
 
   let lastScheduleCheck = 0;
   async function tick(): Promise<void> {
-    const reaped = await reapExpiredRounds({ db });
+    const reaped = await reapExpiredRounds({ db, exceptWorkerId: workerId });
     for (const id of reaped) {
       log.warn("round's trainer stopped renewing its lease; marked FAILED", { roundId: id });
       // Free pg-boss's singleton slot held by the dead trainer's job.

@@ -47,7 +47,7 @@ function fit(promptIds: number[], ids: number[], nPositions: number): { ids: num
 
 export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome> {
   const { db, store, roundId, workerId } = opts;
-  const leaseSeconds = opts.leaseSeconds ?? 30;
+  const leaseSeconds = opts.leaseSeconds ?? 60;
   const log = (opts.log ?? createLogger()).child({ roundId, workerId });
   const claimed = await withDbRetry(() => claimRound({ db, roundId, workerId, leaseSeconds }));
   if (!claimed) return "SKIPPED";

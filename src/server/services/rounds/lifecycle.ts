@@ -85,13 +85,17 @@ export async function renewLease(opts: { db: PrismaClient; roundId: string; work
   return res.count === 1;
 }
 
-/** Marks RUNNING rounds whose lease expired as FAILED. Returns their ids. */
-export async function reapExpiredRounds({ db }: { db: PrismaClient }): Promise<string[]> {
+/**
+ * Marks RUNNING rounds whose lease expired as FAILED. Returns their ids. A trainer passes its
+ * own id as `exceptWorkerId`: its rounds are alive by definition (a long synchronous step may
+ * only have delayed its renewal).
+ */
+export async function reapExpiredRounds({ db, exceptWorkerId = "" }: { db: PrismaClient; exceptWorkerId?: string }): Promise<string[]> {
   const rows = await db.$queryRaw<{ id: string }[]>`
     UPDATE "TrainingRound"
        SET status = 'FAILED', "finishedAt" = now(),
            error = 'trainer ' || coalesce("workerId", '?') || ' stopped renewing its lease (killed, or lost the database); the serving version is unchanged and the round''s votes are available again'
-     WHERE status = 'RUNNING' AND "leaseExpiresAt" < now()
+     WHERE status = 'RUNNING' AND "leaseExpiresAt" < now() AND "workerId" IS DISTINCT FROM ${exceptWorkerId}
      RETURNING id`;
   return rows.map((r) => r.id);
 }

@@ -37,11 +37,15 @@ export async function referenceLogprobs(opts: {
   }
   const missing = [...unique.values()].filter((s) => !logps.has(s.completionId));
   if (missing.length) {
-    const { sum } = scoreCompletions(
-      opts.reference,
-      missing.map((s) => ({ promptIds: s.promptIds, completionIds: s.completionIds })),
-      { batchSize: opts.batchSize ?? 16 },
-    );
+    // Scored in chunks with a yield between them: scoring is synchronous, and a trainer that
+    // blocks its event loop too long cannot renew its lease.
+    const sum: number[] = [];
+    const chunk = 4 * (opts.batchSize ?? 16);
+    for (let i = 0; i < missing.length; i += chunk) {
+      const part = missing.slice(i, i + chunk).map((s) => ({ promptIds: s.promptIds, completionIds: s.completionIds }));
+      sum.push(...scoreCompletions(opts.reference, part, { batchSize: opts.batchSize ?? 16 }).sum);
+      await new Promise((r) => setImmediate(r));
+    }
     missing.forEach((s, i) => logps.set(s.completionId, sum[i]!));
     const toStore = missing.map((s, i) => ({ s, lp: sum[i]! })).filter(({ s, lp }) => !s.truncated && Number.isFinite(lp));
     if (toStore.length) {
