@@ -8,6 +8,7 @@ import { roundsRouter } from "./rounds.ts";
 import { arenaRouter } from "./arena.ts";
 import { promptsRouter } from "./prompts.ts";
 import { statsRouter } from "./stats.ts";
+import { leaderboardRouter } from "./leaderboard.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -16,7 +17,7 @@ export const appRouter = router({
   prompts: promptsRouter,
   stats: statsRouter,
   rounds: roundsRouter,
-  // leaderboard: leaderboardRouter (issue: ratings)
+  leaderboard: leaderboardRouter,
 });
 
 export type AppRouter = typeof appRouter;

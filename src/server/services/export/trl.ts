@@ -1,0 +1,60 @@
+// Decisive votes as TRL preference data ({"prompt", "chosen", "rejected"} JSON lines), for
+// training models too large for TensorFlow.js elsewhere (DESIGN.md "Scale-out"). Ties and
+// both-bad say nothing about which completion is better, so they are left out, as in training.
+import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { jsonLinesStream } from "./streams.ts";
+
+export interface TrlPair {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+}
+
+interface Row {
+  vote_id: string;
+  voted_at_ms: number;
+  choice: "A" | "B";
+  prompt: string;
+  text_a: string;
+  text_b: string;
+}
+
+interface Cursor {
+  votedAtMs: number;
+  voteId: string;
+}
+
+async function readPairs(db: PrismaClient, after: Cursor | undefined, limit: number): Promise<Row[]> {
+  return db.$queryRaw<Row[]>`
+    SELECT v.id AS vote_id,
+           (extract(epoch FROM v."createdAt") * 1000)::float8 AS voted_at_ms,
+           v.choice::text AS choice,
+           p.text AS prompt,
+           ca.text AS text_a,
+           cb.text AS text_b
+    FROM "Vote" v
+    JOIN "Battle" b ON b.id = v."battleId"
+    JOIN "Prompt" p ON p.id = b."promptId"
+    JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
+    JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'
+    WHERE v.choice IN ('A', 'B')
+      AND (v."createdAt", v.id) > ('epoch'::timestamp + ${after?.votedAtMs ?? -1}::float8 * interval '1 millisecond', ${after?.voteId ?? ""})
+    ORDER BY v."createdAt", v.id
+    LIMIT ${limit}`;
+}
+
+export function toTrlPair(row: Pick<Row, "choice" | "prompt" | "text_a" | "text_b">): TrlPair {
+  const aWon = row.choice === "A";
+  return { prompt: row.prompt, chosen: aWon ? row.text_a : row.text_b, rejected: aWon ? row.text_b : row.text_a };
+}
+
+export function streamTrlPairs({ db, batchSize = 2_000 }: { db: PrismaClient; batchSize?: number }): ReadableStream<Uint8Array> {
+  return jsonLinesStream<Row, Cursor>({
+    async readPage(after) {
+      const rows = await readPairs(db, after, batchSize);
+      const last = rows[rows.length - 1];
+      return { rows, next: rows.length < batchSize || !last ? null : { votedAtMs: last.voted_at_ms, voteId: last.vote_id } };
+    },
+    toLine: toTrlPair,
+  });
+}

@@ -1,0 +1,110 @@
+// Votes as rating battles. Battle.policyAId / policyBId are the versions in the slots the
+// labeler saw as A and B, so a vote for A is a win for model_a: no un-swapping is needed here.
+import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import type { BattleRecord, Outcome } from "../../../rating/index.ts";
+
+export type VoteChoiceName = "A" | "B" | "TIE" | "BOTH_BAD";
+
+/** FastChat's clean_battle `winner` for each vote choice. */
+export const WINNER_OF_CHOICE: Record<VoteChoiceName, Outcome> = {
+  A: "model_a",
+  B: "model_b",
+  TIE: "tie",
+  BOTH_BAD: "tie (bothbad)",
+};
+
+export interface VotedBattle extends BattleRecord {
+  battleId: string;
+  labelerId: string;
+  kind: "ON_POLICY" | "VERSUS";
+  /** Vote time in whole milliseconds since the epoch (UTC); with `voteId` the reading order. */
+  votedAtMs: number;
+  voteId: string;
+  tstamp: number;
+}
+
+/** Where a batched read stopped: the last row's vote time and id. */
+export interface VoteCursor {
+  votedAtMs: number;
+  voteId: string;
+}
+
+interface Row {
+  vote_id: string;
+  voted_at_ms: number;
+  choice: VoteChoiceName;
+  battle_id: string;
+  labeler_id: string;
+  kind: "ON_POLICY" | "VERSUS";
+  model_a: string;
+  model_b: string;
+}
+
+/**
+ * One batch of voted battles in vote order. The cursor compares whole milliseconds (the
+ * column's precision) so a page boundary never skips or repeats a row.
+ */
+export async function readVotedBattles({ db, after, limit }: { db: PrismaClient; after?: VoteCursor; limit: number }): Promise<VotedBattle[]> {
+  const afterMs = after?.votedAtMs ?? -1;
+  const afterId = after?.voteId ?? "";
+  const rows = await db.$queryRaw<Row[]>`
+    SELECT v.id AS vote_id,
+           (extract(epoch FROM v."createdAt") * 1000)::float8 AS voted_at_ms,
+           v.choice::text AS choice,
+           b.id AS battle_id,
+           v."labelerId" AS labeler_id,
+           b.kind::text AS kind,
+           pa.name AS model_a,
+           pb.name AS model_b
+    FROM "Vote" v
+    JOIN "Battle" b ON b.id = v."battleId"
+    JOIN "PolicyVersion" pa ON pa.id = b."policyAId"
+    JOIN "PolicyVersion" pb ON pb.id = b."policyBId"
+    WHERE (v."createdAt", v.id) > ('epoch'::timestamp + ${afterMs}::float8 * interval '1 millisecond', ${afterId})
+    ORDER BY v."createdAt", v.id
+    LIMIT ${limit}`;
+  return rows.map((r) => {
+    const winner = WINNER_OF_CHOICE[r.choice];
+    if (!winner) throw new Error(`vote ${r.vote_id} has choice ${JSON.stringify(r.choice)}, which is not one of A, B, TIE, BOTH_BAD`);
+    return {
+      modelA: r.model_a,
+      modelB: r.model_b,
+      winner,
+      tstamp: r.voted_at_ms / 1000,
+      battleId: r.battle_id,
+      labelerId: r.labeler_id,
+      kind: r.kind,
+      votedAtMs: r.voted_at_ms,
+      voteId: r.vote_id,
+    };
+  });
+}
+
+/** Every voted battle, read in batches so one huge result set never sits in the driver. */
+export async function loadVotedBattles({ db, batchSize = 20_000 }: { db: PrismaClient; batchSize?: number }): Promise<VotedBattle[]> {
+  const out: VotedBattle[] = [];
+  let after: VoteCursor | undefined;
+  for (;;) {
+    const batch = await readVotedBattles({ db, after, limit: batchSize });
+    for (const b of batch) out.push(b);
+    if (batch.length < batchSize) return out;
+    const last = batch[batch.length - 1]!;
+    after = { votedAtMs: last.votedAtMs, voteId: last.voteId };
+  }
+}
+
+/** What the cache was computed at: votes are append-only, so count + newest time moves on every new vote. */
+export interface VoteMark {
+  votes: number;
+  lastVoteAtMs: number | null;
+}
+
+export async function currentVoteMark({ db }: { db: PrismaClient }): Promise<VoteMark> {
+  const [row] = await db.$queryRaw<{ votes: number; last_ms: number | null }[]>`
+    SELECT count(*)::int AS votes, (extract(epoch FROM max("createdAt")) * 1000)::float8 AS last_ms FROM "Vote"`;
+  return { votes: row?.votes ?? 0, lastVoteAtMs: row?.last_ms ?? null };
+}
+
+export function sameMark(a: VoteMark, b: VoteMark): boolean {
+  return a.votes === b.votes && a.lastVoteAtMs === b.lastVoteAtMs;
+}
