@@ -3,6 +3,7 @@
 // production build if missing → `next start` + trainer worker, supervised together.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { constants } from "node:os";
 import path from "node:path";
 import { getEnv, EnvError } from "../src/server/env.ts";
 import { log as rootLog } from "../src/server/log.ts";
@@ -33,7 +34,8 @@ function run(name: string, command: string, args: string[], env: NodeJS.ProcessE
   // they still stop if this supervisor is killed before it can forward the signal.
   const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit" });
   const exited = new Promise<number>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    // A child killed by a signal reports 128 + its number, as a shell would.
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
     child.on("error", (err) => {
       log.error(`could not start ${name}`, { err });
       resolve(127);
