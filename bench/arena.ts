@@ -1,0 +1,218 @@
+// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--max-new-tokens 32] [--url http://host:port --admin-user u --admin-password p]`
+// Simulated labelers over HTTP, each voting as fast as the arena allows: assign a battle, stream
+// it (SSE), vote the moment both completions finished. Prints JSON lines: time to first token
+// and to both completions finished (p50/p95), and vote request latency (p50/p99) measured while
+// other labelers' generations run. Without --url it starts its own server (fresh database,
+// seeded with the house model, `next start`) and tears it down afterwards.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import pg from "pg";
+import { createPrismaClient } from "../src/server/db/client.ts";
+import { applyMigrations } from "../src/server/db/migrate.ts";
+import { seed } from "../src/server/seed.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const LABELERS = Number(arg("labelers", "16"));
+const SECONDS = Number(arg("seconds", "60"));
+const MAX_NEW_TOKENS = Number(arg("max-new-tokens", "32"));
+
+const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify({ bench: "arena", ...o }) + "\n");
+const log = (msg: string) => process.stderr.write(`[bench:arena] ${msg}\n`);
+
+function quantile(xs: number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 10) / 10;
+}
+
+class Client {
+  cookie = "";
+  constructor(readonly base: string) {}
+  async call<T>(path: string, input: unknown, kind: "mutation" | "query" = "mutation"): Promise<T> {
+    const res =
+      kind === "mutation"
+        ? await fetch(`${this.base}/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json", cookie: this.cookie }, body: JSON.stringify({ json: input }) })
+        : await fetch(`${this.base}/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers: { cookie: this.cookie } });
+    const setCookie = res.headers.get("set-cookie");
+    if (setCookie) this.cookie = setCookie.split(";")[0]!;
+    const body = (await res.json()) as { result?: { data: { json: T } }; error?: { json: { message: string } } };
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${body.error?.json.message}`);
+    return body.result!.data.json;
+  }
+  /** Reads the SSE stream to the end; returns ms to the first text event and to "ready". */
+  async stream(battleId: string): Promise<{ firstTokenMs: number | null; readyMs: number }> {
+    const started = performance.now();
+    const res = await fetch(`${this.base}/api/battles/${battleId}/stream`, { headers: { cookie: this.cookie } });
+    if (!res.ok || !res.body) throw new Error(`stream ${battleId}: HTTP ${res.status}`);
+    let firstTokenMs: number | null = null;
+    let buffered = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffered.indexOf("\n\n")) >= 0) {
+        const event = buffered.slice(0, end).match(/^event: (\w+)/)?.[1];
+        buffered = buffered.slice(end + 2);
+        if ((event === "text" || event === "done") && firstTokenMs === null) firstTokenMs = performance.now() - started;
+        if (event === "failure") throw new Error(`stream ${battleId} failed`);
+        if (event === "ready") return { firstTokenMs, readyMs: performance.now() - started };
+      }
+    }
+    throw new Error(`stream ${battleId} ended without "ready"`);
+  }
+}
+
+let generating = 0;
+const ttft: number[] = [];
+const bothDone: number[] = [];
+const voteMs: number[] = [];
+const voteMsWhileGenerating: number[] = [];
+let errors = 0;
+
+async function labeler(base: string, username: string, password: string, until: number) {
+  const c = new Client(base);
+  await c.call("auth.signIn", { username, password });
+  // At least one battle, so a warm-up call with `until` = now still loads the model.
+  do {
+    try {
+      const next = await c.call<{ status: string; battle?: { battleId: string } }>("arena.next", { excludeBattleIds: [] });
+      if (next.status !== "battle") break;
+      const id = next.battle!.battleId;
+      generating++;
+      let s: Awaited<ReturnType<Client["stream"]>>;
+      try {
+        s = await c.stream(id);
+      } finally {
+        generating--;
+      }
+      if (s.firstTokenMs !== null) ttft.push(s.firstTokenMs);
+      bothDone.push(s.readyMs);
+      const othersGenerating = generating > 0;
+      const t = performance.now();
+      await c.call("arena.vote", { battleId: id, choice: Math.random() < 0.5 ? "A" : "B", idempotencyKey: randomBytes(12).toString("hex"), msToVote: 0 });
+      const ms = performance.now() - t;
+      voteMs.push(ms);
+      if (othersGenerating) voteMsWhileGenerating.push(ms);
+    } catch (err) {
+      errors++;
+      log(`${username}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } while (Date.now() < until);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function adminSql(serverUrl: string, sql: string) {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database seeded with the house model, and `next start` on it. */
+async function ownServer(): Promise<{ base: string; adminUser: string; adminPassword: string; stop: () => Promise<void> }> {
+  if (!existsSync(path.join(ROOT, ".next/BUILD_ID"))) {
+    log("no production build; running next build");
+    if (spawnSync(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "build"], { cwd: ROOT, stdio: "inherit" }).status !== 0) throw new Error("next build failed");
+  }
+  const serverUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+  const dbName = `dpo_bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const url = new URL(serverUrl);
+  url.pathname = `/${dbName}`;
+  await adminSql(serverUrl, `CREATE DATABASE "${dbName}"`);
+  const adminPassword = `bench-${randomBytes(9).toString("base64url")}`;
+  await applyMigrations({ databaseUrl: url.toString() });
+  const db = createPrismaClient(url.toString());
+  const seeded = await seed(db, { adminUsername: "admin", adminPassword });
+  await db.$disconnect();
+  if (!seeded.houseModel.registered) throw new Error(`house model not registered: ${seeded.houseModel.reason}`);
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: url.toString(), NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true,
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (i > 120) throw new Error("the server did not become healthy in 60 s");
+    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}`);
+    const ok = await fetch(`${base}/api/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return {
+    base,
+    adminUser: "admin",
+    adminPassword,
+    stop: async () => {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      await adminSql(serverUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((e: unknown) => log(`could not drop ${dbName}: ${(e as Error).message}`));
+    },
+  };
+}
+
+async function main() {
+  const external = arg("url", "");
+  const server = external
+    ? { base: external, adminUser: arg("admin-user", "admin"), adminPassword: arg("admin-password", process.env.ADMIN_PASSWORD ?? ""), stop: async () => {} }
+    : await ownServer();
+  try {
+    const admin = new Client(server.base);
+    await admin.call("auth.signIn", { username: server.adminUser, password: server.adminPassword });
+    await admin.call("arena.updateSettings", { sampling: { maxNewTokens: MAX_NEW_TOKENS }, arena: { onPolicyShare: 1 } });
+    const tag = Date.now().toString(36);
+    const names = Array.from({ length: LABELERS }, (_, i) => `bench${tag}${i}`);
+    for (const username of names) await admin.call("users.createLabeler", { username, password: "bench-labeler-pass" });
+    // Warm-up: loads the sampler threads and the model before the clock starts.
+    log("warming up the sampler");
+    await labeler(server.base, names[0]!, "bench-labeler-pass", Date.now() + 1);
+    ttft.length = bothDone.length = voteMs.length = voteMsWhileGenerating.length = 0;
+
+    log(`${LABELERS} labelers for ${SECONDS} s, max ${MAX_NEW_TOKENS} new tokens`);
+    const started = Date.now();
+    await Promise.all(names.map((n) => labeler(server.base, n, "bench-labeler-pass", started + SECONDS * 1000)));
+    const elapsed = (Date.now() - started) / 1000;
+    emit({ metric: "time_to_first_token_ms", p50: quantile(ttft, 0.5), p95: quantile(ttft, 0.95), n: ttft.length });
+    emit({ metric: "both_finished_ms", p50: quantile(bothDone, 0.5), p95: quantile(bothDone, 0.95), n: bothDone.length });
+    emit({ metric: "vote_request_ms", p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length });
+    emit({ metric: "vote_request_ms_while_generating", p50: quantile(voteMsWhileGenerating, 0.5), p99: quantile(voteMsWhileGenerating, 0.99), n: voteMsWhileGenerating.length });
+    emit({ metric: "throughput", labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS });
+  } finally {
+    await server.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log((err as Error).message);
+    process.exit(1);
+  },
+);
