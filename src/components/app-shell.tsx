@@ -5,7 +5,7 @@ import { SignOutButton } from "./sign-out-button";
 
 /** The signed-in frame: header with navigation, who is signed in, and sign-out. */
 export function AppShell({ user, children }: { user: SessionUser; children: ReactNode }) {
-  const links = [{ href: "/arena", label: "Arena" }, ...(user.role === "ADMIN" ? [{ href: "/admin", label: "Admin" }, { href: "/admin/rounds", label: "Rounds" }] : [])];
+  const links = [{ href: "/arena", label: "Arena" }, { href: "/leaderboard", label: "Leaderboard" }, ...(user.role === "ADMIN" ? [{ href: "/admin", label: "Admin" }, { href: "/admin/rounds", label: "Rounds" }] : [])];
   return (
     <div className="min-h-screen">
       <header className="border-b border-slate-200 bg-white">
