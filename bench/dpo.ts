@@ -27,7 +27,8 @@ const NO_GATES = { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: nul
 
 const rand = mulberry32(2026);
 const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
-const pairs: Pair[] = Array.from({ length: nPairs }, () => ({ promptIds: [256, ...ids(PROMPT - 1)], chosenIds: ids(COMPLETION), rejectedIds: ids(COMPLETION) }));
+const pool: Pair[] = Array.from({ length: Math.max(nPairs, (compareSteps + 1) * BATCH) }, () => ({ promptIds: [256, ...ids(PROMPT - 1)], chosenIds: ids(COMPLETION), rejectedIds: ids(COMPLETION) }));
+const pairs = pool.slice(0, nPairs);
 const tokensPerPair = 2 * (PROMPT + COMPLETION);
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: "dpo", ...o }));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -59,7 +60,8 @@ const policy = GPT.create(HOUSE, 1);
   r.model.dispose();
 }
 
-// 2. Round step vs bare step, interleaved.
+// 2. Round step vs bare step, interleaved B A B A … B: each round step (A) is compared with the
+// mean of the bare steps (B) just before and after it, which cancels slow drifts in machine load.
 {
   const bareModel = policy.clone();
   const opt = new AdamW({ lr: 1e-5, weightDecay: 0 });
@@ -71,26 +73,32 @@ const policy = GPT.create(HOUSE, 1);
     disposeGrads(grads);
     bareSeconds.push((performance.now() - t0) / 1000);
   };
-  const subset = pairs.slice(0, (compareSteps + 1) * BATCH);
+  const subset = pool.slice(0, (compareSteps + 1) * BATCH);
+  bareStep(subset.slice(0, BATCH)); // warm-up of the fresh clone, not timed below
+  bareSeconds.length = 0;
+  bareStep(subset.slice(0, BATCH));
   const r = await runRound({
     policy,
     pairs: subset,
     config: { beta: 0.1, lr: 1e-5, batchSize: BATCH, epochs: 1, seed: 0, gates: NO_GATES },
     onProgress: (s) => bareStep(subset.slice(s.step * BATCH, (s.step + 1) * BATCH)),
   });
-  // Step 0 of each pays one-off setup (transposed-weight caches of a fresh clone).
+  // Round step 0 pays the same one-off warm-up, so it is left out; bareSeconds[i] ran just before
+  // round step i and bareSeconds[i + 1] just after it.
+  const ratios = r.steps.slice(1).map((s) => s.seconds / ((bareSeconds[s.step] + bareSeconds[s.step + 1]) / 2));
   const roundStep = median(r.steps.slice(1).map((s) => s.seconds));
   const bare = median(bareSeconds.slice(1));
   const tokensPerStep = BATCH * tokensPerPair;
   emit({
     case: "step_overhead",
     backend,
-    steps_compared: r.steps.length - 1,
+    steps_compared: ratios.length,
     round_step_seconds_median: roundStep,
     bare_step_seconds_median: bare,
     round_step_tokens_per_s: tokensPerStep / roundStep,
     bare_step_tokens_per_s: tokensPerStep / bare,
-    overhead_pct: 100 * (roundStep / bare - 1),
+    overhead_pct: 100 * (median(ratios) - 1),
+    overhead_pct_per_step: ratios.map((x) => Math.round(1000 * (x - 1)) / 10),
   });
   r.model.dispose();
   opt.dispose();
