@@ -1,0 +1,142 @@
+// `npm run sim`: synthetic labelers with a known reward drive the real product over HTTP while
+// the trainer runs DPO rounds on its normal schedule; the report says whether the true reward
+// of the served policy rose, and at what KL from v0. See src/sim/ and `--help`.
+import { cp, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { writeReport, type SimReport, type SweepPoint } from "../src/sim/report.ts";
+import { runSim, summarize, type SimOptions } from "../src/sim/product/run.ts";
+import { HOUSE_MODEL_DIR, initBackend } from "../src/lm/index.ts";
+
+const HELP = `npm run sim -- [options]
+  --url URL              use a running product (also --database-url URL and SIM_ADMIN_PASSWORD)
+                         default: start a private one (fresh database, seed, web + trainer)
+  --web next|host        how to serve the web when starting one: next start (needs a build) or the
+                         API-only host (the same route handlers, no build)       [next]
+  --labelers N           synthetic labelers                                       [8]
+  --careless F           fraction of careless labelers (vote at random)           [0]
+  --temperature T        Bradley–Terry temperature in reward units                [1]
+  --tie-threshold D      |rA − rB| below D is a tie                               [0.5]
+  --think-ms MS          pause before each vote                                   [0]
+  --rounds R             stop after R finished rounds                             [4]
+  --minutes T            or after T minutes                                       [30]
+  --beta B               DPO β (default: the product's setting)
+  --votes-per-round N    new decisive votes that start a round                    [32]
+  --learning-rate LR     DPO learning rate (default: the product's setting)
+  --epochs E             DPO epochs per round (default: the product's setting)
+  --max-new-tokens N     completion length in battles (default: the product's setting)
+  --sweep-beta LIST      run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off
+  --eval-prompts N       held-out prompts for measurement                         [12]
+  --eval-samples N       samples per held-out prompt                              [8]
+  --out DIR              report directory                                         [sim-report]
+  --seed S               seed of labelers and measurement                         [1]`;
+
+function parseArgs(argv: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--help" || a === "-h") {
+      process.stdout.write(HELP + "\n");
+      process.exit(0);
+    }
+    if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}" (see --help)`);
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value (see --help)`);
+    flags.set(a.slice(2), v);
+    i++;
+  }
+  const known = new Set(HELP.match(/--[a-z-]+/g)!.map((f) => f.slice(2)).concat(["database-url", "admin-user", "admin-password", "keep-db"]));
+  for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k} (see --help)`);
+  return flags;
+}
+
+function number(flags: Map<string, string>, name: string, fallback: number, check: (n: number) => boolean = (n) => n >= 0): number {
+  const raw = flags.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !check(n)) throw new Error(`--${name} has an invalid value "${raw}"`);
+  return n;
+}
+
+function optional(flags: Map<string, string>, name: string, check: (n: number) => boolean = (n) => n > 0): number | undefined {
+  return flags.has(name) ? number(flags, name, 0, check) : undefined;
+}
+
+async function main(): Promise<void> {
+  const flags = parseArgs(process.argv.slice(2));
+  const out = path.resolve(flags.get("out") ?? "sim-report");
+  await mkdir(out, { recursive: true });
+  const web = flags.get("web") ?? "next";
+  if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
+  const log = (msg: string) => process.stdout.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  await initBackend((process.env.TF_BACKEND as "auto" | "wasm" | "cpu" | undefined) ?? "auto");
+
+  // Pretraining may rewrite models/house during a run; every run serves a fixed copy.
+  const houseCopy = path.join(out, "house-v0");
+  if (!flags.get("url")) await cp(HOUSE_MODEL_DIR, houseCopy, { recursive: true });
+
+  const dpo: Record<string, unknown> = {};
+  const lr = optional(flags, "learning-rate");
+  if (lr !== undefined) dpo.learningRate = lr;
+  const epochs = optional(flags, "epochs", Number.isInteger);
+  if (epochs !== undefined) dpo.epochs = epochs;
+  const maxNewTokens = optional(flags, "max-new-tokens", Number.isInteger);
+  const base: Omit<SimOptions, "workDir"> = {
+    url: flags.get("url"),
+    databaseUrl: flags.get("database-url") ?? (flags.get("url") ? process.env.DATABASE_URL : undefined),
+    adminUsername: flags.get("admin-user"),
+    adminPassword: flags.get("admin-password") ?? process.env.SIM_ADMIN_PASSWORD,
+    web,
+    houseModelDir: houseCopy,
+    labelers: number(flags, "labelers", 8, (n) => Number.isInteger(n) && n >= 1),
+    careless: number(flags, "careless", 0, (n) => n >= 0 && n <= 1),
+    temperature: number(flags, "temperature", 1, (n) => n > 0),
+    tieThreshold: number(flags, "tie-threshold", 0.5),
+    thinkMs: number(flags, "think-ms", 0),
+    rounds: number(flags, "rounds", 4, (n) => Number.isInteger(n) && n >= 1),
+    minutes: number(flags, "minutes", 30, (n) => n > 0),
+    beta: optional(flags, "beta"),
+    votesPerRound: number(flags, "votes-per-round", 32, (n) => Number.isInteger(n) && n >= 2),
+    dpo,
+    sampling: maxNewTokens ? { maxNewTokens } : undefined,
+    evalPrompts: number(flags, "eval-prompts", 12, (n) => Number.isInteger(n) && n >= 1),
+    evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),
+    seed: number(flags, "seed", 1, Number.isInteger),
+    log,
+  };
+
+  const sweep = flags.get("sweep-beta")?.split(",").map((s) => Number(s.trim()));
+  if (sweep && sweep.some((b) => !(b > 0))) throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${flags.get("sweep-beta")}"`);
+  const betas = sweep ?? [base.beta];
+  const points: SweepPoint[] = [];
+  let first: Awaited<ReturnType<typeof runSim>> | undefined;
+  for (const beta of betas) {
+    if (beta !== undefined && sweep) log(`β = ${beta}`);
+    const workDir = path.join(out, beta === undefined ? "run" : `run-beta-${beta}`);
+    await mkdir(workDir, { recursive: true });
+    const result = await runSim({ ...base, beta, workDir });
+    first ??= result;
+    if (sweep) points.push({ beta: beta!, versions: result.versions });
+    for (const v of result.versions) {
+      log(`${beta !== undefined ? `β=${beta} ` : ""}${v.name}: reward ${v.meanReward.toFixed(3)} ± ${v.rewardStderr.toFixed(3)} (std ${v.rewardStd.toFixed(3)}), KL ${v.kl.toFixed(3)}, rating ${v.rating?.toFixed(0) ?? "–"}`);
+    }
+  }
+  const report: SimReport = {
+    versions: first!.versions,
+    rounds: first!.rounds,
+    ...(sweep ? { sweep: points } : {}),
+    summary: { ...summarize(first!.versions), votes: first!.votes, minutes: first!.minutes, stoppedBecause: first!.stoppedBecause },
+    config: { ...Object.fromEntries(flags), loopSettings: first!.settings },
+    labelers: first!.labelers,
+  };
+  const files = await writeReport(out, report);
+  log(`report: ${files.json} and ${files.html}`);
+  log(`summary: ${JSON.stringify(report.summary)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`sim failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

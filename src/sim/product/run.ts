@@ -1,0 +1,243 @@
+// One sim run end to end: product up (or an existing one), admin set-up over HTTP, synthetic
+// labelers voting until R rounds finished or T minutes passed, then measurement of every
+// promoted version and the report data.
+import { randomBytes } from "node:crypto";
+import { ProductClient } from "../client.ts";
+import { driveLabelers, type LabelerAccount, type LabelerStats } from "../driver.ts";
+import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
+import { createLabelerPool } from "../labeler.ts";
+import type { ReportRound, ReportVersion } from "../report.ts";
+import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
+import { arenaVotes, checkpointDirOf, heldOutPrompts } from "./inspect.ts";
+import { launchProduct, type Product, type WebMode } from "./launch.ts";
+
+export interface SimOptions {
+  /** an already running product; otherwise one is started (needs `databaseUrl` for measurement) */
+  url?: string;
+  databaseUrl?: string;
+  adminUsername?: string;
+  adminPassword?: string;
+  workDir: string;
+  web?: WebMode;
+  houseModelDir?: string;
+  prepare?: (db: PrismaClient) => Promise<void>;
+  labelers: number;
+  careless: number;
+  temperature: number;
+  tieThreshold: number;
+  thinkMs: number;
+  rounds: number;
+  minutes: number;
+  beta?: number;
+  votesPerRound: number;
+  /** other loop/arena settings to apply over HTTP (e.g. learningRate, maxNewTokens) */
+  dpo?: Record<string, unknown>;
+  gates?: Record<string, unknown>;
+  sampling?: Record<string, unknown>;
+  evalPrompts: number;
+  evalSamplesPerPrompt: number;
+  evalMaxNewTokens?: number;
+  seed: number;
+  tfBackend?: "auto" | "wasm" | "cpu";
+  log?: (msg: string) => void;
+}
+
+export interface SimResult {
+  versions: ReportVersion[];
+  rounds: ReportRound[];
+  labelers: LabelerStats[];
+  votes: number;
+  minutes: number;
+  stoppedBecause: string;
+  settings: unknown;
+}
+
+interface RoundRow {
+  id: string;
+  number: number;
+  status: string;
+  pairsTrain: number | null;
+  pairsHeldout: number | null;
+  config: { beta?: number } | null;
+  summary: {
+    seconds?: number;
+    first?: Record<string, number>;
+    last?: Record<string, number>;
+    heldout?: { accuracy?: number; loss?: number } | null;
+    kl?: { kl?: number } | null;
+  } | null;
+  error: string | null;
+  baseVersion: { name: string } | null;
+  resultVersion: { name: string; status: string } | null;
+}
+
+interface VersionRow {
+  id: number;
+  name: string;
+  status: string;
+  checkpointUri: string;
+  promotedAt: Date | null;
+  producedBy: { number: number } | null;
+}
+
+const FINISHED = new Set(["SUCCEEDED", "REJECTED", "FAILED", "CANCELLED"]);
+const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
+
+async function roundReport(admin: ProductClient, r: RoundRow): Promise<ReportRound> {
+  const full = await admin.query<{ metrics: { step: number; values: Record<string, number> }[] }>("rounds.get", { roundId: r.id, afterStep: -1 });
+  return {
+    number: r.number,
+    status: r.status,
+    baseVersion: r.baseVersion?.name ?? null,
+    resultVersion: r.resultVersion?.name ?? null,
+    pairsTrain: r.pairsTrain,
+    pairsHeldout: r.pairsHeldout,
+    beta: num(r.config?.beta),
+    lossFirst: num(r.summary?.first?.loss),
+    lossLast: num(r.summary?.last?.loss),
+    marginsLast: num(r.summary?.last?.["rewards/margins"]),
+    heldoutAccuracy: num(r.summary?.heldout?.accuracy),
+    heldoutLoss: num(r.summary?.heldout?.loss),
+    klGate: num(r.summary?.kl?.kl),
+    seconds: num(r.summary?.seconds),
+    error: r.error,
+    metrics: full.metrics.map((m) => ({ step: m.step, loss: m.values.loss, margins: m.values["rewards/margins"], accuracy: m.values["rewards/accuracies"] })),
+  };
+}
+
+export async function runSim(opts: SimOptions): Promise<SimResult> {
+  const log = opts.log ?? (() => {});
+  let product: Product | undefined;
+  let db: PrismaClient;
+  let baseUrl: string;
+  let adminCreds: { username: string; password: string };
+  if (opts.url) {
+    if (!opts.databaseUrl) throw new Error("--url needs --database-url (or DATABASE_URL): the evaluation reads held-out prompts and votes from the product's database");
+    if (!opts.adminPassword) throw new Error("--url needs the admin password (SIM_ADMIN_PASSWORD or --admin-password) to create labelers and set the schedule");
+    baseUrl = opts.url;
+    db = createPrismaClient(opts.databaseUrl);
+    adminCreds = { username: opts.adminUsername ?? "admin", password: opts.adminPassword };
+  } else {
+    product = await launchProduct({ workDir: opts.workDir, web: opts.web, houseModelDir: opts.houseModelDir, prepare: opts.prepare, tfBackend: opts.tfBackend, log });
+    baseUrl = product.baseUrl;
+    db = product.db;
+    adminCreds = product.admin;
+  }
+
+  const started = Date.now();
+  const controller = new AbortController();
+  try {
+    const admin = new ProductClient({ baseUrl });
+    await admin.signIn(adminCreds.username, adminCreds.password);
+    const settings = await admin.mutation("rounds.updateSettings", {
+      schedule: { autoTrain: true, minNewPairs: opts.votesPerRound, checkIntervalSeconds: 2 },
+      dpo: { ...(opts.beta !== undefined ? { beta: opts.beta } : {}), ...opts.dpo },
+      ...(opts.gates ? { gates: opts.gates } : {}),
+    });
+    if (opts.sampling) await admin.mutation("arena.updateSettings", { sampling: opts.sampling });
+
+    const profiles = createLabelerPool({ count: opts.labelers, carelessFraction: opts.careless, temperature: opts.temperature, tieThreshold: opts.tieThreshold, seed: opts.seed });
+    const tag = randomBytes(3).toString("hex");
+    const accounts: LabelerAccount[] = [];
+    for (const [i, profile] of profiles.entries()) {
+      const account = { username: `sim-${tag}-${i}`, password: `pw-${randomBytes(9).toString("base64url")}`, profile };
+      await admin.mutation("users.createLabeler", { username: account.username, password: account.password });
+      accounts.push(account);
+    }
+    log(`${accounts.length} labelers created (${profiles.filter((p) => p.careless).length} careless); voting`);
+
+    let votes = 0;
+    const labeling = driveLabelers({
+      baseUrl,
+      labelers: accounts,
+      thinkMs: opts.thinkMs,
+      seed: opts.seed,
+      signal: controller.signal,
+      onVote: () => void votes++,
+      onProblem: (e) => log(`labeler ${e.username}: ${e.message}`),
+    });
+
+    let stoppedBecause = "";
+    let lastSeen = "";
+    while (!stoppedBecause) {
+      await new Promise((r) => setTimeout(r, 3000));
+      const rounds = await admin.query<RoundRow[]>("rounds.list", { limit: 200 });
+      const finished = rounds.filter((r) => FINISHED.has(r.status));
+      const line = rounds.map((r) => `#${r.number} ${r.status}${r.resultVersion ? `→${r.resultVersion.name}` : ""}`).reverse().join(", ");
+      if (line !== lastSeen) log(`votes ${votes}; rounds: ${line || "none yet"}`);
+      lastSeen = line;
+      if (finished.length >= opts.rounds) stoppedBecause = `${finished.length} rounds finished`;
+      else if (Date.now() - started > opts.minutes * 60_000) stoppedBecause = `time limit of ${opts.minutes} minutes`;
+    }
+    controller.abort();
+    const labelers = await labeling;
+    log(`stopped: ${stoppedBecause}; ${votes} votes`);
+
+    const roundRows = (await admin.query<RoundRow[]>("rounds.list", { limit: 200 })).sort((a, b) => a.number - b.number);
+    const rounds = await Promise.all(roundRows.map((r) => roundReport(admin, r)));
+    const versionRows = (await admin.query<VersionRow[]>("rounds.versions")).sort((a, b) => a.id - b.id);
+    const promoted = versionRows.filter((v) => v.promotedAt !== null);
+    const prompts = await heldOutPrompts(db, opts.evalPrompts);
+    const ratings = ratingsFromVotes(await arenaVotes(db), { seed: opts.seed });
+    const sampling = (await admin.query<{ sampling: { maxNewTokens: number } }>("arena.settings")).sampling;
+    const minutes = (Date.now() - started) / 60_000;
+
+    // Stop the web server and trainer first: measurement gets the CPU to itself.
+    if (product) await product.stop();
+    product = undefined;
+
+    log(`evaluating ${promoted.length} versions on ${prompts.length} held-out prompts × ${opts.evalSamplesPerPrompt} samples`);
+    const evals = await evaluateVersions(
+      promoted.map((v) => ({ name: v.name, checkpointDir: checkpointDirOf(v.checkpointUri) })),
+      {
+        prompts,
+        samplesPerPrompt: opts.evalSamplesPerPrompt,
+        maxNewTokens: opts.evalMaxNewTokens ?? sampling.maxNewTokens,
+        seed: opts.seed + 1,
+        onProgress: (e) => log(`  ${e.name}: mean reward ${e.meanReward.toFixed(3)}, KL ${e.kl.toFixed(3)}`),
+      },
+    );
+    const byResult = new Map(rounds.filter((r) => r.resultVersion).map((r) => [r.resultVersion!, r]));
+    const versions: ReportVersion[] = evals.map((e) => {
+      const row = promoted.find((v) => v.name === e.name)!;
+      const rating = ratings[e.name];
+      return {
+        ...e,
+        heldoutAccuracy: byResult.get(e.name)?.heldoutAccuracy ?? null,
+        rating: rating?.rating ?? null,
+        ratingCi: rating?.ci ?? null,
+        ratingBattles: rating?.battles ?? 0,
+        status: row.status,
+      };
+    });
+    return { versions, rounds, labelers, votes, minutes, stoppedBecause, settings };
+  } finally {
+    controller.abort();
+    if (product) await product.stop();
+    else if (opts.url) await db.$disconnect().catch(() => {});
+  }
+}
+
+/** The issue's acceptance numbers, computed from the versions in order. */
+export function summarize(versions: ReportVersion[]): Record<string, unknown> {
+  if (versions.length === 0) return { versions: 0 };
+  const v0 = versions[0];
+  const last = versions[versions.length - 1];
+  let monotonic = versions.length >= 2;
+  for (let i = 1; i < versions.length; i++) if (!(versions[i].meanReward > versions[i - 1].meanReward)) monotonic = false;
+  const rise = last.meanReward - v0.meanReward;
+  const ciSeparated = last.ratingCi && v0.ratingCi && last !== v0 ? last.ratingCi[0] > v0.ratingCi[1] : null;
+  return {
+    promotedRounds: versions.length - 1,
+    v0MeanReward: v0.meanReward,
+    v0RewardStd: v0.rewardStd,
+    lastVersion: last.name,
+    lastMeanReward: last.meanReward,
+    riseOverV0: rise,
+    riseInV0Std: v0.rewardStd > 0 ? rise / v0.rewardStd : null,
+    reachedHalfStd: v0.rewardStd > 0 ? rise >= 0.5 * v0.rewardStd : false,
+    monotonic,
+    lastKL: last.kl,
+    lastAboveV0NonOverlappingCI: ciSeparated,
+  };
+}

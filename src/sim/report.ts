@@ -1,0 +1,144 @@
+// The sim's report: report.json (the numbers, for the README and for machines) and
+// report.html (charts), with chart.js copied next to it from node_modules so the page works
+// offline and loads nothing from a CDN.
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+export interface ReportVersion {
+  name: string;
+  meanReward: number;
+  rewardStd: number;
+  rewardStderr: number;
+  kl: number;
+  klStderr: number;
+  /** held-out preference accuracy of the round that produced this version (null for v0) */
+  heldoutAccuracy: number | null;
+  /** arena Bradley–Terry rating (null when the version had no battle against another version) */
+  rating: number | null;
+  ratingCi: [number, number] | null;
+  ratingBattles: number;
+  samples: number;
+  nonZeroShare: number;
+  status: string;
+}
+
+export interface ReportRound {
+  number: number;
+  status: string;
+  baseVersion: string | null;
+  resultVersion: string | null;
+  pairsTrain: number | null;
+  pairsHeldout: number | null;
+  beta: number | null;
+  lossFirst: number | null;
+  lossLast: number | null;
+  marginsLast: number | null;
+  heldoutAccuracy: number | null;
+  heldoutLoss: number | null;
+  klGate: number | null;
+  seconds: number | null;
+  error: string | null;
+  metrics: { step: number; loss: number; margins: number; accuracy: number }[];
+}
+
+export interface SweepPoint {
+  beta: number;
+  versions: ReportVersion[];
+}
+
+export interface SimReport {
+  versions: ReportVersion[];
+  rounds: ReportRound[];
+  sweep?: SweepPoint[];
+  summary: Record<string, unknown>;
+  config: Record<string, unknown>;
+  labelers: unknown[];
+}
+
+const CHART_FILE = "chart.umd.js";
+
+function chartSource(): string {
+  // The UMD bundle is not in chart.js's "exports", so it is found next to the CommonJS entry.
+  const file = path.join(path.dirname(createRequire(import.meta.url).resolve("chart.js")), "chart.umd.js");
+  if (!existsSync(file)) throw new Error(`chart.js's browser bundle is missing at ${file}; reinstall dependencies (npm ci)`);
+  return file;
+}
+
+export async function writeReport(outDir: string, report: SimReport): Promise<{ json: string; html: string }> {
+  await mkdir(outDir, { recursive: true });
+  const json = path.join(outDir, "report.json");
+  const html = path.join(outDir, "report.html");
+  await writeFile(json, JSON.stringify(report, null, 2) + "\n");
+  await copyFile(chartSource(), path.join(outDir, CHART_FILE));
+  await writeFile(html, renderHtml(report));
+  return { json, html };
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
+
+function versionTable(versions: ReportVersion[]): string {
+  const rows = versions
+    .map(
+      (v) =>
+        `<tr><td>${escapeHtml(v.name)}</td><td>${fmt(v.meanReward)} ± ${fmt(v.rewardStderr)}</td><td>${fmt(v.rewardStd)}</td><td>${fmt(v.kl)} ± ${fmt(v.klStderr)}</td>` +
+        `<td>${fmt(v.heldoutAccuracy)}</td><td>${v.rating === null ? "–" : `${fmt(v.rating, 0)} [${fmt(v.ratingCi?.[0], 0)}, ${fmt(v.ratingCi?.[1], 0)}]`}</td><td>${v.ratingBattles}</td><td>${escapeHtml(v.status)}</td></tr>`,
+    )
+    .join("\n");
+  return `<table><thead><tr><th>version</th><th>mean true reward ± s.e.</th><th>std</th><th>KL(π‖π_ref) ± s.e.</th><th>held-out acc.</th><th>arena rating [95% CI]</th><th>rated battles</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function renderHtml(report: SimReport): string {
+  // Data goes in as JSON inside a script element; "<" is escaped so no text can close it.
+  const data = JSON.stringify({ versions: report.versions, rounds: report.rounds, sweep: report.sweep ?? [] }).replace(/</g, "\\u003c");
+  const summary = Object.entries(report.summary)
+    .map(([k, v]) => `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(typeof v === "number" ? fmt(v) : JSON.stringify(v))}</li>`)
+    .join("");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dpo-arena sim report</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#111;max-width:1100px}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:24px}.card{border:1px solid #ddd;border-radius:6px;padding:12px}
+h1{font-size:20px}h2{font-size:15px;margin:0 0 8px}
+</style>
+<script src="${CHART_FILE}"></script></head>
+<body>
+<h1>dpo-arena: synthetic labelers, true reward per policy version</h1>
+<ul>${summary}</ul>
+${versionTable(report.versions)}
+<div class="grid">
+<div class="card"><h2>Mean true reward per version (± 1 s.e.)</h2><canvas id="reward"></canvas></div>
+<div class="card"><h2>True reward vs KL(π‖π_ref)</h2><canvas id="frontier"></canvas></div>
+<div class="card"><h2>Round loss per step</h2><canvas id="loss"></canvas></div>
+<div class="card"><h2>Round reward margins per step</h2><canvas id="margins"></canvas></div>
+</div>
+<script id="data" type="application/json">${data}</script>
+<script>
+const D = JSON.parse(document.getElementById("data").textContent);
+const palette = ["#2563eb","#dc2626","#16a34a","#9333ea","#ea580c","#0891b2","#ca8a04"];
+const names = D.versions.map(v => v.name);
+new Chart(document.getElementById("reward"), { type: "line", data: { labels: names, datasets: [
+  { label: "mean reward", data: D.versions.map(v => v.meanReward), borderColor: palette[0] },
+  { label: "+1 s.e.", data: D.versions.map(v => v.meanReward + v.rewardStderr), borderColor: "#93c5fd", borderDash: [4,4], pointRadius: 0 },
+  { label: "−1 s.e.", data: D.versions.map(v => v.meanReward - v.rewardStderr), borderColor: "#93c5fd", borderDash: [4,4], pointRadius: 0 } ] },
+  options: { animation: false, scales: { y: { title: { display: true, text: "AFINN reward per completion" } } } } });
+const curves = D.sweep.length ? D.sweep.map(s => ({ label: "β = " + s.beta, versions: s.versions })) : [{ label: "this run", versions: D.versions }];
+new Chart(document.getElementById("frontier"), { type: "scatter", data: { datasets: curves.map((c, i) => ({
+  label: c.label, showLine: true, borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
+  data: c.versions.map(v => ({ x: v.kl, y: v.meanReward })) })) },
+  options: { animation: false, scales: { x: { title: { display: true, text: "KL(π‖π_ref), nats per completion" } }, y: { title: { display: true, text: "mean true reward" } } } } });
+function perStep(id, key) {
+  new Chart(document.getElementById(id), { type: "scatter", data: { datasets: D.rounds.filter(r => r.metrics.length).map((r, i) => ({
+    label: "round " + r.number + " (" + r.status + ")", showLine: true, borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length], pointRadius: 1,
+    data: r.metrics.map(m => ({ x: m.step, y: m[key] })) })) },
+    options: { animation: false, scales: { x: { title: { display: true, text: "step" } } } } });
+}
+perStep("loss", "loss");
+perStep("margins", "margins");
+</script>
+</body></html>
+`;
+}
