@@ -41,6 +41,7 @@ export interface GateEvidence {
 
 function finiteGate(ev: GateEvidence): GateResult {
   const bad: string[] = [];
+  if (ev.nonFiniteWeights > 0) bad.push(`${ev.nonFiniteWeights} non-finite weights`);
   ev.steps.forEach((s) => {
     for (const k of METRIC_NAMES) if (!Number.isFinite(s[k])) bad.push(`step ${s.step} ${k}=${s[k]}`);
   });
@@ -50,7 +51,6 @@ function finiteGate(ev: GateEvidence): GateResult {
     }
   }
   if (ev.kl && !Number.isFinite(ev.kl.kl)) bad.push(`kl=${ev.kl.kl}`);
-  if (ev.nonFiniteWeights > 0) bad.push(`${ev.nonFiniteWeights} non-finite weights`);
   return {
     name: "finite",
     passed: bad.length === 0,

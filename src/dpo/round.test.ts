@@ -137,6 +137,23 @@ describe("runRound on a tiny GPT", () => {
     }
   });
 
+  it("stops at a non-finite loss and fails the finite gate instead of training on it", async () => {
+    const broken = policy.clone();
+    broken.setParams(new Map([["transformer.ln_f.bias", new Float32Array(CONFIG.nEmbd).fill(NaN)]]));
+    try {
+      const r = await runRound({ policy: broken, reference: policy, pairs: train, heldout, config: dpo });
+      expect(r.diverged).toBe(true);
+      expect(r.steps.length).toBe(1);
+      expect(r.steps[0].loss).toBeNaN();
+      expect(r.passed).toBe(false);
+      expect(r.gates[0]).toMatchObject({ name: "finite", passed: false });
+      expect(r.gates[0].detail).toMatch(/^non-finite values: 32 non-finite weights, step 0 loss=NaN/);
+      r.model.dispose();
+    } finally {
+      broken.dispose();
+    }
+  });
+
   it("aborts between steps without leaking", async () => {
     const live = tf.memory().numTensors;
     const ctl = new AbortController();

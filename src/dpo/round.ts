@@ -44,6 +44,8 @@ export interface RoundResult {
   kl: KLEstimate | null;
   gates: GateResult[];
   passed: boolean;
+  /** True when training stopped at a non-finite loss (the `finite` gate then fails). */
+  diverged: boolean;
   /** The reference log-probs used, so the caller can cache them. */
   referenceLogps: { train: PairLogps; heldout: PairLogps | null };
 }
@@ -94,11 +96,16 @@ function referenceFor(what: string, pairs: Pair[], given: PairLogps | undefined,
   return scorePairs(ref, pairs, cfg.scoreBatchSize);
 }
 
-/** One optimizer step on `batch`; returns its metrics (measured before the update). */
+/**
+ * One optimizer step on `batch`; returns its metrics (measured before the update). When the
+ * loss or a log-prob is not finite the update is skipped and `diverged` is set: the round stops
+ * there and reports it through the `finite` gate instead of training on garbage.
+ */
 function trainStep(model: GPT, opt: AdamW, batch: Pair[], ref: PairLogps, cfg: DpoConfig, lr: number) {
   const n = batch.length;
   let lossOut: ReturnType<typeof preferenceLoss> | null = null;
   let logps: Float64Array | null = null;
+  let diverged = false;
   const { loss, grads } = logprobGrads(model, pairItems(batch), (all, lengths) => {
     logps = all;
     lossOut = preferenceLoss({
@@ -121,22 +128,29 @@ function trainStep(model: GPT, opt: AdamW, batch: Pair[], ref: PairLogps, cfg: D
       dlogps[i] = lossOut.gradPolicyChosen[i] / n;
       dlogps[n + i] = lossOut.gradPolicyRejected[i] / n;
     }
-    return { loss: total / n, dlogps };
+    diverged = !Number.isFinite(total) || !dlogps.every(Number.isFinite);
+    // A zero upstream gradient keeps the (discarded) backward pass finite.
+    return { loss: total / n, dlogps: diverged ? new Float64Array(2 * n) : dlogps };
   });
-  let gradNorm: number;
+  let gradNorm = NaN;
   try {
-    gradNorm = clipGradNorm(grads, cfg.maxGradNorm);
-    opt.step(model, grads, lr);
+    if (!diverged) {
+      gradNorm = clipGradNorm(grads, cfg.maxGradNorm);
+      opt.step(model, grads, lr);
+    }
   } finally {
     disposeGrads(grads);
   }
   const out = lossOut as unknown as ReturnType<typeof preferenceLoss>;
   const lp = logps as unknown as Float64Array;
   return {
-    loss,
-    grad_norm: gradNorm,
-    learning_rate: lr,
-    ...batchRewardMetrics(out.chosenRewards, out.rejectedRewards, lp.subarray(0, n), lp.subarray(n, 2 * n)),
+    diverged,
+    metrics: {
+      loss,
+      grad_norm: gradNorm,
+      learning_rate: lr,
+      ...batchRewardMetrics(out.chosenRewards, out.rejectedRewards, lp.subarray(0, n), lp.subarray(n, 2 * n)),
+    },
   };
 }
 
@@ -169,16 +183,18 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   try {
     const steps: StepMetrics[] = [];
     const permutation = shuffler(cfg.seed);
-    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+    let diverged = false;
+    for (let epoch = 0; epoch < cfg.epochs && !diverged; epoch++) {
       const order = permutation(pairs.length);
-      for (let start = 0; start < order.length; start += cfg.batchSize) {
+      for (let start = 0; start < order.length && !diverged; start += cfg.batchSize) {
         await yieldToEventLoop();
         check(`at step ${steps.length}`);
         const idx = order.slice(start, start + cfg.batchSize);
         const batch = idx.map((i) => pairs[i]);
         const ref = { chosen: idx.map((i) => refTrain.chosen[i]), rejected: idx.map((i) => refTrain.rejected[i]) };
         const t0 = performance.now();
-        const metrics = trainStep(model, opt, batch, ref, cfg, learningRateAt(cfg, steps.length));
+        const { metrics, diverged: bad } = trainStep(model, opt, batch, ref, cfg, learningRateAt(cfg, steps.length));
+        diverged = bad;
         const seconds = (performance.now() - t0) / 1000;
         const tokens = batch.reduce((s, p) => s + 2 * p.promptIds.length + p.chosenIds.length + p.rejectedIds.length, 0);
         const step: StepMetrics = { step: steps.length, epoch, pairs: batch.length, tokens, seconds, ...metrics };
@@ -213,6 +229,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       kl,
       gates,
       passed: allGatesPassed(gates),
+      diverged,
       referenceLogps: { train: refTrain, heldout: refHeldout },
     };
   } catch (e) {
