@@ -58,6 +58,9 @@ export function useBattleQueue() {
   queueRef.current = queue;
   const sources = useRef(new Map<string, EventSource>());
   const fetching = useRef(false);
+  /** Voted or skipped here but maybe not yet committed: the server could still hand them back as open. */
+  const finished = useRef<string[]>([]);
+  const excluded = () => [...queueRef.current.map((b) => b.battleId), ...finished.current];
 
   const patch = useCallback((battleId: string, f: (b: BattleView) => BattleView) => {
     setQueue((q) => q.map((b) => (b.battleId === battleId ? f(b) : b)));
@@ -97,7 +100,7 @@ export function useBattleQueue() {
     fetching.current = true;
     try {
       while (queueRef.current.length < PREFETCH) {
-        const res = await client.arena.next.mutate({ excludeBattleIds: queueRef.current.map((b) => b.battleId) });
+        const res = await client.arena.next.mutate({ excludeBattleIds: excluded() });
         if (res.status !== "battle") {
           if (queueRef.current.length === 0) setEmpty(res.message);
           break;
@@ -114,7 +117,7 @@ export function useBattleQueue() {
           error: null,
           idempotencyKey: newKey(),
         };
-        if (queueRef.current.some((b) => b.battleId === view.battleId)) break;
+        if (excluded().includes(view.battleId)) break;
         queueRef.current = [...queueRef.current, view];
         setQueue(queueRef.current);
         openStream(view.battleId);
@@ -136,7 +139,8 @@ export function useBattleQueue() {
   }, [fill]);
 
   const advance = useCallback(() => {
-    const [, ...rest] = queueRef.current;
+    const [done, ...rest] = queueRef.current;
+    if (done) finished.current = [...finished.current, done.battleId].slice(-10);
     queueRef.current = rest;
     setQueue(rest);
     void fill();
@@ -188,7 +192,7 @@ export function useBattleQueue() {
   /** A prompt the labeler typed becomes the current battle. */
   const ask = useCallback(
     async (promptText: string) => {
-      const res = await client.arena.next.mutate({ promptText, excludeBattleIds: queueRef.current.map((b) => b.battleId) });
+      const res = await client.arena.next.mutate({ promptText, excludeBattleIds: excluded() });
       if (res.status !== "battle") throw new Error(res.message);
       const view: BattleView = { battleId: res.battle.battleId, promptText: res.battle.promptText, texts: { A: "", B: "" }, done: { A: false, B: false }, ready: false, readyAt: null, error: null, idempotencyKey: newKey() };
       queueRef.current = [view, ...queueRef.current];

@@ -12,7 +12,7 @@ import { MAX_PROMPT_CHARS } from "../services/prompts/parse-import.ts";
 export const arenaRouter = router({
   /** The labeler's open battle not in `excludeBattleIds`, or a newly assigned one. */
   next: labelerProcedure
-    .input(z.object({ excludeBattleIds: z.array(idSchema).max(5, "At most 5 battle ids").default([]), promptText: text({ max: MAX_PROMPT_CHARS }).optional() }).strict())
+    .input(z.object({ excludeBattleIds: z.array(idSchema).max(20, "At most 20 battle ids").default([]), promptText: text({ max: MAX_PROMPT_CHARS }).optional() }).strict())
     .mutation(({ ctx, input }) => nextBattle({ db: ctx.db, labelerId: ctx.user.id, excludeBattleIds: input.excludeBattleIds, promptText: input.promptText })),
 
   vote: labelerProcedure
