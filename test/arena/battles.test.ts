@@ -6,6 +6,7 @@ import { castVote, skipBattle } from "../../src/server/services/battles/vote.ts"
 import { myStats } from "../../src/server/services/stats/labelers.ts";
 import { AppError } from "../../src/server/errors.ts";
 import { addLabeler, addPrompts, createArenaWorld, streamToEnd, type ArenaWorld } from "./helpers.ts";
+import { registerTinyHouse } from "../loop/fixtures.ts";
 
 let world: ArenaWorld;
 
@@ -162,4 +163,34 @@ describe("votes", () => {
     // Left/right draw is random per battle and recorded.
     expect(rows.every((c) => typeof c.battle!.swapped === "boolean")).toBe(true);
   });
+});
+
+describe("pair selection", () => {
+  it("with on-policy share 0, pairs the serving version with an earlier one in a random, recorded order", async () => {
+    const { db } = world;
+    await db.prompt.updateMany({ data: { enabled: false } });
+    await addPrompts(db, ["versus 1", "versus 2", "versus 3", "versus 4"]);
+    // v1 takes over; v0 becomes an earlier (retired) version. The registry's poll picks v1 up.
+    await db.policyVersion.update({ where: { id: world.v0.id }, data: { status: "RETIRED" } });
+    const v1 = await registerTinyHouse(db, { name: "v1", seed: 11 });
+    for (let i = 0; i < 100 && world.sampler.registry.current()?.id !== v1.id; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(world.sampler.registry.current()?.id).toBe(v1.id);
+    await db.setting.update({ where: { key: "arena" }, data: { value: { onPolicyShare: 0, battleLeaseMinutes: 30, overlapTarget: 1 } } });
+
+    const judge = await addLabeler(db, "judge");
+    const slotsOfV1: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const b = battleOf(await nextBattle({ db, labelerId: judge.id, random: () => (i % 2 ? 0.9 : 0.1) }));
+      await streamToEnd(world, b.battleId, judge.id);
+      const battle = await db.battle.findUniqueOrThrow({ where: { id: b.battleId }, include: { completions: { include: { policyVersion: true } } } });
+      expect(battle).toMatchObject({ kind: "VERSUS", policyAId: v1.id, policyBId: world.v0.id });
+      const bySlot = Object.fromEntries(battle.completions.map((c) => [c.slot, c.policyVersion.name]));
+      expect(bySlot).toEqual(battle.swapped ? { A: "v0", B: "v1" } : { A: "v1", B: "v0" });
+      const vote = await castVote({ db, labelerId: judge.id, battleId: b.battleId, choice: "A", idempotencyKey: `judge-${i}-${b.battleId}`, msToVote: 700 });
+      expect(vote.reveal).toEqual(bySlot);
+      slotsOfV1.push(bySlot.A === "v1" ? "A" : "B");
+    }
+    // The injected draws alternate, so the serving version appears on both sides.
+    expect(new Set(slotsOfV1)).toEqual(new Set(["A", "B"]));
+  }, 60_000);
 });
