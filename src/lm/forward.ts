@@ -89,16 +89,27 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   const layers: LayerSaved[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
-    const ln1 = layerNorm(x, P(p + "ln_1.weight"), P(p + "ln_1.bias"), c.layerNormEpsilon);
-    const qkv = linear(ln1.y, P(p + "attn.c_attn.weight"), P(p + "attn.c_attn.bias")); // (B*T, 3C)
-    const a = attentionForward(qkv, B, T, c.nHead, save);
-    qkv.dispose();
-    x = tf.add(x, linear(a.out, P(p + "attn.c_proj.weight"), P(p + "attn.c_proj.bias"))) as tf.Tensor2D;
-    const ln2 = layerNorm(x, P(p + "ln_2.weight"), P(p + "ln_2.bias"), c.layerNormEpsilon);
-    const u = linear(ln2.y, P(p + "mlp.c_fc.weight"), P(p + "mlp.c_fc.bias")); // (B*T, 4C)
-    const g = gelu(u);
-    x = tf.add(x, linear(g, P(p + "mlp.c_proj.weight"), P(p + "mlp.c_proj.bias"))) as tf.Tensor2D;
-    if (save) layers.push({ ln1: ln1.saved, h1: ln1.y, attn: a.saved!, att: a.out, ln2: ln2.saved, h2: ln2.y, u, g });
+    let attn: AttnSaved | null = null;
+    // one scope per block so its temporaries are freed now, not at the end of the whole pass
+    const r = tf.tidy(() => {
+      const ln1 = layerNorm(x, P(p + "ln_1.weight"), P(p + "ln_1.bias"), c.layerNormEpsilon);
+      const qkv = linear(ln1.y, P(p + "attn.c_attn.weight"), P(p + "attn.c_attn.bias")); // (B*T, 3C)
+      const a = attentionForward(qkv, B, T, c.nHead, save);
+      attn = a.saved;
+      const x1 = tf.add(x, linear(a.out, P(p + "attn.c_proj.weight"), P(p + "attn.c_proj.bias"))) as tf.Tensor2D;
+      const ln2 = layerNorm(x1, P(p + "ln_2.weight"), P(p + "ln_2.bias"), c.layerNormEpsilon);
+      const u = linear(ln2.y, P(p + "mlp.c_fc.weight"), P(p + "mlp.c_fc.bias")); // (B*T, 4C)
+      const g = gelu(u);
+      const x2 = tf.add(x1, linear(g, P(p + "mlp.c_proj.weight"), P(p + "mlp.c_proj.bias"))) as tf.Tensor2D;
+      if (!save) return { x: x2 };
+      return { x: x2, xhat1: ln1.saved.xhat, rstd1: ln1.saved.rstd, h1: ln1.y, att: a.out, xhat2: ln2.saved.xhat, rstd2: ln2.saved.rstd, h2: ln2.y, u, g };
+    });
+    x.dispose(); // the block input is not needed by the backward pass (LayerNorm keeps xhat)
+    x = r.x;
+    if (save) {
+      const q = r as Required<typeof r>;
+      layers.push({ ln1: { xhat: q.xhat1, rstd: q.rstd1 }, h1: q.h1, attn: attn!, att: q.att, ln2: { xhat: q.xhat2, rstd: q.rstd2 }, h2: q.h2, u: q.u, g: q.g });
+    }
   }
   const lnf = layerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), c.layerNormEpsilon);
   const hSel = tf.gather(lnf.y, tf.tensor1d(pk.sel, "int32")) as tf.Tensor2D; // (M, C)
@@ -134,7 +145,11 @@ export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSi
   for (let s = 0; s < items.length; s += bs) {
     const chunk = items.slice(s, s + bs);
     const pk = pack(model, chunk);
-    const lp = tf.tidy(() => targetLogprobs(forward(model, pk, false).logits, model.config.vocabSize, pk.targets, false));
+    let logits: Float32Array = new Float32Array(0);
+    tf.tidy(() => {
+      logits = forward(model, pk, false).logits;
+    });
+    const lp = targetLogprobs(logits, model.config.vocabSize, pk.targets, false);
     let m = 0;
     for (let b = 0; b < chunk.length; b++) {
       const row: number[] = [];
@@ -152,64 +167,124 @@ export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSi
 
 export type LossFn = (logps: Float64Array, lengths: Int32Array) => { loss: number; dlogps: Float64Array };
 
+/** A forward pass whose activations are kept for one backward pass (or released by dispose). */
+export interface PendingGrads {
+  /** Summed completion log-probs per item. */
+  logps: Float64Array;
+  /** Completion token counts per item. */
+  lengths: Int32Array;
+  /** Backpropagates dLoss/dlogp per item; consumes the saved activations. Caller disposes the grads. */
+  backward(dlogps: Float64Array): Map<string, tf.Tensor>;
+  dispose(): void;
+}
+
 /**
- * Forward the items, hand their summed completion log-probs to `lossFn`, and backpropagate
- * dLoss/dlogp through the model. Gradients are returned by parameter name (caller disposes).
+ * First half of `logprobGrads`: the forward pass with activations saved. Split out so a
+ * caller can combine log-probs from several forward passes (e.g. data-parallel shards)
+ * before deciding the loss.
  */
-export function logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
+export function forwardWithGrad(model: GPT, items: ScoreItem[]): PendingGrads {
   const c = model.config;
   const V = c.vocabSize;
   const C = c.nEmbd;
   const pk = pack(model, items);
   const { B, T } = pk;
-  let loss = 0;
+  let logits: Float32Array = new Float32Array(0);
+  let attn: AttnSaved[] = [];
+  const saved = tf.tidy(() => {
+    const fw = forward(model, pk, true);
+    logits = fw.logits;
+    attn = fw.layers.map((l) => l.attn);
+    return {
+      hSel: fw.hSel,
+      lnf: [fw.lnf.xhat, fw.lnf.rstd],
+      layers: fw.layers.map((l) => [l.ln1.xhat, l.ln1.rstd, l.h1, l.att, l.ln2.xhat, l.ln2.rstd, l.h2, l.u, l.g]),
+    };
+  });
+  const all = () => [saved.hSel, ...saved.lnf, ...saved.layers.flat()];
+  const lp = targetLogprobs(logits, V, pk.targets, true); // logits now holds the softmax probabilities
   const logps = new Float64Array(B);
+  for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
+  let consumed = false;
+  const backward = (dlogps: Float64Array): Map<string, tf.Tensor> => {
+    if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
+    consumed = true;
+    if (!(dlogps instanceof Float64Array) || dlogps.length !== B) throw new Error(`dlogps must be a Float64Array of length ${B}`);
+    try {
+      return backwardPass(model, pk, logits, attn, saved, dlogps);
+    } finally {
+      for (const t of all()) t.dispose();
+    }
+  };
+  return {
+    logps,
+    lengths: pk.lengths,
+    backward,
+    dispose: () => {
+      consumed = true;
+      for (const t of all()) t.dispose();
+    },
+  };
+}
+
+function backwardPass(
+  model: GPT, pk: Packed, probs: Float32Array, attn: AttnSaved[],
+  saved: { hSel: tf.Tensor2D; lnf: tf.Tensor2D[]; layers: tf.Tensor2D[][] }, dlogps: Float64Array,
+): Map<string, tf.Tensor> {
+  const c = model.config;
+  const V = c.vocabSize;
+  const C = c.nEmbd;
+  const { B, T } = pk;
   const names: string[] = [];
   const tensors = tf.tidy(() => {
     const P = (n: string) => model.getParam(n);
-    const fw = forward(model, pk, true);
-    const lp = targetLogprobs(fw.logits, V, pk.targets, true); // fw.logits now holds probabilities
-    for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
-    const res = lossFn(logps, pk.lengths);
-    if (!(res.dlogps instanceof Float64Array) || res.dlogps.length !== B) throw new Error(`lossFn must return dlogps as a Float64Array of length ${B}`);
-    loss = res.loss;
     // d logp(target)/d logits = onehot(target) − softmax, scaled by the item's dLoss/dlogp
     const M = pk.sel.length;
-    const dlog = fw.logits;
+    const dlog = probs;
     for (let m = 0; m < M; m++) {
-      const w = res.dlogps[pk.itemOf[m]];
+      const w = dlogps[pk.itemOf[m]];
       const o = m * V;
       for (let v = 0; v < V; v++) dlog[o + v] *= -w;
       dlog[o + pk.targets[m]] += w;
     }
     const grads = new Map<string, tf.Tensor>();
     const dlogits = tf.tensor2d(dlog, [M, V]);
-    const dwteHead = mm(tf.transpose(dlogits), fw.hSel); // (V, C)
+    const dwteHead = mm(tf.transpose(dlogits), saved.hSel); // (V, C)
     const dhSel = mm(dlogits, P("transformer.wte.weight") as tf.Tensor2D); // (M, C)
     // scatter the scored rows back to (B*T, C): unscored rows read an appended zero row
     const rowMap = new Int32Array(B * T).fill(M);
     pk.sel.forEach((r, m) => (rowMap[r] = m));
     const dhf = tf.gather(tf.concat([dhSel, tf.zeros([1, C])], 0), tf.tensor1d(rowMap, "int32")) as tf.Tensor2D;
-    const f = layerNormBackward(dhf, fw.lnf, P("transformer.ln_f.weight"));
+    const f = layerNormBackward(dhf, { xhat: saved.lnf[0], rstd: saved.lnf[1] }, P("transformer.ln_f.weight"));
     grads.set("transformer.ln_f.weight", f.dg).set("transformer.ln_f.bias", f.db);
     let dx = f.dx;
     for (let l = c.nLayer - 1; l >= 0; l--) {
       const p = `transformer.h.${l}.`;
-      const s = fw.layers[l];
-      // MLP: x += gelu(ln2(x) @ Wfc + bfc) @ Wmp + bmp
-      grads.set(p + "mlp.c_proj.weight", weightGrad(s.g, dx)).set(p + "mlp.c_proj.bias", tf.sum(dx, 0));
-      const du = geluBackward(mm(dx, model.weightT(p + "mlp.c_proj.weight")), s.u);
-      grads.set(p + "mlp.c_fc.weight", weightGrad(s.h2, du)).set(p + "mlp.c_fc.bias", tf.sum(du, 0));
-      const l2 = layerNormBackward(mm(du, model.weightT(p + "mlp.c_fc.weight")), s.ln2, P(p + "ln_2.weight"));
-      grads.set(p + "ln_2.weight", l2.dg).set(p + "ln_2.bias", l2.db);
-      dx = tf.add(dx, l2.dx) as tf.Tensor2D;
-      // attention: x += attn(ln1(x)) @ Wproj + bproj
-      grads.set(p + "attn.c_proj.weight", weightGrad(s.att, dx)).set(p + "attn.c_proj.bias", tf.sum(dx, 0));
-      const dqkv = attentionBackward(mm(dx, model.weightT(p + "attn.c_proj.weight")), s.attn);
-      grads.set(p + "attn.c_attn.weight", weightGrad(s.h1, dqkv)).set(p + "attn.c_attn.bias", tf.sum(dqkv, 0));
-      const l1 = layerNormBackward(mm(dqkv, model.weightT(p + "attn.c_attn.weight")), s.ln1, P(p + "ln_1.weight"));
-      grads.set(p + "ln_1.weight", l1.dg).set(p + "ln_1.bias", l1.db);
-      dx = tf.add(dx, l1.dx) as tf.Tensor2D;
+      const [xhat1, rstd1, h1, att, xhat2, rstd2, h2, u, gOut] = saved.layers[l];
+      const dxIn = dx;
+      const r = tf.tidy(() => {
+        let dx = dxIn;
+        const g: tf.Tensor[] = [];
+        // MLP: x += gelu(ln2(x) @ Wfc + bfc) @ Wmp + bmp
+        g.push(weightGrad(gOut, dx), tf.sum(dx, 0));
+        const du = geluBackward(mm(dx, model.weightT(p + "mlp.c_proj.weight")), u);
+        g.push(weightGrad(h2, du), tf.sum(du, 0));
+        const l2 = layerNormBackward(mm(du, model.weightT(p + "mlp.c_fc.weight")), { xhat: xhat2, rstd: rstd2 }, P(p + "ln_2.weight"));
+        g.push(l2.dg, l2.db);
+        dx = tf.add(dx, l2.dx) as tf.Tensor2D;
+        // attention: x += attn(ln1(x)) @ Wproj + bproj
+        g.push(weightGrad(att, dx), tf.sum(dx, 0));
+        const dqkv = attentionBackward(mm(dx, model.weightT(p + "attn.c_proj.weight")), attn[l]);
+        g.push(weightGrad(h1, dqkv), tf.sum(dqkv, 0));
+        const l1 = layerNormBackward(mm(dqkv, model.weightT(p + "attn.c_attn.weight")), { xhat: xhat1, rstd: rstd1 }, P(p + "ln_1.weight"));
+        g.push(l1.dg, l1.db);
+        return { dx: tf.add(dx, l1.dx) as tf.Tensor2D, g };
+      });
+      BLOCK_PARAMS.forEach((n, i) => grads.set(p + n, r.g[i]));
+      // this block's saved activations are no longer needed
+      for (const t of saved.layers[l]) t.dispose();
+      dx.dispose();
+      dx = r.dx;
     }
     // embeddings: a scatter-add in JS (gather's gradient kernel is missing on wasm)
     const dxd = dx.dataSync() as Float32Array;
@@ -230,5 +305,29 @@ export function logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): { 
   });
   const grads = new Map<string, tf.Tensor>();
   names.forEach((n, i) => grads.set(n, tensors[i]));
-  return { loss, logps, grads };
+  return grads;
+}
+
+const BLOCK_PARAMS = ["mlp.c_proj.weight", "mlp.c_proj.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "ln_2.weight", "ln_2.bias",
+  "attn.c_proj.weight", "attn.c_proj.bias", "attn.c_attn.weight", "attn.c_attn.bias", "ln_1.weight", "ln_1.bias"];
+
+/**
+ * Forward the items, hand their summed completion log-probs to `lossFn`, and backpropagate
+ * dLoss/dlogp through the model. Gradients are returned by parameter name (caller disposes).
+ */
+export function logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
+  const pending = forwardWithGrad(model, items);
+  let res: { loss: number; dlogps: Float64Array };
+  try {
+    res = lossFn(pending.logps, pending.lengths);
+  } catch (e) {
+    pending.dispose();
+    throw e;
+  }
+  if (!(res.dlogps instanceof Float64Array) || res.dlogps.length !== items.length) {
+    pending.dispose();
+    throw new Error(`lossFn must return dlogps as a Float64Array of length ${items.length}`);
+  }
+  const grads = pending.backward(res.dlogps);
+  return { loss: res.loss, logps: pending.logps, grads };
 }

@@ -20,7 +20,7 @@ describe("logprobGrads", () => {
       { promptIds: randomIds(5, TINY.vocabSize, rand), completionIds: randomIds(2, TINY.vocabSize, rand) },
     ];
     const w = [0.7, -1.3, 0.4];
-    const lossOf = (lp: ArrayLike<number>) => lp.reduce((a: number, x, i) => a + w[i] * x, 0);
+    const lossOf = (lp: ArrayLike<number>) => Array.from(lp).reduce((a, x, i) => a + w[i] * x, 0);
     const { loss, logps, grads } = logprobGrads(model, items, (lp) => ({ loss: lossOf(lp), dlogps: Float64Array.from(w) }));
     const ref = scoreCompletions(model, items);
     for (let i = 0; i < items.length; i++) expect(logps[i]).toBeCloseTo(ref.sum[i], 4);

@@ -167,9 +167,11 @@ export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): P
     one.v.push(new Float32Array(P * C));
   }
   const T0 = opts.promptIds.length;
-  let logits = tf.tidy(() => {
+  // logits leave tidy scopes through closures: returning a typed array makes tidy walk every element
+  let logits: Float32Array = new Float32Array(0);
+  tf.tidy(() => {
     const h = step(model, one, [opts.promptIds], 0);
-    return headLogits(model, tf.slice(h, [T0 - 1, 0], [1, C]) as tf.Tensor2D);
+    logits = headLogits(model, tf.slice(h, [T0 - 1, 0], [1, C]) as tf.Tensor2D);
   });
   const cache: Cache = { k: [], v: [] };
   for (let l = 0; l < c.nLayer; l++) {
@@ -208,7 +210,9 @@ export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): P
     if (done.every(Boolean) || s === budget - 1) break;
     const pos = T0 + s; // position of the token just chosen
     if (pos >= P) break;
-    logits = tf.tidy(() => headLogits(model, step(model, cache, next.map((id) => [id]), pos)));
+    tf.tidy(() => {
+      logits = headLogits(model, step(model, cache, next.map((id) => [id]), pos));
+    });
     rowLogits = Array.from({ length: n }, (_, r) => logits.subarray(r * V, (r + 1) * V));
     await new Promise<void>((res) => setImmediate(res));
   }
