@@ -147,7 +147,7 @@ test.describe.serial("arena", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: "docs/screenshots/arena-phone.png", fullPage: true });
-    await page.getByRole("button", { name: /B is better/ }).tap().catch(() => page.getByRole("button", { name: /B is better/ }).click());
+    await page.getByRole("button", { name: /B is better/ }).click();
     await expect(page.getByTestId("reveal")).toContainText("B is better");
   });
 

@@ -25,7 +25,7 @@ export function Arena() {
 
   useEffect(() => {
     void queryClient.invalidateQueries({ queryKey: trpc.arena.myStats.queryKey() });
-  }, [q.voteCount, queryClient, trpc]);
+  }, [q.acked, queryClient, trpc]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

@@ -53,7 +53,8 @@ export function useBattleQueue() {
   const [empty, setEmpty] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [reveal, setReveal] = useState<Reveal | null>(null);
-  const [voteCount, setVoteCount] = useState(0);
+  /** votes and skips the server confirmed: the stats refresh on each */
+  const [acked, setAcked] = useState(0);
   const queueRef = useRef<BattleView[]>([]);
   queueRef.current = queue;
   const sources = useRef(new Map<string, EventSource>());
@@ -159,7 +160,7 @@ export function useBattleQueue() {
           try {
             const r = await client.arena.vote.mutate({ battleId: current.battleId, choice, idempotencyKey: current.idempotencyKey, msToVote });
             setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, choice: r.choice, versions: r.reveal, kind: r.kind, pending: false } : prev));
-            setVoteCount((n) => n + 1);
+            setAcked((n) => n + 1);
             return;
           } catch (err) {
             if (!isRetryable(err) || attempt >= 6) {
@@ -183,7 +184,10 @@ export function useBattleQueue() {
     setReveal({ battleId: current.battleId, choice: "SKIP", promptText: current.promptText, pending: true });
     advance();
     void client.arena.skip.mutate({ battleId: current.battleId }).then(
-      () => setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, pending: false } : prev)),
+      () => {
+        setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, pending: false } : prev));
+        setAcked((n) => n + 1);
+      },
       (err: unknown) => setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, pending: false, error: errorMessage(err) } : prev)),
     );
     return true;
@@ -202,5 +206,5 @@ export function useBattleQueue() {
     [client, openStream],
   );
 
-  return { current: queue[0] ?? null, upcoming: queue.length - 1, empty, loadError, reveal, voteCount, vote, skip, ask, retry: fill };
+  return { current: queue[0] ?? null, upcoming: queue.length - 1, empty, loadError, reveal, acked, vote, skip, ask, retry: fill };
 }
