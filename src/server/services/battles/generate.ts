@@ -42,8 +42,8 @@ export interface WatchOptions {
 
 /**
  * Streams a battle to its labeler: stored completions at once, or the live job (started if
- * needed). Resolves when both completions are stored (after the "ready" event) or on error.
- * Returns an unsubscribe function through `onSubscribed` semantics: call the returned stop().
+ * needed) from the text so far. `stop` unsubscribes (the job keeps running); `finished`
+ * resolves once the job has stored both completions or failed.
  */
 export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => void; finished: Promise<void> }> {
   const { db, battleId, labelerId, onEvent } = opts;
