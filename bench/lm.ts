@@ -2,7 +2,7 @@
 // 4 heads, ctx 256). Prints JSON lines; never asserts timings. Each figure is reported with its
 // ratio to the 2-D NN matMul roofline measured in this same run, on this same backend.
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, GPT, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
+import { AdamW, GPT, GradWorkerPool, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
 import { makeRng } from "../src/lm/model.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -74,6 +74,27 @@ async function main() {
     bench: "train_step", shape: "V=260 d=256 L=4 H=4, 8 pairs x (64+64) tokens, fwd+bwd+AdamW", step_ms: +stepMs.toFixed(1),
     tokens_per_s: Math.round(tokens / (stepMs / 1000)), achieved_gflops: +(flops / (stepMs / 1000) / 1e9).toFixed(2),
     roofline_ratio: +(flops / (stepMs / 1000) / 1e9 / gflops).toFixed(3), pytorch_reference_tokens_per_s: 5000,
+  });
+
+  // data-parallel: the main thread plus one worker thread, each with its own wasm backend
+  const pool = await GradWorkerPool.create({ workers: 1 });
+  const stepParallel = async () => {
+    const { grads } = await pool.logprobGrads(model, items, dpoLoss);
+    opt.step(model, grads);
+    disposeGrads(grads);
+  };
+  await stepParallel();
+  const ptimes: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    await stepParallel();
+    ptimes.push(performance.now() - t0);
+  }
+  await pool.close();
+  const pMs = median(ptimes);
+  emit({
+    bench: "train_step_parallel", threads: 2, step_ms: +pMs.toFixed(1), tokens_per_s: Math.round(tokens / (pMs / 1000)),
+    speedup_vs_single: +(stepMs / pMs).toFixed(2), roofline_ratio_per_thread: +(flops / (pMs / 1000) / 1e9 / gflops / 2).toFixed(3),
   });
 
   const tok = byteTokenizer();

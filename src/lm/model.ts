@@ -82,6 +82,7 @@ export class GPT {
   /** W^T copies of 2-D weights, so input gradients dX = dY @ W^T stay NN matMuls. */
   private transposed = new Map<string, tf.Tensor2D>();
   private disposed = false;
+  private paramVersion = 0;
 
   private constructor(config: GPTConfig) {
     validateConfig(config);
@@ -141,9 +142,15 @@ export class GPT {
     return p;
   }
 
+  /** Increases whenever a parameter changes, so copies elsewhere (workers) know to resync. */
+  get version(): number {
+    return this.paramVersion;
+  }
+
   /** Replaces the given parameters (shapes must match); takes ownership of tensors passed in. */
   setParams(values: Map<string, tf.Tensor | Float32Array>): void {
     this.assertLive();
+    this.paramVersion++;
     const shapes = new Map(paramShapes(this.config));
     for (const [name, v] of values) {
       const shape = shapes.get(name);

@@ -1,0 +1,66 @@
+// Worker thread for GradWorkerPool: holds its own tfjs backend and model copy, and runs the
+// forward and backward halves of logprobGrads on its shard when the main thread asks.
+import { parentPort } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
+import { useBackend, type BackendName } from "./backend.ts";
+import { forwardWithGrad, type PendingGrads, type ScoreItem } from "./forward.ts";
+import { GPT, type GPTConfig } from "./model.ts";
+
+export type WorkerRequest =
+  | { type: "init"; backend: BackendName }
+  | { type: "forward"; config: GPTConfig; params?: [string, Float32Array][]; items: ScoreItem[] }
+  | { type: "backward"; dlogps: Float64Array }
+  | { type: "discard" };
+
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "logps"; logps: Float64Array }
+  | { type: "grads"; grads: [string, Float32Array][] }
+  | { type: "discarded" }
+  | { type: "error"; message: string };
+
+let model: GPT | null = null;
+let pending: PendingGrads | null = null;
+
+function handle(msg: WorkerRequest): Promise<WorkerReply> | WorkerReply {
+  switch (msg.type) {
+    case "init":
+      return useBackend(msg.backend).then(() => ({ type: "ready" }) as WorkerReply);
+    case "forward": {
+      if (msg.params) {
+        model?.dispose();
+        model = GPT.fromParams(msg.config, new Map(msg.params));
+      }
+      if (!model) throw new Error("worker has no model: the first forward request must carry params");
+      pending?.dispose();
+      pending = forwardWithGrad(model, msg.items);
+      return { type: "logps", logps: pending.logps };
+    }
+    case "backward": {
+      if (!pending) throw new Error("backward requested without a pending forward pass");
+      const grads = pending.backward(msg.dlogps);
+      pending = null;
+      const out: [string, Float32Array][] = [];
+      for (const [n, g] of grads) {
+        out.push([n, Float32Array.from(g.dataSync() as Float32Array)]);
+        g.dispose();
+      }
+      return { type: "grads", grads: out };
+    }
+    case "discard":
+      pending?.dispose();
+      pending = null;
+      return { type: "discarded" };
+  }
+}
+
+parentPort!.on("message", async (msg: WorkerRequest) => {
+  try {
+    const reply = await handle(msg);
+    const transfer = reply.type === "grads" ? reply.grads.map(([, a]) => a.buffer as ArrayBuffer) : [];
+    parentPort!.postMessage(reply, transfer);
+  } catch (e) {
+    parentPort!.postMessage({ type: "error", message: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
+  }
+  void tf;
+});

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "./backend.ts";
+import { logprobGrads, type ScoreItem } from "./forward.ts";
+import { makeRng } from "./model.ts";
+import { AdamW, disposeGrads } from "./optim.ts";
+import { GradWorkerPool } from "./parallel.ts";
+import { randomIds, tinyModel, values, TINY } from "./testing.ts";
+
+let pool: GradWorkerPool;
+beforeAll(async () => {
+  await initBackend();
+  pool = await GradWorkerPool.create({ workers: 2 });
+});
+afterAll(async () => {
+  await pool.close();
+});
+
+describe("GradWorkerPool", () => {
+  it("gives the same loss, log-probs and gradients as the single-thread pass, across parameter updates", async () => {
+    const model = tinyModel(31);
+    const rand = makeRng(5);
+    const items: ScoreItem[] = Array.from({ length: 5 }, () => ({ promptIds: randomIds(1 + Math.floor(rand() * 4), TINY.vocabSize, rand), completionIds: randomIds(2 + Math.floor(rand() * 6), TINY.vocabSize, rand) }));
+    // a loss that couples items across shards: a softmax over all summed log-probs
+    const lossFn = (lp: Float64Array) => {
+      const mx = Math.max(...lp);
+      const e = Array.from(lp, (x) => Math.exp(x - mx));
+      const z = e.reduce((a, b) => a + b, 0);
+      return { loss: -Math.log(e[0] / z), dlogps: Float64Array.from(e, (x, i) => x / z - (i === 0 ? 1 : 0)) };
+    };
+    const opt = new AdamW({ lr: 1e-2 });
+    for (let round = 0; round < 2; round++) {
+      const a = logprobGrads(model, items, lossFn);
+      const b = await pool.logprobGrads(model, items, lossFn);
+      expect(b.loss).toBeCloseTo(a.loss, 5);
+      Array.from(a.logps).forEach((x, i) => expect(b.logps[i]).toBeCloseTo(x, 4));
+      for (const [n, g] of a.grads) {
+        const ga = values(g), gb = values(b.grads.get(n)!);
+        for (let i = 0; i < ga.length; i++) expect(Math.abs(ga[i] - gb[i]), n).toBeLessThan(1e-5);
+      }
+      opt.step(model, a.grads); // the workers must pick up the new weights next round
+      disposeGrads(a.grads);
+      disposeGrads(b.grads);
+    }
+    opt.dispose();
+    model.dispose();
+  });
+
+  it("reports a worker-side error clearly and stays usable", async () => {
+    const model = tinyModel(32);
+    const bad: ScoreItem[] = [{ promptIds: [1], completionIds: [2] }, { promptIds: [1], completionIds: [2] }, { promptIds: [], completionIds: [3] }];
+    await expect(pool.logprobGrads(model, bad, () => ({ loss: 0, dlogps: new Float64Array(3) }))).rejects.toThrow(/promptIds is empty/);
+    const before = tf.memory().numTensors;
+    const ok = await pool.logprobGrads(model, bad.slice(0, 2), (lp) => ({ loss: 0, dlogps: new Float64Array(lp.length).fill(1) }));
+    expect(ok.grads.size).toBe(model.paramNames().length);
+    disposeGrads(ok.grads);
+    model.invalidateTransposes();
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
+    model.dispose();
+  });
+});

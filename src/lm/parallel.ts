@@ -1,0 +1,124 @@
+// Data-parallel gradients: the batch is split into shards, the main thread computes one and
+// each worker thread (its own wasm backend, its own model copy) another; the loss sees all
+// log-probs at once, then every shard backpropagates its part and the gradients are summed.
+// On wasm, one Node thread uses one core, so this is how training uses a multi-core machine.
+import { Worker } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
+import { type BackendName } from "./backend.ts";
+import { forwardWithGrad, type LossFn, type ScoreItem } from "./forward.ts";
+import type { GPT } from "./model.ts";
+import type { WorkerReply, WorkerRequest } from "./grad-worker.ts";
+
+interface Slot {
+  worker: Worker;
+  synced: { model: GPT; version: number } | null;
+  queue: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }[];
+}
+
+export class GradWorkerPool {
+  private constructor(private slots: Slot[]) {}
+
+  /** Starts `workers` extra threads (total shards = workers + 1, the main thread included). */
+  static async create(opts: { workers: number; backend?: BackendName }): Promise<GradWorkerPool> {
+    if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error(`GradWorkerPool: workers must be a non-negative integer, got ${opts.workers}`);
+    const backend = opts.backend ?? ((tf.getBackend() as BackendName) || "wasm");
+    const slots: Slot[] = [];
+    for (let i = 0; i < opts.workers; i++) {
+      // the worker is TypeScript: register tsx's loader inside the thread, then import it
+      // (a worker's --import execArgv is not honoured by Node 20 for ESM loaders)
+      const entry = new URL("./grad-worker.ts", import.meta.url).href;
+      const boot = `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+      const worker = new Worker(boot, { eval: true });
+      const slot: Slot = { worker, synced: null, queue: [] };
+      worker.on("message", (r: WorkerReply) => {
+        const q = slot.queue.shift();
+        if (!q) return;
+        if (r.type === "error") q.reject(new Error(`grad worker ${i}: ${r.message}`));
+        else q.resolve(r);
+      });
+      worker.on("error", (e) => slot.queue.splice(0).forEach((q) => q.reject(e)));
+      worker.on("exit", (code) => slot.queue.splice(0).forEach((q) => q.reject(new Error(`grad worker ${i} exited with code ${code}`))));
+      slots.push(slot);
+    }
+    const pool = new GradWorkerPool(slots);
+    await Promise.all(slots.map((s) => pool.call(s, { type: "init", backend })));
+    return pool;
+  }
+
+  get shards(): number {
+    return this.slots.length + 1;
+  }
+
+  private call(slot: Slot, msg: WorkerRequest): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      slot.queue.push({ resolve, reject });
+      slot.worker.postMessage(msg);
+    });
+  }
+
+  /** Same contract and result as logprobGrads, computed across the pool. */
+  async logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): Promise<{ loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> }> {
+    const n = items.length;
+    const k = Math.min(this.shards, n);
+    const bounds = Array.from({ length: k + 1 }, (_, i) => Math.round((i * n) / k));
+    const shard = (i: number) => items.slice(bounds[i], bounds[i + 1]);
+    const used = this.slots.slice(0, k - 1);
+    const fwd = used.map((slot, i) => {
+      const fresh = !slot.synced || slot.synced.model !== model || slot.synced.version !== model.version;
+      const params = fresh ? model.paramNames().map((p) => [p, Float32Array.from(model.getParam(p).dataSync() as Float32Array)] as [string, Float32Array]) : undefined;
+      slot.synced = { model, version: model.version };
+      return this.call(slot, { type: "forward", config: model.config, params, items: shard(i + 1) });
+    });
+    let local;
+    try {
+      local = forwardWithGrad(model, shard(0));
+    } catch (e) {
+      await Promise.allSettled(fwd);
+      await Promise.allSettled(used.map((s) => this.call(s, { type: "discard" })));
+      throw e;
+    }
+    const logps = new Float64Array(n);
+    const lengths = new Int32Array(n);
+    logps.set(local.logps, 0);
+    lengths.set(local.lengths, 0);
+    try {
+      const replies = await Promise.all(fwd);
+      replies.forEach((r, i) => {
+        if (r.type !== "logps") throw new Error(`grad worker ${i}: unexpected reply ${r.type}`);
+        logps.set(r.logps, bounds[i + 1]);
+        const s = shard(i + 1);
+        s.forEach((it, j) => (lengths[bounds[i + 1] + j] = it.completionIds.length));
+      });
+    } catch (e) {
+      local.dispose();
+      this.slots.forEach((s) => (s.synced = null));
+      throw e;
+    }
+    let res: { loss: number; dlogps: Float64Array };
+    try {
+      res = lossFn(logps, lengths);
+      if (!(res.dlogps instanceof Float64Array) || res.dlogps.length !== n) throw new Error(`lossFn must return dlogps as a Float64Array of length ${n}`);
+    } catch (e) {
+      local.dispose();
+      await Promise.allSettled(used.map((s) => this.call(s, { type: "discard" })));
+      throw e;
+    }
+    const bwd = used.map((slot, i) => this.call(slot, { type: "backward", dlogps: res.dlogps.slice(bounds[i + 1], bounds[i + 2]) }));
+    const grads = local.backward(res.dlogps.slice(0, bounds[1]));
+    const replies = await Promise.all(bwd);
+    for (const r of replies) {
+      if (r.type !== "grads") throw new Error(`grad worker: unexpected reply ${r.type}`);
+      for (const [name, arr] of r.grads) {
+        const g = grads.get(name)!;
+        grads.set(name, tf.tidy(() => tf.add(g, tf.tensor(arr, g.shape))));
+        g.dispose();
+      }
+    }
+    return { loss: res.loss, logps, grads };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}
