@@ -9,7 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { createRng } from "../src/rating/index.ts";
-import { loadVotedBattles } from "../src/server/services/leaderboard/battle-records.ts";
+import { loadRatingBattles, loadVotedBattles } from "../src/server/services/leaderboard/battle-records.ts";
 import { forgetLeaderboardMemory, getLeaderboard, refreshLeaderboard } from "../src/server/services/leaderboard/cache.ts";
 import { computeSnapshot } from "../src/server/services/leaderboard/snapshot.ts";
 import { setLeaderboardVisibility } from "../src/server/services/leaderboard/visibility.ts";
@@ -132,8 +132,10 @@ async function main() {
     const [seedMs] = await time(() => seed(t.url));
     emit("seed", { ms: Math.round(seedMs) });
 
-    const [loadMs, battles] = await time(() => loadVotedBattles({ db: t.db }));
-    emit("load_votes", { ms: Math.round(loadMs), rows: battles.length });
+    const [rowsMs, rows] = await time(() => loadVotedBattles({ db: t.db }));
+    emit("load_votes_rows", { ms: Math.round(rowsMs), rows: rows.length, note: "row objects with ids (what the export reads)" });
+    const [loadMs, { battles }] = await time(() => loadRatingBattles({ db: t.db }));
+    emit("load_votes", { ms: Math.round(loadMs), rows: battles.length, note: "four arrays in one row (what the leaderboard reads)" });
 
     const cpu0 = process.cpuUsage();
     const [computeMs, snap] = await time(() => computeSnapshot(battles, { votes: battles.length, lastVoteAtMs: null }));

@@ -1,7 +1,7 @@
 // Votes → rating battles against a real database: which side won, ties, both-bad, the
 // self-battles that train but do not rate, and batched reads that never skip a row.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadVotedBattles, readVotedBattles } from "../../src/server/services/leaderboard/battle-records.ts";
+import { loadRatingBattles, loadVotedBattles, readVotedBattles } from "../../src/server/services/leaderboard/battle-records.ts";
 import { refreshLeaderboard } from "../../src/server/services/leaderboard/cache.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { addVersions, addVotedBattle } from "./fixtures.ts";
@@ -37,6 +37,10 @@ describe("vote → battle record", () => {
       { modelA: "v2", modelB: "v2", winner: "model_a", tstamp: t0 / 1000 + 5, kind: "ON_POLICY" },
     ]);
     expect(rows.every((r) => r.labelerId === labelerId)).toBe(true);
+    // The leaderboard's array-shaped read gives the same battles and the mark of the newest vote.
+    const lean = await loadRatingBattles({ db: t.db });
+    expect(lean.battles).toEqual(rows.map(({ modelA, modelB, winner, tstamp }) => ({ modelA, modelB, winner, tstamp })));
+    expect(lean.mark).toEqual({ votes: 5, lastVoteAtMs: t0 + 5000 });
   });
 
   it("counts self-battles apart and rates only the others", async () => {

@@ -93,6 +93,28 @@ export async function loadVotedBattles({ db, batchSize = 20_000 }: { db: PrismaC
   }
 }
 
+/**
+ * Only what the ratings need, as four arrays in one row: converting 50k row objects costs
+ * the driver seconds, four arrays a few milliseconds. Version ids map to names afterwards.
+ */
+export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{ battles: BattleRecord[]; mark: VoteMark }> {
+  const [row] = await db.$queryRaw<{ a: number[] | null; b: number[] | null; c: number[] | null; ms: number[] | null }[]>`
+    SELECT array_agg(b."policyAId" ORDER BY v."createdAt", v.id) AS a,
+           array_agg(b."policyBId" ORDER BY v."createdAt", v.id) AS b,
+           array_agg(CASE v.choice WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'TIE' THEN 2 ELSE 3 END ORDER BY v."createdAt", v.id) AS c,
+           array_agg((extract(epoch FROM v."createdAt") * 1000)::float8 ORDER BY v."createdAt", v.id) AS ms
+    FROM "Vote" v JOIN "Battle" b ON b.id = v."battleId"`;
+  const versions = await db.policyVersion.findMany({ select: { id: true, name: true } });
+  const nameOf = new Map(versions.map((v) => [v.id, v.name]));
+  const outcomes = [WINNER_OF_CHOICE.A, WINNER_OF_CHOICE.B, WINNER_OF_CHOICE.TIE, WINNER_OF_CHOICE.BOTH_BAD];
+  const a = row?.a ?? [], b = row?.b ?? [], c = row?.c ?? [], ms = row?.ms ?? [];
+  const battles: BattleRecord[] = new Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    battles[i] = { modelA: nameOf.get(a[i]!)!, modelB: nameOf.get(b[i]!)!, winner: outcomes[c[i]!]!, tstamp: ms[i]! / 1000 };
+  }
+  return { battles, mark: { votes: a.length, lastVoteAtMs: ms.length ? ms[ms.length - 1]! : null } };
+}
+
 /** What the cache was computed at: votes are append-only, so count + newest time moves on every new vote. */
 export interface VoteMark {
   votes: number;

@@ -5,7 +5,7 @@
 // very first view of an arena without any stored snapshot computes in the request.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { log } from "../../log.ts";
-import { currentVoteMark, loadVotedBattles, sameMark, type VoteMark, type VotedBattle } from "./battle-records.ts";
+import { currentVoteMark, loadRatingBattles, sameMark, type VoteMark } from "./battle-records.ts";
 import { computeSnapshot, parseStoredSnapshot, type LeaderboardSnapshot } from "./snapshot.ts";
 
 export const CACHE_SETTING_KEY = "leaderboard.cache";
@@ -35,12 +35,6 @@ function newer(a: VoteMark, b: VoteMark): boolean {
   return a.votes > b.votes || (a.votes === b.votes && (a.lastVoteAtMs ?? -1) > (b.lastVoteAtMs ?? -1));
 }
 
-function markOf(battles: readonly VotedBattle[]): VoteMark {
-  let last: number | null = null;
-  for (const b of battles) if (last === null || b.votedAtMs > last) last = b.votedAtMs;
-  return { votes: battles.length, lastVoteAtMs: last };
-}
-
 export async function readStoredSnapshot({ db }: { db: PrismaClient }): Promise<LeaderboardSnapshot | null> {
   const row = await db.setting.findUnique({ where: { key: CACHE_SETTING_KEY }, select: { value: true } });
   return row ? parseStoredSnapshot(row.value) : null;
@@ -63,8 +57,8 @@ export function refreshLeaderboard({ db }: { db: PrismaClient }): Promise<Leader
   const entry = entryFor(db);
   entry.refreshing ??= (async () => {
     try {
-      const battles = await loadVotedBattles({ db });
-      const snapshot = computeSnapshot(battles, markOf(battles));
+      const { battles, mark } = await loadRatingBattles({ db });
+      const snapshot = computeSnapshot(battles, mark);
       adopt(entry, snapshot);
       await storeSnapshot(db, snapshot);
       log.info("leaderboard: recomputed", { votes: snapshot.mark.votes, versions: snapshot.board.rows.length, computeMs: snapshot.computeMs, l2: snapshot.l2 });
