@@ -37,6 +37,9 @@ export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: numb
   const src = qkv.dataSync() as Float32Array;
   const out = new Float32Array(B * T * C);
   const saved: AttnSaved | null = save ? { B, T, H, hd, q: [], k: [], vT: [], p: [] } : null;
+  const qs: Float32Array[] = [], ks: Float32Array[] = [], vs: Float32Array[] = [];
+  // scores of every (b, h) land in one buffer so the causal softmax is a single tfjs kernel
+  const scores = new Float32Array(B * H * T * T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const q = new Float32Array(T * hd);
@@ -51,11 +54,25 @@ export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: numb
         }
       }
       const qt = t2(q, T, hd), kTt = t2(kT, hd, T);
-      const p = mmData(qt, kTt); // (T, T) scores, softmaxed in place below
+      scores.set(mmData(qt, kTt), (b * H + h) * T * T); // (T, T)
       qt.dispose();
       kTt.dispose();
-      causalSoftmaxInPlace(p, T);
-      const pt = t2(p, T, T), vt = t2(v, T, hd);
+      qs.push(q);
+      ks.push(kT);
+      vs.push(v);
+    }
+  }
+  const probs = tf.tidy(() => {
+    const s = tf.tensor3d(scores, [B * H, T, T]);
+    return tf.softmax(tf.add(s, causalBias(T)));
+  });
+  const pAll = probs.dataSync() as Float32Array;
+  probs.dispose();
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const i = b * H + h;
+      const p = pAll.subarray(i * T * T, (i + 1) * T * T);
+      const pt = t2(p, T, T), vt = t2(vs[i], T, hd);
       const o = mmData(pt, vt); // (T, hd)
       pt.dispose();
       vt.dispose();
@@ -64,9 +81,9 @@ export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: numb
         for (let j = 0; j < hd; j++) out[ob + j] = o[t * hd + j];
       }
       if (saved) {
-        saved.q.push(q);
-        saved.k.push(transposeJS(kT, hd, T));
-        saved.vT.push(transposeJS(v, T, hd));
+        saved.q.push(qs[i]);
+        saved.k.push(transposeJS(ks[i], hd, T));
+        saved.vT.push(transposeJS(vs[i], T, hd));
         saved.p.push(p);
       }
     }
@@ -74,21 +91,11 @@ export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: numb
   return { out: t2(out, B * T, C), saved };
 }
 
-function causalSoftmaxInPlace(s: Float32Array, T: number): void {
-  for (let i = 0; i < T; i++) {
-    const r = i * T;
-    let mx = -Infinity;
-    for (let j = 0; j <= i; j++) if (s[r + j] > mx) mx = s[r + j];
-    let sum = 0;
-    for (let j = 0; j <= i; j++) {
-      const e = Math.exp(s[r + j] - mx);
-      s[r + j] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let j = 0; j <= i; j++) s[r + j] *= inv;
-    for (let j = i + 1; j < T; j++) s[r + j] = 0;
-  }
+/** (T, T) additive mask: 0 on and below the diagonal, a large negative number above it. */
+function causalBias(T: number): tf.Tensor2D {
+  const a = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) a.fill(-1e9, i * T + i + 1, (i + 1) * T);
+  return tf.tensor2d(a, [T, T]);
 }
 
 /** dOut: (B*T, C). Returns dqkv (B*T, 3C). */
