@@ -1,11 +1,11 @@
 // Autoregressive sampling with a KV cache. The prompt is prefilled once and its cache copied
 // to all n rows, then the n completions advance together, one token per step, as one batch.
-// Linear layers run as tfjs matMuls; attention over the cache is a short JS loop (a single
-// query row per head), which beats launching tfjs kernels for such small work.
+// Only the matMuls run as tfjs kernels; LayerNorm, GELU, residuals and attention over the
+// cache (one query row per head) are short JS loops, which beat launching tfjs kernels for
+// such small work (per-kernel overhead dominated the decode step).
 import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
 import { makeRng } from "./model.ts";
-import { gelu, layerNorm, linear, mm } from "./ops.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 export interface SampleOptions {
@@ -37,20 +37,75 @@ interface Cache {
   v: Float32Array[];
 }
 
-/** Runs `rows` × `len` new tokens through the blocks, updating the cache; returns final hidden (rows*len, C). */
-function step(model: GPT, cache: Cache, tokens: number[][], start: number): tf.Tensor2D {
+/** Small parameters as JS arrays: the decode loop does its elementwise work in JS. */
+interface HostParams {
+  version: number;
+  wte: Float32Array;
+  wpe: Float32Array;
+  vec: Map<string, Float32Array>; // LayerNorm weights/biases and linear biases
+}
+const hostCache = new WeakMap<GPT, HostParams>();
+
+function hostParams(model: GPT): HostParams {
+  const cached = hostCache.get(model);
+  if (cached && cached.version === model.version) return cached;
+  const read = (n: string) => Float32Array.from(model.getParam(n).dataSync() as Float32Array);
+  const vec = new Map<string, Float32Array>();
+  for (const n of model.paramNames()) if (model.getParam(n).rank === 1) vec.set(n, read(n));
+  const hp = { version: model.version, wte: read("transformer.wte.weight"), wpe: read("transformer.wpe.weight"), vec };
+  hostCache.set(model, hp);
+  return hp;
+}
+
+function layerNormJS(x: Float32Array, rows: number, C: number, g: Float32Array, b: Float32Array, eps: number): Float32Array {
+  const y = new Float32Array(rows * C);
+  for (let r = 0; r < rows; r++) {
+    const o = r * C;
+    let mean = 0;
+    for (let j = 0; j < C; j++) mean += x[o + j];
+    mean /= C;
+    let v = 0;
+    for (let j = 0; j < C; j++) v += (x[o + j] - mean) ** 2;
+    const rstd = 1 / Math.sqrt(v / C + eps);
+    for (let j = 0; j < C; j++) y[o + j] = (x[o + j] - mean) * rstd * g[j] + b[j];
+  }
+  return y;
+}
+
+/** x (rows, in) @ W (in, out) + bias, with only the matMul on the tfjs backend. */
+function linearJS(x: Float32Array, rows: number, w: tf.Tensor, bias: Float32Array): Float32Array {
+  const [inDim, out] = w.shape;
+  const xt = tf.tensor2d(x, [rows, inDim]);
+  const yt = tf.matMul(xt, w as tf.Tensor2D);
+  const y = yt.dataSync() as Float32Array;
+  xt.dispose();
+  yt.dispose();
+  for (let r = 0; r < rows; r++) for (let j = 0; j < out; j++) y[r * out + j] += bias[j];
+  return y;
+}
+
+const GELU_C2 = 2 * Math.sqrt(2 / Math.PI);
+
+/** Runs `rows` × `len` new tokens through the blocks, updating the cache; returns the final hidden rows (rows*len, C). */
+function step(model: GPT, cache: Cache, tokens: number[][], start: number): Float32Array {
   const c = model.config;
-  const C = c.nEmbd, H = c.nHead, hd = C / H, P = c.nPositions;
-  const rows = tokens.length, len = tokens[0].length;
+  const C = c.nEmbd, H = c.nHead, hd = C / H, P = c.nPositions, eps = c.layerNormEpsilon;
+  const rows = tokens.length, len = tokens[0].length, N = rows * len;
   const scale = 1 / Math.sqrt(hd);
+  const hp = hostParams(model);
+  const vec = (n: string) => hp.vec.get(n)!;
   const W = (n: string) => model.getParam(n);
-  const ids = tf.tensor1d(tokens.flat(), "int32");
-  const pos = tf.tensor1d(Array.from({ length: rows * len }, (_, i) => start + (i % len)), "int32");
-  let x = tf.add(tf.gather(W("transformer.wte.weight"), ids), tf.gather(W("transformer.wpe.weight"), pos)) as tf.Tensor2D; // (rows*len, C)
+  const x = new Float32Array(N * C); // (rows*len, C)
+  for (let r = 0; r < rows; r++) {
+    for (let t = 0; t < len; t++) {
+      const o = (r * len + t) * C, te = tokens[r][t] * C, pe = (start + t) * C;
+      for (let j = 0; j < C; j++) x[o + j] = hp.wte[te + j] + hp.wpe[pe + j];
+    }
+  }
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
-    const h1 = layerNorm(x, W(p + "ln_1.weight"), W(p + "ln_1.bias"), c.layerNormEpsilon).y;
-    const qkv = linear(h1, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias")).dataSync() as Float32Array; // (rows*len, 3C)
+    const h1 = layerNormJS(x, N, C, vec(p + "ln_1.weight"), vec(p + "ln_1.bias"), eps);
+    const qkv = linearJS(h1, N, W(p + "attn.c_attn.weight"), vec(p + "attn.c_attn.bias")); // (N, 3C)
     const K = cache.k[l], V = cache.v[l];
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < len; t++) {
@@ -60,7 +115,7 @@ function step(model: GPT, cache: Cache, tokens: number[][], start: number): tf.T
         V.set(qkv.subarray(src + 2 * C, src + 3 * C), dst);
       }
     }
-    const att = new Float32Array(rows * len * C);
+    const att = new Float32Array(N * C);
     const scores = new Float64Array(start + len);
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < len; t++) {
@@ -87,17 +142,29 @@ function step(model: GPT, cache: Cache, tokens: number[][], start: number): tf.T
         }
       }
     }
-    const a = tf.tensor2d(att, [rows * len, C]);
-    x = tf.add(x, linear(a, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"))) as tf.Tensor2D;
-    const h2 = layerNorm(x, W(p + "ln_2.weight"), W(p + "ln_2.bias"), c.layerNormEpsilon).y;
-    x = tf.add(x, linear(gelu(linear(h2, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"))), W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"))) as tf.Tensor2D;
+    const a = linearJS(att, N, W(p + "attn.c_proj.weight"), vec(p + "attn.c_proj.bias"));
+    for (let i = 0; i < x.length; i++) x[i] += a[i];
+    const h2 = layerNormJS(x, N, C, vec(p + "ln_2.weight"), vec(p + "ln_2.bias"), eps);
+    const u = linearJS(h2, N, W(p + "mlp.c_fc.weight"), vec(p + "mlp.c_fc.bias")); // (N, 4C)
+    for (let i = 0; i < u.length; i++) {
+      const z = u[i];
+      u[i] = z / (1 + Math.exp(-GELU_C2 * (z + 0.044715 * z * z * z))); // gelu_new as u·σ(2z)
+    }
+    const m = linearJS(u, N, W(p + "mlp.c_proj.weight"), vec(p + "mlp.c_proj.bias"));
+    for (let i = 0; i < x.length; i++) x[i] += m[i];
   }
-  return layerNorm(x, W("transformer.ln_f.weight"), W("transformer.ln_f.bias"), c.layerNormEpsilon).y;
+  return layerNormJS(x, N, C, vec("transformer.ln_f.weight"), vec("transformer.ln_f.bias"), eps);
 }
 
-/** Logits (rows, V) for the given hidden rows. */
-function headLogits(model: GPT, h: tf.Tensor2D): Float32Array {
-  return mm(h, model.weightT("transformer.wte.weight")).dataSync() as Float32Array;
+/** Logits (rows, V) for hidden rows (rows, C), through the tied embedding. */
+function headLogits(model: GPT, h: Float32Array, rows: number): Float32Array {
+  const wT = model.weightT("transformer.wte.weight");
+  const ht = tf.tensor2d(h, [rows, model.config.nEmbd]);
+  const lt = tf.matMul(ht, wT);
+  const out = lt.dataSync() as Float32Array;
+  ht.dispose();
+  lt.dispose();
+  return out;
 }
 
 /** Chooses a token from one row of logits; returns it with its temperature-1 log-prob. */
@@ -167,12 +234,8 @@ export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): P
     one.v.push(new Float32Array(P * C));
   }
   const T0 = opts.promptIds.length;
-  // logits leave tidy scopes through closures: returning a typed array makes tidy walk every element
-  let logits: Float32Array = new Float32Array(0);
-  tf.tidy(() => {
-    const h = step(model, one, [opts.promptIds], 0);
-    logits = headLogits(model, tf.slice(h, [T0 - 1, 0], [1, C]) as tf.Tensor2D);
-  });
+  const hPrompt = step(model, one, [opts.promptIds], 0);
+  let logits = headLogits(model, hPrompt.subarray((T0 - 1) * C, T0 * C), 1);
   const cache: Cache = { k: [], v: [] };
   for (let l = 0; l < c.nLayer; l++) {
     const k = new Float32Array(n * P * C), v = new Float32Array(n * P * C);
@@ -210,9 +273,7 @@ export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): P
     if (done.every(Boolean) || s === budget - 1) break;
     const pos = T0 + s; // position of the token just chosen
     if (pos >= P) break;
-    tf.tidy(() => {
-      logits = headLogits(model, step(model, cache, next.map((id) => [id]), pos));
-    });
+    logits = headLogits(model, step(model, cache, next.map((id) => [id]), pos), n);
     rowLogits = Array.from({ length: n }, (_, r) => logits.subarray(r * V, (r + 1) * V));
     await new Promise<void>((res) => setImmediate(res));
   }
