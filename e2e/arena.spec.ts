@@ -27,7 +27,7 @@ async function signInUi(page: Page, username: string, password: string) {
 }
 
 async function waitForVoteOpen(page: Page) {
-  await expect(page.getByRole("button", { name: /A is better/ })).toBeEnabled({ timeout: 45_000 });
+  await expect(page.getByRole("button", { name: /A is better/ })).toBeEnabled({ timeout: 90_000 });
 }
 
 async function currentBattleId(page: Page): Promise<string> {
@@ -75,6 +75,8 @@ test.describe.serial("arena", () => {
   });
 
   test("with overlap target 1 a second labeler never receives the first one's voted prompts", async ({ playwright, baseURL }) => {
+    // ~400 requests: the whole pool, assigned and skipped one by one.
+    test.setTimeout(300_000);
     expect(votedByFirst).toHaveLength(10);
     const request = await playwright.request.newContext({ baseURL });
     await trpc(request, "auth.signIn", { username: name("second"), password: PASSWORD });
@@ -93,7 +95,7 @@ test.describe.serial("arena", () => {
   });
 
   test("double-submitting a vote (two tabs, a replayed request) stores one vote", async ({ browser }) => {
-    test.setTimeout(120_000);
+    test.setTimeout(180_000);
     const context = await browser.newContext();
     const tab1 = await context.newPage();
     await signInUi(tab1, name("tabs"), PASSWORD);
@@ -125,7 +127,7 @@ test.describe.serial("arena", () => {
   });
 
   test("a completion containing <script> is shown as text", async ({ page, request }) => {
-    test.setTimeout(90_000);
+    test.setTimeout(180_000);
     const payload = `<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`;
     await plantCompletions(payload);
     await signInUi(page, name("xss"), PASSWORD);
@@ -139,7 +141,7 @@ test.describe.serial("arena", () => {
   });
 
   test("the arena works at phone width", async ({ page }) => {
-    test.setTimeout(90_000);
+    test.setTimeout(180_000);
     await page.setViewportSize({ width: 375, height: 740 });
     await signInUi(page, name("phone"), PASSWORD);
     await waitForVoteOpen(page);
