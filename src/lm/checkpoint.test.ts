@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { initBackend } from "./backend.ts";
-import { configToHF, loadCheckpoint, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
+import { HOUSE_MODEL_DIR, configToHF, loadCheckpoint, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
+import { sample } from "./sample.ts";
+import { encodePrompt } from "./tokenizer.ts";
 import { scoreCompletions } from "./forward.ts";
 import { paramShapes, type GPTConfig } from "./model.ts";
 import { byteTokenizer, gpt2Tokenizer } from "./tokenizer.ts";
@@ -138,6 +140,16 @@ describe("checkpoints", () => {
 
   it("reports a missing directory clearly", async () => {
     await expect(loadCheckpoint(path.join(root, "nope"))).rejects.toThrow(/config\.json not found/);
+  });
+
+  it("ships a house model that loads, fits the size budget and samples text", async () => {
+    const { model, tokenizer, sha256 } = await loadCheckpoint(HOUSE_MODEL_DIR);
+    expect(tokenizer.name).toBe("byte");
+    expect(sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(model.numParams() * 4).toBeLessThan(30e6);
+    const [r] = await sample(model, tokenizer, { promptIds: encodePrompt(tokenizer, "The "), n: 1, temperature: 0, maxNewTokens: 16, seed: 0 });
+    expect(r.ids.length).toBeGreaterThan(0);
+    model.dispose();
   });
 
   it("serializes 8-byte aligned tensor data", () => {

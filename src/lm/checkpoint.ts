@@ -2,14 +2,27 @@
 // names, LM head tied to wte) + config.json. What this writes loads in transformers'
 // GPT2LMHeadModel, and a local HF GPT-2-family directory (gpt2, distilgpt2) loads here.
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { GPT, paramShapes, type GPTConfig } from "./model.ts";
 import { tokenizerByName, type Tokenizer } from "./tokenizer.ts";
 
-/** Absolute path of the shipped house model. */
-export const HOUSE_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../models/house");
+/**
+ * Absolute path of the shipped house model. Resolved next to this source file, or from the
+ * working directory when a bundler (Next.js) has moved the compiled module elsewhere.
+ */
+export const HOUSE_MODEL_DIR = (() => {
+  const candidates: string[] = [];
+  try {
+    candidates.push(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../models/house"));
+  } catch {
+    // import.meta.url is not a file: URL in some bundles
+  }
+  candidates.push(path.resolve(process.cwd(), "models/house"));
+  return candidates.find((d) => existsSync(path.join(d, "config.json"))) ?? candidates[0];
+})();
 
 export function configToHF(c: GPTConfig, tok: Tokenizer): Record<string, unknown> {
   return {
