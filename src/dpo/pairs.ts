@@ -59,9 +59,11 @@ export function pairItems(pairs: readonly Pair[]): ScoreItem[] {
 /**
  * Scores every pair's two completions. A (prompt, completion) that occurs in several pairs is
  * scored once: scores do not depend on batch composition (the forward pass is exact under
- * right padding), so sharing them changes nothing but the cost.
+ * right padding), so sharing them changes nothing but the cost. Yields to the event loop
+ * between batches and stops there when `signal` is aborted: scoring a large round's reference
+ * takes minutes on a small machine.
  */
-export function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: number): PairLogps {
+export async function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: number, signal?: AbortSignal): Promise<PairLogps> {
   if (pairs.length === 0) return { chosen: [], rejected: [] };
   const items = pairItems(pairs);
   const slot = new Map<string, number>();
@@ -75,7 +77,12 @@ export function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: number
     }
     return s;
   });
-  const { sum } = scoreCompletions(model, unique, { batchSize });
+  const sum: number[] = [];
+  for (let start = 0; start < unique.length; start += batchSize) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
+    sum.push(...scoreCompletions(model, unique.slice(start, start + batchSize), { batchSize }).sum);
+  }
   const all = slotOf.map((s) => sum[s]);
   return { chosen: all.slice(0, pairs.length), rejected: all.slice(pairs.length) };
 }

@@ -21,6 +21,7 @@ let policy: GPT;
 beforeAll(async () => {
   await initBackend("wasm");
   policy = GPT.create(CONFIG, 11);
+  await scorePairs(policy, train.slice(0, 1), 1); // builds the policy's cached weight transposes
 });
 
 const round = (over: Partial<RoundInput> = {}) => runRound({ policy, pairs: train, heldout, config: dpo, ...over });
@@ -70,11 +71,12 @@ describe("runRound on a tiny GPT", () => {
   });
 
   it("is deterministic for a fixed seed and leaks no tensors", async () => {
-    (await round({ config: { ...dpo, epochs: 1 } })).model.dispose(); // warm caches
+    const small = (seed: number) => round({ pairs: train.slice(0, 24), heldout: heldout.slice(0, 8), config: { ...dpo, epochs: 1, seed } });
+    (await small(7)).model.dispose(); // warm caches
     const live = tf.memory().numTensors;
-    const a = await round({ config: { ...dpo, epochs: 1 } });
-    const b = await round({ config: { ...dpo, epochs: 1 } });
-    const c = await round({ config: { ...dpo, epochs: 1, seed: 8 } });
+    const a = await small(7);
+    const b = await small(7);
+    const c = await small(8);
     try {
       expect(b.steps.map((s) => s.loss)).toEqual(a.steps.map((s) => s.loss));
       expect(weights(b.model)).toEqual(weights(a.model));
@@ -88,7 +90,7 @@ describe("runRound on a tiny GPT", () => {
   });
 
   it("uses precomputed reference log-probs exactly like computed ones", async () => {
-    const ref = scorePairs(policy, train, 16);
+    const ref = await scorePairs(policy, train, 16);
     const other = GPT.create(CONFIG, 99); // would give different results if it were used
     try {
       const a = await round({ config: { ...dpo, epochs: 1 } });
@@ -103,11 +105,11 @@ describe("runRound on a tiny GPT", () => {
     await expect(round({ referenceLogps: { chosen: [0], rejected: [0] } })).rejects.toThrow(/96 log-probs/);
   });
 
-  it("scores a completion shared by several pairs once, with the same value", () => {
+  it("scores a completion shared by several pairs once, with the same value", async () => {
     const [p, q] = train;
     const pairs = [p, p, { ...q, promptIds: p.promptIds, rejectedIds: p.chosenIds }];
-    const shared = scorePairs(policy, pairs, 4);
-    const single = scorePairs(policy, [p], 1);
+    const shared = await scorePairs(policy, pairs, 4);
+    const single = await scorePairs(policy, [p], 1);
     expect(shared.chosen.slice(0, 2)).toEqual([single.chosen[0], single.chosen[0]]);
     expect(shared.rejected[2]).toBe(single.chosen[0]);
     expect(shared.rejected[0]).toBe(single.rejected[0]);
@@ -161,6 +163,17 @@ describe("runRound on a tiny GPT", () => {
     const p = round({ signal: ctl.signal, onProgress: (s) => (steps.push(s.step), s.step === 2 && ctl.abort()) });
     await expect(p).rejects.toMatchObject({ name: "AbortError" });
     expect(steps).toEqual([0, 1, 2]);
+    expect(tf.memory().numTensors).toBe(live);
+  });
+
+  it("aborts while scoring the reference, before any step", async () => {
+    const live = tf.memory().numTensors;
+    const ctl = new AbortController();
+    const steps: number[] = [];
+    const p = round({ signal: ctl.signal, onProgress: (s) => steps.push(s.step) });
+    ctl.abort(); // runRound is now waiting between reference batches
+    await expect(p).rejects.toThrow(/aborted \(while scoring the reference\)/);
+    expect(steps).toEqual([]);
     expect(tf.memory().numTensors).toBe(live);
   });
 

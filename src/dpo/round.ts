@@ -87,13 +87,12 @@ export function countNonFiniteWeights(model: GPT): number {
 }
 
 /** The referenceLogps the caller supplied, or scores of the reference model. */
-function referenceFor(what: string, pairs: Pair[], given: PairLogps | undefined, ref: GPT | undefined, cfg: DpoConfig): PairLogps {
+async function referenceFor(what: string, pairs: Pair[], given: PairLogps | undefined, ref: GPT, cfg: DpoConfig, signal?: AbortSignal): Promise<PairLogps> {
   if (given) {
     validateLogps(what, given, pairs.length);
     return given;
   }
-  if (!ref) throw new Error(`${what}: no reference model and no precomputed reference log-probs`);
-  return scorePairs(ref, pairs, cfg.scoreBatchSize);
+  return scorePairs(ref, pairs, cfg.scoreBatchSize, signal);
 }
 
 /**
@@ -160,9 +159,6 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   const cfg = resolveDpoConfig(input.config);
   const { policy, pairs, signal } = input;
   const heldoutPairs = input.heldout ?? [];
-  const check = (stage: string) => {
-    if (signal?.aborted) throw new RoundAbortedError(stage);
-  };
   if (pairs.length === 0) throw new Error("runRound: no training pairs");
   validatePairs("pairs", pairs, policy);
   validatePairs("heldout", heldoutPairs, policy);
@@ -170,25 +166,29 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   for (const [k, v] of Object.entries(reference.config)) {
     if (policy.config[k as keyof typeof policy.config] !== v) throw new Error(`runRound: reference and policy configs differ in ${k}`);
   }
-  check("before start");
 
-  const refTrain = referenceFor("referenceLogps", pairs, input.referenceLogps, reference, cfg);
-  const refHeldout = heldoutPairs.length ? referenceFor("heldoutReferenceLogps", heldoutPairs, input.heldoutReferenceLogps, reference, cfg) : null;
-  const heldoutBefore = refHeldout
-    ? evaluateHeldout(policy === reference && !input.heldoutReferenceLogps ? refHeldout : scorePairs(policy, heldoutPairs, cfg.scoreBatchSize), refHeldout, cfg)
-    : null;
-
-  const model = policy.clone();
-  const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay });
+  let stage = "before start";
+  let model: GPT | null = null;
+  let opt: AdamW | null = null;
   try {
+    signal?.throwIfAborted();
+    stage = "while scoring the reference";
+    const refTrain = await referenceFor("referenceLogps", pairs, input.referenceLogps, reference, cfg, signal);
+    const refHeldout = heldoutPairs.length ? await referenceFor("heldoutReferenceLogps", heldoutPairs, input.heldoutReferenceLogps, reference, cfg, signal) : null;
+    const startScores = refHeldout && (policy !== reference || input.heldoutReferenceLogps) ? await scorePairs(policy, heldoutPairs, cfg.scoreBatchSize, signal) : refHeldout;
+    const heldoutBefore = refHeldout && startScores ? evaluateHeldout(startScores, refHeldout, cfg) : null;
+
+    model = policy.clone();
+    opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay });
     const steps: StepMetrics[] = [];
     const permutation = shuffler(cfg.seed);
     let diverged = false;
     for (let epoch = 0; epoch < cfg.epochs && !diverged; epoch++) {
       const order = permutation(pairs.length);
       for (let start = 0; start < order.length && !diverged; start += cfg.batchSize) {
+        stage = `at step ${steps.length}`;
         await yieldToEventLoop();
-        check(`at step ${steps.length}`);
+        signal?.throwIfAborted();
         const idx = order.slice(start, start + cfg.batchSize);
         const batch = idx.map((i) => pairs[i]);
         const ref = { chosen: idx.map((i) => refTrain.chosen[i]), rejected: idx.map((i) => refTrain.rejected[i]) };
@@ -203,19 +203,17 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       }
     }
 
-    check("before evaluation");
-    const heldout = refHeldout ? evaluateHeldout(scorePairs(model, heldoutPairs, cfg.scoreBatchSize), refHeldout, cfg) : null;
+    stage = "during held-out evaluation";
+    const heldout = refHeldout ? evaluateHeldout(await scorePairs(model, heldoutPairs, cfg.scoreBatchSize, signal), refHeldout, cfg) : null;
     let kl: KLEstimate | null = null;
     if (input.klPrompts && input.klPrompts.promptIds.length > 0) {
+      stage = "during KL sampling";
       kl = await sampledKL(model, reference, input.klPrompts, {
         samplesPerPrompt: cfg.klSamplesPerPrompt,
         maxNewTokens: cfg.klMaxNewTokens,
         seed: cfg.seed,
         scoreBatchSize: cfg.scoreBatchSize,
         signal,
-      }).catch((e: unknown) => {
-        if (signal?.aborted) throw new RoundAbortedError("during KL sampling");
-        throw e;
       });
     }
     const gates = evaluateGates({ steps, heldout, kl, nonFiniteWeights: countNonFiniteWeights(model) }, cfg.gates);
@@ -233,10 +231,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       referenceLogps: { train: refTrain, heldout: refHeldout },
     };
   } catch (e) {
-    model.dispose();
+    model?.dispose();
+    if (signal?.aborted) throw new RoundAbortedError(stage);
     throw e;
   } finally {
-    opt.dispose();
+    opt?.dispose();
   }
 }
 
