@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
 import { attentionBackward, attentionForward, type AttnSaved } from "./attention.ts";
-import { gelu, geluBackward, layerNorm, layerNormBackward, linear, mm, weightGrad, type LNSaved } from "./ops.ts";
+import { colSum, gatherRows, gelu, geluBackward, layerNorm, layerNormBackward, linear, mm, weightGrad, type LNSaved } from "./ops.ts";
 
 export interface ScoreItem {
   promptIds: number[];
@@ -83,7 +83,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   const { B, T } = pk;
   const C = c.nEmbd;
   const P = (n: string) => model.getParam(n);
-  const tokEmb = tf.gather(P("transformer.wte.weight"), tf.tensor1d(pk.ids, "int32"));
+  const tokEmb = gatherRows(P("transformer.wte.weight") as tf.Tensor2D, pk.ids);
   const posEmb = tf.slice(P("transformer.wpe.weight"), [0, 0], [T, C]);
   let x = tf.reshape(tf.add(tf.reshape(tokEmb, [B, T, C]), posEmb), [B * T, C]) as tf.Tensor2D; // (B*T, C)
   const layers: LayerSaved[] = [];
@@ -112,7 +112,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
     }
   }
   const lnf = layerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), c.layerNormEpsilon);
-  const hSel = tf.gather(lnf.y, tf.tensor1d(pk.sel, "int32")) as tf.Tensor2D; // (M, C)
+  const hSel = gatherRows(lnf.y, pk.sel); // (M, C)
   const logits = pk.sel.length ? (mm(hSel, model.weightT("transformer.wte.weight")).dataSync() as Float32Array) : new Float32Array(0);
   return { logits, hSel, lnf: lnf.saved, layers };
 }
@@ -251,10 +251,11 @@ function backwardPass(
     const dlogits = tf.tensor2d(dlog, [M, V]);
     const dwteHead = mm(tf.transpose(dlogits), saved.hSel); // (V, C)
     const dhSel = mm(dlogits, P("transformer.wte.weight") as tf.Tensor2D); // (M, C)
-    // scatter the scored rows back to (B*T, C): unscored rows read an appended zero row
-    const rowMap = new Int32Array(B * T).fill(M);
-    pk.sel.forEach((r, m) => (rowMap[r] = m));
-    const dhf = tf.gather(tf.concat([dhSel, tf.zeros([1, C])], 0), tf.tensor1d(rowMap, "int32")) as tf.Tensor2D;
+    // scatter the scored rows back to (B*T, C); unscored rows get no gradient from the head
+    const dhSelData = dhSel.dataSync() as Float32Array;
+    const dhfData = new Float32Array(B * T * C);
+    pk.sel.forEach((r, m) => dhfData.set(dhSelData.subarray(m * C, (m + 1) * C), r * C));
+    const dhf = tf.tensor2d(dhfData, [B * T, C]);
     const f = layerNormBackward(dhf, { xhat: saved.lnf[0], rstd: saved.lnf[1] }, P("transformer.ln_f.weight"));
     grads.set("transformer.ln_f.weight", f.dg).set("transformer.ln_f.bias", f.db);
     let dx = f.dx;
@@ -266,16 +267,16 @@ function backwardPass(
         let dx = dxIn;
         const g: tf.Tensor[] = [];
         // MLP: x += gelu(ln2(x) @ Wfc + bfc) @ Wmp + bmp
-        g.push(weightGrad(gOut, dx), tf.sum(dx, 0));
+        g.push(weightGrad(gOut, dx), colSum(dx));
         const du = geluBackward(mm(dx, model.weightT(p + "mlp.c_proj.weight")), u);
-        g.push(weightGrad(h2, du), tf.sum(du, 0));
+        g.push(weightGrad(h2, du), colSum(du));
         const l2 = layerNormBackward(mm(du, model.weightT(p + "mlp.c_fc.weight")), { xhat: xhat2, rstd: rstd2 }, P(p + "ln_2.weight"));
         g.push(l2.dg, l2.db);
         dx = tf.add(dx, l2.dx) as tf.Tensor2D;
         // attention: x += attn(ln1(x)) @ Wproj + bproj
-        g.push(weightGrad(att, dx), tf.sum(dx, 0));
+        g.push(weightGrad(att, dx), colSum(dx));
         const dqkv = attentionBackward(mm(dx, model.weightT(p + "attn.c_proj.weight")), attn[l]);
-        g.push(weightGrad(h1, dqkv), tf.sum(dqkv, 0));
+        g.push(weightGrad(h1, dqkv), colSum(dqkv));
         const l1 = layerNormBackward(mm(dqkv, model.weightT(p + "attn.c_attn.weight")), { xhat: xhat1, rstd: rstd1 }, P(p + "ln_1.weight"));
         g.push(l1.dg, l1.db);
         return { dx: tf.add(dx, l1.dx) as tf.Tensor2D, g };
@@ -295,7 +296,7 @@ function backwardPass(
       for (let j = 0; j < C; j++) dwte[dst + j] += dxd[src + j];
     }
     grads.set("transformer.wte.weight", tf.add(dwteHead, tf.tensor2d(dwte, [V, C])));
-    const dwpeT = tf.sum(tf.reshape(dx, [B, T, C]), 0); // (T, C)
+    const dwpeT = tf.reshape(colSum(tf.reshape(dx, [B, T * C]) as tf.Tensor2D), [T, C]); // summed over the batch: (T, C)
     grads.set("transformer.wpe.weight", T < c.nPositions ? tf.concat([dwpeT, tf.zeros([c.nPositions - T, C])], 0) : dwpeT);
     for (const n of model.paramNames()) {
       if (!grads.has(n)) throw new Error(`internal: no gradient for ${n}`);

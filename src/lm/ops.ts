@@ -11,6 +11,28 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D 
   return tf.add(mm(x, w as tf.Tensor2D), b) as tf.Tensor2D;
 }
 
+/** Column sums of a (rows, cols) matrix, in JS: tfjs reduces axis 0 by transposing first, and
+ *  a ones-vector matMul re-packs the whole matrix as XNNPACK weights; both are slower on wasm. */
+export function colSum(x: tf.Tensor2D): tf.Tensor1D {
+  const [rows, cols] = x.shape;
+  const src = x.dataSync() as Float32Array;
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) acc[j] += src[o + j];
+  }
+  return tf.tensor1d(Float32Array.from(acc));
+}
+
+/** Rows of a (rows, cols) matrix picked by index, as a JS copy (tfjs Gather is slow on wasm). */
+export function gatherRows(x: tf.Tensor2D, idx: Int32Array): tf.Tensor2D {
+  const cols = x.shape[1];
+  const src = x.dataSync() as Float32Array;
+  const out = new Float32Array(idx.length * cols);
+  for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i] * cols, (idx[i] + 1) * cols), i * cols);
+  return tf.tensor2d(out, [idx.length, cols]);
+}
+
 export interface LNSaved {
   xhat: tf.Tensor2D;
   rstd: tf.Tensor2D;
@@ -27,8 +49,8 @@ export function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: numbe
 }
 
 export function layerNormBackward(dy: tf.Tensor2D, s: LNSaved, g: tf.Tensor): { dx: tf.Tensor2D; dg: tf.Tensor; db: tf.Tensor } {
-  const dg = tf.sum(tf.mul(dy, s.xhat), 0);
-  const db = tf.sum(dy, 0);
+  const dg = colSum(tf.mul(dy, s.xhat) as tf.Tensor2D);
+  const db = colSum(dy);
   const dxhat = tf.mul(dy, g);
   const m1 = tf.mean(dxhat, 1, true);
   const m2 = tf.mean(tf.mul(dxhat, s.xhat), 1, true);
