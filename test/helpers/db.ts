@@ -35,8 +35,34 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+const STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+let staleSwept = false;
+
+// A test process killed mid-run (Ctrl-C, CI timeout) never drops its database. Names carry
+// their creation time, so anything far older than any test run is a leftover: drop it.
+async function dropStaleTestDatabases(): Promise<void> {
+  if (staleSwept) return;
+  staleSwept = true;
+  const client = new pg.Client({ connectionString: withDatabase(serverUrl(), "postgres") });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'dpo\\_test\\_%'`);
+    for (const { datname } of rows) {
+      const created = parseInt(datname.split("_")[2] ?? "", 36);
+      if (Number.isFinite(created) && Date.now() - created > STALE_AFTER_MS) {
+        await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => {});
+      }
+    }
+  } catch {
+    // best effort: never fail a test because of someone else's leftovers
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** An empty database (no migrations applied): for tests of the migration runner itself. */
 export async function createEmptyDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  await dropStaleTestDatabases();
   const name = `dpo_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   await adminQuery(`CREATE DATABASE "${name}"`);
   return {
