@@ -1,4 +1,4 @@
-// `npm run pretrain -- [--minutes 80] [--out models/house] [--resume] [--d 256 --layers 4 --heads 4 --ctx 256]`
+// `npm run pretrain -- [--minutes 80] [--out models/house] [--resume] [--d 256 --layers 4 --heads 4 --ctx 256] [--workers 0]`
 // Pre-trains the house byte-level GPT on public-domain English shipped in npm (State of the
 // Union addresses, Moby-Dick) with a deterministic held-out split. The learning-rate schedule
 // follows wall-clock time (warmup, then cosine to 10%) so a run of any length ends annealed.
@@ -9,25 +9,25 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  AdamW, BYTE_BOS, BYTE_EOS, GPT, byteTokenizer, clipGradNorm, disposeGrads, encodePrompt, initBackend, logprobGrads,
+  AdamW, GradWorkerPool, BYTE_BOS, BYTE_EOS, GPT, byteTokenizer, clipGradNorm, disposeGrads, encodePrompt, initBackend, logprobGrads,
   parseSafetensors, sample, saveCheckpoint, scoreCompletions, serializeSafetensors, type GPTConfig,
 } from "../src/lm/index.ts";
 import { makeRng, paramShapes } from "../src/lm/model.ts";
 
 interface Args {
   minutes: number; out: string; state: string; resume: boolean; d: number; layers: number; heads: number; ctx: number;
-  batch: number; lr: number; warmupSteps: number; evalEvery: number; saveMinutes: number; seed: number; maxSteps: number;
+  batch: number; lr: number; warmupSteps: number; evalEvery: number; saveMinutes: number; seed: number; maxSteps: number; workers: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     minutes: 80, out: "models/house", state: ".data/pretrain-state", resume: false, d: 256, layers: 4, heads: 4, ctx: 256,
-    batch: 8, lr: 1e-3, warmupSteps: 60, evalEvery: 50, saveMinutes: 4, seed: 1, maxSteps: Infinity,
+    batch: 8, lr: 1e-3, warmupSteps: 60, evalEvery: 50, saveMinutes: 4, seed: 1, maxSteps: Infinity, workers: 0,
   };
   const keys: Record<string, keyof Args> = {
     "--minutes": "minutes", "--out": "out", "--state": "state", "--d": "d", "--layers": "layers", "--heads": "heads", "--ctx": "ctx",
     "--batch": "batch", "--lr": "lr", "--warmup-steps": "warmupSteps", "--eval-every": "evalEvery", "--save-minutes": "saveMinutes",
-    "--seed": "seed", "--max-steps": "maxSteps",
+    "--seed": "seed", "--max-steps": "maxSteps", "--workers": "workers",
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -39,7 +39,7 @@ function parseArgs(argv: string[]): Args {
     if (k === "out" || k === "state") (a as unknown as Record<string, unknown>)[k] = v;
     else {
       const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${f} must be a positive number, got "${v}"`);
+      if (!Number.isFinite(n) || n < 0 || (n === 0 && k !== "workers")) throw new Error(`${f} must be a positive number, got "${v}"`);
       (a as unknown as Record<string, unknown>)[k] = n;
     }
   }
@@ -158,6 +158,8 @@ async function main(): Promise<number> {
     return -r.sum.reduce((a, b) => a + b, 0) / n;
   };
 
+  // --workers N: data-parallel gradient threads (each takes a core; the main thread is one more)
+  const pool = args.workers > 0 ? await GradWorkerPool.create({ workers: args.workers }) : null;
   const budgetMs = args.minutes * 60_000;
   const t0 = Date.now() - elapsedBefore;
   let lastSave = Date.now();
@@ -189,10 +191,8 @@ async function main(): Promise<number> {
     const stepStart = Date.now();
     const items = Array.from({ length: args.batch }, () => windowAt(corpus.train, Math.floor(rand() * (corpus.train.length - args.ctx)), args.ctx));
     const ntok = items.length * args.ctx;
-    const { loss, grads } = logprobGrads(model, items, (lp) => ({
-      loss: -lp.reduce((a, b) => a + b, 0) / ntok,
-      dlogps: new Float64Array(lp.length).fill(-1 / ntok),
-    }));
+    const meanNll = (lp: Float64Array) => ({ loss: -lp.reduce((a, b) => a + b, 0) / ntok, dlogps: new Float64Array(lp.length).fill(-1 / ntok) });
+    const { loss, grads } = pool ? await pool.logprobGrads(model, items, meanNll) : logprobGrads(model, items, meanNll);
     const gnorm = clipGradNorm(grads, 1.0);
     opt.step(model, grads, lr);
     disposeGrads(grads);
@@ -218,6 +218,7 @@ async function main(): Promise<number> {
   lastHeldout = heldoutNats();
   log({ event: "done", step, heldout_nats_per_byte: lastHeldout });
   await checkpoint(true);
+  await pool?.close();
   return 0;
 }
 
