@@ -25,6 +25,7 @@ const HELP = `npm run sim -- [options]
   --epochs E             DPO epochs per round (default: the product's setting)
   --max-new-tokens N     completion length in battles (default: the product's setting)
   --sweep-beta LIST      run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off
+  --extra-prompts N      Moby-Dick sentence openings added to the prompt pool      [2000]
   --eval-prompts N       held-out prompts for measurement                         [12]
   --eval-samples N       samples per held-out prompt                              [8]
   --out DIR              report directory                                         [sim-report]
@@ -59,6 +60,16 @@ function number(flags: Map<string, string>, name: string, fallback: number, chec
 
 function optional(flags: Map<string, string>, name: string, check: (n: number) => boolean = (n) => n > 0): number | undefined {
   return flags.has(name) ? number(flags, name, 0, check) : undefined;
+}
+
+// First Ctrl-C: stop voting, measure what exists and write the report. Second: leave now.
+const interrupt = new AbortController();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping the labelers; measuring and writing the report (again to quit at once)\n`);
+    interrupt.abort();
+  });
 }
 
 async function main(): Promise<void> {
@@ -98,10 +109,12 @@ async function main(): Promise<void> {
     votesPerRound: number(flags, "votes-per-round", 32, (n) => Number.isInteger(n) && n >= 2),
     dpo,
     sampling: maxNewTokens ? { maxNewTokens } : undefined,
+    extraPrompts: number(flags, "extra-prompts", 2000, Number.isInteger),
     evalPrompts: number(flags, "eval-prompts", 12, (n) => Number.isInteger(n) && n >= 1),
     evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),
     seed: number(flags, "seed", 1, Number.isInteger),
     log,
+    signal: interrupt.signal,
   };
 
   const sweep = flags.get("sweep-beta")?.split(",").map((s) => Number(s.trim()));
@@ -110,6 +123,7 @@ async function main(): Promise<void> {
   const points: SweepPoint[] = [];
   let first: Awaited<ReturnType<typeof runSim>> | undefined;
   for (const beta of betas) {
+    if (first && interrupt.signal.aborted) break;
     if (beta !== undefined && sweep) log(`β = ${beta}`);
     const workDir = path.join(out, beta === undefined ? "run" : `run-beta-${beta}`);
     await mkdir(workDir, { recursive: true });

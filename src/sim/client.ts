@@ -73,20 +73,26 @@ export class ProductClient {
   private async call<T>(type: "query" | "mutation", path: string, input: unknown): Promise<T> {
     const encoded = superjson.serialize(input);
     const batch = JSON.stringify({ 0: encoded });
-    let res: Response;
+    let res: Response | undefined;
     const url = `${this.baseUrl}/api/trpc/${path}?batch=1`;
-    try {
-      res =
-        type === "query"
-          ? await fetch(`${url}&input=${encodeURIComponent(batch)}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) })
-          : await fetch(url, {
-              method: "POST",
-              headers: this.headers({ "content-type": "application/json" }),
-              body: batch,
-              signal: AbortSignal.timeout(this.timeoutMs),
-            });
-    } catch (err) {
-      throw new ProductError(`${path}: could not reach ${this.baseUrl} (${(err as Error).message})`, path, 0, "NETWORK");
+    for (let attempt = 0; !res; attempt++) {
+      try {
+        res =
+          type === "query"
+            ? await fetch(`${url}&input=${encodeURIComponent(batch)}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) })
+            : await fetch(url, {
+                method: "POST",
+                headers: this.headers({ "content-type": "application/json" }),
+                body: batch,
+                signal: AbortSignal.timeout(this.timeoutMs),
+              });
+      } catch (err) {
+        // A kept-alive connection the server closed while idle fails before the request is
+        // read; one retry on a fresh connection is safe (votes carry an idempotency key).
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        if (attempt === 0 && (cause === "UND_ERR_SOCKET" || cause === "ECONNRESET")) continue;
+        throw new ProductError(`${path}: could not reach ${this.baseUrl} (${(err as Error).message}${cause ? `, ${cause}` : ""})`, path, 0, "NETWORK");
+      }
     }
     this.storeCookies(res);
     const raw = await res.text();

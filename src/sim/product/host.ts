@@ -84,6 +84,10 @@ export async function startHost(port: number): Promise<http.Server> {
       }
     })();
   });
+  // Longer than clients keep idle connections, so the server is not the side that closes
+  // one just as a request is sent on it.
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 80_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve());

@@ -6,6 +6,7 @@ import { ProductClient } from "../client.ts";
 import { driveLabelers, type LabelerAccount, type LabelerStats } from "../driver.ts";
 import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
 import { createLabelerPool } from "../labeler.ts";
+import { bookPrefixes } from "../prompts.ts";
 import type { ReportRound, ReportVersion } from "../report.ts";
 import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
 import { arenaVotes, checkpointDirOf, heldOutPrompts } from "./inspect.ts";
@@ -34,12 +35,16 @@ export interface SimOptions {
   dpo?: Record<string, unknown>;
   gates?: Record<string, unknown>;
   sampling?: Record<string, unknown>;
+  /** book-sentence prompts imported over HTTP so long runs do not exhaust the pool */
+  extraPrompts?: number;
   evalPrompts: number;
   evalSamplesPerPrompt: number;
   evalMaxNewTokens?: number;
   seed: number;
   tfBackend?: "auto" | "wasm" | "cpu";
   log?: (msg: string) => void;
+  /** aborting stops the labelers early; the run is then measured and reported as it stands */
+  signal?: AbortSignal;
 }
 
 export interface SimResult {
@@ -135,6 +140,11 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       ...(opts.gates ? { gates: opts.gates } : {}),
     });
     if (opts.sampling) await admin.mutation("arena.updateSettings", { sampling: opts.sampling });
+    if (opts.extraPrompts) {
+      const content = bookPrefixes(opts.extraPrompts, { seed: opts.seed }).join("\n");
+      const report = await admin.mutation<{ added: number }>("prompts.import", { content, filename: "sim-moby-dick.txt", format: "text" });
+      log(`imported ${report.added} book prompts`);
+    }
 
     const profiles = createLabelerPool({ count: opts.labelers, carelessFraction: opts.careless, temperature: opts.temperature, tieThreshold: opts.tieThreshold, seed: opts.seed });
     const tag = randomBytes(3).toString("hex");
@@ -159,14 +169,22 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
 
     let stoppedBecause = "";
     let lastSeen = "";
+    let lastLog = 0;
     while (!stoppedBecause) {
-      await new Promise((r) => setTimeout(r, 3000));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 3000);
+        opts.signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
       const rounds = await admin.query<RoundRow[]>("rounds.list", { limit: 200 });
       const finished = rounds.filter((r) => FINISHED.has(r.status));
       const line = rounds.map((r) => `#${r.number} ${r.status}${r.resultVersion ? `→${r.resultVersion.name}` : ""}`).reverse().join(", ");
-      if (line !== lastSeen) log(`votes ${votes}; rounds: ${line || "none yet"}`);
+      if (line !== lastSeen || Date.now() - lastLog > 60_000) {
+        log(`votes ${votes}; rounds: ${line || "none yet"}`);
+        lastLog = Date.now();
+      }
       lastSeen = line;
-      if (finished.length >= opts.rounds) stoppedBecause = `${finished.length} rounds finished`;
+      if (opts.signal?.aborted) stoppedBecause = "interrupted";
+      else if (finished.length >= opts.rounds) stoppedBecause = `${finished.length} rounds finished`;
       else if (Date.now() - started > opts.minutes * 60_000) stoppedBecause = `time limit of ${opts.minutes} minutes`;
     }
     controller.abort();
