@@ -58,7 +58,10 @@ const defaultSink: LogSink = (level, line) => {
 export function createLogger(base: LogFields = {}, sink: LogSink = defaultSink): Logger {
   const write = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < RANK[minLevel()]) return;
-    const record: LogFields = { time: new Date().toISOString(), level, msg, ...base, ...fields };
+    const time = new Date().toISOString();
+    // Fields cannot overwrite the envelope: a stray `level` or `msg` field must not lie.
+    const record: LogFields = { time, level, msg, ...base, ...fields };
+    Object.assign(record, { time, level, msg });
     for (const [k, v] of Object.entries(record)) if (v instanceof Error) record[k] = serializeError(v);
     sink(level, safeJson(record));
   };

@@ -93,6 +93,8 @@ describe("log", () => {
     expect(error.err.message).toBe("deadlock detected");
     expect(error.err.stack).toContain("env.test.ts");
     expect(lines.every(([, l]) => !l.includes("\n"))).toBe(true);
+    logger.warn("real message", { level: "debug", msg: "forged" });
+    expect(JSON.parse(lines[2]![1])).toMatchObject({ level: "warn", msg: "real message" });
   });
 
   it("drops messages below LOG_LEVEL and survives circular fields", () => {
