@@ -193,6 +193,8 @@ async function main(): Promise<number> {
     const ntok = items.length * args.ctx;
     const meanNll = (lp: Float64Array) => ({ loss: -lp.reduce((a, b) => a + b, 0) / ntok, dlogps: new Float64Array(lp.length).fill(-1 / ntok) });
     const { loss, grads } = pool ? await pool.logprobGrads(model, items, meanNll) : logprobGrads(model, items, meanNll);
+    // yield once per step so SIGTERM/SIGINT handlers run (the step itself is synchronous)
+    await new Promise<void>((r) => setImmediate(r));
     const gnorm = clipGradNorm(grads, 1.0);
     opt.step(model, grads, lr);
     disposeGrads(grads);
