@@ -28,7 +28,7 @@ beforeAll(async () => {
   // Polling every 5 s: anything faster than that in the first test came through NOTIFY.
   child = spawn(process.execPath, ["--import", "tsx", "test/loop/registry-child.ts", t.url, await tempDir("reg"), "5000"], { stdio: ["ignore", "pipe", "inherit"] });
   createInterface({ input: child.stdout! }).on("line", (l) => events.push(JSON.parse(l)));
-  await waitEvent((e) => e.event === "ready", 30_000);
+  await waitEvent((e) => e.event === "ready", 110_000);
 });
 afterAll(async () => {
   child?.kill("SIGKILL");

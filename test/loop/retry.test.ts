@@ -45,7 +45,7 @@ describe("database outage", () => {
     let relay: net.Server | null = null;
     setTimeout(() => (relay = relayTo(url, port)), 600);
     try {
-      const rows = await withDbRetry(() => db.$queryRaw<{ one: number }[]>`SELECT 1 AS one`, { baseMs: 100, onRetry: (_e, attempt) => retries.push(attempt) });
+      const rows = await withDbRetry(() => db.$queryRaw<{ one: number }[]>`SELECT 1 AS one`, { baseMs: 100, attempts: 20, maxMs: 2000, onRetry: (_e, attempt) => retries.push(attempt) });
       expect(rows[0]?.one).toBe(1);
       expect(retries.length).toBeGreaterThan(0);
     } finally {

@@ -16,7 +16,7 @@ const trainers: Trainer[] = [];
 let child: ChildProcess | null = null;
 const quiet = createLogger({}, () => {});
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 180_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -57,7 +57,7 @@ describe("trainers", () => {
     await new Promise((r) => setTimeout(r, 1000)); // give a duplicate a chance to show up
     expect(await t.db.trainingRound.count()).toBe(1);
     expect(await t.db.policyVersion.count()).toBe(2);
-  });
+  }, 300_000);
 
   it("kill -9 of a trainer mid-round: FAILED by lease expiry, serving unchanged, votes reused by the next round", async () => {
     for (const tr of trainers.splice(0)) await tr.stop();
@@ -73,7 +73,7 @@ describe("trainers", () => {
     let stderr = "";
     child.stderr!.on("data", (d) => (stderr += String(d)));
     const { round } = await triggerRound({ db: t.db, triggeredBy: "admin" });
-    await until("training steps of the doomed trainer", async () => (await t.db.roundMetric.count({ where: { roundId: round.id } })) >= 2, 60_000).catch((e) => {
+    await until("training steps of the doomed trainer", async () => (await t.db.roundMetric.count({ where: { roundId: round.id } })) >= 2).catch((e) => {
       throw new Error(`${(e as Error).message}; child stderr: ${stderr.slice(-2000)}`);
     });
     expect((await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } })).workerId).toBe("doomed");
@@ -87,7 +87,7 @@ describe("trainers", () => {
     const failed = await until("the lease to expire", async () => {
       const r = await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } });
       return r.status === "FAILED" ? r : null;
-    }, 15_000);
+    }, 60_000);
     expect(failed.error).toMatch(/stopped renewing its lease/);
     expect(failed.resultVersionId).toBeNull();
     expect((await t.db.policyVersion.findFirstOrThrow({ where: { status: "SERVING" } })).id).toBe(servingBefore.id);
@@ -105,5 +105,5 @@ describe("trainers", () => {
     expect(done.workerId).toBe("survivor");
     expect(done.pairsTrain + done.pairsHeldout).toBe(24);
     expect(await countUnusedDecisiveVotes(t.db)).toBe(0);
-  });
+  }, 400_000);
 });
