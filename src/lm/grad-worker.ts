@@ -1,7 +1,6 @@
 // Worker thread for GradWorkerPool: holds its own tfjs backend and model copy, and runs the
 // forward and backward halves of logprobGrads on its shard when the main thread asks.
 import { parentPort } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs-core";
 import { useBackend, type BackendName } from "./backend.ts";
 import { forwardWithGrad, type PendingGrads, type ScoreItem } from "./forward.ts";
 import { GPT, type GPTConfig } from "./model.ts";
@@ -62,5 +61,4 @@ parentPort!.on("message", async (msg: WorkerRequest) => {
   } catch (e) {
     parentPort!.postMessage({ type: "error", message: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
   }
-  void tf;
 });
