@@ -106,4 +106,17 @@ describe("trainers", () => {
     expect(done.pairsTrain + done.pairsHeldout).toBe(24);
     expect(await countUnusedDecisiveVotes(t.db)).toBe(0);
   }, 400_000);
+
+  it("the schedule starts a round once enough new decisive votes exist, not before", async () => {
+    const serving = await t.db.policyVersion.findFirstOrThrow({ where: { status: "SERVING" } });
+    await fastSettings(t.db, { schedule: { autoTrain: true, minNewPairs: 8, checkIntervalSeconds: 1 } });
+    await seedVotes(t.db, serving.id, 7, { offset: 900 });
+    const rounds = await t.db.trainingRound.count();
+    await new Promise((r) => setTimeout(r, 2500)); // several schedule checks
+    expect(await t.db.trainingRound.count()).toBe(rounds);
+    await seedVotes(t.db, serving.id, 1, { offset: 950 });
+    const scheduled = await until("a scheduled round", () => t.db.trainingRound.findFirst({ where: { triggeredBy: "schedule", status: { in: ["SUCCEEDED", "REJECTED", "FAILED"] } } }));
+    expect(scheduled.error).toBeNull();
+    expect(scheduled.pairsTrain + scheduled.pairsHeldout).toBe(8);
+  }, 300_000);
 });
