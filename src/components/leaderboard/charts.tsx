@@ -38,7 +38,8 @@ export function RatingIntervalChart({ rows }: { rows: IntervalRow[] }) {
     responsive: true,
     maintainAspectRatio: false,
     animation: false,
-    scales: { y: { title: { display: true, text: "Bradley–Terry rating" } } },
+    // Bars start at zero by default, which squeezes intervals a few points wide into slivers.
+    scales: { y: { beginAtZero: false, grace: "5%", title: { display: true, text: "Bradley–Terry rating" } } },
     plugins: {
       legend: { position: "bottom" },
       tooltip: {

@@ -121,8 +121,8 @@ export function LeaderboardView({ result, isAdmin, visibility }: { result: Leade
         </>
       )}
       <p className="mt-6 text-xs text-slate-500">
-        Method: LMSYS FastChat&apos;s (Bradley–Terry with ties as half a win, {board.bootstrapRounds} seeded bootstrap rounds, online Elo K = 4), computed in the
-        background from {snapshot.mark.votes} votes in {snapshot.computeMs} ms.
+        Method: LMSYS FastChat&apos;s (Bradley–Terry with ties as half a win, {board.bootstrapRounds} seeded bootstrap rounds, online Elo K = 4), computed from{" "}
+        {snapshot.mark.votes} votes in {snapshot.computeMs} ms and cached until new votes arrive.
       </p>
     </>
   );
