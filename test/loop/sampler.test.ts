@@ -49,7 +49,8 @@ describe("sampler", () => {
       expect(tokens.filter((e) => e.index === i).map((e) => e.tokenId)).toEqual(c.tokenIds);
       expect(c.logprob).toBeLessThan(0);
     }
-    expect(maxLag).toBeLessThan(100);
+    // generous: the machine may be shared; a blocked loop would stall for the whole generation
+    expect(maxLag).toBeLessThan(250);
   });
 
   it("same seed, same completions", async () => {
