@@ -71,7 +71,7 @@ describe("a DPO round", () => {
     const loaded = await loadVerified(store, round.resultVersion!);
     expect(loaded.model.config.nEmbd).toBe(16);
     loaded.model.dispose();
-  });
+  }, 300_000);
 
   it("with too few new pairs fails clearly and changes nothing", async () => {
     const before = await serving();
@@ -93,7 +93,7 @@ describe("a DPO round", () => {
     expect((await serving()).id).toBe(before.id);
     await expect(promoteVersion({ db: t.db, versionId: round.resultVersionId! })).rejects.toThrow(/rejected/);
     expect(await countUnusedDecisiveVotes(t.db)).toBe(0);
-  });
+  }, 300_000);
 
   it("a corrupt checkpoint is refused: the round fails, promotion is refused, the previous version keeps serving", async () => {
     const current = await serving();
