@@ -29,7 +29,8 @@ function mmData(a: tf.Tensor2D, b: tf.Tensor2D): Float32Array {
 }
 
 /** qkv: (B*T, 3C) from c_attn. Returns the merged head outputs (B*T, C). */
-export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean): { out: tf.Tensor2D; saved: AttnSaved | null } {
+/** `bias`, when given, is a (B, T, T) additive mask replacing the plain causal one. */
+export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null = null): { out: tf.Tensor2D; saved: AttnSaved | null } {
   const C3 = qkv.shape[1];
   const C = C3 / 3;
   const hd = C / H;
@@ -63,8 +64,9 @@ export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: numb
     }
   }
   const probs = tf.tidy(() => {
-    const s = tf.tensor3d(scores, [B * H, T, T]);
-    return tf.softmax(tf.add(s, causalBias(T)));
+    if (!bias) return tf.softmax(tf.add(tf.tensor3d(scores, [B * H, T, T]), causalBias(T)));
+    const s = tf.tensor4d(scores, [B, H, T, T]);
+    return tf.softmax(tf.add(s, tf.tensor4d(bias, [B, 1, T, T])));
   });
   const pAll = probs.dataSync() as Float32Array;
   probs.dispose();

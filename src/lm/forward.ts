@@ -1,63 +1,15 @@
 // Full-sequence forward pass and its hand-written backward pass. Scoring and training share
 // it: only the positions that predict completion tokens go through the LM head (prompt
 // positions are masked out of the log-probs anyway), so the head costs half as much in the
-// DPO shape. Right padding is harmless because attention is causal.
+// DPO shape. Right padding is harmless because attention is causal; rows may hold several
+// completions of one prompt (see pack.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
+
+export type { ScoreItem } from "./pack.ts";
 import { attentionBackward, attentionForward, type AttnSaved } from "./attention.ts";
+import { pack, type Packed, type ScoreItem } from "./pack.ts";
 import { colSum, gatherRows, gelu, geluBackward, layerNorm, layerNormBackward, linear, mm, weightGrad, type LNSaved } from "./ops.ts";
-
-export interface ScoreItem {
-  promptIds: number[];
-  completionIds: number[];
-}
-
-interface Packed {
-  B: number;
-  T: number;
-  ids: Int32Array; // (B*T) input tokens
-  sel: Int32Array; // (M) rows of (B*T) whose next-token prediction is scored
-  targets: Int32Array; // (M)
-  itemOf: Int32Array; // (M) which item each scored row belongs to
-  lengths: Int32Array; // (B) completion lengths
-}
-
-function pack(model: GPT, items: ScoreItem[]): Packed {
-  const { vocabSize, nPositions } = model.config;
-  const B = items.length;
-  if (B === 0) throw new Error("no items to score");
-  let T = 1;
-  let M = 0;
-  items.forEach((it, i) => {
-    if (it.promptIds.length < 1) throw new Error(`item ${i}: promptIds is empty (it must start with BOS; use encodePrompt)`);
-    for (const id of [...it.promptIds, ...it.completionIds]) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`item ${i}: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
-    }
-    const inputLen = it.promptIds.length + it.completionIds.length - 1;
-    if (inputLen > nPositions) throw new Error(`item ${i}: prompt+completion is ${inputLen + 1} tokens; the model's context is ${nPositions} (+1 predicted)`);
-    T = Math.max(T, inputLen);
-    M += it.completionIds.length;
-  });
-  const ids = new Int32Array(B * T);
-  const sel = new Int32Array(M);
-  const targets = new Int32Array(M);
-  const itemOf = new Int32Array(M);
-  const lengths = new Int32Array(B);
-  let m = 0;
-  items.forEach((it, b) => {
-    const seq = [...it.promptIds, ...it.completionIds];
-    for (let t = 0; t < Math.min(T, seq.length); t++) ids[b * T + t] = seq[t];
-    const p = it.promptIds.length;
-    lengths[b] = it.completionIds.length;
-    for (let j = 0; j < it.completionIds.length; j++) {
-      sel[m] = b * T + p - 1 + j;
-      targets[m] = it.completionIds[j];
-      itemOf[m] = b;
-      m++;
-    }
-  });
-  return { B, T, ids, sel, targets, itemOf, lengths };
-}
 
 interface LayerSaved {
   ln1: LNSaved;
@@ -83,9 +35,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   const { B, T } = pk;
   const C = c.nEmbd;
   const P = (n: string) => model.getParam(n);
-  const tokEmb = gatherRows(P("transformer.wte.weight") as tf.Tensor2D, pk.ids);
-  const posEmb = tf.slice(P("transformer.wpe.weight"), [0, 0], [T, C]);
-  let x = tf.reshape(tf.add(tf.reshape(tokEmb, [B, T, C]), posEmb), [B * T, C]) as tf.Tensor2D; // (B*T, C)
+  let x = tf.add(gatherRows(P("transformer.wte.weight") as tf.Tensor2D, pk.ids), gatherRows(P("transformer.wpe.weight") as tf.Tensor2D, pk.pos)) as tf.Tensor2D; // (B*T, C)
   const layers: LayerSaved[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
@@ -94,7 +44,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
     const r = tf.tidy(() => {
       const ln1 = layerNorm(x, P(p + "ln_1.weight"), P(p + "ln_1.bias"), c.layerNormEpsilon);
       const qkv = linear(ln1.y, P(p + "attn.c_attn.weight"), P(p + "attn.c_attn.bias")); // (B*T, 3C)
-      const a = attentionForward(qkv, B, T, c.nHead, save);
+      const a = attentionForward(qkv, B, T, c.nHead, save, pk.bias);
       attn = a.saved;
       const x1 = tf.add(x, linear(a.out, P(p + "attn.c_proj.weight"), P(p + "attn.c_proj.bias"))) as tf.Tensor2D;
       const ln2 = layerNorm(x1, P(p + "ln_2.weight"), P(p + "ln_2.bias"), c.layerNormEpsilon);
@@ -150,16 +100,12 @@ export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSi
       logits = forward(model, pk, false).logits;
     });
     const lp = targetLogprobs(logits, model.config.vocabSize, pk.targets, false);
-    let m = 0;
-    for (let b = 0; b < chunk.length; b++) {
-      const row: number[] = [];
-      let acc = 0;
-      for (let j = 0; j < pk.lengths[b]; j++, m++) {
-        row.push(lp[m]);
-        acc += lp[m];
-      }
+    // scored rows come grouped by shared prompt; within an item they are in token order
+    const rows: number[][] = chunk.map(() => []);
+    for (let m = 0; m < lp.length; m++) rows[pk.itemOf[m]].push(lp[m]);
+    for (const row of rows) {
       perToken.push(row);
-      sum.push(acc);
+      sum.push(row.reduce((a, x) => a + x, 0));
     }
   }
   return { sum, perToken };
@@ -203,13 +149,13 @@ export function forwardWithGrad(model: GPT, items: ScoreItem[]): PendingGrads {
   });
   const all = () => [saved.hSel, ...saved.lnf, ...saved.layers.flat()];
   const lp = targetLogprobs(logits, V, pk.targets, true); // logits now holds the softmax probabilities
-  const logps = new Float64Array(B);
+  const logps = new Float64Array(pk.nItems);
   for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
   let consumed = false;
   const backward = (dlogps: Float64Array): Map<string, tf.Tensor> => {
     if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
     consumed = true;
-    if (!(dlogps instanceof Float64Array) || dlogps.length !== B) throw new Error(`dlogps must be a Float64Array of length ${B}`);
+    if (!(dlogps instanceof Float64Array) || dlogps.length !== pk.nItems) throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
     try {
       return backwardPass(model, pk, logits, attn, saved, dlogps);
     } finally {
@@ -254,7 +200,10 @@ function backwardPass(
     // scatter the scored rows back to (B*T, C); unscored rows get no gradient from the head
     const dhSelData = dhSel.dataSync() as Float32Array;
     const dhfData = new Float32Array(B * T * C);
-    pk.sel.forEach((r, m) => dhfData.set(dhSelData.subarray(m * C, (m + 1) * C), r * C));
+    // a row shared by several completions (the last prompt position) collects all their gradients
+    pk.sel.forEach((r, m) => {
+      for (let j = 0; j < C; j++) dhfData[r * C + j] += dhSelData[m * C + j];
+    });
     const dhf = tf.tensor2d(dhfData, [B * T, C]);
     const f = layerNormBackward(dhf, { xhat: saved.lnf[0], rstd: saved.lnf[1] }, P("transformer.ln_f.weight"));
     grads.set("transformer.ln_f.weight", f.dg).set("transformer.ln_f.bias", f.db);
@@ -296,8 +245,13 @@ function backwardPass(
       for (let j = 0; j < C; j++) dwte[dst + j] += dxd[src + j];
     }
     grads.set("transformer.wte.weight", tf.add(dwteHead, tf.tensor2d(dwte, [V, C])));
-    const dwpeT = tf.reshape(colSum(tf.reshape(dx, [B, T * C]) as tf.Tensor2D), [T, C]); // summed over the batch: (T, C)
-    grads.set("transformer.wpe.weight", T < c.nPositions ? tf.concat([dwpeT, tf.zeros([c.nPositions - T, C])], 0) : dwpeT);
+    const dwpe = new Float32Array(c.nPositions * C);
+    for (let r = 0; r < B * T; r++) {
+      const src = r * C;
+      const dst = pk.pos[r] * C;
+      for (let j = 0; j < C; j++) dwpe[dst + j] += dxd[src + j];
+    }
+    grads.set("transformer.wpe.weight", tf.tensor2d(dwpe, [c.nPositions, C]));
     for (const n of model.paramNames()) {
       if (!grads.has(n)) throw new Error(`internal: no gradient for ${n}`);
       names.push(n);

@@ -14,15 +14,19 @@ describe("logprobGrads", () => {
   it("matches central finite differences of a weighted sum of log-probs", () => {
     const model = tinyModel(3);
     const rand = makeRng(11);
+    const shared = randomIds(3, TINY.vocabSize, rand);
     const items: ScoreItem[] = [
       { promptIds: randomIds(3, TINY.vocabSize, rand), completionIds: randomIds(5, TINY.vocabSize, rand) },
       { promptIds: randomIds(1, TINY.vocabSize, rand), completionIds: randomIds(7, TINY.vocabSize, rand) },
-      { promptIds: randomIds(5, TINY.vocabSize, rand), completionIds: randomIds(2, TINY.vocabSize, rand) },
+      // a chosen/rejected-style pair: one packed row with a tree mask
+      { promptIds: shared, completionIds: randomIds(4, TINY.vocabSize, rand) },
+      { promptIds: shared, completionIds: randomIds(3, TINY.vocabSize, rand) },
     ];
-    const w = [0.7, -1.3, 0.4];
+    const w = [0.7, -1.3, 0.4, -0.9];
     const lossOf = (lp: ArrayLike<number>) => Array.from(lp).reduce((a, x, i) => a + w[i] * x, 0);
     const { loss, logps, grads } = logprobGrads(model, items, (lp) => ({ loss: lossOf(lp), dlogps: Float64Array.from(w) }));
-    const ref = scoreCompletions(model, items);
+    // reference log-probs from items scored one by one (no shared rows)
+    const ref = { sum: items.map((it) => scoreCompletions(model, [it]).sum[0]) };
     for (let i = 0; i < items.length; i++) expect(logps[i]).toBeCloseTo(ref.sum[i], 4);
     expect(loss).toBeCloseTo(lossOf(ref.sum), 4);
 
@@ -42,7 +46,7 @@ describe("logprobGrads", () => {
           const v = Float32Array.from(base);
           v[i] += delta;
           model.setParams(new Map([[name, v]]));
-          return lossOf(scoreCompletions(model, items).sum);
+          return lossOf(items.map((it) => scoreCompletions(model, [it]).sum[0]));
         };
         const numeric = (probe(eps) - probe(-eps)) / (2 * eps);
         model.setParams(new Map([[name, base]]));
@@ -55,6 +59,27 @@ describe("logprobGrads", () => {
     console.log(JSON.stringify({ gradcheck_worst_rel_err: worst, checked }));
     expect(checked).toBeGreaterThan(50);
     disposeGrads(grads);
+    model.dispose();
+  });
+
+  it("packs completions of a shared prompt into one row without changing any log-prob", () => {
+    const model = tinyModel(9);
+    const rand = makeRng(12);
+    const prompt = randomIds(4, TINY.vocabSize, rand);
+    const items: ScoreItem[] = [
+      { promptIds: prompt, completionIds: randomIds(5, TINY.vocabSize, rand) },
+      { promptIds: randomIds(2, TINY.vocabSize, rand), completionIds: randomIds(3, TINY.vocabSize, rand) },
+      { promptIds: prompt, completionIds: randomIds(1, TINY.vocabSize, rand) },
+      { promptIds: prompt, completionIds: [] },
+      { promptIds: prompt, completionIds: randomIds(6, TINY.vocabSize, rand) },
+    ];
+    const together = scoreCompletions(model, items);
+    items.forEach((it, i) => {
+      const alone = scoreCompletions(model, [it]);
+      expect(together.perToken[i]).toHaveLength(it.completionIds.length);
+      alone.perToken[0].forEach((x, j) => expect(Math.abs(together.perToken[i][j] - x)).toBeLessThan(1e-5));
+    });
+    expect(together.sum[3]).toBe(0);
     model.dispose();
   });
 });
