@@ -55,17 +55,20 @@ export function useBattleQueue() {
   const [reveal, setReveal] = useState<Reveal | null>(null);
   /** votes and skips the server confirmed: the stats refresh on each */
   const [acked, setAcked] = useState(0);
+  // The ref is the source of truth and every change goes through `update`, so a stream event
+  // and a key press in the same tick cannot overwrite each other's change.
   const queueRef = useRef<BattleView[]>([]);
-  queueRef.current = queue;
+  const update = useCallback((f: (q: BattleView[]) => BattleView[]) => {
+    queueRef.current = f(queueRef.current);
+    setQueue(queueRef.current);
+  }, []);
   const sources = useRef(new Map<string, EventSource>());
   const fetching = useRef(false);
   /** Voted or skipped here but maybe not yet committed: the server could still hand them back as open. */
   const finished = useRef<string[]>([]);
   const excluded = () => [...queueRef.current.map((b) => b.battleId), ...finished.current];
 
-  const patch = useCallback((battleId: string, f: (b: BattleView) => BattleView) => {
-    setQueue((q) => q.map((b) => (b.battleId === battleId ? f(b) : b)));
-  }, []);
+  const patch = useCallback((battleId: string, f: (b: BattleView) => BattleView) => update((q) => q.map((b) => (b.battleId === battleId ? f(b) : b))), [update]);
 
   const openStream = useCallback(
     (battleId: string) => {
@@ -119,8 +122,7 @@ export function useBattleQueue() {
           idempotencyKey: newKey(),
         };
         if (excluded().includes(view.battleId)) break;
-        queueRef.current = [...queueRef.current, view];
-        setQueue(queueRef.current);
+        update((q) => [...q, view]);
         openStream(view.battleId);
       }
     } catch (err) {
@@ -128,7 +130,7 @@ export function useBattleQueue() {
     } finally {
       fetching.current = false;
     }
-  }, [client, openStream]);
+  }, [client, openStream, update]);
 
   useEffect(() => {
     void fill();
@@ -140,12 +142,11 @@ export function useBattleQueue() {
   }, [fill]);
 
   const advance = useCallback(() => {
-    const [done, ...rest] = queueRef.current;
+    const done = queueRef.current[0];
     if (done) finished.current = [...finished.current, done.battleId].slice(-10);
-    queueRef.current = rest;
-    setQueue(rest);
+    update((q) => q.slice(1));
     void fill();
-  }, [fill]);
+  }, [fill, update]);
 
   const vote = useCallback(
     (choice: Choice) => {
@@ -199,11 +200,10 @@ export function useBattleQueue() {
       const res = await client.arena.next.mutate({ promptText, excludeBattleIds: excluded() });
       if (res.status !== "battle") throw new Error(res.message);
       const view: BattleView = { battleId: res.battle.battleId, promptText: res.battle.promptText, texts: { A: "", B: "" }, done: { A: false, B: false }, ready: false, readyAt: null, error: null, idempotencyKey: newKey() };
-      queueRef.current = [view, ...queueRef.current];
-      setQueue(queueRef.current);
+      update((q) => [view, ...q]);
       openStream(view.battleId);
     },
-    [client, openStream],
+    [client, openStream, update],
   );
 
   return { current: queue[0] ?? null, upcoming: queue.length - 1, empty, loadError, reveal, acked, vote, skip, ask, retry: fill };

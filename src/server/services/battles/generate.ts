@@ -27,6 +27,8 @@ interface Job {
   done: Partial<Record<SlotName, { text: string; finishReason: string }>>;
   listeners: Set<(e: BattleEvent) => void>;
   finished: Promise<void>;
+  /** set when the job ended; a late subscriber (before the job leaves the map) gets it replayed */
+  outcome?: BattleEvent;
 }
 
 const globalJobs = globalThis as unknown as { __dpoArenaBattleJobs?: Map<string, Job> };
@@ -66,6 +68,10 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
     if (d) onEvent({ type: "done", slot, text: d.text, finishReason: d.finishReason });
     else if (job.texts[slot]) onEvent({ type: "text", slot, text: job.texts[slot] });
   }
+  if (job.outcome) {
+    onEvent(job.outcome);
+    return { stop: () => {}, finished: job.finished };
+  }
   job.listeners.add(onEvent);
   const j = job;
   return { stop: () => j.listeners.delete(onEvent), finished: j.finished };
@@ -83,9 +89,13 @@ function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, ba
     for (const l of job.listeners) l(e);
   };
   jobs.set(battleId, job);
+  const end = (e: BattleEvent) => {
+    job.outcome = e;
+    emit(e);
+  };
   job.finished = runJob(db, getSampler, battleId, job, emit)
-    .then(() => emit({ type: "ready" }))
-    .catch((err: unknown) => emit({ type: "error", message: userMessageOf(err) }))
+    .then(() => end({ type: "ready" }))
+    .catch((err: unknown) => end({ type: "error", message: userMessageOf(err) }))
     .finally(() => jobs.delete(battleId));
   return job;
 }
