@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { logprobGrads, scoreCompletions, type ScoreItem } from "./forward.ts";
+import { pack } from "./pack.ts";
 import { disposeGrads } from "./optim.ts";
 import { makeRng } from "./model.ts";
 import { randomIds, tinyModel, values, TINY } from "./testing.ts";
@@ -14,7 +15,7 @@ describe("logprobGrads", () => {
   it("matches central finite differences of a weighted sum of log-probs", () => {
     const model = tinyModel(3);
     const rand = makeRng(11);
-    const shared = randomIds(3, TINY.vocabSize, rand);
+    const shared = randomIds(8, TINY.vocabSize, rand); // long enough to be shared (pack.ts)
     const items: ScoreItem[] = [
       { promptIds: randomIds(3, TINY.vocabSize, rand), completionIds: randomIds(5, TINY.vocabSize, rand) },
       { promptIds: randomIds(1, TINY.vocabSize, rand), completionIds: randomIds(7, TINY.vocabSize, rand) },
@@ -23,6 +24,7 @@ describe("logprobGrads", () => {
       { promptIds: shared, completionIds: randomIds(3, TINY.vocabSize, rand) },
     ];
     const w = [0.7, -1.3, 0.4, -0.9];
+    expect(pack(model, items).B).toBe(3); // the last two items share one tree-masked row
     const lossOf = (lp: ArrayLike<number>) => Array.from(lp).reduce((a, x, i) => a + w[i] * x, 0);
     const { loss, logps, grads } = logprobGrads(model, items, (lp) => ({ loss: lossOf(lp), dlogps: Float64Array.from(w) }));
     // reference log-probs from items scored one by one (no shared rows)
@@ -65,7 +67,7 @@ describe("logprobGrads", () => {
   it("packs completions of a shared prompt into one row without changing any log-prob", () => {
     const model = tinyModel(9);
     const rand = makeRng(12);
-    const prompt = randomIds(4, TINY.vocabSize, rand);
+    const prompt = randomIds(8, TINY.vocabSize, rand);
     const items: ScoreItem[] = [
       { promptIds: prompt, completionIds: randomIds(5, TINY.vocabSize, rand) },
       { promptIds: randomIds(2, TINY.vocabSize, rand), completionIds: randomIds(3, TINY.vocabSize, rand) },
@@ -80,6 +82,10 @@ describe("logprobGrads", () => {
       alone.perToken[0].forEach((x, j) => expect(Math.abs(together.perToken[i][j] - x)).toBeLessThan(1e-5));
     });
     expect(together.sum[3]).toBe(0);
+    // and the packing really shares: one row for the first three items with this prompt
+    const pk = pack(model, items);
+    expect(pk.B).toBe(3); // [0,2,3] shared, [1] alone, [4] split off (the shared row would exceed the context)
+    expect(pk.bias).not.toBeNull();
     model.dispose();
   });
 });

@@ -25,6 +25,8 @@ export interface Packed {
 }
 
 const MASKED = -1e9;
+/** Prompts shorter than this are not worth a longer, tree-masked row. */
+const MIN_SHARED_PROMPT = 8;
 
 export function pack(model: GPT, items: ScoreItem[], share = true): Packed {
   const { vocabSize, nPositions } = model.config;
@@ -37,21 +39,29 @@ export function pack(model: GPT, items: ScoreItem[], share = true): Packed {
     const inputLen = it.promptIds.length + it.completionIds.length - 1;
     if (inputLen > nPositions) throw new Error(`item ${i}: prompt+completion is ${inputLen + 1} tokens; the model's context is ${nPositions} (+1 predicted)`);
   });
-  // group items by identical prompt, in order of first appearance
+  // group items by identical prompt, in order of first appearance. Sharing pays when the
+  // prompt is long; a group's row never grows beyond the model context (attention is
+  // quadratic in row length), so large groups are split.
   const groups: number[][] = [];
-  const byPrompt = new Map<string, number[]>();
+  const open = new Map<string, number[]>();
   items.forEach((it, i) => {
-    const key = share ? it.promptIds.join(",") : String(i);
-    let g = byPrompt.get(key);
-    if (!g) byPrompt.set(key, (g = []));
-    if (g.length === 0) groups.push(g);
-    g.push(i);
+    const p = it.promptIds.length;
+    const key = share && p >= MIN_SHARED_PROMPT ? it.promptIds.join(",") : `#${i}`;
+    const g = open.get(key);
+    const extra = Math.max(0, it.completionIds.length - 1);
+    if (g && rowLen(g) + extra <= nPositions) {
+      g.push(i);
+      return;
+    }
+    const fresh = [i];
+    open.set(key, fresh);
+    groups.push(fresh);
   });
-  // a row's input: the prompt, then every member's completion minus its last token
-  const rowLen = (g: number[]) => {
+  /** A row's input: the prompt, then every member's completion minus its last token. */
+  function rowLen(g: number[]): number {
     const p = items[g[0]].promptIds.length;
     return Math.max(1, p + g.reduce((a, i) => a + Math.max(0, items[i].completionIds.length - 1), 0));
-  };
+  }
   const B = groups.length;
   const T = Math.max(1, ...groups.map(rowLen));
   const shared = groups.some((g) => g.length > 1);
