@@ -65,27 +65,45 @@ const policy = GPT.create(HOUSE, 1);
 {
   const bareModel = policy.clone();
   const opt = new AdamW({ lr: 1e-5, weightDecay: 0 });
+  // Wall time, and this process's CPU time (the wasm backend is single-threaded), which other
+  // processes on the machine disturb far less than wall time.
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   const bareSeconds: number[] = [];
+  const bareCpu: number[] = [];
+  const roundCpu: number[] = [];
+  let lastExit = cpu();
   const bareStep = (batch: Pair[]) => {
     const t0 = performance.now();
+    const c0 = cpu();
     const { grads } = logprobGrads(bareModel, pairItems(batch), (logps) => ({ loss: 0, dlogps: new Float64Array(logps.length).fill(-1 / logps.length) }));
     opt.step(bareModel, grads);
     disposeGrads(grads);
     bareSeconds.push((performance.now() - t0) / 1000);
+    bareCpu.push(cpu() - c0);
+    lastExit = cpu();
   };
   const subset = pool.slice(0, (compareSteps + 1) * BATCH);
   bareStep(subset.slice(0, BATCH)); // warm-up of the fresh clone, not timed below
   bareSeconds.length = 0;
+  bareCpu.length = 0;
   bareStep(subset.slice(0, BATCH));
   const r = await runRound({
     policy,
     pairs: subset,
     config: { beta: 0.1, lr: 1e-5, batchSize: BATCH, epochs: 1, seed: 0, gates: NO_GATES },
-    onProgress: (s) => bareStep(subset.slice(s.step * BATCH, (s.step + 1) * BATCH)),
+    // CPU time since the previous bare step ended = the round's whole step, loop included.
+    onProgress: (s) => {
+      roundCpu.push(cpu() - lastExit);
+      bareStep(subset.slice(s.step * BATCH, (s.step + 1) * BATCH));
+    },
   });
   // Round step 0 pays the same one-off warm-up, so it is left out; bareSeconds[i] ran just before
   // round step i and bareSeconds[i + 1] just after it.
   const ratios = r.steps.slice(1).map((s) => s.seconds / ((bareSeconds[s.step] + bareSeconds[s.step + 1]) / 2));
+  const cpuRatios = r.steps.slice(1).map((s) => roundCpu[s.step] / ((bareCpu[s.step] + bareCpu[s.step + 1]) / 2));
   const roundStep = median(r.steps.slice(1).map((s) => s.seconds));
   const bare = median(bareSeconds.slice(1));
   const tokensPerStep = BATCH * tokensPerPair;
@@ -99,6 +117,10 @@ const policy = GPT.create(HOUSE, 1);
     bare_step_tokens_per_s: tokensPerStep / bare,
     overhead_pct: 100 * (median(ratios) - 1),
     overhead_pct_per_step: ratios.map((x) => Math.round(1000 * (x - 1)) / 10),
+    round_step_cpu_seconds_median: median(roundCpu.slice(1)),
+    bare_step_cpu_seconds_median: median(bareCpu.slice(1)),
+    overhead_cpu_pct: 100 * (median(cpuRatios) - 1),
+    overhead_cpu_pct_per_step: cpuRatios.map((x) => Math.round(1000 * (x - 1)) / 10),
   });
   r.model.dispose();
   opt.dispose();
