@@ -4,7 +4,7 @@ import { initBackend } from "./backend.ts";
 import { logprobGrads, type ScoreItem } from "./forward.ts";
 import { makeRng } from "./model.ts";
 import { AdamW, disposeGrads } from "./optim.ts";
-import { GradWorkerPool } from "./parallel.ts";
+import { GradWorkerPool, assignShards } from "./parallel.ts";
 import { randomIds, tinyModel, values, TINY } from "./testing.ts";
 
 let pool: GradWorkerPool;
@@ -17,6 +17,19 @@ afterAll(async () => {
 });
 
 describe("GradWorkerPool", () => {
+  it("keeps chosen/rejected of one prompt in the same shard and balances the rest", () => {
+    const p = (k: number) => Array.from({ length: 10 }, (_, i) => i + k);
+    const c = [1, 2, 3];
+    // DPO order: all chosen first, then all rejected
+    const items: ScoreItem[] = [0, 1, 2, 3, 0, 1, 2, 3].map((k) => ({ promptIds: p(k), completionIds: c }));
+    const shards = assignShards(items, 2);
+    expect(shards.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const sh of shards) {
+      expect(sh).toHaveLength(4);
+      for (const i of sh) expect(sh).toContain(i < 4 ? i + 4 : i - 4);
+    }
+  });
+
   it("gives the same loss, log-probs and gradients as the single-thread pass, across parameter updates", async () => {
     const model = tinyModel(31);
     const rand = makeRng(5);

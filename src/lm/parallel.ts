@@ -15,6 +15,35 @@ interface Slot {
   queue: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }[];
 }
 
+/**
+ * Splits item indices into k shards of similar token counts, keeping items that share a
+ * prompt together so each shard can still pack them into one row (see pack.ts).
+ */
+export function assignShards(items: ScoreItem[], k: number): number[][] {
+  const groups = new Map<string, number[]>();
+  items.forEach((it, i) => {
+    const key = it.promptIds.join(",");
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  const cost = (g: number[]) => g.reduce((a, i) => a + items[i].promptIds.length + items[i].completionIds.length, 0);
+  // largest groups first, each to the currently lightest shard; a group bigger than a fair
+  // share is split so one shard does not get everything
+  const fair = Math.ceil(items.length / k);
+  const pieces: number[][] = [];
+  for (const g of groups.values()) for (let s = 0; s < g.length; s += fair) pieces.push(g.slice(s, s + fair));
+  pieces.sort((a, b) => cost(b) - cost(a));
+  const shards: number[][] = Array.from({ length: k }, () => []);
+  const load = new Array<number>(k).fill(0);
+  for (const piece of pieces) {
+    const s = load.indexOf(Math.min(...load));
+    shards[s].push(...piece);
+    load[s] += cost(piece);
+  }
+  return shards.map((sh) => sh.sort((a, b) => a - b));
+}
+
 export class GradWorkerPool {
   private constructor(private slots: Slot[]) {}
 
@@ -60,9 +89,10 @@ export class GradWorkerPool {
   async logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): Promise<{ loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> }> {
     const n = items.length;
     const k = Math.min(this.shards, n);
-    const bounds = Array.from({ length: k + 1 }, (_, i) => Math.round((i * n) / k));
-    const shard = (i: number) => items.slice(bounds[i], bounds[i + 1]);
-    const used = this.slots.slice(0, k - 1);
+    if (n === 0) throw new Error("no items to score");
+    const parts = assignShards(items, k).filter((p) => p.length > 0);
+    const shard = (i: number) => parts[i].map((j) => items[j]);
+    const used = this.slots.slice(0, parts.length - 1);
     const fwd = used.map((slot, i) => {
       const fresh = !slot.synced || slot.synced.model !== model || slot.synced.version !== model.version;
       const params = fresh ? model.paramNames().map((p) => [p, Float32Array.from(model.getParam(p).dataSync() as Float32Array)] as [string, Float32Array]) : undefined;
@@ -79,15 +109,18 @@ export class GradWorkerPool {
     }
     const logps = new Float64Array(n);
     const lengths = new Int32Array(n);
-    logps.set(local.logps, 0);
-    lengths.set(local.lengths, 0);
+    parts[0].forEach((j, q) => {
+      logps[j] = local.logps[q];
+      lengths[j] = local.lengths[q];
+    });
     try {
       const replies = await Promise.all(fwd);
       replies.forEach((r, i) => {
         if (r.type !== "logps") throw new Error(`grad worker ${i}: unexpected reply ${r.type}`);
-        logps.set(r.logps, bounds[i + 1]);
-        const s = shard(i + 1);
-        s.forEach((it, j) => (lengths[bounds[i + 1] + j] = it.completionIds.length));
+        parts[i + 1].forEach((j, q) => {
+          logps[j] = r.logps[q];
+          lengths[j] = items[j].completionIds.length;
+        });
       });
     } catch (e) {
       local.dispose();
@@ -103,8 +136,9 @@ export class GradWorkerPool {
       await Promise.allSettled(used.map((s) => this.call(s, { type: "discard" })));
       throw e;
     }
-    const bwd = used.map((slot, i) => this.call(slot, { type: "backward", dlogps: res.dlogps.slice(bounds[i + 1], bounds[i + 2]) }));
-    const grads = local.backward(res.dlogps.slice(0, bounds[1]));
+    const pick = (i: number) => Float64Array.from(parts[i], (j) => res.dlogps[j]);
+    const bwd = used.map((slot, i) => this.call(slot, { type: "backward", dlogps: pick(i + 1) }));
+    const grads = local.backward(pick(0));
     const replies = await Promise.all(bwd);
     for (const r of replies) {
       if (r.type !== "grads") throw new Error(`grad worker: unexpected reply ${r.type}`);
