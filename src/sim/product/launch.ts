@@ -126,11 +126,18 @@ export async function launchProduct(opts: LaunchOptions): Promise<Product> {
   log(`created database ${dbName}`);
 
   const children: ChildProcess[] = [];
+  // The children run in their own process groups (so a terminal's Ctrl-C does not kill them
+  // before the sim has measured); if the sim exits anyway, they must not outlive it.
+  const killOnExit = () => {
+    for (const c of children) if (c.pid !== undefined && c.exitCode === null) try { process.kill(-c.pid, "SIGKILL"); } catch { /* gone */ }
+  };
+  process.on("exit", killOnExit);
   const db = createPrismaClient(databaseUrl);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    process.off("exit", killOnExit);
     await Promise.all(children.map(stopChild));
     await db.$disconnect().catch(() => {});
     if (!opts.keepDatabase) await dropDatabase(serverUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${(err as Error).message}`));
@@ -166,6 +173,12 @@ export async function launchProduct(opts: LaunchOptions): Promise<Product> {
         : spawnLogged("web", ["--import", "tsx", path.join(ROOT, "src/sim/product/host.ts")], { ...env, NODE_ENV: "production" });
     spawnLogged("trainer", ["--import", "tsx", path.join(ROOT, "workers/trainer.ts"), "--tick-ms", String(opts.trainerTickMs ?? 1000)], env);
     await waitForHealthy(baseUrl, webChild, 120_000);
+    // A build older than the arena has no battle stream; fail now rather than in every labeler.
+    const probe = await fetch(`${baseUrl}/api/battles/probe/stream`);
+    await probe.body?.cancel();
+    if (probe.status === 404) {
+      throw new Error("the web server has no /api/battles/<id>/stream route: the production build is older than the code; run `npm run build`, or use --web host");
+    }
     log(`product up at ${baseUrl} (${web === "next" ? "next start" : "API host"}), trainer running; logs in ${opts.workDir}`);
     return { baseUrl, databaseUrl, admin, checkpointDir, db, stop };
   } catch (err) {
