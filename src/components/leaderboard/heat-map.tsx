@@ -30,7 +30,7 @@ export function WinHeatMap({ models, winFraction, battleCounts }: { models: stri
                 const n = battleCounts[i]?.[j] ?? 0;
                 if (i === j || f === null) {
                   return (
-                    <td key={colModel} className="h-9 min-w-11 rounded bg-slate-100 text-center text-slate-400" title={i === j ? "" : `${rowModel} vs ${colModel}: no decisive battles`}>
+                    <td key={colModel} className="h-9 min-w-11 rounded bg-slate-100 text-center text-slate-400" title={i === j ? undefined : "no decisive battles"}>
                       {i === j ? "" : "–"}
                     </td>
                   );
@@ -41,7 +41,7 @@ export function WinHeatMap({ models, winFraction, battleCounts }: { models: stri
                     key={colModel}
                     className="h-9 min-w-11 rounded text-center tabular-nums"
                     style={{ background, color }}
-                    title={`${rowModel} won ${(f * 100).toFixed(0)}% of decisive battles against ${colModel} (${n} battles including ties)`}
+                    title={`${n} battles incl. ties`}
                   >
                     {f.toFixed(2)}
                   </td>

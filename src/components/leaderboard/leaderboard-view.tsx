@@ -13,7 +13,9 @@ export function LeaderboardView({ result, isAdmin, visibility }: { result: Leade
   const { snapshot, status, currentVotes } = result;
   const { board, history } = snapshot;
   const models = board.rows.map((r) => r.model);
-  const historySeries = models.map((model) => ({ model, data: history.bt[model] ?? [] }));
+  // Chart props travel to the browser in the page payload: one decimal is all a chart can show.
+  const round1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
+  const historySeries = models.map((model) => ({ model, data: (history.bt[model] ?? []).map(round1) }));
   const updated = new Date(snapshot.computedAt).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 
   return (
