@@ -24,6 +24,8 @@ const HELP = `npm run sim -- [options]
   --learning-rate LR     DPO learning rate (default: the product's setting)
   --epochs E             DPO epochs per round (default: the product's setting)
   --max-new-tokens N     completion length in battles (default: the product's setting)
+  --set K=V[,K=V…]       other product settings over HTTP, K one of dpo.*, gates.*, schedule.*,
+                         sampling.*, V JSON (e.g. dpo.heldoutFraction=0.25,gates.minHeldoutAccuracy=null)
   --sweep-beta LIST      run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off
   --extra-prompts N      Moby-Dick sentence openings added to the prompt pool      [2000]
   --eval-prompts N       held-out prompts for measurement                         [12]
@@ -48,6 +50,24 @@ function parseArgs(argv: string[]): Map<string, string> {
   const known = new Set(HELP.match(/--[a-z-]+/g)!.map((f) => f.slice(2)).concat(["database-url", "admin-user", "admin-password", "keep-db"]));
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k} (see --help)`);
   return flags;
+}
+
+/** `--set dpo.heldoutFraction=0.25,gates.klBudget=null` → { dpo: {…}, gates: {…} }. */
+function parseSet(raw: string | undefined): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  if (!raw) return out;
+  for (const item of raw.split(",")) {
+    const m = /^(dpo|gates|schedule|sampling)\.([A-Za-z]+)=(.+)$/.exec(item.trim());
+    if (!m) throw new Error(`--set: "${item}" is not GROUP.KEY=VALUE with GROUP dpo, gates, schedule or sampling`);
+    let value: unknown;
+    try {
+      value = JSON.parse(m[3]);
+    } catch {
+      value = m[3];
+    }
+    (out[m[1]] ??= {})[m[2]] = value;
+  }
+  return out;
 }
 
 function number(flags: Map<string, string>, name: string, fallback: number, check: (n: number) => boolean = (n) => n >= 0): number {
@@ -91,6 +111,8 @@ async function main(): Promise<void> {
   const epochs = optional(flags, "epochs", Number.isInteger);
   if (epochs !== undefined) dpo.epochs = epochs;
   const maxNewTokens = optional(flags, "max-new-tokens", Number.isInteger);
+  const extra = parseSet(flags.get("set"));
+  Object.assign(dpo, extra.dpo);
   const base: Omit<SimOptions, "workDir"> = {
     url: flags.get("url"),
     databaseUrl: flags.get("database-url") ?? (flags.get("url") ? process.env.DATABASE_URL : undefined),
@@ -108,7 +130,9 @@ async function main(): Promise<void> {
     beta: optional(flags, "beta"),
     votesPerRound: number(flags, "votes-per-round", 32, (n) => Number.isInteger(n) && n >= 2),
     dpo,
-    sampling: maxNewTokens ? { maxNewTokens } : undefined,
+    sampling: maxNewTokens || extra.sampling ? { ...extra.sampling, ...(maxNewTokens ? { maxNewTokens } : {}) } : undefined,
+    gates: extra.gates,
+    schedule: extra.schedule,
     extraPrompts: number(flags, "extra-prompts", 2000, Number.isInteger),
     evalPrompts: number(flags, "eval-prompts", 12, (n) => Number.isInteger(n) && n >= 1),
     evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),

@@ -39,12 +39,19 @@ type NextBattle =
   | { status: "empty"; message: string }
   | { status: "unavailable"; message: string };
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind either way. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });
+}
 
 async function runOne(account: LabelerAccount, index: number, opts: DriveOptions): Promise<LabelerStats> {
   const { signal } = opts;
@@ -107,7 +114,7 @@ async function runOne(account: LabelerAccount, index: number, opts: DriveOptions
           problem(`vote on ${battleId} failed: ${(err as Error).message}`);
           break;
         }
-        await sleep(500, new AbortController().signal);
+        await sleep(500);
       }
     }
   }

@@ -129,7 +129,14 @@ export async function launchProduct(opts: LaunchOptions): Promise<Product> {
   // The children run in their own process groups (so a terminal's Ctrl-C does not kill them
   // before the sim has measured); if the sim exits anyway, they must not outlive it.
   const killOnExit = () => {
-    for (const c of children) if (c.pid !== undefined && c.exitCode === null) try { process.kill(-c.pid, "SIGKILL"); } catch { /* gone */ }
+    for (const c of children) {
+      if (c.pid === undefined || c.exitCode !== null) continue;
+      try {
+        process.kill(-c.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   };
   process.on("exit", killOnExit);
   const db = createPrismaClient(databaseUrl);

@@ -3,7 +3,7 @@
 // promoted version and the report data.
 import { randomBytes } from "node:crypto";
 import { ProductClient } from "../client.ts";
-import { driveLabelers, type LabelerAccount, type LabelerStats } from "../driver.ts";
+import { driveLabelers, sleep, type LabelerAccount, type LabelerStats } from "../driver.ts";
 import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
 import { createLabelerPool } from "../labeler.ts";
 import { bookPrefixes } from "../prompts.ts";
@@ -34,6 +34,7 @@ export interface SimOptions {
   /** other loop/arena settings to apply over HTTP (e.g. learningRate, maxNewTokens) */
   dpo?: Record<string, unknown>;
   gates?: Record<string, unknown>;
+  schedule?: Record<string, unknown>;
   sampling?: Record<string, unknown>;
   /** book-sentence prompts imported over HTTP so long runs do not exhaust the pool */
   extraPrompts?: number;
@@ -135,7 +136,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     const admin = new ProductClient({ baseUrl });
     await admin.signIn(adminCreds.username, adminCreds.password);
     const settings = await admin.mutation("rounds.updateSettings", {
-      schedule: { autoTrain: true, minNewPairs: opts.votesPerRound, checkIntervalSeconds: 2 },
+      schedule: { autoTrain: true, minNewPairs: opts.votesPerRound, checkIntervalSeconds: 2, ...opts.schedule },
       dpo: { ...(opts.beta !== undefined ? { beta: opts.beta } : {}), ...opts.dpo },
       ...(opts.gates ? { gates: opts.gates } : {}),
     });
@@ -171,10 +172,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     let lastSeen = "";
     let lastLog = 0;
     while (!stoppedBecause) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 3000);
-        opts.signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-      });
+      await sleep(3000, opts.signal);
       const rounds = await admin.query<RoundRow[]>("rounds.list", { limit: 200 });
       const finished = rounds.filter((r) => FINISHED.has(r.status));
       const line = rounds.map((r) => `#${r.number} ${r.status}${r.resultVersion ? `→${r.resultVersion.name}` : ""}`).reverse().join(", ");
