@@ -146,13 +146,16 @@ async function main() {
     emit("refresh_total", { ms: Math.round(refreshMs), note: "read votes + compute + store the Setting row" });
 
     const hits: number[] = [];
-    for (let i = 0; i < 30; i++) hits.push((await time(() => getLeaderboard({ db: t.db })))[0]);
+    for (let i = 0; i < 30; i++) hits.push((await time(() => getLeaderboard({ db: t.db, markMaxAgeMs: 0 })))[0]);
     emit("cache_hit", { median_ms: median(hits), max_ms: Math.round(Math.max(...hits) * 10) / 10, note: "vote-mark check + memory snapshot" });
+    const shared: number[] = [];
+    for (let i = 0; i < 30; i++) shared.push((await time(() => getLeaderboard({ db: t.db })))[0]);
+    emit("cache_hit_shared_check", { median_ms: median(shared), max_ms: Math.round(Math.max(...shared) * 10) / 10, note: "default: one vote-mark check per second per process" });
 
     const replica: number[] = [];
     for (let i = 0; i < 15; i++) {
       forgetLeaderboardMemory({ db: t.db });
-      replica.push((await time(() => getLeaderboard({ db: t.db })))[0]);
+      replica.push((await time(() => getLeaderboard({ db: t.db, markMaxAgeMs: 0 })))[0]);
     }
     emit("replica_read", { median_ms: median(replica), max_ms: Math.round(Math.max(...replica) * 10) / 10, note: "vote-mark check + Setting row read" });
 

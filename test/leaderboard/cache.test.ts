@@ -30,7 +30,7 @@ afterAll(() => t?.drop());
 
 describe("leaderboard cache", () => {
   it("computes an empty board on the very first view and stores it", async () => {
-    const first = await getLeaderboard({ db: t.db });
+    const first = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(first.status).toBe("fresh");
     expect(first.snapshot.board.rows).toEqual([]);
     expect(first.snapshot.mark).toEqual({ votes: 0, lastVoteAtMs: null });
@@ -43,7 +43,7 @@ describe("leaderboard cache", () => {
     await votes("v0", "v1", "B", 15);
     await votes("v0", "v1", "A", 10);
 
-    const stale = await getLeaderboard({ db: t.db });
+    const stale = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(stale.status).toBe("stale");
     expect(stale.snapshot.mark.votes).toBe(0);
     expect(stale.currentVotes).toBe(40);
@@ -51,7 +51,7 @@ describe("leaderboard cache", () => {
     expect(running).not.toBeNull();
     await running;
 
-    const fresh = await getLeaderboard({ db: t.db });
+    const fresh = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(fresh.status).toBe("fresh");
     expect(fresh.snapshot.mark.votes).toBe(40);
     expect(leaderboardRefreshInFlight({ db: t.db })).toBeNull();
@@ -65,8 +65,8 @@ describe("leaderboard cache", () => {
   });
 
   it("does not recompute while nothing changed", async () => {
-    const a = await getLeaderboard({ db: t.db });
-    const b = await getLeaderboard({ db: t.db });
+    const a = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
+    const b = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(b.snapshot.computedAt).toBe(a.snapshot.computedAt);
     expect(leaderboardRefreshInFlight({ db: t.db })).toBeNull();
   });
@@ -75,7 +75,7 @@ describe("leaderboard cache", () => {
     const stored = await readStoredSnapshot({ db: t.db });
     expect(stored?.mark.votes).toBe(40);
     forgetLeaderboardMemory({ db: t.db });
-    const replica = await getLeaderboard({ db: t.db });
+    const replica = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(replica.status).toBe("fresh");
     expect(replica.snapshot.computedAt).toBe(stored!.computedAt);
     expect(leaderboardRefreshInFlight({ db: t.db })).toBeNull();
@@ -83,12 +83,12 @@ describe("leaderboard cache", () => {
 
   it("a replica picks up a snapshot another replica stored for newer votes instead of recomputing", async () => {
     await votes("v1", "v0", "A", 1);
-    const other = await getLeaderboard({ db: t.db }); // this process acts as the replica that recomputes
+    const other = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 }); // this process acts as the replica that recomputes
     expect(other.status).toBe("stale");
     await leaderboardRefreshInFlight({ db: t.db });
     const computedAt = (await readStoredSnapshot({ db: t.db }))!.computedAt;
     forgetLeaderboardMemory({ db: t.db });
-    const view = await getLeaderboard({ db: t.db });
+    const view = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(view).toMatchObject({ status: "fresh", currentVotes: 41 });
     expect(view.snapshot.computedAt).toBe(computedAt);
   });
@@ -99,7 +99,7 @@ describe("leaderboard cache", () => {
     forgetLeaderboardMemory({ db: t.db });
     await votes("v1", "v0", "B", 1);
     // The stored row claims more votes than exist; our recomputation must not replace it.
-    const view = await getLeaderboard({ db: t.db });
+    const view = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     await leaderboardRefreshInFlight({ db: t.db });
     expect(view.snapshot.mark.votes).toBe(10_000);
     expect((await readStoredSnapshot({ db: t.db }))!.mark.votes).toBe(10_000);
@@ -110,7 +110,7 @@ describe("leaderboard cache", () => {
   it("keeps an unbeaten newcomer finite with the early-data penalty and says so", async () => {
     await votes("v2", "v1", "A", 3);
     await votes("v2", "v0", "TIE", 1);
-    const view = await getLeaderboard({ db: t.db }); // no stored snapshot: computed in the request
+    const view = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 }); // no stored snapshot: computed in the request
     expect(view.status).toBe("fresh");
     const { board, l2 } = view.snapshot;
     expect(l2).toBe(EARLY_DATA_L2);
@@ -124,5 +124,15 @@ describe("leaderboard cache", () => {
     expect(history.points.at(-1)!.battles).toBe(board.totalBattles);
     expect(history.bt.v2!.at(-1)).toBeCloseTo(board.rows[0]!.rating, -1);
     expect(history.bt.v2![0]).toBeNull(); // v2 had not played yet at the first snapshot
+  });
+
+  it("shares one vote-count check among the views of the same second", async () => {
+    const before = await getLeaderboard({ db: t.db, markMaxAgeMs: 60_000 });
+    await votes("v1", "v0", "A", 1);
+    // Within the check's age the new vote is not seen yet; with a fresh check it is.
+    expect(await getLeaderboard({ db: t.db, markMaxAgeMs: 60_000 })).toMatchObject({ status: before.status, currentVotes: before.currentVotes });
+    const now = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
+    expect(now.currentVotes).toBe(before.currentVotes + 1);
+    await leaderboardRefreshInFlight({ db: t.db });
   });
 });

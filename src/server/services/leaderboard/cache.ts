@@ -20,14 +20,19 @@ export interface LeaderboardResult {
 interface Entry {
   snapshot: LeaderboardSnapshot | null;
   refreshing: Promise<LeaderboardSnapshot> | null;
+  /** The last vote-mark query, shared by the requests that arrive while it is recent. */
+  markCheck: { at: number; mark: Promise<VoteMark> } | null;
 }
+
+/** A burst of page views costs one count query per second; a new vote shows up within that second. */
+export const DEFAULT_MARK_MAX_AGE_MS = 1000;
 
 // Keyed by client so tests with their own databases (and the app's one client) never mix.
 const entries = new WeakMap<object, Entry>();
 
 function entryFor(db: PrismaClient): Entry {
   let e = entries.get(db);
-  if (!e) entries.set(db, (e = { snapshot: null, refreshing: null }));
+  if (!e) entries.set(db, (e = { snapshot: null, refreshing: null, markCheck: null }));
   return e;
 }
 
@@ -79,9 +84,22 @@ function refreshInBackground(db: PrismaClient): void {
   refreshLeaderboard({ db }).catch((err: unknown) => log.error("leaderboard: background recomputation failed; serving the previous snapshot", { err }));
 }
 
-export async function getLeaderboard({ db }: { db: PrismaClient }): Promise<LeaderboardResult> {
+function voteMark(db: PrismaClient, entry: Entry, maxAgeMs: number): Promise<VoteMark> {
+  const now = Date.now();
+  if (maxAgeMs > 0 && entry.markCheck && now - entry.markCheck.at < maxAgeMs) return entry.markCheck.mark;
+  const mark = currentVoteMark({ db });
+  entry.markCheck = { at: now, mark };
+  // A failed check must not be served to the next second's requests.
+  mark.catch(() => {
+    if (entry.markCheck?.mark === mark) entry.markCheck = null;
+  });
+  return mark;
+}
+
+/** `markMaxAgeMs`: how old a vote-count check may be before it is repeated (0: check every call). */
+export async function getLeaderboard({ db, markMaxAgeMs = DEFAULT_MARK_MAX_AGE_MS }: { db: PrismaClient; markMaxAgeMs?: number }): Promise<LeaderboardResult> {
   const entry = entryFor(db);
-  const mark = await currentVoteMark({ db });
+  const mark = await voteMark(db, entry, markMaxAgeMs);
   const answer = (snapshot: LeaderboardSnapshot): LeaderboardResult => ({
     snapshot,
     status: sameMark(snapshot.mark, mark) ? "fresh" : "stale",
