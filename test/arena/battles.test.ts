@@ -149,6 +149,15 @@ describe("votes", () => {
     const stored = await db.vote.findUniqueOrThrow({ where: { id: first.voteId } });
     expect(stored).toMatchObject({ msToVote: 1500, choice: "TIE", labelerId: hal.id });
     await expectAppError(skipBattle({ db, labelerId: hal.id, battleId: b.battleId }), "CONFLICT");
+
+    // A key reused for another battle is refused, and that battle stays open.
+    await addPrompts(db, ["second vote prompt"]);
+    const b2 = battleOf(await nextBattle({ db, labelerId: hal.id, excludeBattleIds: [b.battleId] }));
+    await streamToEnd(world, b2.battleId, hal.id);
+    await expectAppError(castVote({ db, labelerId: hal.id, battleId: b2.battleId, choice: "A", idempotencyKey: "hal-vote-1", msToVote: 5 }), "CONFLICT", /idempotency key/);
+    expect((await db.battle.findUniqueOrThrow({ where: { id: b2.battleId } })).status).toBe("OPEN");
+    await skipBattle({ db, labelerId: hal.id, battleId: b2.battleId });
+    await expectAppError(castVote({ db, labelerId: hal.id, battleId: b2.battleId, choice: "A", idempotencyKey: "hal-after-skip", msToVote: 5 }), "CONFLICT", /skipped/);
   }, 60_000);
 
   it("stores the sampling parameters, the recorded order and both versions of each completion", async () => {

@@ -1,6 +1,7 @@
 // Votes and skips. A vote is accepted once both completions are stored and only from the
 // battle's labeler; Vote.battleId is unique (one vote per battle) and a replay with the same
 // idempotency key returns the stored result instead of a second vote or an error.
+import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 
@@ -16,18 +17,44 @@ export interface VoteResult {
   reveal: { A: string; B: string };
 }
 
-async function resultFor(db: PrismaClient, voteId: string, replayed: boolean): Promise<VoteResult> {
-  const v = await db.vote.findUniqueOrThrow({
-    where: { id: voteId },
-    select: {
-      id: true,
-      choice: true,
-      battle: { select: { id: true, kind: true, completions: { select: { slot: true, policyVersion: { select: { name: true } } } } } },
-    },
-  });
-  const name = (slot: "A" | "B") => v.battle.completions.find((c) => c.slot === slot)?.policyVersion.name ?? "?";
-  return { voteId: v.id, battleId: v.battle.id, choice: v.choice, replayed, kind: v.battle.kind, reveal: { A: name("A"), B: name("B") } };
+interface BattleFacts {
+  labelerId: string;
+  status: string;
+  kind: "ON_POLICY" | "VERSUS";
+  voteId: string | null;
+  voteChoice: Choice | null;
+  completions: number;
+  nameA: string | null;
+  nameB: string | null;
 }
+
+/** Everything a vote needs to know about its battle, in one round trip (votes must stay fast). */
+async function battleFacts(db: PrismaClient, battleId: string): Promise<BattleFacts | null> {
+  const rows = await db.$queryRaw<BattleFacts[]>`
+    SELECT b."labelerId", b.status::text AS status, b.kind::text AS kind,
+           v.id AS "voteId", v.choice::text AS "voteChoice",
+           count(c.id)::int AS completions,
+           max(pv.name) FILTER (WHERE c.slot = 'A') AS "nameA",
+           max(pv.name) FILTER (WHERE c.slot = 'B') AS "nameB"
+      FROM "Battle" b
+      LEFT JOIN "Vote" v ON v."battleId" = b.id
+      LEFT JOIN "Completion" c ON c."battleId" = b.id
+      LEFT JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+     WHERE b.id = ${battleId}
+     GROUP BY b.id, v.id`;
+  return rows[0] ?? null;
+}
+
+const result = (battleId: string, f: BattleFacts, voteId: string, choice: Choice, replayed: boolean): VoteResult => ({
+  voteId,
+  battleId,
+  choice,
+  replayed,
+  kind: f.kind,
+  reveal: { A: f.nameA ?? "?", B: f.nameB ?? "?" },
+});
+
+const keyReused = () => new AppError("CONFLICT", { userMessage: "This idempotency key was already used for a different vote; send a new key." });
 
 export interface CastVoteOptions {
   db: PrismaClient;
@@ -40,47 +67,40 @@ export interface CastVoteOptions {
 }
 
 export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
-  const { db, labelerId, battleId } = opts;
-  const prior = await db.vote.findUnique({ where: { idempotencyKey: opts.idempotencyKey }, select: { id: true, battleId: true, labelerId: true } });
-  if (prior) {
-    if (prior.battleId !== battleId || prior.labelerId !== labelerId) {
-      throw new AppError("CONFLICT", { userMessage: "This idempotency key was already used for a different vote; send a new key." });
-    }
-    return resultFor(db, prior.id, true);
-  }
+  const { db, labelerId, battleId, idempotencyKey } = opts;
+  const facts = await battleFacts(db, battleId);
+  if (!facts) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
+  if (facts.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler; you cannot vote on it." });
+  // A retry (same key) or another tab of the same labeler (another key): the stored vote stands
+  // and is reported back, which is not a failure.
+  if (facts.voteId) return result(battleId, facts, facts.voteId, facts.voteChoice!, true);
+  if (facts.status === "SKIPPED") throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
+  if (facts.completions < 2) throw new AppError("CONFLICT", { userMessage: "Both completions must finish streaming before you can vote." });
 
-  const battle = await db.battle.findUnique({
-    where: { id: battleId },
-    select: { labelerId: true, status: true, vote: { select: { id: true } }, _count: { select: { completions: true } } },
-  });
-  if (!battle) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
-  if (battle.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler; you cannot vote on it." });
-  // Another tab of the same labeler voted first: that vote stands, and this is not a failure.
-  if (battle.vote) return resultFor(db, battle.vote.id, true);
-  if (battle.status === "SKIPPED") throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
-  if (battle._count.completions < 2) {
-    throw new AppError("CONFLICT", { userMessage: "Both completions must finish streaming before you can vote." });
-  }
-
+  // One statement: the battle leaves OPEN/EXPIRED and the vote row appears together, or neither.
+  // An expired lease does not void the vote: the labeler did the work. A concurrent vote makes
+  // the UPDATE wait for it and then match nothing.
+  const voteId = randomUUID();
+  let inserted: number;
   try {
-    // An expired lease does not void the vote: the labeler did the work, and the vote is still valid data.
-    const vote = await db.$transaction(async (tx) => {
-      const v = await tx.vote.create({
-        data: { battleId, labelerId, choice: opts.choice, msToVote: opts.msToVote, idempotencyKey: opts.idempotencyKey },
-        select: { id: true },
-      });
-      const moved = await tx.battle.updateMany({ where: { id: battleId, status: { in: ["OPEN", "EXPIRED"] } }, data: { status: "VOTED", finishedAt: new Date() } });
-      if (moved.count === 0) throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
-      return v;
-    });
-    return resultFor(db, vote.id, false);
+    inserted = await db.$executeRaw`
+      WITH moved AS (
+        UPDATE "Battle" SET status = 'VOTED', "finishedAt" = now()
+         WHERE id = ${battleId} AND status IN ('OPEN', 'EXPIRED')
+        RETURNING id)
+      INSERT INTO "Vote" (id, "battleId", "labelerId", choice, "msToVote", "idempotencyKey", "createdAt")
+      SELECT ${voteId}, moved.id, ${labelerId}, ${opts.choice}::"VoteChoice", ${opts.msToVote}, ${idempotencyKey}, now() FROM moved`;
   } catch (err) {
-    if ((err as { code?: string }).code !== "P2002") throw err;
-    // A concurrent request (same key or same battle) won the race; report what it stored.
-    const stored = await db.vote.findFirst({ where: { OR: [{ battleId }, { idempotencyKey: opts.idempotencyKey }] }, select: { id: true, battleId: true } });
-    if (!stored || stored.battleId !== battleId) throw new AppError("CONFLICT", { userMessage: "This idempotency key was already used for a different vote; send a new key." });
-    return resultFor(db, stored.id, true);
+    // The key is unique: it was already used, for this battle (a concurrent retry) or another.
+    const prior = await db.vote.findUnique({ where: { idempotencyKey }, select: { id: true, battleId: true, choice: true } });
+    if (!prior) throw err;
+    if (prior.battleId !== battleId) throw keyReused();
+    return result(battleId, facts, prior.id, prior.choice, true);
   }
+  if (inserted === 1) return result(battleId, facts, voteId, opts.choice, false);
+  const now = await battleFacts(db, battleId);
+  if (now?.voteId) return result(battleId, now, now.voteId, now.voteChoice!, true);
+  throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
 }
 
 /** Skipping hands the prompt back to the pool for others; the labeler never gets it again. */
