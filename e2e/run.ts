@@ -158,6 +158,7 @@ async function main(): Promise<number> {
     return await run(process.execPath, [PLAYWRIGHT_BIN, "test", "-c", "e2e/playwright.config.ts", ...process.argv.slice(2)], {
       ...process.env,
       E2E_BASE_URL: baseUrl,
+      E2E_DATABASE_URL: databaseUrl,
       E2E_ADMIN_USERNAME: ADMIN_USERNAME,
       E2E_ADMIN_PASSWORD: ADMIN_PASSWORD,
     });
