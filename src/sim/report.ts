@@ -94,7 +94,7 @@ function renderHtml(report: SimReport): string {
   // Data goes in as JSON inside a script element; "<" is escaped so no text can close it.
   const data = JSON.stringify({ versions: report.versions, rounds: report.rounds, sweep: report.sweep ?? [] }).replace(/</g, "\\u003c");
   const summary = Object.entries(report.summary)
-    .map(([k, v]) => `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(typeof v === "number" ? fmt(v) : JSON.stringify(v))}</li>`)
+    .map(([k, v]) => `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : JSON.stringify(v))}</li>`)
     .join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dpo-arena sim report</title>
