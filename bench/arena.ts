@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { createPrismaClient } from "../src/server/db/client.ts";
@@ -195,15 +196,34 @@ async function main() {
     await labeler(server.base, names[0]!, "bench-labeler-pass", Date.now() + 1);
     ttft.length = bothDone.length = voteMs.length = voteMsWhileGenerating.length = 0;
 
+    // The same small authenticated request with nothing generating, then during the run: the
+    // difference is what sampling costs the web process (the rest is the machine's load).
+    const probe = async (ms: number[], until: number, gapMs: number) => {
+      while (Date.now() < until) {
+        const t = performance.now();
+        await admin.call("arena.options", {}, "query");
+        ms.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    };
+    const idle: number[] = [];
+    const busy: number[] = [];
+    await probe(idle, Date.now() + 5000, 100);
+    emit({ metric: "trpc_query_ms_idle", p50: quantile(idle, 0.5), p99: quantile(idle, 0.99), n: idle.length });
+
     log(`${LABELERS} labelers for ${SECONDS} s, max ${MAX_NEW_TOKENS} new tokens`);
     const started = Date.now();
-    await Promise.all(names.map((n) => labeler(server.base, n, "bench-labeler-pass", started + SECONDS * 1000)));
+    await Promise.all([
+      probe(busy, started + SECONDS * 1000, 250),
+      ...names.map((n) => labeler(server.base, n, "bench-labeler-pass", started + SECONDS * 1000)),
+    ]);
+    emit({ metric: "trpc_query_ms_while_generating", p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), n: busy.length });
     const elapsed = (Date.now() - started) / 1000;
     emit({ metric: "time_to_first_token_ms", p50: quantile(ttft, 0.5), p95: quantile(ttft, 0.95), n: ttft.length });
     emit({ metric: "both_finished_ms", p50: quantile(bothDone, 0.5), p95: quantile(bothDone, 0.95), n: bothDone.length });
     emit({ metric: "vote_request_ms", p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length });
     emit({ metric: "vote_request_ms_while_generating", p50: quantile(voteMsWhileGenerating, 0.5), p99: quantile(voteMsWhileGenerating, 0.99), n: voteMsWhileGenerating.length });
-    emit({ metric: "throughput", labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS });
+    emit({ metric: "throughput", load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10, cpus: os.availableParallelism(), labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS });
   } finally {
     await server.stop();
   }
