@@ -167,18 +167,26 @@ test.describe.serial("arena", () => {
 /**
  * The house model will not write `<script>` on request, so this plants a finished battle whose
  * completions contain markup; the arena hands the next labeler the same pair (overlap target 2).
- * The e2e database is found by the battle ids it holds: run.ts does not pass its URL on.
+ * run.ts names the app's database in E2E_DATABASE_URL; without it, the e2e database holding this
+ * run's labelers is looked up on the server.
  */
 async function plantCompletions(text: string) {
-  const server = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  const dbs = (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'dpo_e2e_%' ORDER BY oid DESC`)).rows.map((r) => r.datname);
-  await admin.end();
-  for (const dbName of dbs) {
-    const url = new URL(server);
-    url.pathname = `/${dbName}`;
-    const client = new pg.Client({ connectionString: url.toString() });
+  const candidates: string[] = [];
+  if (process.env.E2E_DATABASE_URL) candidates.push(process.env.E2E_DATABASE_URL);
+  else {
+    const server = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+    const admin = new pg.Client({ connectionString: server });
+    await admin.connect();
+    const dbs = (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'dpo_e2e_%' ORDER BY oid DESC`)).rows;
+    await admin.end();
+    for (const { datname } of dbs) {
+      const url = new URL(server);
+      url.pathname = `/${datname}`;
+      candidates.push(url.toString());
+    }
+  }
+  for (const url of candidates) {
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
       const mine = await client.query(`SELECT 1 FROM "User" WHERE username = $1`, [name("xss")]);
