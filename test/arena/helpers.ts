@@ -23,10 +23,18 @@ export async function createArenaWorld(): Promise<ArenaWorld> {
   await db.setting.createMany({ data: Object.entries(DEFAULT_SETTINGS).map(([key, value]) => ({ key, value: value as object })) });
   // Short completions keep the tests fast; they are still sampled token by token.
   await db.setting.update({ where: { key: "sampling" }, data: { value: { temperature: 1, topP: 1, topK: 0, maxNewTokens: 6 } } });
-  const v0 = await registerTinyHouse(db);
-  const sampler = await createBattleSampler({ databaseUrl: tdb.url, checkpointDir: path.resolve(".data/checkpoints"), backend: "cpu", threads: 1, pollIntervalMs: 500 });
-  for (let i = 0; i < 100 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!sampler.registry.current()) throw new Error("the sampler did not load the tiny v0 within 5 s");
+  let sampler: Sampler;
+  let v0: { id: number; name: string };
+  try {
+    v0 = await registerTinyHouse(db);
+    sampler = await createBattleSampler({ databaseUrl: tdb.url, checkpointDir: path.resolve(".data/checkpoints"), backend: "cpu", threads: 1, pollIntervalMs: 500 });
+    for (let i = 0; i < 100 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!sampler.registry.current()) throw new Error("the sampler did not load the tiny v0 within 5 s");
+  } catch (err) {
+    // The test file's afterAll never sees a world that failed to start: drop its database here.
+    await tdb.drop();
+    throw err;
+  }
   return {
     tdb,
     db,
