@@ -95,15 +95,12 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 async function main(): Promise<void> {
   const flags = parseArgs(process.argv.slice(2));
   const out = path.resolve(flags.get("out") ?? "sim-report");
-  await mkdir(out, { recursive: true });
   const web = flags.get("web") ?? "next";
   if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
   const log = (msg: string) => process.stdout.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   await initBackend((process.env.TF_BACKEND as "auto" | "wasm" | "cpu" | undefined) ?? "auto");
 
-  // Pretraining may rewrite models/house during a run; every run serves a fixed copy.
   const houseCopy = path.join(out, "house-v0");
-  if (!flags.get("url")) await cp(HOUSE_MODEL_DIR, houseCopy, { recursive: true });
 
   const dpo: Record<string, unknown> = {};
   const lr = optional(flags, "learning-rate");
@@ -143,6 +140,11 @@ async function main(): Promise<void> {
 
   const sweep = flags.get("sweep-beta")?.split(",").map((s) => Number(s.trim()));
   if (sweep && sweep.some((b) => !(b > 0))) throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${flags.get("sweep-beta")}"`);
+
+  // Only now that every option is valid: touch the file system.
+  await mkdir(out, { recursive: true });
+  // Pretraining may rewrite models/house during a run; every run serves a fixed copy.
+  if (!base.url) await cp(HOUSE_MODEL_DIR, houseCopy, { recursive: true });
   const betas = sweep ?? [base.beta];
   const points: SweepPoint[] = [];
   let first: Awaited<ReturnType<typeof runSim>> | undefined;
