@@ -7,6 +7,7 @@ import { myStats } from "../../src/server/services/stats/labelers.ts";
 import { AppError } from "../../src/server/errors.ts";
 import { addLabeler, addPrompts, createArenaWorld, streamToEnd, type ArenaWorld } from "./helpers.ts";
 import { registerTinyHouse } from "../loop/fixtures.ts";
+import { displayText } from "../../src/server/services/battles/generate.ts";
 
 let world: ArenaWorld;
 
@@ -171,6 +172,13 @@ describe("votes", () => {
     }
     // Left/right draw is random per battle and recorded.
     expect(rows.every((c) => typeof c.battle!.swapped === "boolean")).toBe(true);
+  });
+});
+
+describe("completion text", () => {
+  it("shows and stores a NUL byte from the byte-level model as U+FFFD (PostgreSQL text cannot hold NUL)", () => {
+    expect(displayText("a\u0000b\u0000")).toBe("a\uFFFDb\uFFFD");
+    expect(displayText("plain <b>text</b>")).toBe("plain <b>text</b>");
   });
 });
 

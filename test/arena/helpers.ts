@@ -72,5 +72,6 @@ export async function streamToEnd(world: ArenaWorld, battleId: string, labelerId
   });
   await Promise.race([ready, w.finished.then(() => new Promise((r) => setTimeout(r, 10)))]);
   w.stop();
+  if (events.at(-1)?.type !== "ready") throw new Error(`battle ${battleId} did not become ready: ${JSON.stringify(events)}`);
   return events;
 }

@@ -5,8 +5,9 @@
 // loser reads the winner's rows.
 import { randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { AppError } from "../../errors.ts";
-import type { GenerateOptions, GenerateResult } from "../../sampler/index.ts";
+import { AppError, newErrorId } from "../../errors.ts";
+import { log } from "../../log.ts";
+import { SamplerUnavailableError, type GenerateOptions, type GenerateResult } from "../../sampler/index.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
 
 export type SlotName = "A" | "B";
@@ -95,14 +96,25 @@ function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, ba
   };
   job.finished = runJob(db, getSampler, battleId, job, emit)
     .then(() => end({ type: "ready" }))
-    .catch((err: unknown) => end({ type: "error", message: userMessageOf(err) }))
+    .catch((err: unknown) => end({ type: "error", message: userMessageOf(err, battleId) }))
     .finally(() => jobs.delete(battleId));
   return job;
 }
 
-function userMessageOf(err: unknown): string {
+function userMessageOf(err: unknown, battleId: string): string {
   if (err instanceof AppError) return err.userMessage;
-  return `Sampling failed: ${(err as Error)?.message ?? String(err)}. Skip this battle (s) or reload.`;
+  if (err instanceof SamplerUnavailableError) return `No model can sample right now: ${err.message}.`;
+  const errorId = newErrorId();
+  log.error("battles: sampling failed", { battleId, errorId, err });
+  return `Sampling this battle failed (error id ${errorId}). Skip it (s) or reload.`;
+}
+
+/**
+ * A byte-level model can emit a NUL byte, which PostgreSQL text cannot hold; it is shown and
+ * stored as U+FFFD (the token ids keep the exact bytes for training).
+ */
+export function displayText(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
 async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, job: Job, emit: (e: BattleEvent) => void) {
@@ -114,7 +126,8 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
   const sampler = await getSampler();
   // The first-chosen policy's completion goes to A unless the left/right draw swapped them.
   const slotOf = (first: boolean): SlotName => (first !== battle.swapped ? "A" : "B");
-  const onText = (slot: SlotName) => (text: string) => {
+  const onText = (slot: SlotName) => (raw: string) => {
+    const text = displayText(raw);
     job.texts[slot] = text;
     emit({ type: "text", slot, text });
   };
@@ -156,7 +169,7 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
           slot: s.slot,
           promptId: battle.promptId,
           policyVersionId: s.versionId,
-          text: s.c.text,
+          text: displayText(s.c.text),
           promptTokenIds: s.c.promptTokenIds,
           tokenIds: s.c.tokenIds,
           logprob: s.c.logprob,
@@ -185,8 +198,9 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
   }
 }
 
-function markDone(job: Job, emit: (e: BattleEvent) => void, slot: SlotName, text: string, finishReason: string, force = false) {
+function markDone(job: Job, emit: (e: BattleEvent) => void, slot: SlotName, raw: string, finishReason: string, force = false) {
   if (job.done[slot] && !force) return;
+  const text = displayText(raw);
   job.done[slot] = { text, finishReason };
   emit({ type: "done", slot, text, finishReason });
 }
