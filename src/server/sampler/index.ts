@@ -55,8 +55,10 @@ export class Sampler {
         const completions = await this.pool.generate({ ...params, versionId: version.id, onToken, signal });
         return { versionId: version.id, versionName: version.name, completions };
       } catch (err) {
-        // The serving version was swapped out between choosing it and starting: use the new one.
-        if (versionId === undefined && attempt === 0 && /is not loaded/.test((err as Error).message)) continue;
+        // A hot swap retired the chosen version between choosing it and starting (the serving
+        // one, or an earlier one that was serving a moment ago): choose again, which uses the
+        // new serving version or reloads the named one.
+        if (attempt === 0 && /is not loaded/.test((err as Error).message)) continue;
         throw err;
       }
     }
