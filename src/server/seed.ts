@@ -6,6 +6,7 @@ import path from "node:path";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import { hashPassword } from "./auth/password.ts";
 import { getEnv } from "./env.ts";
+import { loopSettingsSchema } from "./services/rounds/settings.ts";
 
 /** Two processes starting together must not both create the admin or the prompt pool. */
 const SEED_LOCK_KEY = 72707370;
@@ -19,8 +20,8 @@ export const DEFAULT_PROMPTS_FILE = path.resolve(import.meta.dirname, "../../pri
 export const DEFAULT_SETTINGS: Record<string, unknown> = {
   sampling: { temperature: 0.9, topP: 0.95, topK: 0, maxNewTokens: 64 },
   arena: { onPolicyShare: 0.8, battleLeaseMinutes: 30, overlapTarget: 1 },
-  schedule: { autoTrain: true, minNewPairs: 32, checkIntervalSeconds: 60 },
-  dpo: { beta: 0.1, lossType: "sigmoid", learningRate: 1e-5, epochs: 1, batchPairs: 8, heldoutFraction: 0.1 },
+  // The loop's rows come from its own schema, so there is one place for their defaults.
+  ...loopSettingsSchema.parse({}),
 };
 
 export interface SeedOptions {

@@ -17,14 +17,14 @@ export const dpoSchema = z.object({
   lossType: z.enum(["sigmoid", "ipo", "robust", "hinge"]).default("sigmoid"),
   labelSmoothing: z.number().min(0).max(0.49, "labelSmoothing must be < 0.5").default(0),
   sftWeight: z.number().min(0).max(10).default(0),
-  learningRate: z.number().min(1e-7, "learningRate must be ≥ 1e-7").max(1e-2, "learningRate must be ≤ 1e-2 (higher diverges)").default(1e-5),
+  learningRate: z.number().min(1e-7, "learningRate must be ≥ 1e-7").max(1e-2, "learningRate must be ≤ 1e-2 (higher diverges)").default(2e-4),
   weightDecay: z.number().min(0).max(1).default(0),
-  epochs: z.number().int().min(1).max(20).default(1),
+  epochs: z.number().int().min(1).max(20).default(2),
   batchPairs: z.number().int().min(1).max(64).default(8),
   /** cap on the new pairs one round uses (oldest unused votes first) */
   maxPairs: z.number().int().min(2).max(100_000).default(300),
   /** fraction of pairs held out for evaluation and gates */
-  heldoutFraction: z.number().min(0).max(0.5).default(0.1),
+  heldoutFraction: z.number().min(0).max(0.5).default(0.25),
   /** older, already-trained pairs mixed in, as a fraction of the new pairs */
   replayFraction: z.number().min(0).max(2).default(0),
   /** fewer usable pairs than this: the round fails with a clear error instead of training */
