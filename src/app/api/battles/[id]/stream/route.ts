@@ -5,7 +5,7 @@ import { readCookie, SESSION_COOKIE, getSessionUser } from "@/server/auth/sessio
 import { db } from "@/server/db/client";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
-import { getBattleSampler } from "@/server/services/battles/sampler";
+import { getSampler } from "@/server/sampler";
 import { watchBattle, type BattleEvent } from "@/server/services/battles/generate";
 
 export const dynamic = "force-dynamic";
@@ -47,7 +47,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
         } else send(e.type, { slot: e.slot, text: e.text });
       };
       try {
-        const watch = await watchBattle({ db, sampler: getBattleSampler, battleId: id, labelerId: session.user.id, onEvent });
+        const watch = await watchBattle({ db, sampler: getSampler, battleId: id, labelerId: session.user.id, onEvent });
         stop = watch.stop;
         if (closed) watch.stop();
       } catch (err) {
