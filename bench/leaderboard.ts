@@ -5,9 +5,9 @@
 // `next start`. Prints JSON lines; asserts nothing about time.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import pg from "pg";
+import { freePort } from "../src/devtools/processes.ts";
 import { createRng } from "../src/rating/index.ts";
 import { loadRatingBattles, loadVotedBattles } from "../src/server/services/leaderboard/battle-records.ts";
 import { forgetLeaderboardMemory, getLeaderboard, refreshLeaderboard } from "../src/server/services/leaderboard/cache.ts";
@@ -71,17 +71,6 @@ async function seed(url: string) {
   } finally {
     await client.end();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** GET /leaderboard on `next start` against the bench database (the snapshot is already stored). */

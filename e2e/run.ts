@@ -4,12 +4,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import pg from "pg";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { applyMigrations } from "../src/server/db/migrate.ts";
 import { seed } from "../src/server/seed.ts";
+import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const NEXT_BIN = path.join(ROOT, "node_modules/next/dist/bin/next");
@@ -26,71 +25,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: "inherit" });
     child.on("error", reject);
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function withDatabase(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function adminQuery(serverUrl: string, sql: string) {
-  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function waitForHealthy(url: string, server: ChildProcess, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`next start exited early with code ${server.exitCode}; see its output above`);
-    try {
-      const res = await fetch(`${url}/api/health`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`the app at ${url} did not become healthy within ${timeoutMs / 1000}s`);
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 10_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      // The whole group: next start may have children of its own.
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      resolve();
-    }
   });
 }
 
@@ -152,7 +86,7 @@ async function main(): Promise<number> {
       stdio: "inherit",
       detached: true,
     });
-    await waitForHealthy(baseUrl, server, 60_000);
+    await waitForHealthy(baseUrl, server, 60_000, "next start");
     say(`app is up at ${baseUrl}; running Playwright`);
 
     return await run(process.execPath, [PLAYWRIGHT_BIN, "test", "-c", "e2e/playwright.config.ts", ...process.argv.slice(2)], {
@@ -163,8 +97,8 @@ async function main(): Promise<number> {
       E2E_ADMIN_PASSWORD: ADMIN_PASSWORD,
     });
   } finally {
-    if (server) await stop(server);
-    await adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err: unknown) =>
+    if (server) await stopProcessGroup(server);
+    await dropDatabase(serverUrl, dbName).catch((err: unknown) =>
       say(`could not drop ${dbName}: ${err instanceof Error ? err.message : String(err)}`),
     );
     say("torn down");

@@ -6,12 +6,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import net from "node:net";
 import path from "node:path";
-import pg from "pg";
 import { applyMigrations, ensureDatabaseExists } from "../../server/db/migrate.ts";
 import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
 import { seed } from "../../server/seed.ts";
+import { dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../../devtools/processes.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
 const NEXT_BIN = path.join(ROOT, "node_modules/next/dist/bin/next");
@@ -42,73 +41,6 @@ export interface Product {
   checkpointDir: string;
   db: PrismaClient;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function withDatabase(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 10_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      // Its own process group: `next start` and the trainer have children (sampler threads are
-      // threads, but next spawns workers).
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      resolve();
-    }
-  });
-}
-
-async function waitForHealthy(baseUrl: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the web server exited early with code ${child.exitCode}; see ${"web.log"} in the run directory`);
-    try {
-      const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(5000) });
-      await res.body?.cancel();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`the web server at ${baseUrl} did not become healthy within ${timeoutMs / 1000}s`);
 }
 
 export async function launchProduct(opts: LaunchOptions): Promise<Product> {
@@ -145,7 +77,7 @@ export async function launchProduct(opts: LaunchOptions): Promise<Product> {
     if (stopped) return;
     stopped = true;
     process.off("exit", killOnExit);
-    await Promise.all(children.map(stopChild));
+    await Promise.all(children.map(stopProcessGroup));
     await db.$disconnect().catch(() => {});
     if (!opts.keepDatabase) await dropDatabase(serverUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${(err as Error).message}`));
   };
