@@ -17,7 +17,7 @@ export const dpoSchema = z.object({
   lossType: z.enum(["sigmoid", "ipo", "robust", "hinge"]).default("sigmoid"),
   labelSmoothing: z.number().min(0).max(0.49, "labelSmoothing must be < 0.5").default(0),
   sftWeight: z.number().min(0).max(10).default(0),
-  learningRate: z.number().min(1e-7, "learningRate must be ≥ 1e-7").max(1e-2, "learningRate must be ≤ 1e-2 (higher diverges)").default(2e-4),
+  learningRate: z.number().min(1e-7, "learningRate must be ≥ 1e-7").max(1e-2, "learningRate must be ≤ 1e-2 (higher diverges)").default(1e-4),
   weightDecay: z.number().min(0).max(1).default(0),
   epochs: z.number().int().min(1).max(20).default(2),
   batchPairs: z.number().int().min(1).max(64).default(8),
