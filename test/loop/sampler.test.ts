@@ -89,4 +89,14 @@ describe("sampler", () => {
     expect(r.completions.every((c) => c.finishReason === "aborted" && c.tokenIds.length < 40)).toBe(true);
     await expect(sampler.generate({ ...params, promptText: "x", versionId: 9999 })).rejects.toThrow(/does not exist/);
   });
+
+  it("many battles asking at once for an earlier version that is not loaded all get it", async () => {
+    sampler.pool.retire(v0.id); // as a hot swap away from it does
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => sampler.generate({ ...params, maxNewTokens: 4, seed: i, promptText: `Versus ${i}`, versionId: v0.id })),
+    );
+    const failures = results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
+    expect(failures).toEqual([]);
+    expect(results.every((r) => r.status === "fulfilled" && r.value.versionName === "v0")).toBe(true);
+  });
 });

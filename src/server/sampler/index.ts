@@ -36,7 +36,9 @@ export class SamplerUnavailableError extends Error {
 const EXTRA_VERSIONS = 2;
 
 export class Sampler {
+  /** non-serving versions loaded for versus battles, least recently loaded first, no duplicates */
   private extra: number[] = [];
+  private extraLoads = new Map<number, Promise<void>>();
 
   constructor(
     readonly pool: SamplerPool,
@@ -70,12 +72,24 @@ export class Sampler {
     const v = await this.db.policyVersion.findUnique({ where: { id: versionId }, select: { id: true, name: true, checkpointUri: true, checkpointSha256: true } });
     if (!v) throw new RangeError(`policy version ${versionId} does not exist`);
     if (!this.pool.loadedVersionIds().includes(v.id)) {
-      await this.pool.load(v);
-      this.extra.push(v.id);
-      while (this.extra.length > EXTRA_VERSIONS) {
-        const evict = this.extra.shift()!;
-        if (evict !== this.registry.current()?.id) this.pool.retire(evict);
+      // Concurrent battles asking for the same earlier version share one load; pushing it once
+      // per caller used to fill the list with duplicates and evict the version being loaded.
+      let load = this.extraLoads.get(v.id);
+      if (!load) {
+        load = this.pool
+          .load(v)
+          .then(() => {
+            this.extra = this.extra.filter((id) => id !== v.id);
+            this.extra.push(v.id);
+            while (this.extra.length > EXTRA_VERSIONS) {
+              const evict = this.extra.shift()!;
+              if (evict !== this.registry.current()?.id) this.pool.retire(evict);
+            }
+          })
+          .finally(() => this.extraLoads.delete(v.id));
+        this.extraLoads.set(v.id, load);
       }
+      await load;
     }
     return v;
   }
