@@ -4,10 +4,9 @@
 // The comparison interleaves the two, one bare step after each round step, so that other load
 // on a shared machine hits both alike. Prints JSON lines; asserts nothing.
 //   npx tsx bench/dpo.ts [--pairs 256] [--compare-steps 6]
-import { AdamW, disposeGrads, GPT, initBackend, logprobGrads, type GPTConfig } from "../src/lm/index.ts";
+import { AdamW, disposeGrads, GPT, initBackend, logprobGrads, makeRng, type GPTConfig } from "../src/lm/index.ts";
 import { pairItems, type Pair } from "../src/dpo/pairs.ts";
 import { runRound } from "../src/dpo/round.ts";
-import { mulberry32 } from "../src/dpo/testdata.ts";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,7 +24,7 @@ const nPairs = arg("pairs", 256);
 const compareSteps = arg("compare-steps", 6);
 const NO_GATES = { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null };
 
-const rand = mulberry32(2026);
+const rand = makeRng(2026);
 const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
 const pool: Pair[] = Array.from({ length: Math.max(nPairs, (compareSteps + 1) * BATCH) }, () => ({ promptIds: [256, ...ids(PROMPT - 1)], chosenIds: ids(COMPLETION), rejectedIds: ids(COMPLETION) }));
 const pairs = pool.slice(0, nPairs);

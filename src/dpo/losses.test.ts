@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { makeRng as rng } from "../lm/index.ts";
 import { LOSS_TYPES, logSigmoid, preferenceLoss, sigmoid, type LossType, type PreferenceLossInput } from "./losses.ts";
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomPairs(n: number, seed: number) {
   const r = rng(seed);

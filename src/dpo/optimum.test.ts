@@ -3,18 +3,8 @@
 // optimum of the KL-regularised reward objective. A tabular policy (logits as parameters) makes
 // this exact enough to test: no function approximation, only sampling noise.
 import { describe, expect, it } from "vitest";
+import { makeRng as rng } from "../lm/index.ts";
 import { preferenceLoss, sigmoid } from "./losses.ts";
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function logSoftmax(logits: number[]): number[] {
   const m = Math.max(...logits);

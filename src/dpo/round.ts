@@ -5,7 +5,7 @@
 // forward over chosen+rejected of a batch in ONE pass and backpropagates our dLoss/dlogp.
 // Reference log-probs are computed once per pair before training (or supplied by the caller,
 // e.g. cached in the database per completion and reference version) and reused every epoch.
-import { AdamW, clipGradNorm, disposeGrads, logprobGrads, type GPT } from "../lm/index.ts";
+import { AdamW, clipGradNorm, disposeGrads, logprobGrads, makeRng, type GPT } from "../lm/index.ts";
 import { learningRateAt, resolveDpoConfig, type DpoConfig, type DpoConfigInput } from "./config.ts";
 import { evaluateGates, allGatesPassed, type GateResult } from "./gates.ts";
 import { preferenceLoss } from "./losses.ts";
@@ -59,14 +59,7 @@ export class RoundAbortedError extends Error {
 
 /** Deterministic permutation stream (mulberry32 + Fisher–Yates). */
 function shuffler(seed: number) {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = makeRng(seed);
   return (n: number) => {
     const order = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) {

@@ -3,19 +3,8 @@
 // place. Everything else (prompt, other words, length, even the letters) is identical within a
 // pair, so an untrained model ranks pairs at chance and a policy can only rank them correctly
 // by learning the marker's spelling.
-import { encodePrompt, type Tokenizer } from "../lm/index.ts";
+import { encodePrompt, makeRng, type Tokenizer } from "../lm/index.ts";
 import type { Pair } from "./pairs.ts";
-
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 
@@ -50,7 +39,7 @@ export interface MarkerPairOptions {
 export function markerPairs(tok: Tokenizer, opts: MarkerPairOptions): Pair[] {
   const marker = opts.marker ?? "good";
   const words = opts.words ?? 5;
-  const rand = mulberry32(opts.seed);
+  const rand = makeRng(opts.seed);
   const pairs: Pair[] = [];
   for (let i = 0; i < opts.n; i++) {
     const prompt = `q ${word(rand, 3, marker)}:`;

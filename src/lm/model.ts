@@ -52,7 +52,7 @@ export function paramShapes(c: GPTConfig): [string, number[]][] {
   return out;
 }
 
-/** Deterministic N(0,1) stream (mulberry32 + Box–Muller) so init does not depend on the backend. */
+/** Deterministic uniform [0, 1) stream (mulberry32), so init, sampling and data order do not depend on the backend. */
 export function makeRng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
