@@ -5,22 +5,16 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
+import type { VersionEvaluation } from "./evaluate.ts";
 
-export interface ReportVersion {
-  name: string;
-  meanReward: number;
-  rewardStd: number;
-  rewardStderr: number;
-  kl: number;
-  klStderr: number;
+/** A version's measurement (see evaluate.ts) plus what the arena and the trainer know of it. */
+export interface ReportVersion extends VersionEvaluation {
   /** held-out preference accuracy of the round that produced this version (null for v0) */
   heldoutAccuracy: number | null;
   /** arena Bradley–Terry rating (null when the version had no battle against another version) */
   rating: number | null;
   ratingCi: [number, number] | null;
   ratingBattles: number;
-  samples: number;
-  nonZeroShare: number;
   status: string;
 }
 
