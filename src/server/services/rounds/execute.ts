@@ -106,8 +106,9 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
       };
     };
     const prepared = [...fresh.map((p) => prepare(p, false)), ...replay.map((p) => prepare(p, true))].filter((p): p is Prepared => p !== null);
-    if (prepared.filter((p) => !p.replay).length < dpo.minPairs) {
-      throw new Error(`only ${prepared.filter((p) => !p.replay).length} usable new decisive pairs (A/B votes on on-policy battles); a round needs at least ${dpo.minPairs}`);
+    const usableFresh = prepared.filter((p) => !p.replay).length;
+    if (usableFresh < dpo.minPairs) {
+      throw new Error(`only ${usableFresh} usable new decisive pairs (A/B votes on on-policy battles); a round needs at least ${dpo.minPairs}`);
     }
     const { train, heldout } = splitHeldout(prepared.map((p) => ({ ...p, promptId: p.vote.promptId })), dpo.heldoutFraction, dpo.seed);
 
