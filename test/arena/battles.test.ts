@@ -200,9 +200,11 @@ describe("pair selection", () => {
       const b = battleOf(await nextBattle({ db, labelerId: judge.id, random: () => (i % 2 ? 0.9 : 0.1) }));
       await streamToEnd(world, b.battleId, judge.id);
       const battle = await db.battle.findUniqueOrThrow({ where: { id: b.battleId }, include: { completions: { include: { policyVersion: true } } } });
-      expect(battle).toMatchObject({ kind: "VERSUS", policyAId: v1.id, policyBId: world.v0.id });
+      expect(battle.kind).toBe("VERSUS");
       const bySlot = Object.fromEntries(battle.completions.map((c) => [c.slot, c.policyVersion.name]));
       expect(bySlot).toEqual(battle.swapped ? { A: "v0", B: "v1" } : { A: "v1", B: "v0" });
+      // Ratings read the battle's policyA/policyB as the versions in slots A/B.
+      expect({ A: battle.policyAId, B: battle.policyBId }).toEqual(battle.swapped ? { A: world.v0.id, B: v1.id } : { A: v1.id, B: world.v0.id });
       const vote = await castVote({ db, labelerId: judge.id, battleId: b.battleId, choice: "A", idempotencyKey: `judge-${i}-${b.battleId}`, msToVote: 700 });
       expect(vote.reveal).toEqual(bySlot);
       slotsOfV1.push(bySlot.A === "v1" ? "A" : "B");

@@ -125,14 +125,18 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
 
     const earlier = random() < settings.arena.onPolicyShare ? [] : await earlierVersions(tx as unknown as PrismaClient, serving.id);
     const versus = earlier.length > 0;
+    const other = versus ? earlier[Math.floor(random() * earlier.length)]! : serving.id;
+    // policyA/policyB are the versions in slots A and B (what ratings read); `swapped` records
+    // that the random left/right draw put the serving version on the right.
+    const swapped = random() < 0.5;
     const battle = await tx.battle.create({
       data: {
         promptId,
         labelerId,
         kind: versus ? "VERSUS" : "ON_POLICY",
-        policyAId: serving.id,
-        policyBId: versus ? earlier[Math.floor(random() * earlier.length)]! : serving.id,
-        swapped: random() < 0.5,
+        policyAId: swapped ? other : serving.id,
+        policyBId: swapped ? serving.id : other,
+        swapped,
         leaseExpiresAt,
         createdAt: now,
       },

@@ -150,7 +150,7 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
         ...base,
         n: 1,
         seed,
-        versionId: first ? undefined : battle.policyBId,
+        versionId: first ? undefined : battle.swapped ? battle.policyAId : battle.policyBId,
         onToken: (e) => onText(slot)(e.textSoFar),
       });
       const c = r.completions[0]!;
@@ -186,7 +186,12 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
       // The serving version may have been swapped since the battle was created: record the truth.
       db.battle.update({
         where: { id: battleId },
-        data: battle.kind === "ON_POLICY" ? { policyAId: firstVersion, policyBId: firstVersion } : { policyAId: firstVersion },
+        data:
+          battle.kind === "ON_POLICY"
+            ? { policyAId: firstVersion, policyBId: firstVersion }
+            : battle.swapped
+              ? { policyBId: firstVersion }
+              : { policyAId: firstVersion },
       }),
     ]);
   } catch (err) {
