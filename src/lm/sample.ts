@@ -1,8 +1,11 @@
-// Autoregressive sampling with a KV cache. The prompt is prefilled once and its cache copied
-// to all n rows, then the n completions advance together, one token per step, as one batch.
+// Autoregressive sampling with a KV cache. The decode step (`segmentLogits`) runs any set of
+// token segments through the blocks at once: each segment belongs to one row with its own KV
+// cache and its own position, so a prompt prefill and the next token of many rows at different
+// positions share the same matMuls. `sample()` runs one request (its prompt prefilled once, the
+// cache copied to its n rows, the rows advancing together); `SampleBatcher` (batch.ts) runs many
+// concurrent requests through the same step.
 // Only the matMuls run as tfjs kernels; LayerNorm, GELU, residuals and attention over the
-// cache (one query row per head) are short JS loops, which beat launching tfjs kernels for
-// such small work (per-kernel overhead dominated the decode step).
+// cache are JS loops, which beat launching tfjs kernels for such small work.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
 import { makeRng } from "./model.ts";
@@ -32,12 +35,30 @@ export interface SampledCompletion {
   finishReason: "eos" | "stop" | "length" | "aborted";
 }
 
-interface Cache {
-  k: Float32Array[]; // per layer: (rows, nPositions, C)
+/** One row's keys and values: per layer (capacity, C), position p at [p·C, (p+1)·C). */
+export interface KVCache {
+  k: Float32Array[];
   v: Float32Array[];
 }
 
-/** Small parameters as JS arrays: the decode loop does its elementwise work in JS. */
+export function newCache(model: GPT, capacity: number): KVCache {
+  const { nLayer, nEmbd } = model.config;
+  const cache: KVCache = { k: [], v: [] };
+  for (let l = 0; l < nLayer; l++) {
+    cache.k.push(new Float32Array(capacity * nEmbd));
+    cache.v.push(new Float32Array(capacity * nEmbd));
+  }
+  return cache;
+}
+
+/** `tokens` enter `cache` at positions start, start+1, …; the row has positions 0..start-1 cached already. */
+export interface Segment {
+  cache: KVCache;
+  start: number;
+  tokens: number[];
+}
+
+/** Small parameters as JS arrays: the decode step does its elementwise work in JS. */
 interface HostParams {
   version: number;
   wte: Float32Array;
@@ -72,77 +93,120 @@ function layerNormJS(x: Float32Array, rows: number, C: number, g: Float32Array, 
   return y;
 }
 
-/** x (rows, in) @ W (in, out) + bias, with only the matMul on the tfjs backend. */
+/** x (rows, in) @ w (in, out), read back to JS. (Not returned through tf.tidy: it walks typed arrays element by element.) */
+function matMulRead(x: Float32Array, rows: number, inDim: number, w: tf.Tensor2D): Float32Array {
+  const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, inDim]), w));
+  try {
+    return y.dataSync() as Float32Array;
+  } finally {
+    y.dispose();
+  }
+}
+
+/** x (rows, in) @ W (in, out) + bias, with only the matMul on the tfjs backend (NN layout: its fast path). */
 function linearJS(x: Float32Array, rows: number, w: tf.Tensor, bias: Float32Array): Float32Array {
   const [inDim, out] = w.shape;
-  const xt = tf.tensor2d(x, [rows, inDim]);
-  const yt = tf.matMul(xt, w as tf.Tensor2D);
-  const y = yt.dataSync() as Float32Array;
-  xt.dispose();
-  yt.dispose();
+  const y = matMulRead(x, rows, inDim, w as tf.Tensor2D);
   for (let r = 0; r < rows; r++) for (let j = 0; j < out; j++) y[r * out + j] += bias[j];
   return y;
 }
 
+/**
+ * One query against its row's cache, all heads: out[oo + h·hd + e] = Σ_j softmax_j(q_h·k_jh·scale) v_jh[e]
+ * over positions j = 0..upto. The query is pre-scaled into float64 scratch `q`; scores and the
+ * weighted sum accumulate in float64. Four independent accumulators: V8 does not vectorise, and
+ * breaking the dependency chain measured ~1.4× on the decode shape.
+ */
+function attendOne(
+  qkv: Float32Array, qo: number, K: Float32Array, V: Float32Array, upto: number,
+  out: Float32Array, oo: number, C: number, H: number, q: Float64Array, scores: Float64Array, acc: Float64Array,
+): void {
+  const hd = C / H, hd4 = hd - (hd % 4), scale = 1 / Math.sqrt(hd);
+  for (let i = 0; i < C; i++) q[i] = qkv[qo + i] * scale;
+  for (let h = 0; h < H; h++) {
+    const qh = h * hd;
+    let mx = -Infinity;
+    for (let j = 0, ko = qh; j <= upto; j++, ko += C) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, e = 0;
+      for (; e < hd4; e += 4) {
+        s0 += q[qh + e] * K[ko + e];
+        s1 += q[qh + e + 1] * K[ko + e + 1];
+        s2 += q[qh + e + 2] * K[ko + e + 2];
+        s3 += q[qh + e + 3] * K[ko + e + 3];
+      }
+      for (; e < hd; e++) s0 += q[qh + e] * K[ko + e];
+      const s = s0 + s1 + (s2 + s3);
+      scores[j] = s;
+      if (s > mx) mx = s;
+    }
+    let sum = 0;
+    for (let j = 0; j <= upto; j++) sum += scores[j] = Math.exp(scores[j] - mx);
+    acc.fill(0, 0, hd);
+    for (let j = 0, vo = qh; j <= upto; j++, vo += C) {
+      const w = scores[j];
+      let e = 0;
+      for (; e < hd4; e += 4) {
+        acc[e] += w * V[vo + e];
+        acc[e + 1] += w * V[vo + e + 1];
+        acc[e + 2] += w * V[vo + e + 2];
+        acc[e + 3] += w * V[vo + e + 3];
+      }
+      for (; e < hd; e++) acc[e] += w * V[vo + e];
+    }
+    const inv = 1 / sum;
+    for (let e = 0; e < hd; e++) out[oo + qh + e] = acc[e] * inv;
+  }
+}
+
 const GELU_C2 = 2 * Math.sqrt(2 / Math.PI);
 
-/** Runs `rows` × `len` new tokens through the blocks, updating the cache; returns the final hidden rows (rows*len, C). */
-function step(model: GPT, cache: Cache, tokens: number[][], start: number): Float32Array {
+/**
+ * Runs every segment's tokens through the blocks (writing their keys and values into the
+ * segments' caches) and returns the logits after each segment's last token: (segments, V).
+ * All tokens of all segments share each linear layer's matMul; attention is per token, against
+ * its own segment's cache, so segments at different positions mix freely.
+ */
+export function segmentLogits(model: GPT, segments: Segment[]): Float32Array {
   const c = model.config;
-  const C = c.nEmbd, H = c.nHead, hd = C / H, P = c.nPositions, eps = c.layerNormEpsilon;
-  const rows = tokens.length, len = tokens[0].length, N = rows * len;
-  const scale = 1 / Math.sqrt(hd);
+  const C = c.nEmbd, H = c.nHead, eps = c.layerNormEpsilon;
   const hp = hostParams(model);
   const vec = (n: string) => hp.vec.get(n)!;
   const W = (n: string) => model.getParam(n);
-  const x = new Float32Array(N * C); // (rows*len, C)
-  for (let r = 0; r < rows; r++) {
-    for (let t = 0; t < len; t++) {
-      const o = (r * len + t) * C, te = tokens[r][t] * C, pe = (start + t) * C;
-      for (let j = 0; j < C; j++) x[o + j] = hp.wte[te + j] + hp.wpe[pe + j];
-    }
+  // token i of segment s is row first[s] + i of the (N, ·) activations
+  const first: number[] = [];
+  let N = 0, maxPos = 0;
+  for (const sg of segments) {
+    if (sg.tokens.length === 0) throw new Error("segmentLogits: a segment has no tokens");
+    if (sg.start + sg.tokens.length > c.nPositions) throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
+    first.push(N);
+    N += sg.tokens.length;
+    maxPos = Math.max(maxPos, sg.start + sg.tokens.length);
   }
+  const x = new Float32Array(N * C); // (N, C)
+  segments.forEach((sg, s) => {
+    sg.tokens.forEach((id, t) => {
+      const o = (first[s] + t) * C, te = id * C, pe = (sg.start + t) * C;
+      for (let j = 0; j < C; j++) x[o + j] = hp.wte[te + j] + hp.wpe[pe + j];
+    });
+  });
+  const q = new Float64Array(C), scores = new Float64Array(maxPos), acc = new Float64Array(C / H); // attention scratch
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
     const h1 = layerNormJS(x, N, C, vec(p + "ln_1.weight"), vec(p + "ln_1.bias"), eps);
-    const qkv = linearJS(h1, N, W(p + "attn.c_attn.weight"), vec(p + "attn.c_attn.bias")); // (N, 3C)
-    const K = cache.k[l], V = cache.v[l];
-    for (let r = 0; r < rows; r++) {
-      for (let t = 0; t < len; t++) {
-        const src = (r * len + t) * 3 * C;
-        const dst = (r * P + start + t) * C;
+    const qkv = linearJS(h1, N, W(p + "attn.c_attn.weight"), vec(p + "attn.c_attn.bias")); // (N, 3C): q | k | v
+    const att = new Float32Array(N * C); // (N, C)
+    segments.forEach((sg, s) => {
+      const K = sg.cache.k[l], V = sg.cache.v[l];
+      for (let t = 0; t < sg.tokens.length; t++) {
+        const src = (first[s] + t) * 3 * C, dst = (sg.start + t) * C;
         K.set(qkv.subarray(src + C, src + 2 * C), dst);
         V.set(qkv.subarray(src + 2 * C, src + 3 * C), dst);
       }
-    }
-    const att = new Float32Array(N * C);
-    const scores = new Float64Array(start + len);
-    for (let r = 0; r < rows; r++) {
-      for (let t = 0; t < len; t++) {
-        const qo = (r * len + t) * 3 * C;
-        const upto = start + t; // attends to positions 0..upto
-        for (let h = 0; h < H; h++) {
-          let mx = -Infinity;
-          for (let j = 0; j <= upto; j++) {
-            const ko = (r * P + j) * C + h * hd;
-            let s = 0;
-            for (let e = 0; e < hd; e++) s += qkv[qo + h * hd + e] * K[ko + e];
-            s *= scale;
-            scores[j] = s;
-            if (s > mx) mx = s;
-          }
-          let sum = 0;
-          for (let j = 0; j <= upto; j++) sum += scores[j] = Math.exp(scores[j] - mx);
-          const oo = (r * len + t) * C + h * hd;
-          for (let j = 0; j <= upto; j++) {
-            const w = scores[j] / sum;
-            const vo = (r * P + j) * C + h * hd;
-            for (let e = 0; e < hd; e++) att[oo + e] += w * V[vo + e];
-          }
-        }
+      for (let t = 0; t < sg.tokens.length; t++) {
+        attendOne(qkv, (first[s] + t) * 3 * C, K, V, sg.start + t, att, (first[s] + t) * C, C, H, q, scores, acc);
       }
-    }
-    const a = linearJS(att, N, W(p + "attn.c_proj.weight"), vec(p + "attn.c_proj.bias"));
+    });
+    const a = linearJS(att, N, W(p + "attn.c_proj.weight"), vec(p + "attn.c_proj.bias")); // (N, C)
     for (let i = 0; i < x.length; i++) x[i] += a[i];
     const h2 = layerNormJS(x, N, C, vec(p + "ln_2.weight"), vec(p + "ln_2.bias"), eps);
     const u = linearJS(h2, N, W(p + "mlp.c_fc.weight"), vec(p + "mlp.c_fc.bias")); // (N, 4C)
@@ -150,21 +214,15 @@ function step(model: GPT, cache: Cache, tokens: number[][], start: number): Floa
       const z = u[i];
       u[i] = z / (1 + Math.exp(-GELU_C2 * (z + 0.044715 * z * z * z))); // gelu_new as u·σ(2z)
     }
-    const m = linearJS(u, N, W(p + "mlp.c_proj.weight"), vec(p + "mlp.c_proj.bias"));
+    const m = linearJS(u, N, W(p + "mlp.c_proj.weight"), vec(p + "mlp.c_proj.bias")); // (N, C)
     for (let i = 0; i < x.length; i++) x[i] += m[i];
   }
-  return layerNormJS(x, N, C, vec("transformer.ln_f.weight"), vec("transformer.ln_f.bias"), eps);
-}
-
-/** Logits (rows, V) for hidden rows (rows, C), through the tied embedding. */
-function headLogits(model: GPT, h: Float32Array, rows: number): Float32Array {
-  const wT = model.weightT("transformer.wte.weight");
-  const ht = tf.tensor2d(h, [rows, model.config.nEmbd]);
-  const lt = tf.matMul(ht, wT);
-  const out = lt.dataSync() as Float32Array;
-  ht.dispose();
-  lt.dispose();
-  return out;
+  // only each segment's last token needs logits
+  const last = new Float32Array(segments.length * C); // (S, C)
+  segments.forEach((sg, s) => last.set(x.subarray((first[s] + sg.tokens.length - 1) * C, (first[s] + sg.tokens.length) * C), s * C));
+  const hf = layerNormJS(last, segments.length, C, vec("transformer.ln_f.weight"), vec("transformer.ln_f.bias"), eps);
+  const wT = model.weightT("transformer.wte.weight"); // (C, V): the tied head in NN layout
+  return matMulRead(hf, segments.length, C, wT); // (S, V)
 }
 
 /** Chooses a token from one row of logits; returns it with its temperature-1 log-prob. */
@@ -215,67 +273,142 @@ function validate(model: GPT, tok: Tokenizer, o: SampleOptions): void {
   if (tok.vocabSize > model.config.vocabSize) throw new Error(`sample: tokenizer "${tok.name}" does not fit the model's vocabulary`);
 }
 
-/** n completions of one prompt, sampled as one batch with a KV cache. Yields to the event loop between steps. */
-export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): Promise<SampledCompletion[]> {
-  validate(model, tok, opts);
-  const c = model.config;
-  const n = opts.n, P = c.nPositions, C = c.nEmbd, V = c.vocabSize;
-  const rand = makeRng(opts.seed);
-  const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
-  const out: SampledCompletion[] = Array.from({ length: n }, () => ({ ids: [], text: "", logprob: 0, stepLogprobs: [], finishReason: "length" as const }));
-  const done = new Array<boolean>(n).fill(false);
-  const budget = Math.min(opts.maxNewTokens, P - opts.promptIds.length + 1);
-  if (budget <= 0) return out;
+/** One completion being generated: its cache, the position its next token goes to, and the logits it picks from. */
+export interface Row {
+  index: number;
+  cache: KVCache;
+  /** Position of the next token fed to the model (the one picked from `logits`). */
+  pos: number;
+  logits: Float32Array | null;
+  done: boolean;
+}
 
-  // prefill the prompt once, then give every row its own copy of the cache
-  const one: Cache = { k: [], v: [] };
-  for (let l = 0; l < c.nLayer; l++) {
-    one.k.push(new Float32Array(P * C));
-    one.v.push(new Float32Array(P * C));
-  }
-  const T0 = opts.promptIds.length;
-  const hPrompt = step(model, one, [opts.promptIds], 0);
-  let logits = headLogits(model, hPrompt.subarray((T0 - 1) * C, T0 * C), 1);
-  const cache: Cache = { k: [], v: [] };
-  for (let l = 0; l < c.nLayer; l++) {
-    const k = new Float32Array(n * P * C), v = new Float32Array(n * P * C);
-    for (let r = 0; r < n; r++) {
-      k.set(one.k[l].subarray(0, T0 * C), r * P * C);
-      v.set(one.v[l].subarray(0, T0 * C), r * P * C);
-    }
-    cache.k.push(k);
-    cache.v.push(v);
-  }
-  let rowLogits = Array.from({ length: n }, () => logits);
+/**
+ * The state of one sampling request (one prompt, n rows), stepped from outside: `prefill()`
+ * gives the prompt segment, `acceptPrefill` its logits; then each step `pick()` chooses every
+ * live row's next token and `decodeSegments()` / `acceptLogits` feed those tokens back. The
+ * request owns its RNG, so its results do not depend on which other requests share the steps.
+ */
+export class SampleRequest {
+  readonly n: number;
+  readonly rows: Row[];
+  readonly out: SampledCompletion[];
+  private readonly rand: () => number;
+  private readonly stops: string[];
+  private readonly budget: number;
+  private steps = 0;
+  private fed: Row[] = [];
 
-  for (let s = 0; s < budget; s++) {
-    if (opts.signal?.aborted) {
-      for (let r = 0; r < n; r++) if (!done[r]) { done[r] = true; out[r].finishReason = "aborted"; }
-      break;
+  constructor(readonly model: GPT, readonly tok: Tokenizer, readonly opts: SampleOptions) {
+    validate(model, tok, opts);
+    const P = model.config.nPositions, T0 = opts.promptIds.length;
+    this.n = opts.n;
+    this.rand = makeRng(opts.seed);
+    this.stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
+    this.budget = Math.min(opts.maxNewTokens, P - T0 + 1);
+    this.out = Array.from({ length: this.n }, () => ({ ids: [], text: "", logprob: 0, stepLogprobs: [], finishReason: "length" as const }));
+    this.rows = Array.from({ length: this.n }, (_, index) => ({ index, cache: { k: [], v: [] }, pos: T0, logits: null, done: this.budget <= 0 }));
+  }
+
+  get finished(): boolean {
+    return this.rows.every((r) => r.done);
+  }
+
+  get liveRows(): Row[] {
+    return this.rows.filter((r) => !r.done);
+  }
+
+  /** The prompt as one segment, into row 0's cache; sized for the prompt plus every position a row can still write. */
+  prefill(): Segment {
+    const T0 = this.opts.promptIds.length;
+    this.rows[0].cache = newCache(this.model, T0 + this.budget - 1);
+    return { cache: this.rows[0].cache, start: 0, tokens: this.opts.promptIds };
+  }
+
+  /** Copies the prompt's cache to the other rows; every row starts from the same logits (1, V). */
+  acceptPrefill(logits: Float32Array): void {
+    const T0 = this.opts.promptIds.length, C = this.model.config.nEmbd;
+    const src = this.rows[0].cache;
+    for (const row of this.rows) {
+      row.logits = logits;
+      if (row.index === 0) continue;
+      row.cache = newCache(this.model, T0 + this.budget - 1);
+      for (let l = 0; l < src.k.length; l++) {
+        row.cache.k[l].set(src.k[l].subarray(0, T0 * C));
+        row.cache.v[l].set(src.v[l].subarray(0, T0 * C));
+      }
     }
-    const next: number[] = [];
-    for (let r = 0; r < n; r++) {
-      if (done[r]) { next.push(tok.pad < V ? tok.pad : 0); continue; }
-      const { id, logprob } = pickToken(rowLogits[r], opts, rand);
-      const o = out[r];
+  }
+
+  /** Ends every live row as aborted when the request's signal has fired; returns whether it did. */
+  checkAbort(): boolean {
+    if (!this.opts.signal?.aborted) return false;
+    this.abort();
+    return true;
+  }
+
+  abort(): void {
+    for (const row of this.rows) {
+      if (row.done) continue;
+      row.done = true;
+      this.out[row.index].finishReason = "aborted";
+    }
+  }
+
+  /** Picks the next token of every live row, in row order (the order the request's RNG is drawn in). */
+  pick(): void {
+    const { tok, opts } = this;
+    for (const row of this.rows) {
+      if (row.done) continue;
+      const { id, logprob } = pickToken(row.logits!, opts, this.rand);
+      const o = this.out[row.index];
       o.ids.push(id);
       o.stepLogprobs.push(logprob);
       o.logprob += logprob;
       o.text = tok.decode(o.ids);
-      if (id === tok.eos) { done[r] = true; o.finishReason = "eos"; }
+      if (id === tok.eos) { row.done = true; o.finishReason = "eos"; }
       else {
-        const hit = stops.map((st) => o.text.indexOf(st)).filter((i) => i >= 0);
-        if (hit.length) { done[r] = true; o.finishReason = "stop"; o.text = o.text.slice(0, Math.min(...hit)); }
+        const hit = this.stops.map((st) => o.text.indexOf(st)).filter((i) => i >= 0);
+        if (hit.length) { row.done = true; o.finishReason = "stop"; o.text = o.text.slice(0, Math.min(...hit)); }
       }
-      opts.onToken?.(r, id, o.text);
-      next.push(id);
+      opts.onToken?.(row.index, id, o.text);
+      row.logits = null;
     }
-    if (done.every(Boolean) || s === budget - 1) break;
-    const pos = T0 + s; // position of the token just chosen
-    if (pos >= P) break;
-    logits = headLogits(model, step(model, cache, next.map((id) => [id]), pos), n);
-    rowLogits = Array.from({ length: n }, (_, r) => logits.subarray(r * V, (r + 1) * V));
-    await new Promise<void>((res) => setImmediate(res));
+    this.steps++;
+    // the last token of the budget is never fed back: its row is complete ("length")
+    if (this.steps >= this.budget) for (const row of this.rows) row.done = true;
   }
-  return out;
+
+  /** One segment per live row: the token it just picked, at its own position. */
+  decodeSegments(): Segment[] {
+    this.fed = this.liveRows;
+    return this.fed.map((row) => ({ cache: row.cache, start: row.pos, tokens: [this.out[row.index].ids.at(-1)!] }));
+  }
+
+  /** Logits for `decodeSegments()`'s rows, in the same order, as rows of a (·, V) block starting at `offset`. */
+  acceptLogits(logits: Float32Array, offset = 0): void {
+    const V = this.model.config.vocabSize;
+    this.fed.forEach((row, i) => {
+      row.logits = logits.subarray((offset + i) * V, (offset + i + 1) * V);
+      row.pos++;
+    });
+    this.fed = [];
+  }
+}
+
+export const yieldToEventLoop = () => new Promise<void>((res) => setImmediate(res));
+
+/** n completions of one prompt, sampled as one batch with a KV cache. Yields to the event loop between steps. */
+export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): Promise<SampledCompletion[]> {
+  const req = new SampleRequest(model, tok, opts);
+  if (req.finished) return req.out;
+  req.acceptPrefill(segmentLogits(model, [req.prefill()]));
+  for (;;) {
+    if (req.checkAbort()) break;
+    req.pick();
+    if (req.finished) break;
+    req.acceptLogits(segmentLogits(model, req.decodeSegments()));
+    await yieldToEventLoop();
+  }
+  return req.out;
 }
