@@ -5,4 +5,5 @@ export { scoreCompletions, logprobGrads, forwardWithGrad, type ScoreItem, type L
 export { AdamW, clipGradNorm, disposeGrads, type AdamWOptions } from "./optim.ts";
 export { saveCheckpoint, loadCheckpoint, HOUSE_MODEL_DIR, parseSafetensors, serializeSafetensors } from "./checkpoint.ts";
 export { sample, pickToken, type SampleOptions, type SampledCompletion } from "./sample.ts";
+export { SampleBatcher, type SampleBatcherOptions, type BatcherStats } from "./batch.ts";
 export { GradWorkerPool } from "./parallel.ts";
