@@ -43,7 +43,7 @@ describe("SampleBatcher", () => {
       { ...base, promptIds: encodePrompt(tok, "The whale, the whale!"), n: 2, maxNewTokens: 40, seed: 5, temperature: 0.7 }, // runs into the context end
       { ...base, promptIds: encodePrompt(tok, "q"), n: 1, maxNewTokens: 1, seed: 6 },
     ];
-    const want = [];
+    const want: SampledCompletion[][] = [];
     for (const o of reqs) want.push(await sample(model, tok, o));
 
     const batcher = new SampleBatcher();
@@ -75,7 +75,7 @@ describe("SampleBatcher", () => {
     const reqs = Array.from({ length: 6 }, (_, i) => ({
       promptIds: encodePrompt(tok, "ab".repeat(i + 1)), n: 1 + (i % 3), temperature: 1, maxNewTokens: 6 + 3 * i, seed: 100 + i,
     }));
-    const want = [];
+    const want: SampledCompletion[][] = [];
     for (const o of reqs) want.push(await sample(model, tok, o));
     const batcher = new SampleBatcher({ maxRows: 4 });
     const got = await Promise.all(reqs.map((o) => batcher.sample(model, tok, o)));
@@ -148,7 +148,7 @@ describe("SampleBatcher", () => {
       [tok, { promptIds, n: 4, temperature: 1, maxNewTokens: 30, seed: 33, stopStrings: [...stops, "zzz"] }],
       [tok, { promptIds: encodePrompt(tok, "Twice"), n: 2, temperature: 1, maxNewTokens: 30, seed: 34 }],
     ];
-    const want = [];
+    const want: SampledCompletion[][] = [];
     for (const [t, o] of reqs) want.push(await sample(model, t, o));
     const batcher = new SampleBatcher();
     const got = await Promise.all(reqs.map(([t, o]) => batcher.sample(model, t, o)));
