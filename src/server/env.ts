@@ -32,6 +32,10 @@ export const envSchema = z.object({
   CHECKPOINT_DIR: z.string().min(1).default(".data/checkpoints"),
   HOUSE_MODEL_DIR: z.string().min(1).default("models/house"),
   TRAINER_ENABLED: booleanString.default(true),
+  /** Sampler threads in the web process (default: one per core beyond the first, at most 2). */
+  SAMPLER_THREADS: positiveInt("threads").max(16, "must be ≤ 16").optional(),
+  /** nice value of the sampler threads, 0–19: higher leaves more CPU to the requests (votes). */
+  SAMPLER_NICE: z.coerce.number({ message: "must be a number (nice value)" }).int("must be a whole number").min(0, "must be ≥ 0").max(19, "must be ≤ 19").default(10),
   /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
   EMBEDDED_PG_PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(54329),
 });

@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe("sampler", () => {
   it("streams tokens from a worker thread while the event loop stays free", async () => {
-    const tokens: { index: number; tokenId: number }[] = [];
+    const tokens: { index: number; tokenIds: number[]; from: number; append: string }[] = [];
     let maxLag = 0;
     let last = performance.now();
     const ticker = setInterval(() => {
@@ -45,8 +45,10 @@ describe("sampler", () => {
     for (const [i, c] of r.completions.entries()) {
       expect(c.promptTokenIds).toEqual([tok.bos, ...tok.encode("Hello")]);
       expect(c.tokenIds.length).toBeGreaterThan(0);
-      // the streamed ids are exactly the completion's ids
-      expect(tokens.filter((e) => e.index === i).map((e) => e.tokenId)).toEqual(c.tokenIds);
+      // the streamed ids are exactly the completion's ids, and the text changes rebuild its text
+      const mine = tokens.filter((e) => e.index === i);
+      expect(mine.flatMap((e) => e.tokenIds)).toEqual(c.tokenIds);
+      expect(mine.reduce((text, e) => text.slice(0, e.from) + e.append, "")).toBe(c.text);
       expect(c.logprob).toBeLessThan(0);
     }
     // generous: the machine may be shared; a blocked loop would stall for the whole generation

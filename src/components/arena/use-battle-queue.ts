@@ -79,12 +79,15 @@ export function useBattleQueue() {
         es.close();
         sources.current.delete(battleId);
       };
-      const onSlot = (done: boolean) => (ev: MessageEvent) => {
+      // `text` carries a change ({from, append}: keep `from` characters, then append); `done` the final text.
+      es.addEventListener("text", (ev: MessageEvent) => {
+        const { slot, from, append } = JSON.parse(ev.data as string) as { slot: SlotName; from: number; append: string };
+        patch(battleId, (b) => (b.done[slot] ? b : { ...b, texts: { ...b.texts, [slot]: b.texts[slot].slice(0, from) + append } }));
+      });
+      es.addEventListener("done", (ev: MessageEvent) => {
         const { slot, text } = JSON.parse(ev.data as string) as { slot: SlotName; text: string };
-        patch(battleId, (b) => ({ ...b, texts: { ...b.texts, [slot]: text }, done: done ? { ...b.done, [slot]: true } : b.done }));
-      };
-      es.addEventListener("text", onSlot(false));
-      es.addEventListener("done", onSlot(true));
+        patch(battleId, (b) => ({ ...b, texts: { ...b.texts, [slot]: text }, done: { ...b.done, [slot]: true } }));
+      });
       es.addEventListener("ready", () => {
         close();
         patch(battleId, (b) => ({ ...b, ready: true, readyAt: b.readyAt ?? performance.now(), done: { A: true, B: true } }));

@@ -105,6 +105,8 @@ export interface CreateSamplerOptions {
   checkpointDir: string;
   backend?: "auto" | "tensorflow" | "wasm" | "cpu";
   threads?: number;
+  /** nice value of the sampler threads (see SAMPLER_NICE) */
+  nice?: number;
   pollIntervalMs?: number;
   log?: Logger;
 }
@@ -113,7 +115,7 @@ export async function createSampler(opts: CreateSamplerOptions): Promise<Sampler
   const log = opts.log ?? createLogger({ component: "sampler" });
   // Leave a core for the event loop (and a trainer) on small machines.
   const threads = opts.threads ?? Math.max(1, Math.min(2, os.availableParallelism() - 1));
-  const pool = new SamplerPool({ size: threads, backend: opts.backend ?? "auto", checkpointRoot: opts.checkpointDir });
+  const pool = new SamplerPool({ size: threads, nice: opts.nice, backend: opts.backend ?? "auto", checkpointRoot: opts.checkpointDir });
   await pool.ready();
   const registry = new PolicyRegistry({ databaseUrl: opts.databaseUrl, loader: pool, pollIntervalMs: opts.pollIntervalMs, log });
   await registry.start();
@@ -126,7 +128,13 @@ const globalForSampler = globalThis as unknown as { __dpoArenaSampler?: Promise<
 export function getSampler(): Promise<Sampler> {
   if (!globalForSampler.__dpoArenaSampler) {
     const env = getEnv();
-    const p = createSampler({ databaseUrl: requireDatabaseUrl(), checkpointDir: path.resolve(env.CHECKPOINT_DIR), backend: env.TF_BACKEND });
+    const p = createSampler({
+      databaseUrl: requireDatabaseUrl(),
+      checkpointDir: path.resolve(env.CHECKPOINT_DIR),
+      backend: env.TF_BACKEND,
+      threads: env.SAMPLER_THREADS,
+      nice: env.SAMPLER_NICE,
+    });
     p.catch(() => {
       globalForSampler.__dpoArenaSampler = undefined;
     });

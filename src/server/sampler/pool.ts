@@ -6,15 +6,11 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { VersionRef } from "../policy/load.ts";
 import type { PolicyLoader } from "../policy/registry.ts";
-import type { FromThread, GeneratedCompletion, SamplingParams, ToThread } from "./protocol.ts";
+import type { FromThread, GeneratedCompletion, SamplingParams, ToThread, TokenUpdate } from "./protocol.ts";
 
 export type { GeneratedCompletion, SamplingParams };
-
-export interface TokenEvent {
-  index: number;
-  tokenId: number;
-  textSoFar: string;
-}
+/** one sequence's new tokens and text change (see TokenUpdate in ./protocol.ts) */
+export type TokenEvent = TokenUpdate;
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -36,6 +32,8 @@ export interface SamplerPoolOptions {
   backend: "auto" | "tensorflow" | "wasm" | "cpu";
   /** where relative checkpoint paths resolve (the directory store's root) */
   checkpointRoot: string;
+  /** nice value for the sampler threads (0 = the process's); the event loop keeps priority */
+  nice?: number;
   /** Next.js bundles server code, so the thread runs from source through tsx, found from cwd. */
   threadFile?: string;
 }
@@ -146,7 +144,7 @@ export class SamplerPool implements PolicyLoader {
     const file = this.opts.threadFile ?? path.resolve(process.cwd(), "src/server/sampler/thread.ts");
     const worker = new Worker(bootstrap(file), {
       eval: true,
-      workerData: { backend: this.opts.backend, checkpointRoot: this.opts.checkpointRoot },
+      workerData: { backend: this.opts.backend, checkpointRoot: this.opts.checkpointRoot, nice: this.opts.nice ?? 0 },
     });
     let markReady!: () => void;
     let failReady!: (e: Error) => void;
@@ -166,7 +164,9 @@ export class SamplerPool implements PolicyLoader {
       }
       const p = slot.pending.get(m.id);
       if (!p) return;
-      if (m.type === "token") p.onToken?.({ index: m.index, tokenId: m.tokenId, textSoFar: m.textSoFar });
+      if (m.type === "tokens") {
+        if (p.onToken) for (const u of m.updates) p.onToken(u);
+      }
       else if (m.type === "loaded") p.resolve(undefined);
       else if (m.type === "done") p.resolve(m.completions);
       else if (m.type === "error") p.reject(m.notLoaded ? new NotLoadedError(m.message) : new Error(m.message));

@@ -24,6 +24,19 @@ export interface GeneratedCompletion {
   latencyMs: number;
 }
 
+/**
+ * What one sequence produced since the last message: its new token ids and the change to its
+ * decoded text, as "keep the first `from` characters, then append `append`" (a byte-level
+ * model can end the text in half a UTF-8 character, which a later byte completes, so the tail
+ * may be rewritten). Only the change crosses the thread boundary, so streaming costs O(length).
+ */
+export interface TokenUpdate {
+  index: number;
+  tokenIds: number[];
+  from: number;
+  append: string;
+}
+
 export type ToThread =
   | { type: "load"; id: number; version: VersionRef }
   | { type: "retire"; versionId: number }
@@ -33,6 +46,7 @@ export type ToThread =
 export type FromThread =
   | { type: "ready" }
   | { type: "loaded"; id: number }
-  | { type: "token"; id: number; index: number; tokenId: number; textSoFar: string }
+  /** at most one message per request per decode step, covering every sequence that advanced */
+  | { type: "tokens"; id: number; updates: TokenUpdate[] }
   | { type: "done"; id: number; completions: GeneratedCompletion[] }
   | { type: "error"; id: number; message: string; notLoaded?: boolean };

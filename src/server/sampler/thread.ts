@@ -1,19 +1,75 @@
 // One sampler thread: its own tfjs backend (wasm runs single-threaded, so threads are how a
 // web process uses more than one core) and its own copies of the loaded models. Sampling here
 // never blocks the web process's event loop, so votes keep flowing while completions stream.
+// The thread also runs at a lower scheduling priority than the event loop (Linux nice values
+// are per thread): sampling is throughput work, requests are latency work.
+import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { encodePrompt, initBackend, sample, type BackendName } from "../../lm/index.ts";
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
 import { ModelCache } from "../policy/model-cache.ts";
-import type { FromThread, ToThread } from "./protocol.ts";
+import type { FromThread, ToThread, TokenUpdate } from "./protocol.ts";
 
 if (!parentPort) throw new Error("sampler/thread.ts must run as a worker thread (see sampler/pool.ts)");
 const port = parentPort;
-const { backend, checkpointRoot } = workerData as { backend: BackendName | "auto"; checkpointRoot: string };
+const { backend, checkpointRoot, nice } = workerData as { backend: BackendName | "auto"; checkpointRoot: string; nice: number };
+if (nice > 0) {
+  try {
+    os.setPriority(nice); // pid 0: on Linux, this thread only
+  } catch {
+    // not permitted here (some containers): run at the process's priority
+  }
+}
 
 const cache = new ModelCache(new DirectoryCheckpointStore(checkpointRoot));
 const cancels = new Map<number, AbortController>();
 const post = (m: FromThread) => port.postMessage(m);
+
+/** Length of the common prefix of two strings. */
+function commonPrefix(a: string, b: string): number {
+  if (b.startsWith(a)) return a.length;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/**
+ * Collects one request's tokens during a decode step and posts them as a single message when
+ * the step yields (a microtask), each sequence's text as a change against what was sent.
+ */
+function tokenStreamer(id: number) {
+  const sent = new Map<number, string>();
+  const pending = new Map<number, { tokenIds: number[]; text: string }>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.size === 0) return;
+    const updates: TokenUpdate[] = [];
+    for (const [index, p] of pending) {
+      const before = sent.get(index) ?? "";
+      const from = commonPrefix(before, p.text);
+      updates.push({ index, tokenIds: p.tokenIds, from, append: p.text.slice(from) });
+      sent.set(index, p.text);
+    }
+    pending.clear();
+    post({ type: "tokens", id, updates });
+  };
+  return {
+    push(index: number, tokenId: number, textSoFar: string) {
+      const p = pending.get(index);
+      if (p) {
+        p.tokenIds.push(tokenId);
+        p.text = textSoFar;
+      } else pending.set(index, { tokenIds: [tokenId], text: textSoFar });
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flush);
+      }
+    },
+    flush,
+  };
+}
 
 async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<void> {
   let lease;
@@ -27,6 +83,7 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
   cancels.set(msg.id, abort);
   const started = performance.now();
   const firstToken: (number | null)[] = Array(msg.params.n).fill(null);
+  const streamer = msg.stream ? tokenStreamer(msg.id) : null;
   try {
     const p = msg.params;
     const promptIds = encodePrompt(lease.tokenizer, p.promptText);
@@ -44,9 +101,10 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
       signal: abort.signal,
       onToken: (index: number, tokenId: number, textSoFar: string) => {
         if (firstToken[index] === null) firstToken[index] = Math.round(performance.now() - started);
-        if (msg.stream) post({ type: "token", id: msg.id, index, tokenId, textSoFar });
+        streamer?.push(index, tokenId, textSoFar);
       },
     });
+    streamer?.flush(); // every token is out before "done"
     const latencyMs = Math.round(performance.now() - started);
     post({
       type: "done",

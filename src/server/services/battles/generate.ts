@@ -7,13 +7,14 @@ import { randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError, newErrorId } from "../../errors.ts";
 import { log } from "../../log.ts";
-import { SamplerUnavailableError, type GenerateOptions, type GenerateResult } from "../../sampler/index.ts";
+import { SamplerUnavailableError, type GenerateOptions, type GenerateResult, type TokenEvent } from "../../sampler/index.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
 
 export type SlotName = "A" | "B";
 
 export type BattleEvent =
-  | { type: "text"; slot: SlotName; text: string }
+  /** the slot's text is now its first `from` characters followed by `append` */
+  | { type: "text"; slot: SlotName; from: number; append: string }
   | { type: "done"; slot: SlotName; text: string; finishReason: string }
   | { type: "ready" }
   | { type: "error"; message: string };
@@ -67,7 +68,7 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
   for (const slot of ["A", "B"] as const) {
     const d = job.done[slot];
     if (d) onEvent({ type: "done", slot, text: d.text, finishReason: d.finishReason });
-    else if (job.texts[slot]) onEvent({ type: "text", slot, text: job.texts[slot] });
+    else if (job.texts[slot]) onEvent({ type: "text", slot, from: 0, append: job.texts[slot] });
   }
   if (job.outcome) {
     onEvent(job.outcome);
@@ -126,10 +127,11 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
   const sampler = await getSampler();
   // The first-chosen policy's completion goes to A unless the left/right draw swapped them.
   const slotOf = (first: boolean): SlotName => (first !== battle.swapped ? "A" : "B");
-  const onText = (slot: SlotName) => (raw: string) => {
-    const text = displayText(raw);
-    job.texts[slot] = text;
-    emit({ type: "text", slot, text });
+  // displayText keeps lengths (one UTF-16 unit for one), so the offsets stay valid.
+  const onText = (slot: SlotName) => (e: TokenEvent) => {
+    const append = displayText(e.append);
+    job.texts[slot] = job.texts[slot].slice(0, e.from) + append;
+    emit({ type: "text", slot, from: e.from, append });
   };
   const base = { promptText: battle.prompt.text, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK, maxNewTokens: sampling.maxNewTokens };
 
@@ -139,7 +141,7 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
     // Two samples of whatever serves now, in one call (they share the prompt's forward pass).
     const seed = randomInt(1, 2 ** 31 - 1);
     const streams = [onText(slotOf(true)), onText(slotOf(false))];
-    const r = await sampler.generate({ ...base, n: 2, seed, onToken: (e) => streams[e.index]?.(e.textSoFar) });
+    const r = await sampler.generate({ ...base, n: 2, seed, onToken: (e) => streams[e.index]?.(e) });
     sampled = r.completions.map((c, i) => ({ slot: slotOf(i === 0), versionId: r.versionId, seed, c }));
     for (const s of sampled) markDone(job, emit, s.slot, s.c.text, s.c.finishReason);
   } else {
@@ -151,7 +153,7 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
         n: 1,
         seed,
         versionId: first ? undefined : battle.swapped ? battle.policyAId : battle.policyBId,
-        onToken: (e) => onText(slot)(e.textSoFar),
+        onToken: onText(slot),
       });
       const c = r.completions[0]!;
       markDone(job, emit, slot, c.text, c.finishReason);

@@ -1,12 +1,15 @@
 // Server-sent events with a battle's two completions as they are sampled (worker threads, so
-// the event loop stays free for votes). Events: `text` / `done` per slot, then `ready` when
-// both are stored and the vote is open, or `failure` with a message for the labeler.
+// the event loop stays free for votes). Events: `text` per slot ({slot, from, append}: keep the
+// first `from` characters, then append), `done` per slot with the final text, then `ready`
+// when both are stored and the vote is open, or `failure` with a message for the labeler.
+// Text changes are merged and written a few times a second (services/battles/sse.ts).
 import { readCookie, SESSION_COOKIE, getSessionUser } from "@/server/auth/session";
 import { db } from "@/server/db/client";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { getSampler } from "@/server/sampler";
-import { watchBattle, type BattleEvent } from "@/server/services/battles/generate";
+import { watchBattle } from "@/server/services/battles/generate";
+import { battleEventWriter, type BattleEventWriter } from "@/server/services/battles/sse";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -25,6 +28,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
   const encoder = new TextEncoder();
   let stop = () => {};
   let closed = false;
+  let writer: BattleEventWriter | undefined;
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       const send = (event: string, data: unknown) => {
@@ -34,18 +38,12 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
       const close = () => {
         if (closed) return;
         closed = true;
+        writer?.dispose();
         stop();
         controller.close();
       };
-      const onEvent = (e: BattleEvent) => {
-        if (e.type === "error") {
-          send("failure", { message: e.message });
-          close();
-        } else if (e.type === "ready") {
-          send("ready", {});
-          close();
-        } else send(e.type, { slot: e.slot, text: e.text });
-      };
+      writer = battleEventWriter(send, close);
+      const onEvent = writer.onEvent;
       try {
         const watch = await watchBattle({ db, sampler: getSampler, battleId: id, labelerId: session.user.id, onEvent });
         stop = watch.stop;
@@ -59,6 +57,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
     },
     cancel() {
       closed = true;
+      writer?.dispose();
       stop();
     },
   });
