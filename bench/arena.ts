@@ -1,4 +1,4 @@
-// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--max-new-tokens 32] [--url http://host:port --admin-user u --admin-password p]`
+// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--max-new-tokens 32] [--server-node-args "--cpu-prof"] [--url http://host:port --admin-user u --admin-password p]`
 // Simulated labelers over HTTP, each voting as fast as the arena allows: assign a battle, stream
 // it (SSE), vote the moment both completions finished. Prints JSON lines: time to first token
 // and to both completions finished (p50/p95), and vote request latency (p50/p99) measured while
@@ -24,6 +24,8 @@ const arg = (name: string, fallback: string) => {
 const LABELERS = Number(arg("labelers", "16"));
 const SECONDS = Number(arg("seconds", "60"));
 const MAX_NEW_TOKENS = Number(arg("max-new-tokens", "32"));
+/** extra node flags for the server it starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its time goes */
+const SERVER_NODE_ARGS = arg("server-node-args", "").split(" ").filter(Boolean);
 
 const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify({ bench: "arena", ...o }) + "\n");
 const log = (msg: string) => process.stderr.write(`[bench:arena] ${msg}\n`);
@@ -75,6 +77,7 @@ let generating = 0;
 const ttft: number[] = [];
 const bothDone: number[] = [];
 const voteMs: number[] = [];
+const nextMs: number[] = [];
 const voteMsWhileGenerating: number[] = [];
 let errors = 0;
 
@@ -84,7 +87,9 @@ async function labeler(base: string, username: string, password: string, until: 
   // At least one battle, so a warm-up call with `until` = now still loads the model.
   do {
     try {
+      const tn = performance.now();
       const next = await c.call<{ status: string; battle?: { battleId: string } }>("arena.next", { excludeBattleIds: [] });
+      nextMs.push(performance.now() - tn);
       if (next.status !== "battle") break;
       const id = next.battle!.battleId;
       generating++;
@@ -149,7 +154,7 @@ async function ownServer(): Promise<{ base: string; adminUser: string; adminPass
   await db.$disconnect();
   if (!seeded.houseModel.registered) throw new Error(`house model not registered: ${seeded.houseModel.reason}`);
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_ARGS, path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: url.toString(), NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
@@ -188,13 +193,17 @@ async function main() {
     const admin = new Client(server.base);
     await admin.call("auth.signIn", { username: server.adminUser, password: server.adminPassword });
     await admin.call("arena.updateSettings", { sampling: { maxNewTokens: MAX_NEW_TOKENS }, arena: { onPolicyShare: 1 } });
+    // Enough prompts that no labeler runs out during the run (overlap target 1 by default).
+    const openings = ["The sea was", "In the morning we", "The people of this nation", "I have always thought that", "It was a long day, and", "Our ship sailed", "The Congress shall", "When the whale rose"];
+    const content = Array.from({ length: 4000 }, (_, i) => `${openings[i % openings.length]} (${i})`).join("\n");
+    await admin.call("prompts.import", { content, format: "text" });
     const tag = Date.now().toString(36);
     const names = Array.from({ length: LABELERS }, (_, i) => `bench${tag}${i}`);
     for (const username of names) await admin.call("users.createLabeler", { username, password: "bench-labeler-pass" });
     // Warm-up: loads the sampler threads and the model before the clock starts.
     log("warming up the sampler");
     await labeler(server.base, names[0]!, "bench-labeler-pass", Date.now() + 1);
-    ttft.length = bothDone.length = voteMs.length = voteMsWhileGenerating.length = 0;
+    ttft.length = bothDone.length = voteMs.length = nextMs.length = voteMsWhileGenerating.length = 0;
 
     // The same small authenticated request with nothing generating, then during the run: the
     // difference is what sampling costs the web process (the rest is the machine's load).
@@ -221,6 +230,7 @@ async function main() {
     const elapsed = (Date.now() - started) / 1000;
     emit({ metric: "time_to_first_token_ms", p50: quantile(ttft, 0.5), p95: quantile(ttft, 0.95), n: ttft.length });
     emit({ metric: "both_finished_ms", p50: quantile(bothDone, 0.5), p95: quantile(bothDone, 0.95), n: bothDone.length });
+    emit({ metric: "next_battle_request_ms", p50: quantile(nextMs, 0.5), p99: quantile(nextMs, 0.99), n: nextMs.length });
     emit({ metric: "vote_request_ms", p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length });
     emit({ metric: "vote_request_ms_while_generating", p50: quantile(voteMsWhileGenerating, 0.5), p99: quantile(voteMsWhileGenerating, 0.99), n: voteMsWhileGenerating.length });
     emit({ metric: "throughput", load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10, cpus: os.availableParallelism(), labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS });

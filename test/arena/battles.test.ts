@@ -69,6 +69,27 @@ describe("assignment", () => {
     expect((await nextBattle({ db, labelerId: bob.id })).status).toBe("empty");
   }, 60_000);
 
+  it("concurrent assignments never overfill a prompt's overlap target nor give one labeler a prompt twice", async () => {
+    const { db } = world;
+    await db.prompt.updateMany({ data: { enabled: false } });
+    await addPrompts(db, ["race 1", "race 2", "race 3", "race 4"], 2);
+    const labelers = await Promise.all(Array.from({ length: 6 }, (_, i) => addLabeler(db, `racer${i}`)));
+    // every labeler asks three times at once (three tabs), all labelers at the same moment
+    const results = await Promise.all(labelers.flatMap((l) => [0, 1, 2].map(() => nextBattle({ db, labelerId: l.id }).then((r) => ({ l: l.id, r })))));
+    const battles = await db.battle.findMany({ where: { prompt: { text: { startsWith: "race " } } }, select: { promptId: true, labelerId: true } });
+    const perPrompt = new Map<string, Set<string>>();
+    for (const b of battles) {
+      const set = perPrompt.get(b.promptId) ?? new Set();
+      expect(set.has(b.labelerId)).toBe(false); // never the same prompt twice to one labeler
+      set.add(b.labelerId);
+      perPrompt.set(b.promptId, set);
+    }
+    expect(battles).toHaveLength(8); // 4 prompts × overlap target 2, all taken
+    for (const set of perPrompt.values()) expect(set.size).toBe(2);
+    // the other calls were told "empty" or resumed the labeler's open battle
+    expect(results.every((x) => x.r.status === "battle" || x.r.status === "empty")).toBe(true);
+  }, 60_000);
+
   it("serves a prompt with overlap target 2 to two labelers, with the same completions in the same order", async () => {
     const { db } = world;
     // Earlier tests' prompts stay (their battles reference them) but leave the pool.

@@ -7,7 +7,8 @@ import { requireDatabaseUrl, getEnv } from "../env.ts";
 export type { PrismaClient };
 
 export function createPrismaClient(databaseUrl: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+  // 20 connections: the arena holds one per in-flight request, and assignments wait on row locks.
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 20 }) });
 }
 
 const globalForDb = globalThis as unknown as { __dpoArenaDb?: PrismaClient };

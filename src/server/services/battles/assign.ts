@@ -3,12 +3,10 @@
 // a battle not voted within its lease goes back to the pool (status EXPIRED). Overlapping
 // labelers see the same two completions (copied from the first finished battle on the prompt)
 // so that their votes can be compared (agreement, κ).
-import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { getArenaSettings, type ArenaSettings } from "../arena-settings/index.ts";
 
-/** Serialises prompt choice so two labelers cannot both take the last overlap slot. */
-const ASSIGN_LOCK_KEY = 72707371;
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
 export const MAX_OPEN_BATTLES = 3;
 
@@ -79,32 +77,15 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
 
   const battleId = await db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ASSIGN_LOCK_KEY})`;
-    let promptId: string;
+    let promptId: string | null = null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
       const p = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true } });
       promptId = p.id;
     } else {
-      // Prompts closer to their overlap target first, so overlapping judgments complete.
-      const rows = await tx.$queryRaw<{ id: string }[]>`
-        SELECT p.id FROM "Prompt" p
-         CROSS JOIN LATERAL (
-           SELECT count(DISTINCT b."labelerId")::int AS judged FROM "Battle" b
-            WHERE b."promptId" = p.id AND b.status IN ('OPEN', 'VOTED')
-         ) j
-         WHERE p.enabled AND NOT p."heldOut"
-           AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
-           AND j.judged < p."overlapTarget"
-           AND NOT EXISTS (
-             SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId}
-                AND mine.status IN ('OPEN', 'VOTED', 'SKIPPED'))
-         ORDER BY j.judged DESC, md5(p.id || ${String(random())})
-         LIMIT 1`;
-      if (rows.length === 0) return null;
-      promptId = rows[0]!.id;
+      promptId = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, random);
+      if (promptId === null) return null;
     }
-
     const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
     // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
     const source = await tx.battle.findFirst({
@@ -149,6 +130,58 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     return { status: "empty", message: "No prompts are waiting for you right now: you have judged everything available. Check back later." };
   }
   return { status: "battle", battle: await toAssigned(db, battleId) };
+}
+
+/**
+ * Chooses and locks a pool prompt for this labeler inside the caller's transaction, or null
+ * when none is left. Prompts closer to their overlap target come first, so overlapping
+ * judgments complete. The chosen prompt row is locked (FOR NO KEY UPDATE SKIP LOCKED):
+ * concurrent assignments take different prompts instead of queueing behind one another, and
+ * two labelers cannot both take a prompt's last overlap slot. The count is read again after
+ * the lock, because a battle committed between the query's snapshot and the lock is not in
+ * it (nor a battle this labeler got a moment ago in another tab); such a prompt is passed
+ * over (and unlocked), and the next query's snapshot sees why.
+ */
+async function claimPoolPrompt(tx: PrismaClient, labelerId: string, random: () => number): Promise<string | null> {
+  for (let attempt = 0, wait = false; attempt < 6; attempt++) {
+    // Skip prompts others are claiming; only when nothing else is left, wait for them (their
+    // claim may fail or leave an overlap slot), so nobody is told "empty" while one remains.
+    const lock = wait ? Prisma.sql`FOR NO KEY UPDATE OF p` : Prisma.sql`FOR NO KEY UPDATE OF p SKIP LOCKED`;
+    // A passed-over prompt's lock is released (rollback to the savepoint), so a transaction
+    // that waits holds no prompt lock: waits cannot form a cycle.
+    await tx.$executeRaw`SAVEPOINT claim_prompt`;
+    const rows = await tx.$queryRaw<{ id: string; overlapTarget: number }[]>`
+      SELECT p.id, p."overlapTarget" FROM "Prompt" p
+       CROSS JOIN LATERAL (
+         SELECT count(DISTINCT b."labelerId")::int AS judged FROM "Battle" b
+          WHERE b."promptId" = p.id AND b.status IN ('OPEN', 'VOTED')
+       ) j
+       WHERE p.enabled AND NOT p."heldOut"
+         AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
+         AND j.judged < p."overlapTarget"
+         AND NOT EXISTS (
+           SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId}
+              AND mine.status IN ('OPEN', 'VOTED', 'SKIPPED'))
+       ORDER BY j.judged DESC, md5(p.id || ${String(random())})
+       LIMIT 1
+       ${lock}`;
+    if (rows.length === 0) {
+      if (wait) return null;
+      wait = true;
+      continue;
+    }
+    const { id, overlapTarget } = rows[0]!;
+    const [now] = await tx.$queryRaw<{ judged: number; mine: number }[]>`
+      SELECT count(DISTINCT "labelerId") FILTER (WHERE status IN ('OPEN', 'VOTED'))::int AS judged,
+             count(*) FILTER (WHERE "labelerId" = ${labelerId} AND status IN ('OPEN', 'VOTED', 'SKIPPED'))::int AS mine
+        FROM "Battle" WHERE "promptId" = ${id}`;
+    if (now!.judged < overlapTarget && now!.mine === 0) {
+      await tx.$executeRaw`RELEASE SAVEPOINT claim_prompt`;
+      return id;
+    }
+    await tx.$executeRaw`ROLLBACK TO SAVEPOINT claim_prompt`;
+  }
+  return null;
 }
 
 /** Versions that served before (retired after a promotion or a rollback). */
