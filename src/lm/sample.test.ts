@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { scoreCompletions } from "./forward.ts";
-import { pickToken, sample } from "./sample.ts";
+import { attentionKernel, pickToken, sample } from "./sample.ts";
 import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
 import { makeRng, type GPTConfig } from "./model.ts";
 import { tinyModel } from "./testing.ts";
@@ -30,6 +30,18 @@ describe("sample", () => {
       r.stepLogprobs.forEach((lp, j) => expect(Math.abs(lp - scored.perToken[i][j])).toBeLessThan(1e-4));
     });
     model.dispose();
+  });
+
+  it("matches scoreCompletions on both attention paths: the SIMD kernel (head size 8) and the JS loops (head size 6)", async () => {
+    expect(attentionKernel()).toBe("wasm-simd"); // Node ≥ 20 has WebAssembly SIMD; the JS path is the fallback
+    for (const cfg of [CFG, { ...CFG, nEmbd: 12, nHead: 2 }]) {
+      const model = tinyModel(11, cfg, 0.15);
+      const promptIds = encodePrompt(tok, "Long enough to attend over");
+      const res = await sample(model, tok, { promptIds, n: 2, temperature: 1, maxNewTokens: 16, seed: 4 });
+      const scored = scoreCompletions(model, res.map((r) => ({ promptIds, completionIds: r.ids })));
+      res.forEach((r, i) => r.stepLogprobs.forEach((lp, j) => expect(Math.abs(lp - scored.perToken[i][j])).toBeLessThan(1e-4)));
+      model.dispose();
+    }
   });
 
   it("is deterministic under a seed and differs across seeds", async () => {
