@@ -215,10 +215,13 @@ async function main() {
         await new Promise((r) => setTimeout(r, gapMs));
       }
     };
+    const loopDelay = async (reset: boolean) => ((await (await fetch(`${server.base}/api/health${reset ? "?resetLoopDelay=1" : ""}`)).json()) as { eventLoopDelayMs?: unknown }).eventLoopDelayMs;
+    await loopDelay(true);
     const idle: number[] = [];
     const busy: number[] = [];
     await probe(idle, Date.now() + 5000, 100);
     emit({ metric: "trpc_query_ms_idle", p50: quantile(idle, 0.5), p99: quantile(idle, 0.99), n: idle.length });
+    emit({ metric: "event_loop_delay_ms_idle", ...((await loopDelay(true)) as object) });
 
     log(`${LABELERS} labelers for ${SECONDS} s, max ${MAX_NEW_TOKENS} new tokens`);
     const started = Date.now();
@@ -226,6 +229,7 @@ async function main() {
       probe(busy, started + SECONDS * 1000, 250),
       ...names.map((n) => labeler(server.base, n, "bench-labeler-pass", started + SECONDS * 1000)),
     ]);
+    emit({ metric: "event_loop_delay_ms_while_generating", ...((await loopDelay(true)) as object) });
     emit({ metric: "trpc_query_ms_while_generating", p50: quantile(busy, 0.5), p99: quantile(busy, 0.99), n: busy.length });
     const elapsed = (Date.now() - started) / 1000;
     emit({ metric: "time_to_first_token_ms", p50: quantile(ttft, 0.5), p95: quantile(ttft, 0.95), n: ttft.length });

@@ -21,7 +21,7 @@ describe("GET /api/health", () => {
     delete process.env.DATABASE_URL;
     resetEnvCache();
     const { GET } = await import("../../src/app/api/health/route.ts");
-    const res = await GET();
+    const res = await GET(new Request("http://localhost/api/health"));
     expect(res.status).toBe(503);
     expect(res.headers.get("cache-control")).toContain("no-store");
     const body = (await res.json()) as { status: string; database: { ok: boolean; error: string } };
@@ -37,9 +37,16 @@ describe("GET /api/health", () => {
     process.env.DATABASE_URL = t.url;
     resetEnvCache();
     const { GET } = await import("../../src/app/api/health/route.ts");
-    const res = await GET();
+    // a blocked event loop shows up in the next window's delay
+    await GET(new Request("http://localhost/api/health?resetLoopDelay=1"));
+    const until = performance.now() + 120;
+    while (performance.now() < until); // block the loop for 120 ms
+    await new Promise((r) => setTimeout(r, 30));
+    const res = await GET(new Request("http://localhost/api/health"));
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; database: { ok: boolean; latencyMs: number }; version: string };
+    const body = (await res.json()) as { status: string; database: { ok: boolean; latencyMs: number }; eventLoopDelayMs: { p50: number; p99: number; max: number }; version: string };
+    expect(body.eventLoopDelayMs.max).toBeGreaterThanOrEqual(100);
+    expect(body.eventLoopDelayMs.p50).toBeLessThanOrEqual(body.eventLoopDelayMs.max);
     expect(body.status).toBe("ok");
     expect(body.database.ok).toBe(true);
     expect(body.database.latencyMs).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,7 @@
 import { checkDatabase } from "@/server/db/client";
 import { internalErrorMessage, newErrorId } from "@/server/errors";
 import { log } from "@/server/log";
+import { eventLoopDelay } from "@/server/ops/event-loop";
 import packageJson from "../../../../package.json";
 
 // A health check that answered from a cache would hide an outage.
@@ -9,12 +10,16 @@ export const revalidate = 0;
 
 const NO_STORE = { "cache-control": "no-store, max-age=0" };
 
-export async function GET(): Promise<Response> {
+eventLoopDelay(); // start measuring at the first request
+
+export async function GET(req: Request): Promise<Response> {
   try {
     const database = await checkDatabase();
     const body = {
       status: database.ok ? "ok" : "unavailable",
       database,
+      // `?resetLoopDelay=1` starts a new window (benchmarks read one window per phase)
+      eventLoopDelayMs: eventLoopDelay(new URL(req.url).searchParams.get("resetLoopDelay") === "1"),
       version: packageJson.version,
     };
     if (!database.ok) log.warn("health: database check failed", { error: database.error });
