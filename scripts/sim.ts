@@ -27,8 +27,11 @@ const HELP = `npm run sim -- [options]
   --set K=V[,K=V…]       other product settings over HTTP, K one of dpo.*, gates.*, schedule.*,
                          sampling.*, V JSON (e.g. dpo.heldoutFraction=0.25,gates.minHeldoutAccuracy=null)
   --sweep-beta LIST      run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off
-  --extra-prompts N      Moby-Dick sentence openings added to the prompt pool      [2000]
-  --eval-prompts N       held-out prompts for measurement                         [12]
+  --prompts SET          sentiment: corpus prefixes cut before a valenced word replace the seed
+                         pool; measured on disjoint held-out prefixes. book: Moby-Dick openings
+                         added to the seed pool; measured on the seed's held-out prompts [sentiment]
+  --extra-prompts N      prompts imported into the pool                           [2000]
+  --eval-prompts N       held-out prompts for measurement                         [48]
   --eval-samples N       samples per held-out prompt                              [8]
   --out DIR              report directory                                         [sim-report]
   --seed S               seed of labelers and measurement                         [1]`;
@@ -101,6 +104,8 @@ async function main(): Promise<void> {
   await initBackend((process.env.TF_BACKEND as "auto" | "wasm" | "cpu" | undefined) ?? "auto");
 
   const houseCopy = path.join(out, "house-v0");
+  const promptSet = flags.get("prompts") ?? "sentiment";
+  if (promptSet !== "sentiment" && promptSet !== "book") throw new Error(`--prompts must be sentiment or book, got "${promptSet}"`);
 
   const dpo: Record<string, unknown> = {};
   const lr = optional(flags, "learning-rate");
@@ -131,7 +136,8 @@ async function main(): Promise<void> {
     gates: extra.gates,
     schedule: extra.schedule,
     extraPrompts: number(flags, "extra-prompts", 2000, Number.isInteger),
-    evalPrompts: number(flags, "eval-prompts", 12, (n) => Number.isInteger(n) && n >= 1),
+    promptSet,
+    evalPrompts: number(flags, "eval-prompts", 48, (n) => Number.isInteger(n) && n >= 1),
     evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),
     seed: number(flags, "seed", 1, Number.isInteger),
     log,

@@ -60,6 +60,35 @@ async function sampleItems(model: GPT, tok: Tokenizer, opts: EvaluateOptions): P
   return { items, texts, logps };
 }
 
+/**
+ * One version's numbers: true reward of samples on the prompts and, unless `model` is the
+ * reference itself, the sampled KL(model‖reference).
+ */
+export async function measureModel(name: string, model: GPT, tokenizer: Tokenizer, reference: GPT, opts: EvaluateOptions): Promise<VersionEvaluation> {
+  const { items, texts, logps } = await sampleItems(model, tokenizer, opts);
+  const rewards = texts.map(trueReward);
+  const { mean, std } = meanStd(rewards);
+  let kl = 0;
+  let klStderr = 0;
+  const scorable = items.map((it, i) => ({ it, i })).filter(({ it }) => it.completionIds.length > 0);
+  if (model !== reference && scorable.length > 0) {
+    const refLogps = scoreCompletions(reference, scorable.map((s) => s.it), { batchSize: opts.scoreBatchSize ?? 8 }).sum;
+    const est = estimateKL(scorable.map((s) => logps[s.i]), refLogps);
+    kl = est.kl;
+    klStderr = est.stderr;
+  }
+  return {
+    name,
+    meanReward: mean,
+    rewardStd: std,
+    rewardStderr: std / Math.sqrt(rewards.length),
+    kl,
+    klStderr,
+    samples: rewards.length,
+    nonZeroShare: rewards.filter((x) => x !== 0).length / rewards.length,
+  };
+}
+
 /** Evaluates `versions` in order; the first one is the reference π_ref (v0). */
 export async function evaluateVersions(versions: VersionToEvaluate[], opts: EvaluateOptions): Promise<VersionEvaluation[]> {
   if (versions.length === 0) throw new Error("evaluateVersions: no versions to evaluate");
@@ -70,28 +99,7 @@ export async function evaluateVersions(versions: VersionToEvaluate[], opts: Eval
     for (const [k, v] of versions.entries()) {
       const loaded = k === 0 ? ref : await loadCheckpoint(v.checkpointDir);
       try {
-        const { items, texts, logps } = await sampleItems(loaded.model, loaded.tokenizer, opts);
-        const rewards = texts.map(trueReward);
-        const { mean, std } = meanStd(rewards);
-        let kl = 0;
-        let klStderr = 0;
-        const scorable = items.map((it, i) => ({ it, i })).filter(({ it }) => it.completionIds.length > 0);
-        if (k > 0 && scorable.length > 0) {
-          const refLogps = scoreCompletions(ref.model, scorable.map((s) => s.it), { batchSize: opts.scoreBatchSize ?? 8 }).sum;
-          const est = estimateKL(scorable.map((s) => logps[s.i]), refLogps);
-          kl = est.kl;
-          klStderr = est.stderr;
-        }
-        const r: VersionEvaluation = {
-          name: v.name,
-          meanReward: mean,
-          rewardStd: std,
-          rewardStderr: std / Math.sqrt(rewards.length),
-          kl,
-          klStderr,
-          samples: rewards.length,
-          nonZeroShare: rewards.filter((x) => x !== 0).length / rewards.length,
-        };
+        const r = await measureModel(v.name, loaded.model, loaded.tokenizer, ref.model, opts);
         results.push(r);
         opts.onProgress?.({ name: v.name, meanReward: r.meanReward, kl: r.kl });
       } finally {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ratingsFromVotes, type ArenaVote } from "../../src/sim/evaluate.ts";
 import { bookPrefixes } from "../../src/sim/prompts.ts";
+import { cutBeforeSentimentWord, sentimentPrefixes } from "../../src/sim/sentiment-prompts.ts";
 import { summarize } from "../../src/sim/product/run.ts";
 import { writeReport, type ReportVersion } from "../../src/sim/report.ts";
 
@@ -33,6 +34,35 @@ describe("bookPrefixes", () => {
 
   it("refuses to invent prompts the book does not have", () => {
     expect(() => bookPrefixes(1_000_000)).toThrow(/only \d+ distinct prefixes/);
+  });
+});
+
+describe("sentimentPrefixes", () => {
+  it("cuts a sentence just before its first valenced word after the minimum context", () => {
+    // "good" (+3) is the first AFINN word with 3 words before it; "Happy" (+3) comes too early.
+    expect(cutBeforeSentimentWord("Happy are we, the good people of here", 3)).toBe("Happy are we, the");
+    expect(cutBeforeSentimentWord("We do not like this at all", 3)).toBe("We do not");
+    expect(cutBeforeSentimentWord("The table and the chair stood there", 3)).toBeNull();
+  });
+
+  it("gives distinct, short, printable prefixes whose next corpus word is valenced; train and eval are disjoint", () => {
+    const train = sentimentPrefixes(2000, "train", { seed: 2 });
+    const evalSet = sentimentPrefixes(300, "eval", { seed: 2 });
+    expect(new Set(train).size).toBe(2000);
+    expect(new Set(evalSet).size).toBe(300);
+    const trainSet = new Set(sentimentPrefixes(20_000, "train", { seed: 2 }));
+    for (const p of evalSet) expect(trainSet.has(p)).toBe(false);
+    for (const p of [...train.slice(0, 200), ...evalSet]) {
+      expect(p.length).toBeLessThanOrEqual(64);
+      expect(p).toMatch(/^[A-Z][\x20-\x7e]*$/);
+      expect(p.split(" ").length).toBeGreaterThanOrEqual(3);
+    }
+    expect(sentimentPrefixes(50, "eval", { seed: 2 })).toEqual(evalSet.slice(0, 50));
+    expect(sentimentPrefixes(50, "eval", { seed: 3 })).not.toEqual(evalSet.slice(0, 50));
+  });
+
+  it("refuses to invent prompts the corpora do not have", () => {
+    expect(() => sentimentPrefixes(1_000_000, "eval")).toThrow(/only \d+ distinct eval prefixes/);
   });
 });
 

@@ -54,6 +54,8 @@ describe("npm run sim (short, tiny model)", () => {
       // The labels are coin flips here, so the quality gates would rightly refuse the round.
       gates: { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null },
       sampling: { maxNewTokens: 4 },
+      // The default prompt set: the seed pool is switched off and sentiment prefixes imported.
+      extraPrompts: 40,
       evalPrompts: 2,
       evalSamplesPerPrompt: 2,
       seed: 3,

@@ -7,6 +7,7 @@ import { driveLabelers, sleep, type LabelerAccount, type LabelerStats } from "..
 import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
 import { createLabelerPool } from "../labeler.ts";
 import { bookPrefixes } from "../prompts.ts";
+import { sentimentPrefixes } from "../sentiment-prompts.ts";
 import type { ReportRound, ReportVersion } from "../report.ts";
 import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
 import { arenaVotes, checkpointDirOf, heldOutPrompts } from "./inspect.ts";
@@ -36,8 +37,15 @@ export interface SimOptions {
   gates?: Record<string, unknown>;
   schedule?: Record<string, unknown>;
   sampling?: Record<string, unknown>;
-  /** book-sentence prompts imported over HTTP so long runs do not exhaust the pool */
+  /** prompts imported over HTTP so long runs do not exhaust the pool */
   extraPrompts?: number;
+  /**
+   * "sentiment" (default): training prompts are corpus prefixes cut before a valenced word
+   * (src/sim/sentiment-prompts.ts), measurement uses the disjoint evaluation prefixes, and a
+   * private product's seed pool is switched off so battles use only the imported prompts.
+   * "book": Moby-Dick openings added to the seed pool; measurement on the seed's held-out prompts.
+   */
+  promptSet?: "sentiment" | "book";
   evalPrompts: number;
   evalSamplesPerPrompt: number;
   evalMaxNewTokens?: number;
@@ -141,10 +149,15 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       ...(opts.gates ? { gates: opts.gates } : {}),
     });
     if (opts.sampling) await admin.mutation("arena.updateSettings", { sampling: opts.sampling });
+    const promptSet = opts.promptSet ?? "sentiment";
+    if (promptSet === "sentiment" && product) {
+      const disabled = await disableServedPool(admin);
+      log(`switched off ${disabled} seed prompts (battles use the sentiment prefixes only)`);
+    }
     if (opts.extraPrompts) {
-      const content = bookPrefixes(opts.extraPrompts, { seed: opts.seed }).join("\n");
-      const report = await admin.mutation<{ added: number }>("prompts.import", { content, filename: "sim-moby-dick.txt", format: "text" });
-      log(`imported ${report.added} book prompts`);
+      const texts = promptSet === "sentiment" ? sentimentPrefixes(opts.extraPrompts, "train", { seed: opts.seed }) : bookPrefixes(opts.extraPrompts, { seed: opts.seed });
+      const report = await admin.mutation<{ added: number }>("prompts.import", { content: texts.join("\n"), filename: `sim-${promptSet}.txt`, format: "text" });
+      log(`imported ${report.added} ${promptSet} prompts`);
     }
 
     const profiles = createLabelerPool({ count: opts.labelers, carelessFraction: opts.careless, temperature: opts.temperature, tieThreshold: opts.tieThreshold, seed: opts.seed });
@@ -193,7 +206,9 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     const rounds = await Promise.all(roundRows.map((r) => roundReport(admin, r)));
     const versionRows = (await admin.query<VersionRow[]>("rounds.versions")).sort((a, b) => a.id - b.id);
     const promoted = versionRows.filter((v) => v.promotedAt !== null);
-    const prompts = await heldOutPrompts(db, opts.evalPrompts);
+    // Sentiment evaluation prefixes are never imported, so never served; the seed's held-out
+    // prompts are marked so in the database.
+    const prompts = promptSet === "sentiment" ? sentimentPrefixes(opts.evalPrompts, "eval", { seed: opts.seed }) : await heldOutPrompts(db, opts.evalPrompts);
     const ratings = ratingsFromVotes(await arenaVotes(db), { seed: opts.seed });
     const sampling = (await admin.query<{ sampling: { maxNewTokens: number } }>("arena.settings")).sampling;
     const minutes = (Date.now() - started) / 60_000;
@@ -232,6 +247,19 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     if (product) await product.stop();
     else if (opts.url) await db.$disconnect().catch(() => {});
   }
+}
+
+/** Switches off every enabled served prompt (the seed's pool) over the admin API; returns how many. */
+async function disableServedPool(admin: ProductClient): Promise<number> {
+  type Page = { total: number; prompts: { id: string; heldOut: boolean }[] };
+  const served: string[] = [];
+  for (let page = 0; ; page++) {
+    const rows = await admin.query<Page>("prompts.list", { status: "enabled", page, pageSize: 200 });
+    served.push(...rows.prompts.filter((p) => !p.heldOut).map((p) => p.id));
+    if (rows.prompts.length < 200) break;
+  }
+  for (const promptId of served) await admin.mutation("prompts.setEnabled", { promptId, enabled: false });
+  return served.length;
 }
 
 /** The issue's acceptance numbers, computed from the versions in order. */

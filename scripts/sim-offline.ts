@@ -1,0 +1,158 @@
+// `npm run sim` without the web: the same experiment in one process, for finding settings fast.
+// Each round samples battles (two completions of one training prompt from the serving policy,
+// at the arena's sampling settings), has the simulated Bradley–Terry labelers of src/sim vote on
+// them, and runs the product's DPO round code (src/dpo runRound and its gates) on the decisive
+// votes; a round that passes its gates becomes the serving policy. After every round the serving
+// policy is measured on held-out prompts (true reward at temperature 1, KL from v0). One JSON
+// line per round on stdout; nothing here is a product path, it only calls the same libraries.
+//
+//   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 96 --lr 1e-4 --beta 0.1
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, sample, type GPT } from "../src/lm/index.ts";
+import { allGatesPassed, runRound, type Pair } from "../src/dpo/index.ts";
+import { measureModel } from "../src/sim/evaluate.ts";
+import { createLabelerPool, createRng, decide } from "../src/sim/labeler.ts";
+import { bookPrefixes } from "../src/sim/prompts.ts";
+import { trueReward } from "../src/sim/reward.ts";
+import { sentimentPrefixes } from "../src/sim/sentiment-prompts.ts";
+
+const DEFAULTS = {
+  model: HOUSE_MODEL_DIR,
+  rounds: 4,
+  pairs: 64, // decisive votes per round (training + held-out), like schedule.minNewPairs
+  lr: 1e-4,
+  epochs: 2,
+  beta: 0.1,
+  batch: 8,
+  "heldout-fraction": 0.25,
+  "max-new-tokens": 64,
+  temperature: 0.9,
+  "top-p": 0.95,
+  labelers: 8,
+  careless: 0,
+  "bt-temperature": 1,
+  "tie-threshold": 0.5,
+  "min-accuracy": 0.5 as number | null,
+  "max-loss": Math.LN2 as number | null,
+  "kl-budget": 8 as number | null,
+  "kl-prompts": 8,
+  reference: "iterative",
+  prompts: "sentiment",
+  "eval-prompts": 48,
+  "eval-samples": 8,
+  seed: 1,
+};
+type Options = typeof DEFAULTS;
+
+function parse(argv: string[]): Options {
+  const o: Record<string, unknown> = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, "");
+    if (!(key in DEFAULTS)) throw new Error(`unknown option ${argv[i]}; known: ${Object.keys(DEFAULTS).join(", ")}`);
+    const raw = argv[i + 1];
+    if (raw === undefined) throw new Error(`${argv[i]} needs a value`);
+    const d = (DEFAULTS as Record<string, unknown>)[key];
+    o[key] = raw === "null" ? null : typeof d === "string" ? raw : Number(raw);
+    if (typeof o[key] === "number" && !Number.isFinite(o[key])) throw new Error(`${argv[i]}: not a number: ${raw}`);
+  }
+  return o as Options;
+}
+
+/** The seed file's held-out prompts: the product's KL gate samples the first few of these. */
+function seedHeldOut(): string[] {
+  const lines = readFileSync(path.join(import.meta.dirname, "../prisma/seed/prompts.txt"), "utf8").split(/\r?\n/);
+  return lines.slice(lines.indexOf("## held-out") + 1).filter((l) => l.trim() !== "" && !l.startsWith("#"));
+}
+
+function trainPrompts(o: Options, n: number): string[] {
+  if (o.prompts === "sentiment") return sentimentPrefixes(n, "train", { seed: o.seed });
+  if (o.prompts === "moby") return bookPrefixes(n, { seed: o.seed });
+  throw new Error(`--prompts must be sentiment or moby, got ${o.prompts}`);
+}
+
+function evalPrompts(o: Options): string[] {
+  if (o.prompts === "sentiment") return sentimentPrefixes(o["eval-prompts"], "eval", { seed: o.seed });
+  return seedHeldOut().slice(0, o["eval-prompts"]);
+}
+
+const emit = (x: Record<string, unknown>) => process.stdout.write(JSON.stringify(x) + "\n");
+
+async function main() {
+  const o = parse(process.argv.slice(2));
+  await initBackend("wasm");
+  const v0 = await loadCheckpoint(o.model);
+  const tok = v0.tokenizer;
+  const pool = trainPrompts(o, 20_000);
+  let next = 0;
+  const labelers = createLabelerPool({ count: o.labelers, carelessFraction: o.careless, temperature: o["bt-temperature"], tieThreshold: o["tie-threshold"], seed: o.seed });
+  const rng = createRng(o.seed * 31 + 7);
+  const evalOpts = { prompts: evalPrompts(o), samplesPerPrompt: o["eval-samples"], maxNewTokens: o["max-new-tokens"], seed: o.seed + 1 };
+  const klPromptIds = seedHeldOut().slice(0, o["kl-prompts"]).map((p) => encodePrompt(tok, p));
+  const gates = { minHeldoutAccuracy: o["min-accuracy"], maxHeldoutLoss: o["max-loss"], klBudget: o["kl-budget"] };
+
+  const t0 = Date.now();
+  const first = await measureModel("v0", v0.model, tok, v0.model, evalOpts);
+  emit({ event: "start", options: o, evalPrompts: evalOpts.prompts.length, ...first, seconds: (Date.now() - t0) / 1000 });
+
+  let serving: GPT = v0.model;
+  let version = 0;
+  for (let round = 1; round <= o.rounds; round++) {
+    const tRound = Date.now();
+    // Battles until enough decisive votes: one labeler per battle, as the arena assigns them.
+    const pairs: (Pair & { margin: number })[] = [];
+    let battles = 0, ties = 0, sampledTokens = 0;
+    while (pairs.length < o.pairs) {
+      const text = pool[next++ % pool.length];
+      const promptIds = encodePrompt(tok, text);
+      const [a, b] = await sample(serving, tok, { promptIds, n: 2, temperature: o.temperature, topP: o["top-p"], maxNewTokens: o["max-new-tokens"], seed: o.seed * 100_003 + next });
+      battles++;
+      sampledTokens += a.ids.length + b.ids.length;
+      if (a.ids.length === 0 || b.ids.length === 0) continue;
+      const rA = trueReward(a.text), rB = trueReward(b.text);
+      const who = labelers[Math.floor(rng.next() * labelers.length)];
+      const vote = decide(rA, rB, who, rng);
+      if (vote === "TIE") { ties++; continue; }
+      const [w, l] = vote === "A" ? [a, b] : [b, a];
+      pairs.push({ promptIds, chosenIds: w.ids, rejectedIds: l.ids, margin: vote === "A" ? rA - rB : rB - rA });
+    }
+    const sampleSeconds = (Date.now() - tRound) / 1000;
+    const nHeld = Math.round(pairs.length * o["heldout-fraction"]);
+    const heldout = pairs.slice(0, nHeld), train = pairs.slice(nHeld);
+    const reference = o.reference === "fixed" ? v0.model : serving;
+    const tTrain = Date.now();
+    const result = await runRound({
+      policy: serving,
+      reference,
+      pairs: train,
+      heldout,
+      klPrompts: o["kl-prompts"] > 0 ? { tokenizer: tok, promptIds: klPromptIds } : undefined,
+      config: { beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batch, seed: 1234 + round, gates },
+    });
+    const trainSeconds = (Date.now() - tTrain) / 1000;
+    const passed = allGatesPassed(result.gates);
+    if (passed) {
+      if (serving !== v0.model) serving.dispose();
+      serving = result.model;
+      version++;
+    } else result.model.dispose();
+    const tEval = Date.now();
+    const m = await measureModel(`v${version}`, serving, tok, v0.model, evalOpts);
+    emit({
+      event: "round", round, passed, serving: `v${version}`,
+      failed: result.gates.filter((g) => !g.passed).map((g) => `${g.name} ${g.value.toFixed(3)}`),
+      battles, ties, pairsTrain: train.length, pairsHeldout: heldout.length,
+      wrongWayShare: pairs.filter((p) => p.margin < 0).length / pairs.length,
+      lossFirst: result.summary.first?.loss, lossLast: result.summary.last?.loss,
+      heldoutAcc: result.heldout?.accuracy, heldoutLoss: result.heldout?.loss, gateKL: result.kl?.kl,
+      meanReward: m.meanReward, rewardStderr: m.rewardStderr, rewardStd: m.rewardStd, klV0: m.kl, klStderr: m.klStderr, nonZeroShare: m.nonZeroShare,
+      rise: m.meanReward - first.meanReward, riseInStd: (m.meanReward - first.meanReward) / first.rewardStd,
+      sampleSeconds, sampledTokens, trainSeconds, evalSeconds: (Date.now() - tEval) / 1000, totalMinutes: (Date.now() - t0) / 60_000,
+    });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`sim-offline failed: ${(e as Error).stack}\n`);
+  process.exit(1);
+});
