@@ -391,6 +391,8 @@ export function segmentLogits(model: GPT, segments: Segment[]): Float32Array {
   return matMulRead(hf, segments.length, C, wT); // (S, V)
 }
 
+let pickScratch = new Float64Array(0);
+
 /** Chooses a token from one row of logits; returns it with its temperature-1 log-prob. */
 export function pickToken(logits: Float32Array, opts: { temperature: number; topK?: number; topP?: number }, rand: () => number): { id: number; logprob: number } {
   const V = logits.length;
@@ -401,11 +403,22 @@ export function pickToken(logits: Float32Array, opts: { temperature: number; top
   const lse = mx + Math.log(z);
   if (opts.temperature === 0) return { id: arg, logprob: logits[arg] - lse };
   const tau = opts.temperature;
-  let order = Array.from({ length: V }, (_, i) => i);
-  if ((opts.topK && opts.topK > 0 && opts.topK < V) || (opts.topP !== undefined && opts.topP < 1)) {
-    order.sort((a, b) => logits[b] - logits[a]);
-    if (opts.topK && opts.topK > 0) order = order.slice(0, opts.topK);
+  const filtered = (opts.topK && opts.topK > 0 && opts.topK < V) || (opts.topP !== undefined && opts.topP < 1);
+  if (!filtered) {
+    // the common case, without the index arrays below: the same weights, summed and walked in id order
+    if (pickScratch.length < V) pickScratch = new Float64Array(V);
+    const w = pickScratch;
+    let total = 0;
+    for (let i = 0; i < V; i++) total += w[i] = Math.exp((logits[i] - mx) / tau);
+    let u = rand() * total;
+    for (let i = 0; i < V; i++) {
+      u -= w[i];
+      if (u < 0) return { id: i, logprob: logits[i] - lse };
+    }
+    return { id: V - 1, logprob: logits[V - 1] - lse };
   }
+  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a]);
+  if (opts.topK && opts.topK > 0) order = order.slice(0, opts.topK);
   const w = order.map((i) => Math.exp((logits[i] - mx) / tau));
   if (opts.topP !== undefined && opts.topP < 1) {
     const total = w.reduce((a, b) => a + b, 0);
