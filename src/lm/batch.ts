@@ -65,7 +65,14 @@ class ModelBatch {
     try {
       do {
         await yieldToEventLoop(); // worker threads keep receiving messages between steps
-        this.step();
+        try {
+          this.step();
+        } catch (err) {
+          // a bug, not a request's fault: fail everything here rather than leave callers waiting forever
+          for (const job of [...this.running, ...this.queue]) job.reject(err);
+          this.running = [];
+          this.queue = [];
+        }
       } while (this.running.length > 0 || this.queue.length > 0);
     } finally {
       this.loop = null;
