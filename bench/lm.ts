@@ -146,7 +146,7 @@ async function main() {
     bench: "sample_concurrent", shape: "16 requests x 2 completions x 64 tokens, different prompts", tokens: tokensGenerated,
     plain_tokens_per_s: Math.round(generated(plainOut) / (plainMedian / 1000)), batched_tokens_per_s: Math.round(tokensGenerated / (batchedMedian / 1000)),
     speedup: +(plainMedian / batchedMedian).toFixed(2), plain_runs_ms: plainMs.map(Math.round), batched_runs_ms: batchedMs.map(Math.round),
-    batched_forward_passes: passes,
+    batched_forward_passes: passes, loadavg_1m: +(await import("node:os")).loadavg()[0].toFixed(2),
     same_ids: JSON.stringify(plainOut.map((r) => r.map((c) => c.ids))) === JSON.stringify(batchedOut.map((r) => r.map((c) => c.ids))),
   });
   emit({ bench: "peak_rss_mb", value: Math.round(process.resourceUsage().maxRSS / 1024), tensors: tf.memory().numTensors });
