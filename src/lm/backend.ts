@@ -3,6 +3,7 @@
 // import and skipped quietly when absent; wasm is the fast default, cpu the last resort.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import { enableNativeGemm } from "./native.ts";
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 
@@ -60,6 +61,7 @@ export async function initBackend(preferred: BackendName | "auto" = "auto"): Pro
     const pref = process.env.DPO_ARENA_TF_BACKEND ? envPreference() : preferred;
     chosen = select(pref).then((name) => {
       process.stderr.write(JSON.stringify({ event: "tf_backend", backend: name }) + "\n");
+      enableNativeGemm(name);
       return name;
     });
     chosen.catch(() => (chosen = null));
@@ -72,4 +74,5 @@ export async function useBackend(name: BackendName): Promise<void> {
   if (name === "wasm") await import("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend(name))) throw new Error(`tfjs backend "${name}" is not available`);
   await tf.ready();
+  if (name === "wasm") enableNativeGemm(name); // GradWorkerPool threads init through here
 }
