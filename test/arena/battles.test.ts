@@ -90,6 +90,29 @@ describe("assignment", () => {
     expect(results.every((x) => x.r.status === "battle" || x.r.status === "empty")).toBe(true);
   }, 60_000);
 
+  it("keeps each prompt's activeBattles equal to its OPEN and VOTED battles through every change", async () => {
+    const { db } = world;
+    await db.prompt.updateMany({ data: { enabled: false } });
+    await addPrompts(db, ["count me"], 3);
+    const [x, y, z] = await Promise.all(["cx", "cy", "cz"].map((n) => addLabeler(db, n)));
+    const active = async () => (await db.prompt.findFirstOrThrow({ where: { text: "count me" }, select: { activeBattles: true } })).activeBattles;
+    const truth = async () => db.battle.count({ where: { prompt: { text: "count me" }, status: { in: ["OPEN", "VOTED"] } } });
+    const bx = battleOf(await nextBattle({ db, labelerId: x!.id }));
+    const by = battleOf(await nextBattle({ db, labelerId: y!.id }));
+    const bz = battleOf(await nextBattle({ db, labelerId: z!.id }));
+    expect(await active()).toBe(3);
+    await skipBattle({ db, labelerId: y!.id, battleId: by.battleId }); // OPEN -> SKIPPED
+    expect(await active()).toBe(await truth());
+    await streamToEnd(world, bz.battleId, z!.id);
+    await expireLeases({ db, now: new Date(Date.now() + 24 * 3_600_000) }); // OPEN -> EXPIRED
+    expect(await active()).toBe(0);
+    await castVote({ db, labelerId: z!.id, battleId: bz.battleId, choice: "A", idempotencyKey: `cz-${bz.battleId}`, msToVote: 5 }); // EXPIRED -> VOTED
+    expect(await active()).toBe(1);
+    await db.battle.delete({ where: { id: bx.battleId } }); // an EXPIRED battle leaves
+    expect(await active()).toBe(await truth());
+    expect(await truth()).toBe(1);
+  }, 60_000);
+
   it("serves a prompt with overlap target 2 to two labelers, with the same completions in the same order", async () => {
     const { db } = world;
     // Earlier tests' prompts stay (their battles reference them) but leave the pool.

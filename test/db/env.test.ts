@@ -16,6 +16,7 @@ describe("parseEnv", () => {
       CHECKPOINT_DIR: ".data/checkpoints",
       HOUSE_MODEL_DIR: "models/house",
       TRAINER_ENABLED: true,
+      SAMPLER_NICE: 10,
       EMBEDDED_PG_PORT: 54329,
     });
   });

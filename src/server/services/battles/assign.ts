@@ -83,7 +83,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       const p = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true } });
       promptId = p.id;
     } else {
-      promptId = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, random);
+      promptId = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId);
       if (promptId === null) return null;
     }
     const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
@@ -135,39 +135,38 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
 /**
  * Chooses and locks a pool prompt for this labeler inside the caller's transaction, or null
  * when none is left. Prompts closer to their overlap target come first, so overlapping
- * judgments complete. The chosen prompt row is locked (FOR NO KEY UPDATE SKIP LOCKED):
- * concurrent assignments take different prompts instead of queueing behind one another, and
- * two labelers cannot both take a prompt's last overlap slot. The count is read again after
- * the lock, because a battle committed between the query's snapshot and the lock is not in
- * it (nor a battle this labeler got a moment ago in another tab); such a prompt is passed
- * over (and unlocked), and the next query's snapshot sees why.
+ * judgments complete; then the pool in id (≈ import) order. "activeBattles" (kept by a
+ * trigger) finds candidates without counting every prompt's battles; the exact rule
+ * (distinct labelers with an OPEN or VOTED battle) is checked on the chosen one.
+ *
+ * The chosen prompt row is locked (FOR NO KEY UPDATE SKIP LOCKED): concurrent assignments
+ * take different prompts instead of queueing behind one lock, and two labelers cannot both
+ * take a prompt's last overlap slot. The count is read again after the lock, because a battle
+ * committed between the query's snapshot and the lock is not in it (nor one this labeler got
+ * a moment ago in another tab); such a prompt is passed over, and the next query sees why.
  */
-async function claimPoolPrompt(tx: PrismaClient, labelerId: string, random: () => number): Promise<string | null> {
-  for (let attempt = 0, wait = false; attempt < 6; attempt++) {
-    // Skip prompts others are claiming; only when nothing else is left, wait for them (their
-    // claim may fail or leave an overlap slot), so nobody is told "empty" while one remains.
-    const lock = wait ? Prisma.sql`FOR NO KEY UPDATE OF p` : Prisma.sql`FOR NO KEY UPDATE OF p SKIP LOCKED`;
-    // A passed-over prompt's lock is released (rollback to the savepoint), so a transaction
-    // that waits holds no prompt lock: waits cannot form a cycle.
-    await tx.$executeRaw`SAVEPOINT claim_prompt`;
-    const rows = await tx.$queryRaw<{ id: string; overlapTarget: number }[]>`
+async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<string | null> {
+  const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; overlapTarget: number }[]>`
       SELECT p.id, p."overlapTarget" FROM "Prompt" p
-       CROSS JOIN LATERAL (
-         SELECT count(DISTINCT b."labelerId")::int AS judged FROM "Battle" b
-          WHERE b."promptId" = p.id AND b.status IN ('OPEN', 'VOTED')
-       ) j
-       WHERE p.enabled AND NOT p."heldOut"
+       WHERE p.enabled AND NOT p."heldOut" AND p."activeBattles" < p."overlapTarget"
          AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
-         AND j.judged < p."overlapTarget"
          AND NOT EXISTS (
            SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId}
               AND mine.status IN ('OPEN', 'VOTED', 'SKIPPED'))
-       ORDER BY j.judged DESC, md5(p.id || ${String(random())})
+       ORDER BY p."activeBattles" DESC, p.id
        LIMIT 1
        ${lock}`;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    // Never waits for a lock (so claims cannot deadlock); a passed-over prompt's lock is
+    // released by rolling back to the savepoint.
+    await tx.$executeRaw`SAVEPOINT claim_prompt`;
+    // Walks the partial index "Prompt_servable_idx": fullest first, then id order.
+    const rows = await candidates(Prisma.sql`FOR NO KEY UPDATE OF p SKIP LOCKED`);
     if (rows.length === 0) {
-      if (wait) return null;
-      wait = true;
+      // Nothing unlocked: if others are claiming the last prompts, their claims may fail or
+      // leave an overlap slot, so look again shortly rather than say "empty" while one remains.
+      if ((await candidates(Prisma.empty)).length === 0) return null;
+      await new Promise((r) => setTimeout(r, 5 + 10 * attempt));
       continue;
     }
     const { id, overlapTarget } = rows[0]!;
