@@ -157,9 +157,8 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<str
        LIMIT 1
        ${lock}`;
   for (let attempt = 0; attempt < 8; attempt++) {
-    // Never waits for a lock (so claims cannot deadlock); a passed-over prompt's lock is
-    // released by rolling back to the savepoint.
-    await tx.$executeRaw`SAVEPOINT claim_prompt`;
+    // Never waits for a lock, so claims cannot deadlock; a prompt passed over below stays
+    // locked until this short transaction ends, and other claims just skip it meanwhile.
     // Walks the partial index "Prompt_servable_idx": fullest first, then id order.
     const rows = await candidates(Prisma.sql`FOR NO KEY UPDATE OF p SKIP LOCKED`);
     if (rows.length === 0) {
@@ -174,11 +173,7 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<str
       SELECT count(DISTINCT "labelerId") FILTER (WHERE status IN ('OPEN', 'VOTED'))::int AS judged,
              count(*) FILTER (WHERE "labelerId" = ${labelerId} AND status IN ('OPEN', 'VOTED', 'SKIPPED'))::int AS mine
         FROM "Battle" WHERE "promptId" = ${id}`;
-    if (now!.judged < overlapTarget && now!.mine === 0) {
-      await tx.$executeRaw`RELEASE SAVEPOINT claim_prompt`;
-      return id;
-    }
-    await tx.$executeRaw`ROLLBACK TO SAVEPOINT claim_prompt`;
+    if (now!.judged < overlapTarget && now!.mine === 0) return id;
   }
   return null;
 }
