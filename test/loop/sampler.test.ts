@@ -55,6 +55,16 @@ describe("sampler", () => {
     expect(maxLag).toBeLessThan(250);
   });
 
+  it("concurrent requests share decode steps on a thread and get exactly what they would get alone", async () => {
+    const reqs = Array.from({ length: 6 }, (_, i) => ({ ...params, promptText: `Batch ${"x".repeat(i * 3)} ${i}`, seed: 100 + i, maxNewTokens: 10 + 4 * i }));
+    const together = await Promise.all(reqs.map((r) => sampler.generate(r)));
+    for (const [i, r] of reqs.entries()) {
+      const alone = await sampler.generate(r);
+      expect(together[i]!.completions.map((c) => c.tokenIds)).toEqual(alone.completions.map((c) => c.tokenIds));
+      for (const [j, c] of alone.completions.entries()) expect(together[i]!.completions[j]!.logprob).toBeCloseTo(c.logprob, 4);
+    }
+  });
+
   it("same seed, same completions", async () => {
     const a = await sampler.generate({ ...params, promptText: "Same" });
     const b = await sampler.generate({ ...params, promptText: "Same" });

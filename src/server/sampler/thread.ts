@@ -5,7 +5,7 @@
 // are per thread): sampling is throughput work, requests are latency work.
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { encodePrompt, initBackend, sample, type BackendName } from "../../lm/index.ts";
+import { encodePrompt, initBackend, SampleBatcher, type BackendName } from "../../lm/index.ts";
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
 import { ModelCache } from "../policy/model-cache.ts";
 import type { FromThread, ToThread, TokenUpdate } from "./protocol.ts";
@@ -22,6 +22,9 @@ if (nice > 0) {
 }
 
 const cache = new ModelCache(new DirectoryCheckpointStore(checkpointRoot));
+// Concurrent requests (battles) on this thread share decode steps: one forward pass per step
+// for all of them, instead of one per request.
+const batcher = new SampleBatcher();
 const cancels = new Map<number, AbortController>();
 const post = (m: FromThread) => port.postMessage(m);
 
@@ -89,7 +92,7 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
     const promptIds = encodePrompt(lease.tokenizer, p.promptText);
     const room = lease.model.config.nPositions - promptIds.length;
     if (room < 1) throw new Error(`the prompt is ${promptIds.length} tokens; ${lease.version.name} has a context of ${lease.model.config.nPositions}, so it needs a shorter prompt`);
-    const results = await sample(lease.model, lease.tokenizer, {
+    const results = await batcher.sample(lease.model, lease.tokenizer, {
       promptIds,
       n: p.n,
       temperature: p.temperature,
