@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
 import { scoreCompletions, logprobGrads, type ScoreItem } from "./forward.ts";
 import { makeRng } from "./model.ts";
-import { enableNativeGemm, loadNativeGemm, nativeGemmCalls, nativeGemmLoadError, setNativeGemmActive } from "./native.ts";
+import { enableNativeGemm, loadNativeGemm, nativeGemmCalls, nativeGemmLoadError, nativeGemmRouting, setNativeGemmActive } from "./native.ts";
 import { randomIds, tinyModel, TINY } from "./testing.ts";
 
 const gemm = loadNativeGemm();
@@ -21,7 +21,10 @@ beforeAll(async () => {
   backend = await initBackend("wasm");
 });
 
+const defaultMinRows = nativeGemmRouting.minRowsNN;
+
 afterAll(() => {
+  nativeGemmRouting.minRowsNN = defaultMinRows;
   setNativeGemmActive(true);
   if (gemm) gemm.setKernel(gemm.kernels()[0]);
 });
@@ -111,6 +114,7 @@ describe("native GEMM on the wasm backend", () => {
   for (const kernel of kernels) {
     it.runIf(available)(`${kernel} micro-kernel equals the original wasm kernel over random shapes and all transposes${notBuilt}`, () => {
       gemm!.setKernel(kernel);
+      nativeGemmRouting.minRowsNN = 0; // every shape through the native GEMM, however few rows
       const rand = makeRng(kernel.length * 101 + 7);
       // edges of every blocking level: 1, around the micro-tile sizes (4/6/12 rows, 16/32
       // columns), past one KC slice (256) and past one NC block (1024 columns)
@@ -143,6 +147,7 @@ describe("native GEMM on the wasm backend", () => {
 
   it.runIf(available)(`batched and broadcast matMuls equal the original kernel and a float64 reference${notBuilt}`, () => {
     gemm!.setKernel(gemm!.kernels()[0]);
+    nativeGemmRouting.minRowsNN = 0;
     const rand = makeRng(99);
     // [outer dims of A, outer dims of B]; tfjs flattens the batch dims for its kernel
     const batches: [number[], number[]][] = [
@@ -172,6 +177,28 @@ describe("native GEMM on the wasm backend", () => {
           a.dispose();
           b.dispose();
         }
+  });
+
+  it.runIf(available)(`leaves 2-D NN products with few rows to XNNPACK (it caches packed weights), and runs the rest natively${notBuilt}`, () => {
+    nativeGemmRouting.minRowsNN = defaultMinRows;
+    expect(defaultMinRows).toBeGreaterThan(1);
+    const few = defaultMinRows - 1;
+    const rand = makeRng(8);
+    const cases: [number[], number[], boolean, boolean, "native" | "fallback"][] = [
+      [[few, 16], [16, 40], false, false, "fallback"],
+      [[defaultMinRows, 16], [16, 40], false, false, "native"],
+      [[few, 16], [40, 16], false, true, "native"],
+      [[16, few], [16, 40], true, false, "native"],
+      [[3, few, 16], [16, 40], false, false, "native"],
+    ];
+    for (const [aShape, bShape, ta, tb, route] of cases) {
+      const a = tf.tensor(randomArray(aShape.reduce((x, y) => x * y, 1), rand), aShape);
+      const b = tf.tensor(randomArray(bShape.reduce((x, y) => x * y, 1), rand), bShape);
+      const r = matMulWith(true, a, b, ta, tb);
+      expect(r.routed[route], `${JSON.stringify(aShape)}·${JSON.stringify(bShape)} ${ta}/${tb} → ${route}`).toBe(1);
+      a.dispose();
+      b.dispose();
+    }
   });
 
   it.runIf(available)(`broadcasts batch dims that tfjs's own kernels flatten, e.g. (2,1) with (1,3), as numpy does${notBuilt}`, () => {
@@ -248,7 +275,7 @@ describe("native GEMM on the wasm backend", () => {
       const { nativeGemmCalls } = await import(${JSON.stringify(nativeUrl)});
       const tf = await import("@tensorflow/tfjs-core");
       await useBackend("wasm");
-      const c = tf.matMul(tf.ones([8, 8]), tf.ones([8, 8]));
+      const c = tf.matMul(tf.ones([16, 8]), tf.ones([8, 8]));
       parentPort.postMessage({ calls: nativeGemmCalls(), sum: tf.sum(c).dataSync()[0] });`;
     const worker = new Worker(`(async () => {${boot}})().catch((e) => { throw e; })`, { eval: true, stderr: true });
     const reply = await new Promise<{ calls: { native: number; fallback: number }; sum: number }>((resolve, reject) => {
@@ -257,6 +284,6 @@ describe("native GEMM on the wasm backend", () => {
     });
     await worker.terminate();
     expect(reply.calls).toEqual({ native: 1, fallback: 0 });
-    expect(reply.sum).toBe(8 * 8 * 8);
+    expect(reply.sum).toBe(16 * 8 * 8);
   });
 });

@@ -70,6 +70,15 @@ interface KernelArgs {
   attrs: { transposeA: boolean; transposeB: boolean };
 }
 
+/**
+ * Routing knobs. Below `minRowsNN` output rows, a plain 2-D NN product goes to the original
+ * kernel: XNNPACK keeps the packed weights of a (reused) B between calls, while this GEMM
+ * re-packs B every call, which dominates at a handful of rows (sampling's decode steps; measured
+ * crossover ≈ 8 rows for d = 128…1024). Transposed and batched products always run natively
+ * (the original is 10–100× slower on those).
+ */
+export const nativeGemmRouting = { minRowsNN: 8 };
+
 let original: tf.KernelConfig | null = null;
 let active = false;
 let calls = { native: 0, fallback: 0 };
@@ -105,6 +114,7 @@ function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo {
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = tf.util.sizeFromShape(outer);
   if (batch === 0 || m === 0 || n === 0) return fallback();
+  if (m < nativeGemmRouting.minRowsNN && ra === 2 && rb === 2 && !transposeA && !transposeB) return fallback();
   const be = args.backend;
   const aOff = be.dataIdMap.get(a.dataId)?.memoryOffset;
   const bOff = be.dataIdMap.get(b.dataId)?.memoryOffset;

@@ -251,7 +251,7 @@ void sgemm(int m, int n, int k, const float* a, idx rsa, idx csa, const float* b
   const Kernel& kr = *registry().current;
   const int mr = kr.mr, nr = kr.nr;
   const int mcMax = MC_PANELS * mr;
-  const int ncMax = std::min(NC, (n + nr - 1) / nr * nr);
+  const int ncMax = (std::min(NC, n) + nr - 1) / nr * nr;  // a partial last panel is padded
   const int kcMax = std::min(KC, k);
   static thread_local Scratch bufA, bufB;
   float* pa = bufA.get(static_cast<std::size_t>(mcMax) * kcMax);
