@@ -223,17 +223,26 @@ describe("SampleBatcher", () => {
     model.dispose();
   });
 
-  it("leaks no tensors across many batched calls", async () => {
+  it("leaks no tensors across many batched calls, including aborted and failed ones", async () => {
     const model = tinyModel(30, CFG, 0.1);
     const batcher = new SampleBatcher({ maxRows: 8 });
     const burst = (k: number) => Promise.all(Array.from({ length: 12 }, (_, i) => batcher.sample(model, tok, {
       promptIds: encodePrompt(tok, "leak?".slice(0, 1 + (i % 5))), n: 1 + (i % 3), temperature: 1, topP: 0.9, maxNewTokens: 3 + (i % 7), seed: k * 100 + i,
     })));
-    await burst(0);
+    // requests that end early: one aborted mid-flight, one whose onToken throws
+    const unlucky = async (k: number) => {
+      const ac = new AbortController();
+      const o = { promptIds: encodePrompt(tok, "unlucky"), n: 2, temperature: 1, maxNewTokens: 20, seed: k };
+      await Promise.all([
+        batcher.sample(model, tok, { ...o, signal: ac.signal, onToken: (_i, _id, text) => { if (text.length === 3) ac.abort(); } }),
+        batcher.sample(model, tok, { ...o, onToken: (_i, _id, text) => { if (text.length === 3) throw new Error("gone"); } }).catch(() => null),
+      ]);
+    };
+    await Promise.all([burst(0), unlucky(0)]);
     // the model's cached W^T copies are bounded, deliberate state: drop them before counting
     const count = () => (model.invalidateTransposes(), tf.memory().numTensors);
     const before = count();
-    for (let k = 1; k <= 10; k++) await burst(k);
+    for (let k = 1; k <= 10; k++) await Promise.all([burst(k), unlucky(k)]);
     expect(count()).toBe(before);
     await batcher.close();
     model.dispose();
