@@ -38,12 +38,16 @@ function quantile(xs: number[], q: number): number | null {
 
 class Client {
   cookie = "";
+  /** Server-Timing app duration of the last call */
+  lastServerMs: number | null = null;
   constructor(readonly base: string) {}
   async call<T>(path: string, input: unknown, kind: "mutation" | "query" = "mutation"): Promise<T> {
     const res =
       kind === "mutation"
         ? await fetch(`${this.base}/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json", cookie: this.cookie }, body: JSON.stringify({ json: input }) })
         : await fetch(`${this.base}/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers: { cookie: this.cookie } });
+    const timing = /app;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
+    this.lastServerMs = timing ? Number(timing[1]) : null;
     const setCookie = res.headers.get("set-cookie");
     if (setCookie) this.cookie = setCookie.split(";")[0]!;
     const body = (await res.json()) as { result?: { data: { json: T } }; error?: { json: { message: string } } };
@@ -77,6 +81,8 @@ let generating = 0;
 const ttft: number[] = [];
 const bothDone: number[] = [];
 const voteMs: number[] = [];
+/** the server's own time for each vote (Server-Timing), without queueing in front of it */
+const voteServerMs: number[] = [];
 const nextMs: number[] = [];
 const voteMsWhileGenerating: number[] = [];
 let errors = 0;
@@ -106,6 +112,7 @@ async function labeler(base: string, username: string, password: string, until: 
       await c.call("arena.vote", { battleId: id, choice: Math.random() < 0.5 ? "A" : "B", idempotencyKey: randomBytes(12).toString("hex"), msToVote: 0 });
       const ms = performance.now() - t;
       voteMs.push(ms);
+      if (c.lastServerMs !== null) voteServerMs.push(c.lastServerMs);
       if (othersGenerating) voteMsWhileGenerating.push(ms);
     } catch (err) {
       errors++;
@@ -203,7 +210,7 @@ async function main() {
     // Warm-up: loads the sampler threads and the model before the clock starts.
     log("warming up the sampler");
     await labeler(server.base, names[0]!, "bench-labeler-pass", Date.now() + 1);
-    ttft.length = bothDone.length = voteMs.length = nextMs.length = voteMsWhileGenerating.length = 0;
+    ttft.length = bothDone.length = voteMs.length = voteServerMs.length = nextMs.length = voteMsWhileGenerating.length = 0;
 
     // The same small authenticated request with nothing generating, then during the run: the
     // difference is what sampling costs the web process (the rest is the machine's load).
@@ -236,6 +243,7 @@ async function main() {
     emit({ metric: "both_finished_ms", p50: quantile(bothDone, 0.5), p95: quantile(bothDone, 0.95), n: bothDone.length });
     emit({ metric: "next_battle_request_ms", p50: quantile(nextMs, 0.5), p99: quantile(nextMs, 0.99), n: nextMs.length });
     emit({ metric: "vote_request_ms", p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length });
+    emit({ metric: "vote_server_ms", p50: quantile(voteServerMs, 0.5), p99: quantile(voteServerMs, 0.99), n: voteServerMs.length });
     emit({ metric: "vote_request_ms_while_generating", p50: quantile(voteMsWhileGenerating, 0.5), p99: quantile(voteMsWhileGenerating, 0.99), n: voteMsWhileGenerating.length });
     emit({ metric: "throughput", load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10, cpus: os.availableParallelism(), labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS });
   } finally {

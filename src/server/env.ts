@@ -22,6 +22,8 @@ export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   SESSION_TTL_HOURS: positiveInt("hours").default(168),
+  /** How long a web process trusts a looked-up session before reading it again (0 = always read). */
+  SESSION_CACHE_SECONDS: z.coerce.number({ message: "must be a number (seconds)" }).int("must be a whole number").min(0, "must be ≥ 0").max(300, "must be ≤ 300").default(5),
   ADMIN_USERNAME: z
     .string()
     .regex(/^[a-zA-Z0-9_.-]{3,32}$/, "must be 3-32 characters of letters, digits, _ . -")

@@ -11,6 +11,7 @@ describe("parseEnv", () => {
       NODE_ENV: "development",
       LOG_LEVEL: "info",
       SESSION_TTL_HOURS: 168,
+      SESSION_CACHE_SECONDS: 5,
       ADMIN_USERNAME: "admin",
       TF_BACKEND: "auto",
       CHECKPOINT_DIR: ".data/checkpoints",

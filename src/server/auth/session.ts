@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Role } from "../../generated/prisma/enums.ts";
+import { getEnv } from "../env.ts";
 
 export const SESSION_COOKIE = "dpo_session";
 
@@ -28,6 +29,31 @@ export async function createSession(options: {
   return { token, expiresAt };
 }
 
+// Every request looks its session up, so valid sessions are kept in memory for a few seconds
+// (SESSION_CACHE_SECONDS, 0 turns it off). Sign-out, disabling a user and a password reset in
+// this process forget the user's entries at once; another web process sees them within the TTL.
+interface CachedSession {
+  user: SessionUser;
+  expiresAt: number;
+  cachedUntil: number;
+}
+const MAX_CACHED_SESSIONS = 10_000;
+const sessionCaches = new WeakMap<object, Map<string, CachedSession>>();
+
+function sessionCache(db: PrismaClient): Map<string, CachedSession> | null {
+  if (getEnv().SESSION_CACHE_SECONDS === 0) return null;
+  let cache = sessionCaches.get(db);
+  if (!cache) sessionCaches.set(db, (cache = new Map()));
+  return cache;
+}
+
+/** Drops a user's cached sessions (after disabling them, resetting their password, …). */
+export function forgetUserSessions(db: PrismaClient, userId: string): void {
+  const cache = sessionCaches.get(db);
+  if (!cache) return;
+  for (const [id, entry] of cache) if (entry.user.id === userId) cache.delete(id);
+}
+
 /** The signed-in user for a cookie token, or null if unknown, expired or disabled. */
 export async function getSessionUser(options: {
   db: PrismaClient;
@@ -38,22 +64,34 @@ export async function getSessionUser(options: {
   // Real tokens are 43 base64url chars; anything else cannot match and skips the query.
   if (!token || token.length > 128) return null;
   const sessionId = hashSessionToken(token);
+  const now = (options.now ?? new Date()).getTime();
+  const cache = sessionCache(db);
+  const cached = cache?.get(sessionId);
+  if (cached && cached.cachedUntil > now && cached.expiresAt > now) return { user: cached.user, sessionId };
+  cache?.delete(sessionId);
+
   const session = await db.session.findUnique({
     where: { id: sessionId },
     select: { expiresAt: true, user: { select: { id: true, username: true, role: true, disabled: true } } },
   });
   if (!session) return null;
-  if (session.expiresAt.getTime() <= (options.now ?? new Date()).getTime()) {
+  if (session.expiresAt.getTime() <= now) {
     await db.session.deleteMany({ where: { id: sessionId } });
     return null;
   }
   if (session.user.disabled) return null;
   const { id, username, role } = session.user;
+  if (cache) {
+    if (cache.size >= MAX_CACHED_SESSIONS) cache.clear();
+    cache.set(sessionId, { user: { id, username, role }, expiresAt: session.expiresAt.getTime(), cachedUntil: now + getEnv().SESSION_CACHE_SECONDS * 1000 });
+  }
   return { user: { id, username, role }, sessionId };
 }
 
 export async function deleteSession(options: { db: PrismaClient; token: string }): Promise<void> {
-  await options.db.session.deleteMany({ where: { id: hashSessionToken(options.token) } });
+  const sessionId = hashSessionToken(options.token);
+  sessionCaches.get(options.db)?.delete(sessionId);
+  await options.db.session.deleteMany({ where: { id: sessionId } });
 }
 
 /** Expired rows are also removed when presented; this sweeps the ones never seen again. */

@@ -17,6 +17,7 @@ function jsonError(status: number, message: string, code: string): Response {
 /** Without options it uses the process database and environment (production). */
 export function createTrpcRequestHandler(options?: { db: PrismaClient; sessionTtlHours: number }) {
   return async function handle(req: Request): Promise<Response> {
+    const started = performance.now();
     try {
       const csrf = checkCsrf(req);
       if (!csrf.ok) {
@@ -33,6 +34,9 @@ export function createTrpcRequestHandler(options?: { db: PrismaClient; sessionTt
             : createContext({ req: request, resHeaders }),
         responseMeta: () => ({ headers: { "cache-control": "no-store" } }),
       });
+      // Time spent in this handler (context, procedure, serialisation), for clients and
+      // benchmarks to tell server time from queueing in front of it.
+      response.headers.set("server-timing", `app;dur=${(performance.now() - started).toFixed(1)}`);
       return response;
     } catch (err) {
       // Failures outside a procedure (context creation, e.g. the database is down).

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
+import { forgetUserSessions } from "../../auth/session.ts";
 
 /** Disabling also ends every session of that user, so it takes effect immediately. */
 export async function setUserDisabled(options: { db: PrismaClient; userId: string; disabled: boolean; actorId: string }) {
@@ -7,7 +8,7 @@ export async function setUserDisabled(options: { db: PrismaClient; userId: strin
   if (disabled && userId === actorId) {
     throw new AppError("INVALID_REQUEST", { userMessage: "You cannot disable your own account." });
   }
-  return db.$transaction(async (tx) => {
+  const user = await db.$transaction(async (tx) => {
     const target = await tx.user.findUnique({ where: { id: userId }, select: { id: true, role: true } });
     if (!target) throw new AppError("NOT_FOUND", { userMessage: "No such user." });
     if (disabled && target.role === "ADMIN") {
@@ -21,4 +22,6 @@ export async function setUserDisabled(options: { db: PrismaClient; userId: strin
     if (disabled) await tx.session.deleteMany({ where: { userId } });
     return user;
   });
+  if (disabled) forgetUserSessions(db, userId);
+  return user;
 }
