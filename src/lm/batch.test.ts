@@ -171,8 +171,8 @@ describe("SampleBatcher", () => {
     const promptIds = encodePrompt(tok, "Top");
     const batcher = new SampleBatcher();
     const [k3, p5] = await Promise.all([
-      batcher.sample(model, tok, { promptIds, n: 3, temperature: 2, topK: 3, maxNewTokens: 6, seed: 41 }),
-      batcher.sample(model, tok, { promptIds, n: 3, temperature: 1, topP: 0.5, maxNewTokens: 6, seed: 42 }),
+      batcher.sample(model, tok, { promptIds, n: 2, temperature: 2, topK: 3, maxNewTokens: 5, seed: 41 }),
+      batcher.sample(model, tok, { promptIds, n: 2, temperature: 1, topP: 0.5, maxNewTokens: 5, seed: 42 }),
     ]);
     // the log-prob of every candidate next token, from the training/scoring forward pass
     const candidates = (prefix: number[]) => scoreCompletions(model, Array.from({ length: CFG.vocabSize }, (_, v) => ({ promptIds, completionIds: [...prefix, v] })), { batchSize: 130 }).perToken.map((lp) => lp.at(-1)!);
