@@ -21,6 +21,9 @@ export interface AssignedBattle {
 
 export type NextBattleResult = { status: "battle"; battle: AssignedBattle } | { status: "empty"; message: string } | { status: "unavailable"; message: string };
 
+const LEASE_SWEEP_INTERVAL_MS = 1000;
+const lastLeaseSweep = new WeakMap<object, number>();
+
 /** Returns open battles whose lease has passed to the pool. */
 export async function expireLeases({ db, now = new Date() }: { db: PrismaClient; now?: Date }): Promise<number> {
   return db.$executeRaw`UPDATE "Battle" SET status = 'EXPIRED', "finishedAt" = ${now} WHERE status = 'OPEN' AND "leaseExpiresAt" < ${now}`;
@@ -51,42 +54,42 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   const random = opts.random ?? Math.random;
   const now = opts.now ?? new Date();
   const settings = opts.settings ?? (await getArenaSettings({ db }));
-  await expireLeases({ db, now });
+  // Leases are minutes long: sweeping once a second per process is as good as on every call.
+  if (opts.now !== undefined || (lastLeaseSweep.get(db) ?? 0) + LEASE_SWEEP_INTERVAL_MS <= Date.now()) {
+    lastLeaseSweep.set(db, Date.now());
+    await expireLeases({ db, now });
+  }
 
+  const open = await db.battle.findMany({ where: { labelerId, status: "OPEN" }, orderBy: { createdAt: "asc" }, select: { id: true } });
   if (opts.promptText !== undefined) {
     if (!settings.arena.allowLabelerPrompts) {
       throw new AppError("FORBIDDEN", { userMessage: "Typing your own prompt is turned off; an admin can allow it in the settings." });
     }
   } else {
     // A reload or a second tab resumes the labeler's open battle instead of taking a new prompt.
-    const exclude = opts.excludeBattleIds ?? [];
-    const open = await db.battle.findFirst({
-      where: { labelerId, status: "OPEN", id: { notIn: exclude } },
-      orderBy: { createdAt: "asc" },
-      select: { id: true },
-    });
-    if (open) return { status: "battle", battle: await toAssigned(db, open.id) };
+    const exclude = new Set(opts.excludeBattleIds ?? []);
+    const resume = open.find((b) => !exclude.has(b.id));
+    if (resume) return { status: "battle", battle: await toAssigned(db, resume.id) };
   }
-
-  const openCount = await db.battle.count({ where: { labelerId, status: "OPEN" } });
-  if (openCount >= MAX_OPEN_BATTLES) {
-    throw new AppError("CONFLICT", { userMessage: `You already have ${openCount} open battles; vote or skip one first.` });
+  if (open.length >= MAX_OPEN_BATTLES) {
+    throw new AppError("CONFLICT", { userMessage: `You already have ${open.length} open battles; vote or skip one first.` });
   }
 
   const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true } });
   if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
 
-  const battleId = await db.$transaction(async (tx) => {
-    let promptId: string | null = null;
+  const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | null> => {
+    let prompt: { id: string; text: string } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
-      const p = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true } });
-      promptId = p.id;
+      prompt = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true, text: true } });
     } else {
-      promptId = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId);
-      if (promptId === null) return null;
+      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId);
+      if (prompt === null) return null;
     }
+    const promptId = prompt.id;
     const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
+    const assignedAs = (battleId: string, ready: boolean): AssignedBattle => ({ battleId, promptId, promptText: prompt.text, leaseExpiresAt, ready });
     // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
     const source = await tx.battle.findFirst({
       where: { promptId, completions: { some: {} } },
@@ -101,7 +104,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       await tx.completion.createMany({
         data: source.completions.map(({ id: _id, battleId: _b, createdAt: _c, ...c }) => ({ ...c, battleId: battle.id })),
       });
-      return battle.id;
+      return assignedAs(battle.id, true);
     }
 
     const earlier = random() < settings.arena.onPolicyShare ? [] : await earlierVersions(tx as unknown as PrismaClient, serving.id);
@@ -123,13 +126,13 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       },
       select: { id: true },
     });
-    return battle.id;
+    return assignedAs(battle.id, false);
   });
 
-  if (battleId === null) {
+  if (assigned === null) {
     return { status: "empty", message: "No prompts are waiting for you right now: you have judged everything available. Check back later." };
   }
-  return { status: "battle", battle: await toAssigned(db, battleId) };
+  return { status: "battle", battle: assigned };
 }
 
 /**
@@ -145,9 +148,9 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
  * committed between the query's snapshot and the lock is not in it (nor one this labeler got
  * a moment ago in another tab); such a prompt is passed over, and the next query sees why.
  */
-async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<string | null> {
-  const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; overlapTarget: number }[]>`
-      SELECT p.id, p."overlapTarget" FROM "Prompt" p
+async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ id: string; text: string } | null> {
+  const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number }[]>`
+      SELECT p.id, p.text, p."overlapTarget" FROM "Prompt" p
        WHERE p.enabled AND NOT p."heldOut" AND p."activeBattles" < p."overlapTarget"
          AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
          AND NOT EXISTS (
@@ -168,12 +171,12 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<str
       await new Promise((r) => setTimeout(r, 5 + 10 * attempt));
       continue;
     }
-    const { id, overlapTarget } = rows[0]!;
+    const { id, text, overlapTarget } = rows[0]!;
     const [now] = await tx.$queryRaw<{ judged: number; mine: number }[]>`
       SELECT count(DISTINCT "labelerId") FILTER (WHERE status IN ('OPEN', 'VOTED'))::int AS judged,
              count(*) FILTER (WHERE "labelerId" = ${labelerId} AND status IN ('OPEN', 'VOTED', 'SKIPPED'))::int AS mine
         FROM "Battle" WHERE "promptId" = ${id}`;
-    if (now!.judged < overlapTarget && now!.mine === 0) return id;
+    if (now!.judged < overlapTarget && now!.mine === 0) return { id, text };
   }
   return null;
 }

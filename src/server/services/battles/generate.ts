@@ -51,11 +51,25 @@ export interface WatchOptions {
  */
 export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => void; finished: Promise<void> }> {
   const { db, battleId, labelerId, onEvent } = opts;
-  const battle = await db.battle.findUnique({ where: { id: battleId }, select: { labelerId: true, status: true } });
+  // One query for everything a watch (and the job it may start) needs.
+  const battle = await db.battle.findUnique({
+    where: { id: battleId },
+    select: {
+      labelerId: true,
+      status: true,
+      kind: true,
+      swapped: true,
+      policyAId: true,
+      policyBId: true,
+      promptId: true,
+      prompt: { select: { text: true } },
+      completions: { select: { slot: true, text: true, finishReason: true } },
+    },
+  });
   if (!battle) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
   if (battle.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler." });
 
-  const stored = await storedCompletions(db, battleId);
+  const stored = bothSlots(battle.completions);
   if (stored) {
     for (const c of stored) onEvent({ type: "done", slot: c.slot, text: c.text, finishReason: c.finishReason });
     onEvent({ type: "ready" });
@@ -64,7 +78,7 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
   if (battle.status !== "OPEN") throw new AppError("CONFLICT", { userMessage: "This battle is no longer open (skipped or expired)." });
 
   let job = jobs.get(battleId);
-  if (!job) job = startJob(db, opts.sampler, battleId);
+  if (!job) job = startJob(db, opts.sampler, battleId, battle);
   for (const slot of ["A", "B"] as const) {
     const d = job.done[slot];
     if (d) onEvent({ type: "done", slot, text: d.text, finishReason: d.finishReason });
@@ -79,13 +93,29 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
   return { stop: () => j.listeners.delete(onEvent), finished: j.finished };
 }
 
-async function storedCompletions(db: PrismaClient, battleId: string) {
-  const rows = await db.completion.findMany({ where: { battleId }, select: { slot: true, text: true, finishReason: true } });
+type CompletionRow = { slot: string | null; text: string; finishReason: string };
+
+/** Both slots' stored completions in slot order, or null while they are not both stored. */
+function bothSlots(rows: CompletionRow[]) {
   if (rows.length < 2) return null;
-  return rows.filter((r): r is typeof r & { slot: SlotName } => r.slot === "A" || r.slot === "B").sort((a, b) => a.slot.localeCompare(b.slot));
+  return rows.filter((r): r is CompletionRow & { slot: SlotName } => r.slot === "A" || r.slot === "B").sort((a, b) => a.slot.localeCompare(b.slot));
 }
 
-function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string): Job {
+async function storedCompletions(db: PrismaClient, battleId: string) {
+  return bothSlots(await db.completion.findMany({ where: { battleId }, select: { slot: true, text: true, finishReason: true } }));
+}
+
+/** What sampling a battle needs to know about it (read once by watchBattle). */
+interface BattleToSample {
+  kind: "ON_POLICY" | "VERSUS";
+  swapped: boolean;
+  policyAId: number;
+  policyBId: number;
+  promptId: string;
+  prompt: { text: string };
+}
+
+function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample): Job {
   const job: Job = { texts: { A: "", B: "" }, done: {}, listeners: new Set(), finished: Promise.resolve() };
   const emit = (e: BattleEvent) => {
     for (const l of job.listeners) l(e);
@@ -95,7 +125,7 @@ function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, ba
     job.outcome = e;
     emit(e);
   };
-  job.finished = runJob(db, getSampler, battleId, job, emit)
+  job.finished = runJob(db, getSampler, battleId, battle, job, emit)
     .then(() => end({ type: "ready" }))
     .catch((err: unknown) => end({ type: "error", message: userMessageOf(err, battleId) }))
     .finally(() => jobs.delete(battleId));
@@ -118,11 +148,7 @@ export function displayText(text: string): string {
   return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
-async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, job: Job, emit: (e: BattleEvent) => void) {
-  const battle = await db.battle.findUniqueOrThrow({
-    where: { id: battleId },
-    select: { kind: true, swapped: true, policyAId: true, policyBId: true, promptId: true, prompt: { select: { text: true } } },
-  });
+async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample, job: Job, emit: (e: BattleEvent) => void) {
   const { sampling } = await getArenaSettings({ db });
   const sampler = await getSampler();
   // The first-chosen policy's completion goes to A unless the left/right draw swapped them.
