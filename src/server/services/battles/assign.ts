@@ -79,6 +79,9 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
 
   const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | null> => {
+    // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
+    // (votes, which must never be lost, commit synchronously and flush everything before them).
+    await tx.$executeRaw`SET LOCAL synchronous_commit = off`;
     let prompt: { id: string; text: string } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.

@@ -191,6 +191,9 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
   const firstVersion = sampled.find((s) => s.slot === slotOf(true))!.versionId;
   try {
     await db.$transaction([
+      // Not worth a WAL flush of its own: completions lost in a crash are sampled again, and a
+      // vote on them commits synchronously, which flushes them first.
+      db.$executeRaw`SET LOCAL synchronous_commit = off`,
       db.completion.createMany({
         data: sampled.map((s) => ({
           battleId,
