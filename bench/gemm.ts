@@ -4,8 +4,11 @@
 // on one thread and with a data-parallel worker thread. Prints JSON lines; never asserts timings.
 //
 //   npx tsx bench/gemm.ts                # everything
-//   npx tsx bench/gemm.ts --train on|off # (internal) only the training step, in this process
+//   npx tsx bench/gemm.ts --shapes       # only the per-shape GEMMs (< 1 min)
+//   npx tsx bench/gemm.ts --steps        # only the training steps, native on/off
+//   npx tsx bench/gemm.ts --train on|off # (internal) one training-step run, in this process
 import { spawnSync } from "node:child_process";
+import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
 import { AdamW, GPT, GradWorkerPool, disposeGrads, initBackend, logprobGrads } from "../src/lm/index.ts";
 import { makeRng } from "../src/lm/model.ts";
@@ -31,18 +34,28 @@ const SHAPES: [string, number, number, number, number, boolean, boolean][] = [
   ["sampling step (2 rows)", 1, 2, 256, 1024, false, false],
 ];
 
-/** Fastest of the timed runs (after one warm-up): on a shared machine the median mostly
- *  measures other processes' load. Repeats until ~1.5 s are spent, at least 3 timed runs. */
-function bestMs(run: () => void): { ms: number; runs: number } {
-  run();
-  const times: number[] = [];
+/**
+ * Times two variants of the same work, interleaved run by run so both see the same load from
+ * the other processes on this shared machine, and keeps each one's fastest run (the median
+ * mostly measures that load). After one warm-up each, runs for ~2 s (at most 50 pairs, at
+ * least 2); a warm-up slower than 0.3 s counts as a run (no warm-up effect is that large).
+ */
+function bestOfInterleaved(x: () => void, y: () => void): [{ ms: number; runs: number }, { ms: number; runs: number }] {
+  const tx: number[] = [], ty: number[] = [];
+  const once = (f: () => void, into: number[], warm = false) => {
+    const t = performance.now();
+    f();
+    const ms = performance.now() - t;
+    if (!warm || ms > 300) into.push(ms);
+  };
+  once(x, tx, true);
+  once(y, ty, true);
   const start = performance.now();
-  while (times.length < 3 || (performance.now() - start < 1500 && times.length < 50)) {
-    const t0 = performance.now();
-    run();
-    times.push(performance.now() - t0);
+  while (tx.length < 2 || ty.length < 2 || (performance.now() - start < 2000 && tx.length < 50)) {
+    once(x, tx);
+    once(y, ty);
   }
-  return { ms: Math.min(...times), runs: times.length };
+  return [{ ms: Math.min(...tx), runs: tx.length }, { ms: Math.min(...ty), runs: ty.length }];
 }
 
 function shapeBench(kernel: string) {
@@ -51,21 +64,20 @@ function shapeBench(kernel: string) {
     const outer = batch > 1 ? [batch] : [];
     const a = tf.tensor(Float32Array.from({ length: batch * m * k }, () => rand() - 0.5), [...outer, ...(ta ? [k, m] : [m, k])]);
     const b = tf.tensor(Float32Array.from({ length: batch * k * n }, () => rand() - 0.5), [...outer, ...(tb ? [n, k] : [k, n])]);
-    const time = (native: boolean) => {
+    // the wasm backend runs a kernel when it is called, so no read-back is needed; reading
+    // the result out of the wasm heap (dataSync) would add a copy as long as the GEMM itself
+    const run = (native: boolean) => () => {
       setNativeGemmActive(native);
-      return bestMs(() => {
-        const c = tf.matMul(a, b, ta, tb);
-        c.dataSync();
-        c.dispose();
-      });
+      tf.matMul(a, b, ta, tb).dispose();
     };
-    const nat = time(true), wasm = time(false);
+    const [nat, wasm] = bestOfInterleaved(run(true), run(false));
     setNativeGemmActive(true);
     const flop = 2 * batch * m * n * k;
     emit({
       bench: "gemm", shape: label, batch, m, k, n, transpose_a: ta, transpose_b: tb, kernel,
       native_gflops: +(flop / nat.ms / 1e6).toFixed(2), wasm_gflops: +(flop / wasm.ms / 1e6).toFixed(2),
-      speedup: +(wasm.ms / nat.ms).toFixed(2), native_ms: +nat.ms.toFixed(3), wasm_ms: +wasm.ms.toFixed(3),
+      speedup: +(wasm.ms / nat.ms).toFixed(2), native_ms: +nat.ms.toFixed(3), wasm_ms: +wasm.ms.toFixed(3), runs: [nat.runs, wasm.runs],
+      loadavg_1m: +loadavg()[0].toFixed(2),
     });
     a.dispose();
     b.dispose();
@@ -99,7 +111,7 @@ async function trainBench(native: boolean) {
   };
   const opt = new AdamW({ lr: 1e-5 });
   const tokens = items.length * 128;
-  const common = { native_gemm: native && status.enabled, kernel: native && status.enabled ? status.kernel : "xnnpack", loadavg_1m: +(await import("node:os")).loadavg()[0].toFixed(2) };
+  const common = { native_gemm: native && status.enabled, kernel: native && status.enabled ? status.kernel : "xnnpack", loadavg_1m: +loadavg()[0].toFixed(2) };
 
   const single = () => {
     const { grads } = logprobGrads(model, items, dpoLoss);
@@ -147,13 +159,15 @@ async function main() {
     emit({ bench: "gemm", skipped: true, reason: status.reason });
     return;
   }
-  for (const kernel of gemm!.kernels().filter((k) => k !== "portable" || process.argv.includes("--all-kernels"))) {
+  const shapes = !process.argv.includes("--steps"), steps = !process.argv.includes("--shapes");
+  for (const kernel of (shapes ? gemm!.kernels() : []).filter((k) => k !== "portable" || process.argv.includes("--all-kernels"))) {
     gemm!.setKernel(kernel);
     shapeBench(kernel);
     if (!process.argv.includes("--all-kernels")) break;
   }
-  // the training step in fresh processes: worker threads read DPO_ARENA_NATIVE_GEMM themselves
-  for (const on of [true, false]) {
+  // the training step in fresh processes (worker threads read DPO_ARENA_NATIVE_GEMM
+  // themselves), on and off alternately, twice, so both see similar load
+  for (const on of steps ? [true, false, true, false] : []) {
     const env = { ...process.env, DPO_ARENA_NATIVE_GEMM: on ? "1" : "0" };
     const r = spawnSync("npx", ["tsx", "bench/gemm.ts", "--train", on ? "on" : "off"], { stdio: ["ignore", "inherit", "inherit"], env });
     if (r.status !== 0) throw new Error(`training-step bench (native ${on ? "on" : "off"}) exited with ${r.status}`);
