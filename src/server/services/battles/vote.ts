@@ -68,6 +68,41 @@ export interface CastVoteOptions {
 
 export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
   const { db, labelerId, battleId, idempotencyKey } = opts;
+  // The usual case in one statement (votes must stay fast): the battle is this labeler's, open
+  // (or its lease expired: the labeler did the work, the vote stands) and both completions are
+  // stored; it moves to VOTED and the vote row appears together, or neither. A concurrent vote
+  // makes the UPDATE wait for it and then match nothing. Anything else takes the slow path below,
+  // which says why.
+  const voteId = randomUUID();
+  let rows: { voteId: string | null; kind: "ON_POLICY" | "VERSUS"; nameA: string | null; nameB: string | null }[];
+  try {
+    rows = await db.$queryRaw`
+      WITH moved AS (
+        UPDATE "Battle" b SET status = 'VOTED', "finishedAt" = now()
+         WHERE b.id = ${battleId} AND b."labelerId" = ${labelerId} AND b.status IN ('OPEN', 'EXPIRED')
+           AND (SELECT count(*) FROM "Completion" c WHERE c."battleId" = b.id) >= 2
+        RETURNING b.id, b.kind),
+      inserted AS (
+        INSERT INTO "Vote" (id, "battleId", "labelerId", choice, "msToVote", "idempotencyKey", "createdAt")
+        SELECT ${voteId}, moved.id, ${labelerId}, ${opts.choice}::"VoteChoice", ${opts.msToVote}, ${idempotencyKey}, now() FROM moved
+        RETURNING id)
+      SELECT (SELECT id FROM inserted) AS "voteId", moved.kind::text AS kind,
+             (SELECT max(pv.name) FROM "Completion" c JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+               WHERE c."battleId" = moved.id AND c.slot = 'A') AS "nameA",
+             (SELECT max(pv.name) FROM "Completion" c JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+               WHERE c."battleId" = moved.id AND c.slot = 'B') AS "nameB"
+        FROM moved`;
+  } catch (err) {
+    // The key is unique: it was already used, for this battle (a concurrent retry) or another.
+    const prior = await db.vote.findUnique({ where: { idempotencyKey }, select: { id: true, battleId: true, choice: true } });
+    if (!prior) throw err;
+    if (prior.battleId !== battleId) throw keyReused();
+    const facts = await battleFacts(db, battleId);
+    return result(battleId, facts!, prior.id, prior.choice, true);
+  }
+  const row = rows[0];
+  if (row?.voteId) return { voteId: row.voteId, battleId, choice: opts.choice, replayed: false, kind: row.kind, reveal: { A: row.nameA ?? "?", B: row.nameB ?? "?" } };
+
   const facts = await battleFacts(db, battleId);
   if (!facts) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
   if (facts.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler; you cannot vote on it." });
@@ -76,31 +111,7 @@ export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
   if (facts.voteId) return result(battleId, facts, facts.voteId, facts.voteChoice!, true);
   if (facts.status === "SKIPPED") throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
   if (facts.completions < 2) throw new AppError("CONFLICT", { userMessage: "Both completions must finish streaming before you can vote." });
-
-  // One statement: the battle leaves OPEN/EXPIRED and the vote row appears together, or neither.
-  // An expired lease does not void the vote: the labeler did the work. A concurrent vote makes
-  // the UPDATE wait for it and then match nothing.
-  const voteId = randomUUID();
-  let inserted: number;
-  try {
-    inserted = await db.$executeRaw`
-      WITH moved AS (
-        UPDATE "Battle" SET status = 'VOTED', "finishedAt" = now()
-         WHERE id = ${battleId} AND status IN ('OPEN', 'EXPIRED')
-        RETURNING id)
-      INSERT INTO "Vote" (id, "battleId", "labelerId", choice, "msToVote", "idempotencyKey", "createdAt")
-      SELECT ${voteId}, moved.id, ${labelerId}, ${opts.choice}::"VoteChoice", ${opts.msToVote}, ${idempotencyKey}, now() FROM moved`;
-  } catch (err) {
-    // The key is unique: it was already used, for this battle (a concurrent retry) or another.
-    const prior = await db.vote.findUnique({ where: { idempotencyKey }, select: { id: true, battleId: true, choice: true } });
-    if (!prior) throw err;
-    if (prior.battleId !== battleId) throw keyReused();
-    return result(battleId, facts, prior.id, prior.choice, true);
-  }
-  if (inserted === 1) return result(battleId, facts, voteId, opts.choice, false);
-  const now = await battleFacts(db, battleId);
-  if (now?.voteId) return result(battleId, now, now.voteId, now.voteChoice!, true);
-  throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
+  throw new AppError("CONFLICT", { userMessage: "This battle cannot be voted on now; load the next one." });
 }
 
 /** Skipping hands the prompt back to the pool for others; the labeler never gets it again. */
