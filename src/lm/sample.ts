@@ -347,6 +347,7 @@ export function segmentLogits(model: GPT, segments: Segment[]): Float32Array {
   const hp = hostParams(model);
   const vec = (n: string) => hp.vec.get(n)!;
   const W = (n: string) => model.getParam(n);
+  if (segments.length === 0) return new Float32Array(0);
   // token i of segment s is row first[s] + i of the (N, ·) activations
   const first: number[] = [];
   let N = 0, maxPos = 0;
