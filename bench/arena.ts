@@ -1,4 +1,4 @@
-// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--max-new-tokens 32] [--server-node-args "--cpu-prof"] [--url http://host:port --admin-user u --admin-password p]`
+// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--max-new-tokens 32] [--think-ms 0] [--server-node-args "--cpu-prof"] [--url http://host:port --admin-user u --admin-password p]`
 // Simulated labelers over HTTP, each voting as fast as the arena allows: assign a battle, stream
 // it (SSE), vote the moment both completions finished. Prints JSON lines: time to first token
 // and to both completions finished (p50/p95), and vote request latency (p50/p99) measured while
@@ -24,6 +24,8 @@ const arg = (name: string, fallback: string) => {
 const LABELERS = Number(arg("labelers", "16"));
 const SECONDS = Number(arg("seconds", "60"));
 const MAX_NEW_TOKENS = Number(arg("max-new-tokens", "32"));
+/** reading time between "both finished" and the vote (0: vote the moment the arena allows) */
+const THINK_MS = Number(arg("think-ms", "0"));
 /** extra node flags for the server it starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its time goes */
 const SERVER_NODE_ARGS = arg("server-node-args", "").split(" ").filter(Boolean);
 
@@ -107,6 +109,7 @@ async function labeler(base: string, username: string, password: string, until: 
       }
       if (s.firstTokenMs !== null) ttft.push(s.firstTokenMs);
       bothDone.push(s.readyMs);
+      if (THINK_MS > 0) await new Promise((r) => setTimeout(r, THINK_MS * (0.5 + Math.random())));
       const othersGenerating = generating > 0;
       const t = performance.now();
       await c.call("arena.vote", { battleId: id, choice: Math.random() < 0.5 ? "A" : "B", idempotencyKey: randomBytes(12).toString("hex"), msToVote: 0 });
@@ -245,7 +248,7 @@ async function main() {
     emit({ metric: "vote_request_ms", p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length });
     emit({ metric: "vote_server_ms", p50: quantile(voteServerMs, 0.5), p99: quantile(voteServerMs, 0.99), n: voteServerMs.length });
     emit({ metric: "vote_request_ms_while_generating", p50: quantile(voteMsWhileGenerating, 0.5), p99: quantile(voteMsWhileGenerating, 0.99), n: voteMsWhileGenerating.length });
-    emit({ metric: "throughput", load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10, cpus: os.availableParallelism(), labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS });
+    emit({ metric: "throughput", load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10, cpus: os.availableParallelism(), labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS, think_ms: THINK_MS });
   } finally {
     await server.stop();
   }
