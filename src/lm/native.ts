@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 /** The addon's interface (native/gemm/index.d.ts). */
 export interface NativeGemm {
   batchMatMul(
-    heap: ArrayBufferLike | ArrayBufferView,
+    heap: ArrayBuffer | ArrayBufferView,
     aByteOffset: number, bByteOffset: number, cByteOffset: number,
     batch: number, m: number, n: number, k: number,
     transposeA: boolean, transposeB: boolean,
