@@ -20,7 +20,7 @@ const HELP = `npm run sim -- [options]
   --rounds R             stop after R finished rounds                             [4]
   --minutes T            or after T minutes                                       [30]
   --beta B               DPO β (default: the product's setting)
-  --votes-per-round N    new decisive votes that start a round                    [32]
+  --votes-per-round N    new decisive votes that start a round (default: the product's setting)
   --learning-rate LR     DPO learning rate (default: the product's setting)
   --epochs E             DPO epochs per round (default: the product's setting)
   --max-new-tokens N     completion length in battles (default: the product's setting)
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     rounds: number(flags, "rounds", 4, (n) => Number.isInteger(n) && n >= 1),
     minutes: number(flags, "minutes", 30, (n) => n > 0),
     beta: optional(flags, "beta"),
-    votesPerRound: number(flags, "votes-per-round", 32, (n) => Number.isInteger(n) && n >= 2),
+    votesPerRound: optional(flags, "votes-per-round", (n) => Number.isInteger(n) && n >= 2),
     dpo,
     sampling: maxNewTokens || extra.sampling ? { ...extra.sampling, ...(maxNewTokens ? { maxNewTokens } : {}) } : undefined,
     gates: extra.gates,

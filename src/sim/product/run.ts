@@ -31,7 +31,8 @@ export interface SimOptions {
   rounds: number;
   minutes: number;
   beta?: number;
-  votesPerRound: number;
+  /** schedule.minNewPairs; default: the product's setting */
+  votesPerRound?: number;
   /** other loop/arena settings to apply over HTTP (e.g. learningRate, maxNewTokens) */
   dpo?: Record<string, unknown>;
   gates?: Record<string, unknown>;
@@ -144,7 +145,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     const admin = new ProductClient({ baseUrl });
     await admin.signIn(adminCreds.username, adminCreds.password);
     const settings = await admin.mutation("rounds.updateSettings", {
-      schedule: { autoTrain: true, minNewPairs: opts.votesPerRound, checkIntervalSeconds: 2, ...opts.schedule },
+      schedule: { autoTrain: true, ...(opts.votesPerRound !== undefined ? { minNewPairs: opts.votesPerRound } : {}), checkIntervalSeconds: 2, ...opts.schedule },
       dpo: { ...(opts.beta !== undefined ? { beta: opts.beta } : {}), ...opts.dpo },
       ...(opts.gates ? { gates: opts.gates } : {}),
     });
