@@ -6,6 +6,7 @@
 //   npx tsx bench/gemm.ts                # everything
 //   npx tsx bench/gemm.ts --shapes       # only the per-shape GEMMs (< 1 min)
 //   npx tsx bench/gemm.ts --steps        # only the training steps, native on/off
+//     --step-runs N (timed steps per run, default 5) --rounds R (on/off pairs, default 2)
 //   npx tsx bench/gemm.ts --train on|off # (internal) one training-step run, in this process
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
@@ -102,7 +103,15 @@ function shapeBench(kernel: string) {
 }
 
 /** The DPO-shaped training step of bench/lm.ts: 8 pairs × (64 + 64) tokens, fwd+bwd+AdamW. */
+const argNumber = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+  return v;
+};
+
 async function trainBench(native: boolean) {
+  const stepRuns = argNumber("--step-runs", 5);
   const backend = await initBackend();
   const status = enableNativeGemm(backend);
   const cfg = { vocabSize: 260, nPositions: 256, nEmbd: 256, nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5 };
@@ -137,7 +146,7 @@ async function trainBench(native: boolean) {
   };
   single();
   const times: number[] = [], cpu: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < stepRuns; i++) {
     const t0 = performance.now(), c0 = cpuNow();
     single();
     times.push(performance.now() - t0);
@@ -156,7 +165,7 @@ async function trainBench(native: boolean) {
   };
   await parallel();
   const ptimes: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < stepRuns; i++) {
     const t0 = performance.now();
     await parallel();
     ptimes.push(performance.now() - t0);
@@ -186,10 +195,11 @@ async function main() {
     if (!process.argv.includes("--all-kernels")) break;
   }
   // the training step in fresh processes (worker threads read DPO_ARENA_NATIVE_GEMM
-  // themselves), on and off alternately, twice, so both see similar load
-  for (const on of steps ? [true, false, true, false] : []) {
+  // themselves), on and off alternately, --rounds times, so both see similar load
+  const rounds = argNumber("--rounds", 2);
+  for (const on of steps ? Array.from({ length: 2 * rounds }, (_, i) => i % 2 === 0) : []) {
     const env = { ...process.env, DPO_ARENA_NATIVE_GEMM: on ? "1" : "0" };
-    const r = spawnSync("npx", ["tsx", "bench/gemm.ts", "--train", on ? "on" : "off"], { stdio: ["ignore", "inherit", "inherit"], env });
+    const r = spawnSync("npx", ["tsx", "bench/gemm.ts", "--train", on ? "on" : "off", "--step-runs", String(argNumber("--step-runs", 5))], { stdio: ["ignore", "inherit", "inherit"], env });
     if (r.status !== 0) throw new Error(`training-step bench (native ${on ? "on" : "off"}) exited with ${r.status}`);
   }
 }
