@@ -7,6 +7,7 @@
 //   npx tsx bench/gemm.ts --shapes       # only the per-shape GEMMs (< 1 min)
 //   npx tsx bench/gemm.ts --steps        # only the training steps, native on/off
 //     --step-runs N (timed steps per run, default 5) --rounds R (on/off pairs, default 2)
+//     --single-thread (skip the 2-thread data-parallel step)
 //   npx tsx bench/gemm.ts --train on|off # (internal) one training-step run, in this process
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
@@ -157,6 +158,11 @@ async function trainBench(native: boolean) {
     // CPU time of the process per step (one thread does all the work here): unaffected by time spent descheduled
     cpu_step_ms: +cpuMs.toFixed(1), tokens_per_cpu_s: Math.round(tokens / (cpuMs / 1000)), pytorch_reference_tokens_per_s: 5000 });
 
+  if (process.argv.includes("--single-thread")) {
+    opt.dispose();
+    model.dispose();
+    return;
+  }
   const pool = await GradWorkerPool.create({ workers: 1 });
   const parallel = async () => {
     const { grads } = await pool.logprobGrads(model, items, dpoLoss);
@@ -199,7 +205,7 @@ async function main() {
   const rounds = argNumber("--rounds", 2);
   for (const on of steps ? Array.from({ length: 2 * rounds }, (_, i) => i % 2 === 0) : []) {
     const env = { ...process.env, DPO_ARENA_NATIVE_GEMM: on ? "1" : "0" };
-    const r = spawnSync("npx", ["tsx", "bench/gemm.ts", "--train", on ? "on" : "off", "--step-runs", String(argNumber("--step-runs", 5))], { stdio: ["ignore", "inherit", "inherit"], env });
+    const r = spawnSync("npx", ["tsx", "bench/gemm.ts", "--train", on ? "on" : "off", "--step-runs", String(argNumber("--step-runs", 5)), ...process.argv.filter((a) => a === "--single-thread")], { stdio: ["ignore", "inherit", "inherit"], env });
     if (r.status !== 0) throw new Error(`training-step bench (native ${on ? "on" : "off"}) exited with ${r.status}`);
   }
 }
