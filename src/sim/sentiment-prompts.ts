@@ -53,7 +53,7 @@ export const isPretrainingHeldOut = (doc: number) => doc % 20 === 7;
 
 /**
  * The text of `sentence` before its first AFINN-scored word that has at least `minWords` words
- * before it, or null. Multi-word entries count too: the cut is before the phrase.
+ * before it, or null. Multi-word entries of up to three words count too: the cut is before the phrase.
  */
 export function cutBeforeSentimentWord(sentence: string, minWords = 3): string | null {
   const words = sentence.split(" ");
