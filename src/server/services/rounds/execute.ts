@@ -82,7 +82,7 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     const byId = new Map(all.map((v) => [v.id, v]));
     const refVersion = resolveReference(dpo.reference, lineageOf(byId.get(base.id)!, (v) => (v.parentId ? byId.get(v.parentId) : null)));
 
-    // Pairs: the oldest unused votes, plus optional replay of pairs earlier rounds trained on.
+    // Pairs: the newest unused votes, plus optional replay of pairs earlier rounds trained on.
     const fresh = await unusedPairs(db, dpo.maxPairs);
     const freshIds = new Set(fresh.map((p) => p.voteId));
     const replay = (await replayPairs(db, Math.round(fresh.length * dpo.replayFraction))).filter((p) => !freshIds.has(p.voteId));

@@ -56,14 +56,18 @@ async function queryPairs(db: PrismaClient, used: boolean, limit: number): Promi
         AND ${used ? "" : "NOT"} EXISTS (
               SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
                WHERE rv."voteId" = v.id AND r.status IN ${used ? "('SUCCEEDED')" : "('RUNNING', 'SUCCEEDED', 'REJECTED')"})
-      ORDER BY v."createdAt" ${used ? "DESC" : "ASC"}, v.id
+      ORDER BY v."createdAt" DESC, v.id
       LIMIT $1`,
     limit,
   );
   return rows.map(toPair).filter((p): p is VotePair => p !== null);
 }
 
-/** The oldest unused decisive pairs, at most `limit`. */
+/**
+ * The newest unused decisive pairs, at most `limit`. Newest first: when labelers outpace the
+ * rounds, a backlog builds, and its oldest votes were cast on completions of older versions;
+ * an online loop should learn from what the current policy produces.
+ */
 export function unusedPairs(db: PrismaClient, limit: number): Promise<VotePair[]> {
   return queryPairs(db, false, limit);
 }

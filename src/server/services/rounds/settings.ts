@@ -23,7 +23,7 @@ export const dpoSchema = z.object({
   epochs: z.number().int().min(1).max(20).default(2),
   batchPairs: z.number().int().min(1).max(64).default(8),
   /**
-   * cap on the new pairs one round uses (oldest unused votes first). 64, like minNewPairs: at
+   * cap on the new pairs one round uses (newest unused votes first). 64, like minNewPairs: at
    * lr 1e-4 × 2 epochs, rounds of 150–240 pairs moved the policy 11–16 nats (KL gate 8) and every
    * one was rejected in the sim; short rounds keep each step of the loop inside the KL budget.
    */
