@@ -1,11 +1,29 @@
-// Causal self-attention for full sequences, as a loop of small 2-D NN matMuls per
-// (sequence, head). On wasm this runs ~7× faster than one batched 3-D matMul, and the
-// head split/merge and transposes are cheaper as JS array copies than as tfjs
-// slice/transpose kernels (which are slow for rank > 2 there).
+// Causal self-attention for full sequences. Head split/merge are JS array copies (tfjs
+// slice/transpose kernels are slow for rank > 2 on wasm). Where transposed and batched matMuls
+// are fast (the native GEMM, cpu, tensorflow; see ops.ts), each product is one batched matMul
+// over (batch·heads) with transposes done by the kernel. On wasm with XNNPACK alone a batched
+// 3-D matMul is ~7× slower than a loop of small 2-D NN matMuls per (sequence, head), so that
+// layout is kept there.
 import * as tf from "@tensorflow/tfjs-core";
-import { transposeJS } from "./ops.ts";
+import { transposeJS, transposedMatMulsFast } from "./ops.ts";
 
-export interface AttnSaved {
+export type AttnSaved = PerHeadSaved | BatchedSaved;
+
+/** Saved by the batched layout: (B·H, T, hd) scaled queries, keys, values; (B·H, T, T) probabilities. */
+interface BatchedSaved {
+  kind: "batched";
+  B: number;
+  T: number;
+  H: number;
+  hd: number;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  p: Float32Array;
+}
+
+interface PerHeadSaved {
+  kind: "perHead";
   B: number;
   T: number;
   H: number;
@@ -28,16 +46,108 @@ function mmData(a: tf.Tensor2D, b: tf.Tensor2D): Float32Array {
   return d;
 }
 
-/** qkv: (B*T, 3C) from c_attn. Returns the merged head outputs (B*T, C). */
-/** `bias`, when given, is a (B, T, T) additive mask replacing the plain causal one. */
+/**
+ * qkv: (B*T, 3C) from c_attn. Returns the merged head outputs (B*T, C).
+ * `bias`, when given, is a (B, T, T) additive mask replacing the plain causal one.
+ */
 export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null = null): { out: tf.Tensor2D; saved: AttnSaved | null } {
+  return transposedMatMulsFast() ? forwardBatched(qkv, B, T, H, save, bias) : forwardPerHead(qkv, B, T, H, save, bias);
+}
+
+/** dOut: (B*T, C). Returns dqkv (B*T, 3C). */
+export function attentionBackward(dOut: tf.Tensor2D, s: AttnSaved): tf.Tensor2D {
+  return s.kind === "batched" ? backwardBatched(dOut, s) : backwardPerHead(dOut, s);
+}
+
+/** Copies columns [offset, offset + C) of a row-major (B*T, width) array into (B·H, T, hd), times `scale`. */
+function splitHeads(src: Float32Array, B: number, T: number, H: number, hd: number, width: number, offset: number, scale: number): Float32Array {
+  const out = new Float32Array(B * H * T * hd);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * width + offset;
+      for (let h = 0; h < H; h++) {
+        const si = row + h * hd;
+        const di = ((b * H + h) * T + t) * hd;
+        if (scale === 1) out.set(src.subarray(si, si + hd), di);
+        else for (let j = 0; j < hd; j++) out[di + j] = src[si + j] * scale;
+      }
+    }
+  }
+  return out;
+}
+
+/** Inverse of splitHeads for a (B·H, T, hd) array: writes it into columns [offset, offset + C) of a (B*T, width) array, times `scale`. */
+function mergeHeads(src: Float32Array, dst: Float32Array, B: number, T: number, H: number, hd: number, width: number, offset: number, scale: number): void {
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * width + offset;
+      for (let h = 0; h < H; h++) {
+        const si = ((b * H + h) * T + t) * hd;
+        const di = row + h * hd;
+        if (scale === 1) dst.set(src.subarray(si, si + hd), di);
+        else for (let j = 0; j < hd; j++) dst[di + j] = src[si + j] * scale;
+      }
+    }
+  }
+}
+
+function forwardBatched(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null): { out: tf.Tensor2D; saved: BatchedSaved | null } {
+  const C = qkv.shape[1] / 3;
+  const hd = C / H;
+  const BH = B * H;
+  const src = qkv.dataSync() as Float32Array;
+  const q = splitHeads(src, B, T, H, hd, 3 * C, 0, 1 / Math.sqrt(hd)); // (B·H, T, hd)
+  const k = splitHeads(src, B, T, H, hd, 3 * C, C, 1);
+  const v = splitHeads(src, B, T, H, hd, 3 * C, 2 * C, 1);
+  const [probs, o] = tf.tidy(() => {
+    const scores = tf.matMul(tf.tensor3d(q, [BH, T, hd]), tf.tensor3d(k, [BH, T, hd]), false, true); // (B·H, T, T)
+    const p = bias
+      ? tf.reshape(tf.softmax(tf.add(tf.reshape(scores, [B, H, T, T]), tf.tensor4d(bias, [B, 1, T, T]))), [BH, T, T])
+      : tf.softmax(tf.add(scores, causalBias(T)));
+    return [p, tf.matMul(p, tf.tensor3d(v, [BH, T, hd]))]; // (B·H, T, hd)
+  });
+  const out = new Float32Array(B * T * C);
+  mergeHeads(o.dataSync() as Float32Array, out, B, T, H, hd, C, 0, 1);
+  o.dispose();
+  const saved: BatchedSaved | null = save ? { kind: "batched", B, T, H, hd, q, k, v, p: probs.dataSync() as Float32Array } : null;
+  probs.dispose();
+  return { out: tf.tensor2d(out, [B * T, C]), saved };
+}
+
+function backwardBatched(dOut: tf.Tensor2D, s: BatchedSaved): tf.Tensor2D {
+  const { B, T, H, hd } = s;
+  const C = H * hd;
+  const BH = B * H;
+  const dOh = splitHeads(dOut.dataSync() as Float32Array, B, T, H, hd, C, 0, 1); // (B·H, T, hd)
+  const [dQ, dK, dV] = tf.tidy(() => {
+    const d = tf.tensor3d(dOh, [BH, T, hd]);
+    const p = tf.tensor3d(s.p, [BH, T, T]);
+    const dP = tf.matMul(d, tf.tensor3d(s.v, [BH, T, hd]), false, true); // (B·H, T, T)
+    const dV = tf.matMul(p, d, true, false); // (B·H, T, hd)
+    // softmax backward: dS = P ⊙ (dP − rowsum(dP ⊙ P)); P is exactly 0 where masked, so dS is too
+    const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true)));
+    const dQ = tf.matMul(dS, tf.tensor3d(s.k, [BH, T, hd])); // w.r.t. the scaled queries
+    const dK = tf.matMul(dS, tf.tensor3d(s.q, [BH, T, hd]), true, false);
+    return [dQ, dK, dV];
+  });
+  const dqkv = new Float32Array(B * T * 3 * C);
+  mergeHeads(dQ.dataSync() as Float32Array, dqkv, B, T, H, hd, 3 * C, 0, 1 / Math.sqrt(hd));
+  mergeHeads(dK.dataSync() as Float32Array, dqkv, B, T, H, hd, 3 * C, C, 1);
+  mergeHeads(dV.dataSync() as Float32Array, dqkv, B, T, H, hd, 3 * C, 2 * C, 1);
+  dQ.dispose();
+  dK.dispose();
+  dV.dispose();
+  return tf.tensor2d(dqkv, [B * T, 3 * C]);
+}
+
+function forwardPerHead(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null): { out: tf.Tensor2D; saved: PerHeadSaved | null } {
   const C3 = qkv.shape[1];
   const C = C3 / 3;
   const hd = C / H;
   const scale = 1 / Math.sqrt(hd);
   const src = qkv.dataSync() as Float32Array;
   const out = new Float32Array(B * T * C);
-  const saved: AttnSaved | null = save ? { B, T, H, hd, q: [], k: [], vT: [], p: [] } : null;
+  const saved: PerHeadSaved | null = save ? { kind: "perHead", B, T, H, hd, q: [], k: [], vT: [], p: [] } : null;
   const qs: Float32Array[] = [], ks: Float32Array[] = [], vs: Float32Array[] = [];
   // scores of every (b, h) land in one buffer so the causal softmax is a single tfjs kernel
   const scores = new Float32Array(B * H * T * T);
@@ -100,8 +210,7 @@ function causalBias(T: number): tf.Tensor2D {
   return tf.tensor2d(a, [T, T]);
 }
 
-/** dOut: (B*T, C). Returns dqkv (B*T, 3C). */
-export function attentionBackward(dOut: tf.Tensor2D, s: AttnSaved): tf.Tensor2D {
+function backwardPerHead(dOut: tf.Tensor2D, s: PerHeadSaved): tf.Tensor2D {
   const { B, T, H, hd } = s;
   const C = H * hd;
   const C3 = 3 * C;

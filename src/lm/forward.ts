@@ -63,7 +63,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   }
   const lnf = layerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), c.layerNormEpsilon);
   const hSel = gatherRows(lnf.y, pk.sel); // (M, C)
-  const logits = pk.sel.length ? (mm(hSel, model.weightT("transformer.wte.weight")).dataSync() as Float32Array) : new Float32Array(0);
+  const logits = pk.sel.length ? (model.matMulWeightT(hSel, "transformer.wte.weight").dataSync() as Float32Array) : new Float32Array(0);
   return { logits, hSel, lnf: lnf.saved, layers };
 }
 
@@ -195,7 +195,7 @@ function backwardPass(
     }
     const grads = new Map<string, tf.Tensor>();
     const dlogits = tf.tensor2d(dlog, [M, V]);
-    const dwteHead = mm(tf.transpose(dlogits), saved.hSel); // (V, C)
+    const dwteHead = weightGrad(dlogits, saved.hSel); // (V, C)
     const dhSel = mm(dlogits, P("transformer.wte.weight") as tf.Tensor2D); // (M, C)
     // scatter the scored rows back to (B*T, C); unscored rows get no gradient from the head
     const dhSelData = dhSel.dataSync() as Float32Array;
@@ -217,16 +217,16 @@ function backwardPass(
         const g: tf.Tensor[] = [];
         // MLP: x += gelu(ln2(x) @ Wfc + bfc) @ Wmp + bmp
         g.push(weightGrad(gOut, dx), colSum(dx));
-        const du = geluBackward(mm(dx, model.weightT(p + "mlp.c_proj.weight")), u);
+        const du = geluBackward(model.matMulWeightT(dx, p + "mlp.c_proj.weight"), u);
         g.push(weightGrad(h2, du), colSum(du));
-        const l2 = layerNormBackward(mm(du, model.weightT(p + "mlp.c_fc.weight")), { xhat: xhat2, rstd: rstd2 }, P(p + "ln_2.weight"));
+        const l2 = layerNormBackward(model.matMulWeightT(du, p + "mlp.c_fc.weight"), { xhat: xhat2, rstd: rstd2 }, P(p + "ln_2.weight"));
         g.push(l2.dg, l2.db);
         dx = tf.add(dx, l2.dx) as tf.Tensor2D;
         // attention: x += attn(ln1(x)) @ Wproj + bproj
         g.push(weightGrad(att, dx), colSum(dx));
-        const dqkv = attentionBackward(mm(dx, model.weightT(p + "attn.c_proj.weight")), attn[l]);
+        const dqkv = attentionBackward(model.matMulWeightT(dx, p + "attn.c_proj.weight"), attn[l]);
         g.push(weightGrad(h1, dqkv), colSum(dqkv));
-        const l1 = layerNormBackward(mm(dqkv, model.weightT(p + "attn.c_attn.weight")), { xhat: xhat1, rstd: rstd1 }, P(p + "ln_1.weight"));
+        const l1 = layerNormBackward(model.matMulWeightT(dqkv, p + "attn.c_attn.weight"), { xhat: xhat1, rstd: rstd1 }, P(p + "ln_1.weight"));
         g.push(l1.dg, l1.db);
         return { dx: tf.add(dx, l1.dx) as tf.Tensor2D, g };
       });

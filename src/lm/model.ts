@@ -4,6 +4,7 @@
 // The maths that uses these parameters lives in forward.ts (training/scoring) and
 // sample.ts (incremental decoding); both are hand-differentiated, not autodiff.
 import * as tf from "@tensorflow/tfjs-core";
+import { transposedMatMulsFast } from "./ops.ts";
 
 export interface GPTConfig {
   vocabSize: number;
@@ -171,6 +172,15 @@ export class GPT {
     let n = 0;
     for (const [, s] of paramShapes(this.config)) n += s.reduce((a, b) => a * b, 1);
     return n;
+  }
+
+  /**
+   * x·Wᵀ for a 2-D weight W (input gradients, the tied LM head): with fast transposed matMuls (see ops.ts) the kernel reads W
+   * transposed; otherwise an NN matMul with the cached Wᵀ copy.
+   */
+  matMulWeightT(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    if (transposedMatMulsFast()) return tf.matMul(x, this.getParam(name) as tf.Tensor2D, false, true) as tf.Tensor2D;
+    return tf.matMul(x, this.weightT(name)) as tf.Tensor2D;
   }
 
   /** The cached transpose of a 2-D weight; rebuilt lazily after the weight changes. */

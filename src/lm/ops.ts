@@ -1,6 +1,32 @@
 // Fused pieces with hand-written backward passes. Every matMul the model issues goes
-// through `mm`, which only ever runs the 2-D NN layout (the fast path on wasm).
+// through `mm` (plain NN) or, where `transposedMatMulsFast()` says so, through `mmT`.
 import * as tf from "@tensorflow/tfjs-core";
+import { enableNativeGemm } from "./native.ts";
+
+const layoutByBackend = new Map<string, boolean>();
+
+/**
+ * Whether transposed and batched matMuls run as fast as plain 2-D NN ones on the active
+ * backend: true on cpu/tensorflow and on wasm with the native GEMM installed; false on wasm
+ * with XNNPACK alone (0.6–2 GFLOP/s on those). Decided once per backend, at its first use
+ * (`enableNativeGemm` is idempotent and is what backend init already called), so the layout a
+ * model's pass uses does not change under it. Without fast transposes the old layout is used:
+ * explicit transposes and cached Wᵀ copies that keep every product NN.
+ */
+export function transposedMatMulsFast(): boolean {
+  const backend = tf.getBackend();
+  let fast = layoutByBackend.get(backend);
+  if (fast === undefined) {
+    fast = backend !== "wasm" || enableNativeGemm(backend).enabled;
+    layoutByBackend.set(backend, fast);
+  }
+  return fast;
+}
+
+/** a·b with either operand transposed in the kernel (no transpose copy). */
+export function mmT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean): tf.Tensor2D {
+  return tf.matMul(a, b, transposeA, transposeB) as tf.Tensor2D;
+}
 
 export function mm(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(a, b) as tf.Tensor2D;
@@ -11,10 +37,12 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D 
   return tf.add(mm(x, w as tf.Tensor2D), b) as tf.Tensor2D;
 }
 
-/** Column sums of a (rows, cols) matrix, in JS: tfjs reduces axis 0 by transposing first, and
- *  a ones-vector matMul re-packs the whole matrix as XNNPACK weights; both are slower on wasm. */
+/** Column sums of a (rows, cols) matrix. tfjs reduces axis 0 by transposing first, and on
+ *  XNNPACK a ones-vector matMul re-packs the whole matrix as weights, so without fast
+ *  transposed matMuls this sums in JS; with them it is xᵀ·1, read transposed by the kernel. */
 export function colSum(x: tf.Tensor2D): tf.Tensor1D {
   const [rows, cols] = x.shape;
+  if (transposedMatMulsFast()) return tf.tidy(() => tf.reshape(mmT(x, tf.ones([rows, 1]), true, false), [cols]));
   const src = x.dataSync() as Float32Array;
   const acc = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
@@ -77,9 +105,9 @@ export function geluBackward(dg: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
   return tf.mul(dg, deriv) as tf.Tensor2D;
 }
 
-/** dW = X^T @ dY with one explicit transpose, keeping the matMul NN. */
+/** dW = Xᵀ·dY: transposed in the kernel when that is fast, else one explicit transpose and an NN matMul. */
 export function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
-  return mm(tf.transpose(x), dy);
+  return transposedMatMulsFast() ? mmT(x, dy, true, false) : mm(tf.transpose(x), dy);
 }
 
 /** Cache-friendly blocked transpose of a row-major (rows, cols) matrix. */
