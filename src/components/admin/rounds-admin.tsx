@@ -1,10 +1,11 @@
 "use client";
 // Training rounds (the loop's `rounds` router): list with status, live curves of the selected
-// round while it runs, trigger / cancel; policy versions with promote and roll back.
+// round while it runs, its gates and final metrics, trigger / cancel; policy versions with
+// promote and roll back; the loop settings (schedule, DPO hyperparameters, gates).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonDanger, buttonPrimary, buttonSecondary, card } from "../ui";
+import { buttonDanger, buttonPrimary, buttonSecondary, card, input, label } from "../ui";
 import { LineChart } from "./charts";
 
 const ACTIVE = new Set(["QUEUED", "RUNNING"]);
@@ -47,7 +48,7 @@ export function RoundsAdmin() {
         {rounds.data?.length === 0 && <p className="mt-3 text-sm text-slate-500">No rounds yet. One starts automatically once enough new votes exist, or start one now.</p>}
         <ul className="mt-3 divide-y divide-slate-100" data-testid="round-list">
           {rounds.data?.map((r) => (
-            <li key={r.id} className={`flex flex-wrap items-center justify-between gap-2 py-2 ${r.id === selectedId ? "bg-indigo-50/50" : ""}`}>
+            <li key={r.id} data-testid="round-row" data-status={r.status} className={`flex flex-wrap items-center justify-between gap-2 py-2 ${r.id === selectedId ? "bg-indigo-50/50" : ""}`}>
               <button type="button" className="min-w-0 flex-1 text-left" onClick={() => setSelected(r.id)}>
                 <span className="font-medium">Round {r.number}</span>{" "}
                 <span className={`ml-1 rounded-full px-2 py-0.5 text-xs font-medium ${STATUS_STYLE[r.status] ?? ""}`}>{r.status.toLowerCase()}</span>
@@ -66,19 +67,24 @@ export function RoundsAdmin() {
           ))}
         </ul>
       </section>
-      {selectedId && <RoundDetail roundId={selectedId} />}
+      {/* keyed: another round starts from an empty series instead of appending to this one */}
+      {selectedId && <RoundDetail key={selectedId} roundId={selectedId} />}
       <Versions />
+      <LoopSettingsForm />
     </div>
   );
 }
 
 type Series = { step: number; values: Record<string, number> }[];
 
+type Gate = { name: string; passed: boolean; value: number | null; threshold: number | null; detail?: string };
+type Eval = { n: number; accuracy: number; loss: number; rewardMargin: number } | null;
+type Summary = { steps?: number; seconds?: number; pairsPerSecond?: number; last?: Record<string, number>; heldout?: Eval; heldoutBefore?: Eval; kl?: { kl: number; stderr: number; n: number } | null };
+
 function RoundDetail({ roundId }: { roundId: string }) {
   const trpc = useTRPC();
   const [series, setSeries] = useState<Series>([]);
   const lastStep = series.at(-1)?.step ?? -1;
-  useEffect(() => setSeries([]), [roundId]);
   // Polls only the steps after the last one it has, every 2 s while the round is active.
   const round = useQuery({
     ...trpc.rounds.get.queryOptions({ roundId, afterStep: lastStep }),
@@ -96,30 +102,57 @@ function RoundDetail({ roundId }: { roundId: string }) {
   const steps = series.map((m) => m.step);
   const col = (name: string) => series.map((m) => (typeof m.values[name] === "number" ? m.values[name] : null));
   const r = round.data;
+  const summary = (r?.summary ?? null) as Summary | null;
   return (
-    <section aria-labelledby="round-detail-heading" className={card} data-testid="round-detail">
+    <section aria-labelledby="round-detail-heading" className={card} data-testid="round-detail" data-status={r?.status}>
       <h2 id="round-detail-heading" className="text-lg font-semibold">
         {r ? `Round ${r.number}: ${r.status.toLowerCase()}` : "Round"}
       </h2>
       {r?.gates != null && (
-        <ul className="mt-2 flex flex-wrap gap-2 text-xs">
-          {(r.gates as { name: string; passed: boolean; value: number | null; threshold: number | null }[]).map((g) => (
-            <li key={g.name} className={`rounded px-2 py-0.5 ${g.passed ? "bg-green-100 text-green-800" : "bg-red-100 text-red-800"}`}>
-              {g.name}: {g.value === null ? "—" : g.value.toFixed(3)} (limit {g.threshold ?? "—"})
+        <ul className="mt-2 flex flex-wrap gap-2 text-xs" aria-label="Gates" data-testid="round-gates">
+          {(r.gates as Gate[]).map((g) => (
+            <li key={g.name} title={g.detail} className={`rounded px-2 py-0.5 ${g.passed ? "bg-green-100 text-green-800" : "bg-red-100 text-red-800"}`}>
+              {g.passed ? "passed" : "failed"} {g.name}: {g.value === null ? "—" : g.value.toFixed(3)} (limit {g.threshold ?? "—"})
             </li>
           ))}
         </ul>
       )}
+      {summary && <RoundSummary summary={summary} />}
       {series.length === 0 ? (
         <p className="mt-3 text-sm text-slate-500">No training steps recorded yet.</p>
       ) : (
         <div className="mt-3 grid gap-4 md:grid-cols-3">
-          <LineChart label="Loss per step" labels={steps} series={[{ name: "loss", data: col("loss") }]} />
-          <LineChart label="Reward margin per step" labels={steps} series={[{ name: "rewards/margins", data: col("rewards/margins") }]} />
-          <LineChart label="Reward accuracy per step" labels={steps} series={[{ name: "rewards/accuracies", data: col("rewards/accuracies") }]} />
+          <LineChart testId="curve-loss" label="Loss per step" labels={steps} series={[{ name: "loss", data: col("loss") }]} />
+          <LineChart testId="curve-margin" label="Reward margin per step" labels={steps} series={[{ name: "rewards/margins", data: col("rewards/margins") }]} />
+          <LineChart testId="curve-accuracy" label="Reward accuracy per step" labels={steps} series={[{ name: "rewards/accuracies", data: col("rewards/accuracies") }]} />
         </div>
       )}
     </section>
+  );
+}
+
+const fmt = (v: number | undefined | null, digits = 3) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "—");
+
+/** The finished round's numbers: held-out evaluation before → after training, KL, and speed. */
+function RoundSummary({ summary: s }: { summary: Summary }) {
+  const rows: [string, string][] = [];
+  if (s.heldout) {
+    rows.push([`Held-out accuracy (${s.heldout.n} pairs)`, `${fmt(s.heldoutBefore?.accuracy)} → ${fmt(s.heldout.accuracy)}`]);
+    rows.push(["Held-out loss", `${fmt(s.heldoutBefore?.loss)} → ${fmt(s.heldout.loss)}`]);
+    rows.push(["Held-out reward margin", fmt(s.heldout.rewardMargin)]);
+  }
+  if (s.kl) rows.push([`KL to reference (${s.kl.n} samples)`, `${fmt(s.kl.kl)} ± ${fmt(s.kl.stderr)} nats`]);
+  if (s.last) rows.push(["Last step loss / margin / accuracy", `${fmt(s.last.loss)} / ${fmt(s.last["rewards/margins"])} / ${fmt(s.last["rewards/accuracies"], 2)}`]);
+  if (s.steps !== undefined) rows.push(["Steps, time", `${s.steps} steps in ${fmt(s.seconds, 1)} s (${fmt(s.pairsPerSecond, 2)} pairs/s)`]);
+  return (
+    <dl className="mt-3 grid grid-cols-1 gap-x-6 gap-y-1 text-sm sm:grid-cols-2" data-testid="round-summary">
+      {rows.map(([k, v]) => (
+        <div key={k} className="flex justify-between gap-2 border-b border-slate-100 py-1">
+          <dt className="text-slate-600">{k}</dt>
+          <dd className="font-mono">{v}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }
 
@@ -149,7 +182,7 @@ function Versions() {
       )}
       <ul className="mt-3 divide-y divide-slate-100" data-testid="version-list">
         {list.map((v) => (
-          <li key={v.id} className="flex items-center justify-between gap-2 py-2 text-sm">
+          <li key={v.id} data-testid="version-row" data-name={v.name} data-status={v.status} className="flex items-center justify-between gap-2 py-2 text-sm">
             <span>
               <span className="font-mono font-semibold">{v.name}</span>{" "}
               <span className={`ml-1 rounded-full px-2 py-0.5 text-xs ${v.status === "SERVING" ? "bg-green-100 text-green-800" : "bg-slate-100 text-slate-600"}`}>{v.status.toLowerCase()}</span>
@@ -162,6 +195,124 @@ function Versions() {
           </li>
         ))}
       </ul>
+    </section>
+  );
+}
+
+type Group = "schedule" | "dpo" | "gates";
+const LOOP_FIELDS: { group: Group; name: string; label: string; step: string; help: string; nullable?: boolean }[] = [
+  { group: "schedule", name: "minNewPairs", label: "New votes per round", step: "1", help: "a round starts once this many unused A/B votes exist" },
+  { group: "dpo", name: "beta", label: "β", step: "0.01", help: "strength of the KL penalty, (0, 10]" },
+  { group: "dpo", name: "learningRate", label: "Learning rate", step: "0.0001", help: "1e-7 to 1e-2" },
+  { group: "dpo", name: "epochs", label: "Epochs", step: "1", help: "passes over the round's pairs" },
+  { group: "dpo", name: "batchPairs", label: "Pairs per step", step: "1", help: "1–64" },
+  { group: "dpo", name: "maxPairs", label: "Max new pairs", step: "1", help: "oldest unused votes first" },
+  { group: "dpo", name: "minPairs", label: "Min pairs", step: "1", help: "fewer usable pairs fail the round" },
+  { group: "dpo", name: "heldoutFraction", label: "Held-out fraction", step: "0.05", help: "of prompts, for evaluation and gates" },
+  { group: "dpo", name: "klPrompts", label: "KL prompts", step: "1", help: "samples for the KL estimate" },
+  { group: "gates", name: "minHeldoutAccuracy", label: "Gate: held-out accuracy >", step: "0.01", help: "empty turns the gate off", nullable: true },
+  { group: "gates", name: "maxHeldoutLoss", label: "Gate: held-out loss <", step: "0.01", help: "empty turns the gate off", nullable: true },
+  { group: "gates", name: "klBudget", label: "Gate: KL budget (nats) ≤", step: "0.5", help: "empty turns the gate off", nullable: true },
+];
+const fieldKey = (f: { group: Group; name: string }) => `${f.group}.${f.name}`;
+
+function LoopSettingsForm() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const settings = useQuery(trpc.rounds.settings.queryOptions());
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [autoTrain, setAutoTrain] = useState(true);
+  const [saved, setSaved] = useState(false);
+  const save = useMutation(
+    trpc.rounds.updateSettings.mutationOptions({
+      onSuccess: (data) => {
+        queryClient.setQueryData(trpc.rounds.settings.queryKey(), data);
+        setSaved(true);
+      },
+    }),
+  );
+  useEffect(() => {
+    const d = settings.data;
+    if (!d) return;
+    const v: Record<string, string> = {};
+    for (const f of LOOP_FIELDS) {
+      const value = (d[f.group] as Record<string, unknown>)[f.name];
+      v[fieldKey(f)] = typeof value === "number" ? String(value) : "";
+    }
+    setValues(v);
+    setAutoTrain(d.schedule.autoTrain);
+  }, [settings.data]);
+
+  const error = save.error ? describeError(save.error) : null;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setSaved(false);
+    const patch: Record<Group, Record<string, number | boolean | null>> = { schedule: { autoTrain }, dpo: {}, gates: {} };
+    for (const f of LOOP_FIELDS) {
+      const raw = values[fieldKey(f)]?.trim() ?? "";
+      // An empty gate is "off"; an empty number anywhere else is sent as NaN so the server names the field.
+      patch[f.group][f.name] = raw === "" ? (f.nullable ? null : Number.NaN) : Number(raw);
+    }
+    save.mutate(patch as never);
+  };
+
+  return (
+    <section aria-labelledby="loop-settings-heading" className={card}>
+      <h2 id="loop-settings-heading" className="text-lg font-semibold">
+        Loop settings
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">Read by each new round (a running round keeps the settings it started with).</p>
+      {!settings.data ? (
+        <p className="mt-3 text-sm text-slate-500">{settings.error ? describeError(settings.error).message : "Loading…"}</p>
+      ) : (
+        <form onSubmit={submit} className="mt-3 space-y-4" noValidate aria-label="Loop settings">
+          <label className="flex items-center gap-2 text-sm text-slate-700">
+            <input type="checkbox" checked={autoTrain} onChange={(e) => setAutoTrain(e.target.checked)} />
+            Start rounds automatically
+          </label>
+          <div className="grid gap-4 sm:grid-cols-3">
+            {LOOP_FIELDS.map((f) => {
+              const id = `loop-${f.group}-${f.name}`;
+              const fieldError = error?.fields[fieldKey(f)];
+              return (
+                <div key={id}>
+                  <label htmlFor={id} className={label}>
+                    {f.label}
+                  </label>
+                  <input
+                    id={id}
+                    type="number"
+                    step={f.step}
+                    className={`${input} mt-1`}
+                    value={values[fieldKey(f)] ?? ""}
+                    aria-invalid={!!fieldError}
+                    aria-describedby={`${id}-help`}
+                    onChange={(e) => setValues((v) => ({ ...v, [fieldKey(f)]: e.target.value }))}
+                  />
+                  <p id={`${id}-help`} className={`mt-1 text-xs ${fieldError ? "text-red-700" : "text-slate-500"}`}>
+                    {fieldError ?? f.help}
+                  </p>
+                </div>
+              );
+            })}
+          </div>
+          <div className="flex items-center gap-3">
+            <button type="submit" className={buttonPrimary} disabled={save.isPending}>
+              Save loop settings
+            </button>
+            {saved && !save.isPending && (
+              <p role="status" className="text-sm text-green-700">
+                Saved.
+              </p>
+            )}
+            {error && (
+              <p role="alert" className="text-sm text-red-700">
+                {error.message}
+              </p>
+            )}
+          </div>
+        </form>
+      )}
     </section>
   );
 }
