@@ -1,9 +1,12 @@
 // `npm run test:e2e`: build if needed, a fresh database (migrated + seeded with a known admin
-// password), `next start` on a free port, Playwright in Debian's Chromium, then tear down.
-// The exit code is Playwright's.
+// password), `next start` on a free port and the trainer worker (so rounds run while the
+// browser watches), Playwright in Debian's Chromium, then tear down. The exit code is
+// Playwright's.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { applyMigrations } from "../src/server/db/migrate.ts";
@@ -12,6 +15,7 @@ import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, w
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const NEXT_BIN = path.join(ROOT, "node_modules/next/dist/bin/next");
+const TRAINER_ENTRY = path.join(ROOT, "workers/trainer.ts");
 const PLAYWRIGHT_BIN = path.join(ROOT, "node_modules/@playwright/test/cli.js");
 const ADMIN_USERNAME = "admin";
 const ADMIN_PASSWORD = `e2e-${randomBytes(9).toString("base64url")}`;
@@ -57,6 +61,9 @@ async function main(): Promise<number> {
   const dbName = `dpo_e2e_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
   const databaseUrl = withDatabase(serverUrl, dbName);
   let server: ChildProcess | undefined;
+  let trainer: ChildProcess | undefined;
+  // Checkpoints the trainer writes in this run: shared by web (promote, serve) and trainer, gone afterwards.
+  const checkpointDir = await mkdtemp(path.join(tmpdir(), "dpo-e2e-checkpoints-"));
 
   await adminQuery(serverUrl, `CREATE DATABASE "${dbName}"`);
   say(`created database ${dbName}`);
@@ -78,6 +85,7 @@ async function main(): Promise<number> {
       NODE_ENV: "production",
       PORT: String(port),
       TRAINER_ENABLED: "false",
+      CHECKPOINT_DIR: checkpointDir,
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     };
     server = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(port), "-H", "127.0.0.1"], {
@@ -86,18 +94,35 @@ async function main(): Promise<number> {
       stdio: "inherit",
       detached: true,
     });
-    await waitForHealthy(baseUrl, server, 60_000, "next start");
-    say(`app is up at ${baseUrl}; running Playwright`);
+    // The trainer, as `npm start` runs it (same database and checkpoint store), in its own
+    // process group. A short lease notices a cancelled round within seconds; a short tick sends
+    // a triggered round to the queue within half a second.
+    trainer = spawn(process.execPath, ["--import", "tsx", TRAINER_ENTRY, "--lease-seconds", "6", "--tick-ms", "500", "--worker-id", "e2e-trainer"], {
+      cwd: ROOT,
+      env: { ...appEnv, TRAINER_ENABLED: "true" },
+      stdio: "inherit",
+      detached: true,
+    });
+    const trainerExit = new Promise<string>((resolve) => trainer!.once("exit", (code, signal) => resolve(`code ${code ?? signal}`)));
+    await Promise.race([
+      waitForHealthy(baseUrl, server, 60_000, "next start"),
+      trainerExit.then((how) => Promise.reject(new Error(`the trainer exited early (${how}); see its output`))),
+    ]);
+    say(`app is up at ${baseUrl} with a trainer; running Playwright`);
 
-    return await run(process.execPath, [PLAYWRIGHT_BIN, "test", "-c", "e2e/playwright.config.ts", ...process.argv.slice(2)], {
+    const code = await run(process.execPath, [PLAYWRIGHT_BIN, "test", "-c", "e2e/playwright.config.ts", ...process.argv.slice(2)], {
       ...process.env,
       E2E_BASE_URL: baseUrl,
       E2E_DATABASE_URL: databaseUrl,
       E2E_ADMIN_USERNAME: ADMIN_USERNAME,
       E2E_ADMIN_PASSWORD: ADMIN_PASSWORD,
     });
+    // A failed rounds spec is easier to read knowing the trainer was gone.
+    if (trainer.exitCode !== null || trainer.signalCode !== null) say(`note: the trainer exited during the run (${trainer.exitCode ?? trainer.signalCode})`);
+    return code;
   } finally {
-    if (server) await stopProcessGroup(server);
+    await Promise.all([server, trainer].map((child) => (child ? stopProcessGroup(child) : undefined)));
+    await rm(checkpointDir, { recursive: true, force: true });
     await dropDatabase(serverUrl, dbName).catch((err: unknown) =>
       say(`could not drop ${dbName}: ${err instanceof Error ? err.message : String(err)}`),
     );

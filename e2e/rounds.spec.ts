@@ -1,0 +1,169 @@
+// A DPO round running live in the admin console, in real Chromium against the real trainer
+// (e2e/run.ts starts it): the admin sizes the round in the loop settings, starts it, watches
+// its status and the loss / reward-margin / accuracy curves grow while it trains, reads the
+// gates and final metrics, rolls the promoted version back and promotes it again, then starts
+// a second round and cancels it.
+import { expect, test, type Page } from "@playwright/test";
+import { insertDecisiveVotes, roundFacts } from "./db.ts";
+
+const adminUsername = process.env.E2E_ADMIN_USERNAME ?? "admin";
+const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? "";
+const run = Date.now().toString(36);
+const FINAL = ["SUCCEEDED", "REJECTED", "FAILED", "CANCELLED"];
+
+async function signInAdmin(page: Page) {
+  await page.goto("/login");
+  await page.getByLabel("Username").fill(adminUsername);
+  await page.getByLabel("Password").fill(adminPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+}
+
+async function fillLoopSetting(page: Page, label: string, value: string) {
+  await page.getByRole("form", { name: "Loop settings" }).getByLabel(label, { exact: true }).fill(value);
+}
+
+/** What the page shows for the selected round right now, read in one go. */
+async function observe(page: Page) {
+  return page.evaluate(() => {
+    const detail = document.querySelector('[data-testid="round-detail"]');
+    const points = (id: string) => {
+      const el = document.querySelector(`[data-testid="${id}"]`);
+      return el ? Number(el.getAttribute("data-points")) : 0;
+    };
+    return {
+      status: detail?.getAttribute("data-status") ?? "",
+      loss: points("curve-loss"),
+      margin: points("curve-margin"),
+      accuracy: points("curve-accuracy"),
+    };
+  });
+}
+
+test.describe.configure({ mode: "serial" });
+// Two rounds on the house model under a shared CPU: minutes, not the default minute.
+test.setTimeout(300_000);
+
+test("an admin starts a round, watches its curves grow live, then rolls back, promotes and cancels", async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await signInAdmin(page);
+  await page.getByRole("link", { name: "Rounds" }).first().click();
+  await expect(page.getByRole("heading", { name: "Training rounds", level: 1 })).toBeVisible();
+
+  // A small, quick round, set the way an admin would. No schedule: only the button starts rounds.
+  const settings = page.getByRole("form", { name: "Loop settings" });
+  await expect(settings.getByLabel("β", { exact: true })).not.toHaveValue("");
+  // Validation first: an empty required number is refused field by field.
+  await fillLoopSetting(page, "Epochs", "");
+  await settings.getByRole("button", { name: "Save loop settings" }).click();
+  await expect(settings.getByLabel("Epochs", { exact: true })).toHaveAttribute("aria-invalid", "true");
+  await settings.getByLabel("Start rounds automatically").uncheck();
+  await fillLoopSetting(page, "Epochs", "1");
+  await fillLoopSetting(page, "Pairs per step", "2");
+  // Enough pairs that training spans several of the page's 2 s polls, even on a quiet machine.
+  await fillLoopSetting(page, "Max new pairs", "64");
+  await fillLoopSetting(page, "Min pairs", "4");
+  await fillLoopSetting(page, "Held-out fraction", "0.25");
+  await fillLoopSetting(page, "Learning rate", "0.0002");
+  await fillLoopSetting(page, "KL prompts", "0");
+  // Gates that a finite round passes whatever the few held-out pairs say, so the outcome (and
+  // which of promote / roll back applies) is known: the loss gate stays on with a loose limit.
+  await fillLoopSetting(page, "Gate: held-out accuracy >", "");
+  await fillLoopSetting(page, "Gate: held-out loss <", "50");
+  await fillLoopSetting(page, "Gate: KL budget (nats) ≤", "");
+  await settings.getByRole("button", { name: "Save loop settings" }).click();
+  await expect(settings.getByRole("status")).toHaveText("Saved.");
+  await expect(settings.getByLabel("Epochs", { exact: true })).toHaveAttribute("aria-invalid", "false");
+
+  await insertDecisiveVotes(64, `${run}-r1`);
+
+  await page.getByRole("button", { name: "Start a round now" }).click();
+  // The newest round is listed first and selected.
+  const heading = page.getByRole("heading", { name: /^Round \d+: (queued|running)$/ });
+  await expect(heading).toBeVisible();
+  const round1 = Number(/^Round (\d+)/.exec((await heading.textContent()) ?? "")![1]);
+  const row1 = page.getByTestId("round-row").filter({ hasText: new RegExp(`Round ${round1}\\b`) });
+  await expect(row1).toHaveAttribute("data-status", /^(QUEUED|RUNNING)$/);
+
+  // Watch the page as the trainer works: status and the charts' point counts.
+  const seen: { status: string; loss: number; margin: number; accuracy: number }[] = [];
+  let screenshotPoints = 0;
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const now = await observe(page);
+    seen.push(now);
+    // The README's picture of a live round: retaken as more steps arrive, while it still runs.
+    if (now.status === "RUNNING" && now.loss >= 2 && now.loss > screenshotPoints) {
+      await page.screenshot({ path: "docs/screenshots/admin-rounds-live.png", fullPage: true });
+      screenshotPoints = now.loss;
+    }
+    if (FINAL.includes(now.status)) break;
+    if (Date.now() > deadline) throw new Error(`round ${round1} did not finish within 4 minutes; last seen ${JSON.stringify(now)}`);
+    await page.waitForTimeout(250);
+  }
+  const statuses = [...new Set(seen.map((s) => s.status))];
+  expect(statuses.at(-1), `statuses seen: ${statuses.join(" → ")}`).toBe("SUCCEEDED");
+  expect(statuses).toContain("RUNNING");
+  // The curves grew while the round ran: at least two different non-zero point counts were on
+  // screen before it finished, never shrinking, the three charts always in step.
+  const liveCounts = [...new Set(seen.filter((s) => s.status === "RUNNING" && s.loss > 0).map((s) => s.loss))];
+  expect(liveCounts.length, `point counts seen while running: ${liveCounts.join(", ")}`).toBeGreaterThanOrEqual(2);
+  for (let i = 1; i < seen.length; i++) expect(seen[i].loss).toBeGreaterThanOrEqual(seen[i - 1].loss);
+  for (const s of seen) expect([s.margin, s.accuracy]).toEqual([s.loss, s.loss]);
+  expect(screenshotPoints).toBeGreaterThanOrEqual(2);
+
+  // Finished: every recorded step is plotted (~48 train pairs / 2 per step, give or take the
+  // held-out split by prompt), the status, gates and final metrics are shown.
+  const { steps, lastStep, resultVersion } = await roundFacts(round1);
+  expect(steps).toBeGreaterThanOrEqual(16);
+  expect(resultVersion).toMatch(/^v\d+$/);
+  const detail = page.getByTestId("round-detail");
+  await expect(page.getByTestId("curve-loss")).toHaveAttribute("data-points", String(steps));
+  await expect(page.getByTestId("curve-margin")).toHaveAttribute("data-points", String(steps));
+  await expect(page.getByTestId("curve-accuracy")).toHaveAttribute("data-points", String(steps));
+  await expect(page.getByTestId("curve-loss")).toContainText(new RegExp(`Loss per step: ${steps} points; loss \\S+ at step ${lastStep}`));
+  await expect(row1).toHaveAttribute("data-status", "SUCCEEDED");
+  await expect(row1).toContainText(`v0 → ${resultVersion}`);
+  await expect(row1).toContainText(`step ${lastStep}`);
+  await expect(page.getByRole("heading", { name: `Round ${round1}: succeeded` })).toBeVisible();
+  const gates = detail.getByRole("list", { name: "Gates" });
+  await expect(gates.getByRole("listitem")).toHaveCount(2);
+  await expect(gates).toContainText("passed finite: 0.000");
+  await expect(gates).toContainText(/passed heldout_loss: \d+\.\d{3} \(limit 50\)/);
+  const summary = page.getByTestId("round-summary");
+  await expect(summary).toContainText(/Held-out accuracy \(\d+ pairs\)\s*\d\.\d{3} → \d\.\d{3}/);
+  await expect(summary).toContainText(/Held-out loss\s*0\.69\d → \d+\.\d{3}/);
+  await expect(summary).toContainText(`${steps} steps in`);
+
+  // The round promoted its version; roll back to v0, then promote it again.
+  const versions = page.getByTestId("version-list");
+  const v0 = versions.locator('[data-testid="version-row"][data-name="v0"]');
+  const v1 = versions.locator(`[data-testid="version-row"][data-name="${resultVersion}"]`);
+  await expect(v1).toHaveAttribute("data-status", "SERVING");
+  await expect(v0).toHaveAttribute("data-status", "RETIRED");
+  await page.getByRole("button", { name: "Roll back to the previous version" }).click();
+  await expect(v0).toHaveAttribute("data-status", "SERVING");
+  await expect(v1).toHaveAttribute("data-status", "RETIRED");
+  await v1.getByRole("button", { name: "Promote" }).click();
+  await expect(v1).toHaveAttribute("data-status", "SERVING");
+  await expect(v0).toHaveAttribute("data-status", "RETIRED");
+
+  // A second round, cancelled while it is queued or running: it never produces a version.
+  await insertDecisiveVotes(16, `${run}-r2`);
+  await page.getByRole("button", { name: "Start a round now" }).click();
+  const versionCount = await versions.getByTestId("version-row").count();
+  const row2 = page.getByTestId("round-row").filter({ hasText: new RegExp(`Round ${round1 + 1}\\b`) });
+  await expect(row2).toHaveAttribute("data-status", /^(QUEUED|RUNNING)$/);
+  await row2.getByRole("button", { name: "Cancel", exact: true }).click();
+  await expect(row2).toHaveAttribute("data-status", "CANCELLED");
+  await expect(row2).toContainText("cancelled by an admin");
+  await expect(row2.getByRole("button", { name: "Cancel", exact: true })).toHaveCount(0);
+  await expect(page.getByRole("heading", { name: `Round ${round1 + 1}: cancelled` })).toBeVisible();
+  // Give the trainer time to notice (its lease renews every 2 s in e2e) and check it changed nothing.
+  await page.waitForTimeout(5_000);
+  await page.reload();
+  await expect(row2).toHaveAttribute("data-status", "CANCELLED");
+  await expect(row2).toContainText("→ …");
+  await expect(v1).toHaveAttribute("data-status", "SERVING");
+  await expect(versions.getByTestId("version-row")).toHaveCount(versionCount);
+});
