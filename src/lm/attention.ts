@@ -9,17 +9,23 @@ import { transposeJS, transposedMatMulsFast } from "./ops.ts";
 
 export type AttnSaved = PerHeadSaved | BatchedSaved;
 
-/** Saved by the batched layout: (B·H, T, hd) scaled queries, keys, values; (B·H, T, T) probabilities. */
+/** Saved by the batched layout, kept on the backend (tf.keep) until `disposeAttnSaved`:
+ *  (B·H, T, hd) scaled queries, keys, values; (B·H, T, T) probabilities. */
 interface BatchedSaved {
   kind: "batched";
   B: number;
   T: number;
   H: number;
   hd: number;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  p: Float32Array;
+  q: tf.Tensor3D;
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+  p: tf.Tensor3D;
+}
+
+/** Releases the tensors a batched-layout forward pass kept (idempotent; a no-op for the per-head layout). */
+export function disposeAttnSaved(s: AttnSaved): void {
+  if (s.kind === "batched") for (const t of [s.q, s.k, s.v, s.p]) t.dispose();
 }
 
 interface PerHeadSaved {
@@ -99,18 +105,19 @@ function forwardBatched(qkv: tf.Tensor2D, B: number, T: number, H: number, save:
   const q = splitHeads(src, B, T, H, hd, 3 * C, 0, 1 / Math.sqrt(hd)); // (B·H, T, hd)
   const k = splitHeads(src, B, T, H, hd, 3 * C, C, 1);
   const v = splitHeads(src, B, T, H, hd, 3 * C, 2 * C, 1);
-  const [probs, o] = tf.tidy(() => {
-    const scores = tf.matMul(tf.tensor3d(q, [BH, T, hd]), tf.tensor3d(k, [BH, T, hd]), false, true); // (B·H, T, T)
+  let saved: BatchedSaved | null = null;
+  const o = tf.tidy(() => {
+    const qt = tf.tensor3d(q, [BH, T, hd]), kt = tf.tensor3d(k, [BH, T, hd]), vt = tf.tensor3d(v, [BH, T, hd]);
+    const scores = tf.matMul(qt, kt, false, true); // (B·H, T, T)
     const p = bias
-      ? tf.reshape(tf.softmax(tf.add(tf.reshape(scores, [B, H, T, T]), tf.tensor4d(bias, [B, 1, T, T]))), [BH, T, T])
-      : tf.softmax(tf.add(scores, causalBias(T)));
-    return [p, tf.matMul(p, tf.tensor3d(v, [BH, T, hd]))]; // (B·H, T, hd)
+      ? (tf.reshape(tf.softmax(tf.add(tf.reshape(scores, [B, H, T, T]), tf.tensor4d(bias, [B, 1, T, T]))), [BH, T, T]) as tf.Tensor3D)
+      : tf.softmax(tf.add(scores, causalBias(T))) as tf.Tensor3D;
+    if (save) saved = { kind: "batched", B, T, H, hd, q: tf.keep(qt), k: tf.keep(kt), v: tf.keep(vt), p: tf.keep(p) };
+    return tf.matMul(p, vt); // (B·H, T, hd)
   });
   const out = new Float32Array(B * T * C);
   mergeHeads(o.dataSync() as Float32Array, out, B, T, H, hd, C, 0, 1);
   o.dispose();
-  const saved: BatchedSaved | null = save ? { kind: "batched", B, T, H, hd, q, k, v, p: probs.dataSync() as Float32Array } : null;
-  probs.dispose();
   return { out: tf.tensor2d(out, [B * T, C]), saved };
 }
 
@@ -121,13 +128,13 @@ function backwardBatched(dOut: tf.Tensor2D, s: BatchedSaved): tf.Tensor2D {
   const dOh = splitHeads(dOut.dataSync() as Float32Array, B, T, H, hd, C, 0, 1); // (B·H, T, hd)
   const [dQ, dK, dV] = tf.tidy(() => {
     const d = tf.tensor3d(dOh, [BH, T, hd]);
-    const p = tf.tensor3d(s.p, [BH, T, T]);
-    const dP = tf.matMul(d, tf.tensor3d(s.v, [BH, T, hd]), false, true); // (B·H, T, T)
+    const p = s.p;
+    const dP = tf.matMul(d, s.v, false, true); // (B·H, T, T)
     const dV = tf.matMul(p, d, true, false); // (B·H, T, hd)
     // softmax backward: dS = P ⊙ (dP − rowsum(dP ⊙ P)); P is exactly 0 where masked, so dS is too
     const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true)));
-    const dQ = tf.matMul(dS, tf.tensor3d(s.k, [BH, T, hd])); // w.r.t. the scaled queries
-    const dK = tf.matMul(dS, tf.tensor3d(s.q, [BH, T, hd]), true, false);
+    const dQ = tf.matMul(dS, s.k); // w.r.t. the scaled queries
+    const dK = tf.matMul(dS, s.q, true, false);
     return [dQ, dK, dV];
   });
   const dqkv = new Float32Array(B * T * 3 * C);

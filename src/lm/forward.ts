@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
 
 export type { ScoreItem } from "./pack.ts";
-import { attentionBackward, attentionForward, type AttnSaved } from "./attention.ts";
+import { attentionBackward, attentionForward, disposeAttnSaved, type AttnSaved } from "./attention.ts";
 import { pack, type Packed, type ScoreItem } from "./pack.ts";
 import { colSum, gatherRows, gelu, geluBackward, layerNorm, layerNormBackward, linear, mm, weightGrad, type LNSaved } from "./ops.ts";
 
@@ -41,7 +41,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
     const p = `transformer.h.${l}.`;
     let attn: AttnSaved | null = null;
     // one scope per block so its temporaries are freed now, not at the end of the whole pass
-    const r = tf.tidy(() => {
+    const block = () => tf.tidy(() => {
       const ln1 = layerNorm(x, P(p + "ln_1.weight"), P(p + "ln_1.bias"), c.layerNormEpsilon);
       const qkv = linear(ln1.y, P(p + "attn.c_attn.weight"), P(p + "attn.c_attn.bias")); // (B*T, 3C)
       const a = attentionForward(qkv, B, T, c.nHead, save, pk.bias);
@@ -54,6 +54,14 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
       if (!save) return { x: x2 };
       return { x: x2, xhat1: ln1.saved.xhat, rstd1: ln1.saved.rstd, h1: ln1.y, att: a.out, xhat2: ln2.saved.xhat, rstd2: ln2.saved.rstd, h2: ln2.y, u, g };
     });
+    let r: ReturnType<typeof block>;
+    try {
+      r = block();
+    } catch (e) {
+      // attention keeps its tensors outside the tidy scopes: release them on the way out
+      for (const s of [...layers.map((ls) => ls.attn), attn as AttnSaved | null]) if (s) disposeAttnSaved(s);
+      throw e;
+    }
     x.dispose(); // the block input is not needed by the backward pass (LayerNorm keeps xhat)
     x = r.x;
     if (save) {
@@ -160,6 +168,7 @@ export function forwardWithGrad(model: GPT, items: ScoreItem[]): PendingGrads {
       return backwardPass(model, pk, logits, attn, saved, dlogps);
     } finally {
       for (const t of all()) t.dispose();
+      for (const a of attn) disposeAttnSaved(a);
     }
   };
   return {
@@ -169,6 +178,7 @@ export function forwardWithGrad(model: GPT, items: ScoreItem[]): PendingGrads {
     dispose: () => {
       consumed = true;
       for (const t of all()) t.dispose();
+      for (const a of attn) disposeAttnSaved(a);
     },
   };
 }
@@ -233,6 +243,7 @@ function backwardPass(
       BLOCK_PARAMS.forEach((n, i) => grads.set(p + n, r.g[i]));
       // this block's saved activations are no longer needed
       for (const t of saved.layers[l]) t.dispose();
+      disposeAttnSaved(attn[l]);
       dx.dispose();
       dx = r.dx;
     }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./backend.ts";
-import { logprobGrads, scoreCompletions, type ScoreItem } from "./forward.ts";
+import { forwardWithGrad, logprobGrads, scoreCompletions, type ScoreItem } from "./forward.ts";
 import { pack } from "./pack.ts";
 import { disposeGrads } from "./optim.ts";
 import { makeRng } from "./model.ts";
@@ -86,6 +86,31 @@ describe("logprobGrads", () => {
     const pk = pack(model, items);
     expect(pk.B).toBe(3); // [0,2,3] shared, [1] alone, [4] split off (the shared row would exceed the context)
     expect(pk.bias).not.toBeNull();
+    model.dispose();
+  });
+
+  it("frees every saved activation (attention's kept tensors included) whether the pass is backpropagated, disposed, or only scored", () => {
+    const model = tinyModel(5);
+    const rand = makeRng(17);
+    const shared = randomIds(8, TINY.vocabSize, rand);
+    const items: ScoreItem[] = [
+      { promptIds: shared, completionIds: randomIds(4, TINY.vocabSize, rand) },
+      { promptIds: shared, completionIds: randomIds(3, TINY.vocabSize, rand) },
+      { promptIds: randomIds(2, TINY.vocabSize, rand), completionIds: randomIds(5, TINY.vocabSize, rand) },
+    ];
+    const backprop = () => disposeGrads(logprobGrads(model, items, (lp) => ({ loss: 0, dlogps: new Float64Array(lp.length).fill(1) })).grads);
+    backprop(); // warm-up: cached Wᵀ copies, when the layout uses them
+    const count = () => (model.invalidateTransposes(), tf.memory().numTensors);
+    const before = count();
+    backprop();
+    expect(count()).toBe(before);
+    const pending = forwardWithGrad(model, items);
+    expect(tf.memory().numTensors).toBeGreaterThan(before); // it does hold activations
+    pending.dispose();
+    expect(count()).toBe(before);
+    expect(() => pending.backward(new Float64Array(items.length))).toThrow(/already called/);
+    scoreCompletions(model, items);
+    expect(count()).toBe(before);
     model.dispose();
   });
 });
