@@ -14,7 +14,14 @@ import { randomIds, tinyModel, TINY } from "./testing.ts";
 
 const gemm = loadNativeGemm();
 const available = gemm !== null;
-const notBuilt = available ? "" : ` [NOT RUN: dpo-arena-native-gemm is not built here: ${nativeGemmLoadError()}]`;
+const switchedOff = process.env.DPO_ARENA_NATIVE_GEMM?.trim() === "0";
+/** the addon is built and allowed to replace the wasm kernel (what these tests exercise) */
+const active = available && !switchedOff;
+const notBuilt = !available
+  ? ` [NOT RUN: dpo-arena-native-gemm is not built here: ${nativeGemmLoadError()}]`
+  : switchedOff
+    ? " [NOT RUN: DPO_ARENA_NATIVE_GEMM=0 turns the native GEMM off]"
+    : "";
 
 let backend = "";
 beforeAll(async () => {
@@ -112,7 +119,7 @@ describe("native GEMM on the wasm backend", () => {
 
   const kernels = gemm ? gemm.kernels() : ["(none)"];
   for (const kernel of kernels) {
-    it.runIf(available)(`${kernel} micro-kernel equals the original wasm kernel over random shapes and all transposes${notBuilt}`, () => {
+    it.runIf(active)(`${kernel} micro-kernel equals the original wasm kernel over random shapes and all transposes${notBuilt}`, () => {
       gemm!.setKernel(kernel);
       nativeGemmRouting.minRowsNN = 0; // every shape through the native GEMM, however few rows
       const rand = makeRng(kernel.length * 101 + 7);
@@ -145,7 +152,7 @@ describe("native GEMM on the wasm backend", () => {
     });
   }
 
-  it.runIf(available)(`batched and broadcast matMuls equal the original kernel and a float64 reference${notBuilt}`, () => {
+  it.runIf(active)(`batched and broadcast matMuls equal the original kernel and a float64 reference${notBuilt}`, () => {
     gemm!.setKernel(gemm!.kernels()[0]);
     nativeGemmRouting.minRowsNN = 0;
     const rand = makeRng(99);
@@ -179,7 +186,7 @@ describe("native GEMM on the wasm backend", () => {
         }
   });
 
-  it.runIf(available)(`leaves 2-D NN products with few rows to XNNPACK (it caches packed weights), and runs the rest natively${notBuilt}`, () => {
+  it.runIf(active)(`leaves 2-D NN products with few rows to XNNPACK (it caches packed weights), and runs the rest natively${notBuilt}`, () => {
     nativeGemmRouting.minRowsNN = defaultMinRows;
     expect(defaultMinRows).toBeGreaterThan(1);
     const few = defaultMinRows - 1;
@@ -201,7 +208,7 @@ describe("native GEMM on the wasm backend", () => {
     }
   });
 
-  it.runIf(available)(`broadcasts batch dims that tfjs's own kernels flatten, e.g. (2,1) with (1,3), as numpy does${notBuilt}`, () => {
+  it.runIf(active)(`broadcasts batch dims that tfjs's own kernels flatten, e.g. (2,1) with (1,3), as numpy does${notBuilt}`, () => {
     // The original wasm kernel flattens the batch dims and indexes them modulo their size, which
     // is only right when one side is whole or a trailing suffix; the native kernel broadcasts.
     const rand = makeRng(5);
@@ -219,7 +226,7 @@ describe("native GEMM on the wasm backend", () => {
     }
   });
 
-  it.runIf(available)(`leaks neither tensors nor wasm memory, and rejects out-of-bounds operands${notBuilt}`, () => {
+  it.runIf(active)(`leaks neither tensors nor wasm memory, and rejects out-of-bounds operands${notBuilt}`, () => {
     const a = tf.randomNormal([64, 48]), b = tf.randomNormal([48, 80]);
     matMulWith(true, a, b, false, false);
     const before = tf.memory();
@@ -236,7 +243,7 @@ describe("native GEMM on the wasm backend", () => {
     expect(() => gemm!.batchMatMul(heap, 2, 0, 0, 1, 1, 1, 1, false, false, 0, 0)).toThrow(RangeError); // misaligned
   });
 
-  it.runIf(available)(`model log-probs and gradients agree with the native GEMM on and off${notBuilt}`, () => {
+  it.runIf(active)(`model log-probs and gradients agree with the native GEMM on and off${notBuilt}`, () => {
     const model = tinyModel(4, { ...TINY, nEmbd: 32, nHead: 4 });
     const rand = makeRng(3);
     const items: ScoreItem[] = Array.from({ length: 4 }, () => ({ promptIds: randomIds(5, TINY.vocabSize, rand), completionIds: randomIds(6, TINY.vocabSize, rand) }));
@@ -265,7 +272,7 @@ describe("native GEMM on the wasm backend", () => {
     model.dispose();
   });
 
-  it.runIf(available && process.env.DPO_ARENA_NATIVE_GEMM !== "0")(`is installed in worker threads that init their own wasm backend${notBuilt}`, async () => {
+  it.runIf(active)(`is installed in worker threads that init their own wasm backend${notBuilt}`, async () => {
     const backendUrl = new URL("./backend.ts", import.meta.url).href;
     const nativeUrl = new URL("./native.ts", import.meta.url).href;
     const boot = `
