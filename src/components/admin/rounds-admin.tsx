@@ -188,7 +188,11 @@ function Versions() {
               <span className={`ml-1 rounded-full px-2 py-0.5 text-xs ${v.status === "SERVING" ? "bg-green-100 text-green-800" : "bg-slate-100 text-slate-600"}`}>{v.status.toLowerCase()}</span>
             </span>
             {v.status !== "SERVING" && (
-              <button type="button" className={buttonSecondary} disabled={promote.isPending} onClick={() => promote.mutate({ versionId: v.id, allowRejected: v.status === "REJECTED" })}>
+              <button type="button" className={buttonSecondary} disabled={promote.isPending} onClick={() => {
+                  // A rejected version failed a gate: serving it anyway is a deliberate override.
+                  if (v.status === "REJECTED" && !window.confirm(`${v.name} failed a gate when it was trained. Serve it anyway?`)) return;
+                  promote.mutate({ versionId: v.id, allowRejected: v.status === "REJECTED" });
+                }}>
                 Promote
               </button>
             )}
