@@ -58,10 +58,11 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   await settings.getByRole("button", { name: "Save loop settings" }).click();
   await expect(settings.getByLabel("Epochs", { exact: true })).toHaveAttribute("aria-invalid", "true");
   await settings.getByLabel("Start rounds automatically").uncheck();
-  await fillLoopSetting(page, "Epochs", "1");
-  await fillLoopSetting(page, "Pairs per step", "2");
-  // Enough pairs that training spans several of the page's 2 s polls, even on a quiet machine.
-  await fillLoopSetting(page, "Max new pairs", "64");
+  await fillLoopSetting(page, "Epochs", "2");
+  await fillLoopSetting(page, "Pairs per step", "1");
+  // Enough steps (2 × 96) that training spans several of the page's 1 s polls even on a quiet
+  // machine with the native GEMM (~30 ms a step), and stays well inside the deadline under load.
+  await fillLoopSetting(page, "Max new pairs", "128");
   await fillLoopSetting(page, "Min pairs", "4");
   await fillLoopSetting(page, "Held-out fraction", "0.25");
   await fillLoopSetting(page, "Learning rate", "0.0002");
@@ -75,7 +76,7 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   await expect(settings.getByRole("status")).toHaveText("Saved.");
   await expect(settings.getByLabel("Epochs", { exact: true })).toHaveAttribute("aria-invalid", "false");
 
-  await insertDecisiveVotes(64, `${run}-r1`);
+  await insertDecisiveVotes(128, `${run}-r1`);
 
   await page.getByRole("button", { name: "Start a round now" }).click();
   // The newest round is listed first and selected.

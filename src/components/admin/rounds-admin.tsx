@@ -88,7 +88,7 @@ function RoundDetail({ roundId }: { roundId: string }) {
   // Polls only the steps after the last one it has, every 2 s while the round is active.
   const round = useQuery({
     ...trpc.rounds.get.queryOptions({ roundId, afterStep: lastStep }),
-    refetchInterval: (q) => (q.state.data && !ACTIVE.has(q.state.data.status) ? false : 2000),
+    refetchInterval: (q) => (q.state.data && !ACTIVE.has(q.state.data.status) ? false : 1000),
   });
   useEffect(() => {
     const fresh = round.data?.metrics;
@@ -210,7 +210,7 @@ const LOOP_FIELDS: { group: Group; name: string; label: string; step: string; he
   { group: "dpo", name: "learningRate", label: "Learning rate", step: "0.0001", help: "1e-7 to 1e-2" },
   { group: "dpo", name: "epochs", label: "Epochs", step: "1", help: "passes over the round's pairs" },
   { group: "dpo", name: "batchPairs", label: "Pairs per step", step: "1", help: "1–64" },
-  { group: "dpo", name: "maxPairs", label: "Max new pairs", step: "1", help: "oldest unused votes first" },
+  { group: "dpo", name: "maxPairs", label: "Max new pairs", step: "1", help: "newest unused votes first" },
   { group: "dpo", name: "minPairs", label: "Min pairs", step: "1", help: "fewer usable pairs fail the round" },
   { group: "dpo", name: "heldoutFraction", label: "Held-out fraction", step: "0.05", help: "of prompts, for evaluation and gates" },
   { group: "dpo", name: "klPrompts", label: "KL prompts", step: "1", help: "samples for the KL estimate" },
