@@ -82,10 +82,11 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
     // (votes, which must never be lost, commit synchronously and flush everything before them).
     await tx.$executeRaw`SET LOCAL synchronous_commit = off`;
-    let prompt: { id: string; text: string } | null;
+    let prompt: { id: string; text: string; hasCompletions: boolean } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
-      prompt = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true, text: true } });
+      const created = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true, text: true } });
+      prompt = { ...created, hasCompletions: false };
     } else {
       prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId);
       if (prompt === null) return null;
@@ -94,7 +95,8 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
     const assignedAs = (battleId: string, ready: boolean): AssignedBattle => ({ battleId, promptId, promptText: prompt.text, leaseExpiresAt, ready });
     // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
-    const source = await tx.battle.findFirst({
+    // (The claim already said whether the prompt has any completions: usually not.)
+    const source = !prompt.hasCompletions ? null : await tx.battle.findFirst({
       where: { promptId, completions: { some: {} } },
       orderBy: { createdAt: "asc" },
       select: { kind: true, policyAId: true, policyBId: true, swapped: true, completions: true },
@@ -151,9 +153,12 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
  * committed between the query's snapshot and the lock is not in it (nor one this labeler got
  * a moment ago in another tab); such a prompt is passed over, and the next query sees why.
  */
-async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ id: string; text: string } | null> {
-  const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number }[]>`
-      SELECT p.id, p.text, p."overlapTarget" FROM "Prompt" p
+async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
+  const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number; hasCompletions: boolean }[]>`
+      SELECT p.id, p.text, p."overlapTarget",
+             EXISTS (SELECT 1 FROM "Battle" b JOIN "Completion" c ON c."battleId" = b.id
+                      WHERE b."promptId" = p.id) AS "hasCompletions"
+        FROM "Prompt" p
        WHERE p.enabled AND NOT p."heldOut" AND p."activeBattles" < p."overlapTarget"
          AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
          AND NOT EXISTS (
@@ -174,12 +179,12 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ i
       await new Promise((r) => setTimeout(r, 5 + 10 * attempt));
       continue;
     }
-    const { id, text, overlapTarget } = rows[0]!;
+    const { id, text, overlapTarget, hasCompletions } = rows[0]!;
     const [now] = await tx.$queryRaw<{ judged: number; mine: number }[]>`
       SELECT count(DISTINCT "labelerId") FILTER (WHERE status IN ('OPEN', 'VOTED'))::int AS judged,
              count(*) FILTER (WHERE "labelerId" = ${labelerId} AND status IN ('OPEN', 'VOTED', 'SKIPPED'))::int AS mine
         FROM "Battle" WHERE "promptId" = ${id}`;
-    if (now!.judged < overlapTarget && now!.mine === 0) return { id, text };
+    if (now!.judged < overlapTarget && now!.mine === 0) return { id, text, hasCompletions };
   }
   return null;
 }
