@@ -7,13 +7,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { applyMigrations } from "../src/server/db/migrate.ts";
 import { seed } from "../src/server/seed.ts";
+import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const args = process.argv.slice(2);
@@ -125,27 +124,6 @@ async function labeler(base: string, username: string, password: string, until: 
   } while (Date.now() < until);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function adminSql(serverUrl: string, sql: string) {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** A fresh database seeded with the house model, and `next start` on it. */
 async function ownServer(): Promise<{ base: string; adminUser: string; adminPassword: string; stop: () => Promise<void> }> {
   if (!existsSync(path.join(ROOT, ".next/BUILD_ID"))) {
@@ -154,42 +132,30 @@ async function ownServer(): Promise<{ base: string; adminUser: string; adminPass
   }
   const serverUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
   const dbName = `dpo_bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-  const url = new URL(serverUrl);
-  url.pathname = `/${dbName}`;
-  await adminSql(serverUrl, `CREATE DATABASE "${dbName}"`);
+  const url = withDatabase(serverUrl, dbName);
+  await adminQuery(serverUrl, `CREATE DATABASE "${dbName}"`);
   const adminPassword = `bench-${randomBytes(9).toString("base64url")}`;
-  await applyMigrations({ databaseUrl: url.toString() });
-  const db = createPrismaClient(url.toString());
+  await applyMigrations({ databaseUrl: url });
+  const db = createPrismaClient(url);
   const seeded = await seed(db, { adminUsername: "admin", adminPassword });
   await db.$disconnect();
   if (!seeded.houseModel.registered) throw new Error(`house model not registered: ${seeded.houseModel.reason}`);
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_ARGS, path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url.toString(), NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
+    env: { ...process.env, DATABASE_URL: url, NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
     detached: true,
   });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (i > 120) throw new Error("the server did not become healthy in 60 s");
-    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}`);
-    const ok = await fetch(`${base}/api/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitForHealthy(base, child, 60_000, "next start");
   return {
     base,
     adminUser: "admin",
     adminPassword,
     stop: async () => {
-      try {
-        process.kill(-child.pid!, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      await new Promise((r) => setTimeout(r, 1500));
-      await adminSql(serverUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((e: unknown) => log(`could not drop ${dbName}: ${(e as Error).message}`));
+      await stopProcessGroup(child);
+      await dropDatabase(serverUrl, dbName).catch((e: unknown) => log(`could not drop ${dbName}: ${(e as Error).message}`));
     },
   };
 }
