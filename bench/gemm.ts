@@ -12,8 +12,9 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, GPT, GradWorkerPool, disposeGrads, initBackend, logprobGrads } from "../src/lm/index.ts";
+import { AdamW, GradWorkerPool, disposeGrads, initBackend, logprobGrads } from "../src/lm/index.ts";
 import { makeRng } from "../src/lm/model.ts";
+import { dpoStep } from "./dpo-step.ts";
 import { enableNativeGemm, loadNativeGemm, setNativeGemmActive } from "../src/lm/native.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -115,29 +116,8 @@ async function trainBench(native: boolean) {
   const stepRuns = argNumber("--step-runs", 5);
   const backend = await initBackend();
   const status = enableNativeGemm(backend);
-  const cfg = { vocabSize: 260, nPositions: 256, nEmbd: 256, nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5 };
-  const model = GPT.create(cfg, 1);
-  const rand = makeRng(7);
-  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
-  const items = Array.from({ length: 8 }, () => {
-    const promptIds = [256, ...ids(63)];
-    return [{ promptIds, completionIds: ids(64) }, { promptIds, completionIds: ids(64) }];
-  }).flat();
-  const refLogps = new Float64Array(items.length).map(() => -300 + rand());
-  const beta = 0.1;
-  const dpoLoss = (lp: Float64Array) => {
-    const d = new Float64Array(lp.length);
-    let loss = 0;
-    for (let i = 0; i < lp.length; i += 2) {
-      const sig = 1 / (1 + Math.exp(-beta * (lp[i] - refLogps[i] - (lp[i + 1] - refLogps[i + 1]))));
-      loss += -Math.log(sig) / 8;
-      d[i] = (-(1 - sig) * beta) / 8;
-      d[i + 1] = ((1 - sig) * beta) / 8;
-    }
-    return { loss, dlogps: d };
-  };
+  const { model, items, dpoLoss, tokens } = dpoStep();
   const opt = new AdamW({ lr: 1e-5 });
-  const tokens = items.length * 128;
   const common = { native_gemm: native && status.enabled, kernel: native && status.enabled ? status.kernel : "xnnpack", loadavg_1m: +loadavg()[0].toFixed(2) };
 
   const single = () => {

@@ -2,9 +2,9 @@
 // 4 heads, ctx 256). Prints JSON lines; never asserts timings. Each figure is reported with its
 // ratio to the 2-D NN matMul roofline measured in this same run, on this same backend.
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, GPT, GradWorkerPool, SampleBatcher, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
+import { AdamW, GradWorkerPool, SampleBatcher, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
 import { attentionKernel, type SampleOptions, type SampledCompletion } from "../src/lm/sample.ts";
-import { makeRng } from "../src/lm/model.ts";
+import { DPO_STEP_CONFIG, dpoStep } from "./dpo-step.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -32,29 +32,8 @@ async function main() {
   const gflops = matmulRoofline();
   emit({ bench: "matmul_roofline", backend, shape: [2048, 256, 1024], gflops: +gflops.toFixed(2), loadavg_1m: +load.toFixed(2) });
 
-  const cfg = { vocabSize: 260, nPositions: 256, nEmbd: 256, nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5 };
-  const model = GPT.create(cfg, 1);
-  const rand = makeRng(7);
-  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
-  // 8 pairs × (64 prompt + 64 completion): chosen and rejected share the prompt, one forward pass
-  const items = Array.from({ length: 8 }, () => {
-    const promptIds = [256, ...ids(63)];
-    return [{ promptIds, completionIds: ids(64) }, { promptIds, completionIds: ids(64) }];
-  }).flat();
-  const refLogps = new Float64Array(items.length).map(() => -300 + rand());
-  const beta = 0.1;
-  const dpoLoss = (lp: Float64Array) => {
-    const d = new Float64Array(lp.length);
-    let loss = 0;
-    for (let i = 0; i < lp.length; i += 2) {
-      const z = beta * (lp[i] - refLogps[i] - (lp[i + 1] - refLogps[i + 1]));
-      const sig = 1 / (1 + Math.exp(-z));
-      loss += -Math.log(sig) / 8;
-      d[i] = (-(1 - sig) * beta) / 8;
-      d[i + 1] = ((1 - sig) * beta) / 8;
-    }
-    return { loss, dlogps: d };
-  };
+  const cfg = DPO_STEP_CONFIG;
+  const { model, items, dpoLoss, tokens } = dpoStep();
   const opt = new AdamW({ lr: 1e-5 });
   const stepOnce = () => {
     const { grads } = logprobGrads(model, items, dpoLoss);
@@ -68,7 +47,6 @@ async function main() {
     stepOnce();
     times.push(performance.now() - t0);
   }
-  const tokens = items.length * 128;
   const stepMs = median(times);
   // forward+backward ≈ 3× forward FLOPs: 2·params per token for the linear layers, plus attention.
   // Counted for the unshared batch, so rows saved by prompt sharing show up as effective GFLOP/s.
