@@ -1,18 +1,9 @@
 // The admin console in real Chromium: prompt import with its report, search and disable;
 // validated sampling settings; the rounds page with versions. Takes the README screenshots.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { signInAdmin } from "./admin.ts";
 
-const adminUsername = process.env.E2E_ADMIN_USERNAME ?? "admin";
-const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? "";
 const run = Date.now().toString(36);
-
-async function signInAdmin(page: Page) {
-  await page.goto("/login");
-  await page.getByLabel("Username").fill(adminUsername);
-  await page.getByLabel("Password").fill(adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/admin$/);
-}
 
 test.beforeEach(async ({ page }) => {
   await page.setViewportSize({ width: 1280, height: 900 });

@@ -4,20 +4,11 @@
 // gates and final metrics, rolls the promoted version back and promotes it again, then starts
 // a second round and cancels it.
 import { expect, test, type Page } from "@playwright/test";
+import { signInAdmin } from "./admin.ts";
 import { insertDecisiveVotes, roundFacts } from "./db.ts";
 
-const adminUsername = process.env.E2E_ADMIN_USERNAME ?? "admin";
-const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? "";
 const run = Date.now().toString(36);
 const FINAL = ["SUCCEEDED", "REJECTED", "FAILED", "CANCELLED"];
-
-async function signInAdmin(page: Page) {
-  await page.goto("/login");
-  await page.getByLabel("Username").fill(adminUsername);
-  await page.getByLabel("Password").fill(adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/admin$/);
-}
 
 async function fillLoopSetting(page: Page, label: string, value: string) {
   await page.getByRole("form", { name: "Loop settings" }).getByLabel(label, { exact: true }).fill(value);
