@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonDanger, buttonPrimary, buttonSecondary, card, input, label } from "../ui";
 import { LineChart } from "./charts";
+import { NumberField, SaveBar } from "./form-parts";
 
 const ACTIVE = new Set(["QUEUED", "RUNNING"]);
 const STATUS_STYLE: Record<string, string> = {
@@ -277,44 +278,21 @@ function LoopSettingsForm() {
           <div className="grid gap-4 sm:grid-cols-3">
             {LOOP_FIELDS.map((f) => {
               const id = `loop-${f.group}-${f.name}`;
-              const fieldError = error?.fields[fieldKey(f)];
               return (
-                <div key={id}>
-                  <label htmlFor={id} className={label}>
-                    {f.label}
-                  </label>
-                  <input
-                    id={id}
-                    type="number"
-                    step={f.step}
-                    className={`${input} mt-1`}
-                    value={values[fieldKey(f)] ?? ""}
-                    aria-invalid={!!fieldError}
-                    aria-describedby={`${id}-help`}
-                    onChange={(e) => setValues((v) => ({ ...v, [fieldKey(f)]: e.target.value }))}
-                  />
-                  <p id={`${id}-help`} className={`mt-1 text-xs ${fieldError ? "text-red-700" : "text-slate-500"}`}>
-                    {fieldError ?? f.help}
-                  </p>
-                </div>
+                <NumberField
+                  key={id}
+                  id={id}
+                  label={f.label}
+                  step={f.step}
+                  value={values[fieldKey(f)] ?? ""}
+                  error={error?.fields[fieldKey(f)]}
+                  help={f.help}
+                  onChange={(value) => setValues((v) => ({ ...v, [fieldKey(f)]: value }))}
+                />
               );
             })}
           </div>
-          <div className="flex items-center gap-3">
-            <button type="submit" className={buttonPrimary} disabled={save.isPending}>
-              Save loop settings
-            </button>
-            {saved && !save.isPending && (
-              <p role="status" className="text-sm text-green-700">
-                Saved.
-              </p>
-            )}
-            {error && (
-              <p role="alert" className="text-sm text-red-700">
-                {error.message}
-              </p>
-            )}
-          </div>
+          <SaveBar label="Save loop settings" pending={save.isPending} saved={saved} error={error?.message} />
         </form>
       )}
     </section>

@@ -3,7 +3,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonPrimary, card, input, label } from "../ui";
+import { card } from "../ui";
+import { NumberField, SaveBar } from "./form-parts";
 
 type Fields = Record<string, string>;
 const NUMERIC: { key: string; group: "sampling" | "arena"; name: string; label: string; step: string; help: string }[] = [
@@ -53,49 +54,24 @@ export function SettingsForm() {
   return (
     <form onSubmit={submit} className={`${card} mt-4 space-y-4`} noValidate aria-label="Sampling settings">
       <div className="grid gap-4 sm:grid-cols-2">
-        {NUMERIC.map((f) => {
-          const fieldError = error?.fields[f.key];
-          return (
-            <div key={f.key}>
-              <label htmlFor={f.key} className={label}>
-                {f.label}
-              </label>
-              <input
-                id={f.key}
-                type="number"
-                step={f.step}
-                className={`${input} mt-1`}
-                value={values[f.key] ?? ""}
-                aria-invalid={!!fieldError}
-                aria-describedby={`${f.key}-help`}
-                onChange={(e) => setValues((v) => ({ ...v, [f.key]: e.target.value }))}
-              />
-              <p id={`${f.key}-help`} className={`mt-1 text-xs ${fieldError ? "text-red-700" : "text-slate-500"}`}>
-                {fieldError ?? f.help}
-              </p>
-            </div>
-          );
-        })}
+        {NUMERIC.map((f) => (
+          <NumberField
+            key={f.key}
+            id={f.key}
+            label={f.label}
+            step={f.step}
+            value={values[f.key] ?? ""}
+            error={error?.fields[f.key]}
+            help={f.help}
+            onChange={(value) => setValues((v) => ({ ...v, [f.key]: value }))}
+          />
+        ))}
       </div>
       <label className="flex items-center gap-2 text-sm text-slate-700">
         <input type="checkbox" checked={allowPrompts} onChange={(e) => setAllowPrompts(e.target.checked)} />
         Labelers may type their own prompts
       </label>
-      <div className="flex items-center gap-3">
-        <button type="submit" className={buttonPrimary} disabled={save.isPending}>
-          Save settings
-        </button>
-        {saved && !save.isPending && (
-          <p role="status" className="text-sm text-green-700">
-            Saved.
-          </p>
-        )}
-        {error && (
-          <p role="alert" className="text-sm text-red-700">
-            {error.message}
-          </p>
-        )}
-      </div>
+      <SaveBar label="Save settings" pending={save.isPending} saved={saved} error={error?.message} />
     </form>
   );
 }
