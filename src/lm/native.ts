@@ -8,19 +8,8 @@
 // backend init (each thread has its own tfjs, kernel registry and wasm memory).
 import * as tf from "@tensorflow/tfjs-core";
 
-/** The addon's interface (native/gemm/index.d.ts). */
-export interface NativeGemm {
-  batchMatMul(
-    heap: ArrayBuffer | ArrayBufferView,
-    aByteOffset: number, bByteOffset: number, cByteOffset: number,
-    batch: number, m: number, n: number, k: number,
-    transposeA: boolean, transposeB: boolean,
-    aBatchStride: number, bBatchStride: number,
-  ): void;
-  kernel(): string;
-  kernels(): string[];
-  setKernel(name: string): void;
-}
+/** The addon's interface, declared once beside its source (read by path: the package is optional). */
+export type NativeGemm = typeof import("../../native/gemm/index.js");
 
 export interface NativeGemmStatus {
   enabled: boolean;

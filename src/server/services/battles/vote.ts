@@ -28,7 +28,7 @@ interface BattleFacts {
   nameB: string | null;
 }
 
-/** Everything a vote needs to know about its battle, in one round trip (votes must stay fast). */
+/** Everything about a battle that explains a refused or replayed vote, in one round trip. */
 async function battleFacts(db: PrismaClient, battleId: string): Promise<BattleFacts | null> {
   const rows = await db.$queryRaw<BattleFacts[]>`
     SELECT b."labelerId", b.status::text AS status, b.kind::text AS kind,
