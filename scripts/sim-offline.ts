@@ -9,7 +9,7 @@
 //   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 96 --lr 1e-4 --beta 0.1
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, sample, type GPT } from "../src/lm/index.ts";
+import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher, type GPT } from "../src/lm/index.ts";
 import { allGatesPassed, runRound, type Pair } from "../src/dpo/index.ts";
 import { measureModel } from "../src/sim/evaluate.ts";
 import { createLabelerPool, createRng, decide } from "../src/sim/labeler.ts";
@@ -102,20 +102,33 @@ async function main() {
     // Battles until enough decisive votes: one labeler per battle, as the arena assigns them.
     const pairs: (Pair & { margin: number })[] = [];
     let battles = 0, ties = 0, sampledTokens = 0;
+    const batcher = new SampleBatcher();
     while (pairs.length < o.pairs) {
-      const text = pool[next++ % pool.length];
-      const promptIds = encodePrompt(tok, text);
-      const [a, b] = await sample(serving, tok, { promptIds, n: 2, temperature: o.temperature, topP: o["top-p"], maxNewTokens: o["max-new-tokens"], seed: o.seed * 100_003 + next });
-      battles++;
-      sampledTokens += a.ids.length + b.ids.length;
-      if (a.ids.length === 0 || b.ids.length === 0) continue;
-      const rA = trueReward(a.text), rB = trueReward(b.text);
-      const who = labelers[Math.floor(rng.next() * labelers.length)];
-      const vote = decide(rA, rB, who, rng);
-      if (vote === "TIE") { ties++; continue; }
-      const [w, l] = vote === "A" ? [a, b] : [b, a];
-      pairs.push({ promptIds, chosenIds: w.ids, rejectedIds: l.ids, margin: vote === "A" ? rA - rB : rB - rA });
+      // 16 battles at a time share decode steps; each still gets exactly what sample() gives it.
+      const chunk = Array.from({ length: 16 }, () => {
+        const id = next++;
+        return { id, promptIds: encodePrompt(tok, pool[id % pool.length]) };
+      });
+      const outs = await Promise.all(
+        chunk.map(({ id, promptIds }) =>
+          batcher.sample(serving, tok, { promptIds, n: 2, temperature: o.temperature, topP: o["top-p"], maxNewTokens: o["max-new-tokens"], seed: o.seed * 100_003 + id + 1 }),
+        ),
+      );
+      for (const [j, [a, b]] of outs.entries()) {
+        if (pairs.length >= o.pairs) break;
+        const { promptIds } = chunk[j];
+        battles++;
+        sampledTokens += a.ids.length + b.ids.length;
+        if (a.ids.length === 0 || b.ids.length === 0) continue;
+        const rA = trueReward(a.text), rB = trueReward(b.text);
+        const who = labelers[Math.floor(rng.next() * labelers.length)];
+        const vote = decide(rA, rB, who, rng);
+        if (vote === "TIE") { ties++; continue; }
+        const [w, l] = vote === "A" ? [a, b] : [b, a];
+        pairs.push({ promptIds, chosenIds: w.ids, rejectedIds: l.ids, margin: vote === "A" ? rA - rB : rB - rA });
+      }
     }
+    await batcher.close();
     const sampleSeconds = (Date.now() - tRound) / 1000;
     const nHeld = Math.round(pairs.length * o["heldout-fraction"]);
     const heldout = pairs.slice(0, nHeld), train = pairs.slice(nHeld);

@@ -3,7 +3,7 @@
 // held-out prompts (never served in the arena) and scores them; KL(π‖π_ref) is the Monte-Carlo
 // mean of log π(y) − log π_ref(y) over those same samples (y ~ π at temperature 1, unfiltered,
 // so the estimate is of the policy itself and not of a truncated sampler).
-import { encodePrompt, loadCheckpoint, sample, scoreCompletions, type GPT, type ScoreItem, type Tokenizer } from "../lm/index.ts";
+import { encodePrompt, loadCheckpoint, SampleBatcher, scoreCompletions, type GPT, type SampledCompletion, type ScoreItem, type Tokenizer } from "../lm/index.ts";
 import { estimateKL } from "../dpo/index.ts";
 import { leaderboard, type BattleRecord } from "../rating/index.ts";
 import { trueReward } from "./reward.ts";
@@ -42,19 +42,34 @@ function meanStd(xs: number[]): { mean: number; std: number } {
 }
 
 async function sampleItems(model: GPT, tok: Tokenizer, opts: EvaluateOptions): Promise<{ items: ScoreItem[]; texts: string[]; logps: number[] }> {
+  const prompts = opts.prompts.map((text, i) => {
+    const promptIds = encodePrompt(tok, text);
+    const room = model.config.nPositions - promptIds.length;
+    if (room < 1) throw new Error(`evaluation prompt ${i} has ${promptIds.length} tokens; the model context is ${model.config.nPositions}`);
+    return { promptIds, room };
+  });
+  // All prompts go through one continuous batch (the batcher gives each request exactly what
+  // `sample()` gives it alone), so a version is measured several times faster than prompt by prompt.
+  const batcher = new SampleBatcher();
+  let outs: SampledCompletion[][];
+  try {
+    // The same seed for every version: differences between versions are not sampling luck alone.
+    outs = await Promise.all(
+      prompts.map(({ promptIds, room }, i) =>
+        batcher.sample(model, tok, { promptIds, n: opts.samplesPerPrompt, temperature: 1, maxNewTokens: Math.min(opts.maxNewTokens, room), seed: opts.seed * 7919 + i }),
+      ),
+    );
+  } finally {
+    await batcher.close();
+  }
   const items: ScoreItem[] = [];
   const texts: string[] = [];
   const logps: number[] = [];
-  for (let i = 0; i < opts.prompts.length; i++) {
-    const promptIds = encodePrompt(tok, opts.prompts[i]);
-    const room = model.config.nPositions - promptIds.length;
-    if (room < 1) throw new Error(`evaluation prompt ${i} has ${promptIds.length} tokens; the model context is ${model.config.nPositions}`);
-    // The same seed for every version: differences between versions are not sampling luck alone.
-    const out = await sample(model, tok, { promptIds, n: opts.samplesPerPrompt, temperature: 1, maxNewTokens: Math.min(opts.maxNewTokens, room), seed: opts.seed * 7919 + i });
+  for (const [i, out] of outs.entries()) {
     for (const s of out) {
       texts.push(s.text);
       logps.push(s.logprob);
-      items.push({ promptIds, completionIds: s.ids });
+      items.push({ promptIds: prompts[i].promptIds, completionIds: s.ids });
     }
   }
   return { items, texts, logps };
