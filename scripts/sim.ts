@@ -18,7 +18,10 @@ const HELP = `npm run sim -- [options]
   --tie-threshold D      |rA − rB| below D is a tie                               [0.5]
   --think-ms MS          pause before each vote                                   [0]
   --rounds R             stop after R finished rounds                             [4]
-  --minutes T            or after T minutes                                       [30]
+  --minutes T            or after T minutes of labeling in all                    [30]
+  --rating-minutes M     then M minutes (within T) of battles between the serving
+                         version and earlier ones, with no training, so the final
+                         leaderboard can rate the last version                    [4]
   --beta B               DPO β (default: the product's setting)
   --votes-per-round N    new decisive votes that start a round (default: the product's setting)
   --learning-rate LR     DPO learning rate (default: the product's setting)
@@ -129,6 +132,7 @@ async function main(): Promise<void> {
     thinkMs: number(flags, "think-ms", 0),
     rounds: number(flags, "rounds", 4, (n) => Number.isInteger(n) && n >= 1),
     minutes: number(flags, "minutes", 30, (n) => n > 0),
+    ratingMinutes: number(flags, "rating-minutes", 4),
     beta: optional(flags, "beta"),
     votesPerRound: optional(flags, "votes-per-round", (n) => Number.isInteger(n) && n >= 2),
     dpo,
@@ -170,7 +174,7 @@ async function main(): Promise<void> {
     versions: first!.versions,
     rounds: first!.rounds,
     ...(sweep ? { sweep: points } : {}),
-    summary: { ...summarize(first!.versions), votes: first!.votes, minutes: first!.minutes, stoppedBecause: first!.stoppedBecause },
+    summary: { ...summarize(first!.versions), votes: first!.votes, ratingVotes: first!.ratingVotes, minutes: first!.minutes, stoppedBecause: first!.stoppedBecause },
     config: { ...Object.fromEntries(flags), loopSettings: first!.settings },
     labelers: first!.labelers,
   };

@@ -48,6 +48,8 @@ describe("npm run sim (short, tiny model)", () => {
       thinkMs: 0,
       rounds: 1,
       minutes: 3,
+      // After the round: 10 s of battles between v1 and v0 only, with training switched off.
+      ratingMinutes: 1 / 6,
       beta: 0.5,
       votesPerRound: 8,
       dpo: { learningRate: 3e-3, epochs: 2, heldoutFraction: 0.25, minPairs: 4, klPrompts: 0 },
@@ -55,7 +57,7 @@ describe("npm run sim (short, tiny model)", () => {
       gates: { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null },
       sampling: { maxNewTokens: 4 },
       // The default prompt set: the seed pool is switched off and sentiment prefixes imported.
-      extraPrompts: 40,
+      extraPrompts: 400,
       evalPrompts: 2,
       evalSamplesPerPrompt: 2,
       seed: 3,
@@ -75,6 +77,10 @@ describe("npm run sim (short, tiny model)", () => {
     expect(result.versions[0].kl).toBe(0);
     expect(result.versions[1].kl).not.toBe(0);
     for (const v of result.versions) expect(v.samples).toBe(4);
+    // The rating phase rated v1 against v0 (a version is rated only in battles with another one).
+    expect(result.ratingVotes, logs.join("\n")).toBeGreaterThan(0);
+    expect(result.versions[1].ratingBattles).toBeGreaterThanOrEqual(result.ratingVotes);
+    expect(result.rounds.filter((r) => r.status === "SUCCEEDED").map((r) => r.resultVersion)).toEqual(["v1"]);
 
     const out = path.join(work, "report");
     const files = await writeReport(out, { versions: result.versions, rounds: result.rounds, summary: summarize(result.versions), config: {}, labelers: result.labelers });

@@ -29,7 +29,15 @@ export interface SimOptions {
   tieThreshold: number;
   thinkMs: number;
   rounds: number;
+  /** the whole labeling time, rating phase included */
   minutes: number;
+  /**
+   * The last minutes of labeling are a rating phase: no new rounds start (a running one is
+   * cancelled), and every battle pits the serving version against an earlier promoted one
+   * (arena.onPolicyShare 0), so the final version gets enough rated battles for the
+   * leaderboard to tell it from v0. It starts after R rounds or at minutes − ratingMinutes.
+   */
+  ratingMinutes?: number;
   beta?: number;
   /** schedule.minNewPairs; default: the product's setting */
   votesPerRound?: number;
@@ -64,6 +72,8 @@ export interface SimResult {
   votes: number;
   minutes: number;
   stoppedBecause: string;
+  /** votes cast in the rating phase (0 when there was none) */
+  ratingVotes: number;
   settings: unknown;
 }
 
@@ -182,6 +192,8 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       onProblem: (e) => log(`labeler ${e.username}: ${e.message}`),
     });
 
+    const ratingMinutes = opts.ratingMinutes ?? 0;
+    const trainingMs = Math.max(0, opts.minutes - ratingMinutes) * 60_000;
     let stoppedBecause = "";
     let lastSeen = "";
     let lastLog = 0;
@@ -197,7 +209,24 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       lastSeen = line;
       if (opts.signal?.aborted) stoppedBecause = "interrupted";
       else if (finished.length >= opts.rounds) stoppedBecause = `${finished.length} rounds finished`;
-      else if (Date.now() - started > opts.minutes * 60_000) stoppedBecause = `time limit of ${opts.minutes} minutes`;
+      else if (Date.now() - started > trainingMs) stoppedBecause = `time limit of ${opts.minutes} minutes`;
+    }
+
+    let ratingVotes = 0;
+    if (ratingMinutes > 0 && !opts.signal?.aborted) {
+      // Rating phase: the loop stops, and the arena compares the serving version with earlier ones.
+      await admin.mutation("rounds.updateSettings", { schedule: { autoTrain: false } });
+      for (const r of await admin.query<RoundRow[]>("rounds.list", { limit: 200 })) {
+        if (FINISHED.has(r.status)) continue;
+        await admin.mutation("rounds.cancel", { roundId: r.id }).catch((e: unknown) => log(`could not cancel round #${r.number}: ${(e as Error).message}`));
+        log(`round #${r.number} cancelled for the rating phase`);
+      }
+      await admin.mutation("arena.updateSettings", { arena: { onPolicyShare: 0 } });
+      const before = votes;
+      log(`rating phase: ${ratingMinutes} minutes of battles between the serving version and earlier ones`);
+      await sleep(ratingMinutes * 60_000, opts.signal);
+      ratingVotes = votes - before;
+      log(`rating phase done: ${ratingVotes} votes`);
     }
     controller.abort();
     const labelers = await labeling;
@@ -242,7 +271,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         status: row.status,
       };
     });
-    return { versions, rounds, labelers, votes, minutes, stoppedBecause, settings };
+    return { versions, rounds, labelers, votes, minutes, stoppedBecause, ratingVotes, settings };
   } finally {
     controller.abort();
     if (product) await product.stop();
