@@ -29,11 +29,13 @@ export const dpoSchema = z.object({
   /** 32: large batches average out the per-pair noise of whole-completion log-probs */
   batchPairs: z.number().int().min(1).max(64).default(32),
   /**
-   * cap on the new pairs one round uses (newest unused votes first). 2000: votes that arrive while
-   * a round trains make the next one bigger (and better) up to this; at lr 5e-5 × 2 epochs × 32
-   * pairs per step a 1,920-pair round moved the house model 6 nats on the KL gate's samples (budget 8).
+   * cap on the new pairs one round uses (newest unused votes first). 1200: votes that arrive while
+   * a round trains make the next one a little bigger, but a round stays a few minutes long on two
+   * cores shared with the arena (a 2,000-pair round took ~12 minutes there). At lr 5e-5 × 2 epochs
+   * × 32 pairs per step even a 1,920-pair round moved the house model only 6 nats on the KL gate's
+   * samples (budget 8).
    */
-  maxPairs: z.number().int().min(2).max(100_000).default(2000),
+  maxPairs: z.number().int().min(2).max(100_000).default(1200),
   /** fraction of pairs held out for evaluation and gates */
   heldoutFraction: z.number().min(0).max(0.5).default(0.2),
   /** older, already-trained pairs mixed in, as a fraction of the new pairs */
