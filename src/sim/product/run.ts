@@ -209,7 +209,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       lastSeen = line;
       if (opts.signal?.aborted) stoppedBecause = "interrupted";
       else if (finished.length >= opts.rounds) stoppedBecause = `${finished.length} rounds finished`;
-      else if (Date.now() - started > trainingMs) stoppedBecause = `time limit of ${opts.minutes} minutes`;
+      else if (Date.now() - started > trainingMs) stoppedBecause = `time limit of ${opts.minutes} minutes${ratingMinutes > 0 ? ` (training for the first ${opts.minutes - ratingMinutes})` : ""}`;
     }
 
     let ratingVotes = 0;
@@ -218,8 +218,10 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       await admin.mutation("rounds.updateSettings", { schedule: { autoTrain: false } });
       for (const r of await admin.query<RoundRow[]>("rounds.list", { limit: 200 })) {
         if (FINISHED.has(r.status)) continue;
-        await admin.mutation("rounds.cancel", { roundId: r.id }).catch((e: unknown) => log(`could not cancel round #${r.number}: ${(e as Error).message}`));
-        log(`round #${r.number} cancelled for the rating phase`);
+        await admin.mutation("rounds.cancel", { roundId: r.id }).then(
+          () => log(`round #${r.number} cancelled for the rating phase`),
+          (e: unknown) => log(`could not cancel round #${r.number}: ${(e as Error).message}`),
+        );
       }
       await admin.mutation("arena.updateSettings", { arena: { onPolicyShare: 0 } });
       const before = votes;
