@@ -33,7 +33,7 @@ const HELP = `npm run sim -- [options]
   --prompts SET          sentiment: corpus prefixes cut before a valenced word replace the seed
                          pool; measured on disjoint held-out prefixes. book: Moby-Dick openings
                          added to the seed pool; measured on the seed's held-out prompts [sentiment]
-  --extra-prompts N      prompts imported into the pool                           [20000]
+  --extra-prompts N      prompts imported into the pool                           [40000]
   --eval-prompts N       held-out prompts for measurement                         [48]
   --eval-samples N       samples per held-out prompt                              [8]
   --out DIR              report directory                                         [sim-report]
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     sampling: maxNewTokens || extra.sampling ? { ...extra.sampling, ...(maxNewTokens ? { maxNewTokens } : {}) } : undefined,
     gates: extra.gates,
     schedule: extra.schedule,
-    extraPrompts: number(flags, "extra-prompts", 20000, Number.isInteger),
+    extraPrompts: number(flags, "extra-prompts", 40000, Number.isInteger),
     promptSet,
     evalPrompts: number(flags, "eval-prompts", 48, (n) => Number.isInteger(n) && n >= 1),
     evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),
