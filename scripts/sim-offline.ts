@@ -6,7 +6,7 @@
 // policy is measured on held-out prompts (true reward at temperature 1, KL from v0). One JSON
 // line per round on stdout; nothing here is a product path, it only calls the same libraries.
 //
-//   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 96 --lr 1e-4 --beta 0.1
+//   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 1000 --lr 5e-5 --beta 0.1
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher, type GPT } from "../src/lm/index.ts";
@@ -16,28 +16,35 @@ import { createLabelerPool, createRng, decide } from "../src/sim/labeler.ts";
 import { bookPrefixes } from "../src/sim/prompts.ts";
 import { trueReward } from "../src/sim/reward.ts";
 import { sentimentPrefixes } from "../src/sim/sentiment-prompts.ts";
+import { samplingSettingsSchema } from "../src/server/services/arena-settings/index.ts";
+import { loopSettingsSchema } from "../src/server/services/rounds/settings.ts";
+
+// The loop and sampling defaults are the product's own (read from their schemas), so this
+// script tries what a fresh install would run unless a flag says otherwise.
+const loop = loopSettingsSchema.parse({});
+const sampling = samplingSettingsSchema.parse({});
 
 const DEFAULTS = {
   model: HOUSE_MODEL_DIR,
   rounds: 4,
-  pairs: 64, // decisive votes per round (training + held-out), like schedule.minNewPairs
-  lr: 1e-4,
-  epochs: 2,
-  beta: 0.1,
-  batch: 8,
-  "heldout-fraction": 0.25,
-  "max-new-tokens": 64,
-  temperature: 0.9,
-  "top-p": 0.95,
+  pairs: loop.schedule.minNewPairs, // decisive votes per round (training + held-out)
+  lr: loop.dpo.learningRate,
+  epochs: loop.dpo.epochs,
+  beta: loop.dpo.beta,
+  batch: loop.dpo.batchPairs,
+  "heldout-fraction": loop.dpo.heldoutFraction,
+  "max-new-tokens": sampling.maxNewTokens,
+  temperature: sampling.temperature,
+  "top-p": sampling.topP,
   labelers: 8,
   careless: 0,
   "bt-temperature": 1,
   "tie-threshold": 0.5,
-  "min-accuracy": 0.5 as number | null,
-  "max-loss": Math.LN2 as number | null,
-  "kl-budget": 8 as number | null,
-  "kl-prompts": 8,
-  reference: "iterative",
+  "min-accuracy": loop.gates.minHeldoutAccuracy as number | null,
+  "max-loss": loop.gates.maxHeldoutLoss as number | null,
+  "kl-budget": loop.gates.klBudget as number | null,
+  "kl-prompts": loop.dpo.klPrompts,
+  reference: loop.dpo.reference as string,
   prompts: "sentiment",
   "eval-prompts": 48,
   "eval-samples": 8,
