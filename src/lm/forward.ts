@@ -119,6 +119,43 @@ export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSi
   return { sum, perToken };
 }
 
+/**
+ * The model's full next-token log-distribution at every completion position: for each item a
+ * (completionLength × V) row-major array of log-softmax rows, in token order (row t predicts
+ * completion token t). Exact per-token KL between two models along the same sequences needs
+ * these; summed log-probs alone only give the Monte Carlo estimate. No gradients.
+ */
+export function nextTokenLogprobs(model: GPT, items: ScoreItem[], opts: { batchSize?: number } = {}): Float32Array[] {
+  const bs = Math.max(1, opts.batchSize ?? 16);
+  const V = model.config.vocabSize;
+  const out: Float32Array[] = [];
+  for (let s = 0; s < items.length; s += bs) {
+    const chunk = items.slice(s, s + bs);
+    const pk = pack(model, chunk);
+    let logits: Float32Array = new Float32Array(0);
+    tf.tidy(() => {
+      logits = forward(model, pk, false).logits;
+    });
+    const rows = chunk.map((it) => new Float32Array(it.completionIds.length * V));
+    const filled = new Int32Array(chunk.length);
+    // scored rows come grouped by shared prompt; within an item they are in token order
+    for (let m = 0; m < pk.targets.length; m++) {
+      const o = m * V;
+      let mx = -Infinity;
+      for (let v = 0; v < V; v++) if (logits[o + v] > mx) mx = logits[o + v];
+      let sum = 0;
+      for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - mx);
+      const lse = mx + Math.log(sum);
+      const item = pk.itemOf[m];
+      const dst = rows[item];
+      const d = filled[item]++ * V;
+      for (let v = 0; v < V; v++) dst[d + v] = logits[o + v] - lse;
+    }
+    out.push(...rows);
+  }
+  return out;
+}
+
 export type LossFn = (logps: Float64Array, lengths: Int32Array) => { loss: number; dlogps: Float64Array };
 
 /** A forward pass whose activations are kept for one backward pass (or released by dispose). */
