@@ -6,7 +6,10 @@
 // its gradient registered on wasm and cpu (gather, whose gradient is missing on wasm, is not
 // used: embeddings are looked up outside the differentiated function).
 import * as tf from "@tensorflow/tfjs-core";
+import { ensureGradients } from "./gradients.ts";
 import type { LlamaConfig } from "./config.ts";
+
+ensureGradients();
 
 /** x · rsqrt(mean(x²) + eps) · w over the last axis. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
