@@ -1,6 +1,7 @@
 // `npm run bench -- lm`: language-model core speed on the issue's shape (V=260, d=256, 4 layers,
 // 4 heads, ctx 256). Prints JSON lines; never asserts timings. Each figure is reported with its
 // ratio to the 2-D NN matMul roofline measured in this same run, on this same backend.
+import { spawnSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs-core";
 import { AdamW, GradWorkerPool, SampleBatcher, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
 import { attentionKernel, type SampleOptions, type SampledCompletion } from "../src/lm/sample.ts";
@@ -130,6 +131,25 @@ async function main() {
   emit({ bench: "peak_rss_mb", value: Math.round(process.resourceUsage().maxRSS / 1024), tensors: tf.memory().numTensors });
   opt.dispose();
   model.dispose();
+  smolBenchmarks();
+}
+
+/** The SmolLM2-135M-shape figures (issue 14), each in its own process so its peak RSS is its own, with PyTorch's next to them. */
+function smolBenchmarks(): void {
+  const torch = spawnSync("python3", ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" });
+  const haveTorch = torch.status === 0;
+  for (const mode of ["sample", "concurrent", "train"]) {
+    const r = spawnSync("npx", ["tsx", "bench/lm-smol.ts", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const line = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+    const ours = line ? JSON.parse(line) : { bench: `smol_${mode}`, error: `exited with ${r.status}` };
+    let pytorch: unknown = null;
+    if (haveTorch) {
+      const p = spawnSync("python3", ["bench/lm_smol_torch.py", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const pl = p.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+      pytorch = pl ? JSON.parse(pl) : { error: `exited with ${p.status}` };
+    }
+    emit({ ...ours, pytorch });
+  }
 }
 
 main().catch((e) => {

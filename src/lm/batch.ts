@@ -9,7 +9,7 @@
 // stop string, length, abort) → resolved. Rows carry their own position and KV cache, so
 // requests join and leave mid-flight. Each request draws from its own RNG in its own row order,
 // so its results are the same as `sample()`'s for the same options, whatever else shares the steps.
-import type { GPT } from "./model.ts";
+import type { CausalLM } from "./causal.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 import { SampleRequest, segmentLogits, yieldToEventLoop, type SampleOptions, type SampledCompletion, type Segment } from "./sample.ts";
 
@@ -43,7 +43,7 @@ class ModelBatch {
   private loop: Promise<void> | null = null;
 
   constructor(
-    private readonly model: GPT,
+    private readonly model: CausalLM,
     private readonly limits: Required<SampleBatcherOptions>,
     private readonly stats: BatcherStats,
     private readonly onIdle: () => void,
@@ -162,7 +162,7 @@ class ModelBatch {
  * throwing onToken) rejects only that request.
  */
 export class SampleBatcher {
-  private readonly batches = new Map<GPT, ModelBatch>();
+  private readonly batches = new Map<CausalLM, ModelBatch>();
   private readonly limits: Required<SampleBatcherOptions>;
   private closed = false;
   readonly stats: BatcherStats = { steps: 0, segments: 0, maxSegmentsInStep: 0 };
@@ -174,7 +174,7 @@ export class SampleBatcher {
     }
   }
 
-  sample(model: GPT, tok: Tokenizer, opts: SampleOptions): Promise<SampledCompletion[]> {
+  sample(model: CausalLM, tok: Tokenizer, opts: SampleOptions): Promise<SampledCompletion[]> {
     if (this.closed) return Promise.reject(new Error("SampleBatcher is closed"));
     let req: SampleRequest;
     try {

@@ -6,6 +6,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { CausalLM } from "./causal.ts";
+import { loadHFTokenizer } from "./hf-tokenizer.ts";
+import { checkTensors, hashModelDir, readLlamaWeights, saveLlamaCheckpoint } from "./llama/checkpoint.ts";
+import { DEFAULT_CONTEXT_LIMIT, llamaConfigFromHF } from "./llama/config.ts";
 import { GPT, paramShapes, type GPTConfig } from "./model.ts";
 import { tokenizerByName, type Tokenizer } from "./tokenizer.ts";
 
@@ -159,7 +163,13 @@ async function writeAtomic(file: string, data: Buffer | string): Promise<void> {
   await rename(tmp, file);
 }
 
-export async function saveCheckpoint(model: GPT, tok: Tokenizer, dir: string): Promise<{ sha256: string }> {
+/**
+ * Writes a model in its architecture's Hugging Face layout. GPT-2: model.safetensors +
+ * config.json, sha256 of the safetensors file. Llama family: see saveLlamaCheckpoint (sha256 of
+ * the directory as hashModelDir defines it).
+ */
+export async function saveCheckpoint(model: CausalLM, tok: Tokenizer, dir: string): Promise<{ sha256: string }> {
+  if (model.arch === "llama") return saveLlamaCheckpoint(model, tok, dir);
   if (tok.vocabSize > model.config.vocabSize) throw new Error(`tokenizer "${tok.name}" needs ${tok.vocabSize} ids but the model has ${model.config.vocabSize}`);
   await mkdir(dir, { recursive: true });
   const tensors: [string, number[], Float32Array][] = model.paramNames().map((n) => {
@@ -175,21 +185,52 @@ export async function saveCheckpoint(model: GPT, tok: Tokenizer, dir: string): P
 // HF buffers that are not parameters (causal-mask caches in older GPT-2 exports) and the tied head.
 const IGNORED = /(^|\.)attn\.(masked_)?bias$|^lm_head\.weight$/;
 
-export async function loadCheckpoint(dir: string): Promise<{ model: GPT; tokenizer: Tokenizer; sha256: string }> {
+export interface LoadOptions {
+  /** Longest context planned for a Llama-family model (default 2048): max_position_embeddings is capped to it. */
+  contextLimit?: number;
+}
+
+async function readConfig(dir: string): Promise<Record<string, unknown>> {
   const cfgFile = path.join(dir, "config.json");
-  const stFile = path.join(dir, "model.safetensors");
   let cfgText: string;
   try {
     cfgText = await readFile(cfgFile, "utf8");
   } catch {
     throw new Error(`checkpoint ${dir}: config.json not found`);
   }
-  let cfgJson: Record<string, unknown>;
   try {
-    cfgJson = JSON.parse(cfgText);
+    const j = JSON.parse(cfgText);
+    if (!j || typeof j !== "object" || Array.isArray(j)) throw new Error("not an object");
+    return j;
   } catch (e) {
     throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`);
   }
+}
+
+const isGPT2 = (j: Record<string, unknown>) => j.model_type === undefined || j.model_type === "gpt2";
+
+/**
+ * Loads a checkpoint directory: GPT-2 (the house model's format) or a Llama-family HF model
+ * (llama, mistral, qwen2, qwen3). config.json is checked (unsupported architectures and options
+ * are refused by field and value), then the tokenizer, then every tensor's name, shape and
+ * dtype from the safetensors headers, all before any weight is read.
+ */
+export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promise<{ model: CausalLM; tokenizer: Tokenizer; sha256: string }> {
+  const cfgJson = await readConfig(dir);
+  if (!isGPT2(cfgJson)) {
+    const config = llamaConfigFromHF(cfgJson, path.join(dir, "config.json"), opts.contextLimit ?? DEFAULT_CONTEXT_LIMIT);
+    const tokenizer = await loadHFTokenizer(dir, cfgJson);
+    if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${dir}: tokenizer.json has ids up to ${tokenizer.vocabSize - 1} but config.json vocab_size is ${config.vocabSize}`);
+    const refs = await checkTensors(dir, config);
+    const model = await readLlamaWeights(config, refs);
+    return { model, tokenizer, sha256: await hashModelDir(dir) };
+  }
+  return loadGPT2(dir, cfgJson);
+}
+
+async function loadGPT2(dir: string, cfgJson: Record<string, unknown>): Promise<{ model: GPT; tokenizer: Tokenizer; sha256: string }> {
+  const cfgFile = path.join(dir, "config.json");
+  const stFile = path.join(dir, "model.safetensors");
   const { config, tokenizer: tokName } = configFromHF(cfgJson, cfgFile);
   const tokenizer = tokenizerByName(tokName);
   let buf: Buffer;

@@ -5,6 +5,9 @@
 // completions of one prompt (see pack.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
+import type { CausalLM } from "./causal.ts";
+import type { LlamaModel } from "./llama/model.ts";
+import { llamaForwardSaved, llamaLogits } from "./llama/forward.ts";
 
 export type { ScoreItem } from "./pack.ts";
 import { attentionBackward, attentionForward, disposeAttnSaved, type AttnSaved } from "./attention.ts";
@@ -75,6 +78,27 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   return { logits, hSel, lnf: lnf.saved, layers };
 }
 
+/** Logits (M, V) of the scored rows of a packed batch, for either architecture. No gradients. */
+function logitsOf(model: CausalLM, pk: Packed): Float32Array {
+  if (model.arch === "llama") return llamaLogits(model, pk);
+  let logits: Float32Array = new Float32Array(0);
+  tf.tidy(() => {
+    logits = forward(model, pk, false).logits;
+  });
+  return logits;
+}
+
+/** d logp(target)/d logits = onehot(target) − softmax, scaled by the item's dLoss/dlogp; overwrites `probs`. */
+function dlogitsFromProbs(probs: Float32Array, V: number, pk: Packed, dlogps: Float64Array): Float32Array {
+  for (let m = 0; m < pk.sel.length; m++) {
+    const w = dlogps[pk.itemOf[m]];
+    const o = m * V;
+    for (let v = 0; v < V; v++) probs[o + v] *= -w;
+    probs[o + pk.targets[m]] += w;
+  }
+  return probs;
+}
+
 /** Per scored row: log p(target) and, when wanted, the softmax probabilities (overwriting logits). */
 function targetLogprobs(logits: Float32Array, V: number, targets: Int32Array, keepProbs: boolean): Float64Array {
   const M = targets.length;
@@ -96,17 +120,14 @@ function targetLogprobs(logits: Float32Array, V: number, targets: Int32Array, ke
  * Summed and per-token log-probs of the completion tokens only (prompt masked), one causal
  * forward pass per item, items batched (right-padded) `batchSize` at a time. No gradients.
  */
-export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSize?: number } = {}): { sum: number[]; perToken: number[][] } {
+export function scoreCompletions(model: CausalLM, items: ScoreItem[], opts: { batchSize?: number } = {}): { sum: number[]; perToken: number[][] } {
   const bs = Math.max(1, opts.batchSize ?? 16);
   const sum: number[] = [];
   const perToken: number[][] = [];
   for (let s = 0; s < items.length; s += bs) {
     const chunk = items.slice(s, s + bs);
     const pk = pack(model, chunk);
-    let logits: Float32Array = new Float32Array(0);
-    tf.tidy(() => {
-      logits = forward(model, pk, false).logits;
-    });
+    const logits = logitsOf(model, pk);
     const lp = targetLogprobs(logits, model.config.vocabSize, pk.targets, false);
     // scored rows come grouped by shared prompt; within an item they are in token order
     const rows: number[][] = chunk.map(() => []);
@@ -125,17 +146,14 @@ export function scoreCompletions(model: GPT, items: ScoreItem[], opts: { batchSi
  * completion token t). Exact per-token KL between two models along the same sequences needs
  * these; summed log-probs alone only give the Monte Carlo estimate. No gradients.
  */
-export function nextTokenLogprobs(model: GPT, items: ScoreItem[], opts: { batchSize?: number } = {}): Float32Array[] {
+export function nextTokenLogprobs(model: CausalLM, items: ScoreItem[], opts: { batchSize?: number } = {}): Float32Array[] {
   const bs = Math.max(1, opts.batchSize ?? 16);
   const V = model.config.vocabSize;
   const out: Float32Array[] = [];
   for (let s = 0; s < items.length; s += bs) {
     const chunk = items.slice(s, s + bs);
     const pk = pack(model, chunk);
-    let logits: Float32Array = new Float32Array(0);
-    tf.tidy(() => {
-      logits = forward(model, pk, false).logits;
-    });
+    const logits = logitsOf(model, pk);
     const rows = chunk.map((it) => new Float32Array(it.completionIds.length * V));
     const filled = new Int32Array(chunk.length);
     // scored rows come grouped by shared prompt; within an item they are in token order
@@ -174,7 +192,8 @@ export interface PendingGrads {
  * caller can combine log-probs from several forward passes (e.g. data-parallel shards)
  * before deciding the loss.
  */
-export function forwardWithGrad(model: GPT, items: ScoreItem[]): PendingGrads {
+export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGrads {
+  if (model.arch === "llama") return llamaForwardWithGrad(model, items);
   const c = model.config;
   const V = c.vocabSize;
   const C = c.nEmbd;
@@ -233,13 +252,7 @@ function backwardPass(
     const P = (n: string) => model.getParam(n);
     // d logp(target)/d logits = onehot(target) − softmax, scaled by the item's dLoss/dlogp
     const M = pk.sel.length;
-    const dlog = probs;
-    for (let m = 0; m < M; m++) {
-      const w = dlogps[pk.itemOf[m]];
-      const o = m * V;
-      for (let v = 0; v < V; v++) dlog[o + v] *= -w;
-      dlog[o + pk.targets[m]] += w;
-    }
+    const dlog = dlogitsFromProbs(probs, V, pk, dlogps);
     const grads = new Map<string, tf.Tensor>();
     const dlogits = tf.tensor2d(dlog, [M, V]);
     const dwteHead = weightGrad(dlogits, saved.hSel); // (V, C)
@@ -318,7 +331,7 @@ const BLOCK_PARAMS = ["mlp.c_proj.weight", "mlp.c_proj.bias", "mlp.c_fc.weight",
  * Forward the items, hand their summed completion log-probs to `lossFn`, and backpropagate
  * dLoss/dlogp through the model. Gradients are returned by parameter name (caller disposes).
  */
-export function logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
+export function logprobGrads(model: CausalLM, items: ScoreItem[], lossFn: LossFn): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
   const pending = forwardWithGrad(model, items);
   let res: { loss: number; dlogps: Float64Array };
   try {
@@ -333,4 +346,32 @@ export function logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): { 
   }
   const grads = pending.backward(res.dlogps);
   return { loss: res.loss, logps: pending.logps, grads };
+}
+
+/** forwardWithGrad for a Llama-family model: the softmax-to-logits step is shared, the layers are llama/forward.ts's. */
+function llamaForwardWithGrad(model: LlamaModel, items: ScoreItem[]): PendingGrads {
+  const V = model.config.vocabSize;
+  const pk = pack(model, items);
+  const fw = llamaForwardSaved(model, pk);
+  const lp = targetLogprobs(fw.logits, V, pk.targets, true); // fw.logits now holds the softmax probabilities
+  const logps = new Float64Array(pk.nItems);
+  for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
+  let consumed = false;
+  return {
+    logps,
+    lengths: pk.lengths,
+    backward: (dlogps: Float64Array) => {
+      if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
+      consumed = true;
+      if (!(dlogps instanceof Float64Array) || dlogps.length !== pk.nItems) {
+        fw.dispose();
+        throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
+      }
+      return fw.backward(dlogitsFromProbs(fw.logits, V, pk, dlogps));
+    },
+    dispose: () => {
+      consumed = true;
+      fw.dispose();
+    },
+  };
 }

@@ -3,11 +3,11 @@
 import { parentPort } from "node:worker_threads";
 import { useBackend, type BackendName } from "./backend.ts";
 import { forwardWithGrad, type PendingGrads, type ScoreItem } from "./forward.ts";
-import { GPT, type GPTConfig } from "./model.ts";
+import { modelFromParams, type CausalLM, type ModelConfig } from "./causal.ts";
 
 export type WorkerRequest =
   | { type: "init"; backend: BackendName }
-  | { type: "forward"; config: GPTConfig; params?: [string, Float32Array][]; items: ScoreItem[] }
+  | { type: "forward"; config: ModelConfig; params?: [string, Float32Array][]; items: ScoreItem[] }
   | { type: "backward"; dlogps: Float64Array }
   | { type: "discard" };
 
@@ -18,7 +18,7 @@ export type WorkerReply =
   | { type: "discarded" }
   | { type: "error"; message: string };
 
-let model: GPT | null = null;
+let model: CausalLM | null = null;
 let pending: PendingGrads | null = null;
 
 function handle(msg: WorkerRequest): Promise<WorkerReply> | WorkerReply {
@@ -28,7 +28,7 @@ function handle(msg: WorkerRequest): Promise<WorkerReply> | WorkerReply {
     case "forward": {
       if (msg.params) {
         model?.dispose();
-        model = GPT.fromParams(msg.config, new Map(msg.params));
+        model = modelFromParams(msg.config, new Map(msg.params));
       }
       if (!model) throw new Error("worker has no model: the first forward request must carry params");
       pending?.dispose();

@@ -1,9 +1,15 @@
 export { initBackend, useBackend, type BackendName } from "./backend.ts";
 export { byteTokenizer, gpt2Tokenizer, encodePrompt, tokenizerByName, type Tokenizer, BYTE_BOS, BYTE_EOS, BYTE_PAD, BYTE_VOCAB_SIZE } from "./tokenizer.ts";
+export { loadHFTokenizer } from "./hf-tokenizer.ts";
 export { GPT, makeRng, paramShapes, validateConfig, type GPTConfig } from "./model.ts";
+export { LlamaModel } from "./llama/model.ts";
+export { llamaConfigFromHF, UnsupportedModelError, type LlamaConfig, type LlamaModelType } from "./llama/config.ts";
+export { hashModelDir } from "./llama/checkpoint.ts";
+export { type CausalLM, type ModelConfig } from "./causal.ts";
 export { scoreCompletions, nextTokenLogprobs, logprobGrads, forwardWithGrad, type ScoreItem, type LossFn, type PendingGrads } from "./forward.ts";
 export { AdamW, clipGradNorm, disposeGrads, type AdamWOptions } from "./optim.ts";
-export { saveCheckpoint, loadCheckpoint, HOUSE_MODEL_DIR, parseSafetensors, serializeSafetensors } from "./checkpoint.ts";
+export { saveCheckpoint, loadCheckpoint, HOUSE_MODEL_DIR, parseSafetensors, serializeSafetensors, type LoadOptions } from "./checkpoint.ts";
+export { validateModelDir, type ModelDirInfo } from "./validate.ts";
 export { sample, pickToken, type SampleOptions, type SampledCompletion } from "./sample.ts";
 export { SampleBatcher, type SampleBatcherOptions, type BatcherStats } from "./batch.ts";
 export { GradWorkerPool } from "./parallel.ts";

@@ -78,6 +78,7 @@ function normals(n: number, std: number, rand: () => number): Float32Array {
 }
 
 export class GPT {
+  readonly arch = "gpt2" as const;
   readonly config: GPTConfig;
   private params = new Map<string, tf.Tensor>();
   /** W^T copies of 2-D weights, so input gradients dX = dY @ W^T stay NN matMuls. */

@@ -1,6 +1,6 @@
 // AdamW (decoupled weight decay, Loshchilov & Hutter) and global-norm gradient clipping.
 import * as tf from "@tensorflow/tfjs-core";
-import type { GPT } from "./model.ts";
+import type { CausalLM } from "./causal.ts";
 
 export function disposeGrads(grads: Map<string, tf.Tensor>): void {
   for (const g of grads.values()) g.dispose();
@@ -59,7 +59,7 @@ export class AdamW {
   }
 
   /** One update of every parameter that has a gradient. Weight decay applies to 2-D weights only. */
-  step(model: GPT, grads: Map<string, tf.Tensor>, lr: number = this.lr): void {
+  step(model: CausalLM, grads: Map<string, tf.Tensor>, lr: number = this.lr): void {
     this.t++;
     const bc1 = 1 - Math.pow(this.beta1, this.t);
     const bc2 = 1 - Math.pow(this.beta2, this.t);

@@ -2,7 +2,6 @@
 // (DPO's chosen and rejected, n samples of one prompt) share one row: the prompt appears once
 // and each completion follows it with its own positions, attending to the prompt and to
 // itself only (a tree-shaped mask). In the DPO shape this removes a quarter of the rows.
-import type { GPT } from "./model.ts";
 
 export interface ScoreItem {
   promptIds: number[];
@@ -28,7 +27,7 @@ const MASKED = -1e9;
 /** Prompts shorter than this are not worth a longer, tree-masked row. */
 const MIN_SHARED_PROMPT = 8;
 
-export function pack(model: GPT, items: ScoreItem[], share = true): Packed {
+export function pack(model: { config: { vocabSize: number; nPositions: number } }, items: ScoreItem[], share = true): Packed {
   const { vocabSize, nPositions } = model.config;
   if (items.length === 0) throw new Error("no items to score");
   items.forEach((it, i) => {

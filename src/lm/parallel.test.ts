@@ -71,4 +71,31 @@ describe("GradWorkerPool", () => {
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
     model.dispose();
   });
+
+  it("trains a Llama-family model too: the same log-probs and gradients as the single-thread pass", async () => {
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const { loadCheckpoint } = await import("./checkpoint.ts");
+    const { tinyHFConfig, writeTinyHF } = await import("./llama/fixtures.ts");
+    const dir = await mkdtemp(path.join(tmpdir(), "pool-llama-"));
+    await writeTinyHF(dir, tinyHFConfig("qwen3"), { seed: 8 });
+    const { model } = await loadCheckpoint(dir);
+    const rand = makeRng(6);
+    const items: ScoreItem[] = Array.from({ length: 4 }, () => ({ promptIds: randomIds(2, 259, rand), completionIds: randomIds(4, 259, rand) }));
+    const lossFn = (lp: Float64Array) => ({ loss: lp.reduce((a, x) => a + x, 0), dlogps: new Float64Array(lp.length).fill(1) });
+    const single = logprobGrads(model, items, lossFn);
+    const par = await pool.logprobGrads(model, items, lossFn);
+    Array.from(single.logps).forEach((x, i) => expect(par.logps[i]).toBeCloseTo(x, 5));
+    for (const [n, g] of single.grads) {
+      const a = values(g), b = values(par.grads.get(n)!);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      expect(worst, n).toBeLessThan(1e-4);
+    }
+    disposeGrads(single.grads);
+    disposeGrads(par.grads);
+    model.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
 });

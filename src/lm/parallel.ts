@@ -6,12 +6,12 @@ import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendName } from "./backend.ts";
 import { forwardWithGrad, type LossFn, type ScoreItem } from "./forward.ts";
-import type { GPT } from "./model.ts";
+import type { CausalLM } from "./causal.ts";
 import type { WorkerReply, WorkerRequest } from "./grad-worker.ts";
 
 interface Slot {
   worker: Worker;
-  synced: { model: GPT; version: number } | null;
+  synced: { model: CausalLM; version: number } | null;
   queue: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }[];
 }
 
@@ -86,7 +86,7 @@ export class GradWorkerPool {
   }
 
   /** Same contract and result as logprobGrads, computed across the pool. */
-  async logprobGrads(model: GPT, items: ScoreItem[], lossFn: LossFn): Promise<{ loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> }> {
+  async logprobGrads(model: CausalLM, items: ScoreItem[], lossFn: LossFn): Promise<{ loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> }> {
     const n = items.length;
     const k = Math.min(this.shards, n);
     if (n === 0) throw new Error("no items to score");

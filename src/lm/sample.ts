@@ -11,6 +11,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { GPT } from "./model.ts";
 import { makeRng } from "./model.ts";
+import { kvWidth, type CausalLM } from "./causal.ts";
+import { llamaSegmentLogits } from "./llama/decode.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 export interface SampleOptions {
@@ -37,18 +39,18 @@ export interface SampledCompletion {
   finishReason: "eos" | "stop" | "length" | "aborted";
 }
 
-/** One row's keys and values: per layer (capacity, C), position p at [p·C, (p+1)·C). */
+/** One row's keys and values: per layer (capacity, W), position p at [p·W, (p+1)·W), W = kvWidth(model). */
 export interface KVCache {
   k: Float32Array[];
   v: Float32Array[];
 }
 
-export function newCache(model: GPT, capacity: number): KVCache {
-  const { nLayer, nEmbd } = model.config;
+export function newCache(model: CausalLM, capacity: number): KVCache {
+  const nLayer = model.config.nLayer, width = kvWidth(model);
   const cache: KVCache = { k: [], v: [] };
   for (let l = 0; l < nLayer; l++) {
-    cache.k.push(new Float32Array(capacity * nEmbd));
-    cache.v.push(new Float32Array(capacity * nEmbd));
+    cache.k.push(new Float32Array(capacity * width));
+    cache.v.push(new Float32Array(capacity * width));
   }
   return cache;
 }
@@ -341,7 +343,8 @@ interface JsScratch { q: Float64Array; scores: Float64Array; acc: Float64Array }
  * All tokens of all segments share each linear layer's matMul; attention is per token, against
  * its own segment's cache, so segments at different positions mix freely.
  */
-export function segmentLogits(model: GPT, segments: Segment[]): Float32Array {
+export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Array {
+  if (model.arch === "llama") return llamaSegmentLogits(model, segments);
   const c = model.config;
   const C = c.nEmbd, H = c.nHead, eps = c.layerNormEpsilon;
   const hp = hostParams(model);
@@ -445,7 +448,7 @@ export function pickToken(logits: Float32Array, opts: { temperature: number; top
   return { id: pick, logprob: logits[pick] - lse };
 }
 
-function validate(model: GPT, tok: Tokenizer, o: SampleOptions): void {
+function validate(model: CausalLM, tok: Tokenizer, o: SampleOptions): void {
   if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`sample: n must be a positive integer, got ${o.n}`);
   if (!(o.temperature >= 0)) throw new Error(`sample: temperature must be >= 0, got ${o.temperature}`);
   if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new Error(`sample: topK must be a non-negative integer, got ${o.topK}`);
@@ -483,7 +486,7 @@ export class SampleRequest {
   private steps = 0;
   private fed: Row[] = [];
 
-  constructor(readonly model: GPT, readonly tok: Tokenizer, readonly opts: SampleOptions) {
+  constructor(readonly model: CausalLM, readonly tok: Tokenizer, readonly opts: SampleOptions) {
     validate(model, tok, opts);
     const P = model.config.nPositions, T0 = opts.promptIds.length;
     this.n = opts.n;
@@ -511,7 +514,7 @@ export class SampleRequest {
 
   /** Copies the prompt's cache to the other rows; every row starts from the same logits (1, V). */
   acceptPrefill(logits: Float32Array): void {
-    const T0 = this.opts.promptIds.length, C = this.model.config.nEmbd;
+    const T0 = this.opts.promptIds.length, C = kvWidth(this.model);
     const src = this.rows[0].cache;
     for (const row of this.rows) {
       row.logits = logits;
@@ -542,6 +545,7 @@ export class SampleRequest {
   /** Picks the next token of every live row, in row order (the order the request's RNG is drawn in). */
   pick(): void {
     const { tok, opts } = this;
+    const stops = tok.stopIds ?? [tok.eos];
     for (const row of this.rows) {
       if (row.done) continue;
       const { id, logprob } = pickToken(row.logits!, opts, this.rand);
@@ -550,7 +554,7 @@ export class SampleRequest {
       o.stepLogprobs.push(logprob);
       o.logprob += logprob;
       o.text = tok.decode(o.ids);
-      if (id === tok.eos) { row.done = true; o.finishReason = "eos"; }
+      if (stops.includes(id)) { row.done = true; o.finishReason = "eos"; }
       else {
         const hit = this.stops.map((st) => o.text.indexOf(st)).filter((i) => i >= 0);
         if (hit.length) { row.done = true; o.finishReason = "stop"; o.text = o.text.slice(0, Math.min(...hit)); }
@@ -583,7 +587,7 @@ export class SampleRequest {
 export const yieldToEventLoop = () => new Promise<void>((res) => setImmediate(res));
 
 /** n completions of one prompt, sampled as one batch with a KV cache. Yields to the event loop between steps. */
-export async function sample(model: GPT, tok: Tokenizer, opts: SampleOptions): Promise<SampledCompletion[]> {
+export async function sample(model: CausalLM, tok: Tokenizer, opts: SampleOptions): Promise<SampledCompletion[]> {
   const req = new SampleRequest(model, tok, opts);
   if (req.finished) return req.out;
   req.acceptPrefill(segmentLogits(model, [req.prefill()]));

@@ -2,11 +2,20 @@
 import { encode as bpeEncode, decode as bpeDecode } from "gpt-tokenizer/encoding/r50k_base";
 
 export interface Tokenizer {
-  name: "byte" | "gpt2";
+  /** "hf": a Hugging Face tokenizer.json read from the model directory (hf-tokenizer.ts). */
+  name: "byte" | "gpt2" | "hf";
   vocabSize: number;
   bos: number;
   eos: number;
   pad: number;
+  /** Ids that end a completion (EOS, end-of-turn); just `eos` when absent. */
+  stopIds?: number[];
+  /** Renders a raw prompt as one user turn of the model's chat template, ready for the assistant's reply. */
+  chatPrompt?: (prompt: string) => string;
+  /** Whether prompts without a chat template start with `bos` (false for models that have no BOS token). */
+  prependBos?: boolean;
+  /** The tokenizer's source files by name, written back unchanged when a checkpoint is saved. */
+  files?: Map<string, string>;
   encode(text: string): number[];
   decode(ids: number[]): string;
 }
@@ -54,7 +63,19 @@ export function tokenizerByName(name: string): Tokenizer {
   throw new Error(`unknown tokenizer "${name}" (expected "byte" or "gpt2")`);
 }
 
-/** The exact ids a prompt is conditioned on, for sampling and for scoring alike. */
+/**
+ * The exact ids a prompt is conditioned on, for sampling, scoring and training alike: the
+ * model's chat template around the raw text when it has one (one user turn, generation
+ * prompt), else BOS and the text. Never empty.
+ */
 export function encodePrompt(tok: Tokenizer, text: string): number[] {
+  if (tok.chatPrompt) {
+    const ids = tok.encode(tok.chatPrompt(text));
+    return ids.length ? ids : [tok.bos];
+  }
+  if (tok.prependBos === false) {
+    const ids = tok.encode(text);
+    return ids.length ? ids : [tok.bos];
+  }
   return [tok.bos, ...tok.encode(text)];
 }

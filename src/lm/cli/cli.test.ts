@@ -69,4 +69,27 @@ describe("lm CLI", () => {
     expect(JSON.parse(a.lines[0])).toMatchObject({ index: 0, finish_reason: expect.any(String) });
     await expect(sampleCmd(["--checkpoint", path.join(dir, "ckpt")])).rejects.toThrow(/--prompt is required/);
   });
+
+  it("logprobs and sample take a Hugging Face Llama-family directory directly (chat template rendered, ids kept)", async () => {
+    const { tinyHFConfig, writeTinyHF } = await import("../llama/fixtures.ts");
+    const { loadCheckpoint } = await import("../checkpoint.ts");
+    const hf = path.join(dir, "qwen3");
+    await writeTinyHF(hf, tinyHFConfig("qwen3"), { seed: 2 });
+    const input = path.join(dir, "hf-pairs.jsonl");
+    await writeFile(input, '{"prompt":"Hi","chosen":" there","rejected":" zz"}\n');
+    const { code, lines } = await capture(() => logprobs(["--checkpoint", hf, "--input", input, "--tokens"]));
+    expect(code).toBe(0);
+    const row = JSON.parse(lines[0]);
+    const { model, tokenizer } = await loadCheckpoint(hf);
+    expect(tokenizer.decode(row.prompt_ids)).toBe("user\nHi\nassistant\n"); // the template, specials dropped when decoding
+    expect(row.prompt_ids).toEqual(encodePrompt(tokenizer, "Hi"));
+    expect(row.chosen_ids).toEqual(tokenizer.encode(" there"));
+    expect(row.rejected_ids).toEqual(tokenizer.encode(" zz"));
+    expect(row.chosen).toBeCloseTo(scoreCompletions(model, [{ promptIds: row.prompt_ids, completionIds: row.chosen_ids }]).sum[0], 5);
+    model.dispose();
+    const out = await capture(() => sampleCmd(["--checkpoint", hf, "--prompt", "Hi", "--n", "2", "--max-new-tokens", "5", "--seed", "1", "--json"]));
+    expect(out.code).toBe(0);
+    expect(out.lines).toHaveLength(2);
+    expect(JSON.parse(out.lines[1]).ids.length).toBeGreaterThan(0);
+  });
 });

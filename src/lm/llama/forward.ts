@@ -1,0 +1,187 @@
+// Full-sequence forward and backward passes of a LlamaModel over packed rows (pack.ts), the
+// Llama-family counterpart of forward.ts's GPT-2 passes. The backward pass is tfjs autodiff
+// with per-layer recomputation: the forward pass keeps only each decoder layer's input (B·T, C);
+// the backward pass re-runs one layer under tf.grads with the incoming gradient, so peak memory
+// holds one layer's activations. The LM head and embedding gradients are written by hand (the
+// head is a (M, V) product worth doing once; gather's gradient kernel is missing on wasm).
+import * as tf from "@tensorflow/tfjs-core";
+import { gatherRows, mm, weightGrad } from "../ops.ts";
+import type { Packed } from "../pack.ts";
+import { ropeTables } from "./config.ts";
+import { decoderLayer, layerParamNames, rmsNorm, type LayerContext } from "./layers.ts";
+import type { LlamaModel } from "./model.ts";
+
+/** The RoPE tables and attention mask of a packed batch, as tensors (caller disposes via tidy/dispose). */
+function layerContext(model: LlamaModel, pk: Packed): LayerContext {
+  const c = model.config;
+  const { B, T } = pk;
+  const d = c.headDim, rep = c.nHead / c.nKVHead;
+  const { cos, sin } = ropeTables(c, pk.pos);
+  // one (T, T) mask per row (tree-shaped when prompts are shared), repeated for each query head of a group
+  const rows = pk.bias ? B : 1;
+  const mask = new Float32Array(rows * rep * T * T);
+  for (let b = 0; b < rows; b++) {
+    let src: Float32Array;
+    if (pk.bias) src = pk.bias.subarray(b * T * T, (b + 1) * T * T);
+    else {
+      src = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) src.fill(-1e9, i * T + i + 1, (i + 1) * T);
+    }
+    for (let r = 0; r < rep; r++) mask.set(src, (b * rep + r) * T * T);
+  }
+  return {
+    B,
+    T,
+    cos: tf.tensor3d(cos, [B * T, 1, d]),
+    sin: tf.tensor3d(sin, [B * T, 1, d]),
+    mask: tf.tensor4d(mask, [rows, 1, rep * T, T]),
+  };
+}
+
+function disposeContext(ctx: LayerContext): void {
+  for (const t of [ctx.cos, ctx.sin, ctx.mask]) t.dispose();
+}
+
+function embed(model: LlamaModel, pk: Packed): tf.Tensor2D {
+  return tf.tidy(() => tf.gather(model.getParam("model.embed_tokens.weight") as tf.Tensor2D, tf.tensor1d(pk.ids, "int32")) as tf.Tensor2D);
+}
+
+/** Logits (M, V) of the scored rows. No gradients. */
+export function llamaLogits(model: LlamaModel, pk: Packed): Float32Array {
+  const c = model.config;
+  const ctx = layerContext(model, pk);
+  try {
+    let x = embed(model, pk);
+    for (let l = 0; l < c.nLayer; l++) {
+      const w = layerParamNames(c, l).map((n) => model.getParam(n));
+      const xIn = x;
+      x = tf.tidy(() => decoderLayer(c, xIn, w, ctx));
+      xIn.dispose();
+    }
+    const xL = x;
+    const logits = tf.tidy(() => {
+      const hf = rmsNorm(xL, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D;
+      return model.matMulWeightT(gatherRows(hf, pk.sel), model.headName);
+    });
+    xL.dispose();
+    try {
+      return pk.sel.length ? (logits.dataSync() as Float32Array) : new Float32Array(0);
+    } finally {
+      logits.dispose();
+    }
+  } finally {
+    disposeContext(ctx);
+  }
+}
+
+export interface LlamaPending {
+  logits: Float32Array;
+  /** dLoss/dlogits (M, V) → gradients by parameter name. Consumes the saved activations. */
+  backward(dlogits: Float32Array): Map<string, tf.Tensor>;
+  dispose(): void;
+}
+
+/** The forward pass with each layer's input kept for `backward`. */
+export function llamaForwardSaved(model: LlamaModel, pk: Packed): LlamaPending {
+  const c = model.config;
+  const ctx = layerContext(model, pk);
+  const inputs: tf.Tensor2D[] = [];
+  let hSel: tf.Tensor2D | null = null;
+  let logits: Float32Array;
+  const release = () => {
+    for (const t of inputs) t.dispose();
+    inputs.length = 0;
+    hSel?.dispose();
+    hSel = null;
+    disposeContext(ctx);
+  };
+  try {
+    let x = embed(model, pk);
+    for (let l = 0; l < c.nLayer; l++) {
+      inputs.push(x);
+      const w = layerParamNames(c, l).map((n) => model.getParam(n));
+      const xIn = x;
+      x = tf.tidy(() => decoderLayer(c, xIn, w, ctx));
+    }
+    inputs.push(x); // the final norm's input
+    hSel = tf.tidy(() => gatherRows(rmsNorm(x, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D, pk.sel));
+    const lt = model.matMulWeightT(hSel, model.headName);
+    logits = pk.sel.length ? (lt.dataSync() as Float32Array) : new Float32Array(0);
+    lt.dispose();
+  } catch (e) {
+    release();
+    throw e;
+  }
+  let consumed = false;
+  const backward = (dlog: Float32Array): Map<string, tf.Tensor> => {
+    if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
+    consumed = true;
+    try {
+      return backwardPass(model, pk, ctx, inputs, hSel!, dlog);
+    } finally {
+      release();
+    }
+  };
+  return {
+    logits: logits!,
+    backward,
+    dispose: () => {
+      consumed = true;
+      release();
+    },
+  };
+}
+
+function backwardPass(model: LlamaModel, pk: Packed, ctx: LayerContext, inputs: tf.Tensor2D[], hSel: tf.Tensor2D, dlog: Float32Array): Map<string, tf.Tensor> {
+  const c = model.config;
+  const C = c.nEmbd, V = c.vocabSize, M = pk.sel.length, N = pk.B * pk.T;
+  const grads = new Map<string, tf.Tensor>();
+  const P = (n: string) => model.getParam(n);
+  try {
+    const { dHead, dhf } = tf.tidy(() => {
+      const dlogits = tf.tensor2d(dlog, [M, V]);
+      const dHead = weightGrad(dlogits, hSel); // (V, C)
+      const dhSel = (mm(dlogits, P(model.headName) as tf.Tensor2D).dataSync() as Float32Array); // (M, C)
+      // a row shared by several completions (the last prompt position) collects all their gradients
+      const acc = new Float32Array(N * C);
+      pk.sel.forEach((r, m) => {
+        for (let j = 0; j < C; j++) acc[r * C + j] += dhSel[m * C + j];
+      });
+      return { dHead, dhf: tf.tensor2d(acc, [N, C]) };
+    });
+    const [dxL, dNorm] = tf.tidy(() => tf.grads((x: tf.Tensor, w: tf.Tensor) => rmsNorm(x, w, c.rmsNormEps))([inputs[c.nLayer], P("model.norm.weight")], dhf));
+    dhf.dispose();
+    grads.set("model.norm.weight", dNorm);
+    let dx = dxL as tf.Tensor2D;
+    for (let l = c.nLayer - 1; l >= 0; l--) {
+      const names = layerParamNames(c, l);
+      const w = names.map((n) => P(n));
+      const dy = dx;
+      const g = tf.tidy(() => tf.grads((x: tf.Tensor, ...ws: tf.Tensor[]) => decoderLayer(c, x as tf.Tensor2D, ws, ctx))([inputs[l], ...w], dy));
+      dy.dispose();
+      inputs[l + 1].dispose();
+      dx = g[0] as tf.Tensor2D;
+      names.forEach((n, i) => grads.set(n, g[i + 1]));
+    }
+    // embedding: scatter-add of the input gradient, plus the head's when tied
+    const dxd = dx.dataSync() as Float32Array;
+    dx.dispose();
+    const dE = new Float32Array(V * C);
+    for (let r = 0; r < N; r++) {
+      const src = r * C, dst = pk.ids[r] * C;
+      for (let j = 0; j < C; j++) dE[dst + j] += dxd[src + j];
+    }
+    if (c.tieWordEmbeddings) {
+      grads.set("model.embed_tokens.weight", tf.tidy(() => tf.add(dHead, tf.tensor2d(dE, [V, C]))));
+      dHead.dispose();
+    } else {
+      grads.set("model.embed_tokens.weight", tf.tensor2d(dE, [V, C]));
+      grads.set("lm_head.weight", dHead);
+    }
+  } catch (e) {
+    for (const g of grads.values()) g.dispose();
+    throw e;
+  }
+  for (const n of model.paramNames()) if (!grads.has(n)) throw new Error(`internal: no gradient for ${n}`);
+  return grads;
+}

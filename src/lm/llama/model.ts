@@ -1,0 +1,188 @@
+// LlamaModel's parameters, under their Hugging Face names. Linear weights are kept in (in, out)
+// layout (HF stores nn.Linear as (out, in)) so every forward linear layer is the fast 2-D NN
+// matMul, as GPT-2's Conv1D weights are; the checkpoint code transposes on load and save.
+// The embedding and an untied lm_head keep HF's (V, C) layout (a gather table; the head is
+// read transposed, like GPT-2's tied head).
+import * as tf from "@tensorflow/tfjs-core";
+import { makeRng } from "../model.ts";
+import { transposedMatMulsFast } from "../ops.ts";
+import type { LlamaConfig } from "./config.ts";
+
+/** Names whose internal layout is the transpose of the HF tensor. */
+export function isTransposedLinear(name: string): boolean {
+  return name.endsWith("_proj.weight");
+}
+
+/** Every parameter's HF name and internal shape, in a stable order. */
+export function llamaParamShapes(c: LlamaConfig): [string, number[]][] {
+  const C = c.nEmbd, q = c.nHead * c.headDim, kv = c.nKVHead * c.headDim, I = c.intermediateSize;
+  const out: [string, number[]][] = [["model.embed_tokens.weight", [c.vocabSize, C]]];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `model.layers.${l}.`;
+    out.push([p + "input_layernorm.weight", [C]], [p + "self_attn.q_proj.weight", [C, q]], [p + "self_attn.k_proj.weight", [C, kv]], [p + "self_attn.v_proj.weight", [C, kv]]);
+    if (c.attentionBias) out.push([p + "self_attn.q_proj.bias", [q]], [p + "self_attn.k_proj.bias", [kv]], [p + "self_attn.v_proj.bias", [kv]]);
+    if (c.qkNorm) out.push([p + "self_attn.q_norm.weight", [c.headDim]], [p + "self_attn.k_norm.weight", [c.headDim]]);
+    out.push(
+      [p + "self_attn.o_proj.weight", [q, C]],
+      [p + "post_attention_layernorm.weight", [C]],
+      [p + "mlp.gate_proj.weight", [C, I]],
+      [p + "mlp.up_proj.weight", [C, I]],
+      [p + "mlp.down_proj.weight", [I, C]],
+    );
+  }
+  out.push(["model.norm.weight", [C]]);
+  if (!c.tieWordEmbeddings) out.push(["lm_head.weight", [c.vocabSize, C]]);
+  return out;
+}
+
+/** The HF (on-disk) shape of a parameter from its internal shape. */
+export function hfShape(name: string, internal: number[]): number[] {
+  return isTransposedLinear(name) ? [internal[1], internal[0]] : internal;
+}
+
+function normals(n: number, std: number, rand: () => number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u1 = Math.max(rand(), 1e-12);
+    out[i] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * rand()) * std;
+  }
+  return out;
+}
+
+export class LlamaModel {
+  readonly arch = "llama" as const;
+  readonly config: LlamaConfig;
+  private params = new Map<string, tf.Tensor>();
+  private transposed = new Map<string, tf.Tensor2D>();
+  private disposed = false;
+  private paramVersion = 0;
+
+  private constructor(config: LlamaConfig) {
+    this.config = { ...config };
+  }
+
+  /** Random init (N(0, std) weights, unit norms, zero biases): for tests and benchmarks. */
+  static create(config: LlamaConfig, seed: number, std = 0.02): LlamaModel {
+    const m = new LlamaModel(config);
+    const rand = makeRng(seed);
+    for (const [name, shape] of llamaParamShapes(config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const v = name.endsWith("norm.weight") ? new Float32Array(n).fill(1) : shape.length === 1 ? new Float32Array(n) : normals(n, std, rand);
+      m.params.set(name, tf.tensor(v, shape, "float32"));
+    }
+    return m;
+  }
+
+  /** Builds a model from complete parameter values in internal layout (checked for names and shapes). */
+  static fromParams(config: LlamaConfig, values: Map<string, tf.Tensor | Float32Array>): LlamaModel {
+    const m = new LlamaModel(config);
+    try {
+      for (const [name, shape] of llamaParamShapes(config)) {
+        const v = values.get(name);
+        if (!v) throw new Error(`missing parameter ${name}`);
+        m.params.set(name, toTensor(name, v, shape));
+      }
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
+    return m;
+  }
+
+  clone(): LlamaModel {
+    this.assertLive();
+    const m = new LlamaModel(this.config);
+    for (const [k, v] of this.params) m.params.set(k, v.clone());
+    return m;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of this.params.values()) v.dispose();
+    this.invalidateTransposes();
+    this.params.clear();
+    this.disposed = true;
+  }
+
+  paramNames(): string[] {
+    return llamaParamShapes(this.config).map(([n]) => n);
+  }
+
+  getParam(name: string): tf.Tensor {
+    this.assertLive();
+    const p = this.params.get(name);
+    if (!p) throw new Error(`${this.config.modelType} model has no parameter "${name}"`);
+    return p;
+  }
+
+  /** The (V, C) matrix the logits are read from: the embedding when tied. */
+  get headName(): string {
+    return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  get version(): number {
+    return this.paramVersion;
+  }
+
+  setParams(values: Map<string, tf.Tensor | Float32Array>): void {
+    this.assertLive();
+    this.paramVersion++;
+    const shapes = new Map(llamaParamShapes(this.config));
+    for (const [name, v] of values) {
+      const shape = shapes.get(name);
+      if (!shape) throw new Error(`${this.config.modelType} model has no parameter "${name}"`);
+      const t = toTensor(name, v, shape);
+      const old = this.params.get(name);
+      if (old && old !== t) old.dispose();
+      this.params.set(name, t);
+      const tt = this.transposed.get(name);
+      if (tt) {
+        tt.dispose();
+        this.transposed.delete(name);
+      }
+    }
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const [, s] of llamaParamShapes(this.config)) n += s.reduce((a, b) => a * b, 1);
+    return n;
+  }
+
+  /** x·Wᵀ for a 2-D weight (the LM head): transposed in the kernel when that is fast, else via a cached Wᵀ. */
+  matMulWeightT(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    if (transposedMatMulsFast()) return tf.matMul(x, this.getParam(name) as tf.Tensor2D, false, true) as tf.Tensor2D;
+    return tf.matMul(x, this.weightT(name)) as tf.Tensor2D;
+  }
+
+  weightT(name: string): tf.Tensor2D {
+    let t = this.transposed.get(name);
+    if (!t) {
+      const w = this.getParam(name);
+      if (w.rank !== 2) throw new Error(`weightT: ${name} is not 2-D`);
+      t = tf.keep(tf.transpose(w as tf.Tensor2D));
+      this.transposed.set(name, t);
+    }
+    return t;
+  }
+
+  invalidateTransposes(): void {
+    for (const t of this.transposed.values()) t.dispose();
+    this.transposed.clear();
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error("model has been disposed");
+  }
+}
+
+function toTensor(name: string, v: tf.Tensor | Float32Array, shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (v instanceof Float32Array) {
+    if (v.length !== n) throw new Error(`parameter ${name}: expected ${n} values for shape [${shape}], got ${v.length}`);
+    return tf.tensor(v, shape, "float32");
+  }
+  if (v.size !== n || v.rank !== shape.length || v.shape.some((d, i) => d !== shape[i])) throw new Error(`parameter ${name}: expected shape [${shape}], got [${v.shape}]`);
+  if (v.dtype !== "float32") throw new Error(`parameter ${name}: expected float32, got ${v.dtype}`);
+  return v;
+}
