@@ -39,7 +39,7 @@ async function observe(page: Page) {
 
 test.describe.configure({ mode: "serial" });
 // Two rounds on the house model under a shared CPU: minutes, not the default minute.
-test.setTimeout(300_000);
+test.setTimeout(480_000);
 
 test("an admin starts a round, watches its curves grow live, then rolls back, promotes and cancels", async ({ page }) => {
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -70,11 +70,12 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   await expect(settings.getByLabel("Epochs", { exact: true })).toHaveAttribute("aria-invalid", "true");
   await settings.getByLabel("Start rounds automatically").uncheck();
   await fillLoopSetting(page, "New votes per round", "50");
-  await fillLoopSetting(page, "Epochs", "2");
+  await fillLoopSetting(page, "Epochs", "1");
   await fillLoopSetting(page, "Pairs per step", "1");
-  // Enough steps (2 × ~96) that training spans several of the page's 1 s polls even on a quiet
-  // machine with the native GEMM (~30 ms a step), and stays well inside the deadline under load.
-  await fillLoopSetting(page, "Max new pairs", "128");
+  // Enough steps (~64) that training spans several of the page's 1 s polls even on a quiet
+  // machine with the native GEMM (~30 ms a step), and stays inside the deadline on a machine
+  // shared with other work (2 s a step was seen at load average 20).
+  await fillLoopSetting(page, "Max new pairs", "64");
   await fillLoopSetting(page, "Min train pairs", "4");
   await fillLoopSetting(page, "Held-out share", "0.25");
   await fillLoopSetting(page, "Learning rate", "0.0002");
@@ -92,7 +93,7 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
 
   await insertDecisiveVotes(128, `${run}-r1`);
   // Enough votes now: the round starts without a question.
-  await expect(page.getByTestId("trainable-votes")).toHaveText(/^\d+ of 50 new votes$/, { timeout: 15_000 });
+  await expect(page.getByTestId("trainable-votes")).toHaveText(/^[1-9]\d* of 50 new votes$/, { timeout: 15_000 });
   await page.getByRole("button", { name: "Start a round now" }).click();
   await expect(page.getByRole("alertdialog")).toHaveCount(0);
   // The newest round is listed first and selected.
@@ -105,7 +106,7 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   // Watch the page as the trainer works: status and the charts' point counts.
   const seen: { status: string; listStatus: string; loss: number; margin: number; accuracy: number }[] = [];
   let screenshotPoints = 0;
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + 360_000;
   for (;;) {
     const now = await observe(page);
     seen.push(now);
@@ -115,7 +116,7 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
       screenshotPoints = now.loss;
     }
     if (FINAL.includes(now.status)) break;
-    if (Date.now() > deadline) throw new Error(`round ${round1} did not finish within 4 minutes; last seen ${JSON.stringify(now)}`);
+    if (Date.now() > deadline) throw new Error(`round ${round1} did not finish within 6 minutes; last seen ${JSON.stringify(now)}`);
     await page.waitForTimeout(250);
   }
   // One source of truth: whenever both were on screen, the list and the detail showed the same status.
@@ -131,8 +132,8 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   for (const s of seen) expect([s.margin, s.accuracy]).toEqual([s.loss, s.loss]);
   expect(screenshotPoints).toBeGreaterThanOrEqual(2);
 
-  // Finished: every recorded step is plotted (~48 train pairs / 2 per step, give or take the
-  // held-out split by prompt), the status, gates and final metrics are shown.
+  // Finished: every recorded step is plotted (64 train pairs, one per step), the status, gates
+  // and final metrics are shown.
   const { steps, lastStep, resultVersion } = await roundFacts(round1);
   expect(steps).toBeGreaterThanOrEqual(16);
   expect(resultVersion).toMatch(/^v\d+$/);

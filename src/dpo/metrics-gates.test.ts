@@ -168,3 +168,19 @@ describe("reference strategies", () => {
     expect(() => resolveReference("fixed", [])).toThrow(/empty/);
   });
 });
+
+describe("statistics", () => {
+  it("normal quantiles and tails, and the cluster-robust standard error", async () => {
+    const { normalQuantile, normalCdf, clusteredMean } = await import("./stats.ts");
+    expect(normalQuantile(0.95)).toBeCloseTo(1.6449, 3);
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 6);
+    expect(normalCdf(1.96)).toBeCloseTo(0.975, 4);
+    // one value per cluster: the usual s/√n
+    const plain = clusteredMean([1, 2, 3, 4], [0, 1, 2, 3]);
+    expect(plain.stderr).toBeCloseTo(Math.sqrt(5 / 3) / 2, 12);
+    // two clusters of identical copies: no more evidence than two values
+    const copies = clusteredMean([1, 1, 1, 3, 3, 3], ["a", "a", "a", "b", "b", "b"]);
+    expect(copies.stderr).toBeCloseTo(1, 12);
+    expect(clusteredMean([5, 5], ["a", "a"]).stderr).toBeNaN();
+  });
+});

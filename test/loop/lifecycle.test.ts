@@ -117,6 +117,10 @@ describe("loop settings", () => {
     expect(next.dpo).toMatchObject({ beta: 0.3, lossType: "sigmoid" });
     const stored = await getLoopSettings({ db: t.db });
     expect(stored.dpo.beta).toBe(0.3);
+    // A patch of one field leaves the others as they were (it used to reset them to defaults).
+    await updateLoopSettings({ db: t.db, patch: { dpo: { lr: 1e-3, epochs: 5 } } });
+    const after = await updateLoopSettings({ db: t.db, patch: { dpo: { beta: 0.4 } } });
+    expect(after.dpo).toMatchObject({ beta: 0.4, lr: 1e-3, epochs: 5 });
     expect(stored.gates.klBudget).toBeNull();
   });
 });

@@ -3,8 +3,11 @@
 -- 1. A persistent held-out split by normalized prompt text: a prompt's side is decided once
 --    and kept, so duplicates and overlap copies of one text never straddle train and held-out,
 --    and changing the held-out share later never moves trained-on prompts into the held-out set.
+-- normalize() needs a UTF8 server; a cluster initialised under the C locale (SQL_ASCII, e.g. an
+-- embedded PostgreSQL started without LANG) still gets case and whitespace folding.
 CREATE FUNCTION "prompt_text_key"(t text) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT md5(regexp_replace(lower(btrim(normalize(t, NFKC))), '\s+', ' ', 'g'))
+  SELECT md5(regexp_replace(lower(btrim(
+           CASE WHEN current_setting('server_encoding') = 'UTF8' THEN normalize(t, NFKC) ELSE t END)), '\s+', ' ', 'g'))
 $$;
 
 CREATE TABLE "PromptSplit" (

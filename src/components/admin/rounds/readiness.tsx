@@ -23,17 +23,22 @@ export function StartRound({ onStarted }: { onStarted: (roundId: string) => void
   );
   const r = readiness.data;
   const n = (x: number) => x.toLocaleString("en-US");
-  const start = () => (r && !r.ready ? setConfirming(true) : trigger.mutate({}));
+  // Judge by fresh counts, not the last poll's: votes keep arriving.
+  const start = async () => {
+    const fresh = (await readiness.refetch()).data;
+    if (fresh && !fresh.ready) setConfirming(true);
+    else trigger.mutate({});
+  };
   return (
     <div className="mt-2 space-y-2" data-testid="round-readiness">
       <div className="flex flex-wrap items-center justify-between gap-2">
         {r ? (
           <p className="text-sm text-slate-600">
             <span data-testid="trainable-votes">
-              {n(r.trainable)} of {n(r.minNewPairs)} new votes
+              {n(r.counts.fresh)} of {n(r.minNewPairs)} new votes
             </span>{" "}
-            ({n(r.counts.fresh)} never trained on, {n(r.counts.returned)} returned from rounds that were not kept
-            {r.counts.versus ? `, ${n(r.counts.versus)} from serving-vs-earlier battles` : ""}) ·{" "}
+            (a round also takes the {n(r.counts.returned)} returned from rounds that were not kept
+            {r.counts.versus ? `; ${n(r.counts.versus)} of all these from serving-vs-earlier battles` : ""}) ·{" "}
             <span data-testid="heldout-votes" className={r.enoughHeldout ? "" : "font-medium text-amber-800"}>
               {n(r.counts.heldout)} of {n(r.minHeldoutPairs)} held-out votes
             </span>
@@ -41,7 +46,7 @@ export function StartRound({ onStarted }: { onStarted: (roundId: string) => void
         ) : (
           <p className="text-sm text-slate-500">{readiness.error ? describeError(readiness.error).message : "Counting votes…"}</p>
         )}
-        <button type="button" className={buttonPrimary} disabled={trigger.isPending || confirming} onClick={start}>
+        <button type="button" className={buttonPrimary} disabled={trigger.isPending || confirming} onClick={() => void start()}>
           Start a round now
         </button>
       </div>

@@ -21,6 +21,7 @@ export interface DriftStatus {
 
 export interface Readiness {
   counts: PairCounts;
+  /** what a round would train on: new and returned pairs */
   trainable: number;
   minNewPairs: number;
   minHeldoutPairs: number;
@@ -76,11 +77,13 @@ export async function loopReadiness({ db, settings }: { db: PrismaClient; settin
   const counts = await countPairs(db, { versus: s.dpo.versusPairs, heldoutFraction: s.dpo.heldoutFraction });
   const drift = await driftStatus(db, s);
   const trainable = counts.fresh + counts.returned;
-  const enoughTrain = trainable >= s.schedule.minNewPairs;
+  // The threshold counts NEW votes only: returned pairs ride along with the next round, but a
+  // rejected round's own pairs must not trigger the same round again and again.
+  const enoughTrain = counts.fresh >= s.schedule.minNewPairs;
   const enoughHeldout = counts.heldout >= s.gates.minHeldoutPairs;
   const reasons: string[] = [];
   const n = (x: number) => x.toLocaleString("en-US");
-  if (!enoughTrain) reasons.push(`${n(trainable)} of ${n(s.schedule.minNewPairs)} new votes a round waits for`);
+  if (!enoughTrain) reasons.push(`${n(counts.fresh)} of ${n(s.schedule.minNewPairs)} new votes a round waits for`);
   if (!enoughHeldout) {
     reasons.push(`${n(counts.heldout)} of the ${n(s.gates.minHeldoutPairs)} held-out votes the gates need; a round started now cannot pass its gates (its votes return to the pool)`);
   }
