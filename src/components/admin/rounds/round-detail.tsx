@@ -91,7 +91,7 @@ export function RoundDetail({ roundId, status }: { roundId: string; status: stri
         <ul className="mt-2 space-y-1 text-sm" aria-label="Gates" data-testid="round-gates">
           {gates.map((g) => (
             <li key={g.name} title={g.detail} data-gate={g.name} data-passed={g.passed}>
-              <span className={`mr-2 rounded px-2 py-0.5 text-xs font-medium ${g.passed ? "bg-green-100 text-green-800" : "bg-red-100 text-red-800"}`}>{g.passed ? "passed" : "failed"}</span>
+              <span className={`mr-2 rounded px-2 py-0.5 text-xs font-medium ${g.passed ? "bg-green-100 text-green-800" : "bg-red-100 text-red-800"}`}>{g.passed ? "passed" : "failed"}</span>{" "}
               <span className="font-medium">{GATE_LABELS[g.name] ?? g.name}</span>: <GateText g={g} />
             </li>
           ))}
