@@ -17,21 +17,21 @@ import { bookPrefixes } from "../src/sim/prompts.ts";
 import { trueReward } from "../src/sim/reward.ts";
 import { sentimentPrefixes } from "../src/sim/sentiment-prompts.ts";
 import { samplingSettingsSchema } from "../src/server/services/arena-settings/index.ts";
-import { loopSettingsSchema } from "../src/server/services/rounds/settings.ts";
+import { loopConfigSchema } from "../src/dpo/config.ts";
 
 // The loop and sampling defaults are the product's own (read from their schemas), so this
 // script tries what a fresh install would run unless a flag says otherwise.
-const loop = loopSettingsSchema.parse({});
+const loop = loopConfigSchema.parse({});
 const sampling = samplingSettingsSchema.parse({});
 
 const DEFAULTS = {
   model: HOUSE_MODEL_DIR,
   rounds: 4,
   pairs: loop.schedule.minNewPairs, // decisive votes per round (training + held-out)
-  lr: loop.dpo.learningRate,
+  lr: loop.dpo.lr,
   epochs: loop.dpo.epochs,
   beta: loop.dpo.beta,
-  batch: loop.dpo.batchPairs,
+  batch: loop.dpo.batchSize,
   "heldout-fraction": loop.dpo.heldoutFraction,
   "max-new-tokens": sampling.maxNewTokens,
   temperature: sampling.temperature,
@@ -40,9 +40,12 @@ const DEFAULTS = {
   careless: 0,
   "bt-temperature": 1,
   "tie-threshold": 0.5,
-  "min-accuracy": loop.gates.minHeldoutAccuracy as number | null,
-  "max-loss": loop.gates.maxHeldoutLoss as number | null,
+  "min-heldout": loop.gates.minHeldoutPairs,
+  confidence: loop.gates.confidence,
   "kl-budget": loop.gates.klBudget as number | null,
+  "root-kl-budget": loop.gates.rootKlBudget as number | null,
+  "eval-every": loop.dpo.evalEverySteps,
+  patience: loop.dpo.patience,
   "kl-prompts": loop.dpo.klPrompts,
   reference: loop.dpo.reference as string,
   prompts: "sentiment",
@@ -95,8 +98,9 @@ async function main() {
   const labelers = createLabelerPool({ count: o.labelers, carelessFraction: o.careless, temperature: o["bt-temperature"], tieThreshold: o["tie-threshold"], seed: o.seed });
   const rng = createRng(o.seed * 31 + 7);
   const evalOpts = { prompts: evalPrompts(o), samplesPerPrompt: o["eval-samples"], maxNewTokens: o["max-new-tokens"], seed: o.seed + 1 };
-  const klPromptIds = seedHeldOut().slice(0, o["kl-prompts"]).map((p) => encodePrompt(tok, p));
-  const gates = { minHeldoutAccuracy: o["min-accuracy"], maxHeldoutLoss: o["max-loss"], klBudget: o["kl-budget"] };
+  // KL is measured, as in the product, on held-out prompts at the served length.
+  const klPromptIds = evalOpts.prompts.slice(0, o["kl-prompts"]).map((p) => encodePrompt(tok, p));
+  const gates = { minHeldoutPairs: o["min-heldout"], confidence: o.confidence, klBudget: o["kl-budget"], rootKlBudget: o["root-kl-budget"] };
 
   const t0 = Date.now();
   const first = await measureModel("v0", v0.model, tok, v0.model, evalOpts);
@@ -144,10 +148,13 @@ async function main() {
     const result = await runRound({
       policy: serving,
       reference,
-      pairs: train,
-      heldout,
+      root: v0.model,
+      rootName: "v0",
+      pairs: train.map((p) => ({ ...p, cluster: p.promptIds.join(",") })),
+      heldout: heldout.map((p) => ({ ...p, cluster: p.promptIds.join(",") })),
       klPrompts: o["kl-prompts"] > 0 ? { tokenizer: tok, promptIds: klPromptIds } : undefined,
-      config: { beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batch, seed: 1234 + round, gates },
+      served: { maxNewTokens: o["max-new-tokens"], temperature: o.temperature, topP: o["top-p"] },
+      config: { beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batch, seed: 1234 + round, evalEverySteps: o["eval-every"], patience: o.patience, gates },
     });
     const trainSeconds = (Date.now() - tTrain) / 1000;
     const passed = allGatesPassed(result.gates);
@@ -161,10 +168,13 @@ async function main() {
     emit({
       event: "round", round, passed, serving: `v${version}`,
       failed: result.gates.filter((g) => !g.passed).map((g) => `${g.name} ${g.value.toFixed(3)}`),
+      gates: result.gates.map((g) => ({ name: g.name, passed: g.passed, value: g.value, pValue: g.pValue })),
       battles, ties, pairsTrain: train.length, pairsHeldout: heldout.length,
       wrongWayShare: pairs.filter((p) => p.margin < 0).length / pairs.length,
       lossFirst: result.summary.first?.loss, lossLast: result.summary.last?.loss,
-      heldoutAcc: result.heldout?.accuracy, heldoutLoss: result.heldout?.loss, gateKL: result.kl?.kl,
+      heldoutAcc: result.heldout?.accuracy, heldoutLoss: result.heldout?.loss, heldoutLossBefore: result.heldoutBefore?.loss,
+      klRound: result.klRound?.kl, klRoundUcb: result.klRound?.ucb, klRoot: result.klRoot?.kl, klRootUcb: result.klRoot?.ucb,
+      klRootServed: result.kl?.served?.root?.kl ?? result.kl?.served?.reference?.kl, selectedStep: result.selectedStep, steps: result.steps.length, stoppedEarly: result.stoppedEarly,
       meanReward: m.meanReward, rewardStderr: m.rewardStderr, rewardStd: m.rewardStd, klV0: m.kl, klStderr: m.klStderr, nonZeroShare: m.nonZeroShare,
       rise: m.meanReward - first.meanReward, riseInStd: (m.meanReward - first.meanReward) / first.rewardStd,
       sampleSeconds, sampledTokens, trainSeconds, evalSeconds: (Date.now() - tEval) / 1000, totalMinutes: (Date.now() - t0) / 60_000,

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../src/server/log.ts";
 import { DirectoryCheckpointStore, type CheckpointStore } from "../src/server/policy/checkpoint-store.ts";
 import { executeRound } from "../src/server/services/rounds/execute.ts";
 import { defaultWorkerId, reapExpiredRounds, triggerRound } from "../src/server/services/rounds/lifecycle.ts";
-import { countUnusedDecisiveVotes } from "../src/server/services/rounds/pairs.ts";
+import { loopReadiness } from "../src/server/services/rounds/readiness.ts";
 import { jobIdForRound, ROUND_QUEUE, roundJobSchema, sendRoundJob, startBoss } from "../src/server/services/rounds/queue.ts";
 import { isTransientDbError, withDbRetry } from "../src/server/services/rounds/retry.ts";
 import { getLoopSettings } from "../src/server/services/rounds/settings.ts";
@@ -75,11 +75,14 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
     if (settings.schedule.autoTrain && due && queued.length === 0) {
       lastScheduleCheck = Date.now();
       const active = await db.trainingRound.count({ where: { status: "RUNNING" } });
-      const fresh = active ? 0 : await countUnusedDecisiveVotes(db);
-      if (!active && fresh >= settings.schedule.minNewPairs) {
-        const { round, created } = await triggerRound({ db, triggeredBy: "schedule" });
-        if (created) log.info("scheduled a round", { roundId: round.id, newPairs: fresh, threshold: settings.schedule.minNewPairs });
+      // The decision (enough new and held-out votes, drift budget left) is the readiness service's.
+      const readiness = active ? null : await loopReadiness({ db, settings });
+      if (readiness?.ready) {
+        const { round, created } = await triggerRound({ db, triggeredBy: "schedule", force: true });
+        if (created) log.info("scheduled a round", { roundId: round.id, trainable: readiness.trainable, heldout: readiness.counts.heldout, threshold: settings.schedule.minNewPairs });
         await sendRoundJob(boss, round.id);
+      } else if (readiness && readiness.drift.exhausted && readiness.enoughTrain) {
+        log.warn("not starting a round: the drift budget is spent", { spent: readiness.drift.spent, budget: readiness.drift.budget });
       }
     }
   }

@@ -1,96 +1,215 @@
-// The configuration of a DPO round. β has no default: it sets how far the policy may move from
-// its reference and there is no value that suits every reward scale. Everything else has a
-// documented default, and the resolved configuration is returned with (and stored with) every
-// round so a run can be reproduced.
-import { DEFAULT_GATES, type GateConfig } from "./gates.ts";
-import { LOSS_TYPES, type LossType } from "./losses.ts";
+// The loop's configuration, in one place: the zod schemas below are what the settings service
+// stores, what a round's executor reads, what the offline sim defaults to and what the rounds
+// page's form is generated from (labels, help and bounds come from here, so they cannot drift).
+// Field names are the library's own (`lr`, `batchSize`, …): nothing renames them on the way.
+//
+// Three groups: `schedule` (when a round starts), `dpo` (how it trains and which data it uses)
+// and `gates` (what it must prove before it is served). β has a default for the product's
+// settings, but the library's `resolveDpoConfig` still demands it explicitly: there is no value
+// that suits every reward scale, and a caller of the library must choose.
+//
+// This file imports only zod and the loss names, so client components can import it.
+import { z } from "zod";
+import { LOSS_TYPES } from "./losses.ts";
 
-export interface DpoConfig {
-  /** KL strength β > 0 (required). */
-  beta: number;
-  /** TRL loss_type. Default "sigmoid" (the DPO loss). */
-  lossType: LossType;
-  /** Peak AdamW learning rate. Default 1e-4 (small models need more than TRL's 1e-6). */
-  lr: number;
-  /** Linear warmup: step t (0-based) uses lr·min(1, (t+1)/warmupSteps); constant after. Default 0. */
-  warmupSteps: number;
-  /** Pairs per optimizer step (2× sequences per forward pass). Default 8. */
-  batchSize: number;
-  /** Passes over the training pairs, reshuffled every epoch. Default 1. */
-  epochs: number;
-  /** Global gradient-norm clip. Default 1.0 (TRL's max_grad_norm). */
-  maxGradNorm: number;
-  /** Seeds the pair shuffling and the KL samples. Default 0. */
-  seed: number;
-  /** Decoupled AdamW weight decay. Default 0 (TRL's default). */
-  weightDecay: number;
-  /** ε for sigmoid (conservative DPO) and robust losses. Default 0. */
-  labelSmoothing: number;
-  /** Weight of the chosen completion's per-token NLL (TRL rpo_alpha). Default 0. */
-  sftWeight: number;
-  /** Promotion gate thresholds (see gates.ts). */
-  gates: GateConfig;
-  /** Samples of π_θ per KL prompt, and their maximum length. Defaults 4 and 32. */
-  klSamplesPerPrompt: number;
-  klMaxNewTokens: number;
-  /** Sequences per no-grad scoring batch (reference and held-out log-probs). Default 16. */
-  scoreBatchSize: number;
+export interface FieldMeta {
+  label: string;
+  help: string;
+  /** the form's step for number inputs */
+  step?: string;
 }
+const meta = (m: FieldMeta): { [k: string]: unknown } & FieldMeta => ({ ...m });
 
-export type DpoConfigInput = { beta: number } & Partial<Omit<DpoConfig, "beta" | "gates">> & {
-  gates?: Partial<GateConfig>;
-};
+export const scheduleSchema = z.object({
+  autoTrain: z.boolean().default(true).meta(meta({ label: "Start rounds automatically", help: "when enough new votes exist" })),
+  /**
+   * 1000: the house model learns the reward only from rounds of about a thousand pairs (the sim:
+   * rounds of 50–400 pairs memorised their pairs and moved the policy without raising the reward;
+   * 1,000–2,400 pairs reached held-out accuracy 0.56–0.62 and raised it).
+   */
+  minNewPairs: z.number().int().min(1, "minNewPairs must be at least 1").max(1_000_000)
+    .default(1000).meta(meta({ label: "New votes per round", help: "a round starts once this many unused A/B votes exist", step: "1" })),
+  checkIntervalSeconds: z.number().int().min(1).max(3600).default(60).meta(meta({ label: "Schedule check (s)", help: "how often each trainer looks", step: "1" })),
+});
 
-function check(ok: boolean, field: string, value: unknown, rule: string): void {
-  if (!ok) throw new Error(`DPO config: ${field} must be ${rule} (got ${JSON.stringify(value)})`);
-}
+export const dpoSchema = z.object({
+  beta: z.number().gt(0, "β must be > 0").max(10, "β must be ≤ 10 (larger makes the KL penalty dominate)")
+    .default(0.1).meta(meta({ label: "β (KL strength)", help: "larger keeps the policy closer to its reference", step: "0.01" })),
+  lossType: z.enum(LOSS_TYPES).default("sigmoid").meta(meta({ label: "Loss", help: "TRL loss_type" })),
+  labelSmoothing: z.number().min(0).max(0.49, "labelSmoothing must be < 0.5").default(0)
+    .meta(meta({ label: "Label smoothing", help: "assumed share of flipped votes (sigmoid/robust)", step: "0.01" })),
+  sftWeight: z.number().min(0).max(10).default(0).meta(meta({ label: "SFT weight", help: "NLL of the chosen answer", step: "0.1" })),
+  lr: z.number().min(1e-7, "lr must be ≥ 1e-7").max(1e-2, "lr must be ≤ 1e-2 (higher diverges)")
+    .default(5e-5).meta(meta({ label: "Learning rate", help: "peak AdamW rate", step: "0.00001" })),
+  /** linear warmup: step t uses lr·min(1, (t+1)/warmupSteps) */
+  warmupSteps: z.number().int().min(0).max(100_000).default(0).meta(meta({ label: "Warmup steps", help: "linear ramp to the learning rate", step: "1" })),
+  maxGradNorm: z.number().gt(0).max(1000).default(1).meta(meta({ label: "Max grad norm", help: "global gradient clip", step: "0.1" })),
+  weightDecay: z.number().min(0).max(1).default(0).meta(meta({ label: "Weight decay", help: "decoupled (AdamW)", step: "0.01" })),
+  epochs: z.number().int().min(1).max(20).default(2).meta(meta({ label: "Epochs", help: "passes over the training pairs (early stopping may end sooner)", step: "1" })),
+  /** 32: large batches average out the per-pair noise of whole-completion log-probs */
+  batchSize: z.number().int().min(1).max(64).default(32).meta(meta({ label: "Pairs per step", help: "pairs in one optimizer step", step: "1" })),
+  /**
+   * Checkpoint selection: held-out loss is measured every this many steps; the best checkpoint
+   * inside both KL budgets is kept. 10: a default round (~800 train pairs × 2 epochs / 32) has
+   * ~50 steps, so five looks, each scoring the held-out set once (seconds on the house model).
+   */
+  evalEverySteps: z.number().int().min(1).max(100_000).default(10).meta(meta({ label: "Evaluate every (steps)", help: "held-out check for checkpoint selection", step: "1" })),
+  /** early stop after this many evaluations without a better held-out loss; 0 never stops early */
+  patience: z.number().int().min(0).max(1000).default(2).meta(meta({ label: "Early-stop patience", help: "evaluations without improvement before stopping (0 = never)", step: "1" })),
+  /** cap on the new pairs one round trains on (newest first) */
+  maxPairs: z.number().int().min(2).max(100_000).default(1200).meta(meta({ label: "Max new pairs", help: "newest trainable votes first", step: "1" })),
+  /** fewer trainable pairs than this: the round fails with a clear error instead of training */
+  minPairs: z.number().int().min(2).max(100_000).default(4).meta(meta({ label: "Min train pairs", help: "fewer fails the round", step: "1" })),
+  /**
+   * Share of prompts (by normalized text) whose votes form the persistent held-out set. A
+   * prompt's side is decided once and kept, so raising this later never moves prompts that were
+   * trained on into the held-out set.
+   */
+  heldoutFraction: z.number().min(0).max(0.5).default(0.2).meta(meta({ label: "Held-out share", help: "of prompts, kept for evaluation", step: "0.05" })),
+  /** the newest held-out pairs a round evaluates on (evaluation cost grows with it) */
+  maxHeldoutPairs: z.number().int().min(1).max(100_000).default(1000).meta(meta({ label: "Max held-out pairs", help: "newest first", step: "1" })),
+  /** older pairs already absorbed into the serving lineage mixed in, as a fraction of the new ones */
+  replayFraction: z.number().min(0).max(2).default(0).meta(meta({ label: "Replay share", help: "of already-trained pairs", step: "0.1" })),
+  /** votes on serving-vs-earlier battles become off-policy pairs */
+  versusPairs: z.boolean().default(true).meta(meta({ label: "Train on serving-vs-earlier votes", help: "as off-policy pairs" })),
+  /** held-out pool prompts the KL is measured on (at the arena's served length) */
+  klPrompts: z.number().int().min(0).max(512).default(32).meta(meta({ label: "KL prompts", help: "held-out prompts for the drift measurement", step: "1" })),
+  klSamplesPerPrompt: z.number().int().min(1).max(64).default(4).meta(meta({ label: "KL samples per prompt", help: "clustered by prompt", step: "1" })),
+  /** π_ref: "fixed" = the lineage's root, "iterative" = the version the round starts from */
+  reference: z.enum(["fixed", "iterative"]).default("iterative").meta(meta({ label: "Reference", help: "fixed = the lineage root; iterative = the round's base" })),
+  seed: z.number().int().min(0).default(1234).meta(meta({ label: "Seed", help: "shuffling and KL samples", step: "1" })),
+  scoreBatchSize: z.number().int().min(1).max(256).default(16).meta(meta({ label: "Scoring batch", help: "sequences per no-grad pass", step: "1" })),
+});
 
-const isInt = (v: number, min: number) => Number.isInteger(v) && v >= min;
-const isNum = (v: number, min: number) => typeof v === "number" && Number.isFinite(v) && v >= min;
+const nullableNumber = (min: number, max: number) => z.number().min(min).max(max).nullable();
+export const gatesSchema = z.object({
+  /** 200 (the issue's floor): below it a one-sided test on the held-out loss has little power */
+  minHeldoutPairs: z.number().int().min(1).max(1_000_000).default(200)
+    .meta(meta({ label: "Min held-out pairs", help: "fewer: the schedule waits for votes", step: "1" })),
+  /** one-sided confidence of the held-out improvement test and of the KL upper bounds */
+  confidence: z.number().min(0.5).max(0.999).default(0.95).meta(meta({ label: "Confidence", help: "of the improvement test and KL bounds", step: "0.01" })),
+  /**
+   * Per-round drift: the upper bound of KL(candidate‖reference), nats per completion at the
+   * served length. 12: the old gate allowed 8 nats on 32-token samples; the arena serves 64, and
+   * the measured KL roughly doubles with length (round 1 of an earlier run: 4.9 at 32, 8.8 at 64).
+   * The root budget below is the binding one.
+   */
+  klBudget: nullableNumber(0, 10_000).default(12).meta(meta({ label: "Per-round KL budget (nats)", help: "empty turns it off", step: "0.5" })),
+  /**
+   * Drift from the lineage root (v0 or an imported base), nats per completion at the served
+   * length: the binding guard against reward hacking. 24 (argued, not yet measured with the
+   * honest sim): in the run that collapsed to "best best best", the first two promoted versions
+   * (9 and 20 nats from v0) still wrote text, and repetition took over from 39 nats on; 24 keeps
+   * the first gains and stops before that.
+   */
+  rootKlBudget: nullableNumber(0, 100_000).default(24).meta(meta({ label: "Drift budget from root (nats)", help: "empty turns it off", step: "1" })),
+});
+
+export const loopConfigSchema = z.object({
+  schedule: scheduleSchema.prefault({}),
+  dpo: dpoSchema.prefault({}),
+  gates: gatesSchema.prefault({}),
+});
+
+export type ScheduleConfig = z.infer<typeof scheduleSchema>;
+export type DpoSettings = z.infer<typeof dpoSchema>;
+export type GateConfig = z.infer<typeof gatesSchema>;
+export type LoopConfig = z.infer<typeof loopConfigSchema>;
+export const LOOP_GROUPS = ["schedule", "dpo", "gates"] as const;
+export type LoopGroup = (typeof LOOP_GROUPS)[number];
+
+export const DEFAULT_GATES: GateConfig = gatesSchema.parse({});
+
+/** A round's resolved configuration: the dpo group plus its gates. */
+export type DpoConfig = DpoSettings & { gates: GateConfig };
+export type DpoConfigInput = { beta: number } & Partial<Omit<DpoSettings, "beta">> & { gates?: Partial<GateConfig> };
 
 export function resolveDpoConfig(input: DpoConfigInput): DpoConfig {
   if (input === null || typeof input !== "object") throw new Error("DPO config: expected an object with at least { beta }");
   if (input.beta === undefined) throw new Error("DPO config: beta is required (there is no default; 0.1 is TRL's usual starting point)");
-  const c: DpoConfig = {
-    beta: input.beta,
-    lossType: input.lossType ?? "sigmoid",
-    lr: input.lr ?? 1e-4,
-    warmupSteps: input.warmupSteps ?? 0,
-    batchSize: input.batchSize ?? 8,
-    epochs: input.epochs ?? 1,
-    maxGradNorm: input.maxGradNorm ?? 1,
-    seed: input.seed ?? 0,
-    weightDecay: input.weightDecay ?? 0,
-    labelSmoothing: input.labelSmoothing ?? 0,
-    sftWeight: input.sftWeight ?? 0,
-    gates: { ...DEFAULT_GATES, ...input.gates },
-    klSamplesPerPrompt: input.klSamplesPerPrompt ?? 4,
-    klMaxNewTokens: input.klMaxNewTokens ?? 32,
-    scoreBatchSize: input.scoreBatchSize ?? 16,
-  };
-  check(isNum(c.beta, 0) && c.beta > 0, "beta", c.beta, "a finite number > 0");
-  check(LOSS_TYPES.includes(c.lossType), "lossType", c.lossType, `one of ${LOSS_TYPES.join(", ")}`);
-  check(isNum(c.lr, 0) && c.lr > 0, "lr", c.lr, "a finite number > 0");
-  check(isInt(c.warmupSteps, 0), "warmupSteps", c.warmupSteps, "an integer >= 0");
-  check(isInt(c.batchSize, 1), "batchSize", c.batchSize, "an integer >= 1");
-  check(isInt(c.epochs, 1), "epochs", c.epochs, "an integer >= 1");
-  check(isNum(c.maxGradNorm, 0) && c.maxGradNorm > 0, "maxGradNorm", c.maxGradNorm, "a finite number > 0");
-  check(Number.isInteger(c.seed), "seed", c.seed, "an integer");
-  check(isNum(c.weightDecay, 0), "weightDecay", c.weightDecay, "a finite number >= 0");
-  check(isNum(c.labelSmoothing, 0) && c.labelSmoothing < 0.5, "labelSmoothing", c.labelSmoothing, "in [0, 0.5)");
-  check(c.labelSmoothing === 0 || c.lossType === "sigmoid" || c.lossType === "robust", "labelSmoothing", c.labelSmoothing, `0 for lossType "${c.lossType}"`);
-  check(isNum(c.sftWeight, 0), "sftWeight", c.sftWeight, "a finite number >= 0");
-  check(isInt(c.klSamplesPerPrompt, 1), "klSamplesPerPrompt", c.klSamplesPerPrompt, "an integer >= 1");
-  check(isInt(c.klMaxNewTokens, 1), "klMaxNewTokens", c.klMaxNewTokens, "an integer >= 1");
-  check(isInt(c.scoreBatchSize, 1), "scoreBatchSize", c.scoreBatchSize, "an integer >= 1");
-  const g = c.gates;
-  check(g.minHeldoutAccuracy === null || (isNum(g.minHeldoutAccuracy, 0) && g.minHeldoutAccuracy <= 1), "gates.minHeldoutAccuracy", g.minHeldoutAccuracy, "null or in [0, 1]");
-  check(g.maxHeldoutLoss === null || isNum(g.maxHeldoutLoss, 0), "gates.maxHeldoutLoss", g.maxHeldoutLoss, "null or a finite number >= 0");
-  check(g.klBudget === null || isNum(g.klBudget, 0), "gates.klBudget", g.klBudget, "null or a finite number >= 0");
-  return c;
+  const { gates, ...rest } = input;
+  const dpo = dpoSchema.strict().safeParse(rest);
+  const g = gatesSchema.strict().safeParse(gates ?? {});
+  const issues = [...(dpo.error?.issues ?? []), ...(g.error?.issues.map((i) => ({ ...i, path: ["gates", ...i.path] })) ?? [])];
+  if (issues.length || !dpo.success || !g.success) {
+    throw new Error(`DPO config: ${issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  }
+  if (dpo.data.labelSmoothing !== 0 && dpo.data.lossType !== "sigmoid" && dpo.data.lossType !== "robust") {
+    throw new Error(`DPO config: labelSmoothing must be 0 for lossType "${dpo.data.lossType}"`);
+  }
+  return { ...dpo.data, gates: g.data };
 }
 
 /** Learning rate of 0-based step t under linear warmup to a constant peak. */
-export function learningRateAt(config: Pick<DpoConfig, "lr" | "warmupSteps">, step: number): number {
+export function learningRateAt(config: Pick<DpoSettings, "lr" | "warmupSteps">, step: number): number {
   return config.warmupSteps > 0 ? config.lr * Math.min(1, (step + 1) / config.warmupSteps) : config.lr;
+}
+
+/**
+ * The schema of a partial update of one group: every field optional and WITHOUT its default
+ * (zod's .partial() keeps defaults, so a patch of one field would reset all the others).
+ */
+export function patchSchemaOf<S extends z.ZodObject>(schema: S) {
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([k, f]) => {
+      const def = (f as unknown as { _zod: { def: AnyDef } })._zod.def;
+      return [k, (def.type === "default" && def.innerType ? def.innerType : (f as z.ZodType)).optional()];
+    }),
+  );
+  return z.object(shape).strict() as unknown as z.ZodType<Partial<z.output<S>>>;
+}
+
+/** One form field, generated from the schema (the rounds page renders these). */
+export interface LoopField extends FieldMeta {
+  group: LoopGroup;
+  name: string;
+  kind: "number" | "boolean" | "enum";
+  nullable: boolean;
+  integer: boolean;
+  min: number | null;
+  max: number | null;
+  options: string[];
+  defaultValue: unknown;
+}
+
+type AnyDef = { type: string; innerType?: z.ZodType; entries?: Record<string, string> };
+function unwrap(schema: z.ZodType): { inner: z.ZodType; nullable: boolean } {
+  let s = schema;
+  let nullable = false;
+  for (;;) {
+    const def = (s as unknown as { _zod: { def: AnyDef } })._zod.def;
+    if (def.type === "nullable") nullable = true;
+    if ((def.type === "default" || def.type === "nullable" || def.type === "prefault" || def.type === "optional") && def.innerType) s = def.innerType;
+    else return { inner: s, nullable };
+  }
+}
+
+export function loopFields(): LoopField[] {
+  const out: LoopField[] = [];
+  const groups = { schedule: scheduleSchema, dpo: dpoSchema, gates: gatesSchema } as const;
+  for (const group of LOOP_GROUPS) {
+    const defaults = groups[group].parse({}) as Record<string, unknown>;
+    for (const [name, field] of Object.entries(groups[group].shape) as [string, z.ZodType][]) {
+      const m = (field.meta() ?? {}) as Partial<FieldMeta>;
+      const { inner, nullable } = unwrap(field);
+      const def = (inner as unknown as { _zod: { def: AnyDef } })._zod.def;
+      const num = inner as unknown as { minValue?: number | null; maxValue?: number | null; isInt?: boolean };
+      const kind = def.type === "boolean" ? "boolean" : def.type === "enum" ? "enum" : "number";
+      out.push({
+        group,
+        name,
+        label: m.label ?? name,
+        help: m.help ?? "",
+        step: m.step,
+        kind,
+        nullable,
+        integer: kind === "number" && Boolean(num.isInt),
+        min: kind === "number" && Number.isFinite(num.minValue) ? (num.minValue as number) : null,
+        max: kind === "number" && Number.isFinite(num.maxValue) ? (num.maxValue as number) : null,
+        options: kind === "enum" ? Object.values(def.entries ?? {}) : [],
+        defaultValue: defaults[name],
+      });
+    }
+  }
+  return out;
 }

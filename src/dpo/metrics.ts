@@ -111,41 +111,56 @@ export interface PreferenceEval {
   logpMargin: number;
   /** Fraction of pairs where the policy alone gives the chosen completion the higher log-prob. */
   logpAccuracy: number;
+  /** Per-pair sigmoid losses and cluster keys (prompts), for the paired improvement test. */
+  losses: number[];
+  clusters: (string | number)[];
 }
 
-/** Held-out evaluation from summed log-probs (pure: the caller scores the pairs). */
+/**
+ * Held-out evaluation from summed log-probs (pure: the caller scores the pairs). `clusters`
+ * names each pair's prompt (by default every pair is its own).
+ */
 export function evaluatePreferences(
   logps: { policyChosen: ArrayLike<number>; policyRejected: ArrayLike<number>; refChosen: ArrayLike<number>; refRejected: ArrayLike<number> },
   beta: number,
+  clusters?: readonly (string | number)[],
 ): PreferenceEval {
   const n = logps.policyChosen.length;
   if (n === 0) throw new Error("evaluatePreferences: no pairs to evaluate");
+  if (clusters && clusters.length !== n) throw new Error(`evaluatePreferences: ${n} pairs but ${clusters.length} cluster keys`);
   let correct = 0;
-  let loss = 0;
   let rewardMargin = 0;
   let logpMargin = 0;
   let logpCorrect = 0;
+  const losses: number[] = [];
   for (let i = 0; i < n; i++) {
     const rw = beta * (logps.policyChosen[i] - logps.refChosen[i]);
     const rl = beta * (logps.policyRejected[i] - logps.refRejected[i]);
     if (rw > rl) correct++;
-    loss += -logSigmoid(rw - rl);
+    losses.push(-logSigmoid(rw - rl));
     rewardMargin += rw - rl;
     logpMargin += logps.policyChosen[i] - logps.policyRejected[i];
     if (logps.policyChosen[i] > logps.policyRejected[i]) logpCorrect++;
   }
-  return { n, accuracy: correct / n, loss: loss / n, rewardMargin: rewardMargin / n, logpMargin: logpMargin / n, logpAccuracy: logpCorrect / n };
+  return {
+    n, accuracy: correct / n, loss: mean(losses), rewardMargin: rewardMargin / n, logpMargin: logpMargin / n, logpAccuracy: logpCorrect / n,
+    losses, clusters: clusters ? [...clusters] : losses.map((_, i) => i),
+  };
 }
 
-export interface KLEstimate {
-  /** Monte-Carlo KL(π_θ‖π_ref) in nats per completion: mean of log π_θ(y) − log π_ref(y), y ~ π_θ. */
-  kl: number;
-  /** Standard error of that mean (sample std / √n). */
-  stderr: number;
-  n: number;
+/** The evaluation without its per-pair arrays, for storing with a round. */
+export function evalSummary(e: PreferenceEval | null) {
+  if (!e) return null;
+  const { losses: _l, clusters, ...rest } = e;
+  return { ...rest, prompts: new Set(clusters).size };
 }
 
-export function estimateKL(policyLogps: ArrayLike<number>, refLogps: ArrayLike<number>): KLEstimate {
+/**
+ * Plain Monte Carlo KL from summed log-probs of y ~ π_θ: mean of log π_θ(y) − log π_ref(y),
+ * samples treated as independent. The gates use kl.ts (exact per token, clustered by prompt);
+ * this stays for callers that only have summed log-probs (the sim's reports).
+ */
+export function estimateKL(policyLogps: ArrayLike<number>, refLogps: ArrayLike<number>): { kl: number; stderr: number; n: number } {
   const n = policyLogps.length;
   if (n === 0 || refLogps.length !== n) {
     throw new Error(`estimateKL: need equally many policy and reference log-probs (got ${n} and ${refLogps.length})`);

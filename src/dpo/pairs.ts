@@ -1,13 +1,14 @@
 // Preference pairs as token ids, and the no-grad scoring the round needs around training:
-// reference log-probs, held-out evaluation and the sampled KL estimate.
-import { sample, scoreCompletions, type GPT, type ScoreItem, type Tokenizer } from "../lm/index.ts";
-import { estimateKL, type KLEstimate } from "./metrics.ts";
+// reference log-probs and held-out evaluation (the KL measurement is in kl.ts).
+import { scoreCompletions, type GPT, type ScoreItem } from "../lm/index.ts";
 
 export interface Pair {
   /** Conditioning ids, e.g. encodePrompt(tok, text) (starts with BOS). */
   promptIds: number[];
   chosenIds: number[];
   rejectedIds: number[];
+  /** the prompt the pair belongs to, for standard errors clustered by prompt */
+  cluster?: string | number;
 }
 
 /** Summed completion log-probs of each pair's chosen and rejected completion under one model. */
@@ -85,44 +86,4 @@ export async function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: 
   }
   const all = slotOf.map((s) => sum[s]);
   return { chosen: all.slice(0, pairs.length), rejected: all.slice(pairs.length) };
-}
-
-export interface KLPrompts {
-  tokenizer: Tokenizer;
-  /** Fixed prompts (token ids) on which π_θ is sampled. */
-  promptIds: number[][];
-}
-
-/**
- * KL(π_θ‖π_ref) per completion, by Monte Carlo over y ~ π_θ(·|x) (temperature 1, no top-k/p:
- * the estimate is only unbiased for samples from π_θ itself). Both models score the sampled
- * ids with the same scorer, so the estimate does not depend on how sampling reports log-probs.
- */
-export async function sampledKL(
-  policy: GPT,
-  reference: GPT,
-  prompts: KLPrompts,
-  opts: { samplesPerPrompt: number; maxNewTokens: number; seed: number; scoreBatchSize: number; signal?: AbortSignal },
-): Promise<KLEstimate> {
-  const items: ScoreItem[] = [];
-  for (let i = 0; i < prompts.promptIds.length; i++) {
-    opts.signal?.throwIfAborted();
-    const promptIds = prompts.promptIds[i];
-    const room = policy.config.nPositions - promptIds.length;
-    if (room < 1) throw new Error(`KL prompt ${i} has ${promptIds.length} tokens, leaving no room in the model context of ${policy.config.nPositions}`);
-    const samples = await sample(policy, prompts.tokenizer, {
-      promptIds,
-      n: opts.samplesPerPrompt,
-      temperature: 1,
-      maxNewTokens: Math.min(opts.maxNewTokens, room),
-      seed: opts.seed * 7919 + i,
-      signal: opts.signal,
-    });
-    opts.signal?.throwIfAborted();
-    for (const s of samples) if (s.ids.length > 0) items.push({ promptIds, completionIds: s.ids });
-  }
-  if (items.length === 0) throw new Error("sampledKL: every sampled completion was empty; nothing to estimate KL from");
-  const p = scoreCompletions(policy, items, { batchSize: opts.scoreBatchSize }).sum;
-  const r = scoreCompletions(reference, items, { batchSize: opts.scoreBatchSize }).sum;
-  return estimateKL(p, r);
 }

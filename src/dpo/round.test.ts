@@ -11,7 +11,7 @@ const tok = byteTokenizer();
 const CONFIG: GPTConfig = { vocabSize: tok.vocabSize, nPositions: 48, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
 const train = markerPairs(tok, { n: 96, seed: 1 });
 const heldout = markerPairs(tok, { n: 48, seed: 2 });
-const dpo = { beta: 0.1, lr: 3e-3, batchSize: 8, epochs: 2, seed: 7, warmupSteps: 2, gates: { klBudget: null } };
+const dpo = { beta: 0.1, lr: 3e-3, batchSize: 8, epochs: 2, seed: 7, warmupSteps: 2, patience: 0, gates: { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null } };
 
 function weights(model: GPT): Float32Array[] {
   return model.paramNames().map((n) => model.getParam(n).dataSync() as Float32Array);
@@ -58,7 +58,7 @@ describe("runRound on a tiny GPT", () => {
       expect(r.heldout!.loss).toBeLessThan(Math.LN2);
       expect(r.summary.last["rewards/accuracies"]).toBeGreaterThan(0.8);
       expect(r.summary.last.loss).toBeLessThan(s0.loss);
-      expect(r.gates.map((g) => [g.name, g.passed])).toEqual([["finite", true], ["heldout_accuracy", true], ["heldout_loss", true]]);
+      expect(r.gates.map((g) => [g.name, g.passed])).toEqual([["finite", true], ["heldout_size", true], ["heldout_improvement", true]]);
       expect(r.passed).toBe(true);
 
       // The policy passed in is untouched; the trained model differs from it.
@@ -175,6 +175,51 @@ describe("runRound on a tiny GPT", () => {
     await expect(p).rejects.toThrow(/aborted \(while scoring the reference\)/);
     expect(steps).toEqual([]);
     expect(tf.memory().numTensors).toBe(live);
+  });
+
+  it("keeps the best held-out checkpoint, not the last weights", async () => {
+    const kept: number[] = [];
+    const r = await round({ config: { ...dpo, lr: 1e-2, epochs: 4, evalEverySteps: 4, patience: 0 }, pairs: train.slice(0, 32), onCheckpoint: (c) => c.kept && kept.push(c.step) });
+    try {
+      expect(r.checkpoints.map((c) => c.step)).toEqual([4, 8, 12, 16]);
+      const bestLoss = Math.min(...r.checkpoints.map((c) => c.heldoutLoss));
+      expect(r.heldout!.loss).toBe(bestLoss);
+      expect(r.selectedStep).toBe(r.checkpoints.find((c) => c.heldoutLoss === bestLoss)!.step);
+      expect(kept.at(-1)).toBe(r.selectedStep);
+      // The returned weights are that checkpoint's: scoring them again gives its held-out loss.
+      const again = await scorePairs(r.model, heldout, 16);
+      const ref = r.referenceLogps.heldout!;
+      const loss = again.chosen.reduce((s, c, i) => s + Math.log1p(Math.exp(-0.1 * ((c - ref.chosen[i]) - (again.rejected[i] - ref.rejected[i])))), 0) / heldout.length;
+      expect(loss).toBeCloseTo(bestLoss, 6);
+    } finally {
+      r.model.dispose();
+    }
+  });
+
+  it("stops early when held-out loss stops improving, and when a better checkpoint leaves the KL budget", async () => {
+    const over = await round({
+      config: { ...dpo, lr: 1e-2, evalEverySteps: 3, gates: { minHeldoutPairs: 1, klBudget: null, rootKlBudget: 1e-4 } },
+      klPrompts: { tokenizer: tok, promptIds: heldout.slice(0, 4).map((p) => p.promptIds) },
+      served: { maxNewTokens: 8, temperature: 1 },
+    });
+    try {
+      expect(over.steps.length).toBe(3);
+      expect(over.stoppedEarly).toMatch(/over a KL budget/);
+      expect(over.checkpoints[0]).toMatchObject({ step: 3, kept: false });
+      expect(over.gates.find((g) => g.name === "kl_root")!.passed).toBe(false);
+    } finally {
+      over.model.dispose();
+    }
+    // Training on flipped labels makes every look after the first worse than the first.
+    const flipped = train.slice(0, 16).map((p) => ({ ...p, chosenIds: p.rejectedIds, rejectedIds: p.chosenIds }));
+    const flat = await round({ config: { ...dpo, epochs: 10, evalEverySteps: 1, patience: 2 }, pairs: flipped });
+    try {
+      expect(flat.steps.length).toBe(3);
+      expect(flat.selectedStep).toBe(1);
+      expect(flat.stoppedEarly).toMatch(/stopped improving for 2 evaluations/);
+    } finally {
+      flat.model.dispose();
+    }
   });
 
   it("rejects bad input with messages that say what is wrong", async () => {

@@ -1,47 +1,81 @@
 // One DPO round: copy the policy, train the copy on preference pairs against a frozen
-// reference, then evaluate it (held-out pairs, sampled KL) and apply the promotion gates.
+// reference, select the best checkpoint on held-out pairs, measure how far it moved (KL from the
+// reference and from the lineage root, at the served length) and apply the promotion gates.
 //
 // The loss lives in losses.ts as a function of summed log-probs; logprobGrads runs the model
 // forward over chosen+rejected of a batch in ONE pass and backpropagates our dLoss/dlogp.
 // Reference log-probs are computed once per pair before training (or supplied by the caller,
 // e.g. cached in the database per completion and reference version) and reused every epoch.
+//
+// Checkpoint selection: every `evalEverySteps` steps the held-out loss is measured; a checkpoint
+// that beats the best so far is kept if a quick KL check puts it inside both budgets. Training
+// stops early after `patience` evaluations without improvement, or as soon as a better
+// checkpoint is over a budget (further steps only move further). The kept checkpoint, not the
+// last weights, is what the gates judge.
 import { AdamW, clipGradNorm, disposeGrads, logprobGrads, makeRng, type GPT } from "../lm/index.ts";
 import { learningRateAt, resolveDpoConfig, type DpoConfig, type DpoConfigInput } from "./config.ts";
 import { evaluateGates, allGatesPassed, type GateResult } from "./gates.ts";
+import { measureKL, type KLEstimate, type KLPrompts, type KLReport, type SamplingSettings } from "./kl.ts";
 import { preferenceLoss } from "./losses.ts";
-import { batchRewardMetrics, evaluatePreferences, summarizeSteps, type KLEstimate, type PreferenceEval, type RoundSummary, type StepMetrics } from "./metrics.ts";
-import { pairItems, sampledKL, scorePairs, validateLogps, validatePairs, type KLPrompts, type Pair, type PairLogps } from "./pairs.ts";
+import { batchRewardMetrics, evaluatePreferences, summarizeSteps, type PreferenceEval, type RoundSummary, type StepMetrics } from "./metrics.ts";
+import { pairItems, scorePairs, validateLogps, validatePairs, type Pair, type PairLogps } from "./pairs.ts";
 
 export interface RoundInput {
   /** The policy to start from; it is never modified (training happens on a clone). */
   policy: GPT;
   /**
    * The frozen reference π_ref. When omitted, the starting policy is the reference (the
-   * "iterative" strategy; see reference.ts). Needed unless referenceLogps cover every pair;
-   * without it (and with a precomputed cache) the KL gate has no reference to compare with.
+   * "iterative" strategy; see reference.ts).
    */
   reference?: GPT;
+  /** The lineage root the drift budget is measured from (default: the reference). */
+  root?: GPT;
+  rootName?: string;
   /** Precomputed reference log-probs for `pairs` / `heldout`, in pair order. */
   referenceLogps?: PairLogps;
   heldoutReferenceLogps?: PairLogps;
   pairs: Pair[];
   heldout?: Pair[];
+  /** held-out prompts the KL is sampled on */
   klPrompts?: KLPrompts;
+  /** the arena's sampling (maxNewTokens = the served length); default 64 tokens at T = 1 */
+  served?: SamplingSettings;
   config: DpoConfigInput;
   onProgress?: (step: StepMetrics) => void;
+  onCheckpoint?: (c: Checkpoint) => void;
   signal?: AbortSignal;
 }
 
+/** One held-out look during training. */
+export interface Checkpoint {
+  /** steps taken when it was measured */
+  step: number;
+  heldoutLoss: number;
+  heldoutAccuracy: number;
+  /** quick KL point estimates (null when not measured) */
+  klRound: number | null;
+  klRoot: number | null;
+  kept: boolean;
+  note: string;
+}
+
 export interface RoundResult {
-  /** The trained policy: a new GPT owned by the caller (dispose it when done). */
+  /** The selected checkpoint: a new GPT owned by the caller (dispose it when done). */
   model: GPT;
   config: DpoConfig;
   steps: StepMetrics[];
   summary: RoundSummary;
-  /** Held-out evaluation of the trained policy, and of the starting policy for comparison. */
+  /** Held-out evaluation of the selected checkpoint, and of the starting policy. */
   heldout: PreferenceEval | null;
   heldoutBefore: PreferenceEval | null;
-  kl: KLEstimate | null;
+  /** KL of the selected checkpoint from the reference and the root (T = 1 and served settings). */
+  kl: KLReport | null;
+  klRound: KLEstimate | null;
+  klRoot: KLEstimate | null;
+  checkpoints: Checkpoint[];
+  /** steps taken by the selected checkpoint; stoppedEarly says why training ended before its epochs */
+  selectedStep: number;
+  stoppedEarly: string | null;
   gates: GateResult[];
   passed: boolean;
   /** True when training stopped at a non-finite loss (the `finite` gate then fails). */
@@ -147,6 +181,8 @@ function trainStep(model: GPT, opt: AdamW, batch: Pair[], ref: PairLogps, cfg: D
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** prompts and samples of the quick KL check at each better checkpoint */
+const QUICK_KL = { prompts: 8, samplesPerPrompt: 2 };
 
 export async function runRound(input: RoundInput): Promise<RoundResult> {
   const cfg = resolveDpoConfig(input.config);
@@ -156,27 +192,82 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   validatePairs("pairs", pairs, policy);
   validatePairs("heldout", heldoutPairs, policy);
   const reference = input.reference ?? policy;
-  for (const [k, v] of Object.entries(reference.config)) {
-    if (policy.config[k as keyof typeof policy.config] !== v) throw new Error(`runRound: reference and policy configs differ in ${k}`);
+  const root = input.root ?? reference;
+  for (const other of [reference, root]) {
+    for (const [k, v] of Object.entries(other.config)) {
+      if (policy.config[k as keyof typeof policy.config] !== v) throw new Error(`runRound: reference/root and policy configs differ in ${k}`);
+    }
   }
+  const served: SamplingSettings = input.served ?? { maxNewTokens: 64, temperature: 1 };
+  const klOn = Boolean(input.klPrompts && input.klPrompts.promptIds.length > 0);
+  const klModels: Record<string, GPT> = root === reference ? { reference } : { reference, root };
+  const klOf = (r: KLReport | null, which: "reference" | "root") => (r ? (r.t1[which] ?? r.t1.reference) : null);
 
   let stage = "before start";
   let model: GPT | null = null;
+  let best: GPT | null = null;
   let opt: AdamW | null = null;
   try {
     signal?.throwIfAborted();
     stage = "while scoring the reference";
     const refTrain = await referenceFor("referenceLogps", pairs, input.referenceLogps, reference, cfg, signal);
     const refHeldout = heldoutPairs.length ? await referenceFor("heldoutReferenceLogps", heldoutPairs, input.heldoutReferenceLogps, reference, cfg, signal) : null;
+    const clusters = heldoutPairs.map((p, i) => p.cluster ?? i);
+    const evalHeldout = (scores: PairLogps) => evaluatePreferences(
+      { policyChosen: scores.chosen, policyRejected: scores.rejected, refChosen: refHeldout!.chosen, refRejected: refHeldout!.rejected }, cfg.beta, clusters);
     const startScores = refHeldout && (policy !== reference || input.heldoutReferenceLogps) ? await scorePairs(policy, heldoutPairs, cfg.scoreBatchSize, signal) : refHeldout;
-    const heldoutBefore = refHeldout && startScores ? evaluateHeldout(startScores, refHeldout, cfg) : null;
+    const heldoutBefore = refHeldout && startScores ? evalHeldout(startScores) : null;
 
     model = policy.clone();
     opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay });
     const steps: StepMetrics[] = [];
+    const checkpoints: Checkpoint[] = [];
+    let bestEval: PreferenceEval | null = null;
+    let bestStep = -1;
+    let sinceBetter = 0;
+    let stoppedEarly: string | null = null;
+
+    // Held-out look at the current weights; returns a reason to stop training, or null.
+    const look = async (): Promise<string | null> => {
+      if (!refHeldout || !model) return null;
+      stage = `evaluating the checkpoint at step ${steps.length}`;
+      const ev = evalHeldout(await scorePairs(model, heldoutPairs, cfg.scoreBatchSize, signal));
+      const cp: Checkpoint = { step: steps.length, heldoutLoss: ev.loss, heldoutAccuracy: ev.accuracy, klRound: null, klRoot: null, kept: false, note: "" };
+      checkpoints.push(cp);
+      if (bestEval && !(ev.loss < bestEval.loss)) {
+        sinceBetter++;
+        cp.note = "no better than the kept checkpoint";
+        input.onCheckpoint?.(cp);
+        return cfg.patience > 0 && sinceBetter >= cfg.patience ? `held-out loss stopped improving for ${sinceBetter} evaluations` : null;
+      }
+      if (klOn && (cfg.gates.klBudget !== null || cfg.gates.rootKlBudget !== null)) {
+        const quick = { tokenizer: input.klPrompts!.tokenizer, promptIds: input.klPrompts!.promptIds.slice(0, QUICK_KL.prompts) };
+        const r = await measureKL(model, klModels, quick, {
+          served, samplesPerPrompt: QUICK_KL.samplesPerPrompt, seed: cfg.seed + steps.length, batchSize: cfg.scoreBatchSize, confidence: cfg.gates.confidence, atServedSettings: false, signal,
+        });
+        cp.klRound = klOf(r, "reference")!.kl;
+        cp.klRoot = klOf(r, "root")!.kl;
+        const over = (cfg.gates.klBudget !== null && cp.klRound > cfg.gates.klBudget) || (cfg.gates.rootKlBudget !== null && cp.klRoot > cfg.gates.rootKlBudget);
+        if (over) {
+          cp.note = "better held-out loss, but over a KL budget";
+          input.onCheckpoint?.(cp);
+          return "the next better checkpoint was over a KL budget";
+        }
+      }
+      best?.dispose();
+      best = model.clone();
+      bestEval = ev;
+      bestStep = steps.length;
+      sinceBetter = 0;
+      cp.kept = true;
+      cp.note = "kept (best so far)";
+      input.onCheckpoint?.(cp);
+      return null;
+    };
+
     const permutation = shuffler(cfg.seed);
     let diverged = false;
-    for (let epoch = 0; epoch < cfg.epochs && !diverged; epoch++) {
+    train: for (let epoch = 0; epoch < cfg.epochs && !diverged; epoch++) {
       const order = permutation(pairs.length);
       for (let start = 0; start < order.length && !diverged; start += cfg.batchSize) {
         stage = `at step ${steps.length}`;
@@ -193,31 +284,53 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         const step: StepMetrics = { step: steps.length, epoch, pairs: batch.length, tokens, seconds, ...metrics };
         steps.push(step);
         input.onProgress?.(step);
+        if (!diverged && steps.length % cfg.evalEverySteps === 0) {
+          stoppedEarly = await look();
+          if (stoppedEarly) break train;
+        }
       }
     }
+    if (!diverged && !stoppedEarly && checkpoints.at(-1)?.step !== steps.length) await look();
 
-    stage = "during held-out evaluation";
-    const heldout = refHeldout ? evaluateHeldout(await scorePairs(model, heldoutPairs, cfg.scoreBatchSize, signal), refHeldout, cfg) : null;
-    let kl: KLEstimate | null = null;
-    if (input.klPrompts && input.klPrompts.promptIds.length > 0) {
-      stage = "during KL sampling";
-      kl = await sampledKL(model, reference, input.klPrompts, {
-        samplesPerPrompt: cfg.klSamplesPerPrompt,
-        maxNewTokens: cfg.klMaxNewTokens,
-        seed: cfg.seed,
-        scoreBatchSize: cfg.scoreBatchSize,
-        signal,
+    // The kept checkpoint; without held-out pairs (or when none was kept) the last weights.
+    let heldout: PreferenceEval | null = null;
+    let selectedStep = steps.length;
+    const kept = best as GPT | null;
+    best = null;
+    if (kept && !diverged) {
+      model.dispose();
+      model = kept;
+      heldout = bestEval;
+      selectedStep = bestStep;
+    } else {
+      kept?.dispose();
+      if (refHeldout && !diverged) heldout = evalHeldout(await scorePairs(model, heldoutPairs, cfg.scoreBatchSize, signal));
+    }
+    const chosen: GPT = model;
+
+    let kl: KLReport | null = null;
+    if (klOn && !diverged) {
+      stage = "measuring KL";
+      kl = await measureKL(chosen, klModels, input.klPrompts!, {
+        served, samplesPerPrompt: cfg.klSamplesPerPrompt, seed: cfg.seed, batchSize: cfg.scoreBatchSize, confidence: cfg.gates.confidence, signal,
       });
     }
-    const gates = evaluateGates({ steps, heldout, kl, nonFiniteWeights: countNonFiniteWeights(model) }, cfg.gates);
+    const klRound = klOf(kl, "reference");
+    const klRoot = klOf(kl, "root");
+    const gates = evaluateGates({ steps, heldout, heldoutBefore, klRound, klRoot, rootName: input.rootName, nonFiniteWeights: countNonFiniteWeights(chosen) }, cfg.gates);
     return {
-      model,
+      model: chosen,
       config: cfg,
       steps,
       summary: summarizeSteps(steps),
       heldout,
       heldoutBefore,
       kl,
+      klRound,
+      klRoot,
+      checkpoints,
+      selectedStep,
+      stoppedEarly,
       gates,
       passed: allGatesPassed(gates),
       diverged,
@@ -225,16 +338,10 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     };
   } catch (e) {
     model?.dispose();
+    (best as GPT | null)?.dispose();
     if (signal?.aborted) throw new RoundAbortedError(stage);
     throw e;
   } finally {
     opt?.dispose();
   }
-}
-
-function evaluateHeldout(policy: PairLogps, ref: PairLogps, cfg: DpoConfig): PreferenceEval {
-  return evaluatePreferences(
-    { policyChosen: policy.chosen, policyRejected: policy.rejected, refChosen: ref.chosen, refRejected: ref.rejected },
-    cfg.beta,
-  );
 }

@@ -34,13 +34,17 @@ describe("rounds admin API", () => {
     expect(err).toBeInstanceOf(TRPCError);
     expect((err as TRPCError).code).toBe("BAD_REQUEST");
     expect((err as TRPCError).message).toMatch(/β must be > 0/);
-    const s = await admin.rounds.updateSettings({ dpo: { beta: 0.2, learningRate: 1e-4 }, schedule: { minNewPairs: 50 } });
-    expect(s.dpo).toMatchObject({ beta: 0.2, learningRate: 1e-4 });
+    const s = await admin.rounds.updateSettings({ dpo: { beta: 0.2, lr: 1e-4 }, schedule: { minNewPairs: 50 } });
+    expect(s.dpo).toMatchObject({ beta: 0.2, lr: 1e-4 });
     expect((await admin.rounds.settings()).schedule.minNewPairs).toBe(50);
   });
 
   it("triggers (idempotently while one is active), lists and cancels rounds", async () => {
-    const a = await admin.rounds.trigger();
+    // Not ready (no votes): refused until the admin confirms; then joining the active round needs no confirmation.
+    await expect(admin.rounds.trigger()).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/new votes a round waits for/) });
+    const ready = await admin.rounds.readiness();
+    expect(ready).toMatchObject({ ready: false, trainable: 0, minNewPairs: 50, minHeldoutPairs: 200, enoughHeldout: false });
+    const a = await admin.rounds.trigger({ force: true });
     const b = await admin.rounds.trigger();
     expect(a.created).toBe(true);
     expect(b).toMatchObject({ created: false, round: { id: a.round.id } });

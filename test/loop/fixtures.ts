@@ -76,9 +76,20 @@ export async function fastSettings(db: PrismaClient, overrides: { dpo?: Record<s
   return updateLoopSettings({
     db,
     patch: {
-      schedule: { autoTrain: false, ...overrides.schedule },
-      dpo: { beta: 0.5, learningRate: 3e-3, epochs: 3, batchPairs: 8, heldoutFraction: 0.25, minPairs: 4, klPrompts: 0, ...overrides.dpo },
-      gates: { minHeldoutAccuracy: 0.5, maxHeldoutLoss: null, klBudget: null, ...overrides.gates },
+      schedule: { autoTrain: false, minNewPairs: 4, ...overrides.schedule },
+      // patience 0: every epoch runs, so tests can count steps
+      dpo: { beta: 0.5, lr: 3e-3, epochs: 3, batchSize: 8, heldoutFraction: 0.25, minPairs: 4, klPrompts: 0, patience: 0, ...overrides.dpo },
+      // the KL gates need KL prompts; tests of the KL gates turn them on with klPrompts
+      gates: { minHeldoutPairs: 4, klBudget: null, rootKlBudget: null, ...overrides.gates },
     } as never,
   });
+}
+
+/** Trainable pairs (never trained, or returned from rounds outside the serving lineage). */
+export async function trainableCount(db: PrismaClient): Promise<number> {
+  const { countPairs } = await import("../../src/server/services/rounds/pairs.ts");
+  const { getLoopSettings } = await import("../../src/server/services/rounds/settings.ts");
+  const s = await getLoopSettings({ db });
+  const c = await countPairs(db, { versus: s.dpo.versusPairs, heldoutFraction: s.dpo.heldoutFraction });
+  return c.fresh + c.returned;
 }

@@ -70,8 +70,15 @@ describe("policy versions", () => {
 });
 
 describe("rounds", () => {
+  it("an unconfirmed trigger below the minimums is refused with what is missing; nothing is queued", async () => {
+    const err = await triggerRound({ db: t.db, triggeredBy: "admin" }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^Not ready for a round: 0 of 1,000 new votes a round waits for; 0 of the 200 held-out votes the gates need/);
+    expect(await t.db.trainingRound.count()).toBe(0);
+  });
+
   it("concurrent triggers create one round; only one trainer claims it", async () => {
-    const results = await Promise.all(Array.from({ length: 5 }, () => triggerRound({ db: t.db, triggeredBy: "admin" })));
+    const results = await Promise.all(Array.from({ length: 5 }, () => triggerRound({ db: t.db, triggeredBy: "admin", force: true })));
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(new Set(results.map((r) => r.round.id)).size).toBe(1);
     const roundId = results[0]!.round.id;
@@ -84,14 +91,14 @@ describe("rounds", () => {
   });
 
   it("an expired lease marks the round FAILED and frees the slot", async () => {
-    const { round } = await triggerRound({ db: t.db, triggeredBy: "schedule" });
+    const { round } = await triggerRound({ db: t.db, triggeredBy: "schedule", force: true });
     expect(await claimRound({ db: t.db, roundId: round.id, workerId: "dead", leaseSeconds: 0.05 })).toBe(true);
     await new Promise((r) => setTimeout(r, 100));
     expect(await reapExpiredRounds({ db: t.db })).toEqual([round.id]);
     const failed = await t.db.trainingRound.findUnique({ where: { id: round.id } });
     expect(failed?.status).toBe("FAILED");
     expect(failed?.error).toMatch(/lease/);
-    expect((await triggerRound({ db: t.db, triggeredBy: "admin" })).created).toBe(true);
+    expect((await triggerRound({ db: t.db, triggeredBy: "admin", force: true })).created).toBe(true);
   });
 });
 
@@ -99,7 +106,9 @@ describe("loop settings", () => {
   it("validates hyperparameters and keeps unrelated values", async () => {
     expect((await getLoopSettings({ db: t.db })).dpo.beta).toBe(0.1);
     await expect(updateLoopSettings({ db: t.db, patch: { dpo: { beta: 0 } } })).rejects.toThrow(/β must be > 0/);
-    await expect(updateLoopSettings({ db: t.db, patch: { dpo: { learningRate: 0.5 } } })).rejects.toThrow(/learningRate/);
+    await expect(updateLoopSettings({ db: t.db, patch: { dpo: { lr: 0.5 } } })).rejects.toThrow(/lr must be ≤ 1e-2/);
+    // the old names are gone (migration 20261203110000_loop_guard rewrote stored rows)
+    await expect(updateLoopSettings({ db: t.db, patch: { dpo: { learningRate: 1e-4 } as never } })).rejects.toThrow(/learningRate/);
     await expect(updateLoopSettings({ db: t.db, patch: { dpo: { betta: 1 } as never } })).rejects.toThrow();
     // the seed's rows (written before this code) are read and kept
     await t.db.setting.create({ data: { key: "schedule", value: { autoTrain: true, minNewPairs: 32, checkIntervalSeconds: 60 } } });
@@ -108,6 +117,10 @@ describe("loop settings", () => {
     expect(next.dpo).toMatchObject({ beta: 0.3, lossType: "sigmoid" });
     const stored = await getLoopSettings({ db: t.db });
     expect(stored.dpo.beta).toBe(0.3);
+    // A patch of one field leaves the others as they were (it used to reset them to defaults).
+    await updateLoopSettings({ db: t.db, patch: { dpo: { lr: 1e-3, epochs: 5 } } });
+    const after = await updateLoopSettings({ db: t.db, patch: { dpo: { beta: 0.4 } } });
+    expect(after.dpo).toMatchObject({ beta: 0.4, lr: 1e-3, epochs: 5 });
     expect(stored.gates.klBudget).toBeNull();
   });
 });

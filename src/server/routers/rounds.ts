@@ -5,6 +5,7 @@ import { z } from "zod";
 import { adminProcedure, router } from "../trpc.ts";
 import { cancelRound, triggerRound } from "../services/rounds/lifecycle.ts";
 import { getRound, listRounds } from "../services/rounds/list.ts";
+import { loopReadiness } from "../services/rounds/readiness.ts";
 import { getLoopSettings, loopSettingsPatchSchema, updateLoopSettings } from "../services/rounds/settings.ts";
 import { listVersions } from "../services/versions/list.ts";
 import { promoteVersion, rollbackVersion } from "../services/versions/promote.ts";
@@ -23,9 +24,13 @@ export const roundsRouter = router({
     .input(z.object({ roundId, afterStep: z.number().int().min(-1).default(-1) }).strict())
     .query(({ ctx, input }) => getRound({ db: ctx.db, roundId: input.roundId, afterStep: input.afterStep })),
 
-  trigger: adminProcedure.input(z.object({}).strict().optional()).mutation(async ({ ctx }) => {
-    const result = await triggerRound({ db: ctx.db, triggeredBy: "admin", triggeredById: ctx.user.id });
-    ctx.log.info(result.created ? "loop: round triggered" : "loop: trigger joined the active round", { actorId: ctx.user.id, roundId: result.round.id });
+  /** How many votes exist against the settings, and the drift budget: what "Start a round now" is judged by. */
+  readiness: adminProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => loopReadiness({ db: ctx.db })),
+
+  /** Starts a round; below the minimums it is refused unless `force` (the admin confirmed). */
+  trigger: adminProcedure.input(z.object({ force: z.boolean().default(false) }).strict().optional()).mutation(async ({ ctx, input }) => {
+    const result = await triggerRound({ db: ctx.db, triggeredBy: "admin", triggeredById: ctx.user.id, force: input?.force ?? false });
+    ctx.log.info(result.created ? "loop: round triggered" : "loop: trigger joined the active round", { actorId: ctx.user.id, roundId: result.round.id, force: input?.force ?? false });
     return result;
   }),
 

@@ -1,26 +1,26 @@
-// Runs one claimed round end to end. Everything that can change what is served happens in one
-// final transaction (promotion + the round's SUCCEEDED), guarded by "this round is still ours":
-// a round that was cancelled or reaped meanwhile can never promote anything.
+// Runs one claimed round end to end: inputs (prepare.ts), training with checkpoint selection and
+// the gates (src/dpo runRound), the verdict (finish.ts). Everything that can change what is
+// served happens in one final transaction guarded by "this round is still ours" and "its base
+// is still serving", so a cancelled or reaped round, or one overtaken by a rollback, can never
+// change what is served.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { encodePrompt, saveCheckpoint, type GPT } from "../../../lm/index.ts";
+import { encodePrompt, saveCheckpoint } from "../../../lm/index.ts";
 import { runRound, type RoundResult } from "../../../dpo/round.ts";
 import { gateFailureMessage } from "../../../dpo/gates.ts";
-import { lineageOf, resolveReference } from "../../../dpo/reference.ts";
-import type { Pair } from "../../../dpo/pairs.ts";
-import type { StepMetrics } from "../../../dpo/metrics.ts";
+import { dpoSchema, gatesSchema } from "../../../dpo/config.ts";
+import { evalSummary, type StepMetrics } from "../../../dpo/metrics.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
-import { loadVerified, type LoadedCheckpoint, type VersionRef } from "../../policy/load.ts";
+import { loadVerified, type LoadedCheckpoint } from "../../policy/load.ts";
 import { createLogger, type Logger } from "../../log.ts";
-import { promoteVersion } from "../versions/promote.ts";
-import { nextVersionName } from "../versions/list.ts";
+import { getArenaSettings } from "../arena-settings/index.ts";
+import { jsonSafe, recordVerdict, registerResult, RoundLostError } from "./finish.ts";
 import { claimRound, finishRound, renewLease } from "./lifecycle.ts";
-import { replayPairs, splitHeldout, unusedPairs, type VotePair } from "./pairs.ts";
-import { referenceLogprobs, type ScoredSequence } from "./reference-logps.ts";
+import { gatherPairs, resolveLineage, toPair, type Prepared } from "./prepare.ts";
+import { referenceLogprobs } from "./reference-logps.ts";
 import { withDbRetry } from "./retry.ts";
-import { dpoSchema, gatesSchema } from "./settings.ts";
 
 export interface ExecuteOptions {
   db: PrismaClient;
@@ -35,14 +35,16 @@ export interface ExecuteOptions {
 
 export type ExecuteOutcome = "SKIPPED" | "SUCCEEDED" | "REJECTED" | "FAILED" | "CANCELLED";
 
-const jsonSafe = (v: unknown) => JSON.parse(JSON.stringify(v ?? null)) as object;
-const versionRef = { id: true, name: true, checkpointUri: true, checkpointSha256: true, parentId: true } as const;
-
-/** Fit prompt + completion into the context by cutting the completion's tail. */
-function fit(promptIds: number[], ids: number[], nPositions: number): { ids: number[]; truncated: boolean } | null {
-  const room = nPositions - promptIds.length;
-  if (room < 1) return null;
-  return ids.length <= room ? { ids, truncated: false } : { ids: ids.slice(0, room), truncated: true };
+/** Texts of held-out pool prompts, oldest assignment first so the KL set stays stable across rounds. */
+async function klPromptTexts(db: PrismaClient, n: number): Promise<string[]> {
+  if (n === 0) return [];
+  const rows = await db.$queryRaw<{ text: string }[]>`
+    SELECT DISTINCT ON (s."assignedAt", s.key) p.text
+      FROM "PromptSplit" s JOIN "Prompt" p ON prompt_text_key(p.text) = s.key
+     WHERE s.split = 'HELDOUT'
+     ORDER BY s."assignedAt", s.key, p."createdAt"
+     LIMIT ${n}`;
+  return rows.map((r) => r.text);
 }
 
 export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome> {
@@ -75,42 +77,23 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     const stored = (round.config ?? {}) as { dpo?: unknown; gates?: unknown };
     const dpo = dpoSchema.parse(stored.dpo ?? {});
     const gates = gatesSchema.parse(stored.gates ?? {});
+    const { sampling } = await getArenaSettings({ db });
 
-    const base = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: versionRef });
-    if (!base) throw new Error("no policy version is SERVING; register or promote one before training");
-    const all = await db.policyVersion.findMany({ select: versionRef });
-    const byId = new Map(all.map((v) => [v.id, v]));
-    const refVersion = resolveReference(dpo.reference, lineageOf(byId.get(base.id)!, (v) => (v.parentId ? byId.get(v.parentId) : null)));
-
-    // Pairs: the newest unused votes, plus optional replay of pairs earlier rounds trained on.
-    const fresh = await unusedPairs(db, dpo.maxPairs);
-    const freshIds = new Set(fresh.map((p) => p.voteId));
-    const replay = (await replayPairs(db, Math.round(fresh.length * dpo.replayFraction))).filter((p) => !freshIds.has(p.voteId));
-    const baseModel = await loadVerified(store, base);
-    models.push(baseModel);
-    const refModel = refVersion.id === base.id ? baseModel : await loadVerified(store, refVersion);
-    if (refModel !== baseModel) models.push(refModel);
-    const { nPositions } = baseModel.model.config;
-
-    type Prepared = { vote: VotePair; chosen: ScoredSequence; rejected: ScoredSequence; replay: boolean };
-    const prepare = (vote: VotePair, isReplay: boolean): Prepared | null => {
-      const c = fit(vote.promptIds, vote.chosen.tokenIds, nPositions);
-      const r = fit(vote.promptIds, vote.rejected.tokenIds, nPositions);
-      if (!c || !r) return null;
-      if (c.ids.length === r.ids.length && c.ids.every((t, i) => t === r.ids[i])) return null;
-      return {
-        vote,
-        replay: isReplay,
-        chosen: { completionId: vote.chosen.completionId, promptIds: vote.promptIds, completionIds: c.ids, truncated: c.truncated },
-        rejected: { completionId: vote.rejected.completionId, promptIds: vote.promptIds, completionIds: r.ids, truncated: r.truncated },
-      };
+    const { base, reference, root } = await resolveLineage(db, dpo.reference);
+    const load = async (v: typeof base) => {
+      const m = await loadVerified(store, v);
+      models.push(m);
+      return m;
     };
-    const prepared = [...fresh.map((p) => prepare(p, false)), ...replay.map((p) => prepare(p, true))].filter((p): p is Prepared => p !== null);
-    const usableFresh = prepared.filter((p) => !p.replay).length;
-    if (usableFresh < dpo.minPairs) {
-      throw new Error(`only ${usableFresh} usable new decisive pairs (A/B votes on on-policy battles); a round needs at least ${dpo.minPairs}`);
+    const baseModel = await load(base);
+    const refModel = reference.id === base.id ? baseModel : await load(reference);
+    const rootModel = root.id === reference.id ? refModel : root.id === base.id ? baseModel : await load(root);
+    const { nPositions, vocabSize } = baseModel.model.config;
+
+    const { train, heldout, usage } = await gatherPairs(db, dpo, { nPositions, vocabSize });
+    if (usage.new + usage.returned < dpo.minPairs) {
+      throw new Error(`only ${usage.new + usage.returned} usable trainable decisive pairs; a round needs at least ${dpo.minPairs}`);
     }
-    const { train, heldout } = splitHeldout(prepared.map((p) => ({ ...p, promptId: p.vote.promptId })), dpo.heldoutFraction, dpo.seed);
 
     await withDbRetry(() =>
       db.$transaction([
@@ -123,25 +106,19 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
         }),
         db.trainingRound.update({
           where: { id: roundId },
-          data: { baseVersionId: base.id, referenceVersionId: refVersion.id, pairsTrain: train.length, pairsHeldout: heldout.length },
+          data: { baseVersionId: base.id, referenceVersionId: reference.id, pairsTrain: train.length, pairsHeldout: heldout.length, usage: jsonSafe(usage) },
         }),
       ]),
     );
-    log.info("round started", { round: round.number, base: base.name, reference: refVersion.name, train: train.length, heldout: heldout.length, replayed: replay.length });
+    log.info("round started", { round: round.number, base: base.name, reference: reference.name, root: root.name, ...usage });
 
-    const ref = await referenceLogprobs({
-      db,
-      referenceVersionId: refVersion.id,
-      reference: refModel.model,
-      sequences: prepared.flatMap((p) => [p.chosen, p.rejected]),
-    });
-    const toPair = (p: Prepared): Pair => ({ promptIds: p.vote.promptIds, chosenIds: p.chosen.completionIds, rejectedIds: p.rejected.completionIds });
+    const prepared: Prepared[] = [...train, ...heldout];
+    const ref = await referenceLogprobs({ db, referenceVersionId: reference.id, reference: refModel.model, sequences: prepared.flatMap((p) => [p.chosen, p.rejected]) });
     const refOf = (ps: Prepared[]) => ({ chosen: ps.map((p) => ref.logps.get(p.chosen.completionId)!), rejected: ps.map((p) => ref.logps.get(p.rejected.completionId)!) });
 
-    const klPromptRows = dpo.klPrompts > 0 && gates.klBudget !== null
-      ? await db.prompt.findMany({ where: { heldOut: true }, orderBy: { createdAt: "asc" }, take: dpo.klPrompts, select: { text: true } })
-      : [];
-    const klPromptIds = klPromptRows.map((p) => encodePrompt(baseModel.tokenizer, p.text)).filter((ids) => ids.length < nPositions - 1);
+    const klIds = (await klPromptTexts(db, dpo.klPrompts))
+      .map((t) => encodePrompt(baseModel.tokenizer, t))
+      .filter((ids) => ids.length < nPositions - 1);
 
     const flush = (step: StepMetrics) => {
       const { step: n, ...values } = step;
@@ -154,23 +131,15 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     result = await runRound({
       policy: baseModel.model,
       reference: refModel.model,
+      root: rootModel.model,
+      rootName: root.name,
       pairs: train.map(toPair),
       heldout: heldout.map(toPair),
       referenceLogps: refOf(train),
       heldoutReferenceLogps: heldout.length ? refOf(heldout) : undefined,
-      klPrompts: klPromptIds.length ? { tokenizer: baseModel.tokenizer, promptIds: klPromptIds } : undefined,
-      config: {
-        beta: dpo.beta,
-        lossType: dpo.lossType,
-        lr: dpo.learningRate,
-        batchSize: dpo.batchPairs,
-        epochs: dpo.epochs,
-        weightDecay: dpo.weightDecay,
-        labelSmoothing: dpo.labelSmoothing,
-        sftWeight: dpo.sftWeight,
-        seed: dpo.seed,
-        gates,
-      },
+      klPrompts: klIds.length ? { tokenizer: baseModel.tokenizer, promptIds: klIds } : undefined,
+      served: { maxNewTokens: sampling.maxNewTokens, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
+      config: { ...dpo, gates },
       onProgress: flush,
       signal: abort.signal,
     });
@@ -180,31 +149,24 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     workDir = await mkdtemp(path.join(tmpdir(), "dpo-round-"));
     const { sha256 } = await saveCheckpoint(result.model, baseModel.tokenizer, workDir);
     const failure = result.passed ? null : gateFailureMessage(result.gates) ?? "a gate failed";
-    const summary = jsonSafe({ ...result.summary, heldout: result.heldout, heldoutBefore: result.heldoutBefore, kl: result.kl, config: result.config, referenceLogps: { cached: ref.cached, computed: ref.computed } });
+    const summary = jsonSafe({
+      ...result.summary,
+      heldout: evalSummary(result.heldout),
+      heldoutBefore: evalSummary(result.heldoutBefore),
+      klRound: result.klRound,
+      klRoot: result.klRoot,
+      klServed: result.kl?.served ?? null,
+      root: { id: root.id, name: root.name },
+      served: { maxNewTokens: sampling.maxNewTokens, temperature: sampling.temperature, topP: sampling.topP },
+      checkpoints: result.checkpoints,
+      selectedStep: result.selectedStep,
+      stoppedEarly: result.stoppedEarly,
+      config: result.config,
+      referenceLogps: { cached: ref.cached, computed: ref.computed },
+    });
     const version = await registerResult({ db, store, workDir, sha256, parent: base, status: result.passed ? "CANDIDATE" : "REJECTED", roundNumber: round.number, model: result.model, tokenizerName: baseModel.tokenizer.name, failure });
-
     const roundData = { summary, gates: jsonSafe(result.gates), resultVersionId: version.id, finishedAt: new Date() };
-    if (failure) {
-      const ok = await withDbRetry(() =>
-        db.trainingRound.updateMany({ where: { id: roundId, status: "RUNNING", workerId }, data: { ...roundData, status: "REJECTED", error: failure } }),
-      );
-      log.info("round rejected by its gates; serving unchanged", { version: version.name, failure, ours: ok.count === 1 });
-      return ok.count === 1 ? "REJECTED" : "CANCELLED";
-    }
-    await withDbRetry(() =>
-      promoteVersion({
-        db,
-        versionId: version.id,
-        // What is about to be served must load and match its recorded sha256.
-        verify: async (v) => (await loadVerified(store, v)).model.dispose(),
-        alsoInTransaction: async (tx) => {
-          const own = await tx.trainingRound.updateMany({ where: { id: roundId, status: "RUNNING", workerId }, data: { ...roundData, status: "SUCCEEDED" } });
-          if (own.count !== 1) throw new RoundLostError();
-        },
-      }),
-    );
-    log.info("round succeeded; promoted", { version: version.name, loss: result.summary.last.loss });
-    return "SUCCEEDED";
+    return await recordVerdict({ db, store, roundId, workerId, base, version, failure, roundData, log });
   } catch (err) {
     await Promise.allSettled(metricWrites);
     if (err instanceof RoundLostError || abort.signal.aborted) {
@@ -223,49 +185,5 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     result?.model.dispose();
     for (const m of models) m.model.dispose();
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-class RoundLostError extends Error {
-  constructor() {
-    super("the round was cancelled or reaped before it could promote");
-  }
-}
-
-async function registerResult(o: {
-  db: PrismaClient;
-  store: CheckpointStore;
-  workDir: string;
-  sha256: string;
-  parent: VersionRef;
-  status: "CANDIDATE" | "REJECTED";
-  roundNumber: number;
-  model: GPT;
-  tokenizerName: string;
-  failure: string | null;
-}) {
-  // One round runs at a time, so the next name is free; retry once if an import raced us.
-  for (let attempt = 0; ; attempt++) {
-    const name = await withDbRetry(() => nextVersionName({ db: o.db }));
-    // The key carries the hash, so a retry can never overwrite another version's checkpoint.
-    const uri = await o.store.put(o.workDir, `${name}-${o.sha256.slice(0, 12)}`);
-    try {
-      return await withDbRetry(() =>
-        o.db.policyVersion.create({
-          data: {
-            name,
-            parentId: o.parent.id,
-            checkpointUri: uri,
-            checkpointSha256: o.sha256,
-            status: o.status,
-            modelConfig: jsonSafe({ ...o.model.config, tokenizer: o.tokenizerName }),
-            notes: o.failure ? `round #${o.roundNumber} (rejected: ${o.failure})`.slice(0, 1000) : `round #${o.roundNumber} from ${o.parent.name}`,
-          },
-          select: { id: true, name: true, checkpointUri: true, checkpointSha256: true },
-        }),
-      );
-    } catch (err) {
-      if (attempt >= 2) throw err;
-    }
   }
 }

@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { loopError } from "../versions/errors.ts";
+import { loopReadiness } from "./readiness.ts";
 import { getLoopSettings } from "./settings.ts";
 
 export const ACTIVE_STATUSES = ["QUEUED", "RUNNING"] as const;
@@ -27,9 +28,21 @@ export async function triggerRound(opts: {
   db: PrismaClient;
   triggeredBy: "admin" | "schedule";
   triggeredById?: string | null;
+  /**
+   * Start even though the loop is not ready (too few new or held-out votes, drift budget spent).
+   * Without it such a trigger is refused with what is missing: a round below the held-out
+   * minimum cannot pass its gates, so starting one must be a deliberate choice.
+   */
+  force?: boolean;
 }): Promise<TriggerResult> {
   const { db } = opts;
   const settings = await getLoopSettings({ db });
+  if (!opts.force) {
+    const active = await db.trainingRound.findFirst({ where: { status: { in: [...ACTIVE_STATUSES] } }, select: { id: true, number: true, status: true } });
+    if (active) return { round: active, created: false };
+    const ready = await loopReadiness({ db, settings });
+    if (!ready.ready) throw loopError("CONFLICT", `Not ready for a round: ${ready.reasons.join("; ")}. Confirm to start anyway.`);
+  }
   try {
     const round = await db.trainingRound.create({
       data: {

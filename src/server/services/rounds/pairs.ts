@@ -1,9 +1,17 @@
-// Turning votes into DPO pairs. A decisive vote (A or B) on an on-policy battle gives one
-// (x, y_w, y_l) triple: the exact token ids the completions were sampled from and produced,
-// so training scores the very sequences labelers saw. Ties and both-bad votes count for the
-// ratings only. A vote is "used" once a round that trained on it is RUNNING or finished with a
-// verdict (SUCCEEDED / REJECTED); FAILED and CANCELLED rounds give their votes back.
-import { createHash } from "node:crypto";
+// Turning votes into DPO pairs. A decisive vote (A or B) gives one (x, y_w, y_l) triple: the
+// exact token ids the completions were sampled from and produced, so training scores the very
+// sequences labelers saw. Ties and both-bad votes count for the ratings only.
+//
+// Which votes a round may use:
+// - Held-out: votes on prompts whose normalized text is on the HELDOUT side of the persistent
+//   split (PromptSplit). They are evaluated by every round and never trained on.
+// - Trainable: every other decisive vote not yet ABSORBED into the serving lineage. A vote is
+//   absorbed once a round that trained on it is running, or succeeded and produced a version
+//   the serving version descends from. So votes of rejected, failed and cancelled rounds, and of
+//   rounds whose version was later rolled back, return to the pool.
+// - Kinds: on-policy battles (two samples of the serving version) and, when `versusPairs` is on,
+//   serving-vs-earlier battles as off-policy pairs. Only versions of the base's lineage (same
+//   root, hence the same tokenizer) give pairs.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 
 export interface PairSide {
@@ -14,6 +22,11 @@ export interface PairSide {
 export interface VotePair {
   voteId: string;
   promptId: string;
+  /** normalized prompt text key: the cluster for standard errors and the split's unit */
+  promptKey: string;
+  kind: "ON_POLICY" | "VERSUS";
+  /** trained on by an earlier round that did not end in the serving lineage */
+  returned: boolean;
   promptIds: number[];
   chosen: PairSide;
   rejected: PairSide;
@@ -22,7 +35,10 @@ export interface VotePair {
 interface Row {
   voteId: string;
   choice: "A" | "B";
+  kind: "ON_POLICY" | "VERSUS";
   promptId: string;
+  promptKey: string;
+  returned: boolean;
   aId: string;
   aPrompt: number[];
   aTokens: number[];
@@ -38,67 +54,106 @@ function toPair(r: Row): VotePair | null {
   if (r.aTokens.length === r.bTokens.length && r.aTokens.every((t, i) => t === r.bTokens[i])) return null;
   const a = { completionId: r.aId, tokenIds: r.aTokens };
   const b = { completionId: r.bId, tokenIds: r.bTokens };
-  return r.choice === "A"
-    ? { voteId: r.voteId, promptId: r.promptId, promptIds: r.aPrompt, chosen: a, rejected: b }
-    : { voteId: r.voteId, promptId: r.promptId, promptIds: r.aPrompt, chosen: b, rejected: a };
+  const common = { voteId: r.voteId, promptId: r.promptId, promptKey: r.promptKey, kind: r.kind, returned: r.returned, promptIds: r.aPrompt };
+  return r.choice === "A" ? { ...common, chosen: a, rejected: b } : { ...common, chosen: b, rejected: a };
 }
 
-async function queryPairs(db: PrismaClient, used: boolean, limit: number): Promise<VotePair[]> {
+/** Puts every prompt text not yet on a side on one, by a salted hash against `fraction`. */
+export async function assignSplits(db: PrismaClient, fraction: number): Promise<number> {
+  return db.$executeRaw`
+    INSERT INTO "PromptSplit" (key, split)
+    SELECT k, (CASE WHEN ('x' || substr(md5('dpo-arena-split:' || k), 1, 8))::bit(32)::bigint < ${fraction} * 4294967296.0
+                    THEN 'HELDOUT' ELSE 'TRAIN' END)::"PairSplit"
+      FROM (SELECT DISTINCT prompt_text_key(p.text) AS k FROM "Prompt" p) keys
+     WHERE NOT EXISTS (SELECT 1 FROM "PromptSplit" s WHERE s.key = keys.k)
+    ON CONFLICT (key) DO NOTHING`;
+}
+
+// The serving version's lineage, each version's root, and for every vote whether it is absorbed.
+const CTES = `
+  WITH RECURSIVE lineage(id) AS (
+    SELECT id FROM "PolicyVersion" WHERE status = 'SERVING'
+    UNION SELECT pv."parentId" FROM "PolicyVersion" pv JOIN lineage l ON pv.id = l.id WHERE pv."parentId" IS NOT NULL
+  ), roots(id, root) AS (
+    SELECT id, id FROM "PolicyVersion" WHERE "parentId" IS NULL
+    UNION ALL SELECT pv.id, r.root FROM "PolicyVersion" pv JOIN roots r ON pv."parentId" = r.id
+  ), serving_root AS (
+    SELECT r.root FROM roots r JOIN "PolicyVersion" pv ON pv.id = r.id AND pv.status = 'SERVING'
+  ), candidates AS (
+    SELECT v.id AS "voteId", v."battleId", v.choice::text AS choice, b.kind::text AS kind, b."promptId", v."createdAt",
+           s.split::text AS split, prompt_text_key(p.text) AS "promptKey",
+           EXISTS (SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
+                    WHERE rv."voteId" = v.id AND rv.split = 'TRAIN'
+                      AND (r.status = 'RUNNING' OR (r.status = 'SUCCEEDED' AND r."resultVersionId" IN (SELECT id FROM lineage)))) AS absorbed,
+           EXISTS (SELECT 1 FROM "RoundVote" rv WHERE rv."voteId" = v.id AND rv.split = 'TRAIN') AS "everTrained"
+      FROM "Vote" v
+      JOIN "Battle" b ON b.id = v."battleId"
+      JOIN "Prompt" p ON p.id = b."promptId"
+      JOIN "PromptSplit" s ON s.key = prompt_text_key(p.text)
+     WHERE v.choice IN ('A', 'B')
+       AND (b.kind = 'ON_POLICY' OR ($1::boolean AND b.kind = 'VERSUS'))
+       AND (SELECT root FROM roots WHERE id = b."policyAId") = (SELECT root FROM serving_root)
+       AND (SELECT root FROM roots WHERE id = b."policyBId") = (SELECT root FROM serving_root)
+  )`;
+
+async function queryPairs(db: PrismaClient, where: string, versus: boolean, limit: number): Promise<VotePair[]> {
   const rows = await db.$queryRawUnsafe<Row[]>(
-    `SELECT v.id AS "voteId", v.choice::text AS choice, b."promptId",
+    `${CTES}
+     SELECT c."voteId", c.choice, c.kind, c."promptId", c."promptKey", (c."everTrained" AND NOT c.absorbed) AS returned,
             ca.id AS "aId", ca."promptTokenIds" AS "aPrompt", ca."tokenIds" AS "aTokens",
             cb.id AS "bId", cb."promptTokenIds" AS "bPrompt", cb."tokenIds" AS "bTokens"
-       FROM "Vote" v
-       JOIN "Battle" b ON b.id = v."battleId"
-       JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
-       JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'
-      WHERE v.choice IN ('A', 'B') AND b.kind = 'ON_POLICY'
-        AND ${used ? "" : "NOT"} EXISTS (
-              SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
-               WHERE rv."voteId" = v.id AND r.status IN ${used ? "('SUCCEEDED')" : "('RUNNING', 'SUCCEEDED', 'REJECTED')"})
-      ORDER BY v."createdAt" DESC, v.id
-      LIMIT $1`,
+       FROM candidates c
+       JOIN "Completion" ca ON ca."battleId" = c."battleId" AND ca.slot = 'A'
+       JOIN "Completion" cb ON cb."battleId" = c."battleId" AND cb.slot = 'B'
+      WHERE ${where}
+      ORDER BY c."createdAt" DESC, c."voteId"
+      LIMIT $2`,
+    versus,
     limit,
   );
   return rows.map(toPair).filter((p): p is VotePair => p !== null);
 }
 
 /**
- * The newest unused decisive pairs, at most `limit`. Newest first: when labelers outpace the
- * rounds, a backlog builds, and its oldest votes were cast on completions of older versions;
- * an online loop should learn from what the current policy produces.
+ * The newest trainable pairs, at most `limit`. Newest first: when labelers outpace the rounds, a
+ * backlog builds, and its oldest votes were cast on completions of older versions; an online
+ * loop should learn from what the current policy produces.
  */
-export function unusedPairs(db: PrismaClient, limit: number): Promise<VotePair[]> {
-  return queryPairs(db, false, limit);
+export function trainablePairs(db: PrismaClient, opts: { limit: number; versus: boolean }): Promise<VotePair[]> {
+  return queryPairs(db, `c.split = 'TRAIN' AND NOT c.absorbed`, opts.versus, opts.limit);
 }
 
-/** Pairs earlier successful rounds trained on (most recent first), for replay. */
-export function replayPairs(db: PrismaClient, limit: number): Promise<VotePair[]> {
-  return limit > 0 ? queryPairs(db, true, limit) : Promise.resolve([]);
+/** The newest held-out pairs (the persistent held-out set), at most `limit`. */
+export function heldoutPairs(db: PrismaClient, opts: { limit: number; versus: boolean }): Promise<VotePair[]> {
+  return queryPairs(db, `c.split = 'HELDOUT'`, opts.versus, opts.limit);
 }
 
-/** Decisive on-policy votes not yet used: what the schedule compares with its threshold. */
-export async function countUnusedDecisiveVotes(db: PrismaClient): Promise<number> {
-  const rows = await db.$queryRaw<{ n: bigint }[]>`
-    SELECT count(*) AS n FROM "Vote" v JOIN "Battle" b ON b.id = v."battleId"
-     WHERE v.choice IN ('A', 'B') AND b.kind = 'ON_POLICY'
-       AND NOT EXISTS (SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
-                        WHERE rv."voteId" = v.id AND r.status IN ('RUNNING', 'SUCCEEDED', 'REJECTED'))`;
-  return Number(rows[0]?.n ?? 0);
+/** Pairs already absorbed into the serving lineage (most recent first), for replay. */
+export function replayPairs(db: PrismaClient, opts: { limit: number; versus: boolean }): Promise<VotePair[]> {
+  return opts.limit > 0 ? queryPairs(db, `c.split = 'TRAIN' AND c.absorbed`, opts.versus, opts.limit) : Promise.resolve([]);
 }
 
-/**
- * Held-out split by prompt, not by pair: pairs of one prompt all land on the same side, so the
- * evaluation never scores a prompt the policy was trained on. Deterministic in (seed, promptId).
- */
-export function splitHeldout<T extends { promptId: string }>(pairs: T[], fraction: number, seed: number): { train: T[]; heldout: T[] } {
-  if (fraction <= 0) return { train: pairs, heldout: [] };
-  const bucket = (id: string) => createHash("sha256").update(`${seed}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
-  const train: T[] = [];
-  const heldout: T[] = [];
-  for (const p of pairs) (bucket(p.promptId) < fraction ? heldout : train).push(p);
-  // Few prompts can put everything on one side; keep at least one pair on each when possible.
-  if (heldout.length === 0 && train.length > 1) heldout.push(train.pop()!);
-  if (train.length === 0 && heldout.length > 1) train.push(heldout.pop()!);
-  return { train, heldout };
+export interface PairCounts {
+  /** trainable pairs: never trained on, and returned from rounds outside the serving lineage */
+  fresh: number;
+  returned: number;
+  /** how many of the trainable pairs come from serving-vs-earlier battles */
+  versus: number;
+  heldout: number;
+}
+
+/** What the schedule and the rounds page compare with the settings. */
+export async function countPairs(db: PrismaClient, opts: { versus: boolean; heldoutFraction: number }): Promise<PairCounts> {
+  await assignSplits(db, opts.heldoutFraction);
+  const rows = await db.$queryRawUnsafe<{ fresh: bigint; returned: bigint; versus: bigint; heldout: bigint }[]>(
+    `${CTES}
+     SELECT count(*) FILTER (WHERE split = 'TRAIN' AND NOT absorbed AND NOT "everTrained") AS fresh,
+            count(*) FILTER (WHERE split = 'TRAIN' AND NOT absorbed AND "everTrained") AS returned,
+            count(*) FILTER (WHERE split = 'TRAIN' AND NOT absorbed AND kind = 'VERSUS') AS versus,
+            count(*) FILTER (WHERE split = 'HELDOUT') AS heldout
+       FROM candidates`,
+    opts.versus,
+  );
+  const r = rows[0];
+  return { fresh: Number(r?.fresh ?? 0), returned: Number(r?.returned ?? 0), versus: Number(r?.versus ?? 0), heldout: Number(r?.heldout ?? 0) };
 }

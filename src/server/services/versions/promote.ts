@@ -18,6 +18,19 @@ export interface PromoteOptions {
   alsoInTransaction?: (tx: Tx) => Promise<void>;
   /** Allow promoting a REJECTED version (an admin overriding a gate). */
   allowRejected?: boolean;
+  /**
+   * Promote only if this version is still the serving one (a round's base): checked under the
+   * promotion lock, so an admin's rollback during the round is never undone. On a mismatch
+   * nothing changes and BaseNotServingError is thrown.
+   */
+  onlyIfServing?: number;
+}
+
+export class BaseNotServingError extends Error {
+  constructor(readonly servingId: number | null) {
+    super("the version this promotion was based on is no longer serving");
+    this.name = "BaseNotServingError";
+  }
 }
 
 export interface PromoteResult {
@@ -43,6 +56,7 @@ export async function promoteVersion(opts: PromoteOptions): Promise<PromoteResul
     // Serialise concurrent promotions: whoever holds the lock decides from fresh data.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('dpo-arena:promote'))`;
     const current = await tx.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true } });
+    if (opts.onlyIfServing !== undefined && current?.id !== opts.onlyIfServing) throw new BaseNotServingError(current?.id ?? null);
     if (current?.id === target.id) {
       if (opts.alsoInTransaction) await opts.alsoInTransaction(tx);
       return { versionId: target.id, name: target.name, previousId: current.id, changed: false };
