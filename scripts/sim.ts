@@ -1,10 +1,12 @@
 // `npm run sim`: synthetic labelers with a known reward drive the real product over HTTP while
 // the trainer runs DPO rounds on its normal schedule; the report says whether the true reward
 // of the served policy rose, and at what KL from v0. See src/sim/ and `--help`.
+import { existsSync } from "node:fs";
 import { cp, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { writeReport, type SeedRun, type SimReport, type SweepPoint } from "../src/sim/report.ts";
 import { runSim, type SimOptions, type SimResult } from "../src/sim/product/run.ts";
+import { ROOT } from "../src/sim/product/launch.ts";
 import { LOOP } from "../src/sim/product/settings-names.ts";
 import { REWARD_KINDS, type RewardKind } from "../src/sim/reward.ts";
 import { aggregateSeeds, summarize } from "../src/sim/summary.ts";
@@ -14,7 +16,8 @@ const HELP = `npm run sim -- [options]
   --url URL              use a running product (also --database-url URL and SIM_ADMIN_PASSWORD)
                          default: start a private one (fresh database, seed, web + trainer)
   --web next|host        how to serve the web when starting one: next start (needs a build) or the
-                         API-only host (the same route handlers, no build)       [next]
+                         API-only host (the same route handlers, no build)
+                         [next when a production build exists, else host]
   --labelers N           synthetic labelers                                       [8]
   --careless F           fraction of careless labelers (vote at random)           [0]
   --temperature T        Bradley–Terry temperature in reward units                [1]
@@ -117,9 +120,13 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 async function main(): Promise<void> {
   const flags = parseArgs(process.argv.slice(2));
   const out = path.resolve(flags.get("out") ?? "sim-report");
-  const web = flags.get("web") ?? "next";
-  if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
   const log = (msg: string) => process.stdout.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  // Without a production build `next start` cannot run; the defaults must still work, so they
+  // fall back to the API host (the same route handlers). An explicit --web next still insists.
+  const hasBuild = existsSync(path.join(ROOT, ".next", "BUILD_ID"));
+  const web = flags.get("web") ?? (hasBuild ? "next" : "host");
+  if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
+  if (!flags.has("web") && !hasBuild) log("no production build (.next/BUILD_ID): serving the API with --web host");
   await initBackend((process.env.TF_BACKEND as "auto" | "wasm" | "cpu" | undefined) ?? "auto");
 
   const houseCopy = path.join(out, "house-v0");
