@@ -181,7 +181,7 @@ new Chart(document.getElementById("reward"), { type: "line", data: { labels: nam
   { label: "mean reward", data: D.versions.map(v => v.meanReward), borderColor: palette[0] },
   { label: "+1 s.e.", data: D.versions.map(v => v.meanReward + v.rewardStderr), borderColor: "#93c5fd", borderDash: [4,4], pointRadius: 0 },
   { label: "−1 s.e.", data: D.versions.map(v => v.meanReward - v.rewardStderr), borderColor: "#93c5fd", borderDash: [4,4], pointRadius: 0 } ] },
-  options: { animation: false, scales: { y: { title: { display: true, text: "true reward per completion (distinct AFINN words − 0.5 per repeat)" } } } } });
+  options: { animation: false, scales: { y: { title: { display: true, text: "true reward per completion" } } } } });
 const curves = D.sweep.length ? D.sweep.map(s => ({ label: "β = " + s.beta, versions: s.versions })) : [{ label: "this run", versions: D.versions }];
 new Chart(document.getElementById("frontier"), { type: "scatter", data: { datasets: curves.map((c, i) => ({
   label: c.label, showLine: true, borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],

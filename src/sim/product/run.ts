@@ -109,6 +109,8 @@ interface VersionRow {
   producedBy: { number: number } | null;
 }
 
+const IMPORT_CHUNK = 2000;
+
 export async function runSim(opts: SimOptions): Promise<SimResult> {
   const log = opts.log ?? (() => {});
   let product: Product | undefined;
@@ -149,11 +151,26 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     }
     const ratingMinutes = opts.ratingMinutes ?? 0;
     const plan = planPrompts({ set: promptSet, training: opts.extraPrompts ?? "all", reserve: ratingMinutes > 0 ? (opts.ratingPrompts ?? 3000) : 0, seed: opts.seed });
+    // In chunks, each retried: one 30,000-line request outlived the client's timeout on a loaded
+    // machine. A retry is safe because the import skips texts the pool already has; the ones a
+    // timed-out attempt did store come back as duplicates and still count.
     const importPrompts = async (texts: string[], what: string) => {
-      if (texts.length === 0) return 0;
-      const r = await admin.mutation<{ added: number }>("prompts.import", { content: texts.join("\n"), filename: `sim-${promptSet}-${what}.txt`, format: "text" });
-      log(`imported ${r.added} ${promptSet} prompts (${what})`);
-      return r.added;
+      let imported = 0;
+      for (let i = 0; i < texts.length; i += IMPORT_CHUNK) {
+        const content = texts.slice(i, i + IMPORT_CHUNK).join("\n");
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", { content, filename: `sim-${promptSet}-${what}.txt`, format: "text" });
+            imported += r.added + (attempt > 0 ? r.duplicates : 0);
+            break;
+          } catch (err) {
+            if (attempt >= 2) throw err;
+            log(`prompt import (${what}) failed, retrying: ${(err as Error).message}`);
+          }
+        }
+      }
+      if (texts.length) log(`imported ${imported} ${promptSet} prompts (${what})`);
+      return imported;
     };
     await importPrompts(plan.training, "training");
     if (plan.reserve.length) log(`holding ${plan.reserve.length} prompts back for the rating phase`);
