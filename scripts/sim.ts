@@ -1,17 +1,23 @@
 // `npm run sim`: synthetic labelers with a known reward drive the real product over HTTP while
 // the trainer runs DPO rounds on its normal schedule; the report says whether the true reward
 // of the served policy rose, and at what KL from v0. See src/sim/ and `--help`.
+import { existsSync } from "node:fs";
 import { cp, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { writeReport, type SimReport, type SweepPoint } from "../src/sim/report.ts";
-import { runSim, summarize, type SimOptions } from "../src/sim/product/run.ts";
+import { writeReport, type SeedRun, type SimReport, type SweepPoint } from "../src/sim/report.ts";
+import { runSim, type SimOptions, type SimResult } from "../src/sim/product/run.ts";
+import { ROOT } from "../src/sim/product/launch.ts";
+import { LOOP } from "../src/sim/product/settings-names.ts";
+import { REWARD_KINDS, type RewardKind } from "../src/sim/reward.ts";
+import { aggregateSeeds, summarize } from "../src/sim/summary.ts";
 import { HOUSE_MODEL_DIR, initBackend } from "../src/lm/index.ts";
 
 const HELP = `npm run sim -- [options]
   --url URL              use a running product (also --database-url URL and SIM_ADMIN_PASSWORD)
                          default: start a private one (fresh database, seed, web + trainer)
   --web next|host        how to serve the web when starting one: next start (needs a build) or the
-                         API-only host (the same route handlers, no build)       [next]
+                         API-only host (the same route handlers, no build)
+                         [next when a production build exists, else host]
   --labelers N           synthetic labelers                                       [8]
   --careless F           fraction of careless labelers (vote at random)           [0]
   --temperature T        Bradley–Terry temperature in reward units                [1]
@@ -22,6 +28,15 @@ const HELP = `npm run sim -- [options]
   --rating-minutes M     then M minutes (within T) of battles between the serving
                          version and earlier ones, with no training, so the final
                          leaderboard can rate the last version                    [4]
+  --rating-prompts N     prompts held back from training and imported when the
+                         rating phase starts, so it always has prompts to serve   [3000]
+  --reward KIND          the true reward labelers judge by: distinct = each AFINN
+                         word once per completion, −0.5 per repeated word, and
+                         degenerate (heavily repeated) text judged bad; summed =
+                         the old sum of every match, which a policy can hack by
+                         repeating "best"                                          [distinct]
+  --seeds N              run N seeds (seed, seed+1, …), each on a fresh product,
+                         and report mean ± s.e. over them                          [1]
   --beta B               DPO β (default: the product's setting)
   --votes-per-round N    new decisive votes that start a round (default: the product's setting)
   --learning-rate LR     DPO learning rate (default: the product's setting)
@@ -33,9 +48,13 @@ const HELP = `npm run sim -- [options]
   --prompts SET          sentiment: corpus prefixes cut before a valenced word replace the seed
                          pool; measured on disjoint held-out prefixes. book: Moby-Dick openings
                          added to the seed pool; measured on the seed's held-out prompts [sentiment]
-  --extra-prompts N      prompts imported into the pool                           [40000]
+  --extra-prompts N      training prompts imported into the pool: a number, or
+                         all = every distinct training prefix of the prompt set
+                         less the rating reserve (sentiment: 33,591 − 3,000)       [all]
   --eval-prompts N       held-out prompts for measurement                         [48]
   --eval-samples N       samples per held-out prompt                              [8]
+  --corpus-windows N     windows of held-out pretraining text scored per version
+                         for the corpus loss (nats/byte)                          [32]
   --out DIR              report directory                                         [sim-report]
   --seed S               seed of labelers and measurement                         [1]`;
 
@@ -101,9 +120,13 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 async function main(): Promise<void> {
   const flags = parseArgs(process.argv.slice(2));
   const out = path.resolve(flags.get("out") ?? "sim-report");
-  const web = flags.get("web") ?? "next";
-  if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
   const log = (msg: string) => process.stdout.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  // Without a production build `next start` cannot run; the defaults must still work, so they
+  // fall back to the API host (the same route handlers). An explicit --web next still insists.
+  const hasBuild = existsSync(path.join(ROOT, ".next", "BUILD_ID"));
+  const web = flags.get("web") ?? (hasBuild ? "next" : "host");
+  if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
+  if (!flags.has("web") && !hasBuild) log("no production build (.next/BUILD_ID): serving the API with --web host");
   await initBackend((process.env.TF_BACKEND as "auto" | "wasm" | "cpu" | undefined) ?? "auto");
 
   const houseCopy = path.join(out, "house-v0");
@@ -112,9 +135,13 @@ async function main(): Promise<void> {
 
   const dpo: Record<string, unknown> = {};
   const lr = optional(flags, "learning-rate");
-  if (lr !== undefined) dpo.learningRate = lr;
+  if (lr !== undefined) dpo[LOOP.dpo.learningRate] = lr;
   const epochs = optional(flags, "epochs", Number.isInteger);
-  if (epochs !== undefined) dpo.epochs = epochs;
+  if (epochs !== undefined) dpo[LOOP.dpo.epochs] = epochs;
+  const reward = (flags.get("reward") ?? "distinct") as RewardKind;
+  if (!REWARD_KINDS.includes(reward)) throw new Error(`--reward must be one of ${REWARD_KINDS.join(", ")}, got "${flags.get("reward")}"`);
+  const extraRaw = flags.get("extra-prompts");
+  const extraPrompts: number | "all" = extraRaw === undefined || extraRaw === "all" ? "all" : number(flags, "extra-prompts", 0, Number.isInteger);
   const maxNewTokens = optional(flags, "max-new-tokens", Number.isInteger);
   const extra = parseSet(flags.get("set"));
   Object.assign(dpo, extra.dpo);
@@ -139,7 +166,10 @@ async function main(): Promise<void> {
     sampling: maxNewTokens || extra.sampling ? { ...extra.sampling, ...(maxNewTokens ? { maxNewTokens } : {}) } : undefined,
     gates: extra.gates,
     schedule: extra.schedule,
-    extraPrompts: number(flags, "extra-prompts", 40000, Number.isInteger),
+    extraPrompts,
+    ratingPrompts: number(flags, "rating-prompts", 3000, Number.isInteger),
+    reward,
+    corpusWindows: number(flags, "corpus-windows", 32, Number.isInteger),
     promptSet,
     evalPrompts: number(flags, "eval-prompts", 48, (n) => Number.isInteger(n) && n >= 1),
     evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),
@@ -150,37 +180,60 @@ async function main(): Promise<void> {
 
   const sweep = flags.get("sweep-beta")?.split(",").map((s) => Number(s.trim()));
   if (sweep && sweep.some((b) => !(b > 0))) throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${flags.get("sweep-beta")}"`);
+  const seeds = number(flags, "seeds", 1, (n) => Number.isInteger(n) && n >= 1);
+  if (sweep && seeds > 1) throw new Error("--sweep-beta and --seeds run one loop per value each; use one of them");
 
   // Only now that every option is valid: touch the file system.
   await mkdir(out, { recursive: true });
   // Pretraining may rewrite models/house during a run; every run serves a fixed copy.
   if (!base.url) await cp(HOUSE_MODEL_DIR, houseCopy, { recursive: true });
-  const betas = sweep ?? [base.beta];
-  const points: SweepPoint[] = [];
-  let first: Awaited<ReturnType<typeof runSim>> | undefined;
-  for (const beta of betas) {
-    if (first && interrupt.signal.aborted) break;
-    if (beta !== undefined && sweep) log(`β = ${beta}`);
-    const workDir = path.join(out, beta === undefined ? "run" : `run-beta-${beta}`);
+  const plans: { beta: number | undefined; seed: number; dir: string }[] = sweep
+    ? sweep.map((beta) => ({ beta, seed: base.seed, dir: `run-beta-${beta}` }))
+    : Array.from({ length: seeds }, (_, k) => ({ beta: base.beta, seed: base.seed + k, dir: seeds > 1 ? `run-seed-${base.seed + k}` : "run" }));
+  const runs: { beta: number | undefined; seed: number; result: SimResult; summary: Record<string, unknown> }[] = [];
+  for (const plan of plans) {
+    if (runs.length && interrupt.signal.aborted) break;
+    if (plans.length > 1) log(sweep ? `β = ${plan.beta}` : `seed ${plan.seed}`);
+    const workDir = path.join(out, plan.dir);
     await mkdir(workDir, { recursive: true });
-    const result = await runSim({ ...base, beta, workDir });
-    first ??= result;
-    if (sweep) points.push({ beta: beta!, versions: result.versions });
+    const result = await runSim({ ...base, beta: plan.beta, seed: plan.seed, workDir });
+    const summary = {
+      ...summarize(result.versions, { decisiveVotes: result.decisiveVotes, votesUntilFirstPromotion: result.votesUntilFirstPromotion, rootKlBudget: result.rootKlBudget }),
+      votes: result.votes,
+      ratingVotes: result.ratingVotes,
+      minutes: result.minutes,
+      stoppedBecause: result.stoppedBecause,
+    };
+    runs.push({ beta: plan.beta, seed: plan.seed, result, summary });
+    const tag = sweep ? `β=${plan.beta} ` : plans.length > 1 ? `seed ${plan.seed} ` : "";
     for (const v of result.versions) {
-      log(`${beta !== undefined ? `β=${beta} ` : ""}${v.name}: reward ${v.meanReward.toFixed(3)} ± ${v.rewardStderr.toFixed(3)} (std ${v.rewardStd.toFixed(3)}), KL ${v.kl.toFixed(3)}, rating ${v.rating?.toFixed(0) ?? "–"}`);
+      log(
+        `${tag}${v.name}: reward ${v.meanReward.toFixed(3)} ± ${v.rewardStderr.toFixed(3)} (std ${v.rewardStd.toFixed(3)}, T=1 ${v.meanRewardT1.toFixed(3)}), ` +
+          `KL from v0 ${v.klFromRoot.toFixed(2)} ± ${v.klFromRootStderr.toFixed(2)}, repeated 3-grams ${v.repetitionRate.toFixed(3)}, corpus loss ${v.heldoutCorpusLoss?.toFixed(4) ?? "–"}, rating ${v.rating?.toFixed(0) ?? "–"}`,
+      );
     }
   }
+  const first = runs[0];
+  const seedRuns: SeedRun[] | undefined = !sweep && runs.length > 1 ? runs.map((r) => ({ seed: r.seed, versions: r.result.versions, rounds: r.result.rounds, summary: r.summary })) : undefined;
   const report: SimReport = {
-    versions: first!.versions,
-    rounds: first!.rounds,
-    ...(sweep ? { sweep: points } : {}),
-    summary: { ...summarize(first!.versions), votes: first!.votes, ratingVotes: first!.ratingVotes, minutes: first!.minutes, stoppedBecause: first!.stoppedBecause },
-    config: { ...Object.fromEntries(flags), loopSettings: first!.settings },
-    labelers: first!.labelers,
+    versions: first.result.versions,
+    rounds: first.result.rounds,
+    ...(sweep ? { sweep: runs.map((r): SweepPoint => ({ beta: r.beta!, versions: r.result.versions })) } : {}),
+    ...(seedRuns ? { seeds: seedRuns, aggregate: aggregateSeeds(seedRuns.map((r) => r.summary)) } : {}),
+    summary: first.summary,
+    config: {
+      ...Object.fromEntries(flags),
+      reward,
+      rootKlBudget: first.result.rootKlBudget,
+      prompts: first.result.prompts,
+      loopSettings: first.result.settings,
+    },
+    labelers: first.result.labelers,
   };
   const files = await writeReport(out, report);
-  log(`report: ${files.json} and ${files.html}`);
+  log(`report: ${files.json}, ${files.html} and ${files.svg}`);
   log(`summary: ${JSON.stringify(report.summary)}`);
+  if (report.aggregate) log(`over ${runs.length} seeds: ${Object.entries(report.aggregate).map(([k, a]) => `${k} ${a.mean.toFixed(3)}${a.se === null ? "" : ` ± ${a.se.toFixed(3)}`}`).join("; ")}`);
 }
 
 main().then(

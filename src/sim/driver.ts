@@ -4,8 +4,8 @@
 // calls, in the same order, as the arena page in a browser.
 import { randomUUID } from "node:crypto";
 import { ProductClient, ProductError } from "./client.ts";
-import { createRng, decide, type LabelerProfile, type Vote } from "./labeler.ts";
-import { trueReward } from "./reward.ts";
+import { createRng, judge, type Judgement, type LabelerProfile } from "./labeler.ts";
+import type { RewardKind } from "./reward.ts";
 
 export interface LabelerAccount {
   username: string;
@@ -16,7 +16,7 @@ export interface LabelerAccount {
 export interface LabelerStats {
   username: string;
   careless: boolean;
-  votes: Record<Vote, number>;
+  votes: Record<Judgement, number>;
   skipped: number;
   failures: number;
 }
@@ -29,8 +29,10 @@ export interface DriveOptions {
   /** wait before asking again when the arena has no battle to give */
   idleMs?: number;
   seed?: number;
+  /** the reward the labelers judge by (default "distinct") */
+  reward?: RewardKind;
   signal: AbortSignal;
-  onVote?: (e: { username: string; battleId: string; choice: Vote; rewardA: number; rewardB: number }) => void;
+  onVote?: (e: { username: string; battleId: string; choice: Judgement; rewardA: number; rewardB: number }) => void;
   onProblem?: (e: { username: string; message: string }) => void;
 }
 
@@ -55,7 +57,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 async function runOne(account: LabelerAccount, index: number, opts: DriveOptions): Promise<LabelerStats> {
   const { signal } = opts;
-  const stats: LabelerStats = { username: account.username, careless: account.profile.careless, votes: { A: 0, B: 0, TIE: 0 }, skipped: 0, failures: 0 };
+  const stats: LabelerStats = { username: account.username, careless: account.profile.careless, votes: { A: 0, B: 0, TIE: 0, BOTH_BAD: 0 }, skipped: 0, failures: 0 };
   const rng = createRng((opts.seed ?? 0) * 1009 + index + 1);
   const client = new ProductClient({ baseUrl: opts.baseUrl });
   await client.signIn(account.username, account.password);
@@ -95,9 +97,7 @@ async function runOne(account: LabelerAccount, index: number, opts: DriveOptions
       continue;
     }
     const started = Date.now();
-    const rewardA = trueReward(streamed.texts.A);
-    const rewardB = trueReward(streamed.texts.B);
-    const choice = decide(rewardA, rewardB, account.profile, rng);
+    const { choice, rewardA, rewardB } = judge(streamed.texts.A, streamed.texts.B, account.profile, rng, opts.reward);
     if (opts.thinkMs) await sleep(opts.thinkMs, signal);
     // Votes cast after the stop signal still count: the completions were already sampled.
     const idempotencyKey = `sim-${randomUUID()}`;

@@ -1,11 +1,17 @@
-// Measurement, not labeling: how good is each policy version by the true reward, and how far has
-// it moved from the reference? Loads the checkpoints directly, samples completions on the
-// held-out prompts (never served in the arena) and scores them; KL(π‖π_ref) is the Monte-Carlo
-// mean of log π(y) − log π_ref(y) over those same samples (y ~ π at temperature 1, unfiltered,
-// so the estimate is of the policy itself and not of a truncated sampler).
-import { encodePrompt, loadCheckpoint, SampleBatcher, scoreCompletions, type GPT, type SampledCompletion, type ScoreItem, type Tokenizer } from "../lm/index.ts";
-import { estimateKL } from "../dpo/index.ts";
+// Measurement, not labeling: how good is each policy version by the true reward, how far has it
+// moved from the lineage root, and what did that cost in fluency? Loads the checkpoints
+// directly and samples completions on held-out prompts (never served in the arena):
+// - at the arena's served sampling settings (temperature, top-p, top-k): what labelers see, so
+//   the headline reward, repetition and degenerate share are measured there;
+// - at temperature 1, unfiltered: the policy itself; its reward is reported beside the served
+//   one, and KL from the root is estimated on these samples (KL is a property of π, not of a
+//   truncated sampler), with the exact per-token estimator (kl.ts), s.e. clustered by prompt.
+// The held-out corpus loss (corpus-loss.ts) needs no samples.
+import { encodePrompt, loadCheckpoint, SampleBatcher, type GPT, type SampledCompletion, type ScoreItem, type Tokenizer } from "../lm/index.ts";
 import { leaderboard, type BattleRecord } from "../rating/index.ts";
+import { heldoutCorpusLoss } from "./corpus-loss.ts";
+import { clusteredMean, exactTokenKL, monteCarloKL } from "./kl.ts";
+import { isDegenerate, repeatedWordShare, repetitionRate } from "./repetition.ts";
 import { trueReward } from "./reward.ts";
 
 export interface VersionToEvaluate {
@@ -15,22 +21,56 @@ export interface VersionToEvaluate {
 
 export interface VersionEvaluation {
   name: string;
+  /** default ("distinct") true reward at the served sampling settings */
   meanReward: number;
   rewardStd: number;
-  /** standard error of meanReward */
+  /** standard error of meanReward, clustered by prompt */
   rewardStderr: number;
+  /** the same reward at temperature 1, unfiltered */
+  meanRewardT1: number;
+  rewardStdT1: number;
+  /** the old summed reward (every match counted, no penalty) at the served settings */
+  meanSummedReward: number;
+  /** share of repeated word 3-grams in the served completions (repetition.ts) */
+  repetitionRate: number;
+  /** share of words repeating an earlier word of the same completion, served completions */
+  repeatedWordShare: number;
+  /** share of served completions a labeler would call degenerate */
+  degenerateShare: number;
+  /** KL(π‖root) in nats per completion at the served length, exact per-token estimator */
+  klFromRoot: number;
+  klFromRootStderr: number;
+  /** the plain Monte Carlo estimate log π(y) − log π_root(y) on the same samples */
+  klMonteCarlo: number;
+  klMonteCarloStderr: number;
+  /** = klFromRoot (kept for readers of older reports) */
   kl: number;
   klStderr: number;
+  /** nats per byte on the pretraining held-out text (null when not measured) */
+  heldoutCorpusLoss: number | null;
   samples: number;
-  /** share of completions with a non-zero true reward (how often the lexicon is hit at all) */
+  /** share of served completions with a lexicon word at all */
   nonZeroShare: number;
+  /** the first few served completions, to read */
+  examples: { prompt: string; text: string }[];
+}
+
+export interface SamplingSettings {
+  temperature: number;
+  topP?: number;
+  topK?: number;
 }
 
 export interface EvaluateOptions {
   prompts: string[];
   samplesPerPrompt: number;
+  /** the served completion length: samples and KL are measured at this length */
   maxNewTokens: number;
   seed: number;
+  /** the arena's sampling settings; default temperature 1 unfiltered (then one set of samples serves both) */
+  served?: SamplingSettings;
+  /** windows of held-out corpus text to score (0: skip the corpus loss) */
+  corpusWindows?: number;
   scoreBatchSize?: number;
   onProgress?: (e: { name: string; meanReward: number; kl: number }) => void;
 }
@@ -41,7 +81,14 @@ function meanStd(xs: number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(variance) };
 }
 
-async function sampleItems(model: GPT, tok: Tokenizer, opts: EvaluateOptions): Promise<{ items: ScoreItem[]; texts: string[]; logps: number[] }> {
+interface Samples {
+  items: ScoreItem[];
+  texts: string[];
+  /** index of each sample's prompt */
+  prompt: number[];
+}
+
+async function sampleItems(model: GPT, tok: Tokenizer, opts: EvaluateOptions, sampling: SamplingSettings, seedOffset: number): Promise<Samples> {
   const prompts = opts.prompts.map((text, i) => {
     const promptIds = encodePrompt(tok, text);
     const room = model.config.nPositions - promptIds.length;
@@ -56,55 +103,77 @@ async function sampleItems(model: GPT, tok: Tokenizer, opts: EvaluateOptions): P
     // The same seed for every version: differences between versions are not sampling luck alone.
     outs = await Promise.all(
       prompts.map(({ promptIds, room }, i) =>
-        batcher.sample(model, tok, { promptIds, n: opts.samplesPerPrompt, temperature: 1, maxNewTokens: Math.min(opts.maxNewTokens, room), seed: opts.seed * 7919 + i }),
+        batcher.sample(model, tok, {
+          promptIds,
+          n: opts.samplesPerPrompt,
+          temperature: sampling.temperature,
+          topP: sampling.topP,
+          topK: sampling.topK,
+          maxNewTokens: Math.min(opts.maxNewTokens, room),
+          seed: opts.seed * 7919 + i + seedOffset,
+        }),
       ),
     );
   } finally {
     await batcher.close();
   }
-  const items: ScoreItem[] = [];
-  const texts: string[] = [];
-  const logps: number[] = [];
-  for (const [i, out] of outs.entries()) {
-    for (const s of out) {
-      texts.push(s.text);
-      logps.push(s.logprob);
-      items.push({ promptIds: prompts[i].promptIds, completionIds: s.ids });
+  const out: Samples = { items: [], texts: [], prompt: [] };
+  for (const [i, samples] of outs.entries()) {
+    for (const s of samples) {
+      out.texts.push(s.text);
+      out.prompt.push(i);
+      out.items.push({ promptIds: prompts[i].promptIds, completionIds: s.ids });
     }
   }
-  return { items, texts, logps };
+  return out;
 }
 
-/**
- * One version's numbers: true reward of samples on the prompts and, unless `model` is the
- * reference itself, the sampled KL(model‖reference).
- */
-export async function measureModel(name: string, model: GPT, tokenizer: Tokenizer, reference: GPT, opts: EvaluateOptions): Promise<VersionEvaluation> {
-  const { items, texts, logps } = await sampleItems(model, tokenizer, opts);
-  const rewards = texts.map(trueReward);
+const UNFILTERED: SamplingSettings = { temperature: 1 };
+
+/** One version's numbers; `root` is the lineage root (v0) that KL is measured from. */
+export async function measureModel(name: string, model: GPT, tokenizer: Tokenizer, root: GPT, opts: EvaluateOptions): Promise<VersionEvaluation> {
+  const t1 = await sampleItems(model, tokenizer, opts, UNFILTERED, 0);
+  const served = opts.served ? await sampleItems(model, tokenizer, opts, opts.served, 104_729) : t1;
+  const rewards = served.texts.map((t) => trueReward(t));
   const { mean, std } = meanStd(rewards);
-  let kl = 0;
-  let klStderr = 0;
-  const scorable = items.map((it, i) => ({ it, i })).filter(({ it }) => it.completionIds.length > 0);
-  if (model !== reference && scorable.length > 0) {
-    const refLogps = scoreCompletions(reference, scorable.map((s) => s.it), { batchSize: opts.scoreBatchSize ?? 8 }).sum;
-    const est = estimateKL(scorable.map((s) => logps[s.i]), refLogps);
-    kl = est.kl;
-    klStderr = est.stderr;
+  const rewardsT1 = t1.texts.map((t) => trueReward(t));
+  const r1 = meanStd(rewardsT1);
+
+  let klExact = { mean: 0, stderr: 0 };
+  let klMc = { mean: 0, stderr: 0 };
+  const scorable = t1.items.map((it, i) => ({ it, i })).filter(({ it }) => it.completionIds.length > 0);
+  if (model !== root && scorable.length > 0) {
+    const items = scorable.map((s) => s.it);
+    const clusters = scorable.map((s) => t1.prompt[s.i]);
+    klExact = clusteredMean(exactTokenKL(model, root, items, { batchSize: opts.scoreBatchSize ?? 8 }), clusters);
+    klMc = clusteredMean(monteCarloKL(model, root, items, { batchSize: opts.scoreBatchSize ?? 8 }), clusters);
   }
+  const windows = opts.corpusWindows ?? 32;
   return {
     name,
     meanReward: mean,
     rewardStd: std,
-    rewardStderr: std / Math.sqrt(rewards.length),
-    kl,
-    klStderr,
+    rewardStderr: clusteredMean(rewards, served.prompt).stderr,
+    meanRewardT1: r1.mean,
+    rewardStdT1: r1.std,
+    meanSummedReward: meanStd(served.texts.map((t) => trueReward(t, "summed"))).mean,
+    repetitionRate: repetitionRate(served.texts),
+    repeatedWordShare: repeatedWordShare(served.texts),
+    degenerateShare: served.texts.filter(isDegenerate).length / served.texts.length,
+    klFromRoot: klExact.mean,
+    klFromRootStderr: klExact.stderr,
+    klMonteCarlo: klMc.mean,
+    klMonteCarloStderr: klMc.stderr,
+    kl: klExact.mean,
+    klStderr: klExact.stderr,
+    heldoutCorpusLoss: windows > 0 ? heldoutCorpusLoss(model, { windows }) : null,
     samples: rewards.length,
-    nonZeroShare: rewards.filter((x) => x !== 0).length / rewards.length,
+    nonZeroShare: served.texts.filter((t) => trueReward(t, "summed") !== 0).length / served.texts.length,
+    examples: served.texts.slice(0, 6).map((text, i) => ({ prompt: opts.prompts[served.prompt[i]], text })),
   };
 }
 
-/** Evaluates `versions` in order; the first one is the reference π_ref (v0). */
+/** Evaluates `versions` in order; the first one is the lineage root (v0) KL is measured from. */
 export async function evaluateVersions(versions: VersionToEvaluate[], opts: EvaluateOptions): Promise<VersionEvaluation[]> {
   if (versions.length === 0) throw new Error("evaluateVersions: no versions to evaluate");
   if (opts.prompts.length === 0) throw new Error("evaluateVersions: no held-out prompts (mark some prompts heldOut)");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLabelerPool, createRng, decide, preferenceProbability, type LabelerProfile } from "./labeler.ts";
+import { createLabelerPool, createRng, decide, judge, preferenceProbability, type LabelerProfile } from "./labeler.ts";
 
 const careful: LabelerProfile = { temperature: 1.5, tieThreshold: 0.25, careless: false };
 
@@ -73,5 +73,43 @@ describe("createLabelerPool", () => {
     expect(new Set(pool.map((l) => l.temperature)).size).toBe(10);
     expect(createLabelerPool({ count: 10, carelessFraction: 0.2, temperature: 1, temperatureSpread: 0.3, seed: 5 }).map((l) => l.careless)).toEqual(pool.map((l) => l.careless));
     expect(() => createLabelerPool({ count: 3, carelessFraction: 2, temperature: 1 })).toThrow(/carelessFraction must be in \[0, 1\]/);
+  });
+});
+
+describe("judge (labelers that read the text)", () => {
+  const hacked = "best best best, bes best cou, best best best peace best best gr";
+  const fine = "The nation stood firm and its people were proud and free";
+  const looped = "of the people of the people of the people";
+
+  it("calls two degenerate completions BOTH_BAD, whatever their lexicon score", () => {
+    const rng = createRng(5);
+    for (let k = 0; k < 50; k++) expect(judge(hacked, looped, careful, rng).choice).toBe("BOTH_BAD");
+  });
+
+  it("prefers a readable completion over a degenerate one even when the degenerate one scores more words", () => {
+    const rng = createRng(6);
+    for (let k = 0; k < 50; k++) {
+      expect(judge(hacked, fine, careful, rng).choice).toBe("B");
+      expect(judge(fine, hacked, careful, rng).choice).toBe("A");
+    }
+  });
+
+  it("decides readable pairs by the distinct reward, exactly like decide()", () => {
+    const a = createRng(7);
+    const b = createRng(7);
+    const good = "We hope for peace and a good harvest this year";
+    for (let k = 0; k < 200; k++) {
+      const j = judge(good, fine, careful, a);
+      expect(j.choice).toBe(decide(j.rewardA, j.rewardB, careful, b));
+    }
+  });
+
+  it("with the old summed reward counts words and nothing else, so the hacked text wins", () => {
+    const rng = createRng(8);
+    let hackedWins = 0;
+    for (let k = 0; k < 200; k++) if (judge(hacked, fine, careful, rng, "summed").choice === "A") hackedWins++;
+    expect(hackedWins).toBeGreaterThan(190);
+    const j = judge(hacked, fine, careful, createRng(1), "summed");
+    expect(j.rewardA).toBe(29);
   });
 });

@@ -1,10 +1,14 @@
 // Synthetic labelers: a known decision model on top of the ground-truth reward, so a
 // simulation knows exactly how noisy its preference data is.
 import { createRng, type Rng } from "../rating/random.ts";
+import { isDegenerate } from "./repetition.ts";
+import { trueReward, type RewardKind } from "./reward.ts";
 
 export { createRng, type Rng };
 
 export type Vote = "A" | "B" | "TIE";
+/** What a labeler can click in the arena: a preference, a tie, or "both are bad". */
+export type Judgement = Vote | "BOTH_BAD";
 
 export interface LabelerProfile {
   /** Bradley–Terry temperature in reward units: larger means noisier votes. Must be > 0. */
@@ -72,4 +76,29 @@ export function createLabelerPool(opts: LabelerPoolOptions): LabelerProfile[] {
     const gaussian = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
     return { temperature: temperature * Math.exp(spread * gaussian), tieThreshold: opts.tieThreshold ?? 0, careless: slot < careless };
   });
+}
+
+export interface Judged {
+  choice: Judgement;
+  rewardA: number;
+  rewardB: number;
+}
+
+/**
+ * A labeler reading two completions. With the default "distinct" reward they read like people:
+ * two degenerate texts (heavy repetition, see repetition.ts) are BOTH_BAD, and a degenerate text
+ * against a readable one loses whatever its lexicon score. Everything else is `decide` on the
+ * reward. Careless labelers ignore the texts, as before. With the old "summed" reward the
+ * labeler counts words and nothing else, which is what lets a policy hack it. One uniform is
+ * drawn per call on every branch, as in `decide`.
+ */
+export function judge(textA: string, textB: string, labeler: LabelerProfile, rng: Rng, kind: RewardKind = "distinct"): Judged {
+  const rewardA = trueReward(textA, kind);
+  const rewardB = trueReward(textB, kind);
+  if (kind === "summed" || labeler.careless) return { choice: decide(rewardA, rewardB, labeler, rng), rewardA, rewardB };
+  const badA = isDegenerate(textA);
+  const badB = isDegenerate(textB);
+  if (!badA && !badB) return { choice: decide(rewardA, rewardB, labeler, rng), rewardA, rewardB };
+  rng.next();
+  return { choice: badA && badB ? "BOTH_BAD" : badA ? "B" : "A", rewardA, rewardB };
 }

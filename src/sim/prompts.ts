@@ -20,8 +20,8 @@ function bookSentences(): string[][] {
 }
 
 /** `count` distinct sentence openings of 5–9 words (at most `maxChars`), in a seeded order. */
-export function bookPrefixes(count: number, opts: { seed?: number; maxChars?: number } = {}): string[] {
-  if (!Number.isInteger(count) || count < 0) throw new Error(`bookPrefixes: count must be a non-negative integer, got ${count}`);
+export function bookPrefixes(count: number | "all", opts: { seed?: number; maxChars?: number } = {}): string[] {
+  if (count !== "all" && (!Number.isInteger(count) || count < 0)) throw new Error(`bookPrefixes: count must be a non-negative integer or "all", got ${count}`);
   const maxChars = opts.maxChars ?? 64;
   const rng = createRng(opts.seed ?? 0);
   const seen = new Set<string>();
@@ -38,6 +38,7 @@ export function bookPrefixes(count: number, opts: { seed?: number; maxChars?: nu
     const j = Math.floor(rng.next() * (i + 1));
     [prefixes[i], prefixes[j]] = [prefixes[j], prefixes[i]];
   }
+  if (count === "all") count = prefixes.length;
   if (prefixes.length < count) throw new Error(`bookPrefixes: only ${prefixes.length} distinct prefixes available, asked for ${count}`);
   return prefixes.slice(0, count);
 }

@@ -1,6 +1,16 @@
-// The ground-truth reward of the synthetic experiment (DPO paper §6.1 uses a sentiment score):
-// the summed AFINN-111 valence of a completion's words. It is deliberately simple and fully
-// deterministic, so "did DPO raise the true reward?" has an exact answer.
+// The ground-truth reward of the synthetic experiment (DPO paper §6.1 uses a sentiment score),
+// built on AFINN-111 valences. It is deliberately simple and fully deterministic, so "did DPO
+// raise the true reward?" has an exact answer. Two kinds:
+//
+//   "distinct" (the default):  r(y) = Σ_{t ∈ T(y)} v(t) − λ · k(y)
+//     T(y)  the set of DISTINCT lexicon entries matched in the completion y: a word or phrase
+//           counts once per completion however often it occurs;
+//     k(y)  the repeats: occurrences of a word of four or more characters beyond its first in y
+//           ("best best best" has 2; "the", "and", "of" may recur freely);
+//     λ     REPETITION_PENALTY = 0.5 per repeat.
+//   "summed" (the old reward, `--reward summed`): Σ over every match, repeats included, no
+//     penalty. Repeating "best" pays without limit under it: that is the reward hacking issue 13
+//     measured (v8 "best best best, bes best cou, …"), kept so a run can show it.
 //
 // Tokenisation (applied to completions and to lexicon entries alike):
 //   1. Unicode NFC, lowercase;
@@ -81,9 +91,37 @@ export function rewardDetails(text: string): RewardDetails {
   return { reward, words: words.length, matches };
 }
 
-/** Ground-truth reward: summed AFINN-111 valence of the completion. */
-export function trueReward(text: string): number {
-  return rewardDetails(text).reward;
+export type RewardKind = "distinct" | "summed";
+export const REWARD_KINDS: readonly RewardKind[] = ["distinct", "summed"];
+/** λ: reward lost per repeated word (see the formula at the top of this file). */
+export const REPETITION_PENALTY = 0.5;
+/** Words shorter than this may repeat without penalty (function words recur in any English). */
+export const PENALIZED_WORD_LENGTH = 4;
+
+/** Occurrences of words of PENALIZED_WORD_LENGTH+ characters beyond their first in `words`. */
+export function repeatedWords(words: readonly string[]): number {
+  const seen = new Set<string>();
+  let repeats = 0;
+  for (const w of words) {
+    if (w.length < PENALIZED_WORD_LENGTH) continue;
+    if (seen.has(w)) repeats++;
+    else seen.add(w);
+  }
+  return repeats;
+}
+
+/**
+ * Ground-truth reward of a completion. "distinct" (default): each lexicon entry once, minus
+ * REPETITION_PENALTY per repeated word; "summed": every match counted, no penalty.
+ */
+export function trueReward(text: string, kind: RewardKind = "distinct"): number {
+  const d = rewardDetails(text);
+  if (kind === "summed") return d.reward;
+  if (kind !== "distinct") throw new Error(`trueReward: unknown reward kind "${kind as string}" (one of ${REWARD_KINDS.join(", ")})`);
+  const distinct = new Map(d.matches.map((m) => [m.term, m.valence]));
+  let reward = 0;
+  for (const v of distinct.values()) reward += v;
+  return reward - REPETITION_PENALTY * repeatedWords(tokenizeForReward(text));
 }
 
 /**

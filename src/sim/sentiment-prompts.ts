@@ -52,20 +52,30 @@ function corpusSentences(): Sentence[] {
 export const isPretrainingHeldOut = (doc: number) => doc % 20 === 7;
 
 /**
- * The text of `sentence` before its first AFINN-scored word that has at least `minWords` words
- * before it, or null. Multi-word entries of up to three words count too: the cut is before the phrase.
+ * Every prefix of `sentence` that ends just before an AFINN-scored word (or multi-word entry of
+ * up to three words) with at least `minWords` words before it, shortest first, none longer than
+ * `maxChars`.
  */
-export function cutBeforeSentimentWord(sentence: string, minWords = 3): string | null {
+export function cutsBeforeSentimentWords(sentence: string, minWords = 3, maxChars = Infinity): string[] {
   const words = sentence.split(" ");
-  for (let i = minWords; i < words.length; i++) {
+  const cuts: string[] = [];
+  let chars = words.slice(0, minWords).join(" ").length;
+  for (let i = minWords; i < words.length; chars += 1 + words[i].length, i++) {
+    // Longer prefixes than asked for are never used; stop scoring there.
+    if (chars > maxChars) break;
     const rest = words.slice(i, i + 3).join(" ");
     const first = tokenizeForReward(words[i])[0];
     if (first === undefined) continue;
-    // Score the start of the rest; a match whose first word is words[i] means the cut is here.
+    // Score the start of the rest; a match whose first word is words[i] means a cut is here.
     const m = rewardDetails(rest).matches[0];
-    if (m && m.term.split(" ")[0] === first) return words.slice(0, i).join(" ");
+    if (m && m.term.split(" ")[0] === first) cuts.push(words.slice(0, i).join(" "));
   }
-  return null;
+  return cuts;
+}
+
+/** The text of `sentence` before its first valenced word after `minWords` words, or null. */
+export function cutBeforeSentimentWord(sentence: string, minWords = 3): string | null {
+  return cutsBeforeSentimentWords(sentence, minWords)[0] ?? null;
 }
 
 const candidates = new Map<string, string[]>();
@@ -80,10 +90,15 @@ function splitCandidates(split: PromptSplit, maxChars: number, minWords: number)
   for (const s of corpusSentences()) {
     if (isPretrainingHeldOut(s.doc) !== (split === "eval")) continue;
     if (!/^[A-Z]/.test(s.text)) continue;
-    const prefix = cutBeforeSentimentWord(s.text, minWords);
-    if (!prefix || prefix.length > maxChars || /[^\x20-\x7e]/.test(prefix) || seen.has(prefix)) continue;
-    seen.add(prefix);
-    out.push(prefix);
+    // Every cut of a sentence, not only the first: a sentence with three valenced words gives
+    // three prompts with different contexts (the first-cut-only pool had 25,633 training
+    // prefixes, fewer than a default run asked for).
+    for (const prefix of cutsBeforeSentimentWords(s.text, minWords, maxChars)) {
+      if (prefix.length > maxChars) break;
+      if (/[^\x20-\x7e]/.test(prefix) || seen.has(prefix)) continue;
+      seen.add(prefix);
+      out.push(prefix);
+    }
   }
   candidates.set(key, out);
   return out;
@@ -96,8 +111,8 @@ function splitCandidates(split: PromptSplit, maxChars: number, minWords: number)
  * to") occur in both splits' documents; the evaluation split drops every prefix that is also a
  * training prefix, so the two sets never share a prompt.
  */
-export function sentimentPrefixes(count: number, split: PromptSplit, opts: SentimentPrefixOptions = {}): string[] {
-  if (!Number.isInteger(count) || count < 0) throw new Error(`sentimentPrefixes: count must be a non-negative integer, got ${count}`);
+export function sentimentPrefixes(count: number | "all", split: PromptSplit, opts: SentimentPrefixOptions = {}): string[] {
+  if (count !== "all" && (!Number.isInteger(count) || count < 0)) throw new Error(`sentimentPrefixes: count must be a non-negative integer or "all", got ${count}`);
   const maxChars = opts.maxChars ?? 64;
   const minWords = opts.minWords ?? 3;
   let prefixes = splitCandidates(split, maxChars, minWords);
@@ -105,6 +120,7 @@ export function sentimentPrefixes(count: number, split: PromptSplit, opts: Senti
     const train = new Set(splitCandidates("train", maxChars, minWords));
     prefixes = prefixes.filter((p) => !train.has(p));
   }
+  if (count === "all") count = prefixes.length;
   if (prefixes.length < count) throw new Error(`sentimentPrefixes: only ${prefixes.length} distinct ${split} prefixes available, asked for ${count}`);
   prefixes = [...prefixes];
   const rng = createRng(opts.seed ?? 0);

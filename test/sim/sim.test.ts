@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { byteTokenizer, GPT, initBackend, saveCheckpoint, type GPTConfig } from "../../src/lm/index.ts";
-import { runSim, summarize } from "../../src/sim/product/run.ts";
+import { runSim } from "../../src/sim/product/run.ts";
+import { summarize } from "../../src/sim/summary.ts";
 import { writeReport } from "../../src/sim/report.ts";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 
@@ -23,6 +24,9 @@ async function registerTinyV0(db: PrismaClient, dir: string): Promise<void> {
     data: { name: "v0", checkpointUri: `file:${dir}`, checkpointSha256: sha256, status: "SERVING", promotedAt: new Date(), modelConfig: { ...TINY } },
   });
 }
+
+const TRAINING_PROMPTS = 30;
+const LABELERS = 3;
 
 describe("npm run sim (short, tiny model)", () => {
   let work: string | undefined;
@@ -40,7 +44,7 @@ describe("npm run sim (short, tiny model)", () => {
       // No house model for this product: the test registers its tiny v0 instead.
       houseModelDir: path.join(work, "no-house-model"),
       prepare: (db) => registerTinyV0(db, path.join(work!, "tiny-v0")),
-      labelers: 3,
+      labelers: LABELERS,
       careless: 0,
       temperature: 1,
       // A random tiny model rarely writes a lexicon word, so ties are disabled to get pairs.
@@ -57,35 +61,59 @@ describe("npm run sim (short, tiny model)", () => {
       gates: { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null },
       sampling: { maxNewTokens: 4 },
       // The default prompt set: the seed pool is switched off and sentiment prefixes imported.
-      extraPrompts: 400,
+      // Few on purpose: the labelers use up the training prompts before the round ends (the
+      // condition that left the rating phase with 0 votes), and the reserve must carry it.
+      extraPrompts: TRAINING_PROMPTS,
+      ratingPrompts: 60,
       evalPrompts: 2,
       evalSamplesPerPrompt: 2,
+      corpusWindows: 2,
       seed: 3,
       log: (m) => logs.push(m),
     });
 
     expect(result.stoppedBecause, logs.join("\n")).toBe("1 rounds finished");
     expect(result.votes).toBeGreaterThanOrEqual(8);
-    expect(result.labelers.reduce((s, l) => s + l.votes.A + l.votes.B + l.votes.TIE, 0)).toBe(result.votes);
+    expect(result.labelers.reduce((s, l) => s + l.votes.A + l.votes.B + l.votes.TIE + l.votes.BOTH_BAD, 0)).toBe(result.votes);
     const round = result.rounds[0];
     expect(round.status).toBe("SUCCEEDED");
     expect(round.pairsTrain).toBeGreaterThan(0);
     expect(round.metrics.length).toBeGreaterThan(0);
     expect(round.resultVersion).toBe("v1");
+    // β is read where the round stores it (it used to come out null).
+    expect(round.beta).toBe(0.5);
+    expect(round.pairs.train).toBe(round.pairsTrain);
+    expect(result.votesUntilFirstPromotion).toBeGreaterThanOrEqual(8);
     // The serving version changed: v0 retired, v1 serving, both measured.
     expect(result.versions.map((v) => [v.name, v.status])).toEqual([["v0", "RETIRED"], ["v1", "SERVING"]]);
-    expect(result.versions[0].kl).toBe(0);
-    expect(result.versions[1].kl).not.toBe(0);
+    expect(result.versions[0].klFromRoot).toBe(0);
+    expect(result.versions[1].klFromRoot).toBeGreaterThan(0);
+    for (const v of result.versions) {
+      expect(v.heldoutCorpusLoss).toBeGreaterThan(0);
+      expect(v.repetitionRate).toBeGreaterThanOrEqual(0);
+    }
     for (const v of result.versions) expect(v.samples).toBe(4);
-    // The rating phase rated v1 against v0 (a version is rated only in battles with another one).
+    // The rating phase rated v1 against v0 (a version is rated only in battles with another one),
+    // on the reserve: training could only use its own prompts (each is judged once; a few votes
+    // in flight at the stop may land after the count), and the reserve arrived with the phase.
+    expect(result.prompts).toEqual({ training: TRAINING_PROMPTS, reserve: 60, reserveImported: 60 });
+    expect(result.votes - result.ratingVotes).toBeLessThanOrEqual(TRAINING_PROMPTS + LABELERS);
     expect(result.ratingVotes, logs.join("\n")).toBeGreaterThan(0);
     expect(result.versions[1].ratingBattles).toBeGreaterThanOrEqual(result.ratingVotes);
     expect(result.rounds.filter((r) => r.status === "SUCCEEDED").map((r) => r.resultVersion)).toEqual(["v1"]);
 
     const out = path.join(work, "report");
-    const files = await writeReport(out, { versions: result.versions, rounds: result.rounds, summary: summarize(result.versions), config: {}, labelers: result.labelers });
+    const files = await writeReport(out, {
+      versions: result.versions,
+      rounds: result.rounds,
+      summary: summarize(result.versions, { decisiveVotes: result.decisiveVotes, votesUntilFirstPromotion: result.votesUntilFirstPromotion, rootKlBudget: result.rootKlBudget }),
+      config: { rootKlBudget: result.rootKlBudget },
+      labelers: result.labelers,
+    });
     const json = JSON.parse(await readFile(files.json, "utf8"));
-    for (const v of json.versions) for (const key of ["name", "meanReward", "rewardStd", "kl", "heldoutAccuracy", "rating"]) expect(v).toHaveProperty(key);
+    for (const v of json.versions) for (const key of ["name", "meanReward", "rewardStd", "klFromRoot", "repetitionRate", "heldoutCorpusLoss", "heldoutAccuracy", "rating"]) expect(v).toHaveProperty(key);
+    expect(json.config).toHaveProperty("rootKlBudget");
+    expect(existsSync(files.svg)).toBe(true);
     // Votes keep coming while round 1 trains, so a second round may already be queued.
     expect(json.rounds[0]).toMatchObject({ number: 1, status: "SUCCEEDED", resultVersion: "v1" });
     const html = await readFile(files.html, "utf8");

@@ -24,6 +24,14 @@ export async function arenaVotes(db: PrismaClient): Promise<ArenaVote[]> {
   return out;
 }
 
+/**
+ * Decisive (A/B) votes cast up to `at` (the first promotion): how many votes the loop needed
+ * before it changed the served policy.
+ */
+export async function decisiveVotesUntil(db: PrismaClient, at: Date): Promise<number> {
+  return db.vote.count({ where: { choice: { in: ["A", "B"] }, createdAt: { lte: at } } });
+}
+
 /** "file:<dir>" or a file:// URL, as the directory checkpoint store writes them. */
 export function checkpointDirOf(uri: string): string {
   if (uri.startsWith("file://")) return fileURLToPath(uri);

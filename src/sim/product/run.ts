@@ -6,12 +6,18 @@ import { ProductClient } from "../client.ts";
 import { driveLabelers, sleep, type LabelerAccount, type LabelerStats } from "../driver.ts";
 import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
 import { createLabelerPool } from "../labeler.ts";
-import { bookPrefixes } from "../prompts.ts";
+import { planPrompts } from "../prompt-plan.ts";
 import { sentimentPrefixes } from "../sentiment-prompts.ts";
 import type { ReportRound, ReportVersion } from "../report.ts";
+import type { RewardKind } from "../reward.ts";
+import { summarize } from "../summary.ts";
 import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
-import { arenaVotes, checkpointDirOf, heldOutPrompts } from "./inspect.ts";
+import { arenaVotes, checkpointDirOf, decisiveVotesUntil, heldOutPrompts } from "./inspect.ts";
 import { launchProduct, type Product, type WebMode } from "./launch.ts";
+import { FINISHED, roundReport, type RoundRow } from "./rounds.ts";
+import { ARENA, loopPatch, rootKlBudgetOf } from "./settings-names.ts";
+
+export { summarize };
 
 export interface SimOptions {
   /** an already running product; otherwise one is started (needs `databaseUrl` for measurement) */
@@ -46,8 +52,18 @@ export interface SimOptions {
   gates?: Record<string, unknown>;
   schedule?: Record<string, unknown>;
   sampling?: Record<string, unknown>;
-  /** prompts imported over HTTP so long runs do not exhaust the pool */
-  extraPrompts?: number;
+  /** prompts imported over HTTP for the training phase; "all" (default): the corpus's, less the rating reserve */
+  extraPrompts?: number | "all";
+  /**
+   * prompts held back and imported only when the rating phase starts, so labelers that use up
+   * the training pool cannot leave the rating phase with nothing to serve (default 3000; 0
+   * without a rating phase)
+   */
+  ratingPrompts?: number;
+  /** the reward labelers judge by: "distinct" (default) or the old "summed" (shows reward hacking) */
+  reward?: RewardKind;
+  /** windows of held-out corpus text scored per version (default 32) */
+  corpusWindows?: number;
   /**
    * "sentiment" (default): training prompts are corpus prefixes cut before a valenced word
    * (src/sim/sentiment-prompts.ts), measurement uses the disjoint evaluation prefixes, and a
@@ -74,26 +90,14 @@ export interface SimResult {
   stoppedBecause: string;
   /** votes cast in the rating phase (0 when there was none) */
   ratingVotes: number;
+  /** decisive (A/B) votes cast before the rating phase */
+  decisiveVotes: number;
+  /** decisive votes cast before the first promotion; null when nothing was promoted */
+  votesUntilFirstPromotion: number | null;
+  /** training prompts imported at the start, and the reserve imported when the rating phase began */
+  prompts: { training: number; reserve: number; reserveImported: number };
+  rootKlBudget: number | null;
   settings: unknown;
-}
-
-interface RoundRow {
-  id: string;
-  number: number;
-  status: string;
-  pairsTrain: number | null;
-  pairsHeldout: number | null;
-  config: { beta?: number } | null;
-  summary: {
-    seconds?: number;
-    first?: Record<string, number>;
-    last?: Record<string, number>;
-    heldout?: { accuracy?: number; loss?: number } | null;
-    kl?: { kl?: number } | null;
-  } | null;
-  error: string | null;
-  baseVersion: { name: string } | null;
-  resultVersion: { name: string; status: string } | null;
 }
 
 interface VersionRow {
@@ -105,30 +109,7 @@ interface VersionRow {
   producedBy: { number: number } | null;
 }
 
-const FINISHED = new Set(["SUCCEEDED", "REJECTED", "FAILED", "CANCELLED"]);
-const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
-
-async function roundReport(admin: ProductClient, r: RoundRow): Promise<ReportRound> {
-  const full = await admin.query<{ metrics: { step: number; values: Record<string, number> }[] }>("rounds.get", { roundId: r.id, afterStep: -1 });
-  return {
-    number: r.number,
-    status: r.status,
-    baseVersion: r.baseVersion?.name ?? null,
-    resultVersion: r.resultVersion?.name ?? null,
-    pairsTrain: r.pairsTrain,
-    pairsHeldout: r.pairsHeldout,
-    beta: num(r.config?.beta),
-    lossFirst: num(r.summary?.first?.loss),
-    lossLast: num(r.summary?.last?.loss),
-    marginsLast: num(r.summary?.last?.["rewards/margins"]),
-    heldoutAccuracy: num(r.summary?.heldout?.accuracy),
-    heldoutLoss: num(r.summary?.heldout?.loss),
-    klGate: num(r.summary?.kl?.kl),
-    seconds: num(r.summary?.seconds),
-    error: r.error,
-    metrics: full.metrics.map((m) => ({ step: m.step, loss: m.values.loss, margins: m.values["rewards/margins"], accuracy: m.values["rewards/accuracies"] })),
-  };
-}
+const IMPORT_CHUNK = 2000;
 
 export async function runSim(opts: SimOptions): Promise<SimResult> {
   const log = opts.log ?? (() => {});
@@ -154,22 +135,45 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
   try {
     const admin = new ProductClient({ baseUrl });
     await admin.signIn(adminCreds.username, adminCreds.password);
-    const settings = await admin.mutation("rounds.updateSettings", {
-      schedule: { autoTrain: true, ...(opts.votesPerRound !== undefined ? { minNewPairs: opts.votesPerRound } : {}), checkIntervalSeconds: 2, ...opts.schedule },
-      dpo: { ...(opts.beta !== undefined ? { beta: opts.beta } : {}), ...opts.dpo },
-      ...(opts.gates ? { gates: opts.gates } : {}),
-    });
+    const settings = await admin.mutation(
+      "rounds.updateSettings",
+      loopPatch(
+        { autoTrain: true, votesPerRound: opts.votesPerRound, checkIntervalSeconds: 2, beta: opts.beta },
+        { ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.dpo ? { dpo: opts.dpo } : {}), ...(opts.gates ? { gates: opts.gates } : {}) },
+      ),
+    );
+    const rootKlBudget = rootKlBudgetOf(settings);
     if (opts.sampling) await admin.mutation("arena.updateSettings", { sampling: opts.sampling });
     const promptSet = opts.promptSet ?? "sentiment";
     if (promptSet === "sentiment" && product) {
       const disabled = await disableServedPool(admin);
       log(`switched off ${disabled} seed prompts (battles use the sentiment prefixes only)`);
     }
-    if (opts.extraPrompts) {
-      const texts = promptSet === "sentiment" ? sentimentPrefixes(opts.extraPrompts, "train", { seed: opts.seed }) : bookPrefixes(opts.extraPrompts, { seed: opts.seed });
-      const report = await admin.mutation<{ added: number }>("prompts.import", { content: texts.join("\n"), filename: `sim-${promptSet}.txt`, format: "text" });
-      log(`imported ${report.added} ${promptSet} prompts`);
-    }
+    const ratingMinutes = opts.ratingMinutes ?? 0;
+    const plan = planPrompts({ set: promptSet, training: opts.extraPrompts ?? "all", reserve: ratingMinutes > 0 ? (opts.ratingPrompts ?? 3000) : 0, seed: opts.seed });
+    // In chunks, each retried: one 30,000-line request outlived the client's timeout on a loaded
+    // machine. A retry is safe because the import skips texts the pool already has; the ones a
+    // timed-out attempt did store come back as duplicates and still count.
+    const importPrompts = async (texts: string[], what: string) => {
+      let imported = 0;
+      for (let i = 0; i < texts.length; i += IMPORT_CHUNK) {
+        const content = texts.slice(i, i + IMPORT_CHUNK).join("\n");
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", { content, filename: `sim-${promptSet}-${what}.txt`, format: "text" });
+            imported += r.added + (attempt > 0 ? r.duplicates : 0);
+            break;
+          } catch (err) {
+            if (attempt >= 2) throw err;
+            log(`prompt import (${what}) failed, retrying: ${(err as Error).message}`);
+          }
+        }
+      }
+      if (texts.length) log(`imported ${imported} ${promptSet} prompts (${what})`);
+      return imported;
+    };
+    await importPrompts(plan.training, "training");
+    if (plan.reserve.length) log(`holding ${plan.reserve.length} prompts back for the rating phase`);
 
     const profiles = createLabelerPool({ count: opts.labelers, carelessFraction: opts.careless, temperature: opts.temperature, tieThreshold: opts.tieThreshold, seed: opts.seed });
     const tag = randomBytes(3).toString("hex");
@@ -182,17 +186,22 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     log(`${accounts.length} labelers created (${profiles.filter((p) => p.careless).length} careless); voting`);
 
     let votes = 0;
+    let decisiveVotes = 0;
+    let rating = false;
     const labeling = driveLabelers({
       baseUrl,
       labelers: accounts,
       thinkMs: opts.thinkMs,
       seed: opts.seed,
+      reward: opts.reward,
       signal: controller.signal,
-      onVote: () => void votes++,
+      onVote: (e) => {
+        votes++;
+        if (!rating && (e.choice === "A" || e.choice === "B")) decisiveVotes++;
+      },
       onProblem: (e) => log(`labeler ${e.username}: ${e.message}`),
     });
 
-    const ratingMinutes = opts.ratingMinutes ?? 0;
     const trainingMs = Math.max(0, opts.minutes - ratingMinutes) * 60_000;
     let stoppedBecause = "";
     let lastSeen = "";
@@ -213,9 +222,11 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     }
 
     let ratingVotes = 0;
+    let reserveImported = 0;
     if (ratingMinutes > 0 && !opts.signal?.aborted) {
       // Rating phase: the loop stops, and the arena compares the serving version with earlier ones.
-      await admin.mutation("rounds.updateSettings", { schedule: { autoTrain: false } });
+      rating = true;
+      await admin.mutation("rounds.updateSettings", loopPatch({ autoTrain: false }));
       for (const r of await admin.query<RoundRow[]>("rounds.list", { limit: 200 })) {
         if (FINISHED.has(r.status)) continue;
         await admin.mutation("rounds.cancel", { roundId: r.id }).then(
@@ -223,7 +234,8 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
           (e: unknown) => log(`could not cancel round #${r.number}: ${(e as Error).message}`),
         );
       }
-      await admin.mutation("arena.updateSettings", { arena: { onPolicyShare: 0 } });
+      await admin.mutation("arena.updateSettings", { arena: { [ARENA.arena.onPolicyShare]: 0 } });
+      reserveImported = await importPrompts(plan.reserve, "rating reserve");
       const before = votes;
       log(`rating phase: ${ratingMinutes} minutes of battles between the serving version and earlier ones`);
       await sleep(ratingMinutes * 60_000, opts.signal);
@@ -242,7 +254,9 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     // prompts are marked so in the database.
     const prompts = promptSet === "sentiment" ? sentimentPrefixes(opts.evalPrompts, "eval", { seed: opts.seed }) : await heldOutPrompts(db, opts.evalPrompts);
     const ratings = ratingsFromVotes(await arenaVotes(db), { seed: opts.seed });
-    const sampling = (await admin.query<{ sampling: { maxNewTokens: number } }>("arena.settings")).sampling;
+    const sampling = (await admin.query<{ sampling: Record<string, number> }>("arena.settings")).sampling;
+    const firstPromotion = promoted.filter((v) => v.producedBy !== null && v.promotedAt !== null).map((v) => new Date(v.promotedAt!).getTime()).sort((a, b) => a - b)[0];
+    const votesUntilFirstPromotion = firstPromotion === undefined ? null : await decisiveVotesUntil(db, new Date(firstPromotion));
     const minutes = (Date.now() - started) / 60_000;
 
     // Stop the web server and trainer first: measurement gets the CPU to itself.
@@ -255,7 +269,9 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       {
         prompts,
         samplesPerPrompt: opts.evalSamplesPerPrompt,
-        maxNewTokens: opts.evalMaxNewTokens ?? sampling.maxNewTokens,
+        maxNewTokens: opts.evalMaxNewTokens ?? sampling[ARENA.sampling.maxNewTokens],
+        served: { temperature: sampling[ARENA.sampling.temperature], topP: sampling[ARENA.sampling.topP], topK: sampling[ARENA.sampling.topK] || undefined },
+        corpusWindows: opts.corpusWindows,
         seed: opts.seed + 1,
         onProgress: (e) => log(`  ${e.name}: mean reward ${e.meanReward.toFixed(3)}, KL ${e.kl.toFixed(3)}`),
       },
@@ -273,7 +289,10 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         status: row.status,
       };
     });
-    return { versions, rounds, labelers, votes, minutes, stoppedBecause, ratingVotes, settings };
+    return {
+      versions, rounds, labelers, votes, minutes, stoppedBecause, ratingVotes, decisiveVotes, votesUntilFirstPromotion, rootKlBudget, settings,
+      prompts: { training: plan.training.length, reserve: plan.reserve.length, reserveImported },
+    };
   } finally {
     controller.abort();
     if (product) await product.stop();
@@ -292,28 +311,4 @@ async function disableServedPool(admin: ProductClient): Promise<number> {
   }
   for (const promptId of served) await admin.mutation("prompts.setEnabled", { promptId, enabled: false });
   return served.length;
-}
-
-/** The issue's acceptance numbers, computed from the versions in order. */
-export function summarize(versions: ReportVersion[]): Record<string, unknown> {
-  if (versions.length === 0) return { versions: 0 };
-  const v0 = versions[0];
-  const last = versions[versions.length - 1];
-  let monotonic = versions.length >= 2;
-  for (let i = 1; i < versions.length; i++) if (!(versions[i].meanReward > versions[i - 1].meanReward)) monotonic = false;
-  const rise = last.meanReward - v0.meanReward;
-  const ciSeparated = last.ratingCi && v0.ratingCi && last !== v0 ? last.ratingCi[0] > v0.ratingCi[1] : null;
-  return {
-    promotedRounds: versions.length - 1,
-    v0MeanReward: v0.meanReward,
-    v0RewardStd: v0.rewardStd,
-    lastVersion: last.name,
-    lastMeanReward: last.meanReward,
-    riseOverV0: rise,
-    riseInV0Std: v0.rewardStd > 0 ? rise / v0.rewardStd : null,
-    reachedHalfStd: v0.rewardStd > 0 ? rise >= 0.5 * v0.rewardStd : false,
-    monotonic,
-    lastKL: last.kl,
-    lastAboveV0NonOverlappingCI: ciSeparated,
-  };
 }
