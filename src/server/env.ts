@@ -40,6 +40,11 @@ export const envSchema = z.object({
   SAMPLER_NICE: z.coerce.number({ message: "must be a number (nice value)" }).int("must be a whole number").min(0, "must be ≥ 0").max(19, "must be ≤ 19").default(10),
   /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
   EMBEDDED_PG_PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(54329),
+  /**
+   * Reverse proxies in front of the web server that append to X-Forwarded-For (0: exposed
+   * directly). The client address used by the sign-in limits is read that far from the right.
+   */
+  TRUSTED_PROXIES: z.coerce.number({ message: "must be a number (proxies)" }).int("must be a whole number").min(0, "must be ≥ 0").max(10, "must be ≤ 10").default(0),
 });
 
 export type Env = z.infer<typeof envSchema>;

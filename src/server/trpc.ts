@@ -7,6 +7,7 @@ import { getEnv } from "./env.ts";
 import { log, type Logger } from "./log.ts";
 import { db as defaultDb } from "./db/client.ts";
 import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
+import { clientAddressFrom } from "./auth/client-address.ts";
 import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
 
 export interface TrpcContext {
@@ -29,11 +30,13 @@ export async function createContextInner(options: {
   resHeaders?: Headers;
   url?: string;
   sessionTtlHours: number;
+  /** reverse proxies in front (TRUSTED_PROXIES); decides which X-Forwarded-For entry is the client */
+  trustedProxies?: number;
 }): Promise<TrpcContext> {
   const { db, headers } = options;
   const sessionToken = readCookie(headers.get("cookie"), SESSION_COOKIE) ?? null;
   const session = sessionToken ? await getSessionUser({ db, token: sessionToken }) : null;
-  const clientAddress = headers.get("x-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip") || "unknown";
+  const clientAddress = clientAddressFrom(headers, options.trustedProxies ?? 0);
   return {
     db,
     user: session?.user ?? null,
@@ -54,6 +57,7 @@ export function createContext(options: { req: Request; resHeaders: Headers }): P
     resHeaders: options.resHeaders,
     url: options.req.url,
     sessionTtlHours: getEnv().SESSION_TTL_HOURS,
+    trustedProxies: getEnv().TRUSTED_PROXIES,
   });
 }
 

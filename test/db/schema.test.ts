@@ -96,6 +96,10 @@ describe("schema round-trip through Prisma Client", () => {
     await db.setting.create({ data: written.Setting as Prisma.SettingUncheckedCreateInput });
     read.Setting = await db.setting.findUnique({ where: { key: "sampling" } });
 
+    written.LoginThrottle = { key: "pair:10.0.0.1|ada", failures: 3, windowStart: at("2") };
+    await db.loginThrottle.create({ data: written.LoginThrottle as Prisma.LoginThrottleUncheckedCreateInput });
+    read.LoginThrottle = await db.loginThrottle.findUnique({ where: { key: "pair:10.0.0.1|ada" } });
+
     for (const model of Object.values(Prisma.ModelName)) {
       const fields = scalarFields(model);
       // Fails when a field is added to the schema without being covered here.
