@@ -71,7 +71,7 @@ describe("schema round-trip through Prisma Client", () => {
     await db.refLogprob.create({ data: written.RefLogprob as Prisma.RefLogprobUncheckedCreateInput });
     read.RefLogprob = await db.refLogprob.findUnique({ where: { completionId_policyVersionId: { completionId: "completion_1", policyVersionId: parent.id } } });
 
-    written.Vote = { id: "vote_1", battleId: "battle_1", labelerId: "user_1", choice: "BOTH_BAD", msToVote: 4321, idempotencyKey: "idem-1", createdAt: at("8") };
+    written.Vote = { id: "vote_1", battleId: "battle_1", labelerId: "user_1", choice: "BOTH_BAD", msToVote: 4321, idempotencyKey: "idem-1", createdAt: at("8"), promptId: "prompt_1" };
     await db.vote.create({ data: written.Vote as Prisma.VoteUncheckedCreateInput });
     read.Vote = await db.vote.findUnique({ where: { id: "vote_1" } });
 

@@ -1,4 +1,6 @@
-// Hands a labeler their next battle. Rules: never a prompt they wrote, voted on or skipped;
+// Hands a labeler their next battle. Rules: never a prompt they wrote or had a battle on before
+// (voted, skipped, or expired: a late vote on an expired battle is still accepted, so serving
+// its prompt again would allow two judgements of one pair);
 // a pool prompt is served until `overlapTarget` distinct labelers hold or voted a battle on it;
 // a battle not voted within its lease goes back to the pool (status EXPIRED). Overlapping
 // labelers see the same two completions (copied from the first finished battle on the prompt)
@@ -162,8 +164,7 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ i
        WHERE p.enabled AND NOT p."heldOut" AND p."activeBattles" < p."overlapTarget"
          AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
          AND NOT EXISTS (
-           SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId}
-              AND mine.status IN ('OPEN', 'VOTED', 'SKIPPED'))
+           SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId})
        ORDER BY p."activeBattles" DESC, p.id
        LIMIT 1
        ${lock}`;
@@ -182,7 +183,7 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ i
     const { id, text, overlapTarget, hasCompletions } = rows[0]!;
     const [now] = await tx.$queryRaw<{ judged: number; mine: number }[]>`
       SELECT count(DISTINCT "labelerId") FILTER (WHERE status IN ('OPEN', 'VOTED'))::int AS judged,
-             count(*) FILTER (WHERE "labelerId" = ${labelerId} AND status IN ('OPEN', 'VOTED', 'SKIPPED'))::int AS mine
+             count(*) FILTER (WHERE "labelerId" = ${labelerId})::int AS mine
         FROM "Battle" WHERE "promptId" = ${id}`;
     if (now!.judged < overlapTarget && now!.mine === 0) return { id, text, hasCompletions };
   }
