@@ -8,6 +8,7 @@
 import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { getArenaSettings, type ArenaSettings } from "../arena-settings/index.ts";
+import { contextTokensOf, maxPromptBytes, promptBytes } from "../prompts/context-fit.ts";
 
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
 export const MAX_OPEN_BATTLES = 3;
@@ -77,7 +78,12 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     throw new AppError("CONFLICT", { userMessage: `You already have ${open.length} open battles; vote or skip one first.` });
   }
 
-  const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true } });
+  const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true, name: true, modelConfig: true } });
+  const servingCtx = contextTokensOf(serving?.modelConfig);
+  const maxBytes = servingCtx ? maxPromptBytes(servingCtx) : null;
+  if (opts.promptText !== undefined && maxBytes !== null && promptBytes(opts.promptText) > maxBytes) {
+    throw new AppError("INVALID_REQUEST", { userMessage: `Your prompt is too long for the model being served: at most ${maxBytes} bytes (it has ${promptBytes(opts.promptText)}).` });
+  }
   if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
 
   const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | null> => {
@@ -90,7 +96,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       const created = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true, text: true } });
       prompt = { ...created, hasCompletions: false };
     } else {
-      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId);
+      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes);
       if (prompt === null) return null;
     }
     const promptId = prompt.id;
@@ -149,13 +155,16 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
  * trigger) finds candidates without counting every prompt's battles; the exact rule
  * (distinct labelers with an OPEN or VOTED battle) is checked on the chosen one.
  *
+ * Prompts longer than the serving model's context (services/prompts/context-fit.ts) are passed
+ * over: they would fail in every battle; they stay in the pool for a model with a longer one.
+ *
  * The chosen prompt row is locked (FOR NO KEY UPDATE SKIP LOCKED): concurrent assignments
  * take different prompts instead of queueing behind one lock, and two labelers cannot both
  * take a prompt's last overlap slot. The count is read again after the lock, because a battle
  * committed between the query's snapshot and the lock is not in it (nor one this labeler got
  * a moment ago in another tab); such a prompt is passed over, and the next query sees why.
  */
-async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
+async function claimPoolPrompt(tx: PrismaClient, labelerId: string, maxBytes: number | null): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
   const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number; hasCompletions: boolean }[]>`
       SELECT p.id, p.text, p."overlapTarget",
              EXISTS (SELECT 1 FROM "Battle" b JOIN "Completion" c ON c."battleId" = b.id
@@ -163,6 +172,7 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ i
         FROM "Prompt" p
        WHERE p.enabled AND NOT p."heldOut" AND p."activeBattles" < p."overlapTarget"
          AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
+         AND (${maxBytes}::int IS NULL OR octet_length(p.text) <= ${maxBytes}::int)
          AND NOT EXISTS (
            SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId})
        ORDER BY p."activeBattles" DESC, p.id
