@@ -63,20 +63,18 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     await expireLeases({ db, now });
   }
 
+  if (opts.promptText !== undefined && !settings.arena.allowLabelerPrompts) {
+    throw new AppError("FORBIDDEN", { userMessage: "Typing your own prompt is turned off; an admin can allow it in the settings." });
+  }
+  // A reload or a second tab resumes the labeler's open battle instead of taking a new prompt.
+  // (Read without a lock as the fast path; the transaction below decides under one.)
+  const exclude = new Set(opts.excludeBattleIds ?? []);
+  const resumable = (open: { id: string }[]) => (opts.promptText === undefined ? open.find((b) => !exclude.has(b.id)) : undefined);
+  const capReached = (n: number) => new AppError("CONFLICT", { userMessage: `You already have ${n} open battles; vote or skip one first.` });
   const open = await db.battle.findMany({ where: { labelerId, status: "OPEN" }, orderBy: { createdAt: "asc" }, select: { id: true } });
-  if (opts.promptText !== undefined) {
-    if (!settings.arena.allowLabelerPrompts) {
-      throw new AppError("FORBIDDEN", { userMessage: "Typing your own prompt is turned off; an admin can allow it in the settings." });
-    }
-  } else {
-    // A reload or a second tab resumes the labeler's open battle instead of taking a new prompt.
-    const exclude = new Set(opts.excludeBattleIds ?? []);
-    const resume = open.find((b) => !exclude.has(b.id));
-    if (resume) return { status: "battle", battle: await toAssigned(db, resume.id) };
-  }
-  if (open.length >= MAX_OPEN_BATTLES) {
-    throw new AppError("CONFLICT", { userMessage: `You already have ${open.length} open battles; vote or skip one first.` });
-  }
+  const resume = resumable(open);
+  if (resume) return { status: "battle", battle: await toAssigned(db, resume.id) };
+  if (open.length >= MAX_OPEN_BATTLES) throw capReached(open.length);
 
   const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true, name: true, modelConfig: true } });
   const servingCtx = contextTokensOf(serving?.modelConfig);
@@ -86,10 +84,18 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   }
   if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
 
-  const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | null> => {
+  const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | { resumeId: string } | null> => {
     // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
     // (votes, which must never be lost, commit synchronously and flush everything before them).
     await tx.$executeRaw`SET LOCAL synchronous_commit = off`;
+    // One assignment per labeler at a time, so the cap holds against concurrent requests (a
+    // batch of 20 `arena.next` calls used to read "0 open" 20 times). NO KEY UPDATE does not
+    // block the foreign-key checks of votes and battles that reference the user.
+    await tx.$queryRaw`SELECT 1 FROM "User" WHERE id = ${labelerId} FOR NO KEY UPDATE`;
+    const openNow = await tx.battle.findMany({ where: { labelerId, status: "OPEN" }, orderBy: { createdAt: "asc" }, select: { id: true } });
+    const resumeNow = resumable(openNow);
+    if (resumeNow) return { resumeId: resumeNow.id };
+    if (openNow.length >= MAX_OPEN_BATTLES) throw capReached(openNow.length);
     let prompt: { id: string; text: string; hasCompletions: boolean } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
@@ -145,6 +151,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   if (assigned === null) {
     return { status: "empty", message: "No prompts are waiting for you right now: you have judged everything available. Check back later." };
   }
+  if ("resumeId" in assigned) return { status: "battle", battle: await toAssigned(db, assigned.resumeId) };
   return { status: "battle", battle: assigned };
 }
 
