@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
+import { cancelBattleSampling } from "./generate.ts";
 
 export type Choice = "A" | "B" | "TIE" | "BOTH_BAD";
 
@@ -139,5 +140,8 @@ export async function skipBattle({ db, labelerId, battleId }: { db: PrismaClient
     const updated = await db.battle.updateMany({ where: { id: battleId, status: { in: ["OPEN", "EXPIRED"] } }, data: { status: "SKIPPED", finishedAt: new Date() } });
     if (updated.count === 0) throw new AppError("CONFLICT", { userMessage: "You already voted on this battle." });
   }
+  // Nobody will vote on it: its sampling (if it runs in this process) gives way to live battles.
+  // In another replica it stops once its stream closes (ABANDON_GRACE_MS) or its lease ends.
+  cancelBattleSampling(battleId, "you skipped this battle");
   return { battleId, status: "SKIPPED" };
 }
