@@ -40,7 +40,6 @@ async function seed(url: string) {
   await client.connect();
   try {
     await client.query(`INSERT INTO "User"(id, username, "passwordHash") VALUES ('bench-user', 'bench', 'x')`);
-    await client.query(`INSERT INTO "Prompt"(id, text, source) VALUES ('bench-prompt', 'bench prompt', 'bench')`);
     for (let i = 0; i < VERSIONS; i++) {
       await client.query(`INSERT INTO "PolicyVersion"(id, name, "checkpointUri", "checkpointSha256", status) VALUES ($1, $2, 'file:/none', $3, 'RETIRED')`, [i + 1, `v${i}`, "0".repeat(64)]);
     }
@@ -58,9 +57,11 @@ async function seed(url: string) {
       choice.push(u < 0.1 ? (u < 0.03 ? "BOTH_BAD" : "TIE") : rng.next() < pA ? "A" : "B");
       at.push(new Date(start + k * 1000).toISOString());
     }
+    // A prompt per battle: one labeler judges each prompt once (a unique key since issue 16).
+    await client.query(`INSERT INTO "Prompt"(id, text, source) SELECT 'prompt-' || id, 'bench prompt ' || id, 'bench' FROM unnest($1::text[]) AS u(id)`, [ids]);
     await client.query(
       `INSERT INTO "Battle"(id, "promptId", "labelerId", kind, status, "policyAId", "policyBId", "leaseExpiresAt", "createdAt")
-       SELECT id, 'bench-prompt', 'bench-user', 'VERSUS', 'VOTED', pa, pb, t::timestamp, t::timestamp FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS u(id, pa, pb, t)`,
+       SELECT id, 'prompt-' || id, 'bench-user', 'VERSUS', 'VOTED', pa, pb, t::timestamp, t::timestamp FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS u(id, pa, pb, t)`,
       [ids, a, b, at],
     );
     await client.query(

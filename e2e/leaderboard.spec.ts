@@ -58,7 +58,6 @@ async function plantVotes(client: pg.Client) {
     ids[name] = r.rows[0]!.id;
   }
   const labeler = (await client.query<{ id: string }>(`SELECT id FROM "User" WHERE username = $1`, [adminUsername])).rows[0]!.id;
-  await client.query(`INSERT INTO "Prompt"(id, text, source) VALUES ($1, 'leaderboard e2e prompt', 'e2e')`, [`lbp${run}`]);
   const plan: [string, string, string, number][] = [
     [strong, mid, "A", 3],
     [mid, strong, "A", 1],
@@ -72,10 +71,12 @@ async function plantVotes(client: pg.Client) {
   for (const [a, b, choice, times] of plan) {
     for (let i = 0; i < times; i++, k++) {
       const battleId = `lbb${run}${k}`;
+      // A prompt per battle: one labeler judges each prompt once (a unique key since issue 16).
+      await client.query(`INSERT INTO "Prompt"(id, text, source) VALUES ($1, 'leaderboard e2e prompt', 'e2e')`, [`lbp${run}${k}`]);
       await client.query(
         `INSERT INTO "Battle"(id, "promptId", "labelerId", kind, status, "policyAId", "policyBId", "leaseExpiresAt", "createdAt")
          VALUES ($1, $2, $3, $4::"BattleKind", 'VOTED', $5, $6, now(), now())`,
-        [battleId, `lbp${run}`, labeler, a === b ? "ON_POLICY" : "VERSUS", ids[a], ids[b]],
+        [battleId, `lbp${run}${k}`, labeler, a === b ? "ON_POLICY" : "VERSUS", ids[a], ids[b]],
       );
       await client.query(
         `INSERT INTO "Vote"(id, "battleId", "labelerId", choice, "msToVote", "idempotencyKey", "createdAt") VALUES ($1, $2, $3, $4::"VoteChoice", 900, $1, now())`,

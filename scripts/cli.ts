@@ -4,7 +4,13 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   sample: { summary: "sample completions from a checkpoint", load: () => import("../src/lm/cli/sample.ts") },
   logprobs: { summary: "score prompt/chosen/rejected JSONL with a checkpoint", load: () => import("../src/lm/cli/logprobs.ts") },
   ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
+  "reset-admin-password": resetAdminPasswordCommand(),
 };
+
+/** A lost first-start admin password: set a new one (src/server/services/auth/reset-admin-password.ts). */
+function resetAdminPasswordCommand() {
+  return { summary: "set a new admin password and print it once", load: () => import("../src/server/services/auth/reset-admin-password.ts") };
+}
 
 async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import path from "node:path";
-import { getEnv, EnvError } from "../src/server/env.ts";
+import { getEnv, EnvError, listenHost } from "../src/server/env.ts";
 import { log as rootLog } from "../src/server/log.ts";
 import { applyMigrations, ensureDatabaseExists, MigrationError } from "../src/server/db/migrate.ts";
 import { createPrismaClient } from "../src/server/db/client.ts";
@@ -166,7 +166,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const web = run("web", path.join(BIN, "next"), ["start", "-p", String(env.PORT)], { ...childEnv, NODE_ENV: "production" });
+  const host = listenHost(env);
+  const web = run("web", path.join(BIN, "next"), ["start", "-p", String(env.PORT), ...(host ? ["-H", host] : [])], { ...childEnv, NODE_ENV: "production" });
   children.push(web);
   const trainerEntry = path.join(ROOT, "workers", "trainer.ts");
   if (env.TRAINER_ENABLED && existsSync(trainerEntry)) {

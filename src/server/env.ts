@@ -40,6 +40,16 @@ export const envSchema = z.object({
   SAMPLER_NICE: z.coerce.number({ message: "must be a number (nice value)" }).int("must be a whole number").min(0, "must be ≥ 0").max(19, "must be ≤ 19").default(10),
   /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
   EMBEDDED_PG_PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(54329),
+  /**
+   * Reverse proxies in front of the web server that append to X-Forwarded-For (0: exposed
+   * directly). The client address used by the sign-in limits is read that far from the right.
+   */
+  /**
+   * Address the web server listens on (`npm start`). Default: 127.0.0.1 when TRUSTED_PROXIES > 0
+   * (only the proxy should reach it), else all interfaces.
+   */
+  HOST: z.string().regex(/^[A-Za-z0-9.:_-]{1,255}$/, "must be a host name or IP address").optional(),
+  TRUSTED_PROXIES: z.coerce.number({ message: "must be a number (proxies)" }).int("must be a whole number").min(0, "must be ≥ 0").max(10, "must be ≤ 10").default(0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -76,6 +86,11 @@ let cached: Env | undefined;
 export function getEnv(): Env {
   cached ??= parseEnv(process.env);
   return cached;
+}
+
+/** Where `npm start` binds the web server (see HOST); undefined: Next.js's default, every interface. */
+export function listenHost(env: Env): string | undefined {
+  return env.HOST ?? (env.TRUSTED_PROXIES > 0 ? "127.0.0.1" : undefined);
 }
 
 /** DATABASE_URL, or a clear error for processes that cannot work without it. */

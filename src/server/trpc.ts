@@ -7,6 +7,7 @@ import { getEnv } from "./env.ts";
 import { log, type Logger } from "./log.ts";
 import { db as defaultDb } from "./db/client.ts";
 import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
+import { clientAddressFrom } from "./auth/client-address.ts";
 import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
 
 export interface TrpcContext {
@@ -29,11 +30,13 @@ export async function createContextInner(options: {
   resHeaders?: Headers;
   url?: string;
   sessionTtlHours: number;
+  /** reverse proxies in front (TRUSTED_PROXIES); decides which X-Forwarded-For entry is the client */
+  trustedProxies?: number;
 }): Promise<TrpcContext> {
   const { db, headers } = options;
   const sessionToken = readCookie(headers.get("cookie"), SESSION_COOKIE) ?? null;
   const session = sessionToken ? await getSessionUser({ db, token: sessionToken }) : null;
-  const clientAddress = headers.get("x-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip") || "unknown";
+  const clientAddress = clientAddressFrom(headers, options.trustedProxies ?? 0);
   return {
     db,
     user: session?.user ?? null,
@@ -54,6 +57,7 @@ export function createContext(options: { req: Request; resHeaders: Headers }): P
     resHeaders: options.resHeaders,
     url: options.req.url,
     sessionTtlHours: getEnv().SESSION_TTL_HOURS,
+    trustedProxies: getEnv().TRUSTED_PROXIES,
   });
 }
 
@@ -136,11 +140,37 @@ const mapErrors = t.middleware(async ({ ctx, next, path, type }) => {
   return result;
 });
 
+/** Fields whose service reports NUL bytes itself, per line (an import file's content). */
+const NUL_REPORTED_BY_SERVICE: Record<string, string> = { "prompts.import": "content" };
+
+/** The path of the first string holding a NUL byte, or null. Depth-bounded: inputs are small objects. */
+function nulField(value: unknown, at: string, skip: string | undefined, depth = 0): string | null {
+  if (typeof value === "string") return value.includes("\u0000") ? at || "input" : null;
+  if (depth > 8 || typeof value !== "object" || value === null) return null;
+  for (const [key, child] of Object.entries(value)) {
+    const path = at ? `${at}.${key}` : key;
+    if (path === skip) continue;
+    const found = nulField(child, path, skip, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * PostgreSQL text cannot hold NUL (error 22021): any string input with one is a 400 naming the
+ * field, for every procedure, instead of relying on each schema to remember it.
+ */
+const refuseNul = t.middleware(async ({ path, getRawInput, next }) => {
+  const field = nulField(await getRawInput(), "", NUL_REPORTED_BY_SERVICE[path]);
+  if (field) throw new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${field}: must not contain NUL characters` });
+  return next();
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const mergeRouters = t.mergeRouters;
 
-export const publicProcedure = t.procedure.meta({ access: "public" }).use(mapErrors);
+export const publicProcedure = t.procedure.meta({ access: "public" }).use(mapErrors).use(refuseNul);
 
 /** Any signed-in, enabled user (disabled users have no valid session). */
 export const labelerProcedure = publicProcedure.meta({ access: "labeler" }).use(({ ctx, next }) => {

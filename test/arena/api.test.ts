@@ -69,7 +69,7 @@ describe("prompts router", () => {
     const content = 'prompt,overlap_target\n"Why is the sky blue?",3\n"a prompt",1\nbroken,1,2\n';
     const r = await http.mutate("prompts.import", { content, filename: "pool.csv" }, { cookie: admin });
     expect(r.status).toBe(200);
-    expect(data(r)).toEqual({ format: "csv", added: 1, duplicates: 1, rejected: [{ line: 4, reason: "expected 2 columns, found 3", excerpt: "broken,1,2" }] });
+    expect(data(r)).toEqual({ format: "csv", added: 1, duplicates: 1, rejected: [{ line: 4, reason: "expected 2 columns, found 3", excerpt: "broken,1,2" }], rejectedTotal: 1 });
     const list = data(await http.query("prompts.list", { search: "SKY" }, { cookie: admin })) as { total: number; prompts: { text: string; overlapTarget: number; id: string }[] };
     expect(list.total).toBe(1);
     expect(list.prompts[0]).toMatchObject({ text: "Why is the sky blue?", overlapTarget: 3 });

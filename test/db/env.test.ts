@@ -19,6 +19,7 @@ describe("parseEnv", () => {
       TRAINER_ENABLED: true,
       SAMPLER_NICE: 10,
       EMBEDDED_PG_PORT: 54329,
+      TRUSTED_PROXIES: 0,
     });
   });
 

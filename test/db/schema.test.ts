@@ -71,7 +71,7 @@ describe("schema round-trip through Prisma Client", () => {
     await db.refLogprob.create({ data: written.RefLogprob as Prisma.RefLogprobUncheckedCreateInput });
     read.RefLogprob = await db.refLogprob.findUnique({ where: { completionId_policyVersionId: { completionId: "completion_1", policyVersionId: parent.id } } });
 
-    written.Vote = { id: "vote_1", battleId: "battle_1", labelerId: "user_1", choice: "BOTH_BAD", msToVote: 4321, idempotencyKey: "idem-1", createdAt: at("8") };
+    written.Vote = { id: "vote_1", battleId: "battle_1", labelerId: "user_1", choice: "BOTH_BAD", msToVote: 4321, idempotencyKey: "idem-1", createdAt: at("8"), promptId: "prompt_1" };
     await db.vote.create({ data: written.Vote as Prisma.VoteUncheckedCreateInput });
     read.Vote = await db.vote.findUnique({ where: { id: "vote_1" } });
 
@@ -95,6 +95,10 @@ describe("schema round-trip through Prisma Client", () => {
     written.Setting = { key: "sampling", value: { temperature: 0.8, stop: ["\n\n"] } };
     await db.setting.create({ data: written.Setting as Prisma.SettingUncheckedCreateInput });
     read.Setting = await db.setting.findUnique({ where: { key: "sampling" } });
+
+    written.LoginThrottle = { key: "pair:10.0.0.1|ada", failures: 3, windowStart: at("2") };
+    await db.loginThrottle.create({ data: written.LoginThrottle as Prisma.LoginThrottleUncheckedCreateInput });
+    read.LoginThrottle = await db.loginThrottle.findUnique({ where: { key: "pair:10.0.0.1|ada" } });
 
     for (const model of Object.values(Prisma.ModelName)) {
       const fields = scalarFields(model);

@@ -1,62 +1,81 @@
-// Failed sign-ins are counted per key (a username, a client address) in a fixed window. This
-// is per process: with several web replicas an attacker gets N× the budget, which argon2's
-// cost still keeps slow; a shared limiter belongs in Postgres if that ever matters.
+// Sign-in limits, kept in PostgreSQL ("LoginThrottle") so that every web replica shares them.
+// An attempt is counted before argon2 runs, in one atomic upsert: concurrent guesses (a batch,
+// many connections) each see their own count, so no more than the limit ever reach the password
+// check. A successful sign-in gives its reservation back. Keys are the client address (a budget
+// for password spraying) and the address × username (a guesser from one address). There is no
+// username-wide lock: it would let anyone lock the real owner (e.g. `admin`) out.
+import type { PrismaClient } from "../../generated/prisma/client.ts";
 
-export interface RateLimiter {
-  /** Milliseconds until another attempt is allowed for this key, or 0 if allowed now. */
-  retryAfterMs(key: string, now?: number): number;
-  recordFailure(key: string, now?: number): void;
-  reset(key: string): void;
-}
-
-export function createRateLimiter(options: { maxFailures: number; windowMs: number; maxKeys?: number }): RateLimiter {
-  const { maxFailures, windowMs } = options;
-  const maxKeys = options.maxKeys ?? 10_000;
-  const buckets = new Map<string, { count: number; windowStart: number }>();
-
-  const live = (key: string, now: number) => {
-    const bucket = buckets.get(key);
-    if (bucket && now - bucket.windowStart >= windowMs) {
-      buckets.delete(key);
-      return undefined;
-    }
-    return bucket;
-  };
-
-  return {
-    retryAfterMs(key, now = Date.now()) {
-      const bucket = live(key, now);
-      return bucket && bucket.count >= maxFailures ? bucket.windowStart + windowMs - now : 0;
-    },
-    recordFailure(key, now = Date.now()) {
-      if (buckets.size >= maxKeys) {
-        for (const [k, bucket] of buckets) if (now - bucket.windowStart >= windowMs) buckets.delete(k);
-        // Still full of live entries: drop the oldest rather than grow without bound.
-        while (buckets.size >= maxKeys) buckets.delete(buckets.keys().next().value!);
-      }
-      const bucket = live(key, now);
-      if (bucket) bucket.count += 1;
-      else buckets.set(key, { count: 1, windowStart: now });
-    },
-    reset(key) {
-      buckets.delete(key);
-    },
-  };
+export interface LoginLimitRule {
+  maxFailures: number;
+  windowMs: number;
 }
 
 export interface LoginLimits {
-  byUsername: RateLimiter;
-  byAddress: RateLimiter;
+  /** failures from one address against one username */
+  byAddressAndUsername: LoginLimitRule;
+  /** failures from one address against any usernames (an office behind one NAT shares it) */
+  byAddress: LoginLimitRule;
 }
 
-export function createLoginLimits(): LoginLimits {
-  const windowMs = 15 * 60_000;
-  return {
-    byUsername: createRateLimiter({ maxFailures: 10, windowMs }),
-    // An office behind one NAT shares an address, so this budget is larger.
-    byAddress: createRateLimiter({ maxFailures: 100, windowMs }),
-  };
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+  byAddressAndUsername: { maxFailures: 10, windowMs: 15 * 60_000 },
+  byAddress: { maxFailures: 100, windowMs: 15 * 60_000 },
+};
+
+export interface LoginKeys {
+  pair: string;
+  address: string;
 }
 
-/** The process-wide limits used by sign-in. */
-export const loginLimits: LoginLimits = createLoginLimits();
+export function loginKeys(clientAddress: string, username: string): LoginKeys {
+  return { pair: `pair:${clientAddress}|${username.toLowerCase()}`, address: `addr:${clientAddress}` };
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+const lastSweep = new WeakMap<object, number>();
+
+async function sweep(db: PrismaClient, windowMs: number, now: Date): Promise<void> {
+  if ((lastSweep.get(db) ?? 0) + SWEEP_INTERVAL_MS > now.getTime()) return;
+  lastSweep.set(db, now.getTime());
+  await db.$executeRaw`DELETE FROM "LoginThrottle" WHERE "windowStart" <= ${new Date(now.getTime() - windowMs)}`;
+}
+
+/**
+ * Counts one attempt against each key; returns 0 when it may go ahead, else the milliseconds
+ * until the fullest window ends. Refused attempts are counted too (they are attempts).
+ */
+export async function reserveLoginAttempt(options: { db: PrismaClient; keys: LoginKeys; limits?: LoginLimits; now?: Date }): Promise<number> {
+  const { db, keys } = options;
+  const limits = options.limits ?? DEFAULT_LOGIN_LIMITS;
+  const now = options.now ?? new Date();
+  const rules = new Map([
+    [keys.address, limits.byAddress],
+    [keys.pair, limits.byAddressAndUsername],
+  ]);
+  const windowMs = Math.max(limits.byAddress.windowMs, limits.byAddressAndUsername.windowMs);
+  await sweep(db, windowMs, now);
+  let retryAfterMs = 0;
+  // Keys in a fixed order, so that two concurrent upserts of the same keys cannot deadlock.
+  for (const key of [...rules.keys()].sort()) {
+    const rule = rules.get(key)!;
+    const cutoff = new Date(now.getTime() - rule.windowMs);
+    const [row] = await db.$queryRaw<{ failures: number; windowStart: Date }[]>`
+      INSERT INTO "LoginThrottle" (key, failures, "windowStart") VALUES (${key}, 1, ${now})
+      ON CONFLICT (key) DO UPDATE SET
+        failures = CASE WHEN "LoginThrottle"."windowStart" <= ${cutoff} THEN 1 ELSE "LoginThrottle".failures + 1 END,
+        "windowStart" = CASE WHEN "LoginThrottle"."windowStart" <= ${cutoff} THEN ${now} ELSE "LoginThrottle"."windowStart" END
+      RETURNING failures, "windowStart"`;
+    if (row!.failures > rule.maxFailures) {
+      retryAfterMs = Math.max(retryAfterMs, row!.windowStart.getTime() + rule.windowMs - now.getTime(), 1);
+    }
+  }
+  return retryAfterMs;
+}
+
+/** A successful sign-in: the address gets its attempt back and the pair starts afresh. */
+export async function releaseLoginAttempt(options: { db: PrismaClient; keys: LoginKeys }): Promise<void> {
+  const { db, keys } = options;
+  await db.$executeRaw`DELETE FROM "LoginThrottle" WHERE key = ${keys.pair}`;
+  await db.$executeRaw`UPDATE "LoginThrottle" SET failures = GREATEST(failures - 1, 0) WHERE key = ${keys.address}`;
+}

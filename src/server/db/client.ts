@@ -8,7 +8,10 @@ export type { PrismaClient };
 
 export function createPrismaClient(databaseUrl: string): PrismaClient {
   // 20 connections: the arena holds one per in-flight request, and assignments wait on row locks.
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 20 }) });
+  // synchronous_commit on, whatever the server's or database's default: an acknowledged vote
+  // must survive a crash. Writes that may be lost (battles, completions) turn it off per
+  // transaction with SET LOCAL.
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 20, options: "-c synchronous_commit=on" }) });
 }
 
 const globalForDb = globalThis as unknown as { __dpoArenaDb?: PrismaClient };

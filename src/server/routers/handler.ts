@@ -7,6 +7,7 @@ import { internalErrorMessage, newErrorId } from "../errors.ts";
 import { log } from "../log.ts";
 import { createContext, createContextInner } from "../trpc.ts";
 import { appRouter } from "./_app.ts";
+import { applyRequestLimits, RequestLimitError } from "./request-limits.ts";
 
 export const TRPC_ENDPOINT = "/api/trpc";
 
@@ -24,9 +25,17 @@ export function createTrpcRequestHandler(options?: { db: PrismaClient; sessionTt
         log.warn("trpc: request refused by CSRF check", { reason: csrf.reason, origin: req.headers.get("origin") });
         return jsonError(csrf.status, csrf.reason, csrf.status === 403 ? "FORBIDDEN" : "UNSUPPORTED_MEDIA_TYPE");
       }
+      let limited: Request;
+      try {
+        limited = await applyRequestLimits(req, TRPC_ENDPOINT);
+      } catch (err) {
+        if (!(err instanceof RequestLimitError)) throw err;
+        log.warn("trpc: request refused by size limits", { status: err.status, reason: err.message });
+        return jsonError(err.status, err.message, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST");
+      }
       const response = await fetchRequestHandler({
         endpoint: TRPC_ENDPOINT,
-        req,
+        req: limited,
         router: appRouter,
         createContext: ({ req: request, resHeaders }) =>
           options

@@ -34,7 +34,7 @@ export const promptsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const report = await importPrompts({ db: ctx.db, ...input });
-      ctx.log.info("prompts: imported", { actorId: ctx.user.id, added: report.added, rejected: report.rejected.length });
+      ctx.log.info("prompts: imported", { actorId: ctx.user.id, added: report.added, rejected: report.rejectedTotal });
       return report;
     }),
 

@@ -8,9 +8,10 @@ import { createLogger, type Logger } from "../log.ts";
 import { createPrismaClient, type PrismaClient } from "../db/client.ts";
 import type { VersionRef } from "../policy/load.ts";
 import { PolicyRegistry } from "../policy/registry.ts";
-import { SamplerPool, type GeneratedCompletion, type SamplingParams, type TokenEvent } from "./pool.ts";
+import { SamplerBusyError, SamplerPool, type GeneratedCompletion, type SamplingParams, type TokenEvent } from "./pool.ts";
 
 export type { GeneratedCompletion, SamplingParams, TokenEvent };
+export { SamplerBusyError };
 
 export interface GenerateOptions extends SamplingParams {
   /** omit for the serving version */

@@ -36,9 +36,19 @@ export interface SamplerPoolOptions {
   nice?: number;
   /** Next.js bundles server code, so the thread runs from source through tsx, found from cwd. */
   threadFile?: string;
+  /** generate requests in flight (running or waiting) beyond which new ones are refused; default 32 per thread */
+  maxPending?: number;
 }
 
 class NotLoadedError extends Error {}
+
+/** Too many samples are waiting: refuse at once rather than queue without bound. */
+export class SamplerBusyError extends Error {
+  constructor(pending: number) {
+    super(`The sampler is busy (${pending} completions waiting); retry in a few seconds.`);
+    this.name = "SamplerBusyError";
+  }
+}
 
 /**
  * Worker threads on Node 20 do not inherit `--import tsx`, so each thread registers tsx's ESM
@@ -57,6 +67,7 @@ export class SamplerPool implements PolicyLoader {
   /** versions every (current and future) thread must hold */
   private versions = new Map<number, VersionRef>();
   private closed = false;
+  private pendingGenerates = 0;
 
   constructor(private readonly opts: SamplerPoolOptions) {
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`sampler pool size must be a positive integer, got ${opts.size}`);
@@ -88,6 +99,17 @@ export class SamplerPool implements PolicyLoader {
   /** Samples `n` completions from a loaded version on the least busy thread. */
   async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal }): Promise<GeneratedCompletion[]> {
     const { versionId, onToken, signal, ...params } = req;
+    const maxPending = this.opts.maxPending ?? 32 * this.opts.size;
+    if (this.pendingGenerates >= maxPending) throw new SamplerBusyError(this.pendingGenerates);
+    this.pendingGenerates++;
+    try {
+      return await this.generateOnSomeThread(versionId, params, onToken, signal);
+    } finally {
+      this.pendingGenerates--;
+    }
+  }
+
+  private async generateOnSomeThread(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
     for (let attempt = 0; ; attempt++) {
       const slot = this.leastBusy();
       try {
@@ -122,6 +144,8 @@ export class SamplerPool implements PolicyLoader {
       () =>
         new Promise((resolve, reject) => {
           if (!slot.alive) return reject(new Error("sampler thread exited before the request was sent"));
+          // Cancelled while waiting for the thread: an aborted signal fires no more events.
+          if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error("cancelled"));
           slot.inFlight++;
           const done = () => {
             slot.inFlight--;

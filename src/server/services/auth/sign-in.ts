@@ -1,6 +1,6 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { hashPassword, verifyPassword } from "../../auth/password.ts";
-import { loginLimits as defaultLimits, type LoginLimits } from "../../auth/rate-limit.ts";
+import { loginKeys, releaseLoginAttempt, reserveLoginAttempt, type LoginLimits } from "../../auth/rate-limit.ts";
 import { createSession, type SessionUser } from "../../auth/session.ts";
 import { AppError } from "../../errors.ts";
 
@@ -24,14 +24,15 @@ export async function signIn(options: {
   limits?: LoginLimits;
 }): Promise<{ token: string; expiresAt: Date; user: SessionUser }> {
   const { db, username, password, ttlHours, clientAddress } = options;
-  const limits = options.limits ?? defaultLimits;
-  const usernameKey = username.toLowerCase();
+  const keys = loginKeys(clientAddress, username);
 
-  const waitMs = Math.max(limits.byUsername.retryAfterMs(usernameKey), limits.byAddress.retryAfterMs(clientAddress));
+  // Counted before argon2 runs: concurrent guesses each take a slot, so a batch cannot run
+  // more of them than the limit allows.
+  const waitMs = await reserveLoginAttempt({ db, keys, limits: options.limits });
   if (waitMs > 0) {
     throw new AppError("RATE_LIMITED", {
-      message: `sign-in rate limit for ${usernameKey} from ${clientAddress}`,
-      userMessage: `Too many failed sign-ins. Try again in ${Math.ceil(waitMs / 60_000)} minute(s).`,
+      message: `sign-in rate limit for ${username.toLowerCase()} from ${clientAddress}`,
+      userMessage: `Too many failed sign-ins from your address. Try again in ${Math.ceil(waitMs / 60_000)} minute(s).`,
     });
   }
 
@@ -40,15 +41,11 @@ export async function signIn(options: {
     select: { id: true, username: true, role: true, disabled: true, passwordHash: true },
   });
   const passwordOk = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
-  if (!user || !passwordOk) {
-    limits.byUsername.recordFailure(usernameKey);
-    limits.byAddress.recordFailure(clientAddress);
-    throw new AppError("INVALID_CREDENTIALS");
-  }
+  if (!user || !passwordOk) throw new AppError("INVALID_CREDENTIALS");
   // Checked after the password so that the answer does not reveal account state to guessers.
   if (user.disabled) throw new AppError("ACCOUNT_DISABLED");
 
-  limits.byUsername.reset(usernameKey);
+  await releaseLoginAttempt({ db, keys });
   const { token, expiresAt } = await createSession({ db, userId: user.id, ttlHours });
   return { token, expiresAt, user: { id: user.id, username: user.username, role: user.role } };
 }

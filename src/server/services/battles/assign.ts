@@ -1,4 +1,6 @@
-// Hands a labeler their next battle. Rules: never a prompt they wrote, voted on or skipped;
+// Hands a labeler their next battle. Rules: never a prompt they wrote or had a battle on before
+// (voted, skipped, or expired: a late vote on an expired battle is still accepted, so serving
+// its prompt again would allow two judgements of one pair);
 // a pool prompt is served until `overlapTarget` distinct labelers hold or voted a battle on it;
 // a battle not voted within its lease goes back to the pool (status EXPIRED). Overlapping
 // labelers see the same two completions (copied from the first finished battle on the prompt)
@@ -6,6 +8,7 @@
 import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { getArenaSettings, type ArenaSettings } from "../arena-settings/index.ts";
+import { contextTokensOf, maxPromptBytes, promptBytes } from "../prompts/context-fit.ts";
 
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
 export const MAX_OPEN_BATTLES = 3;
@@ -60,35 +63,46 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     await expireLeases({ db, now });
   }
 
+  if (opts.promptText !== undefined && !settings.arena.allowLabelerPrompts) {
+    throw new AppError("FORBIDDEN", { userMessage: "Typing your own prompt is turned off; an admin can allow it in the settings." });
+  }
+  // A reload or a second tab resumes the labeler's open battle instead of taking a new prompt.
+  // (Read without a lock as the fast path; the transaction below decides under one.)
+  const exclude = new Set(opts.excludeBattleIds ?? []);
+  const resumable = (open: { id: string }[]) => (opts.promptText === undefined ? open.find((b) => !exclude.has(b.id)) : undefined);
+  const capReached = (n: number) => new AppError("CONFLICT", { userMessage: `You already have ${n} open battles; vote or skip one first.` });
   const open = await db.battle.findMany({ where: { labelerId, status: "OPEN" }, orderBy: { createdAt: "asc" }, select: { id: true } });
-  if (opts.promptText !== undefined) {
-    if (!settings.arena.allowLabelerPrompts) {
-      throw new AppError("FORBIDDEN", { userMessage: "Typing your own prompt is turned off; an admin can allow it in the settings." });
-    }
-  } else {
-    // A reload or a second tab resumes the labeler's open battle instead of taking a new prompt.
-    const exclude = new Set(opts.excludeBattleIds ?? []);
-    const resume = open.find((b) => !exclude.has(b.id));
-    if (resume) return { status: "battle", battle: await toAssigned(db, resume.id) };
-  }
-  if (open.length >= MAX_OPEN_BATTLES) {
-    throw new AppError("CONFLICT", { userMessage: `You already have ${open.length} open battles; vote or skip one first.` });
-  }
+  const resume = resumable(open);
+  if (resume) return { status: "battle", battle: await toAssigned(db, resume.id) };
+  if (open.length >= MAX_OPEN_BATTLES) throw capReached(open.length);
 
-  const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true } });
+  const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true, name: true, modelConfig: true } });
+  const servingCtx = contextTokensOf(serving?.modelConfig);
+  const maxBytes = servingCtx ? maxPromptBytes(servingCtx) : null;
+  if (opts.promptText !== undefined && maxBytes !== null && promptBytes(opts.promptText) > maxBytes) {
+    throw new AppError("INVALID_REQUEST", { userMessage: `Your prompt is too long for the model being served: at most ${maxBytes} bytes (it has ${promptBytes(opts.promptText)}).` });
+  }
   if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
 
-  const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | null> => {
+  const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | { resumeId: string } | null> => {
     // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
     // (votes, which must never be lost, commit synchronously and flush everything before them).
     await tx.$executeRaw`SET LOCAL synchronous_commit = off`;
+    // One assignment per labeler at a time, so the cap holds against concurrent requests (a
+    // batch of 20 `arena.next` calls used to read "0 open" 20 times). NO KEY UPDATE does not
+    // block the foreign-key checks of votes and battles that reference the user.
+    await tx.$queryRaw`SELECT 1 FROM "User" WHERE id = ${labelerId} FOR NO KEY UPDATE`;
+    const openNow = await tx.battle.findMany({ where: { labelerId, status: "OPEN" }, orderBy: { createdAt: "asc" }, select: { id: true } });
+    const resumeNow = resumable(openNow);
+    if (resumeNow) return { resumeId: resumeNow.id };
+    if (openNow.length >= MAX_OPEN_BATTLES) throw capReached(openNow.length);
     let prompt: { id: string; text: string; hasCompletions: boolean } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
       const created = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true, text: true } });
       prompt = { ...created, hasCompletions: false };
     } else {
-      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId);
+      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes);
       if (prompt === null) return null;
     }
     const promptId = prompt.id;
@@ -137,6 +151,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   if (assigned === null) {
     return { status: "empty", message: "No prompts are waiting for you right now: you have judged everything available. Check back later." };
   }
+  if ("resumeId" in assigned) return { status: "battle", battle: await toAssigned(db, assigned.resumeId) };
   return { status: "battle", battle: assigned };
 }
 
@@ -147,13 +162,16 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
  * trigger) finds candidates without counting every prompt's battles; the exact rule
  * (distinct labelers with an OPEN or VOTED battle) is checked on the chosen one.
  *
+ * Prompts longer than the serving model's context (services/prompts/context-fit.ts) are passed
+ * over: they would fail in every battle; they stay in the pool for a model with a longer one.
+ *
  * The chosen prompt row is locked (FOR NO KEY UPDATE SKIP LOCKED): concurrent assignments
  * take different prompts instead of queueing behind one lock, and two labelers cannot both
  * take a prompt's last overlap slot. The count is read again after the lock, because a battle
  * committed between the query's snapshot and the lock is not in it (nor one this labeler got
  * a moment ago in another tab); such a prompt is passed over, and the next query sees why.
  */
-async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
+async function claimPoolPrompt(tx: PrismaClient, labelerId: string, maxBytes: number | null): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
   const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number; hasCompletions: boolean }[]>`
       SELECT p.id, p.text, p."overlapTarget",
              EXISTS (SELECT 1 FROM "Battle" b JOIN "Completion" c ON c."battleId" = b.id
@@ -161,9 +179,9 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ i
         FROM "Prompt" p
        WHERE p.enabled AND NOT p."heldOut" AND p."activeBattles" < p."overlapTarget"
          AND (p."authorId" IS NULL OR p."authorId" <> ${labelerId})
+         AND (${maxBytes}::int IS NULL OR octet_length(p.text) <= ${maxBytes}::int)
          AND NOT EXISTS (
-           SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId}
-              AND mine.status IN ('OPEN', 'VOTED', 'SKIPPED'))
+           SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId})
        ORDER BY p."activeBattles" DESC, p.id
        LIMIT 1
        ${lock}`;
@@ -182,7 +200,7 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string): Promise<{ i
     const { id, text, overlapTarget, hasCompletions } = rows[0]!;
     const [now] = await tx.$queryRaw<{ judged: number; mine: number }[]>`
       SELECT count(DISTINCT "labelerId") FILTER (WHERE status IN ('OPEN', 'VOTED'))::int AS judged,
-             count(*) FILTER (WHERE "labelerId" = ${labelerId} AND status IN ('OPEN', 'VOTED', 'SKIPPED'))::int AS mine
+             count(*) FILTER (WHERE "labelerId" = ${labelerId})::int AS mine
         FROM "Battle" WHERE "promptId" = ${id}`;
     if (now!.judged < overlapTarget && now!.mine === 0) return { id, text, hasCompletions };
   }

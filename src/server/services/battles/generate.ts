@@ -1,13 +1,16 @@
 // Samples a battle's two completions and stores them. One job per battle per process: a second
 // tab or a reconnect subscribes to the running job and first gets the text so far. The job is
-// not tied to any one subscriber, so a prefetched battle keeps sampling while nobody watches.
+// not tied to any one subscriber, so a prefetched battle keeps sampling while nobody watches for
+// a short while; it is cancelled when the battle is skipped, when its lease runs out, and when
+// no stream has watched it for ABANDON_GRACE_MS (the labeler left), so sampling capacity goes to
+// battles someone will vote on.
 // Another web replica may race on the same battle; Completion(battleId, slot) is unique, and the
 // loser reads the winner's rows.
 import { randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError, newErrorId } from "../../errors.ts";
 import { log } from "../../log.ts";
-import { SamplerUnavailableError, type GenerateOptions, type GenerateResult, type TokenEvent } from "../../sampler/index.ts";
+import { SamplerBusyError, SamplerUnavailableError, type GenerateOptions, type GenerateResult, type TokenEvent } from "../../sampler/index.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
 
 export type SlotName = "A" | "B";
@@ -24,7 +27,12 @@ export interface BattleSampler {
   generate(opts: GenerateOptions): Promise<GenerateResult>;
 }
 
+/** How long a job keeps sampling with no stream watching (a reload reconnects well within it). */
+export const ABANDON_GRACE_MS = 30_000;
+
 interface Job {
+  abort: AbortController;
+  abandonTimer?: ReturnType<typeof setTimeout>;
   texts: Record<SlotName, string>;
   done: Partial<Record<SlotName, { text: string; finishReason: string }>>;
   listeners: Set<(e: BattleEvent) => void>;
@@ -35,6 +43,21 @@ interface Job {
 
 const globalJobs = globalThis as unknown as { __dpoArenaBattleJobs?: Map<string, Job> };
 const jobs = (globalJobs.__dpoArenaBattleJobs ??= new Map<string, Job>());
+
+/** Stops this process's sampling of a battle (skipped, expired); false when none runs here. */
+export function cancelBattleSampling(battleId: string, reason: string): boolean {
+  const job = jobs.get(battleId);
+  if (!job) return false;
+  job.abort.abort(new AppError("CONFLICT", { userMessage: `Sampling stopped: ${reason}.` }));
+  return true;
+}
+
+function unwatch(job: Job, listener: (e: BattleEvent) => void, battleId: string): void {
+  job.listeners.delete(listener);
+  if (job.listeners.size > 0 || job.outcome || job.abandonTimer) return;
+  job.abandonTimer = setTimeout(() => cancelBattleSampling(battleId, "nobody was watching this battle any more"), ABANDON_GRACE_MS);
+  job.abandonTimer.unref?.();
+}
 
 export interface WatchOptions {
   db: PrismaClient;
@@ -62,6 +85,7 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
       policyAId: true,
       policyBId: true,
       promptId: true,
+      leaseExpiresAt: true,
       prompt: { select: { text: true } },
       completions: { select: { slot: true, text: true, finishReason: true } },
     },
@@ -89,8 +113,12 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
     return { stop: () => {}, finished: job.finished };
   }
   job.listeners.add(onEvent);
+  if (job.abandonTimer) {
+    clearTimeout(job.abandonTimer);
+    job.abandonTimer = undefined;
+  }
   const j = job;
-  return { stop: () => j.listeners.delete(onEvent), finished: j.finished };
+  return { stop: () => unwatch(j, onEvent, battleId), finished: j.finished };
 }
 
 type CompletionRow = { slot: string | null; text: string; finishReason: string };
@@ -112,11 +140,15 @@ interface BattleToSample {
   policyAId: number;
   policyBId: number;
   promptId: string;
+  leaseExpiresAt: Date;
   prompt: { text: string };
 }
 
 function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample): Job {
-  const job: Job = { texts: { A: "", B: "" }, done: {}, listeners: new Set(), finished: Promise.resolve() };
+  const job: Job = { abort: new AbortController(), texts: { A: "", B: "" }, done: {}, listeners: new Set(), finished: Promise.resolve() };
+  // Nobody can vote on it after its lease (another labeler gets the prompt): stop sampling then.
+  const leaseTimer = setTimeout(() => cancelBattleSampling(battleId, "this battle's lease ran out"), Math.max(0, battle.leaseExpiresAt.getTime() - Date.now()));
+  leaseTimer.unref?.();
   const emit = (e: BattleEvent) => {
     for (const l of job.listeners) l(e);
   };
@@ -127,14 +159,19 @@ function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, ba
   };
   job.finished = runJob(db, getSampler, battleId, battle, job, emit)
     .then(() => end({ type: "ready" }))
-    .catch((err: unknown) => end({ type: "error", message: userMessageOf(err, battleId) }))
-    .finally(() => jobs.delete(battleId));
+    .catch((err: unknown) => end({ type: "error", message: userMessageOf(job.abort.signal.aborted ? job.abort.signal.reason : err, battleId) }))
+    .finally(() => {
+      clearTimeout(leaseTimer);
+      if (job.abandonTimer) clearTimeout(job.abandonTimer);
+      jobs.delete(battleId);
+    });
   return job;
 }
 
 function userMessageOf(err: unknown, battleId: string): string {
   if (err instanceof AppError) return err.userMessage;
   if (err instanceof SamplerUnavailableError) return `No model can sample right now: ${err.message}.`;
+  if (err instanceof SamplerBusyError) return err.message;
   const errorId = newErrorId();
   log.error("battles: sampling failed", { battleId, errorId, err });
   return `Sampling this battle failed (error id ${errorId}). Skip it (s) or reload.`;
@@ -151,6 +188,10 @@ export function displayText(text: string): string {
 async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample, job: Job, emit: (e: BattleEvent) => void) {
   const { sampling } = await getArenaSettings({ db });
   const sampler = await getSampler();
+  const signal = job.abort.signal;
+  // The reason is an AppError with the labeler's message (see cancelBattleSampling).
+  const stopIfCancelled = () => signal.throwIfAborted();
+  stopIfCancelled();
   // The first-chosen policy's completion goes to A unless the left/right draw swapped them.
   const slotOf = (first: boolean): SlotName => (first !== battle.swapped ? "A" : "B");
   // displayText keeps lengths (one UTF-16 unit for one), so the offsets stay valid.
@@ -159,7 +200,7 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
     job.texts[slot] = job.texts[slot].slice(0, e.from) + append;
     emit({ type: "text", slot, from: e.from, append });
   };
-  const base = { promptText: battle.prompt.text, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK, maxNewTokens: sampling.maxNewTokens };
+  const base = { promptText: battle.prompt.text, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK, maxNewTokens: sampling.maxNewTokens, signal };
 
   type Sampled = { slot: SlotName; versionId: number; seed: number; c: GenerateResult["completions"][number] };
   let sampled: Sampled[];
@@ -188,6 +229,8 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
     sampled = await Promise.all([one(true), one(false)]);
   }
 
+  // A cancelled sample may come back cut short: never store it as the battle's completion.
+  stopIfCancelled();
   const firstVersion = sampled.find((s) => s.slot === slotOf(true))!.versionId;
   try {
     await db.$transaction([

@@ -1,9 +1,11 @@
 // Votes and skips. A vote is accepted once both completions are stored and only from the
-// battle's labeler; Vote.battleId is unique (one vote per battle) and a replay with the same
-// idempotency key returns the stored result instead of a second vote or an error.
+// battle's labeler; Vote.battleId is unique (one vote per battle), (labelerId, promptId) is unique
+// (one judgement per labeler per prompt, even across an expired lease), and a replay with the
+// same idempotency key returns the stored result instead of a second vote or an error.
 import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
+import { cancelBattleSampling } from "./generate.ts";
 
 export type Choice = "A" | "B" | "TIE" | "BOTH_BAD";
 
@@ -54,6 +56,16 @@ const result = (battleId: string, f: BattleFacts, voteId: string, choice: Choice
   reveal: { A: f.nameA ?? "?", B: f.nameB ?? "?" },
 });
 
+const judgedBefore = () =>
+  new AppError("CONFLICT", { userMessage: "You already judged this prompt in another battle; each prompt counts once per labeler. Load the next one." });
+
+async function votedOnSamePrompt(db: PrismaClient, labelerId: string, battleId: string): Promise<boolean> {
+  const rows = await db.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM "Vote" v JOIN "Battle" b ON b.id = ${battleId}
+     WHERE v."labelerId" = ${labelerId} AND v."promptId" = b."promptId" AND v."battleId" <> b.id`;
+  return (rows[0]?.n ?? 0) > 0;
+}
+
 const keyReused = () => new AppError("CONFLICT", { userMessage: "This idempotency key was already used for a different vote; send a new key." });
 
 export interface CastVoteOptions {
@@ -95,7 +107,11 @@ export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
   } catch (err) {
     // The key is unique: it was already used, for this battle (a concurrent retry) or another.
     const prior = await db.vote.findUnique({ where: { idempotencyKey }, select: { id: true, battleId: true, choice: true } });
-    if (!prior) throw err;
+    if (!prior) {
+      // (labeler, prompt) is unique too: this labeler judged the prompt in another battle.
+      if (await votedOnSamePrompt(db, labelerId, battleId)) throw judgedBefore();
+      throw err;
+    }
     if (prior.battleId !== battleId) throw keyReused();
     const facts = await battleFacts(db, battleId);
     return result(battleId, facts!, prior.id, prior.choice, true);
@@ -124,5 +140,8 @@ export async function skipBattle({ db, labelerId, battleId }: { db: PrismaClient
     const updated = await db.battle.updateMany({ where: { id: battleId, status: { in: ["OPEN", "EXPIRED"] } }, data: { status: "SKIPPED", finishedAt: new Date() } });
     if (updated.count === 0) throw new AppError("CONFLICT", { userMessage: "You already voted on this battle." });
   }
+  // Nobody will vote on it: its sampling (if it runs in this process) gives way to live battles.
+  // In another replica it stops once its stream closes (ABANDON_GRACE_MS) or its lease ends.
+  cancelBattleSampling(battleId, "you skipped this battle");
   return { battleId, status: "SKIPPED" };
 }

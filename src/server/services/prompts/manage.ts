@@ -3,13 +3,19 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
+import { promptBytes, servingPromptLimit } from "./context-fit.ts";
 import { detectFormat, parseImport, type ImportFormat, type RejectedLine } from "./parse-import.ts";
+
+/** A file of a million bad lines gets the first ones and a count, not a million entries. */
+export const MAX_REPORTED_REJECTIONS = 1000;
 
 export interface ImportReport {
   format: ImportFormat;
   added: number;
   duplicates: number;
+  /** the first MAX_REPORTED_REJECTIONS rejected lines, in line order */
   rejected: RejectedLine[];
+  rejectedTotal: number;
 }
 
 export async function importPrompts(opts: {
@@ -26,8 +32,15 @@ export async function importPrompts(opts: {
   const source = `import:${(opts.filename ?? "pasted").slice(0, 100)}`;
 
   const rejected = [...parsed.rejected];
+  const limit = await servingPromptLimit(db);
+  const fitting = parsed.prompts.filter((p) => {
+    const bytes = limit ? promptBytes(p.text) : 0;
+    if (!limit || bytes <= limit.maxBytes) return true;
+    rejected.push({ line: p.line, reason: `does not fit the context of ${limit.versionName}, the model being served (${bytes} bytes; at most ${limit.maxBytes})`, excerpt: p.text.slice(0, 80) });
+    return false;
+  });
   const seen = new Set<string>();
-  const unique = parsed.prompts.filter((p) => {
+  const unique = fitting.filter((p) => {
     if (seen.has(p.text)) {
       rejected.push({ line: p.line, reason: "duplicate of an earlier line in this file", excerpt: p.text.slice(0, 80) });
       return false;
@@ -43,7 +56,7 @@ export async function importPrompts(opts: {
     await db.prompt.createMany({ data: fresh.map((p) => ({ text: p.text, source, overlapTarget: p.overlapTarget ?? defaultOverlap })) });
   }
   rejected.sort((a, b) => a.line - b.line);
-  return { format, added: fresh.length, duplicates: unique.length - fresh.length, rejected };
+  return { format, added: fresh.length, duplicates: unique.length - fresh.length, rejected: rejected.slice(0, MAX_REPORTED_REJECTIONS), rejectedTotal: rejected.length };
 }
 
 export interface PromptRow {

@@ -32,6 +32,15 @@ export function detectFormat(filename: string | undefined, content: string): Imp
   return "text";
 }
 
+/**
+ * Lone UTF-16 surrogates become U+FFFD when the text is stored as UTF-8, so two lines that differ
+ * only in them are the same prompt in the database: replace them first, so duplicate detection
+ * compares what will be stored.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
 const excerpt = (s: string) => (s.length > 80 ? `${s.slice(0, 77)}...` : s);
 
 function checkText(text: string): string | null {
@@ -111,7 +120,7 @@ export function parseImport(content: string, format: ImportFormat): ParseResult 
     if (bad) return rejected.push({ line, reason: bad, excerpt: excerpt(raw) });
     const o = checkOverlap(overlap);
     if (!o.ok) return rejected.push({ line, reason: o.reason, excerpt: excerpt(raw) });
-    prompts.push({ line, text: text.trim(), ...(o.value !== undefined ? { overlapTarget: o.value } : {}) });
+    prompts.push({ line, text: wellFormed(text.trim()), ...(o.value !== undefined ? { overlapTarget: o.value } : {}) });
   };
 
   if (format === "csv") {

@@ -10,6 +10,7 @@ import { log } from "@/server/log";
 import { getSampler } from "@/server/sampler";
 import { watchBattle } from "@/server/services/battles/generate";
 import { battleEventWriter, type BattleEventWriter } from "@/server/services/battles/sse";
+import { streamSlots } from "@/server/services/battles/stream-slots";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -24,6 +25,8 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
   const token = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
   const session = token ? await getSessionUser({ db, token }) : null;
   if (!session) return fail(401, "Please sign in.");
+  const slot = streamSlots.acquire(session.user.id);
+  if (!slot.ok) return fail(slot.status, slot.message);
 
   const encoder = new TextEncoder();
   let stop = () => {};
@@ -38,6 +41,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
       const close = () => {
         if (closed) return;
         closed = true;
+        slot.release();
         writer?.dispose();
         stop();
         controller.close();
@@ -57,6 +61,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
     },
     cancel() {
       closed = true;
+      slot.release();
       writer?.dispose();
       stop();
     },
