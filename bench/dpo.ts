@@ -22,7 +22,7 @@ const COMPLETION = 64;
 const BATCH = 8;
 const nPairs = arg("pairs", 256);
 const compareSteps = arg("compare-steps", 6);
-const NO_GATES = { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null };
+const NO_GATES = { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null };
 
 const rand = makeRng(2026);
 const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));

@@ -80,6 +80,7 @@ describe("schema round-trip through Prisma Client", () => {
       referenceVersionId: parent.id, resultVersionId: 77, pairsTrain: 90, pairsHeldout: 10, summary: { loss: 0.5, "rewards/accuracies": 0.75 },
       gates: [{ name: "heldout", passed: true, value: 0.6, threshold: 0.5 }], error: "none really", triggeredBy: "admin",
       triggeredById: "user_1", workerId: "host:123", leaseExpiresAt: at("9"), createdAt: at("1"), startedAt: at("2"), finishedAt: at("3"),
+      usage: { new: 80, returned: 10, versus: 5, heldout: 10 }, note: "not served: the base stopped serving",
     };
     await db.trainingRound.create({ data: written.TrainingRound as Prisma.TrainingRoundUncheckedCreateInput });
     read.TrainingRound = await db.trainingRound.findUnique({ where: { id: "round_1" } });
@@ -91,6 +92,10 @@ describe("schema round-trip through Prisma Client", () => {
     written.RoundVote = { roundId: "round_1", voteId: "vote_1", split: "HELDOUT" };
     await db.roundVote.create({ data: written.RoundVote as Prisma.RoundVoteUncheckedCreateInput });
     read.RoundVote = await db.roundVote.findUnique({ where: { roundId_voteId: { roundId: "round_1", voteId: "vote_1" } } });
+
+    written.PromptSplit = { key: "0123456789abcdef0123456789abcdef", split: "HELDOUT", assignedAt: at("5") };
+    await db.promptSplit.create({ data: written.PromptSplit as Prisma.PromptSplitUncheckedCreateInput });
+    read.PromptSplit = await db.promptSplit.findUnique({ where: { key: "0123456789abcdef0123456789abcdef" } });
 
     written.Setting = { key: "sampling", value: { temperature: 0.8, stop: ["\n\n"] } };
     await db.setting.create({ data: written.Setting as Prisma.SettingUncheckedCreateInput });
