@@ -195,6 +195,30 @@ describe("summarize", () => {
 });
 
 describe("writeReport", () => {
+  it("with --seeds: every seed's versions, the mean ± s.e. over seeds, one curve per seed in the SVG", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "dpo-sim-seeds-"));
+    try {
+      const runs = [1, 2, 3].map((seed) => {
+        const versions = [version("v0", 0.2), version("v1", 0.2 + 0.1 * seed, { klFromRoot: 2 * seed, kl: 2 * seed })];
+        return { seed, versions, rounds: [], summary: summarize(versions, { decisiveVotes: 1000, votesUntilFirstPromotion: 500 * seed, rootKlBudget: 12 }) };
+      });
+      const files = await writeReport(dir, {
+        versions: runs[0].versions, rounds: [], seeds: runs, aggregate: aggregateSeeds(runs.map((r) => r.summary)),
+        summary: runs[0].summary, config: { rootKlBudget: 12 }, labelers: [],
+      });
+      const json = JSON.parse(await readFile(files.json, "utf8"));
+      expect(json.seeds).toHaveLength(3);
+      expect(json.aggregate.votesUntilFirstPromotion.mean).toBeCloseTo(1000, 9);
+      expect(json.aggregate.lastKlFromRoot.se).toBeCloseTo(2 / Math.sqrt(3), 9);
+      const svg = await readFile(files.svg, "utf8");
+      for (const seed of [1, 2, 3]) expect(svg).toContain(`seed ${seed}`);
+      expect((svg.match(/<polyline/g) ?? []).length).toBe(3);
+      expect(await readFile(files.html, "utf8")).toContain("Over 3 seeds");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("writes the documented keys and an offline page that escapes what it shows", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "dpo-sim-report-"));
     try {
