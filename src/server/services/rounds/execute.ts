@@ -13,6 +13,7 @@ import type { StepMetrics } from "../../../dpo/metrics.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
 import { loadVerified, type LoadedCheckpoint, type VersionRef } from "../../policy/load.ts";
+import { checkpointDigest } from "../../policy/digest.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { promoteVersion } from "../versions/promote.ts";
 import { nextVersionName } from "../versions/list.ts";
@@ -178,7 +179,9 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
 
     // The checkpoint is written whatever the verdict, so a rejected version can be inspected.
     workDir = await mkdtemp(path.join(tmpdir(), "dpo-round-"));
-    const { sha256 } = await saveCheckpoint(result.model, baseModel.tokenizer, workDir);
+    await saveCheckpoint(result.model, baseModel.tokenizer, workDir);
+    // The recorded digest covers config.json and tokenizer files too, not just the weights.
+    const sha256 = await checkpointDigest(workDir);
     const failure = result.passed ? null : gateFailureMessage(result.gates) ?? "a gate failed";
     const summary = jsonSafe({ ...result.summary, heldout: result.heldout, heldoutBefore: result.heldoutBefore, kl: result.kl, config: result.config, referenceLogps: { cached: ref.cached, computed: ref.computed } });
     const version = await registerResult({ db, store, workDir, sha256, parent: base, status: result.passed ? "CANDIDATE" : "REJECTED", roundNumber: round.number, model: result.model, tokenizerName: baseModel.tokenizer.name, failure });
