@@ -38,6 +38,10 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const store = opts.store ?? new DirectoryCheckpointStore(opts.checkpointDir);
   const db = createPrismaClient(opts.databaseUrl);
+  if (store instanceof DirectoryCheckpointStore) {
+    const removed = await store.cleanLeftovers().catch((err: Error) => (log.warn("could not clean checkpoint leftovers", { error: err.message }), []));
+    if (removed.length > 0) log.info("removed unfinished checkpoint copies left by crashed writers", { removed });
+  }
   const shutdown = new AbortController();
 
   const boss: PgBoss = await withDbRetry(() => startBoss({ databaseUrl: opts.databaseUrl }), {

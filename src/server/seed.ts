@@ -92,6 +92,9 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
   const adminExists = (await db.user.count({ where: { username: adminUsername } })) > 0;
   let passwordHash = adminExists ? undefined : await hashPassword(presetPassword ?? generatedPassword!);
   const store = new DirectoryCheckpointStore(path.resolve(opts.checkpointDir ?? env.CHECKPOINT_DIR));
+  // A writer that crashed mid-copy left a hidden staging directory; nothing else will delete it.
+  const leftovers = await store.cleanLeftovers().catch((err: Error) => (log("could not clean checkpoint leftovers", { error: err.message }), []));
+  if (leftovers.length > 0) log("removed unfinished checkpoint copies left by crashed writers", { removed: leftovers });
   let house = await readHouseModel(houseModelDir);
   // The first start validates the house model like an import and copies it into the store, so
   // later changes to HOUSE_MODEL_DIR can never change v0's files under its recorded sha256.
