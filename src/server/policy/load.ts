@@ -2,42 +2,12 @@
 // recorded digest (weights, config.json and tokenizer: see digest.ts), then load. Callers keep
 // serving the previous version when this throws.
 import { loadCheckpoint } from "../../lm/index.ts";
-import { createLogger } from "../log.ts";
 import { CheckpointError, type CheckpointStore } from "./checkpoint-store.ts";
-import { checkpointDigest, legacyWeightsDigest } from "./digest.ts";
+import { verifyDigest, type VersionRef } from "./verify-digest.ts";
 
-export interface VersionRef {
-  id: number;
-  name: string;
-  checkpointUri: string;
-  checkpointSha256: string;
-}
+export { verifyDigest, type VersionRef };
 
 export type LoadedCheckpoint = Awaited<ReturnType<typeof loadCheckpoint>>;
-
-const log = createLogger({ component: "checkpoint-load" });
-const warnedLegacy = new Set<number>();
-
-/** Throws CheckpointError unless the files in `dir` are the ones `version` recorded. */
-export async function verifyDigest(dir: string, version: VersionRef): Promise<void> {
-  let digest: string;
-  try {
-    digest = await checkpointDigest(dir);
-  } catch (err) {
-    throw new CheckpointError(`checkpoint of ${version.name} (${version.checkpointUri}) cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  if (digest === version.checkpointSha256) return;
-  if ((await legacyWeightsDigest(dir)) === version.checkpointSha256) {
-    if (!warnedLegacy.has(version.id)) {
-      warnedLegacy.add(version.id);
-      log.warn("version was registered before config.json was covered by its sha256; only its weights are verified", { version: version.name });
-    }
-    return;
-  }
-  throw new CheckpointError(
-    `checkpoint of ${version.name} is corrupt or was changed after registration: sha256 ${digest.slice(0, 12)}… (config.json, weights and tokenizer) does not match the recorded ${version.checkpointSha256.slice(0, 12)}…`,
-  );
-}
 
 export async function loadVerified(store: CheckpointStore, version: VersionRef): Promise<LoadedCheckpoint> {
   const dir = await store.localPath(version.checkpointUri);

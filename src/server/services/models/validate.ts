@@ -8,7 +8,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { modelFiles } from "../../policy/digest.ts";
-import { validateWithLm, type LmValidation } from "./lm-validate.ts";
+import type { LmValidation } from "./lm-validate.ts";
 
 export class ModelValidationError extends Error {
   constructor(message: string) {
@@ -60,7 +60,8 @@ export async function validateModelDir(dirInput: string, opts: ValidateOptions =
 
   let lm: LmValidation;
   try {
-    lm = opts.inWorker ? await validateInWorker(dir, opts.backend ?? "auto") : await validateWithLm(dir, opts.backend ?? "auto");
+    // Imported lazily: tfjs stays out of web processes, whose imports validate in a worker thread.
+    lm = opts.inWorker ? await validateInWorker(dir, opts.backend ?? "auto") : await (await import("./lm-validate.ts")).validateWithLm(dir, opts.backend ?? "auto");
   } catch (err) {
     throw new ModelValidationError((err as Error).message);
   }
