@@ -51,7 +51,8 @@ test("an admin imports a model from the Models page, serves it now, and the aren
   await page.getByLabel("Directory on the server").fill(broken);
   await page.getByLabel("Name", { exact: true }).fill(`broken ${run}`);
   await page.getByRole("button", { name: "Import" }).click();
-  await expect(page.getByRole("alert")).toContainText(/has no config\.json/);
+  const importForm = page.getByRole("region", { name: "Import a model" });
+  await expect(importForm.getByRole("alert")).toContainText(/Cannot import: .* has no config\.json/);
   await expect(rows).toHaveCount(before);
 
   // A relative path is refused field by field before anything runs.

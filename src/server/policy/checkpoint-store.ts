@@ -97,7 +97,7 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   async localPath(uri: string): Promise<string> {
     const dir = fileUriToPath(uri);
     try {
-      const s = await stat(dir);
+      const s = await stat(/*turbopackIgnore: true*/ dir);
       if (!s.isDirectory()) throw new CheckpointError(`checkpoint ${uri} is not a directory`);
     } catch (err) {
       if (err instanceof CheckpointError) throw err;
@@ -109,7 +109,7 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   owns(uri: string): boolean {
     let dir: string;
     try {
-      dir = path.resolve(fileUriToPath(uri));
+      dir = path.resolve(/*turbopackIgnore: true*/ fileUriToPath(uri));
     } catch {
       return false;
     }
