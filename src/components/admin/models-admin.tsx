@@ -107,7 +107,7 @@ function ImportForm({ onImported }: { onImported: () => void }) {
       <p className="mt-1 text-sm text-slate-600">
         A Hugging Face model directory on this server (config.json, safetensors weights, tokenizer files), copied here from wherever you downloaded it. It is
         checked (architecture, every tensor&apos;s shape, tokenizer, a one-token forward pass) and copied into the checkpoint store; if anything is wrong nothing is
-        registered. Prompts longer than the model&apos;s context are refused when they are imported and never assigned to battles.
+        registered. Prompts longer than the serving model&apos;s context are handled by one rule at prompt import and battle assignment, never by a sampler.
       </p>
       <form className="mt-3 grid gap-3 sm:grid-cols-2" onSubmit={submit}>
         <div className="sm:col-span-2">
