@@ -101,7 +101,7 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
   let houseCopy: { prepared: PreparedModel; uri: string } | null = null;
   if (house.ok && (await db.policyVersion.count()) === 0) {
     try {
-      const prepared = await prepareModelDir({ db, store, dir: houseModelDir, validate: { backend: env.TF_BACKEND } });
+      const prepared = await prepareModelDir({ db, store, dir: houseModelDir, validate: { backend: env.TF_BACKEND, inWorker: true } });
       houseCopy = { prepared, uri: await copyToStore(store, prepared, `house-${prepared.digest.slice(0, 12)}`) };
     } catch (err) {
       house = { ok: false, reason: `house model at ${houseModelDir} is not usable: ${(err as Error).message}` };

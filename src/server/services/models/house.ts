@@ -35,7 +35,7 @@ export async function syncHouseModel(o: { db: PrismaClient; store: CheckpointSto
   }
   const previous = houses[0]!;
   try {
-    const { version } = await registerModelDir({ db: o.db, store: o.store, dir, displayName: "house model", source: "HOUSE", notes: `HOUSE_MODEL_DIR ${dir} (changed after ${previous.name})` });
+    const { version } = await registerModelDir({ db: o.db, store: o.store, dir, displayName: "house model", source: "HOUSE", validate: { inWorker: true }, notes: `HOUSE_MODEL_DIR ${dir} (changed after ${previous.name})` });
     const reason = `the house model at ${dir} is not the one registered as ${previous.name}; registered it as ${version.name} (CANDIDATE). Serve it from Admin → Models when you want it`;
     o.log("house model changed", { dir, previous: previous.name, registered: version.name, sha256: digest });
     return { action: "registered", versionId: version.id, versionName: version.name, reason };
