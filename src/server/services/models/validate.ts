@@ -52,9 +52,11 @@ export async function validateModelDir(dirInput: string, opts: ValidateOptions =
     const torch = existsSync(path.join(dir, "pytorch_model.bin"));
     throw new ModelValidationError(`${dir} has no model.safetensors${torch ? " (only pytorch_model.bin: convert it to safetensors first)" : ""}`);
   }
-  // The house model names a built-in tokenizer in config.json; every other model brings tokenizer.json.
+  // The house model names a built-in tokenizer in config.json; every other model brings its
+  // tokenizer files (tokenizer.json, or vocab.json + merges.txt in older GPT-2 exports).
   const builtIn = (config.dpo_arena as { tokenizer?: unknown } | undefined)?.tokenizer;
-  if (!files.includes("tokenizer.json") && typeof builtIn !== "string") {
+  const bpeFiles = files.includes("vocab.json") && files.includes("merges.txt");
+  if (!files.includes("tokenizer.json") && !bpeFiles && typeof builtIn !== "string") {
     throw new ModelValidationError(`${dir} has no tokenizer.json (copy the model's tokenizer files into the directory)`);
   }
 
