@@ -2,15 +2,13 @@
 // model files into the checkpoint store under their digest, check the copy is what was
 // validated, then insert the version. All-or-nothing: any failure removes the copy, and
 // nothing is inserted, so neither the store nor what is served changes.
-import { statfs } from "node:fs/promises";
+import { readFile, statfs } from "node:fs/promises";
+import path from "node:path";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
-import { DirectoryCheckpointStore } from "../../policy/checkpoint-store.ts";
+import { DirectoryCheckpointStore, type CheckpointStore } from "../../policy/checkpoint-store.ts";
 import { checkpointDigest } from "../../policy/digest.ts";
 import { nextVersionName } from "../versions/list.ts";
 import { ModelValidationError, validateModelDir, type ModelReport, type ValidateOptions } from "./validate.ts";
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 
 export interface RegisterOptions {
   db: PrismaClient;
@@ -18,7 +16,6 @@ export interface RegisterOptions {
   dir: string;
   displayName: string;
   source: "HOUSE" | "IMPORTED";
-  status?: "CANDIDATE" | "SERVING";
   validate?: ValidateOptions;
   notes?: string;
 }
@@ -96,7 +93,7 @@ export async function registerModelDir(o: RegisterOptions): Promise<RegisteredMo
     const uri = await copyToStore(o.store, prepared, `${name}-${prepared.digest.slice(0, 12)}`);
     try {
       const version = await o.db.policyVersion.create({
-        data: rootVersionData(prepared, { name, uri, displayName: o.displayName, source: o.source, status: o.status ?? "CANDIDATE", notes: o.notes }),
+        data: rootVersionData(prepared, { name, uri, displayName: o.displayName, source: o.source, status: "CANDIDATE", notes: o.notes }),
         select: { id: true, name: true, displayName: true, checkpointUri: true, checkpointSha256: true, status: true },
       });
       return { version, report: prepared.report };
