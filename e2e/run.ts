@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     await applyMigrations({ databaseUrl });
     const db = createPrismaClient(databaseUrl);
     try {
-      const result = await seed(db, { adminUsername: ADMIN_USERNAME, adminPassword: ADMIN_PASSWORD });
+      const result = await seed(db, { adminUsername: ADMIN_USERNAME, adminPassword: ADMIN_PASSWORD, checkpointDir });
       say(`seeded: admin ${result.admin.username}, ${result.promptsAdded} prompts`);
     } finally {
       await db.$disconnect();

@@ -3,6 +3,7 @@
 const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   sample: { summary: "sample completions from a checkpoint", load: () => import("../src/lm/cli/sample.ts") },
   logprobs: { summary: "score prompt/chosen/rejected JSONL with a checkpoint", load: () => import("../src/lm/cli/logprobs.ts") },
+  "import-model": { summary: "validate a Hugging Face model directory and register it as a new base version", load: () => import("../src/server/services/models/cli.ts") },
   ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
   "reset-admin-password": resetAdminPasswordCommand(),
 };
@@ -16,7 +17,7 @@ async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);
   const cmd = name ? commands[name] : undefined;
   if (!cmd) {
-    const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
+    const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(13)} ${c.summary}`);
     console.error(`usage: npm run cli -- <command> [options]\n\ncommands:\n${lines.join("\n")}`);
     return name ? 2 : 0;
   }

@@ -6,6 +6,8 @@ import PgBoss from "pg-boss";
 import { createPrismaClient, type PrismaClient } from "../src/server/db/client.ts";
 import { createLogger, type Logger } from "../src/server/log.ts";
 import { DirectoryCheckpointStore, type CheckpointStore } from "../src/server/policy/checkpoint-store.ts";
+import { getEnv } from "../src/server/env.ts";
+import { pruneCheckpoints } from "../src/server/services/models/retention.ts";
 import { executeRound } from "../src/server/services/rounds/execute.ts";
 import { defaultWorkerId, reapExpiredRounds, triggerRound } from "../src/server/services/rounds/lifecycle.ts";
 import { loopReadiness } from "../src/server/services/rounds/readiness.ts";
@@ -38,6 +40,10 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const store = opts.store ?? new DirectoryCheckpointStore(opts.checkpointDir);
   const db = createPrismaClient(opts.databaseUrl);
+  if (store instanceof DirectoryCheckpointStore) {
+    const removed = await store.cleanLeftovers().catch((err: Error) => (log.warn("could not clean checkpoint leftovers", { error: err.message }), []));
+    if (removed.length > 0) log.info("removed unfinished checkpoint copies left by crashed writers", { removed });
+  }
   const shutdown = new AbortController();
 
   const boss: PgBoss = await withDbRetry(() => startBoss({ databaseUrl: opts.databaseUrl }), {
@@ -60,7 +66,14 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   });
 
   let lastScheduleCheck = 0;
+  let lastPrune = 0;
   async function tick(): Promise<void> {
+    if (Date.now() - lastPrune >= 60_000) {
+      lastPrune = Date.now();
+      await pruneCheckpoints({ db, store, keepLast: getEnv().CHECKPOINT_KEEP_LAST, log: (msg, fields) => log.info(msg, fields) }).catch((err) =>
+        log.warn("checkpoint retention pass failed; will retry", { error: (err as Error).message }),
+      );
+    }
     const reaped = await reapExpiredRounds({ db, exceptWorkerId: workerId });
     for (const id of reaped) {
       log.warn("round's trainer stopped renewing its lease; marked FAILED", { roundId: id });

@@ -33,6 +33,8 @@ export const envSchema = z.object({
   TF_BACKEND: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto"),
   CHECKPOINT_DIR: z.string().min(1).default(".data/checkpoints"),
   HOUSE_MODEL_DIR: z.string().min(1).default("models/house"),
+  /** Checkpoints kept besides the serving lineage, every version that ever served and imports (see README "Bring your own model"). */
+  CHECKPOINT_KEEP_LAST: z.coerce.number({ message: "must be a number (checkpoints)" }).int("must be a whole number").min(1, "must be ≥ 1").default(5),
   TRAINER_ENABLED: booleanString.default(true),
   /** Sampler threads in the web process (default: one per core beyond the first, at most 2). */
   SAMPLER_THREADS: positiveInt("threads").max(16, "must be ≤ 16").optional(),

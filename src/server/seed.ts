@@ -1,12 +1,18 @@
 // What a first run needs: an admin, the starter prompt pool, default settings and the house
 // model registered as v0. Safe to run on every start: it only adds what is missing.
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import { hashPassword } from "./auth/password.ts";
 import { getEnv } from "./env.ts";
+import { DirectoryCheckpointStore } from "./policy/checkpoint-store.ts";
+import { sha256File } from "./policy/digest.ts";
+import { syncHouseModel } from "./services/models/house.ts";
+import { copyToStore, prepareModelDir, rootVersionData, type PreparedModel } from "./services/models/register.ts";
 import { loopSettingsSchema } from "./services/rounds/settings.ts";
+
+export { sha256File };
 
 /** Two processes starting together must not both create the admin or the prompt pool. */
 const SEED_LOCK_KEY = 72707370;
@@ -30,6 +36,8 @@ export interface SeedOptions {
   adminPassword?: string;
   promptsFile?: string;
   houseModelDir?: string;
+  /** where the house model is copied to (default CHECKPOINT_DIR) */
+  checkpointDir?: string;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -37,7 +45,7 @@ export interface SeedResult {
   admin: { username: string; created: boolean; generatedPassword?: string };
   promptsAdded: number;
   settingsAdded: number;
-  houseModel: { registered: boolean; reason: string; versionId?: number };
+  houseModel: { registered: boolean; reason: string; versionId?: number; versionName?: string };
 }
 
 export interface SeedPrompt {
@@ -64,12 +72,6 @@ export function parsePromptFile(content: string): SeedPrompt[] {
   return prompts;
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 function generatePassword(): string {
   return randomBytes(15).toString("base64url");
 }
@@ -89,9 +91,24 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
   const generatedPassword = presetPassword ? undefined : generatePassword();
   const adminExists = (await db.user.count({ where: { username: adminUsername } })) > 0;
   let passwordHash = adminExists ? undefined : await hashPassword(presetPassword ?? generatedPassword!);
-  const house = await readHouseModel(houseModelDir);
+  const store = new DirectoryCheckpointStore(path.resolve(opts.checkpointDir ?? env.CHECKPOINT_DIR));
+  // A writer that crashed mid-copy left a hidden staging directory; nothing else will delete it.
+  const leftovers = await store.cleanLeftovers().catch((err: Error) => (log("could not clean checkpoint leftovers", { error: err.message }), []));
+  if (leftovers.length > 0) log("removed unfinished checkpoint copies left by crashed writers", { removed: leftovers });
+  let house = await readHouseModel(houseModelDir);
+  // The first start validates the house model like an import and copies it into the store, so
+  // later changes to HOUSE_MODEL_DIR can never change v0's files under its recorded sha256.
+  let houseCopy: { prepared: PreparedModel; uri: string } | null = null;
+  if (house.ok && (await db.policyVersion.count()) === 0) {
+    try {
+      const prepared = await prepareModelDir({ db, store, dir: houseModelDir, validate: { backend: env.TF_BACKEND, inWorker: true } });
+      houseCopy = { prepared, uri: await copyToStore(store, prepared, `house-${prepared.digest.slice(0, 12)}`) };
+    } catch (err) {
+      house = { ok: false, reason: `house model at ${houseModelDir} is not usable: ${(err as Error).message}` };
+    }
+  }
 
-  return db.$transaction(
+  const result = await db.$transaction(
     async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${SEED_LOCK_KEY})`;
 
@@ -119,23 +136,23 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
       let houseModel: SeedResult["houseModel"];
       if ((await tx.policyVersion.count()) > 0) {
         houseModel = { registered: false, reason: "policy versions already exist" };
-      } else if (!house.ok) {
-        houseModel = { registered: false, reason: house.reason };
-        log("house model not registered yet; it will be on the next start once it exists", { reason: house.reason });
+      } else if (!house.ok || !houseCopy) {
+        const reason = house.ok ? "house model was not prepared" : house.reason;
+        houseModel = { registered: false, reason };
+        log("house model not registered yet; it will be on the next start once it exists", { reason });
       } else {
         const v0 = await tx.policyVersion.create({
-          data: {
+          data: rootVersionData(houseCopy.prepared, {
             name: "v0",
-            checkpointUri: "file:" + houseModelDir,
-            checkpointSha256: house.sha256,
+            uri: houseCopy.uri,
+            displayName: "house model",
+            source: "HOUSE",
             status: "SERVING",
-            modelConfig: house.config as object,
-            notes: "house model shipped with the repository",
-            promotedAt: new Date(),
-          },
+            notes: `house model shipped with the repository (HOUSE_MODEL_DIR ${houseModelDir})`,
+          }),
         });
-        houseModel = { registered: true, reason: "registered v0 as SERVING", versionId: v0.id };
-        log("registered house model as v0", { checkpoint: v0.checkpointUri, sha256: house.sha256 });
+        houseModel = { registered: true, reason: "registered v0 as SERVING", versionId: v0.id, versionName: v0.name };
+        log("registered house model as v0", { checkpoint: v0.checkpointUri, sha256: v0.checkpointSha256 });
       }
 
       return {
@@ -147,9 +164,21 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
     },
     { timeout: 60_000, maxWait: 60_000 },
   );
+
+  if (houseCopy && !result.houseModel.registered) {
+    // Another process registered first. Its v0 may be this very copy (same digest, same key).
+    const used = await db.policyVersion.count({ where: { checkpointUri: houseCopy.uri } });
+    if (used === 0) await store.remove(houseCopy.uri).catch(() => {});
+  }
+  if (!houseCopy && result.houseModel.reason === "policy versions already exist" && house.ok) {
+    const sync = await syncHouseModel({ db, store, dir: houseModelDir, log });
+    if (sync.action === "registered") result.houseModel = { registered: true, reason: sync.reason, versionId: sync.versionId, versionName: sync.versionName };
+    else if (sync.action === "none") result.houseModel = { registered: false, reason: sync.reason };
+  }
+  return result;
 }
 
-type HouseModel = { ok: true; sha256: string; config: unknown } | { ok: false; reason: string };
+type HouseModel = { ok: true } | { ok: false; reason: string };
 
 async function readHouseModel(dir: string): Promise<HouseModel> {
   const weights = path.join(dir, "model.safetensors");
@@ -157,12 +186,11 @@ async function readHouseModel(dir: string): Promise<HouseModel> {
   if (!existsSync(weights) || !existsSync(configFile)) {
     return { ok: false, reason: `no house model at ${dir} (needs config.json and model.safetensors)` };
   }
-  let config: unknown;
   try {
-    config = JSON.parse(readFileSync(configFile, "utf8"));
+    JSON.parse(readFileSync(configFile, "utf8"));
   } catch (err) {
     return { ok: false, reason: `house model config ${configFile} is not valid JSON: ${(err as Error).message}` };
   }
-  return { ok: true, sha256: await sha256File(weights), config };
+  return { ok: true };
 }
 

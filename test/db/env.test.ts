@@ -16,6 +16,7 @@ describe("parseEnv", () => {
       TF_BACKEND: "auto",
       CHECKPOINT_DIR: ".data/checkpoints",
       HOUSE_MODEL_DIR: "models/house",
+      CHECKPOINT_KEEP_LAST: 5,
       TRAINER_ENABLED: true,
       SAMPLER_NICE: 10,
       EMBEDDED_PG_PORT: 54329,

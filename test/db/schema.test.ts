@@ -47,6 +47,7 @@ describe("schema round-trip through Prisma Client", () => {
       id: 77, name: "v1", parentId: parent.id, checkpointUri: "file:/ckpt/v1", checkpointSha256: "f".repeat(64), status: "SERVING",
       modelConfig: { vocabSize: 260, nLayer: 4, nested: { list: [1, 2.5, null, "x"] } }, notes: "promoted by test",
       createdAt: at("4"), promotedAt: at("5"),
+      source: "IMPORTED", architecture: "llama", displayName: "SmolLM2 «135M» ✨", parameterCount: 134_515_008n, sourcePath: "/srv/models/SmolLM2-135M-Instruct", checkpointPrunedAt: at("6"),
     };
     await db.policyVersion.create({ data: written.PolicyVersion as Prisma.PolicyVersionUncheckedCreateInput });
     read.PolicyVersion = await db.policyVersion.findUnique({ where: { id: 77 } });

@@ -1,5 +1,5 @@
 // seed() on a real, migrated database: idempotent, and the house model registered when present.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,11 +7,15 @@ import { verifyPassword } from "../../src/server/auth/password.ts";
 import { DEFAULT_PROMPTS_FILE, DEFAULT_SETTINGS, parsePromptFile, seed, sha256File } from "../../src/server/seed.ts";
 import { readFileSync } from "node:fs";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { HOUSE_MODEL_DIR } from "../../src/lm/index.ts";
+import { checkpointDigest } from "../../src/server/policy/digest.ts";
 
 let t: TestDatabase;
 let noModelDir: string;
 let houseDir: string;
+let storeDir: string;
 beforeAll(async () => {
+  storeDir = mkdtempSync(path.join(tmpdir(), "dpo-store-"));
   t = await createTestDatabase();
   noModelDir = mkdtempSync(path.join(tmpdir(), "dpo-nomodel-"));
   houseDir = mkdtempSync(path.join(tmpdir(), "dpo-house-"));
@@ -20,6 +24,7 @@ afterAll(async () => {
   await t?.drop();
   rmSync(noModelDir, { recursive: true, force: true });
   rmSync(houseDir, { recursive: true, force: true });
+  rmSync(storeDir, { recursive: true, force: true });
 });
 
 const pool = parsePromptFile(readFileSync(DEFAULT_PROMPTS_FILE, "utf8"));
@@ -83,19 +88,20 @@ describe("seed", () => {
     expect(await verifyPassword(twin.passwordHash, "correct horse battery")).toBe(true);
   });
 
-  it("registers the house model as v0 SERVING once it appears, with its sha256 and config", async () => {
-    const config = { vocabSize: 260, nLayer: 2, nHead: 2, nEmbd: 64, blockSize: 128, tokenizer: "byte" };
-    writeFileSync(path.join(houseDir, "config.json"), JSON.stringify(config));
-    writeFileSync(path.join(houseDir, "model.safetensors"), Buffer.from("not really weights, but bytes to hash"));
-    const r = await seed(t.db, { adminUsername: "root", houseModelDir: houseDir });
+  it("registers the house model as v0 SERVING once it appears: validated, copied into the store, its digest covering config.json", async () => {
+    cpSync(HOUSE_MODEL_DIR, houseDir, { recursive: true });
+    const r = await seed(t.db, { adminUsername: "root", houseModelDir: houseDir, checkpointDir: storeDir });
     expect(r.houseModel.registered).toBe(true);
     const v0 = await t.db.policyVersion.findUniqueOrThrow({ where: { name: "v0" } });
-    expect(v0).toMatchObject({ status: "SERVING", checkpointUri: "file:" + houseDir, modelConfig: config });
-    expect(v0.checkpointSha256).toBe(await sha256File(path.join(houseDir, "model.safetensors")));
-    expect(v0.checkpointSha256).toMatch(/^[0-9a-f]{64}$/);
+    const config = JSON.parse(readFileSync(path.join(houseDir, "config.json"), "utf8"));
+    expect(v0).toMatchObject({ status: "SERVING", source: "HOUSE", architecture: "gpt2", parentId: null, sourcePath: houseDir, modelConfig: config });
+    expect(v0.checkpointUri.startsWith(`file:${storeDir}/`)).toBe(true);
+    expect(v0.checkpointSha256).toBe(await checkpointDigest(houseDir));
+    expect(v0.checkpointSha256).not.toBe(await sha256File(path.join(houseDir, "model.safetensors")));
+    expect(Number(v0.parameterCount)).toBeGreaterThan(500_000);
     expect(v0.promotedAt).toBeInstanceOf(Date);
 
-    const again = await seed(t.db, { adminUsername: "root", houseModelDir: houseDir });
+    const again = await seed(t.db, { adminUsername: "root", houseModelDir: houseDir, checkpointDir: storeDir });
     expect(again.houseModel.registered).toBe(false);
     expect(await t.db.policyVersion.count()).toBe(1);
   });

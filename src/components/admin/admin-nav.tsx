@@ -6,6 +6,7 @@ const SECTIONS = [
   { href: "/admin/labelers", label: "Labelers" },
   { href: "/admin/settings", label: "Sampling" },
   { href: "/admin/rounds", label: "Training rounds" },
+  { href: "/admin/models", label: "Models" },
 ];
 
 /** Tabs across the admin console; `current` is the href of the page showing it. */

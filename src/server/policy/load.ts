@@ -1,31 +1,20 @@
-// Loading a policy version's weights: fetch from the store, load, and refuse anything whose
-// sha256 differs from what the database recorded. Callers keep serving the previous version
-// when this throws.
+// Loading a policy version's weights: fetch from the store, check the files against the
+// recorded digest (weights, config.json and tokenizer: see digest.ts), then load. Callers keep
+// serving the previous version when this throws.
 import { loadCheckpoint } from "../../lm/index.ts";
 import { CheckpointError, type CheckpointStore } from "./checkpoint-store.ts";
+import { verifyDigest, type VersionRef } from "./verify-digest.ts";
 
-export interface VersionRef {
-  id: number;
-  name: string;
-  checkpointUri: string;
-  checkpointSha256: string;
-}
+export { verifyDigest, type VersionRef };
 
 export type LoadedCheckpoint = Awaited<ReturnType<typeof loadCheckpoint>>;
 
 export async function loadVerified(store: CheckpointStore, version: VersionRef): Promise<LoadedCheckpoint> {
   const dir = await store.localPath(version.checkpointUri);
-  let loaded: LoadedCheckpoint;
+  await verifyDigest(dir, version);
   try {
-    loaded = await loadCheckpoint(dir);
+    return await loadCheckpoint(dir);
   } catch (err) {
     throw new CheckpointError(`checkpoint of ${version.name} (${version.checkpointUri}) cannot be loaded: ${(err as Error).message}`, { cause: err });
   }
-  if (loaded.sha256 !== version.checkpointSha256) {
-    loaded.model.dispose();
-    throw new CheckpointError(
-      `checkpoint of ${version.name} is corrupt: sha256 ${loaded.sha256.slice(0, 12)}… does not match the recorded ${version.checkpointSha256.slice(0, 12)}…`,
-    );
-  }
-  return loaded;
 }

@@ -13,7 +13,8 @@ import { dpoSchema, gatesSchema } from "../../../dpo/config.ts";
 import { evalSummary, type StepMetrics } from "../../../dpo/metrics.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
-import { loadVerified, type LoadedCheckpoint } from "../../policy/load.ts";
+import { loadVerified, type LoadedCheckpoint, type VersionRef } from "../../policy/load.ts";
+import { checkpointDigest } from "../../policy/digest.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
 import { jsonSafe, recordVerdict, registerResult, RoundLostError } from "./finish.ts";
@@ -147,7 +148,9 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
 
     // The checkpoint is written whatever the verdict, so a rejected version can be inspected.
     workDir = await mkdtemp(path.join(tmpdir(), "dpo-round-"));
-    const { sha256 } = await saveCheckpoint(result.model, baseModel.tokenizer, workDir);
+    await saveCheckpoint(result.model, baseModel.tokenizer, workDir);
+    // The recorded digest covers config.json and tokenizer files too, not just the weights.
+    const sha256 = await checkpointDigest(workDir);
     const failure = result.passed ? null : gateFailureMessage(result.gates) ?? "a gate failed";
     const summary = jsonSafe({
       ...result.summary,
