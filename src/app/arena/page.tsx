@@ -8,7 +8,7 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Arena" };
 
 export default async function ArenaPage() {
-  const user = await requireUser();
+  const user = await requireUser("/arena");
   return (
     <AppShell user={user}>
       <h1 className="text-2xl font-bold tracking-tight">Arena</h1>

@@ -16,7 +16,7 @@ export const metadata: Metadata = { title: "Leaderboard" };
 
 export default async function LeaderboardPage() {
   const [user, visibility] = await Promise.all([getCurrentUser(), getLeaderboardVisibility({ db })]);
-  if (visibility === "labelers" && !user) redirect("/login");
+  if (visibility === "labelers" && !user) redirect("/login?reason=signin&next=%2Fleaderboard");
   const [result, overview] = await Promise.all([getLeaderboard({ db }), versionOverview({ db })]);
   const view = <LeaderboardView result={result} overview={overview} isAdmin={user?.role === "ADMIN"} visibility={visibility} />;
   return user ? <AppShell user={user}>{view}</AppShell> : <PublicShell>{view}</PublicShell>;
