@@ -24,8 +24,15 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
     <>
       <h1 className="text-2xl font-bold tracking-tight">Leaderboard</h1>
       <p className="mt-1 text-sm text-slate-600" data-testid="leaderboard-summary">
-        {models.length === 0 ? <>Nothing to rate yet</> : <>{board.totalBattles} rated battles among {models.length} versions</>}
-        {board.selfBattles > 0 && <> · {board.selfBattles} self-battles (two samples of one version) train the model but do not count here</>} · updated {updated}
+        {models.length === 0 ? (
+          <>Nothing to rate yet (see Versions below)</>
+        ) : (
+          <>
+            {board.totalBattles} rated battles among {models.length} versions
+            {board.selfBattles > 0 && <> · {board.selfBattles} self-battles (two samples of one version) train the model but do not count here</>}
+          </>
+        )}{" "}
+        · updated {updated}
         {status === "stale" && <> · {currentVotes - snapshot.mark.votes} newer votes are being added…</>}
       </p>
       <LeaderboardAutoRefresh stale={status === "stale"} computedAt={snapshot.computedAt} />
