@@ -17,7 +17,7 @@ function onSessionLost(error: unknown) {
   if (!(error instanceof TRPCClientError)) return;
   const data = error.data as { httpStatus?: number; path?: string } | undefined;
   if (data?.httpStatus === 401 && data.path !== "auth.signIn" && window.location.pathname !== "/login") {
-    window.location.assign(`/login?${new URLSearchParams({ reason: "expired", next: window.location.pathname })}`);
+    window.location.assign("/login");
   }
 }
 
