@@ -167,7 +167,9 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     }
     if (opts.extraPrompts) {
       const texts = promptSet === "sentiment" ? sentimentPrefixes(opts.extraPrompts, "train", { seed: opts.seed }) : bookPrefixes(opts.extraPrompts, { seed: opts.seed });
-      const report = await admin.mutation<{ added: number }>("prompts.import", { content: texts.join("\n"), filename: `sim-${promptSet}.txt`, format: "text" });
+      // One labeler per prompt: a prompt two labelers judge reuses the first battle's completions,
+      // which in the rating phase would be an older on-policy pair instead of a rated one.
+      const report = await admin.mutation<{ added: number }>("prompts.import", { content: texts.join("\n"), filename: `sim-${promptSet}.txt`, format: "text", overlapTarget: 1 });
       log(`imported ${report.added} ${promptSet} prompts`);
     }
 
