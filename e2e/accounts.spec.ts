@@ -57,14 +57,14 @@ test("admin creates a labeler; the labeler signs in, sees the arena, and cannot 
   await page.goto("/arena");
   await signOut(page);
   await page.goto("/arena");
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?reason=signin&next=%2Farena$/);
 });
 
 test("a wrong password shows an error and no session", async ({ page }) => {
   await signIn(page, adminUsername, "definitely-wrong");
   await expect(page.getByRole("alert").filter({ hasText: "Wrong username or password." })).toBeVisible();
   await page.goto("/admin");
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?reason=signin$/);
 });
 
 test("the health endpoint reports the database", async ({ request }) => {
@@ -107,7 +107,8 @@ test("disabling a labeler ends their session at once", async ({ browser }) => {
   await expect(row).toContainText("disabled");
 
   await labelerPage.reload();
-  await expect(labelerPage).toHaveURL(/\/login$/);
+  // the page's own 401 handling may get there first, without the reason
+  await expect(labelerPage).toHaveURL(/\/login(\?reason=expired&next=%2Farena)?$/);
   await signIn(labelerPage, labeler, "labeler-pass-123");
   await expect(labelerPage.getByRole("alert").filter({ hasText: "disabled" })).toBeVisible();
 

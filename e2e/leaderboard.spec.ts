@@ -101,7 +101,8 @@ test("the leaderboard ranks planted versions, honours the visibility setting, an
   // Anonymous visitors are sent to sign in while the board is for signed-in users only.
   const anonymous = await (await browser.newContext()).newPage();
   await anonymous.goto("/leaderboard");
-  await expect(anonymous).toHaveURL(/\/login$/);
+  await expect(anonymous).toHaveURL(/\/login\?reason=signin&next=%2Fleaderboard$/);
+  await expect(anonymous.getByTestId("login-reason")).toContainText("the leaderboard");
 
   await page.getByRole("link", { name: "Leaderboard" }).click();
   await expect(page.getByRole("heading", { name: "Leaderboard", level: 1 })).toBeVisible();

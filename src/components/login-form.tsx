@@ -5,7 +5,8 @@ import { useState, type FormEvent } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, input, label } from "./ui";
 
-export function LoginForm() {
+/** `next`: a local path the visitor wanted (checked by the login page); else the role's home. */
+export function LoginForm({ next = null }: { next?: string | null }) {
   const trpc = useTRPC();
   const router = useRouter();
   const [username, setUsername] = useState("");
@@ -13,7 +14,7 @@ export function LoginForm() {
   const signIn = useMutation(
     trpc.auth.signIn.mutationOptions({
       onSuccess: ({ user }) => {
-        router.replace(user.role === "ADMIN" ? "/admin" : "/arena");
+        router.replace(next ?? (user.role === "ADMIN" ? "/admin" : "/arena"));
         router.refresh();
       },
     }),

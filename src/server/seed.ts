@@ -10,6 +10,7 @@ import { DirectoryCheckpointStore } from "./policy/checkpoint-store.ts";
 import { sha256File } from "./policy/digest.ts";
 import { syncHouseModel } from "./services/models/house.ts";
 import { copyToStore, prepareModelDir, rootVersionData, type PreparedModel } from "./services/models/register.ts";
+import { arenaSettingsSchema, poolOverlapTarget, samplingSettingsSchema } from "./services/arena-settings/index.ts";
 import { loopSettingsSchema } from "./services/rounds/settings.ts";
 
 export { sha256File };
@@ -24,9 +25,9 @@ export const DEFAULT_PROMPTS_FILE = path.resolve(import.meta.dirname, "../../pri
  * admin's change survives restarts; the services that read them validate them with zod.
  */
 export const DEFAULT_SETTINGS: Record<string, unknown> = {
-  sampling: { temperature: 0.9, topP: 0.95, topK: 0, maxNewTokens: 64 },
-  arena: { onPolicyShare: 0.8, battleLeaseMinutes: 30, overlapTarget: 1 },
-  // The loop's rows come from its own schema, so there is one place for their defaults.
+  // Every row comes from its service's schema, so there is one place for the defaults.
+  sampling: samplingSettingsSchema.parse({}),
+  arena: arenaSettingsSchema.parse({}),
   ...loopSettingsSchema.parse({}),
 };
 
@@ -124,7 +125,11 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
       );
       const missing = prompts.filter((p) => !known.has(p.text));
       if (missing.length > 0) {
-        await tx.prompt.createMany({ data: missing.map((p) => ({ text: p.text, heldOut: p.heldOut, source: "seed" })) });
+        // A share of the starter pool goes to two labelers, so agreement fills in from the start
+        // (under the stored settings when an admin already changed them).
+        const stored = await tx.setting.findUnique({ where: { key: "arena" }, select: { value: true } });
+        const arena = arenaSettingsSchema.safeParse(stored?.value ?? {}).data ?? arenaSettingsSchema.parse({});
+        await tx.prompt.createMany({ data: missing.map((p) => ({ text: p.text, heldOut: p.heldOut, source: "seed", overlapTarget: poolOverlapTarget(p.text, arena) })) });
         log("added seed prompts", { count: missing.length, heldOut: missing.filter((p) => p.heldOut).length });
       }
 

@@ -1,6 +1,8 @@
 // The arena, prompts and stats routers over the real tRPC fetch handler: field-level 4xx
 // messages for bad input, roles, and the import report.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { DEFAULT_INSTRUCTIONS } from "../../src/server/services/arena-settings/index.ts";
 import { DEFAULT_SETTINGS } from "../../src/server/seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createUser, errorOf, httpClient } from "../api/fixtures.ts";
@@ -59,8 +61,30 @@ describe("arena router", () => {
 
     const ok = await http.mutate("arena.updateSettings", { sampling: { temperature: 0.5 }, arena: { allowLabelerPrompts: true } }, { cookie: admin });
     expect(ok.status).toBe(200);
-    expect(data(ok)).toMatchObject({ sampling: { temperature: 0.5, topP: 0.95, maxNewTokens: 64 }, arena: { allowLabelerPrompts: true, onPolicyShare: 0.8 } });
-    expect(data(await http.query("arena.options", undefined, { cookie: labeler }))).toEqual({ allowLabelerPrompts: true });
+    expect(data(ok)).toMatchObject({ sampling: { temperature: 0.5, topP: 0.95, maxNewTokens: 160 }, arena: { allowLabelerPrompts: true, onPolicyShare: 0.8 } });
+    expect(data(await http.query("arena.options", undefined, { cookie: labeler }))).toEqual({ allowLabelerPrompts: true, instructions: DEFAULT_INSTRUCTIONS });
+
+    // instructions are the admin's words, checked like every other field
+    const empty = await http.mutate("arena.updateSettings", { arena: { instructions: "   " } }, { cookie: admin });
+    expect(empty.status).toBe(400);
+    expect((errorOf(empty).zodError as { fieldErrors: Record<string, string[]> }).fieldErrors["arena.instructions"]).toEqual(["Instructions must not be empty"]);
+    expect((await http.mutate("arena.updateSettings", { arena: { instructions: "Prefer the kinder one." } }, { cookie: admin })).status).toBe(200);
+    expect(data(await http.query("arena.options", undefined, { cookie: labeler }))).toMatchObject({ instructions: "Prefer the kinder one." });
+  });
+
+  it("tells the admin the serving model's length unit: bytes for the byte-level house model", async () => {
+    expect(data(await http.query("arena.lengthUnit", undefined, { cookie: admin }))).toEqual({ unit: null, version: null });
+    const houseConfig = JSON.parse(readFileSync("models/house/config.json", "utf8")) as object;
+    const v = await t.db.policyVersion.create({ data: { name: "v-unit", checkpointUri: "file:/nowhere", checkpointSha256: "0", status: "SERVING", modelConfig: houseConfig } });
+    try {
+      expect(data(await http.query("arena.lengthUnit", undefined, { cookie: admin }))).toEqual({ unit: "bytes", version: "v-unit" });
+      // a GPT-2 BPE vocabulary (as a round stores it, GPTConfig layout) counts tokens
+      await t.db.policyVersion.update({ where: { id: v.id }, data: { modelConfig: { vocabSize: 50257, nPositions: 1024, tokenizer: "gpt2" } } });
+      expect(data(await http.query("arena.lengthUnit", undefined, { cookie: admin }))).toEqual({ unit: "tokens", version: "v-unit" });
+      expect((await http.query("arena.lengthUnit", undefined, { cookie: labeler })).status).toBe(403);
+    } finally {
+      await t.db.policyVersion.delete({ where: { id: v.id } });
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { AppError } from "../../src/server/errors.ts";
 import { addLabeler, addPrompts, createArenaWorld, streamToEnd, type ArenaWorld } from "./helpers.ts";
 import { registerTinyHouse } from "../loop/fixtures.ts";
 import { displayText } from "../../src/server/services/battles/generate.ts";
+import { overshootFor } from "../../src/server/sampler/stop-rule.ts";
 
 let world: ArenaWorld;
 
@@ -215,7 +216,8 @@ describe("votes", () => {
     expect(rows.length).toBeGreaterThan(0);
     for (const c of rows) {
       expect(c).toMatchObject({ temperature: 1, maxNewTokens: 6, policyVersionId: world.v0.id });
-      expect(c.tokenIds.length).toBeLessThanOrEqual(6);
+      // the target, then at most the overshoot while looking for a word boundary (stop-rule.ts)
+      expect(c.tokenIds.length).toBeLessThanOrEqual(6 + overshootFor("bytes"));
       expect(c.battle!.kind).toBe("ON_POLICY");
     }
     // Left/right draw is random per battle and recorded.

@@ -99,7 +99,10 @@ describe("npm run sim (short, tiny model)", () => {
     expect(result.prompts).toEqual({ training: TRAINING_PROMPTS, reserve: 60, reserveImported: 60 });
     expect(result.votes - result.ratingVotes).toBeLessThanOrEqual(TRAINING_PROMPTS + LABELERS);
     expect(result.ratingVotes, logs.join("\n")).toBeGreaterThan(0);
-    expect(result.versions[1].ratingBattles).toBeGreaterThanOrEqual(result.ratingVotes);
+    // Each labeler may still hold one on-policy battle assigned just before the phase began (more
+    // likely since completions look past max new tokens for a word boundary): its vote counts
+    // in the phase but rates nothing.
+    expect(result.versions[1].ratingBattles).toBeGreaterThanOrEqual(result.ratingVotes - 3);
     expect(result.rounds.filter((r) => r.status === "SUCCEEDED").map((r) => r.resultVersion)).toEqual(["v1"]);
 
     const out = path.join(work, "report");

@@ -8,12 +8,14 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Arena" };
 
 export default async function ArenaPage() {
-  const user = await requireUser();
+  const user = await requireUser("/arena");
   return (
     <AppShell user={user}>
       <h1 className="text-2xl font-bold tracking-tight">Arena</h1>
-      <p className="mt-1 text-sm text-slate-600">Read the prompt, compare the two completions, and pick the better one. The keyboard is fastest.</p>
-      <Arena />
+      <p className="mt-1 text-sm text-slate-600">
+        Read the prompt, compare the two completions, and pick the better one.<span className="max-sm:hidden pointer-coarse:hidden"> The keyboard is fastest.</span>
+      </p>
+      <Arena userId={user.id} />
     </AppShell>
   );
 }

@@ -8,6 +8,7 @@ import { PublicShell } from "@/components/leaderboard/public-shell";
 import { getCurrentUser } from "@/server/auth/current-user";
 import { db } from "@/server/db/client";
 import { getLeaderboard } from "@/server/services/leaderboard/cache";
+import { versionOverview } from "@/server/services/leaderboard/versions";
 import { getLeaderboardVisibility } from "@/server/services/leaderboard/visibility";
 
 export const dynamic = "force-dynamic";
@@ -15,8 +16,8 @@ export const metadata: Metadata = { title: "Leaderboard" };
 
 export default async function LeaderboardPage() {
   const [user, visibility] = await Promise.all([getCurrentUser(), getLeaderboardVisibility({ db })]);
-  if (visibility === "labelers" && !user) redirect("/login");
-  const result = await getLeaderboard({ db });
-  const view = <LeaderboardView result={result} isAdmin={user?.role === "ADMIN"} visibility={visibility} />;
+  if (visibility === "labelers" && !user) redirect("/login?reason=signin&next=%2Fleaderboard");
+  const [result, overview] = await Promise.all([getLeaderboard({ db }), versionOverview({ db })]);
+  const view = <LeaderboardView result={result} overview={overview} isAdmin={user?.role === "ADMIN"} visibility={visibility} />;
   return user ? <AppShell user={user}>{view}</AppShell> : <PublicShell>{view}</PublicShell>;
 }

@@ -4,7 +4,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonPrimary, buttonSecondary, card, input, label } from "../ui";
+import { buttonPrimary, buttonSecondary, card, input, inputBase, label } from "../ui";
 
 export function PromptAdmin() {
   return (
@@ -22,7 +22,19 @@ function ImportForm() {
   const [filename, setFilename] = useState<string | undefined>();
   const [format, setFormat] = useState<"auto" | "jsonl" | "csv" | "text">("auto");
   const [overlap, setOverlap] = useState("");
-  const importer = useMutation(trpc.prompts.import.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() }) }));
+  // Bumped after an import to reset the file input (a file input's value cannot be set).
+  const [fileInputKey, setFileInputKey] = useState(0);
+  const importer = useMutation(
+    trpc.prompts.import.mutationOptions({
+      onSuccess: () => {
+        // The same text again would only come back as duplicates: the form empties, the report stays.
+        setContent("");
+        setFilename(undefined);
+        setFileInputKey((k) => k + 1);
+        return queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() });
+      },
+    }),
+  );
   const error = importer.error ? describeError(importer.error) : null;
 
   const onFile = async (file: File | undefined) => {
@@ -49,7 +61,7 @@ function ImportForm() {
           <label htmlFor="prompt-file" className={label}>
             File
           </label>
-          <input id="prompt-file" type="file" accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv" className="mt-1 text-sm" onChange={(e) => void onFile(e.target.files?.[0])} />
+          <input key={fileInputKey} id="prompt-file" type="file" accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv" className="mt-1 text-sm" onChange={(e) => void onFile(e.target.files?.[0])} />
         </div>
         <div>
           <label htmlFor="prompt-content" className={label}>
@@ -73,7 +85,7 @@ function ImportForm() {
             <label htmlFor="prompt-format" className={label}>
               Format
             </label>
-            <select id="prompt-format" className={`${input} mt-1`} value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+            <select id="prompt-format" className={`${inputBase} mt-1 block w-40`} value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
               <option value="auto">Detect</option>
               <option value="jsonl">JSONL</option>
               <option value="csv">CSV</option>
@@ -84,11 +96,11 @@ function ImportForm() {
             <label htmlFor="prompt-overlap" className={label}>
               Overlap target
             </label>
-            <input id="prompt-overlap" type="number" min={1} max={100} placeholder="default" className={`${input} mt-1 w-32`} value={overlap} aria-invalid={!!error?.fields.overlapTarget} onChange={(e) => setOverlap(e.target.value)} />
+            <input id="prompt-overlap" type="number" min={1} max={100} placeholder="default" className={`${inputBase} mt-1 block w-32`} value={overlap} aria-invalid={!!error?.fields.overlapTarget} onChange={(e) => setOverlap(e.target.value)} />
             {error?.fields.overlapTarget && <p className="mt-1 text-xs text-red-700">{error.fields.overlapTarget}</p>}
           </div>
-          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content === ""}>
-            Import
+          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content.trim() === ""}>
+            {importer.isPending ? "Importing…" : "Import"}
           </button>
         </div>
         {error && !Object.keys(error.fields).length && (
@@ -145,18 +157,18 @@ function PromptList() {
         <h2 id="pool-heading" className="text-lg font-semibold">
           Prompt pool {list.data && <span className="text-sm font-normal text-slate-500">({list.data.total})</span>}
         </h2>
-        <div className="flex flex-wrap gap-2">
+        <div className="flex w-full gap-2 sm:w-auto">
           <input
             aria-label="Search prompts"
             placeholder="Search…"
-            className={`${input} w-48`}
+            className={`${inputBase} w-full sm:w-56`}
             value={search}
             onChange={(e) => {
               setSearch(e.target.value);
               setPage(0);
             }}
           />
-          <select aria-label="Status" className={`${input} w-32`} value={status} onChange={(e) => (setStatus(e.target.value as typeof status), setPage(0))}>
+          <select aria-label="Status" className={`${inputBase} w-32`} value={status} onChange={(e) => (setStatus(e.target.value as typeof status), setPage(0))}>
             <option value="all">All</option>
             <option value="enabled">Enabled</option>
             <option value="disabled">Disabled</option>

@@ -5,6 +5,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, card, input } from "../ui";
+import { Instructions, useInstructions } from "./instructions";
 import { useBattleQueue, type Choice, type Reveal, type SlotName } from "./use-battle-queue";
 
 const CHOICES: { choice: Choice; label: string; keys: string }[] = [
@@ -16,11 +17,12 @@ const CHOICES: { choice: Choice; label: string; keys: string }[] = [
 
 const KEY_TO_CHOICE: Record<string, Choice> = { "1": "A", ArrowLeft: "A", "2": "B", ArrowRight: "B", "3": "TIE", ArrowDown: "TIE", "4": "BOTH_BAD", ArrowUp: "BOTH_BAD" };
 
-export function Arena() {
+export function Arena({ userId }: { userId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const q = useBattleQueue();
   const options = useQuery(trpc.arena.options.queryOptions());
+  const instructions = useInstructions(userId, options.data?.instructions);
   const { current } = q;
 
   useEffect(() => {
@@ -45,12 +47,20 @@ export function Arena() {
 
   return (
     <div className="mt-4 space-y-4">
+      {instructions.open && options.data && <Instructions text={options.data.instructions} onDismiss={instructions.dismiss} />}
       <section aria-labelledby="prompt-heading" className={card}>
         <div className="flex items-center justify-between gap-2">
           <h2 id="prompt-heading" className="text-xs font-semibold uppercase tracking-wide text-slate-500">
             Prompt
           </h2>
-          {q.upcoming > 0 && <span className="text-xs text-slate-400" data-testid="prefetched">next battle loaded</span>}
+          <div className="flex items-center gap-3">
+            {q.upcoming > 0 && <span className="text-xs text-slate-400" data-testid="prefetched">next battle loaded</span>}
+            {!instructions.open && options.data && (
+              <button type="button" className="text-xs font-semibold text-indigo-700 hover:underline" onClick={instructions.show}>
+                How to judge
+              </button>
+            )}
+          </div>
         </div>
         <p className="mt-2 whitespace-pre-wrap break-words text-slate-900" data-testid="arena-prompt" data-battle-id={current?.battleId ?? ""}>
           {current?.promptText ?? q.empty ?? q.loadError ?? "Loading the next battle…"}
@@ -78,25 +88,38 @@ export function Arena() {
         </p>
       )}
 
-      <div className="flex flex-wrap gap-2" role="group" aria-label="Your vote">
-        {CHOICES.map(({ choice, label, keys }) => (
-          <button key={choice} type="button" className={buttonSecondary} disabled={!current?.ready} onClick={() => q.vote(choice)}>
-            {label} <kbd className="ml-2 rounded bg-slate-100 px-1 text-xs text-slate-500">{keys}</kbd>
+      {/* Sticky: on a phone the completions stack and can be taller than the screen; the vote
+          buttons stay in reach at the bottom instead of below the fold. */}
+      <div className="sticky bottom-0 z-10 -mx-4 border-t border-slate-200 bg-slate-50/95 px-4 py-3 backdrop-blur sm:mx-0 sm:rounded-lg sm:border-0 sm:bg-transparent sm:p-0 sm:backdrop-blur-none" data-testid="vote-bar">
+        <div className="grid grid-cols-3 gap-2 sm:flex sm:flex-wrap" role="group" aria-label="Your vote">
+          {CHOICES.map(({ choice, label, keys }) => (
+            <button key={choice} type="button" className={`${buttonSecondary} max-sm:px-2`} disabled={!current?.ready} onClick={() => q.vote(choice)}>
+              {label} <Keys keys={keys} />
+            </button>
+          ))}
+          <button type="button" className={`${buttonSecondary} max-sm:px-2`} disabled={!current} onClick={() => q.skip()}>
+            Skip <Keys keys="s" />
           </button>
-        ))}
-        <button type="button" className={buttonSecondary} disabled={!current} onClick={() => q.skip()}>
-          Skip <kbd className="ml-2 rounded bg-slate-100 px-1 text-xs text-slate-500">s</kbd>
-        </button>
+        </div>
+        <p className="mt-2 text-xs text-slate-500" data-testid="vote-hint">
+          {current && !current.ready ? (
+            "Voting opens when both completions have finished."
+          ) : (
+            <span className="max-sm:hidden pointer-coarse:hidden">Keys: 1/← A, 2/→ B, 3/↓ tie, 4/↑ both bad, s skip.</span>
+          )}
+        </p>
       </div>
-      <p className="text-xs text-slate-500" data-testid="vote-hint">
-        {current && !current.ready ? "Voting opens when both completions have finished." : "Keys: 1/← A, 2/→ B, 3/↓ tie, 4/↑ both bad, s skip."}
-      </p>
 
       {q.reveal && <RevealPanel reveal={q.reveal} />}
       <MyStats />
       {options.data?.allowLabelerPrompts && <AskForm onAsk={q.ask} />}
     </div>
   );
+}
+
+/** Key hints only where there is a keyboard to press them on. */
+function Keys({ keys }: { keys: string }) {
+  return <kbd className="ml-2 rounded bg-slate-100 px-1 text-xs text-slate-500 max-sm:hidden pointer-coarse:hidden">{keys}</kbd>;
 }
 
 function Completion({ slot, text, done, active }: { slot: SlotName; text: string; done: boolean; active: boolean }) {
@@ -127,9 +150,18 @@ function RevealPanel({ reveal }: { reveal: Reveal }) {
       </p>
       {reveal.versions && (
         <p className="mt-1 text-sm text-slate-700" data-testid="reveal-versions">
-          A was <span className="font-mono font-semibold">{reveal.versions.A}</span>, B was{" "}
-          <span className="font-mono font-semibold">{reveal.versions.B}</span>
-          {reveal.kind === "ON_POLICY" ? " (two samples of the serving model)" : " (serving vs an earlier version)"}
+          {reveal.versions.A === reveal.versions.B ? (
+            <>
+              Both answers came from the current model (<span className="font-mono font-semibold">{reveal.versions.A}</span>): your vote teaches it which
+              of its own answers is better.
+            </>
+          ) : (
+            <>
+              A was <span className="font-mono font-semibold">{reveal.versions.A}</span>, B was{" "}
+              <span className="font-mono font-semibold">{reveal.versions.B}</span>: the current model against an earlier version, which is how the
+              leaderboard rates them.
+            </>
+          )}
         </p>
       )}
       {reveal.error && (
@@ -145,25 +177,33 @@ function MyStats() {
   const trpc = useTRPC();
   const stats = useQuery(trpc.arena.myStats.queryOptions(undefined, { staleTime: 0 }));
   const s = stats.data;
+  if (!s) {
+    return (
+      <section aria-labelledby="my-stats-heading" className={card}>
+        <h2 id="my-stats-heading" className="text-xs font-semibold uppercase tracking-wide text-slate-500">
+          My stats
+        </h2>
+        <p className="mt-2 text-sm text-slate-500">{stats.error ? describeError(stats.error).message : "Loading…"}</p>
+      </section>
+    );
+  }
+  const { rate, compared } = s.agreement;
   return (
     <section aria-labelledby="my-stats-heading" className={card}>
       <h2 id="my-stats-heading" className="text-xs font-semibold uppercase tracking-wide text-slate-500">
         My stats
       </h2>
-      {s ? (
-        <dl className="mt-2 grid grid-cols-2 gap-2 text-sm sm:grid-cols-4" data-testid="my-stats">
-          <Stat label="Votes today" value={String(s.votesToday)} testId="votes-today" />
-          <Stat label="Votes total" value={String(s.votesTotal)} testId="votes-total" />
-          <Stat label="Skipped" value={String(s.skipped)} testId="skipped" />
-          <Stat
-            label="Agreement"
-            value={s.agreement.rate === null ? "—" : `${Math.round(s.agreement.rate * 100)}% of ${s.agreement.compared}`}
-            testId="agreement"
-          />
-        </dl>
-      ) : (
-        <p className="mt-2 text-sm text-slate-500">{stats.error ? describeError(stats.error).message : "Loading…"}</p>
-      )}
+      <dl className="mt-2 grid grid-cols-2 gap-2 text-sm sm:grid-cols-4" data-testid="my-stats">
+        <Stat label="Votes today" value={String(s.votesToday)} testId="votes-today" />
+        <Stat label="Votes total" value={String(s.votesTotal)} testId="votes-total" />
+        <Stat label="Skipped" value={String(s.skipped)} testId="skipped" />
+        <Stat label="Agreement" value={rate === null ? "—" : `${Math.round(rate * 100)}% of ${compared}`} testId="agreement" />
+      </dl>
+      <p className="mt-2 text-xs text-slate-500" data-testid="agreement-help">
+        {rate === null
+          ? "Agreement — means no overlapping prompts yet: some prompts go to two labelers, and once someone else has voted on a prompt you voted on, this shows how often you chose the same."
+          : `Agreement: how often other labelers chose the same as you, over ${compared} vote${compared === 1 ? "" : "s"} on prompts you both judged.`}
+      </p>
     </section>
   );
 }

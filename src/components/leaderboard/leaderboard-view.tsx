@@ -1,15 +1,17 @@
 // The leaderboard from a cached snapshot: no math happens here, only layout. Each section
 // says in one sentence how to read it.
 import type { LeaderboardResult } from "@/server/services/leaderboard/cache";
+import type { VersionOverview } from "@/server/services/leaderboard/versions";
 import { card } from "../ui";
 import { LeaderboardAdminControls } from "./admin-controls";
 import { LeaderboardAutoRefresh } from "./auto-refresh";
 import { RatingHistoryChart, RatingIntervalChart } from "./charts";
 import { WinHeatMap } from "./heat-map";
+import { VersionsPanel } from "./versions-panel";
 
 const fmt = (x: number, digits = 0) => x.toFixed(digits);
 
-export function LeaderboardView({ result, isAdmin, visibility }: { result: LeaderboardResult; isAdmin: boolean; visibility: "public" | "labelers" }) {
+export function LeaderboardView({ result, overview, isAdmin, visibility }: { result: LeaderboardResult; overview: VersionOverview; isAdmin: boolean; visibility: "public" | "labelers" }) {
   const { snapshot, status, currentVotes } = result;
   const { board, history } = snapshot;
   const models = board.rows.map((r) => r.model);
@@ -22,16 +24,26 @@ export function LeaderboardView({ result, isAdmin, visibility }: { result: Leade
     <>
       <h1 className="text-2xl font-bold tracking-tight">Leaderboard</h1>
       <p className="mt-1 text-sm text-slate-600" data-testid="leaderboard-summary">
-        {board.totalBattles} rated battles among {models.length} versions
-        {board.selfBattles > 0 && <> · {board.selfBattles} self-battles (a version against itself) train the model but do not count here</>} · updated {updated}
+        {models.length === 0 ? (
+          <>Nothing to rate yet (see Versions below)</>
+        ) : (
+          <>
+            {board.totalBattles} rated battles among {models.length} versions
+            {board.selfBattles > 0 && <> · {board.selfBattles} self-battles (two samples of one version) train the model but do not count here</>}
+          </>
+        )}{" "}
+        · updated {updated}
         {status === "stale" && <> · {currentVotes - snapshot.mark.votes} newer votes are being added…</>}
       </p>
       <LeaderboardAutoRefresh stale={status === "stale"} computedAt={snapshot.computedAt} />
       {isAdmin && <LeaderboardAdminControls visibility={visibility} />}
 
+      <VersionsPanel overview={overview} />
       {models.length === 0 ? (
         <section className={`${card} mt-6`}>
-          <p className="text-sm text-slate-700">No rated battles yet. Versions appear here once labelers have voted on battles between two different versions.</p>
+          <p className="text-sm text-slate-700" data-testid="no-ratings">
+            No ratings yet: the ranking, win rates and charts appear here once labelers have voted on battles between two different versions.
+          </p>
         </section>
       ) : (
         <>

@@ -13,15 +13,23 @@ export const getCurrentUser = cache(async (): Promise<SessionUser | null> => {
   return (await getSessionUser({ db, token }))?.user ?? null;
 });
 
-export async function requireUser(): Promise<SessionUser> {
+/**
+ * Anonymous visitors go to the sign-in page, which says why (`next`: the page they wanted, shown
+ * and returned to after signing in; `expired`: they had a session cookie that no longer works).
+ */
+export async function requireUser(next?: string): Promise<SessionUser> {
   const user = await getCurrentUser();
-  if (!user) redirect("/login");
+  if (!user) {
+    const hadSession = Boolean((await cookies()).get(SESSION_COOKIE)?.value);
+    const query = new URLSearchParams({ reason: hadSession ? "expired" : "signin", ...(next ? { next } : {}) });
+    redirect(`/login?${query}`);
+  }
   return user;
 }
 
 /** Labelers get the 403 page (src/app/forbidden.tsx), anonymous users the sign-in page. */
-export async function requireAdmin(): Promise<SessionUser> {
-  const user = await requireUser();
+export async function requireAdmin(next?: string): Promise<SessionUser> {
+  const user = await requireUser(next);
   if (user.role !== "ADMIN") forbidden();
   return user;
 }

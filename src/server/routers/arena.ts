@@ -1,7 +1,7 @@
 // The labeler's arena (next battle, vote, skip, own stats) and the admin's arena settings.
 // Completions stream over SSE from /api/battles/<id>/stream, not through tRPC.
 import { z } from "zod";
-import { arenaSettingsPatchSchema, getArenaSettings, updateArenaSettings } from "../services/arena-settings/index.ts";
+import { arenaSettingsPatchSchema, getArenaSettings, servingLengthUnit, updateArenaSettings } from "../services/arena-settings/index.ts";
 import { nextBattle } from "../services/battles/assign.ts";
 import { castVote, skipBattle } from "../services/battles/vote.ts";
 import { myStats } from "../services/stats/labelers.ts";
@@ -34,11 +34,14 @@ export const arenaRouter = router({
 
   myStats: labelerProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => myStats({ db: ctx.db, labelerId: ctx.user.id })),
 
-  /** Whether labelers may type prompts (the arena shows the box only then). */
+  /** Whether labelers may type prompts (the arena shows the box only then), and the instructions. */
   options: labelerProcedure.input(z.object({}).strict().optional()).query(async ({ ctx }) => {
     const { arena } = await getArenaSettings({ db: ctx.db });
-    return { allowLabelerPrompts: arena.allowLabelerPrompts };
+    return { allowLabelerPrompts: arena.allowLabelerPrompts, instructions: arena.instructions };
   }),
+
+  /** What "max new tokens" counts for the serving model (bytes or tokens), for the settings form. */
+  lengthUnit: adminProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => servingLengthUnit({ db: ctx.db })),
 
   settings: adminProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => getArenaSettings({ db: ctx.db })),
 

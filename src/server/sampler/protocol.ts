@@ -7,9 +7,16 @@ export interface SamplingParams {
   temperature: number;
   topK: number;
   topP: number;
+  /**
+   * The length a completion aims for, in the model's tokens (bytes for a byte-level model). It
+   * then ends at the next word or sentence boundary within a small overshoot (stop-rule.ts), or
+   * earlier at the model's EOS.
+   */
   maxNewTokens: number;
   seed: number;
   stopStrings?: string[];
+  /** stop at exactly `maxNewTokens`, even mid-word (measurements and tests that count tokens) */
+  exactLength?: boolean;
 }
 
 export interface GeneratedCompletion {
@@ -19,6 +26,8 @@ export interface GeneratedCompletion {
   tokenIds: number[];
   /** summed log-prob under the producing policy */
   logprob: number;
+  /** "eos", "stop" (a stop string), "boundary" (ended at a word or sentence boundary after
+   * maxNewTokens), "length" (no boundary within the overshoot, or the context was full), "aborted" */
   finishReason: string;
   firstTokenMs: number | null;
   latencyMs: number;

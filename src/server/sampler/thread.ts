@@ -9,6 +9,7 @@ import { encodePrompt, initBackend, SampleBatcher, type BackendName } from "../.
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
 import { ModelCache } from "../policy/model-cache.ts";
 import type { FromThread, ToThread, TokenUpdate } from "./protocol.ts";
+import { BoundaryStop, lengthUnitForVocab, overshootFor, planStop } from "./stop-rule.ts";
 
 if (!parentPort) throw new Error("sampler/thread.ts must run as a worker thread (see sampler/pool.ts)");
 const port = parentPort;
@@ -59,12 +60,12 @@ function tokenStreamer(id: number) {
     post({ type: "tokens", id, updates });
   };
   return {
-    push(index: number, tokenId: number, textSoFar: string) {
+    push(index: number, tokenIds: number[], textSoFar: string) {
       const p = pending.get(index);
       if (p) {
-        p.tokenIds.push(tokenId);
+        p.tokenIds.push(...tokenIds);
         p.text = textSoFar;
-      } else pending.set(index, { tokenIds: [tokenId], text: textSoFar });
+      } else pending.set(index, { tokenIds: [...tokenIds], text: textSoFar });
       if (!scheduled) {
         scheduled = true;
         queueMicrotask(flush);
@@ -85,43 +86,67 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
   const abort = new AbortController();
   cancels.set(msg.id, abort);
   const started = performance.now();
-  const firstToken: (number | null)[] = Array(msg.params.n).fill(null);
+  const p = msg.params;
+  const firstToken: (number | null)[] = Array(p.n).fill(null);
   const streamer = msg.stream ? tokenStreamer(msg.id) : null;
+  // Per sequence: every id sampled, and how many of them the stream has carried.
+  const ids: number[][] = Array.from({ length: p.n }, () => []);
+  const streamed: number[] = Array(p.n).fill(0);
+  const show = (index: number, count: number, text: string) => {
+    streamer?.push(index, ids[index]!.slice(streamed[index], count), text);
+    streamed[index] = count;
+  };
   try {
-    const p = msg.params;
     const promptIds = encodePrompt(lease.tokenizer, p.promptText);
     const room = lease.model.config.nPositions - promptIds.length;
     if (room < 1) throw new Error(`the prompt is ${promptIds.length} tokens; ${lease.version.name} has a context of ${lease.model.config.nPositions}, so it needs a shorter prompt`);
+    const overshoot = p.exactLength ? 0 : overshootFor(lengthUnitForVocab(lease.tokenizer.vocabSize));
+    const plan = planStop(p.maxNewTokens, overshoot, room);
+    const stop = p.exactLength ? null : new BoundaryStop(p.n, plan, lease.tokenizer.eos);
+    // Set when every sequence found its end: the rest of the budget would only be thrown away.
+    let settled = false;
     const results = await batcher.sample(lease.model, lease.tokenizer, {
       promptIds,
       n: p.n,
       temperature: p.temperature,
       topK: p.topK,
       topP: p.topP,
-      maxNewTokens: Math.min(p.maxNewTokens, room),
+      maxNewTokens: plan.limit,
       seed: p.seed,
       stopStrings: p.stopStrings,
       signal: abort.signal,
       onToken: (index: number, tokenId: number, textSoFar: string) => {
         if (firstToken[index] === null) firstToken[index] = Math.round(performance.now() - started);
-        streamer?.push(index, tokenId, textSoFar);
+        ids[index]!.push(tokenId);
+        if (!stop) return show(index, ids[index]!.length, textSoFar);
+        const visible = stop.observe(index, tokenId, textSoFar);
+        if (visible) show(index, visible.shown, visible.text);
+        if (!settled && stop.settled) {
+          settled = true;
+          abort.abort();
+        }
       },
+    });
+    const completions = results.map((r, i) => {
+      const cut = stop?.cutOf(i);
+      const kept = cut ? r.ids.slice(0, cut.keep) : Array.from(r.ids);
+      const text = cut ? cut.text : r.text;
+      // Whatever was held back and belongs to the completion (a sequence that reached the limit
+      // without a boundary keeps all it sampled) goes out before "done".
+      if (streamed[i]! < kept.length) show(i, kept.length, text);
+      return {
+        text,
+        promptTokenIds: promptIds,
+        tokenIds: kept,
+        // over the kept tokens only: training scores exactly these
+        logprob: cut ? r.stepLogprobs.slice(0, cut.keep).reduce((a, b) => a + b, 0) : r.logprob,
+        finishReason: cut ? "boundary" : r.finishReason,
+        firstTokenMs: firstToken[i] ?? null,
+      };
     });
     streamer?.flush(); // every token is out before "done"
     const latencyMs = Math.round(performance.now() - started);
-    post({
-      type: "done",
-      id: msg.id,
-      completions: results.map((r, i) => ({
-        text: r.text,
-        promptTokenIds: promptIds,
-        tokenIds: Array.from(r.ids),
-        logprob: r.logprob,
-        finishReason: r.finishReason,
-        firstTokenMs: firstToken[i] ?? null,
-        latencyMs,
-      })),
-    });
+    post({ type: "done", id: msg.id, completions: completions.map((c) => ({ ...c, latencyMs })) });
   } catch (err) {
     post({ type: "error", id: msg.id, message: (err as Error).message });
   } finally {

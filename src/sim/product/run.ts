@@ -149,6 +149,8 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       const disabled = await disableServedPool(admin);
       log(`switched off ${disabled} seed prompts (battles use the sentiment prefixes only)`);
     }
+    // One labeler per prompt: a prompt two labelers judge reuses the first battle's completions,
+    // which in the rating phase would be an older on-policy pair instead of a rated one.
     const ratingMinutes = opts.ratingMinutes ?? 0;
     const plan = planPrompts({ set: promptSet, training: opts.extraPrompts ?? "all", reserve: ratingMinutes > 0 ? (opts.ratingPrompts ?? 3000) : 0, seed: opts.seed });
     // In chunks, each retried: one 30,000-line request outlived the client's timeout on a loaded
@@ -160,7 +162,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         const content = texts.slice(i, i + IMPORT_CHUNK).join("\n");
         for (let attempt = 0; ; attempt++) {
           try {
-            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", { content, filename: `sim-${promptSet}-${what}.txt`, format: "text" });
+            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", { content, filename: `sim-${promptSet}-${what}.txt`, format: "text", overlapTarget: 1 });
             imported += r.added + (attempt > 0 ? r.duplicates : 0);
             break;
           } catch (err) {

@@ -8,7 +8,7 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Prompt pool" };
 
 export default async function Page() {
-  const user = await requireAdmin();
+  const user = await requireAdmin("/admin/prompts");
   return (
     <AppShell user={user}>
       <h1 className="text-2xl font-bold tracking-tight">Prompt pool</h1>

@@ -8,7 +8,7 @@ export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sampling settings" };
 
 export default async function Page() {
-  const user = await requireAdmin();
+  const user = await requireAdmin("/admin/settings");
   return (
     <AppShell user={user}>
       <h1 className="text-2xl font-bold tracking-tight">Sampling settings</h1>

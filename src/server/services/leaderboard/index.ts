@@ -11,3 +11,4 @@ export {
   setLeaderboardVisibility,
   type LeaderboardVisibility,
 } from "./visibility.ts";
+export { versionOverview, type NextRound, type VersionOverview, type VersionRow } from "./versions.ts";

@@ -2,7 +2,7 @@
 // added twice), list with search and per-prompt progress, enable/disable.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
-import { getArenaSettings } from "../arena-settings/index.ts";
+import { getArenaSettings, poolOverlapTarget } from "../arena-settings/index.ts";
 import { promptBytes, servingPromptLimit } from "./context-fit.ts";
 import { detectFormat, parseImport, type ImportFormat, type RejectedLine } from "./parse-import.ts";
 
@@ -28,7 +28,7 @@ export async function importPrompts(opts: {
   const { db, content } = opts;
   const format = !opts.format || opts.format === "auto" ? detectFormat(opts.filename, content) : opts.format;
   const parsed = parseImport(content, format);
-  const defaultOverlap = opts.overlapTarget ?? (await getArenaSettings({ db })).arena.overlapTarget;
+  const { arena } = await getArenaSettings({ db });
   const source = `import:${(opts.filename ?? "pasted").slice(0, 100)}`;
 
   const rejected = [...parsed.rejected];
@@ -53,7 +53,7 @@ export async function importPrompts(opts: {
   );
   const fresh = unique.filter((p) => !existing.has(p.text));
   if (fresh.length > 0) {
-    await db.prompt.createMany({ data: fresh.map((p) => ({ text: p.text, source, overlapTarget: p.overlapTarget ?? defaultOverlap })) });
+    await db.prompt.createMany({ data: fresh.map((p) => ({ text: p.text, source, overlapTarget: p.overlapTarget ?? opts.overlapTarget ?? poolOverlapTarget(p.text, arena) })) });
   }
   rejected.sort((a, b) => a.line - b.line);
   return { format, added: fresh.length, duplicates: unique.length - fresh.length, rejected: rejected.slice(0, MAX_REPORTED_REJECTIONS), rejectedTotal: rejected.length };

@@ -13,7 +13,7 @@ import { dpoSchema, gatesSchema } from "../../../dpo/config.ts";
 import { evalSummary, type StepMetrics } from "../../../dpo/metrics.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
-import { loadVerified, type LoadedCheckpoint, type VersionRef } from "../../policy/load.ts";
+import { loadVerified, type LoadedCheckpoint } from "../../policy/load.ts";
 import { checkpointDigest } from "../../policy/digest.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";

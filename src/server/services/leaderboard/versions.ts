@@ -1,0 +1,60 @@
+// What the leaderboard shows besides the ratings: every policy version with its status and how
+// many voted battles it was in, and how far the arena is from the next training round. On a
+// fresh install the ranking is empty (every battle is v0 against itself), and this is what
+// tells a newcomer why and what comes next.
+import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { countUnusedDecisiveVotes } from "../rounds/pairs.ts";
+import { getLoopSettings } from "../rounds/settings.ts";
+
+export interface VersionRow {
+  name: string;
+  status: string;
+  /** voted battles against a different version: what ratings are computed from */
+  rated: number;
+  /** voted battles of two samples of this version: DPO data, not rating data */
+  self: number;
+  createdAt: string;
+}
+
+export interface NextRound {
+  /** new decisive (A/B) on-policy votes not yet used by a round */
+  votes: number;
+  /** the schedule's threshold; null when automatic rounds are off */
+  threshold: number | null;
+}
+
+export interface VersionOverview {
+  versions: VersionRow[];
+  nextRound: NextRound | null;
+}
+
+/**
+ * Reads the loop's schedule through its own service, in this one place (its field names are the
+ * loop's to change). A failure there must not take the leaderboard down: progress is left out.
+ */
+async function nextRound(db: PrismaClient): Promise<NextRound | null> {
+  try {
+    const [settings, votes] = await Promise.all([getLoopSettings({ db }), countUnusedDecisiveVotes(db)]);
+    return { votes, threshold: settings.schedule.autoTrain ? settings.schedule.minNewPairs : null };
+  } catch {
+    return null;
+  }
+}
+
+export async function versionOverview({ db }: { db: PrismaClient }): Promise<VersionOverview> {
+  const [rows, next] = await Promise.all([
+    db.$queryRaw<{ name: string; status: string; rated: number; self: number; createdAt: Date }[]>`
+      WITH sides AS (
+        SELECT "policyAId" AS version, "policyAId" = "policyBId" AS self FROM "Battle" WHERE status = 'VOTED'
+        UNION ALL
+        SELECT "policyBId", false FROM "Battle" WHERE status = 'VOTED' AND "policyAId" <> "policyBId")
+      SELECT pv.name, pv.status::text AS status, pv."createdAt",
+             (count(s.version) FILTER (WHERE NOT s.self))::int AS rated,
+             (count(s.version) FILTER (WHERE s.self))::int AS self
+        FROM "PolicyVersion" pv LEFT JOIN sides s ON s.version = pv.id
+       GROUP BY pv.id
+       ORDER BY pv.id`,
+    nextRound(db),
+  ]);
+  return { versions: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })), nextRound: next };
+}
