@@ -11,6 +11,8 @@ import type { FromThread, GeneratedCompletion, SamplingParams, ToThread, TokenUp
 export type { GeneratedCompletion, SamplingParams };
 /** one sequence's new tokens and text change (see TokenUpdate in ./protocol.ts) */
 export type TokenEvent = TokenUpdate;
+/** "labeler": arena battles (the default); "background": API requests, which yield to them */
+export type SamplePriority = "labeler" | "background";
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -85,9 +87,43 @@ export class SamplerPool implements PolicyLoader {
     for (const s of this.slots) if (s.alive) s.worker.postMessage({ type: "retire", versionId } satisfies ToThread);
   }
 
-  /** Samples `n` completions from a loaded version on the least busy thread. */
-  async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal }): Promise<GeneratedCompletion[]> {
-    const { versionId, onToken, signal, ...params } = req;
+  /**
+   * Samples `n` completions from a loaded version on the least busy thread. `priority`
+   * "background" (the /v1 API) waits while labelers' requests fill the pool (see below).
+   */
+  async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal; priority?: SamplePriority }): Promise<GeneratedCompletion[]> {
+    const { versionId, onToken, signal, priority = "labeler", ...params } = req;
+    if (priority === "background") return this.generateInBackground(versionId, params, onToken, signal);
+    this.labelerInFlight++;
+    try {
+      return await this.generateNow(versionId, params, onToken, signal);
+    } finally {
+      this.labelerInFlight--;
+      for (const wake of this.backgroundWaiters.splice(0)) wake();
+    }
+  }
+
+  // --- priority (issue 17): labelers first --------------------------------------------------
+  // Rows of concurrent requests share decode steps, so every background row slows the battles
+  // in the same batch. A background request therefore starts only while fewer labeler requests
+  // are in flight than there are threads, and otherwise waits (FIFO) until one finishes. Under
+  // a constant labeler load background requests wait; callers bound how many may wait.
+  private labelerInFlight = 0;
+  private backgroundWaiters: (() => void)[] = [];
+
+  private async generateInBackground(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
+    while (this.labelerInFlight >= this.slots.length) {
+      if (signal?.aborted) throw new Error("the request was cancelled while waiting for the sampler");
+      await new Promise<void>((resolve) => {
+        this.backgroundWaiters.push(resolve);
+        signal?.addEventListener("abort", () => resolve(), { once: true });
+      });
+    }
+    return this.generateNow(versionId, params, onToken, signal);
+  }
+  // --------------------------------------------------------------------------------------------
+
+  private async generateNow(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
     for (let attempt = 0; ; attempt++) {
       const slot = this.leastBusy();
       try {
