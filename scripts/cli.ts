@@ -4,6 +4,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   sample: { summary: "sample completions from a checkpoint", load: () => import("../src/lm/cli/sample.ts") },
   logprobs: { summary: "score prompt/chosen/rejected JSONL with a checkpoint", load: () => import("../src/lm/cli/logprobs.ts") },
   ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
+  "api-keys": { summary: "create, list or revoke API keys (create prints the key once)", load: () => import("../src/server/services/api-keys/cli.ts") },
 };
 
 async function main(): Promise<number> {
