@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getSampler } from "../../src/server/sampler/index.ts";
 import { apiPreferencePairs } from "../../src/server/services/inference/pairs.ts";
+import { seedVotes } from "../loop/fixtures.ts";
 import { readSse, startV1World, type V1World } from "./world.ts";
 
 let w: V1World;
@@ -78,6 +79,26 @@ describe("POST /v1/preferences", () => {
     const [ra, rb] = [await w.db.apiCompletion.findUniqueOrThrow({ where: { id: a } }), await w.db.apiCompletion.findUniqueOrThrow({ where: { id: b } })];
     expect(pair).toMatchObject({ source: "api", promptIds: ra.promptTokenIds, chosen: { tokenIds: ra.tokenIds }, rejected: { completionId: b, tokenIds: rb.tokenIds } });
     expect(await apiPreferencePairs({ db: w.db, limit: 100, exclude: [pair.voteId] })).not.toContainEqual(pair);
+  });
+});
+
+describe("GET /api/export/hf-preferences", () => {
+  it("streams arena and API decisive preferences as conversational JSONL, told apart by source", async () => {
+    const v0 = await w.db.policyVersion.findUniqueOrThrow({ where: { name: "v0" } });
+    await seedVotes(w.db, v0.id, 3, { ties: 1 });
+    const [a, b] = await twoCompletions("Call me Ishmael");
+    expect((await post("/v1/preferences", { completion_a: a, completion_b: b, choice: "b" })).status).toBe(201);
+    const res = await fetch(`${w.baseUrl}/api/export/hf-preferences`, { headers: { authorization: `Bearer ${await w.key(["export"])}` } });
+    expect(res.status).toBe(200);
+    type Line = { id: string; source: string; prompt: { role: string; content: string }[]; chosen: { role: string; content: string }[]; rejected: { content: string }[] };
+    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Line);
+    expect(lines.filter((l) => l.source === "arena")).toHaveLength(3); // the tie is not a pair
+    const decisiveApi = await w.db.apiPreference.count({ where: { choice: { in: ["A", "B"] } } });
+    expect(lines.filter((l) => l.source === "api")).toHaveLength(decisiveApi);
+    const mine = lines.find((l) => l.source === "api" && l.prompt[0]!.content === "Call me Ishmael")!;
+    const [ta, tb] = [await w.db.apiCompletion.findUniqueOrThrow({ where: { id: a } }), await w.db.apiCompletion.findUniqueOrThrow({ where: { id: b } })];
+    expect(mine).toMatchObject({ prompt: [{ role: "user", content: "Call me Ishmael" }], chosen: [{ role: "assistant", content: tb.text }], rejected: [{ content: ta.text }] });
+    expect((await fetch(`${w.baseUrl}/api/export/hf-preferences`, { headers: { authorization: `Bearer ${await w.key(["vote"])}` } })).status).toBe(403);
   });
 });
 

@@ -35,6 +35,7 @@ export async function startV1World(): Promise<V1World> {
     "/v1/preferences": await import("../../src/app/v1/preferences/route.ts"),
     "/api/export/trl": await import("../../src/app/api/export/trl/route.ts"),
     "/api/export/battles": await import("../../src/app/api/export/battles/route.ts"),
+    "/api/export/hf-preferences": await import("../../src/app/api/export/hf-preferences/route.ts"),
   };
   const sampler = await getSampler();
   for (let i = 0; i < 200 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));

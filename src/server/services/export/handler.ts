@@ -8,13 +8,15 @@ import { log } from "../../log.ts";
 import { bearerToken, checkApiKey } from "../api-keys/authenticate.ts";
 import { keyCheckError } from "../inference/openai-errors.ts";
 import { streamCleanBattles } from "./battles.ts";
+import { streamHfPreferences } from "./hf-preferences.ts";
 import { streamTrlPairs } from "./trl.ts";
 
-export type ExportKind = "battles" | "trl";
+export type ExportKind = "battles" | "trl" | "hf-preferences";
 
 const EXPORTS: Record<ExportKind, { filename: string; stream: (db: PrismaClient) => ReadableStream<Uint8Array> }> = {
   battles: { filename: "clean_battle", stream: (db) => streamCleanBattles({ db }) },
   trl: { filename: "trl_preferences", stream: (db) => streamTrlPairs({ db }) },
+  "hf-preferences": { filename: "preferences", stream: (db) => streamHfPreferences({ db }) },
 };
 
 function fail(status: number, message: string): Response {
