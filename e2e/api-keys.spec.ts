@@ -27,20 +27,35 @@ test("create a key in the console, use it on /v1, see its last use, revoke it", 
   expect(models.status).toBe(200);
   expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toContain("policy");
 
-  const chat = await fetch(`${base}/v1/chat/completions`, { method: "POST", headers: auth, body: JSON.stringify({ model: "policy", messages: [{ role: "user", content: "The President" }], n: 2, max_tokens: 12 }) });
+  const chat = await fetch(`${base}/v1/chat/completions`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ model: "policy", messages: [{ role: "user", content: "The President" }], n: 2, max_tokens: 12 }),
+  });
   expect(chat.status).toBe(200);
-  const body = (await chat.json()) as { choices: { completion_id: string; message: { content: string } }[]; usage: { completion_tokens: number } };
+  const body = (await chat.json()) as {
+    choices: { completion_id: string; message: { content: string } }[];
+    usage: { completion_tokens: number };
+  };
   expect(body.choices).toHaveLength(2);
   expect(body.usage.completion_tokens).toBeGreaterThan(0);
 
   // streamed through Next.js: more than one content event, then [DONE]
-  const stream = await fetch(`${base}/v1/chat/completions`, { method: "POST", headers: auth, body: JSON.stringify({ model: "policy", messages: [{ role: "user", content: "The Congress" }], max_tokens: 24, stream: true }) });
+  const stream = await fetch(`${base}/v1/chat/completions`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ model: "policy", messages: [{ role: "user", content: "The Congress" }], max_tokens: 24, stream: true }),
+  });
   expect(stream.headers.get("content-type")).toMatch(/text\/event-stream/);
   const events = (await stream.text()).split("\n\n").filter(Boolean);
   expect(events.at(-1)).toBe("data: [DONE]");
   expect(events.filter((e) => e.includes('"content":"') && !e.includes('"role"')).length).toBeGreaterThan(1);
 
-  const pref = await fetch(`${base}/v1/preferences`, { method: "POST", headers: auth, body: JSON.stringify({ completion_a: body.choices[0]!.completion_id, completion_b: body.choices[1]!.completion_id, choice: "a" }) });
+  const pref = await fetch(`${base}/v1/preferences`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ completion_a: body.choices[0]!.completion_id, completion_b: body.choices[1]!.completion_id, choice: "a" }),
+  });
   expect(pref.status).toBe(201);
 
   await page.reload();

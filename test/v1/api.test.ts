@@ -22,8 +22,20 @@ function post(path: string, body: unknown, key: string | null = inference) {
 }
 
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-type Chat = { id: string; object: string; model: string; choices: { index: number; message: { role: string; content: string }; finish_reason: string; completion_id: string }[]; usage: Usage };
-type Text = { id: string; object: string; model: string; choices: { index: number; text: string; finish_reason: string; completion_id: string }[]; usage: Usage };
+type Chat = {
+  id: string;
+  object: string;
+  model: string;
+  choices: { index: number; message: { role: string; content: string }; finish_reason: string; completion_id: string }[];
+  usage: Usage;
+};
+type Text = {
+  id: string;
+  object: string;
+  model: string;
+  choices: { index: number; text: string; finish_reason: string; completion_id: string }[];
+  usage: Usage;
+};
 
 describe("GET /v1/models", () => {
   it("lists the serving version and its alias", async () => {
@@ -38,13 +50,22 @@ describe("GET /v1/models", () => {
 
 describe("POST /v1/chat/completions", () => {
   it("answers with the serving version, usage equal to the stored tokens", async () => {
-    const res = await post("/v1/chat/completions", { model: "policy", messages: [{ role: "user", content: "The President" }], max_tokens: 12, n: 2, seed: 5 });
+    const res = await post("/v1/chat/completions", {
+      model: "policy",
+      messages: [{ role: "user", content: "The President" }],
+      max_tokens: 12,
+      n: 2,
+      seed: 5,
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Chat;
     expect(body.object).toBe("chat.completion");
     expect(body.model).toBe("v0");
     expect(body.choices).toHaveLength(2);
-    const stored = await w.db.apiCompletion.findMany({ where: { id: { in: body.choices.map((c) => c.completion_id) } }, orderBy: { id: "asc" } });
+    const stored = await w.db.apiCompletion.findMany({
+      where: { id: { in: body.choices.map((c) => c.completion_id) } },
+      orderBy: { id: "asc" },
+    });
     expect(stored).toHaveLength(2);
     // the byte-level prompt: BOS + the UTF-8 bytes of the one user message, as in the arena
     expect(body.usage.prompt_tokens).toBe(1 + Buffer.byteLength("The President"));
@@ -61,12 +82,24 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("streams SSE chunks that add up to the stored text, ending with [DONE]", async () => {
-    const res = await post("/v1/chat/completions", { model: "v0", messages: [{ role: "user", content: "The Congress shall" }], max_tokens: 24, stream: true, stream_options: { include_usage: true }, seed: 11 });
+    const res = await post("/v1/chat/completions", {
+      model: "v0",
+      messages: [{ role: "user", content: "The Congress shall" }],
+      max_tokens: 24,
+      stream: true,
+      stream_options: { include_usage: true },
+      seed: 11,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const { events, done } = await readSse(res);
     expect(done).toBe(true);
-    type Chunk = { object: string; id: string; choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null; completion_id?: string }[]; usage?: Usage };
+    type Chunk = {
+      object: string;
+      id: string;
+      choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null; completion_id?: string }[];
+      usage?: Usage;
+    };
     const chunks = events as Chunk[];
     expect(chunks.every((c) => c.object === "chat.completion.chunk")).toBe(true);
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
@@ -83,24 +116,46 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("renders a conversation as a plain transcript for a model without a chat template", async () => {
-    const res = await post("/v1/chat/completions", { model: "policy", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }], max_tokens: 2 });
+    const res = await post("/v1/chat/completions", {
+      model: "policy",
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Hi" },
+      ],
+      max_tokens: 2,
+    });
     const body = (await res.json()) as Chat;
     const row = await w.db.apiCompletion.findUniqueOrThrow({ where: { id: body.choices[0]!.completion_id } });
     expect(row.promptText).toBe("System: Be brief.\n\nUser: Hi\n\nAssistant:");
-    expect(row.messages).toEqual([{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }]);
+    expect(row.messages).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Hi" },
+    ]);
   });
 });
 
 describe("POST /v1/completions", () => {
   it("the same seed gives the same text, another seed another text", async () => {
-    const ask = async (seed: number) => ((await (await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 40, seed, temperature: 1 })).json()) as Text).choices[0]!.text;
+    const ask = async (seed: number) =>
+      (
+        (await (
+          await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 40, seed, temperature: 1 })
+        ).json()) as Text
+      ).choices[0]!.text;
     const a = await ask(42);
     expect(await ask(42)).toBe(a);
     expect(await ask(43)).not.toBe(a);
   });
 
   it("streams text_completion chunks ending with [DONE]; usage counts the produced bytes", async () => {
-    const res = await post("/v1/completions", { model: "policy", prompt: "Moby", max_tokens: 16, stream: true, stream_options: { include_usage: true }, temperature: 0 });
+    const res = await post("/v1/completions", {
+      model: "policy",
+      prompt: "Moby",
+      max_tokens: 16,
+      stream: true,
+      stream_options: { include_usage: true },
+      temperature: 0,
+    });
     const { events, done } = await readSse(res);
     expect(done).toBe(true);
     type Chunk = { object: string; choices: { text: string; finish_reason: string | null; completion_id?: string }[]; usage?: Usage };
@@ -114,21 +169,29 @@ describe("POST /v1/completions", () => {
     const eos = stored.tokenIds.at(-1) === byteTokenizer().eos ? 1 : 0;
     expect(chunks.at(-1)!.usage!.completion_tokens).toBe(Buffer.byteLength(stored.text) + eos);
     // greedy and non-streamed gives the same text
-    const plain = (await (await post("/v1/completions", { model: "policy", prompt: "Moby", max_tokens: 16, temperature: 0 })).json()) as Text;
+    const plain = (await (
+      await post("/v1/completions", { model: "policy", prompt: "Moby", max_tokens: 16, temperature: 0 })
+    ).json()) as Text;
     expect(plain.choices[0]!.text).toBe(text);
   });
 
   it("a stop string ends the text before it, streamed or not", async () => {
-    const free = (await (await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 60, seed: 3 })).json()) as Text;
+    const free = (await (
+      await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 60, seed: 3 })
+    ).json()) as Text;
     const full = free.choices[0]!.text;
     // stop at the first space after a few characters: the text must end right before it
     const at = full.indexOf(" ", 3);
     expect(at).toBeGreaterThan(0);
     const stop = full.slice(at, at + 2);
-    const cut = (await (await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 60, seed: 3, stop })).json()) as Text;
+    const cut = (await (
+      await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 60, seed: 3, stop })
+    ).json()) as Text;
     expect(cut.choices[0]!.text).toBe(full.slice(0, full.indexOf(stop)));
     expect(cut.choices[0]!.finish_reason).toBe("stop");
-    const streamed = await readSse(await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 60, seed: 3, stop: [stop], stream: true }));
+    const streamed = await readSse(
+      await post("/v1/completions", { model: "policy", prompt: "The President", max_tokens: 60, seed: 3, stop: [stop], stream: true }),
+    );
     const text = (streamed.events as { choices: { text: string }[] }[]).flatMap((c) => c.choices.map((ch) => ch.text)).join("");
     expect(text).toBe(cut.choices[0]!.text);
   });
@@ -186,6 +249,7 @@ describe("OpenAI error contract", () => {
 
   it("429 rate_limit_exceeded with Retry-After past the key's limit", async () => {
     const key = await w.key(["inference"], { rateLimitPerMinute: 3 });
+    const windowAtStart = Math.floor(Date.now() / 60_000);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
       const r = await fetch(`${w.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
@@ -195,8 +259,9 @@ describe("OpenAI error contract", () => {
         expect(await errorOf(r)).toMatchObject({ code: "rate_limit_exceeded", type: "requests" });
       } else await r.body?.cancel();
     }
-    // a minute window may roll over between requests; then the 4th is allowed again
-    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
-    if (statuses[3] !== 429) expect(new Date().getSeconds()).toBeLessThan(2);
+    // the minute window may roll over between requests; only then may the 4th pass
+    const rolledOver = Math.floor(Date.now() / 60_000) !== windowAtStart;
+    if (!rolledOver) expect(statuses).toEqual([200, 200, 200, 429]);
+    else expect(statuses.filter((s) => s === 429).length).toBeLessThanOrEqual(1);
   });
 });

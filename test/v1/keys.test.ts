@@ -26,7 +26,11 @@ const get = (path: string, key: string) => fetch(w.baseUrl + path, { headers: { 
 
 describe("API keys in the console (tRPC)", () => {
   it("an admin creates a key, shown once and stored only as its sha256", async () => {
-    const r = await http.mutate("apiKeys.create", { name: "eval harness", scopes: ["inference", "export", "inference"], rateLimitPerMinute: 100 }, { cookie: admin });
+    const r = await http.mutate(
+      "apiKeys.create",
+      { name: "eval harness", scopes: ["inference", "export", "inference"], rateLimitPerMinute: 100 },
+      { cookie: admin },
+    );
     expect(r.status).toBe(200);
     const { key, apiKey } = data<{ key: string; apiKey: { id: string; scopes: string[]; prefix: string } }>(r);
     expect(key).toMatch(/^dpa_[A-Za-z0-9_-]{43}$/);
@@ -53,23 +57,34 @@ describe("API keys in the console (tRPC)", () => {
   });
 
   it("shows when a key was last used", async () => {
-    const { key, apiKey } = data<{ key: string; apiKey: { id: string } }>(await http.mutate("apiKeys.create", { name: "last-used", scopes: ["inference"] }, { cookie: admin }));
-    const before = data<{ id: string; lastUsedAt: Date | null }[]>(await http.query("apiKeys.list", undefined, { cookie: admin })).find((k) => k.id === apiKey.id)!;
+    const { key, apiKey } = data<{ key: string; apiKey: { id: string } }>(
+      await http.mutate("apiKeys.create", { name: "last-used", scopes: ["inference"] }, { cookie: admin }),
+    );
+    const before = data<{ id: string; lastUsedAt: Date | null }[]>(await http.query("apiKeys.list", undefined, { cookie: admin })).find(
+      (k) => k.id === apiKey.id,
+    )!;
     expect(before.lastUsedAt).toBeNull();
     const t0 = Date.now();
     expect((await get("/v1/models", key)).status).toBe(200);
-    const after = data<{ id: string; lastUsedAt: Date | null }[]>(await http.query("apiKeys.list", undefined, { cookie: admin })).find((k) => k.id === apiKey.id)!;
+    const after = data<{ id: string; lastUsedAt: Date | null }[]>(await http.query("apiKeys.list", undefined, { cookie: admin })).find(
+      (k) => k.id === apiKey.id,
+    )!;
     expect(new Date(after.lastUsedAt!).getTime()).toBeGreaterThanOrEqual(t0 - 1000);
   });
 
   it("a revoked key is refused at once, on the API and on exports", async () => {
-    const { key, apiKey } = data<{ key: string; apiKey: { id: string } }>(await http.mutate("apiKeys.create", { name: "to revoke", scopes: ["admin"] }, { cookie: admin }));
+    const { key, apiKey } = data<{ key: string; apiKey: { id: string } }>(
+      await http.mutate("apiKeys.create", { name: "to revoke", scopes: ["admin"] }, { cookie: admin }),
+    );
     expect((await get("/v1/models", key)).status).toBe(200);
     expect((await get("/api/export/trl", key)).status).toBe(200);
     expect((await http.mutate("apiKeys.revoke", { id: apiKey.id }, { cookie: admin })).status).toBe(200);
     const r = await get("/v1/models", key);
     expect(r.status).toBe(401);
-    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "invalid_api_key", message: expect.stringMatching(/revoked/) });
+    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "invalid_api_key",
+      message: expect.stringMatching(/revoked/),
+    });
     expect((await get("/api/export/trl", key)).status).toBe(401);
     expect((await http.mutate("apiKeys.revoke", { id: apiKey.id }, { cookie: admin })).status).toBe(409);
   });
@@ -97,7 +112,9 @@ describe("exports with an API key", () => {
 
 describe("npm run cli -- api-keys", () => {
   const cli = (args: string[]) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/cli.ts", "api-keys", ...args], { env: { ...process.env, DATABASE_URL: w.tdb.url } });
+    promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/cli.ts", "api-keys", ...args], {
+      env: { ...process.env, DATABASE_URL: w.tdb.url },
+    });
 
   it("creates a key, prints it once, lists and revokes it", async () => {
     const created = await cli(["create", "--name", "from the shell", "--scopes", "inference,export"]);
@@ -111,6 +128,9 @@ describe("npm run cli -- api-keys", () => {
     expect(listed).not.toContain(key);
     await cli(["revoke", row.id]);
     expect((await get("/v1/models", key)).status).toBe(401);
-    await expect(cli(["create", "--name", "x", "--scopes", "root"])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/Scopes are inference, export, vote, admin/) });
+    await expect(cli(["create", "--name", "x", "--scopes", "root"])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/Scopes are inference, export, vote, admin/),
+    });
   }, 60_000);
 });

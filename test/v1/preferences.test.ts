@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getSampler } from "../../src/server/sampler/index.ts";
 import { apiPreferencePairs } from "../../src/server/services/inference/pairs.ts";
 import { seedVotes } from "../loop/fixtures.ts";
-import { readSse, startV1World, type V1World } from "./world.ts";
+import { startV1World, type V1World } from "./world.ts";
 
 let w: V1World;
 let key: string;
@@ -17,10 +17,16 @@ beforeAll(async () => {
 afterAll(() => w?.close());
 
 const post = (path: string, body: unknown, k = key) =>
-  fetch(w.baseUrl + path, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${k}` }, body: JSON.stringify(body) });
+  fetch(w.baseUrl + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${k}` },
+    body: JSON.stringify(body),
+  });
 
 async function twoCompletions(prompt: string, k = key): Promise<[string, string]> {
-  const r = (await (await post("/v1/chat/completions", { model: "policy", messages: [{ role: "user", content: prompt }], n: 2, max_tokens: 10 }, k)).json()) as { choices: { completion_id: string }[] };
+  const r = (await (
+    await post("/v1/chat/completions", { model: "policy", messages: [{ role: "user", content: prompt }], n: 2, max_tokens: 10 }, k)
+  ).json()) as { choices: { completion_id: string }[] };
   return [r.choices[0]!.completion_id, r.choices[1]!.completion_id];
 }
 
@@ -49,7 +55,10 @@ describe("POST /v1/preferences", () => {
     const [a, b] = await twoCompletions("Moby");
     const unknown = await post("/v1/preferences", { completion_a: a, completion_b: "chatcmpl-nope.0", choice: "a" });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { param: string; code: string } }).error).toMatchObject({ param: "completion_b", code: "completion_not_found" });
+    expect(((await unknown.json()) as { error: { param: string; code: string } }).error).toMatchObject({
+      param: "completion_b",
+      code: "completion_not_found",
+    });
     const other = await w.key(["inference", "vote"]);
     const [c] = await twoCompletions("Moby", other);
     const foreign = await post("/v1/preferences", { completion_a: c, completion_b: a, choice: "a" });
@@ -76,8 +85,16 @@ describe("POST /v1/preferences", () => {
     const pair = pairs.find((p) => p.chosen.completionId === a)!;
     expect(pair).toBeDefined();
     expect(pairs.some((p) => [c, d].includes(p.chosen.completionId))).toBe(false);
-    const [ra, rb] = [await w.db.apiCompletion.findUniqueOrThrow({ where: { id: a } }), await w.db.apiCompletion.findUniqueOrThrow({ where: { id: b } })];
-    expect(pair).toMatchObject({ source: "api", promptIds: ra.promptTokenIds, chosen: { tokenIds: ra.tokenIds }, rejected: { completionId: b, tokenIds: rb.tokenIds } });
+    const [ra, rb] = [
+      await w.db.apiCompletion.findUniqueOrThrow({ where: { id: a } }),
+      await w.db.apiCompletion.findUniqueOrThrow({ where: { id: b } }),
+    ];
+    expect(pair).toMatchObject({
+      source: "api",
+      promptIds: ra.promptTokenIds,
+      chosen: { tokenIds: ra.tokenIds },
+      rejected: { completionId: b, tokenIds: rb.tokenIds },
+    });
     expect(await apiPreferencePairs({ db: w.db, limit: 100, exclude: [pair.voteId] })).not.toContainEqual(pair);
   });
 });
@@ -90,15 +107,33 @@ describe("GET /api/export/hf-preferences", () => {
     expect((await post("/v1/preferences", { completion_a: a, completion_b: b, choice: "b" })).status).toBe(201);
     const res = await fetch(`${w.baseUrl}/api/export/hf-preferences`, { headers: { authorization: `Bearer ${await w.key(["export"])}` } });
     expect(res.status).toBe(200);
-    type Line = { id: string; source: string; prompt: { role: string; content: string }[]; chosen: { role: string; content: string }[]; rejected: { content: string }[] };
-    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Line);
+    type Line = {
+      id: string;
+      source: string;
+      prompt: { role: string; content: string }[];
+      chosen: { role: string; content: string }[];
+      rejected: { content: string }[];
+    };
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Line);
     expect(lines.filter((l) => l.source === "arena")).toHaveLength(3); // the tie is not a pair
     const decisiveApi = await w.db.apiPreference.count({ where: { choice: { in: ["A", "B"] } } });
     expect(lines.filter((l) => l.source === "api")).toHaveLength(decisiveApi);
     const mine = lines.find((l) => l.source === "api" && l.prompt[0]!.content === "Call me Ishmael")!;
-    const [ta, tb] = [await w.db.apiCompletion.findUniqueOrThrow({ where: { id: a } }), await w.db.apiCompletion.findUniqueOrThrow({ where: { id: b } })];
-    expect(mine).toMatchObject({ prompt: [{ role: "user", content: "Call me Ishmael" }], chosen: [{ role: "assistant", content: tb.text }], rejected: [{ content: ta.text }] });
-    expect((await fetch(`${w.baseUrl}/api/export/hf-preferences`, { headers: { authorization: `Bearer ${await w.key(["vote"])}` } })).status).toBe(403);
+    const [ta, tb] = [
+      await w.db.apiCompletion.findUniqueOrThrow({ where: { id: a } }),
+      await w.db.apiCompletion.findUniqueOrThrow({ where: { id: b } }),
+    ];
+    expect(mine).toMatchObject({
+      prompt: [{ role: "user", content: "Call me Ishmael" }],
+      chosen: [{ role: "assistant", content: tb.text }],
+      rejected: [{ content: ta.text }],
+    });
+    expect(
+      (await fetch(`${w.baseUrl}/api/export/hf-preferences`, { headers: { authorization: `Bearer ${await w.key(["vote"])}` } })).status,
+    ).toBe(403);
   });
 });
 
@@ -123,9 +158,18 @@ describe("labelers first on the shared sampler", () => {
 describe("an SDK-shaped client", () => {
   // What the OpenAI SDK does with `stream: true`: POST with the key, split the body on blank
   // lines, take `data:` fields, stop at [DONE], JSON-parse the rest, raise on an `error` event.
-  async function* streamChat(baseURL: string, apiKey: string, body: object): AsyncGenerator<{ choices: { delta: { content?: string }; finish_reason: string | null }[] }> {
-    const res = await fetch(`${baseURL}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify({ ...body, stream: true }) });
-    if (!res.ok) throw Object.assign(new Error(((await res.json()) as { error: { message: string } }).error.message), { status: res.status });
+  async function* streamChat(
+    baseURL: string,
+    apiKey: string,
+    body: object,
+  ): AsyncGenerator<{ choices: { delta: { content?: string }; finish_reason: string | null }[] }> {
+    const res = await fetch(`${baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ ...body, stream: true }),
+    });
+    if (!res.ok)
+      throw Object.assign(new Error(((await res.json()) as { error: { message: string } }).error.message), { status: res.status });
     const decoder = new TextDecoder();
     let buf = "";
     for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -133,7 +177,11 @@ describe("an SDK-shaped client", () => {
       const parts = buf.split(/\r?\n\r?\n/);
       buf = parts.pop()!;
       for (const part of parts) {
-        const data = part.split(/\r?\n/).filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+        const data = part
+          .split(/\r?\n/)
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).trimStart())
+          .join("\n");
         if (data === "[DONE]") return;
         const json = JSON.parse(data);
         if (json.error) throw new Error(json.error.message);
@@ -146,7 +194,12 @@ describe("an SDK-shaped client", () => {
   it("streams a chat completion and sees the error classes by status", async () => {
     let text = "";
     let finish: string | null = null;
-    for await (const chunk of streamChat(`${w.baseUrl}/v1`, key, { model: "policy", messages: [{ role: "user", content: "The President" }], max_tokens: 20, seed: 9 })) {
+    for await (const chunk of streamChat(`${w.baseUrl}/v1`, key, {
+      model: "policy",
+      messages: [{ role: "user", content: "The President" }],
+      max_tokens: 20,
+      seed: 9,
+    })) {
       for (const c of chunk.choices) {
         text += c.delta.content ?? "";
         finish = c.finish_reason ?? finish;
@@ -154,9 +207,20 @@ describe("an SDK-shaped client", () => {
     }
     expect(text.length).toBeGreaterThan(0);
     expect(["stop", "length"]).toContain(finish);
-    const nonStreamed = (await (await post("/v1/chat/completions", { model: "policy", messages: [{ role: "user", content: "The President" }], max_tokens: 20, seed: 9 })).json()) as { choices: { message: { content: string } }[] };
+    const nonStreamed = (await (
+      await post("/v1/chat/completions", {
+        model: "policy",
+        messages: [{ role: "user", content: "The President" }],
+        max_tokens: 20,
+        seed: 9,
+      })
+    ).json()) as { choices: { message: { content: string } }[] };
     expect(nonStreamed.choices[0]!.message.content).toBe(text);
-    await expect(streamChat(`${w.baseUrl}/v1`, "dpa_revoked-or-wrong", { model: "policy", messages: [{ role: "user", content: "x" }] }).next()).rejects.toMatchObject({ status: 401 });
-    await expect(streamChat(`${w.baseUrl}/v1`, key, { model: "nope", messages: [{ role: "user", content: "x" }] }).next()).rejects.toMatchObject({ status: 404 });
+    await expect(
+      streamChat(`${w.baseUrl}/v1`, "dpa_revoked-or-wrong", { model: "policy", messages: [{ role: "user", content: "x" }] }).next(),
+    ).rejects.toMatchObject({ status: 401 });
+    await expect(
+      streamChat(`${w.baseUrl}/v1`, key, { model: "nope", messages: [{ role: "user", content: "x" }] }).next(),
+    ).rejects.toMatchObject({ status: 404 });
   });
 });

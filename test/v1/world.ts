@@ -54,7 +54,9 @@ export async function startV1World(): Promise<V1World> {
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
     const body = req.method === "POST" ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined;
-    const response = await handler(new Request(url, { method: req.method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit));
+    const response = await handler(
+      new Request(url, { method: req.method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit),
+    );
     res.writeHead(response.status, Object.fromEntries(response.headers));
     if (!response.body) return void res.end();
     const reader = response.body.getReader();
@@ -73,15 +75,18 @@ export async function startV1World(): Promise<V1World> {
     db: tdb.db,
     baseUrl,
     async key(scopes, opts = {}) {
-      return (await createApiKey({ db: tdb.db, name: `test ${scopes.join("+")}`, scopes, rateLimitPerMinute: opts.rateLimitPerMinute ?? 1000 })).key;
+      return (
+        await createApiKey({ db: tdb.db, name: `test ${scopes.join("+")}`, scopes, rateLimitPerMinute: opts.rateLimitPerMinute ?? 1000 })
+      ).key;
     },
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await sampler.close();
       (globalThis as { __dpoArenaSampler?: unknown }).__dpoArenaSampler = undefined;
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
       resetEnvCache();
       await tdb.drop();
     },
@@ -99,8 +104,7 @@ export async function readSse(res: Response): Promise<{ events: unknown[]; done:
     const { value, done: end } = await reader.read();
     if (end) break;
     buffer += decoder.decode(value, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+    for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
       const block = buffer.slice(0, cut);
       buffer = buffer.slice(cut + 2);
       const data = block

@@ -1,14 +1,14 @@
 "use client";
 // Create (shown once), list and revoke API keys.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonDanger, buttonPrimary, card, input, label } from "../ui";
 
 const SCOPES = [
   { id: "inference", help: "/v1/models, /v1/chat/completions, /v1/completions" },
   { id: "vote", help: "/v1/preferences on the key's own completions" },
-  { id: "export", help: "/api/export/trl and /api/export/battles" },
+  { id: "export", help: "/api/export/trl, /battles and /hf-preferences" },
   { id: "admin", help: "all of the above" },
 ] as const;
 type Scope = (typeof SCOPES)[number]["id"];
@@ -79,14 +79,28 @@ function CreateKeyForm() {
             <label htmlFor="key-name" className={label}>
               Name (who or what uses it)
             </label>
-            <input id="key-name" className={`${input} mt-1`} value={name} aria-invalid={!!error?.fields.name} onChange={(e) => setName(e.target.value)} />
+            <input
+              id="key-name"
+              className={`${input} mt-1`}
+              value={name}
+              aria-invalid={!!error?.fields.name}
+              onChange={(e) => setName(e.target.value)}
+            />
             {error?.fields.name && <p className="mt-1 text-xs text-red-700">{error.fields.name}</p>}
           </div>
           <div>
             <label htmlFor="key-rate" className={label}>
               Requests per minute
             </label>
-            <input id="key-rate" type="number" min={1} className={`${input} mt-1`} value={rate} aria-invalid={!!error?.fields.rateLimitPerMinute} onChange={(e) => setRate(e.target.value)} />
+            <input
+              id="key-rate"
+              type="number"
+              min={1}
+              className={`${input} mt-1`}
+              value={rate}
+              aria-invalid={!!error?.fields.rateLimitPerMinute}
+              onChange={(e) => setRate(e.target.value)}
+            />
             {error?.fields.rateLimitPerMinute && <p className="mt-1 text-xs text-red-700">{error.fields.rateLimitPerMinute}</p>}
           </div>
         </div>
@@ -125,7 +139,10 @@ function CreateKeyForm() {
           <p>
             Key for <strong>{shown.name}</strong>. Copy it now: it is not stored and will not be shown again.
           </p>
-          <code data-testid="new-api-key" className="mt-2 block break-all rounded bg-white px-2 py-1 font-mono text-xs ring-1 ring-amber-200">
+          <code
+            data-testid="new-api-key"
+            className="mt-2 block break-all rounded bg-white px-2 py-1 font-mono text-xs ring-1 ring-amber-200"
+          >
             {shown.key}
           </code>
         </div>
@@ -148,7 +165,9 @@ interface RowKey {
 function KeyRow({ apiKey: k }: { apiKey: RowKey }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const revoke = useMutation(trpc.apiKeys.revoke.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey() }) }));
+  const revoke = useMutation(
+    trpc.apiKeys.revoke.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey() }) }),
+  );
   return (
     <li className="flex flex-wrap items-center justify-between gap-2 py-3" data-testid={`api-key-${k.name}`}>
       <div className="min-w-0">

@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { apiKeyNameSchema, apiKeyScopesSchema, createApiKey, listApiKeys, rateLimitSchema, revokeApiKey } from "../services/api-keys/keys.ts";
+import {
+  apiKeyNameSchema,
+  apiKeyScopesSchema,
+  createApiKey,
+  listApiKeys,
+  rateLimitSchema,
+  revokeApiKey,
+} from "../services/api-keys/keys.ts";
 import { adminProcedure, router } from "../trpc.ts";
 
 export const apiKeysRouter = router({
@@ -9,7 +16,13 @@ export const apiKeysRouter = router({
   create: adminProcedure
     .input(z.object({ name: apiKeyNameSchema, scopes: apiKeyScopesSchema, rateLimitPerMinute: rateLimitSchema.optional() }).strict())
     .mutation(async ({ ctx, input }) => {
-      const created = await createApiKey({ db: ctx.db, name: input.name, scopes: input.scopes, rateLimitPerMinute: input.rateLimitPerMinute, createdById: ctx.user.id });
+      const created = await createApiKey({
+        db: ctx.db,
+        name: input.name,
+        scopes: input.scopes,
+        rateLimitPerMinute: input.rateLimitPerMinute,
+        createdById: ctx.user.id,
+      });
       ctx.log.info("api-keys: created", { actorId: ctx.user.id, apiKeyId: created.apiKey.id, scopes: created.apiKey.scopes });
       return created;
     }),

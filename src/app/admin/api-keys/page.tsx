@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
-import { AppShell } from "@/components/app-shell";
 import { AdminNav } from "@/components/admin/admin-nav";
 import { ApiKeysAdmin } from "@/components/admin/api-keys-admin";
+import { AppShell } from "@/components/app-shell";
 import { requireAdmin } from "@/server/auth/current-user";
 
 export const dynamic = "force-dynamic";
@@ -14,8 +14,9 @@ export default async function Page() {
       <h1 className="text-2xl font-bold tracking-tight">API keys</h1>
       <AdminNav current="/admin/api-keys" />
       <p className="mt-3 text-sm text-slate-600">
-        Keys let other programs use the served policy through the OpenAI-compatible API at <code>/v1</code>, send preferences and download exports, with{" "}
-        <code>Authorization: Bearer &lt;key&gt;</code>. A key is shown once, when it is created; revoking it takes effect at once.
+        Keys let other programs use the served policy through the OpenAI-compatible API at <code>/v1</code>, send preferences and download
+        exports, with <code>Authorization: Bearer &lt;key&gt;</code>. A key is shown once, when it is created; revoking it takes effect at
+        once.
       </p>
       <ApiKeysAdmin />
     </AppShell>

@@ -1,8 +1,8 @@
 // `npm run cli -- api-keys create|list|revoke`: manage API keys from a shell, against the
 // database in DATABASE_URL. `create` prints the key once; only its sha256 is stored.
 import { parseArgs } from "node:util";
-import { getEnv } from "../../env.ts";
 import { createPrismaClient } from "../../db/client.ts";
+import { getEnv } from "../../env.ts";
 import { AppError } from "../../errors.ts";
 import { API_KEY_SCOPES, createApiKey, listApiKeys, revokeApiKey } from "./keys.ts";
 
@@ -11,15 +11,23 @@ const USAGE = `usage:
   npm run cli -- api-keys list
   npm run cli -- api-keys revoke ID`;
 
+function parseCommandLine(args: string[], allowPositionals: boolean) {
+  return parseArgs({
+    args,
+    allowPositionals,
+    options: { name: { type: "string" }, scopes: { type: "string" }, "rate-limit": { type: "string" } },
+  });
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== "create" && sub !== "list" && sub !== "revoke") {
     console.error(USAGE);
     return 2;
   }
-  let args;
+  let args: ReturnType<typeof parseCommandLine>;
   try {
-    args = parseArgs({ args: rest, allowPositionals: sub === "revoke", options: { name: { type: "string" }, scopes: { type: "string" }, "rate-limit": { type: "string" } } });
+    args = parseCommandLine(rest, sub === "revoke");
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -38,8 +46,18 @@ export async function run(argv: string[]): Promise<number> {
         return 2;
       }
       const rateLimitPerMinute = rate === undefined ? undefined : Number(rate);
-      const { key, apiKey } = await createApiKey({ db, name, scopes: scopes.split(",").map((s) => s.trim()).filter(Boolean), rateLimitPerMinute });
-      console.log(`created API key ${apiKey.id} "${apiKey.name}" (scopes: ${apiKey.scopes.join(", ")}; ${apiKey.rateLimitPerMinute} requests/minute)`);
+      const { key, apiKey } = await createApiKey({
+        db,
+        name,
+        scopes: scopes
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+        rateLimitPerMinute,
+      });
+      console.log(
+        `created API key ${apiKey.id} "${apiKey.name}" (scopes: ${apiKey.scopes.join(", ")}; ${apiKey.rateLimitPerMinute} requests/minute)`,
+      );
       console.log("the key is shown only now; store it somewhere safe:");
       console.log(key);
       return 0;
@@ -47,7 +65,17 @@ export async function run(argv: string[]): Promise<number> {
     if (sub === "list") {
       for (const k of await listApiKeys({ db })) {
         const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : "active";
-        console.log([k.id, k.prefix + "…", JSON.stringify(k.name), k.scopes.join(","), `${k.rateLimitPerMinute}/min`, `last used ${k.lastUsedAt?.toISOString() ?? "never"}`, state].join("\t"));
+        console.log(
+          [
+            k.id,
+            k.prefix + "…",
+            JSON.stringify(k.name),
+            k.scopes.join(","),
+            `${k.rateLimitPerMinute}/min`,
+            `last used ${k.lastUsedAt?.toISOString() ?? "never"}`,
+            state,
+          ].join("\t"),
+        );
       }
       return 0;
     }

@@ -16,12 +16,20 @@ const KEY_PREFIX = "dpa_";
 /** characters of the key kept in clear for display: "dpa_" and 6 of the random part */
 const SHOWN_CHARS = KEY_PREFIX.length + 6;
 
-export const apiKeyNameSchema = z.string().trim().min(1, "Name the key (who or what uses it)").max(80, "The name must be at most 80 characters");
+export const apiKeyNameSchema = z
+  .string()
+  .trim()
+  .min(1, "Name the key (who or what uses it)")
+  .max(80, "The name must be at most 80 characters");
 export const apiKeyScopesSchema = z
   .array(z.enum(API_KEY_SCOPES, { message: `Scopes are ${API_KEY_SCOPES.join(", ")}` }))
   .min(1, "Give the key at least one scope")
   .transform((s) => [...new Set(s)].sort());
-export const rateLimitSchema = z.number().int("The rate limit must be a whole number").min(1, "The rate limit must be ≥ 1 per minute").max(100_000, "The rate limit must be ≤ 100000 per minute");
+export const rateLimitSchema = z
+  .number()
+  .int("The rate limit must be a whole number")
+  .min(1, "The rate limit must be ≥ 1 per minute")
+  .max(100_000, "The rate limit must be ≤ 100000 per minute");
 
 export function hashApiKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
@@ -43,15 +51,37 @@ export interface ApiKeySummary {
   revokedAt: Date | null;
 }
 
-const summarySelect = { id: true, name: true, prefix: true, scopes: true, rateLimitPerMinute: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;
+const summarySelect = {
+  id: true,
+  name: true,
+  prefix: true,
+  scopes: true,
+  rateLimitPerMinute: true,
+  createdAt: true,
+  lastUsedAt: true,
+  revokedAt: true,
+} as const;
 
-export async function createApiKey(opts: { db: PrismaClient; name: string; scopes: string[]; rateLimitPerMinute?: number; createdById?: string | null }): Promise<{ key: string; apiKey: ApiKeySummary }> {
+export async function createApiKey(opts: {
+  db: PrismaClient;
+  name: string;
+  scopes: string[];
+  rateLimitPerMinute?: number;
+  createdById?: string | null;
+}): Promise<{ key: string; apiKey: ApiKeySummary }> {
   const name = apiKeyNameSchema.parse(opts.name);
   const scopes = apiKeyScopesSchema.parse(opts.scopes);
   const rateLimitPerMinute = rateLimitSchema.parse(opts.rateLimitPerMinute ?? 60);
   const key = KEY_PREFIX + randomBytes(32).toString("base64url");
   const apiKey = await opts.db.apiKey.create({
-    data: { name, scopes, rateLimitPerMinute, prefix: key.slice(0, SHOWN_CHARS), hash: hashApiKey(key), createdById: opts.createdById ?? null },
+    data: {
+      name,
+      scopes,
+      rateLimitPerMinute,
+      prefix: key.slice(0, SHOWN_CHARS),
+      hash: hashApiKey(key),
+      createdById: opts.createdById ?? null,
+    },
     select: summarySelect,
   });
   return { key, apiKey };

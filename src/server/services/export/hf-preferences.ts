@@ -66,7 +66,12 @@ export function streamHfPreferences({ db, batchSize = 2_000 }: { db: PrismaClien
       const c = cursor ?? { phase: "arena", afterMs: -1, afterId: "" };
       const rows = await readPage(db, c, batchSize);
       const last = rows.at(-1);
-      const next: Cursor | null = rows.length === batchSize && last ? { ...c, afterMs: last.created_ms, afterId: last.id } : c.phase === "arena" ? { phase: "api", afterMs: -1, afterId: "" } : null;
+      const next: Cursor | null =
+        rows.length === batchSize && last
+          ? { ...c, afterMs: last.created_ms, afterId: last.id }
+          : c.phase === "arena"
+            ? { phase: "api", afterMs: -1, afterId: "" }
+            : null;
       return { rows: rows.map((r) => ({ ...r, source: c.phase })), next };
     },
     toLine(r): HfPreferenceLine {

@@ -12,9 +12,14 @@ const limitsSchema = z.object({
 });
 
 export function readApiLimits(source: Record<string, string | undefined> = process.env): { maxConcurrent: number; maxQueue: number } {
-  const clean = Object.fromEntries(Object.entries({ API_MAX_CONCURRENT: source.API_MAX_CONCURRENT, API_MAX_QUEUE: source.API_MAX_QUEUE }).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const clean = Object.fromEntries(
+    Object.entries({ API_MAX_CONCURRENT: source.API_MAX_CONCURRENT, API_MAX_QUEUE: source.API_MAX_QUEUE }).filter(
+      ([, v]) => v !== undefined && v.trim() !== "",
+    ),
+  );
   const parsed = limitsSchema.safeParse(clean);
-  if (!parsed.success) throw new Error(`Invalid API limits: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new Error(`Invalid API limits: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return { maxConcurrent: parsed.data.API_MAX_CONCURRENT, maxQueue: parsed.data.API_MAX_QUEUE };
 }
 
@@ -28,7 +33,14 @@ export class AdmissionGate {
   async enter(signal?: AbortSignal): Promise<() => void> {
     if (this.running >= this.limits.maxConcurrent) {
       if (this.waiting.length >= this.limits.maxQueue) {
-        throw new OpenAiError(503, "The server is busy with other requests (the arena's labelers come first). Retry in a few seconds.", "server_error", null, "overloaded", { "retry-after": "5" });
+        throw new OpenAiError(
+          503,
+          "The server is busy with other requests (the arena's labelers come first). Retry in a few seconds.",
+          "server_error",
+          null,
+          "overloaded",
+          { "retry-after": "5" },
+        );
       }
       await new Promise<void>((resolve, reject) => {
         const turn = () => {
@@ -48,7 +60,8 @@ export class AdmissionGate {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes to the next waiter; running stays the same
+      if (next)
+        next(); // the slot passes to the next waiter; running stays the same
       else this.running--;
     };
   }

@@ -3,7 +3,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { log } from "../../log.ts";
-import { SamplerUnavailableError, type GenerateOptions, type GenerateResult, type TokenEvent } from "../../sampler/index.ts";
+import { type GenerateOptions, type GenerateResult, SamplerUnavailableError, type TokenEvent } from "../../sampler/index.ts";
 import { OpenAiError } from "./openai-errors.ts";
 import type { ApiSampling } from "./params.ts";
 
@@ -108,15 +108,31 @@ export async function runApiCompletion(opts: {
   });
   const promptTokens = choices[0]?.promptTokens ?? 0;
   const completionTokens = choices.reduce((sum, c) => sum + c.completionTokens, 0);
-  return { id: opts.id, created, model: result.versionName, choices, usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } };
+  return {
+    id: opts.id,
+    created,
+    model: result.versionName,
+    choices,
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
 }
 
 function samplerError(err: unknown, promptParam: string): unknown {
   if (err instanceof OpenAiError) return err;
-  if (err instanceof SamplerUnavailableError) return new OpenAiError(503, "No model is loaded yet on this server; try again shortly.", "server_error", null, "model_not_loaded", { "retry-after": "5" });
+  if (err instanceof SamplerUnavailableError)
+    return new OpenAiError(503, "No model is loaded yet on this server; try again shortly.", "server_error", null, "model_not_loaded", {
+      "retry-after": "5",
+    });
   const message = (err as Error)?.message ?? "";
   // The sampler thread refuses prompts longer than the model's context with a message that says so.
-  if (/needs a shorter prompt/.test(message)) return new OpenAiError(400, `This model's context is too small for the prompt: ${message}`, "invalid_request_error", promptParam, "context_length_exceeded");
+  if (/needs a shorter prompt/.test(message))
+    return new OpenAiError(
+      400,
+      `This model's context is too small for the prompt: ${message}`,
+      "invalid_request_error",
+      promptParam,
+      "context_length_exceeded",
+    );
   log.warn("api: sampling failed", { err: message });
   return err;
 }

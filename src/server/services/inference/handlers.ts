@@ -4,14 +4,14 @@ import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { internalErrorMessage, newErrorId } from "../../errors.ts";
 import { log } from "../../log.ts";
 import type { TokenEvent } from "../../sampler/index.ts";
-import { checkApiKey, type AuthenticatedKey } from "../api-keys/authenticate.ts";
+import { type AuthenticatedKey, checkApiKey } from "../api-keys/authenticate.ts";
 import type { ApiKeyScope } from "../api-keys/keys.ts";
 import { AdmissionGate, readApiLimits } from "./admission.ts";
-import { runApiCompletion, newResponseId, type ApiResult, type InferenceSampler } from "./generate.ts";
+import { type ApiResult, type InferenceSampler, newResponseId, runApiCompletion } from "./generate.ts";
 import { promptForMessages } from "./messages.ts";
 import { listApiModels, resolveApiModel } from "./models.ts";
 import { badRequest, keyCheckError, OpenAiError } from "./openai-errors.ts";
-import { parseChatRequest, parseCompletionRequest, readJsonBody, type ApiSampling } from "./params.ts";
+import { type ApiSampling, parseChatRequest, parseCompletionRequest, readJsonBody } from "./params.ts";
 import { preferenceSchema, recordApiPreference } from "./preferences.ts";
 import { DeltaTracker } from "./stream-text.ts";
 
@@ -60,10 +60,25 @@ export function createV1Handlers(deps: V1Deps): { models: Handler; chatCompletio
     } catch (err) {
       release();
       log.error("api: sampler failed to start", { err });
-      throw new OpenAiError(503, "The model server is not available yet; try again shortly.", "server_error", null, "model_not_loaded", { "retry-after": "5" });
+      throw new OpenAiError(503, "The model server is not available yet; try again shortly.", "server_error", null, "model_not_loaded", {
+        "retry-after": "5",
+      });
     }
     const runWith = (onToken?: (e: TokenEvent) => void) =>
-      runApiCompletion({ db, sampler, release, apiKeyId: key.id, endpoint: kind, id, promptText, messages: "messages" in parsed ? parsed.messages : undefined, versionId, sampling: parsed.sampling, onToken, signal: abort.signal });
+      runApiCompletion({
+        db,
+        sampler,
+        release,
+        apiKeyId: key.id,
+        endpoint: kind,
+        id,
+        promptText,
+        messages: "messages" in parsed ? parsed.messages : undefined,
+        versionId,
+        sampling: parsed.sampling,
+        onToken,
+        signal: abort.signal,
+      });
     if (!parsed.sampling.stream) {
       const result = await runWith();
       return Response.json(kind === "chat" ? chatBody(result) : completionBody(result), { headers: NO_STORE });
@@ -72,7 +87,9 @@ export function createV1Handlers(deps: V1Deps): { models: Handler; chatCompletio
   }
 
   return {
-    models: endpoint("inference", async (_req, _key, db) => Response.json({ object: "list", data: await listApiModels(db) }, { headers: NO_STORE })),
+    models: endpoint("inference", async (_req, _key, db) =>
+      Response.json({ object: "list", data: await listApiModels(db) }, { headers: NO_STORE }),
+    ),
     chatCompletions: endpoint("inference", (req, key, db) => complete(req, key, db, "chat")),
     completions: endpoint("inference", (req, key, db) => complete(req, key, db, "completions")),
     preferences: endpoint("vote", async (req, key, db) => {
@@ -81,9 +98,20 @@ export function createV1Handlers(deps: V1Deps): { models: Handler; chatCompletio
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         const param = issue.path.join(".") || null;
-        throw badRequest(issue.code === "unrecognized_keys" ? `Unrecognized request argument supplied: ${(issue as { keys?: string[] }).keys?.join(", ")}` : `Invalid '${param ?? "body"}': ${issue.message}`, param);
+        throw badRequest(
+          issue.code === "unrecognized_keys"
+            ? `Unrecognized request argument supplied: ${(issue as { keys?: string[] }).keys?.join(", ")}`
+            : `Invalid '${param ?? "body"}': ${issue.message}`,
+          param,
+        );
       }
-      const { created, record } = await recordApiPreference({ db, apiKeyId: key.id, completionA: parsed.data.completion_a, completionB: parsed.data.completion_b, choice: parsed.data.choice });
+      const { created, record } = await recordApiPreference({
+        db,
+        apiKeyId: key.id,
+        completionA: parsed.data.completion_a,
+        completionB: parsed.data.completion_b,
+        choice: parsed.data.choice,
+      });
       return Response.json(record, { status: created ? 201 : 200, headers: NO_STORE });
     }),
   };
@@ -95,7 +123,13 @@ function chatBody(r: ApiResult) {
     object: "chat.completion",
     created: r.created,
     model: r.model,
-    choices: r.choices.map((c) => ({ index: c.index, message: { role: "assistant", content: c.text }, logprobs: null, finish_reason: c.finishReason, completion_id: c.completionId })),
+    choices: r.choices.map((c) => ({
+      index: c.index,
+      message: { role: "assistant", content: c.text },
+      logprobs: null,
+      finish_reason: c.finishReason,
+      completion_id: c.completionId,
+    })),
     usage: r.usage,
   };
 }
@@ -106,7 +140,13 @@ function completionBody(r: ApiResult) {
     object: "text_completion",
     created: r.created,
     model: r.model,
-    choices: r.choices.map((c) => ({ index: c.index, text: c.text, logprobs: null, finish_reason: c.finishReason, completion_id: c.completionId })),
+    choices: r.choices.map((c) => ({
+      index: c.index,
+      text: c.text,
+      logprobs: null,
+      finish_reason: c.finishReason,
+      completion_id: c.completionId,
+    })),
     usage: r.usage,
   };
 }
@@ -117,7 +157,13 @@ function completionBody(r: ApiResult) {
  * chunk when asked for, then `data: [DONE]`. An error after the stream began is sent as a
  * `data: {"error": …}` event, since the status line is already out.
  */
-function sseResponse(kind: "chat" | "completions", id: string, s: ApiSampling, run: (onToken: (e: TokenEvent) => void) => Promise<ApiResult>, abort: AbortController): Response {
+function sseResponse(
+  kind: "chat" | "completions",
+  id: string,
+  s: ApiSampling,
+  run: (onToken: (e: TokenEvent) => void) => Promise<ApiResult>,
+  abort: AbortController,
+): Response {
   const encoder = new TextEncoder();
   const created = Math.floor(Date.now() / 1000);
   const object = kind === "chat" ? "chat.completion.chunk" : "text_completion";
@@ -125,10 +171,26 @@ function sseResponse(kind: "chat" | "completions", id: string, s: ApiSampling, r
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       const send = (data: unknown) => {
-        if (!abort.signal.aborted) controller.enqueue(encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`));
+        if (!abort.signal.aborted)
+          controller.enqueue(encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`));
       };
       const choice = (index: number, text: string, finish: string | null, extra: Record<string, unknown> = {}) =>
-        kind === "chat" ? { index, delta: text === "" && finish === null ? { role: "assistant", content: "" } : finish === null ? { content: text } : text ? { content: text } : {}, logprobs: null, finish_reason: finish, ...extra } : { index, text, logprobs: null, finish_reason: finish, ...extra };
+        kind === "chat"
+          ? {
+              index,
+              delta:
+                text === "" && finish === null
+                  ? { role: "assistant", content: "" }
+                  : finish === null
+                    ? { content: text }
+                    : text
+                      ? { content: text }
+                      : {},
+              logprobs: null,
+              finish_reason: finish,
+              ...extra,
+            }
+          : { index, text, logprobs: null, finish_reason: finish, ...extra };
       const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object, created, model, choices, ...extra });
       if (kind === "chat") for (let i = 0; i < s.n; i++) send(chunk([choice(i, "", null)]));
       const deltas = new DeltaTracker(s.stop);
@@ -138,7 +200,8 @@ function sseResponse(kind: "chat" | "completions", id: string, s: ApiSampling, r
           if (text) send(chunk([choice(e.index, text, null)]));
         });
         model = result.model;
-        for (const c of result.choices) send(chunk([choice(c.index, deltas.finish(c.index, c.text), c.finishReason, { completion_id: c.completionId })]));
+        for (const c of result.choices)
+          send(chunk([choice(c.index, deltas.finish(c.index, c.text), c.finishReason, { completion_id: c.completionId })]));
         if (s.includeUsage) send(chunk([], { usage: result.usage }));
         send("[DONE]");
       } catch (err) {
@@ -151,7 +214,14 @@ function sseResponse(kind: "chat" | "completions", id: string, s: ApiSampling, r
       abort.abort();
     },
   });
-  return new Response(stream, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" } });
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    },
+  });
 }
 
 function errorBody(err: unknown): { error: object } {

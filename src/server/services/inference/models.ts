@@ -20,7 +20,12 @@ export async function listApiModels(db: PrismaClient): Promise<ApiModel[]> {
     orderBy: { id: "asc" },
   });
   const serving = versions.find((v) => v.status === "SERVING");
-  const model = (id: string, created: Date): ApiModel => ({ id, object: "model", created: Math.floor(created.getTime() / 1000), owned_by: "dpo-arena" });
+  const model = (id: string, created: Date): ApiModel => ({
+    id,
+    object: "model",
+    created: Math.floor(created.getTime() / 1000),
+    owned_by: "dpo-arena",
+  });
   return [...(serving ? [model(SERVING_ALIAS, serving.createdAt)] : []), ...versions.map((v) => model(v.name, v.createdAt))];
 }
 
@@ -29,7 +34,13 @@ export async function resolveApiModel(db: PrismaClient, name: string): Promise<n
   if (name === SERVING_ALIAS) return undefined;
   const v = await db.policyVersion.findUnique({ where: { name }, select: { id: true, status: true } });
   if (!v || (v.status !== "SERVING" && v.status !== "RETIRED")) {
-    throw new OpenAiError(404, `The model '${name}' does not exist. GET /v1/models lists the models this server serves ("${SERVING_ALIAS}" is the current policy).`, "invalid_request_error", "model", "model_not_found");
+    throw new OpenAiError(
+      404,
+      `The model '${name}' does not exist. GET /v1/models lists the models this server serves ("${SERVING_ALIAS}" is the current policy).`,
+      "invalid_request_error",
+      "model",
+      "model_not_found",
+    );
   }
   return v.id;
 }

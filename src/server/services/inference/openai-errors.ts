@@ -33,7 +33,8 @@ export class OpenAiError extends Error {
   }
 }
 
-export const badRequest = (message: string, param: string | null, code: string | null = "invalid_value") => new OpenAiError(400, message, "invalid_request_error", param, code);
+export const badRequest = (message: string, param: string | null, code: string | null = "invalid_value") =>
+  new OpenAiError(400, message, "invalid_request_error", param, code);
 
 export function keyCheckError(check: Extract<KeyCheck, { ok: false }>): OpenAiError {
   switch (check.reason) {
@@ -45,6 +46,8 @@ export function keyCheckError(check: Extract<KeyCheck, { ok: false }>): OpenAiEr
     case "scope":
       return new OpenAiError(403, check.message, "insufficient_permissions", null, "missing_scope");
     case "rate_limited":
-      return new OpenAiError(429, check.message, "requests", null, "rate_limit_exceeded", { "retry-after": String(check.retryAfterSeconds ?? 60) });
+      return new OpenAiError(429, check.message, "requests", null, "rate_limit_exceeded", {
+        "retry-after": String(check.retryAfterSeconds ?? 60),
+      });
   }
 }

@@ -54,7 +54,16 @@ export async function apiPreferencePairs(opts: { db: PrismaClient; limit: number
     const b = { completionId: r.bId, tokenIds: r.bTokens };
     const [chosen, rejected] = r.choice === "A" ? [a, b] : [b, a];
     const promptId = "api:" + createHash("sha256").update(Int32Array.from(r.aPrompt)).digest("hex").slice(0, 32);
-    pairs.push({ source: "api", voteId: r.id, promptId, promptIds: r.aPrompt, policyVersionId: r.aVersion, chosen, rejected, createdAt: r.createdAt });
+    pairs.push({
+      source: "api",
+      voteId: r.id,
+      promptId,
+      promptIds: r.aPrompt,
+      policyVersionId: r.aVersion,
+      chosen,
+      rejected,
+      createdAt: r.createdAt,
+    });
   }
   return pairs;
 }

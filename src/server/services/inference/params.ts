@@ -22,14 +22,24 @@ export const MAX_N = 8;
 export const DEFAULT_MAX_TOKENS = 128;
 const MAX_TOKENS_CAP = 4096;
 
-const stop = z.union([z.string().min(1, "stop strings must not be empty"), z.array(z.string().min(1, "stop strings must not be empty")).max(4, "at most 4 stop sequences")]).nullish();
+const stop = z
+  .union([
+    z.string().min(1, "stop strings must not be empty"),
+    z.array(z.string().min(1, "stop strings must not be empty")).max(4, "at most 4 stop sequences"),
+  ])
+  .nullish();
 
 const common = {
   model: z.string({ message: "model is required (GET /v1/models lists them)" }).min(1, "model is required (GET /v1/models lists them)"),
   n: z.number().int("n must be an integer").min(1, "n must be ≥ 1").max(MAX_N, `n must be ≤ ${MAX_N}`).nullish(),
   temperature: z.number().min(0, "temperature must be between 0 and 2").max(2, "temperature must be between 0 and 2").nullish(),
   top_p: z.number().gt(0, "top_p must be in (0, 1]").max(1, "top_p must be in (0, 1]").nullish(),
-  max_tokens: z.number().int("max_tokens must be an integer").min(1, "max_tokens must be ≥ 1").max(MAX_TOKENS_CAP, `max_tokens must be ≤ ${MAX_TOKENS_CAP}`).nullish(),
+  max_tokens: z
+    .number()
+    .int("max_tokens must be an integer")
+    .min(1, "max_tokens must be ≥ 1")
+    .max(MAX_TOKENS_CAP, `max_tokens must be ≤ ${MAX_TOKENS_CAP}`)
+    .nullish(),
   stop,
   seed: z.number().int("seed must be an integer").min(0, "seed must be ≥ 0").max(2147483647, "seed must be ≤ 2147483647").nullish(),
   stream: z.boolean().nullish(),
@@ -44,7 +54,9 @@ const text = z.string({ message: "content must be a string or an array of text p
 const contentPart = z.object({ type: z.literal("text", { message: "only text content parts are supported" }), text }).strict();
 const message = z
   .object({
-    role: z.enum(["system", "developer", "user", "assistant"], { message: "role must be system, developer, user or assistant (tools are not supported)" }),
+    role: z.enum(["system", "developer", "user", "assistant"], {
+      message: "role must be system, developer, user or assistant (tools are not supported)",
+    }),
     content: z.union([text, z.array(contentPart).min(1)]),
     name: z.string().optional(),
   })
@@ -74,7 +86,8 @@ const completionSchema = z
 /** The body as JSON, or a 400 that says what is wrong with it. */
 export async function readJsonBody(req: Request): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) throw badRequest("Send the request body as JSON with `Content-Type: application/json`.", null, null);
+  if (!/^application\/json\b/i.test(type))
+    throw badRequest("Send the request body as JSON with `Content-Type: application/json`.", null, null);
   const raw = await req.text();
   try {
     return JSON.parse(raw);
@@ -84,7 +97,8 @@ export async function readJsonBody(req: Request): Promise<unknown> {
 }
 
 function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("The request body must be a JSON object.", null, null);
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw badRequest("The request body must be a JSON object.", null, null);
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
@@ -92,10 +106,18 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
   if (issue.code === "unrecognized_keys") {
     const keys = (issue as { keys?: string[] }).keys ?? [];
     const where = param ? `${param}.` : "";
-    throw badRequest(`Unrecognized request argument supplied: ${keys.map((k) => where + k).join(", ")}`, keys.length === 1 ? where + keys[0] : param, "unrecognized_argument");
+    throw badRequest(
+      `Unrecognized request argument supplied: ${keys.map((k) => where + k).join(", ")}`,
+      keys.length === 1 ? where + keys[0] : param,
+      "unrecognized_argument",
+    );
   }
   const missing = issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined;
-  throw badRequest(missing ? `Missing required parameter: '${param}'. ${issue.message}` : `Invalid '${param ?? "body"}': ${issue.message}`, param, missing ? "missing_required_parameter" : "invalid_value");
+  throw badRequest(
+    missing ? `Missing required parameter: '${param}'. ${issue.message}` : `Invalid '${param ?? "body"}': ${issue.message}`,
+    param,
+    missing ? "missing_required_parameter" : "invalid_value",
+  );
 }
 
 function sampling(b: z.infer<typeof chatSchema> | z.infer<typeof completionSchema>, maxTokens: number | null | undefined): ApiSampling {
@@ -115,7 +137,10 @@ function sampling(b: z.infer<typeof chatSchema> | z.infer<typeof completionSchem
 export function parseChatRequest(body: unknown): { sampling: ApiSampling; messages: ChatMessage[] } {
   const b = parseWith(chatSchema, body);
   if (b.stream_options && !b.stream) throw badRequest("stream_options is only allowed when stream is true.", "stream_options");
-  const messages = b.messages.map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("") }));
+  const messages = b.messages.map((m) => ({
+    role: m.role,
+    content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""),
+  }));
   return { sampling: sampling(b, b.max_completion_tokens ?? b.max_tokens), messages };
 }
 

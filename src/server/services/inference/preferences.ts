@@ -12,8 +12,14 @@ const TO_API = { A: "a", B: "b", TIE: "tie", BOTH_BAD: "both_bad" } as const;
 
 export const preferenceSchema = z
   .object({
-    completion_a: z.string({ message: "completion_a must be a completion_id from /v1/chat/completions or /v1/completions" }).min(1).max(100),
-    completion_b: z.string({ message: "completion_b must be a completion_id from /v1/chat/completions or /v1/completions" }).min(1).max(100),
+    completion_a: z
+      .string({ message: "completion_a must be a completion_id from /v1/chat/completions or /v1/completions" })
+      .min(1)
+      .max(100),
+    completion_b: z
+      .string({ message: "completion_b must be a completion_id from /v1/chat/completions or /v1/completions" })
+      .min(1)
+      .max(100),
     choice: z.enum(["a", "b", "tie", "both_bad"], { message: "choice must be a, b, tie or both_bad" }),
   })
   .strict();
@@ -32,19 +38,39 @@ function completionId(id: string): string {
   return /\.\d+$/.test(id) ? id : `${id}.0`;
 }
 
-export async function recordApiPreference(opts: { db: PrismaClient; apiKeyId: string; completionA: string; completionB: string; choice: ApiChoice }): Promise<{ created: boolean; record: PreferenceRecord }> {
+export async function recordApiPreference(opts: {
+  db: PrismaClient;
+  apiKeyId: string;
+  completionA: string;
+  completionB: string;
+  choice: ApiChoice;
+}): Promise<{ created: boolean; record: PreferenceRecord }> {
   const { db, apiKeyId } = opts;
   const a = completionId(opts.completionA);
   const b = completionId(opts.completionB);
   if (a === b) throw badRequest("completion_a and completion_b are the same completion; a preference compares two.", "completion_b");
   const rows = await db.apiCompletion.findMany({ where: { id: { in: [a, b] }, apiKeyId }, select: { id: true, promptTokenIds: true } });
-  for (const [id, param] of [[a, "completion_a"], [b, "completion_b"]] as const) {
+  for (const [id, param] of [
+    [a, "completion_a"],
+    [b, "completion_b"],
+  ] as const) {
     // Another key's completion gets the same answer as an unknown one: ids are not shared.
-    if (!rows.some((r) => r.id === id)) throw new OpenAiError(404, `No completion '${id}' was served to this API key.`, "invalid_request_error", param, "completion_not_found");
+    if (!rows.some((r) => r.id === id))
+      throw new OpenAiError(
+        404,
+        `No completion '${id}' was served to this API key.`,
+        "invalid_request_error",
+        param,
+        "completion_not_found",
+      );
   }
   const [ra, rb] = [rows.find((r) => r.id === a)!, rows.find((r) => r.id === b)!];
   if (ra.promptTokenIds.length !== rb.promptTokenIds.length || ra.promptTokenIds.some((t, i) => t !== rb.promptTokenIds[i])) {
-    throw badRequest("The two completions answer different prompts; a preference compares two completions of the same prompt.", "completion_b", "prompt_mismatch");
+    throw badRequest(
+      "The two completions answer different prompts; a preference compares two completions of the same prompt.",
+      "completion_b",
+      "prompt_mismatch",
+    );
   }
   // One row per unordered pair, the smaller id first (the table's CHECK): flip the choice to match.
   const inOrder = a < b;
@@ -64,8 +90,18 @@ export async function recordApiPreference(opts: { db: PrismaClient; apiKeyId: st
     ON CONFLICT ("completionAId", "completionBId") DO NOTHING
     RETURNING id, "createdAt", choice::text AS choice`;
   if (inserted[0]) return { created: true, record: toRecord(inserted[0]) };
-  const existing = await db.apiPreference.findUniqueOrThrow({ where: { completionAId_completionBId: { completionAId: first, completionBId: second } }, select: { id: true, createdAt: true, choice: true } });
+  const existing = await db.apiPreference.findUniqueOrThrow({
+    where: { completionAId_completionBId: { completionAId: first, completionBId: second } },
+    select: { id: true, createdAt: true, choice: true },
+  });
   // A retried request is the same vote; a different choice on a voted pair is a conflict.
-  if (existing.choice !== choice) throw new OpenAiError(409, `These two completions already have a preference (${existing.id}) with a different choice; preferences are append-only.`, "invalid_request_error", "choice", "preference_exists");
+  if (existing.choice !== choice)
+    throw new OpenAiError(
+      409,
+      `These two completions already have a preference (${existing.id}) with a different choice; preferences are append-only.`,
+      "invalid_request_error",
+      "choice",
+      "preference_exists",
+    );
   return { created: false, record: toRecord(existing) };
 }
