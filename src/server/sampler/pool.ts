@@ -106,8 +106,9 @@ export class SamplerPool implements PolicyLoader {
   // --- priority (issue 17): labelers first --------------------------------------------------
   // Rows of concurrent requests share decode steps, so every background row slows the battles
   // in the same batch. A background request therefore starts only while fewer labeler requests
-  // are in flight than there are threads, and otherwise waits (FIFO) until one finishes. Under
-  // a constant labeler load background requests wait; callers bound how many may wait.
+  // are in flight than there are threads, and otherwise waits until one finishes. A started
+  // background request is not preempted. Under a constant labeler load background requests
+  // wait; callers bound how many may wait.
   private labelerInFlight = 0;
   private backgroundWaiters: (() => void)[] = [];
 
