@@ -6,6 +6,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   "import-model": { summary: "validate a Hugging Face model directory and register it as a new base version", load: () => import("../src/server/services/models/cli.ts") },
   ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
   "reset-admin-password": resetAdminPasswordCommand(),
+  "api-keys": { summary: "create, list or revoke API keys (create prints the key once)", load: () => import("../src/server/services/api-keys/cli.ts") },
 };
 
 /** A lost first-start admin password: set a new one (src/server/services/auth/reset-admin-password.ts). */

@@ -105,6 +105,30 @@ describe("schema round-trip through Prisma Client", () => {
     written.LoginThrottle = { key: "pair:10.0.0.1|ada", failures: 3, windowStart: at("2") };
     await db.loginThrottle.create({ data: written.LoginThrottle as Prisma.LoginThrottleUncheckedCreateInput });
     read.LoginThrottle = await db.loginThrottle.findUnique({ where: { key: "pair:10.0.0.1|ada" } });
+    // API keys, completions and preferences (issue 17)
+    written.ApiKey = {
+      id: "key_1", name: "eval app", prefix: "dpa_AbCdEf", hash: "e".repeat(64), scopes: ["inference", "vote"], rateLimitPerMinute: 30,
+      createdById: "user_1", createdAt: at("1"), lastUsedAt: at("2"), revokedAt: at("3"),
+    };
+    await db.apiKey.create({ data: written.ApiKey as Prisma.ApiKeyUncheckedCreateInput });
+    read.ApiKey = await db.apiKey.findUnique({ where: { id: "key_1" } });
+    written.ApiKeyUsage = { apiKeyId: "key_1", windowStart: at("4"), count: 7 };
+    await db.apiKeyUsage.create({ data: written.ApiKeyUsage as Prisma.ApiKeyUsageUncheckedCreateInput });
+    read.ApiKeyUsage = await db.apiKeyUsage.findUnique({ where: { apiKeyId_windowStart: { apiKeyId: "key_1", windowStart: at("4") } } });
+    const apiCompletion = (id: string) => ({
+      id, apiKeyId: "key_1", endpoint: "chat", policyVersionId: 77, messages: [{ role: "user", content: "Hi ✨" }], promptText: "Hi ✨",
+      promptTokenIds: [256, 72, 105], tokenIds: [33, 257], text: "!", logprob: -3.25, temperature: 0.7, topP: 0.9, maxNewTokens: 16,
+      seed: 2147483647, finishReason: "eos", latencyMs: 55, createdAt: at("5"),
+    });
+    written.ApiCompletion = apiCompletion("chatcmpl-x.0");
+    await db.apiCompletion.create({ data: written.ApiCompletion as Prisma.ApiCompletionUncheckedCreateInput });
+    await db.apiCompletion.create({ data: apiCompletion("chatcmpl-x.1") as Prisma.ApiCompletionUncheckedCreateInput });
+    read.ApiCompletion = await db.apiCompletion.findUnique({ where: { id: "chatcmpl-x.0" } });
+    written.ApiPreference = { id: "pref_1", apiKeyId: "key_1", completionAId: "chatcmpl-x.0", completionBId: "chatcmpl-x.1", choice: "B", createdAt: at("6") };
+    await db.apiPreference.create({ data: written.ApiPreference as Prisma.ApiPreferenceUncheckedCreateInput });
+    read.ApiPreference = await db.apiPreference.findUnique({ where: { id: "pref_1" } });
+    // one row per unordered pair: the larger id first is refused by the table's CHECK
+    await expect(db.apiPreference.create({ data: { apiKeyId: "key_1", completionAId: "chatcmpl-x.1", completionBId: "chatcmpl-x.0", choice: "A" } })).rejects.toThrow();
 
     for (const model of Object.values(Prisma.ModelName)) {
       const fields = scalarFields(model);

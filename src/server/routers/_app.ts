@@ -10,6 +10,7 @@ import { promptsRouter } from "./prompts.ts";
 import { statsRouter } from "./stats.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
 import { modelsRouter } from "./models.ts";
+import { apiKeysRouter } from "./api-keys.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -20,6 +21,7 @@ export const appRouter = router({
   rounds: roundsRouter,
   leaderboard: leaderboardRouter,
   models: modelsRouter,
+  apiKeys: apiKeysRouter,
 });
 
 export type AppRouter = typeof appRouter;

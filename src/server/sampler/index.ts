@@ -8,9 +8,9 @@ import { createLogger, type Logger } from "../log.ts";
 import { createPrismaClient, type PrismaClient } from "../db/client.ts";
 import type { VersionRef } from "../policy/load.ts";
 import { PolicyRegistry } from "../policy/registry.ts";
-import { SamplerBusyError, SamplerPool, type GeneratedCompletion, type SamplingParams, type TokenEvent } from "./pool.ts";
+import { SamplerBusyError, SamplerPool, type GeneratedCompletion, type SamplePriority, type SamplingParams, type TokenEvent } from "./pool.ts";
 
-export type { GeneratedCompletion, SamplingParams, TokenEvent };
+export type { GeneratedCompletion, SamplePriority, SamplingParams, TokenEvent };
 export { SamplerBusyError };
 
 export interface GenerateOptions extends SamplingParams {
@@ -18,6 +18,8 @@ export interface GenerateOptions extends SamplingParams {
   versionId?: number;
   onToken?: (e: TokenEvent) => void;
   signal?: AbortSignal;
+  /** "background" yields to labelers' battles (src/server/sampler/pool.ts); default "labeler" */
+  priority?: SamplePriority;
 }
 
 export interface GenerateResult {

@@ -11,6 +11,8 @@ import type { FromThread, GeneratedCompletion, SamplingParams, ToThread, TokenUp
 export type { GeneratedCompletion, SamplingParams };
 /** one sequence's new tokens and text change (see TokenUpdate in ./protocol.ts) */
 export type TokenEvent = TokenUpdate;
+/** "labeler": arena battles (the default); "background": API requests, which yield to them */
+export type SamplePriority = "labeler" | "background";
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -96,18 +98,50 @@ export class SamplerPool implements PolicyLoader {
     for (const s of this.slots) if (s.alive) s.worker.postMessage({ type: "retire", versionId } satisfies ToThread);
   }
 
-  /** Samples `n` completions from a loaded version on the least busy thread. */
-  async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal }): Promise<GeneratedCompletion[]> {
-    const { versionId, onToken, signal, ...params } = req;
+  /**
+   * Samples `n` completions from a loaded version on the least busy thread. `priority`
+   * "background" (the /v1 API) waits while labelers' requests fill the pool (see below).
+   * Either way the number of pending requests is bounded: past it the caller is told "busy".
+   */
+  async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal; priority?: SamplePriority }): Promise<GeneratedCompletion[]> {
+    const { versionId, onToken, signal, priority = "labeler", ...params } = req;
     const maxPending = this.opts.maxPending ?? 32 * this.opts.size;
     if (this.pendingGenerates >= maxPending) throw new SamplerBusyError(this.pendingGenerates);
     this.pendingGenerates++;
     try {
-      return await this.generateOnSomeThread(versionId, params, onToken, signal);
+      if (priority === "background") return await this.generateInBackground(versionId, params, onToken, signal);
+      this.labelerInFlight++;
+      try {
+        return await this.generateOnSomeThread(versionId, params, onToken, signal);
+      } finally {
+        this.labelerInFlight--;
+        for (const wake of this.backgroundWaiters.splice(0)) wake();
+      }
     } finally {
       this.pendingGenerates--;
     }
   }
+
+  // --- priority (issue 17): labelers first --------------------------------------------------
+  // Rows of concurrent requests share decode steps, so every background row slows the battles
+  // in the same batch. A background request therefore starts only while fewer labeler requests
+  // are in flight than there are threads, and otherwise waits until one finishes. A started
+  // background request is not preempted. Under a constant labeler load background requests
+  // wait; callers bound how many may wait.
+  private labelerInFlight = 0;
+  private backgroundWaiters: (() => void)[] = [];
+
+  private async generateInBackground(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
+    while (this.labelerInFlight >= this.slots.length) {
+      if (signal?.aborted) throw new Error("the request was cancelled while waiting for the sampler");
+      await new Promise<void>((resolve) => {
+        this.backgroundWaiters.push(resolve);
+        signal?.addEventListener("abort", () => resolve(), { once: true });
+      });
+    }
+    return this.generateOnSomeThread(versionId, params, onToken, signal);
+  }
+  // --------------------------------------------------------------------------------------------
 
   private async generateOnSomeThread(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
     for (let attempt = 0; ; attempt++) {

@@ -1,0 +1,6 @@
+import { v1Handlers } from "@/server/services/inference/v1-routes";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+export const POST = (req: Request) => v1Handlers().preferences(req);
