@@ -96,6 +96,13 @@ describe("schema round-trip through Prisma Client", () => {
     await db.setting.create({ data: written.Setting as Prisma.SettingUncheckedCreateInput });
     read.Setting = await db.setting.findUnique({ where: { key: "sampling" } });
 
+    written.GoldPair = {
+      id: "gold_1", promptText: "Say hi", completionA: "hi", completionB: "go away", expected: "A", note: "politeness",
+      source: "import:gold.jsonl", createdById: "user_1", active: false, createdAt: at("5"),
+    };
+    await db.goldPair.create({ data: written.GoldPair as Prisma.GoldPairUncheckedCreateInput });
+    read.GoldPair = await db.goldPair.findUnique({ where: { id: "gold_1" } });
+
     for (const model of Object.values(Prisma.ModelName)) {
       const fields = scalarFields(model);
       // Fails when a field is added to the schema without being covered here.

@@ -9,6 +9,7 @@ import { arenaRouter } from "./arena.ts";
 import { promptsRouter } from "./prompts.ts";
 import { statsRouter } from "./stats.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
+import { qualityRouter } from "./quality.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -18,6 +19,7 @@ export const appRouter = router({
   stats: statsRouter,
   rounds: roundsRouter,
   leaderboard: leaderboardRouter,
+  quality: qualityRouter,
 });
 
 export type AppRouter = typeof appRouter;
