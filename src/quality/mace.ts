@@ -16,20 +16,10 @@
 // Only pairs with a second labeler or a gold answer update labeler parameters: with a free habit
 // ξ_j, a pair seen by one labeler fits any θ_j equally well, and letting it in would shrink the
 // interval of a labeler nobody has checked.
-import { betaQuantile } from "./beta.ts";
+import { normalQuantile } from "./beta.ts";
 import { compileVotes } from "./compile.ts";
-import {
-  CLASS_A,
-  CLASS_B,
-  CLASS_NONE,
-  type GoldAnswer,
-  type Interval,
-  type ItemPosterior,
-  type LabelerQuality,
-  type QualityFit,
-  type QualityState,
-  type QualityVote,
-} from "./types.ts";
+import { summarizeFit } from "./summary.ts";
+import { CLASS_A, CLASS_B, CLASS_NONE, type GoldAnswer, type QualityFit, type QualityState, type QualityVote } from "./types.ts";
 
 export interface MaceOptions {
   /** Beta prior on competence θ. Default (2, 1): most people judge most pairs, but weakly held. */
@@ -59,24 +49,6 @@ const required = (name: string, x: number, ok: boolean) => {
   if (!ok || !Number.isFinite(x)) throw new Error(`MaceModel: ${name} is ${x}, out of range`);
   return x;
 };
-
-/** Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
-function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (t: number) =>
-    (((((c[0]! * t + c[1]!) * t + c[2]!) * t + c[3]!) * t + c[4]!) * t + c[5]!) / ((((d[0]! * t + d[1]!) * t + d[2]!) * t + d[3]!) * t + 1);
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
-  const q = p - 0.5;
-  const r = q * q;
-  return (
-    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
-  );
-}
 
 /** Back into the parameter space after an extrapolated jump: rates in (0, 1), habits summing to 1. */
 function project(p: Float64Array, L: number): void {
@@ -306,177 +278,6 @@ export class MaceModel {
     const habit = params.subarray(HABIT, NONE);
     const pi = new Float64Array([(1 - params[NONE]!) / 2, (1 - params[NONE]!) / 2, params[NONE]!]);
 
-    return this.summarize({ data, theta, habit, pi, q, informativeItem, iterations, converged, V, L, I, itemVotes });
-  }
-
-  private summarize(s: {
-    data: ReturnType<typeof compileVotes>;
-    theta: Float64Array;
-    habit: Float64Array;
-    pi: Float64Array;
-    q: Float64Array;
-    informativeItem: Uint8Array;
-    iterations: number;
-    converged: boolean;
-    V: number;
-    L: number;
-    I: number;
-    itemVotes: (i: number) => number;
-  }): QualityFit {
-    const { data, theta, habit, pi, q, informativeItem, V, L, I, itemVotes } = s;
-    const { labelers, items, voteLabeler, voteItem, voteClass, voteInput, goldClass, duplicate } = data;
-    const counts = Array.from({ length: L }, () => ({
-      votes: 0,
-      decisive: 0,
-      overlapping: 0,
-      informative: 0,
-      evidence: 0,
-      drift: 0,
-      agree: 0,
-      compared: 0,
-      goldCorrect: 0,
-      goldTotal: 0,
-    }));
-
-    const voteCorrect = new Float64Array(duplicate.length);
-    for (let k = 0; k < V; k++) {
-      const l = voteLabeler[k]!;
-      const i = voteItem[k]!;
-      const c = voteClass[k]!;
-      const n = counts[l]!;
-      voteCorrect[voteInput[k]!] = q[3 * i + c]!;
-      n.votes++;
-      if (c !== CLASS_NONE) n.decisive++;
-      if (itemVotes(i) >= 2) n.overlapping++;
-      if (!informativeItem[i]) continue;
-      n.informative++;
-      const g = goldClass[i]!;
-      if (g >= 0) {
-        n.goldTotal++;
-        if (g === c) n.goldCorrect++;
-      }
-      if (c === CLASS_NONE) continue;
-      // How well the pair's answer is known without this vote (leave-one-out posterior): a vote
-      // checked against a careful colleague or gold counts fully, against a coin flip not at all.
-      let pa: number, pb: number;
-      if (g >= 0) {
-        pa = g === CLASS_A ? 1 : 0;
-        pb = g === CLASS_B ? 1 : 0;
-      } else {
-        const t = theta[l]!;
-        const spam = (1 - t) * habit[3 * l + c]!;
-        const r0 = q[3 * i]! / (spam + (c === 0 ? t : 0));
-        const r1 = q[3 * i + 1]! / (spam + (c === 1 ? t : 0));
-        const r2 = q[3 * i + 2]! / (spam + (c === 2 ? t : 0));
-        const sum = r0 + r1 + r2;
-        pa = r0 / sum;
-        pb = r1 / sum;
-      }
-      n.evidence += (pa - pb) ** 2;
-      n.drift += c === CLASS_A ? pa - pb : pb - pa;
-    }
-    // Raw pairwise agreement, for admins who want the plain statistic next to the model's.
-    for (let i = 0; i < I; i++) {
-      const from = data.itemStart[i]!;
-      const to = data.itemStart[i + 1]!;
-      for (let a = from; a < to; a++) {
-        for (let b = a + 1; b < to; b++) {
-          const same = voteClass[a] === voteClass[b] ? 1 : 0;
-          counts[voteLabeler[a]!]!.compared++;
-          counts[voteLabeler[b]!]!.compared++;
-          counts[voteLabeler[a]!]!.agree += same;
-          counts[voteLabeler[b]!]!.agree += same;
-        }
-      }
-    }
-
-    const lowP = (1 - this.level) / 2;
-    const highP = 1 - lowP;
-    const decisiveTruth = pi[CLASS_A]! + pi[CLASS_B]!;
-    const wA = pi[CLASS_A]! / decisiveTruth;
-    const wB = pi[CLASS_B]! / decisiveTruth;
-    const result: LabelerQuality[] = [];
-    let flipSum = 0,
-      flipLower = 0,
-      flipUpper = 0,
-      decisiveVotes = 0;
-    const stateLabelers: QualityState["labelers"] = {};
-    for (let l = 0; l < L; l++) {
-      const n = counts[l]!;
-      const t = theta[l]!;
-      const hA = habit[3 * l]!,
-        hB = habit[3 * l + 1]!,
-        hN = habit[3 * l + 2]!;
-      // Given a pair with a preference, the habit answers the wrong side with probability s and
-      // any side with probability d; judging never answers the wrong side.
-      const s = wA * hB + wB * hA;
-      const d = hA + hB;
-      const flipOf = (comp: number) => ((1 - comp) * s) / (comp + (1 - comp) * d);
-      const competenceOf = (flip: number) => Math.min(1, Math.max(0, (s - flip * d) / (s + flip * (1 - d))));
-      const flip = flipOf(t);
-      const strength = n.evidence + this.priorEvidence;
-      const a = Math.max(flip * strength, 1e-9);
-      const b = Math.max((1 - flip) * strength, 1e-9);
-      const flipRate: Interval = {
-        estimate: flip,
-        lower: Math.min(flip, betaQuantile(lowP, a, b)),
-        upper: Math.max(flip, betaQuantile(highP, a, b)),
-      };
-      const reliability: Interval = {
-        estimate: t,
-        lower: Math.min(t, competenceOf(flipRate.upper)),
-        upper: Math.max(t, competenceOf(flipRate.lower)),
-      };
-      // Chance test: a labeler who ignores the pair (coin flip or fixed side) sides with the
-      // others' answer as often as against it, whatever the others' quality, so Σ ±(pa − pb) has
-      // mean 0 and variance Σ (pa − pb)². Unlike θ it needs no model of the labeler.
-      const aboveChance = n.evidence > 0 ? n.drift / Math.sqrt(n.evidence) : 0;
-      const flag = n.evidence < this.minEvidence ? "no-evidence" : aboveChance < this.chanceZ ? "chance" : null;
-      result.push({
-        labeler: labelers[l]!,
-        votes: n.votes,
-        decisiveVotes: n.decisive,
-        overlappingVotes: n.overlapping,
-        informativeVotes: n.informative,
-        evidence: n.evidence,
-        aboveChance,
-        reliability,
-        flipRate,
-        habit: { A: hA, B: hB, NONE: hN },
-        agreement: { agree: n.agree, compared: n.compared, rate: n.compared ? n.agree / n.compared : null },
-        gold: { correct: n.goldCorrect, total: n.goldTotal, accuracy: n.goldTotal ? n.goldCorrect / n.goldTotal : null },
-        flag,
-      });
-      flipSum += n.decisive * flip;
-      flipLower += n.decisive * flipRate.lower;
-      flipUpper += n.decisive * flipRate.upper;
-      decisiveVotes += n.decisive;
-      stateLabelers[labelers[l]!] = { competence: t, habit: [hA, hB, hN] };
-    }
-
-    const itemPosteriors: ItemPosterior[] = new Array(I);
-    for (let i = 0; i < I; i++) {
-      itemPosteriors[i] = {
-        item: items[i]!,
-        probabilities: [q[3 * i]!, q[3 * i + 1]!, q[3 * i + 2]!],
-        gold: goldClass[i]! >= 0,
-        votes: itemVotes(i),
-      };
-    }
-    const classPrior: [number, number, number] = [pi[0]!, pi[1]!, pi[2]!];
-    return {
-      labelers: result,
-      items: itemPosteriors,
-      voteCorrect,
-      // With no decisive votes there is nothing to flip; 0 keeps the robust loss a plain DPO loss.
-      flipRate: decisiveVotes
-        ? { estimate: flipSum / decisiveVotes, lower: flipLower / decisiveVotes, upper: flipUpper / decisiveVotes, decisiveVotes }
-        : { estimate: 0, lower: 0, upper: 0, decisiveVotes: 0 },
-      classPrior: { A: classPrior[0], B: classPrior[1], NONE: classPrior[2] },
-      iterations: s.iterations,
-      converged: s.converged,
-      ignoredDuplicates: data.ignoredDuplicates,
-      state: { classPrior, labelers: stateLabelers },
-    };
+    return summarizeFit(this, { data, theta, habit, pi, q, informativeItem, iterations, converged, V, L, I, itemVotes });
   }
 }
