@@ -129,6 +129,12 @@ describe("schema round-trip through Prisma Client", () => {
     read.ApiPreference = await db.apiPreference.findUnique({ where: { id: "pref_1" } });
     // one row per unordered pair: the larger id first is refused by the table's CHECK
     await expect(db.apiPreference.create({ data: { apiKeyId: "key_1", completionAId: "chatcmpl-x.1", completionBId: "chatcmpl-x.0", choice: "A" } })).rejects.toThrow();
+    written.GoldPair = {
+      id: "gold_1", promptText: "Say hi", completionA: "hi", completionB: "go away", expected: "A", note: "politeness",
+      source: "import:gold.jsonl", createdById: "user_1", active: false, createdAt: at("5"),
+    };
+    await db.goldPair.create({ data: written.GoldPair as Prisma.GoldPairUncheckedCreateInput });
+    read.GoldPair = await db.goldPair.findUnique({ where: { id: "gold_1" } });
 
     for (const model of Object.values(Prisma.ModelName)) {
       const fields = scalarFields(model);

@@ -11,6 +11,7 @@ import { statsRouter } from "./stats.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
 import { modelsRouter } from "./models.ts";
 import { apiKeysRouter } from "./api-keys.ts";
+import { qualityRouter } from "./quality.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -22,6 +23,7 @@ export const appRouter = router({
   leaderboard: leaderboardRouter,
   models: modelsRouter,
   apiKeys: apiKeysRouter,
+  quality: qualityRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,365 @@
+"use client";
+// Labeler quality (issue 15): the reliability model's estimate per labeler, the overall flip
+// rate ε, and gold pairs (import and list). Read-only apart from gold pairs: nothing here
+// changes training or ratings yet.
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { describeError, useTRPC } from "@/trpc/react";
+import { buttonPrimary, buttonSecondary, card, input, label } from "../ui";
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
+const num = (x: number) => x.toFixed(2);
+const secs = (ms: number | null) => (ms === null ? "—" : `${(ms / 1000).toFixed(1)} s`);
+const range = (i: { lower: number; upper: number }) => `[${num(i.lower)}, ${num(i.upper)}]`;
+
+export function QualityView() {
+  return (
+    <div className="mt-4 space-y-6">
+      <Reliability />
+      <GoldImport />
+      <GoldList />
+    </div>
+  );
+}
+
+const FLAG_TEXT = {
+  chance: {
+    text: "chance",
+    title: "Sides with the others' answer no more often than a coin flip would",
+    className: "bg-red-50 text-red-700 ring-red-200",
+  },
+  "no-evidence": {
+    text: "unchecked",
+    title: "Too few votes checked against other labelers or gold to judge",
+    className: "bg-slate-50 text-slate-600 ring-slate-200",
+  },
+} as const;
+
+function Reliability() {
+  const trpc = useTRPC();
+  const report = useQuery({ ...trpc.quality.labelers.queryOptions(), refetchInterval: 60_000 });
+  const r = report.data;
+  return (
+    <section aria-labelledby="reliability-heading" className={card}>
+      <h2 id="reliability-heading" className="text-lg font-semibold">
+        Reliability
+      </h2>
+      {report.isLoading && <p className="mt-2 text-sm text-slate-500">Estimating…</p>}
+      {report.error && (
+        <p role="alert" className="mt-2 text-sm text-red-700">
+          {describeError(report.error).message}
+        </p>
+      )}
+      {r && (
+        <>
+          <dl className="mt-3 grid grid-cols-2 gap-3 text-sm sm:grid-cols-4" data-testid="quality-summary">
+            <div>
+              <dt className="text-slate-500">Estimated flip rate ε</dt>
+              <dd className="text-xl font-semibold" data-testid="overall-epsilon">
+                {num(r.flipRate.estimate)}
+              </dd>
+              <dd className="text-xs text-slate-500">
+                {range(r.flipRate)} over {r.flipRate.decisiveVotes} A/B votes
+              </dd>
+            </div>
+            <div>
+              <dt className="text-slate-500">Votes</dt>
+              <dd className="text-xl font-semibold">{r.votes}</dd>
+              <dd className="text-xs text-slate-500">{r.goldVotes} on gold pairs</dd>
+            </div>
+            <div>
+              <dt className="text-slate-500">Pairs without a preference</dt>
+              <dd className="text-xl font-semibold">{pct(r.noPreferenceShare)}</dd>
+              <dd className="text-xs text-slate-500">tie or both bad</dd>
+            </div>
+            <div>
+              <dt className="text-slate-500">Active gold pairs</dt>
+              <dd className="text-xl font-semibold">{r.activeGoldPairs}</dd>
+              <dd className="text-xs text-slate-500">
+                fit: {r.fit.iterations} EM passes, {r.fit.ms} ms{r.fit.converged ? "" : " (not converged)"}
+              </dd>
+            </div>
+          </dl>
+          <p className="mt-3 text-xs text-slate-500">
+            ε is the share of A/B votes expected to point the wrong way: the value for the <code>robust</code> loss (label smoothing) on the
+            rounds page. Intervals are {Math.round(r.level * 100)}%.
+          </p>
+          <div className="mt-3 overflow-x-auto">
+            <table className="w-full min-w-[860px] text-left text-sm" data-testid="quality-table">
+              <thead className="text-xs text-slate-500">
+                <tr>
+                  <th className="py-1 pr-3">Labeler</th>
+                  <th
+                    className="py-1 pr-3"
+                    title="Share of votes where the labeler judged the pair rather than answering from habit; 0 is a random clicker"
+                  >
+                    Reliability
+                  </th>
+                  <th className="py-1 pr-3" title="Probability that an A/B vote points the wrong way">
+                    Flip rate
+                  </th>
+                  <th className="py-1 pr-3">Agreement</th>
+                  <th className="py-1 pr-3">Gold accuracy</th>
+                  <th className="py-1 pr-3">Median time</th>
+                  <th className="py-1 pr-3">Tie rate</th>
+                  <th className="py-1 pr-3">Votes</th>
+                  <th className="py-1 pr-3">Overlapping</th>
+                  <th className="py-1">Flag</th>
+                </tr>
+              </thead>
+              <tbody>
+                {r.labelers.map((l) => (
+                  <tr key={l.labelerId} className="border-t border-slate-100" data-testid={`quality-${l.username}`}>
+                    <td className="py-1 pr-3 font-medium">
+                      {l.username}
+                      {l.disabled && <span className="ml-1 text-xs text-slate-400">(disabled)</span>}
+                    </td>
+                    <td className="py-1 pr-3">
+                      {num(l.reliability.estimate)} <span className="text-xs text-slate-400">{range(l.reliability)}</span>
+                    </td>
+                    <td className="py-1 pr-3">
+                      {num(l.flipRate.estimate)} <span className="text-xs text-slate-400">{range(l.flipRate)}</span>
+                    </td>
+                    <td className="py-1 pr-3">
+                      {pct(l.agreement.rate)} <span className="text-xs text-slate-400">of {l.agreement.compared}</span>
+                    </td>
+                    <td className="py-1 pr-3">
+                      {pct(l.gold.accuracy)} <span className="text-xs text-slate-400">of {l.gold.total}</span>
+                    </td>
+                    <td className="py-1 pr-3">{secs(l.medianMsToVote)}</td>
+                    <td className="py-1 pr-3">{pct(l.tieRate)}</td>
+                    <td className="py-1 pr-3">{l.votes}</td>
+                    <td className="py-1 pr-3">{l.overlappingVotes}</td>
+                    <td className="py-1">
+                      {l.flag && (
+                        <span
+                          title={FLAG_TEXT[l.flag].title}
+                          className={`rounded px-1.5 py-0.5 text-xs font-medium ring-1 ring-inset ${FLAG_TEXT[l.flag].className}`}
+                        >
+                          {FLAG_TEXT[l.flag].text}
+                        </span>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <p className="mt-3 text-xs text-slate-500">
+            A pair is one prompt with the same two completions; overlap copies and gold pairs with identical texts count as the same pair.
+            Only pairs seen by a second labeler or with a gold answer say anything about a labeler; with none, the estimate is the prior.
+            Nothing on this page changes training or the leaderboard yet.
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+function GoldImport() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [content, setContent] = useState("");
+  const [filename, setFilename] = useState<string | undefined>();
+  const importer = useMutation(
+    trpc.quality.importGold.mutationOptions({
+      onSuccess: () => {
+        void queryClient.invalidateQueries({ queryKey: trpc.quality.goldPairs.pathKey() });
+        void queryClient.invalidateQueries({ queryKey: trpc.quality.labelers.pathKey() });
+      },
+    }),
+  );
+  const error = importer.error ? describeError(importer.error) : null;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    importer.mutate({ content, filename });
+  };
+  const report = importer.data;
+  return (
+    <section aria-labelledby="gold-import-heading" className={card}>
+      <h2 id="gold-import-heading" className="text-lg font-semibold">
+        Import gold pairs
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">
+        JSONL, one pair per line:{" "}
+        <code>{'{"prompt": "…", "completion_a": "…", "completion_b": "…", "expected": "A" | "B" | "TIE", "note": "…"}'}</code>. Votes
+        already cast on a pair with the same texts are checked against its answer. Gold pairs are not yet served in the arena.
+      </p>
+      <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
+        <div>
+          <label htmlFor="gold-file" className={label}>
+            File
+          </label>
+          <input
+            id="gold-file"
+            type="file"
+            accept=".jsonl,.ndjson,application/x-ndjson,text/plain"
+            className="mt-1 text-sm"
+            onChange={async (e) => {
+              const file = e.target.files?.[0];
+              if (!file) return;
+              setFilename(file.name);
+              setContent(await file.text());
+            }}
+          />
+        </div>
+        <div>
+          <label htmlFor="gold-content" className={label}>
+            Or paste JSONL
+          </label>
+          <textarea
+            id="gold-content"
+            rows={4}
+            className={`${input} mt-1 font-mono text-sm`}
+            value={content}
+            aria-invalid={!!error?.fields.content}
+            onChange={(e) => {
+              setContent(e.target.value);
+              setFilename(undefined);
+            }}
+          />
+          {error?.fields.content && <p className="mt-1 text-xs text-red-700">{error.fields.content}</p>}
+        </div>
+        <button type="submit" className={buttonPrimary} disabled={importer.isPending || content === ""}>
+          Import
+        </button>
+        {error && !Object.keys(error.fields).length && (
+          <p role="alert" className="text-sm text-red-700">
+            {error.message}
+          </p>
+        )}
+      </form>
+      {report && (
+        <div className="mt-4" data-testid="gold-import-report">
+          <p role="status" className="text-sm text-slate-800">
+            Added {report.added} gold pair{report.added === 1 ? "" : "s"}; {report.duplicates} already stored; {report.rejected.length} line
+            {report.rejected.length === 1 ? "" : "s"} rejected.
+          </p>
+          {report.rejected.length > 0 && (
+            <table className="mt-2 w-full text-left text-sm">
+              <thead className="text-xs text-slate-500">
+                <tr>
+                  <th className="py-1 pr-2">Line</th>
+                  <th className="py-1 pr-2">Reason</th>
+                  <th className="py-1">Content</th>
+                </tr>
+              </thead>
+              <tbody>
+                {report.rejected.slice(0, 200).map((x) => (
+                  <tr key={`${x.line}-${x.reason}`} className="border-t border-slate-100">
+                    <td className="py-1 pr-2 font-mono">{x.line}</td>
+                    <td className="py-1 pr-2">{x.reason}</td>
+                    <td className="py-1 font-mono text-xs text-slate-600 break-all">{x.excerpt}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function GoldList() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [status, setStatus] = useState<"all" | "active" | "inactive">("all");
+  const [page, setPage] = useState(0);
+  const list = useQuery({ ...trpc.quality.goldPairs.queryOptions({ status, page, pageSize: 20 }), placeholderData: keepPreviousData });
+  const toggle = useMutation(
+    trpc.quality.setGoldActive.mutationOptions({
+      onSuccess: () => {
+        void queryClient.invalidateQueries({ queryKey: trpc.quality.goldPairs.pathKey() });
+        void queryClient.invalidateQueries({ queryKey: trpc.quality.labelers.pathKey() });
+      },
+    }),
+  );
+  const pages = list.data ? Math.max(1, Math.ceil(list.data.total / list.data.pageSize)) : 1;
+  return (
+    <section aria-labelledby="gold-list-heading" className={card}>
+      <div className="flex flex-wrap items-end justify-between gap-3">
+        <h2 id="gold-list-heading" className="text-lg font-semibold">
+          Gold pairs {list.data && <span className="text-sm font-normal text-slate-500">({list.data.active} active)</span>}
+        </h2>
+        <div>
+          <label htmlFor="gold-status" className={label}>
+            Show
+          </label>
+          <select
+            id="gold-status"
+            className={`${input} mt-1`}
+            value={status}
+            onChange={(e) => {
+              setStatus(e.target.value as typeof status);
+              setPage(0);
+            }}
+          >
+            <option value="all">All</option>
+            <option value="active">Active</option>
+            <option value="inactive">Inactive</option>
+          </select>
+        </div>
+      </div>
+      {list.error && (
+        <p role="alert" className="mt-2 text-sm text-red-700">
+          {describeError(list.error).message}
+        </p>
+      )}
+      {toggle.error && (
+        <p role="alert" className="mt-2 text-sm text-red-700">
+          {describeError(toggle.error).message}
+        </p>
+      )}
+      {list.data && list.data.total === 0 && <p className="mt-3 text-sm text-slate-500">No gold pairs yet.</p>}
+      <ul className="mt-3 divide-y divide-slate-100" data-testid="gold-list">
+        {list.data?.pairs.map((p) => (
+          <li key={p.id} className="py-3 text-sm">
+            <div className="flex flex-wrap items-start justify-between gap-2">
+              <p className="font-medium whitespace-pre-wrap break-words">{p.promptText}</p>
+              <button
+                type="button"
+                className={buttonSecondary}
+                disabled={toggle.isPending}
+                onClick={() => toggle.mutate({ goldPairId: p.id, active: !p.active })}
+              >
+                {p.active ? "Deactivate" : "Activate"}
+              </button>
+            </div>
+            <div className="mt-2 grid gap-2 sm:grid-cols-2">
+              {(["A", "B"] as const).map((slot) => (
+                <div
+                  key={slot}
+                  className={`rounded-md p-2 ring-1 ring-inset ${p.expected === slot ? "bg-emerald-50 ring-emerald-200" : "bg-slate-50 ring-slate-200"}`}
+                >
+                  <p className="text-xs font-semibold text-slate-500">
+                    {slot}
+                    {p.expected === slot && " · expected"}
+                  </p>
+                  <p className="mt-1 whitespace-pre-wrap break-words">{slot === "A" ? p.completionA : p.completionB}</p>
+                </div>
+              ))}
+            </div>
+            <p className="mt-1 text-xs text-slate-500">
+              Expected: {p.expected === "TIE" ? "tie" : p.expected}
+              {p.note && ` — ${p.note}`} · {p.source} · {p.createdBy ?? "deleted user"} · {p.active ? "active" : "inactive"}
+            </p>
+          </li>
+        ))}
+      </ul>
+      {pages > 1 && (
+        <div className="mt-3 flex items-center gap-2 text-sm">
+          <button type="button" className={buttonSecondary} disabled={page === 0} onClick={() => setPage((x) => x - 1)}>
+            Previous
+          </button>
+          <span>
+            Page {page + 1} of {pages}
+          </span>
+          <button type="button" className={buttonSecondary} disabled={page + 1 >= pages} onClick={() => setPage((x) => x + 1)}>
+            Next
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
