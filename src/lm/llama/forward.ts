@@ -46,29 +46,6 @@ function embed(model: LlamaModel, pk: Packed): tf.Tensor2D {
   return tf.tidy(() => tf.gather(model.getParam("model.embed_tokens.weight") as tf.Tensor2D, tf.tensor1d(pk.ids, "int32")) as tf.Tensor2D);
 }
 
-/**
- * The LM head works on blocks of rows of at most this many logits, so the (M, V) logits and their
- * gradient never sit whole on the wasm heap (at a 49k vocabulary, 1024 scored rows are 200 MB).
- */
-export const headChunk = { floats: 1 << 22 };
-
-function chunkRows(V: number): number {
-  return Math.max(1, Math.floor(headChunk.floats / V));
-}
-
-/** hSel (M, C) → logits (M, V) in JS memory, a block of rows at a time. */
-function headLogits(model: LlamaModel, hSel: tf.Tensor2D): Float32Array {
-  const [M, C] = hSel.shape, V = model.config.vocabSize, R = chunkRows(V);
-  const out = new Float32Array(M * V);
-  for (let r0 = 0; r0 < M; r0 += R) {
-    const rows = Math.min(R, M - r0);
-    const lt = tf.tidy(() => model.matMulWeightT(tf.slice(hSel, [r0, 0], [rows, C]), model.headName));
-    out.set(lt.dataSync() as Float32Array, r0 * V);
-    lt.dispose();
-  }
-  return out;
-}
-
 /** Logits (M, V) of the scored rows. No gradients. */
 export function llamaLogits(model: LlamaModel, pk: Packed): Float32Array {
   const c = model.config;
@@ -82,12 +59,15 @@ export function llamaLogits(model: LlamaModel, pk: Packed): Float32Array {
       xIn.dispose();
     }
     const xL = x;
-    const h = tf.tidy(() => gatherRows(rmsNorm(xL, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D, pk.sel));
+    const logits = tf.tidy(() => {
+      const hf = rmsNorm(xL, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D;
+      return model.matMulWeightT(gatherRows(hf, pk.sel), model.headName);
+    });
     xL.dispose();
     try {
-      return headLogits(model, h);
+      return pk.sel.length ? (logits.dataSync() as Float32Array) : new Float32Array(0);
     } finally {
-      h.dispose();
+      logits.dispose();
     }
   } finally {
     disposeContext(ctx);
@@ -125,7 +105,9 @@ export function llamaForwardSaved(model: LlamaModel, pk: Packed): LlamaPending {
     }
     inputs.push(x); // the final norm's input
     hSel = tf.tidy(() => gatherRows(rmsNorm(x, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D, pk.sel));
-    logits = headLogits(model, hSel);
+    const lt = model.matMulWeightT(hSel, model.headName);
+    logits = pk.sel.length ? (lt.dataSync() as Float32Array) : new Float32Array(0);
+    lt.dispose();
   } catch (e) {
     release();
     throw e;
@@ -156,28 +138,17 @@ function backwardPass(model: LlamaModel, pk: Packed, ctx: LayerContext, inputs: 
   const grads = new Map<string, tf.Tensor>();
   const P = (n: string) => model.getParam(n);
   try {
-    // the head's gradients, a block of rows at a time (see headChunk)
-    const R = chunkRows(V);
-    let dHead: tf.Tensor = tf.zeros([V, C]);
-    const acc = new Float32Array(N * C);
-    for (let r0 = 0; r0 < M; r0 += R) {
-      const rows = Math.min(R, M - r0);
-      const prev = dHead;
-      const [next, dhSel] = tf.tidy(() => {
-        const dlogits = tf.tensor2d(dlog.subarray(r0 * V, (r0 + rows) * V), [rows, V]);
-        return [tf.add(prev, weightGrad(dlogits, tf.slice(hSel, [r0, 0], [rows, C]))), mm(dlogits, P(model.headName) as tf.Tensor2D)]; // (V, C), (rows, C)
-      });
-      prev.dispose();
-      dHead = next;
-      const d = dhSel.dataSync() as Float32Array;
-      dhSel.dispose();
+    const { dHead, dhf } = tf.tidy(() => {
+      const dlogits = tf.tensor2d(dlog, [M, V]);
+      const dHead = weightGrad(dlogits, hSel); // (V, C)
+      const dhSel = (mm(dlogits, P(model.headName) as tf.Tensor2D).dataSync() as Float32Array); // (M, C)
       // a row shared by several completions (the last prompt position) collects all their gradients
-      for (let m = 0; m < rows; m++) {
-        const r = pk.sel[r0 + m];
-        for (let j = 0; j < C; j++) acc[r * C + j] += d[m * C + j];
-      }
-    }
-    const dhf = tf.tensor2d(acc, [N, C]);
+      const acc = new Float32Array(N * C);
+      pk.sel.forEach((r, m) => {
+        for (let j = 0; j < C; j++) acc[r * C + j] += dhSel[m * C + j];
+      });
+      return { dHead, dhf: tf.tensor2d(acc, [N, C]) };
+    });
     const [dxL, dNorm] = tf.tidy(() => tf.grads((x: tf.Tensor, w: tf.Tensor) => rmsNorm(x, w, c.rmsNormEps))([inputs[c.nLayer], P("model.norm.weight")], dhf));
     dhf.dispose();
     grads.set("model.norm.weight", dNorm);
