@@ -3,7 +3,7 @@ export { byteTokenizer, gpt2Tokenizer, encodePrompt, tokenizerByName, type Token
 export { loadHFTokenizer } from "./hf-tokenizer.ts";
 export { GPT, makeRng, paramShapes, validateConfig, type GPTConfig } from "./model.ts";
 export { LlamaModel } from "./llama/model.ts";
-export { llamaConfigFromHF, UnsupportedModelError, type LlamaConfig, type LlamaModelType } from "./llama/config.ts";
+export { DEFAULT_CONTEXT_LIMIT, llamaConfigFromHF, UnsupportedModelError, type LlamaConfig, type LlamaModelType } from "./llama/config.ts";
 export { hashModelDir } from "./llama/checkpoint.ts";
 export { type CausalLM, type ModelConfig } from "./causal.ts";
 export { scoreCompletions, nextTokenLogprobs, logprobGrads, forwardWithGrad, type ScoreItem, type LossFn, type PendingGrads } from "./forward.ts";

@@ -43,6 +43,9 @@ export class AdamW {
   readonly weightDecay: number;
   private m = new Map<string, tf.Tensor>();
   private v = new Map<string, tf.Tensor>();
+  /** Moments of Llama-family models, kept in JS memory: see stepHost. */
+  private hostM = new Map<string, Float32Array>();
+  private hostV = new Map<string, Float32Array>();
   private t = 0;
 
   constructor(opts: AdamWOptions) {
@@ -60,6 +63,7 @@ export class AdamW {
 
   /** One update of every parameter that has a gradient. Weight decay applies to 2-D weights only. */
   step(model: CausalLM, grads: Map<string, tf.Tensor>, lr: number = this.lr): void {
+    if (model.arch === "llama") return this.stepHost(model, grads, lr);
     this.t++;
     const bc1 = 1 - Math.pow(this.beta1, this.t);
     const bc2 = 1 - Math.pow(this.beta2, this.t);
@@ -84,7 +88,41 @@ export class AdamW {
     model.setParams(updated);
   }
 
-  /** Moments for checkpointing/resuming a run. */
+  /**
+   * The same update with the moments in JS memory, one parameter at a time. A 135M-parameter
+   * model's weights, gradients and two moments would fill most of the wasm backend's 4 GB heap
+   * (and the update's temporaries for the embedding overflowed it); here the heap holds only
+   * weights, gradients and one new parameter at a time.
+   */
+  private stepHost(model: CausalLM, grads: Map<string, tf.Tensor>, lr: number): void {
+    this.t++;
+    const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
+    const bc1 = 1 - Math.pow(b1, this.t);
+    const bc2 = 1 - Math.pow(b2, this.t);
+    for (const [name, gt] of grads) {
+      const pt = model.getParam(name);
+      const g = gt.dataSync() as Float32Array;
+      const p = Float32Array.from(pt.dataSync() as Float32Array);
+      let m = this.hostM.get(name), v = this.hostV.get(name);
+      if (!m || !v) {
+        m = new Float32Array(p.length);
+        v = new Float32Array(p.length);
+        this.hostM.set(name, m);
+        this.hostV.set(name, v);
+      }
+      const decay = pt.rank === 2 && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
+      const k = lr / bc1;
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i];
+        const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+        const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+        p[i] = p[i] * decay - (k * mi) / (Math.sqrt(vi / bc2) + eps);
+      }
+      model.setParams(new Map([[name, p]])); // frees the old tensor before the next parameter
+    }
+  }
+
+  /** Moments for checkpointing/resuming a run (GPT-2 models; a Llama-family model's moments stay internal). */
   state(): { t: number; m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } {
     return { t: this.t, m: this.m, v: this.v };
   }
@@ -101,5 +139,7 @@ export class AdamW {
     for (const x of this.v.values()) x.dispose();
     this.m.clear();
     this.v.clear();
+    this.hostM.clear();
+    this.hostV.clear();
   }
 }

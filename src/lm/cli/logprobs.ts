@@ -1,4 +1,4 @@
-// `npm run cli -- logprobs --checkpoint DIR --input pairs.jsonl [--tokens] [--batch-size 16]`
+// `npm run cli -- logprobs --checkpoint DIR --input pairs.jsonl [--tokens] [--batch-size 16]`, DIR any checkpoint loadCheckpoint reads (GPT-2 or HF Llama-family).
 // One JSON line out per input line {"prompt","chosen","rejected"}: the summed completion
 // log-probs (prompt masked) under the checkpoint, optionally with the exact ids scored.
 import { readFile } from "node:fs/promises";

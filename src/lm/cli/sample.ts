@@ -1,4 +1,5 @@
-// `npm run cli -- sample --checkpoint DIR --prompt TEXT [--n 2 --temperature 1 --top-k K --top-p P --max-new-tokens 64 --seed 0 --stop S --json]`
+// `npm run cli -- sample --checkpoint DIR --prompt TEXT [...]`: DIR is the house model, a GPT-2 checkpoint or a HF Llama-family directory (llama, mistral, qwen2, qwen3; the prompt goes through its chat template).
+// Flags: [--n 2 --temperature 1 --top-k K --top-p P --max-new-tokens 64 --seed 0 --stop S --json]
 import { initBackend } from "../backend.ts";
 import { HOUSE_MODEL_DIR, loadCheckpoint } from "../checkpoint.ts";
 import { sample } from "../sample.ts";
