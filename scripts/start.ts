@@ -1,9 +1,9 @@
 // `npm start`: one command from a fresh clone to a running arena.
 // database (DATABASE_URL, or an embedded PostgreSQL under .data/) → migrations → seed →
-// production build if missing → `next start` + trainer worker, supervised together.
-import { spawn, type ChildProcess } from "node:child_process";
+// production build if missing → `next start` + trainer worker, supervised together: a crashed
+// web server or trainer is restarted with backoff; Ctrl-C stops everything.
 import { existsSync } from "node:fs";
-import { constants } from "node:os";
+import pg from "pg";
 import path from "node:path";
 import { getEnv, EnvError, listenHost } from "../src/server/env.ts";
 import { log as rootLog } from "../src/server/log.ts";
@@ -11,17 +11,13 @@ import { applyMigrations, ensureDatabaseExists, MigrationError } from "../src/se
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "../src/server/db/embedded.ts";
 import { seed, type SeedResult } from "../src/server/seed.ts";
+import { spawnSupervised, superviseChild, type Supervised } from "./supervise.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
 const STOP_GRACE_MS = 10_000;
 const log = rootLog.child({ component: "start" });
 
-interface Supervised {
-  name: string;
-  child: ChildProcess;
-  exited: Promise<number>;
-}
 
 let embedded: EmbeddedDatabase | undefined;
 const children: Supervised[] = [];
@@ -29,19 +25,42 @@ let shuttingDown = false;
 // A generated admin password exists only in memory until shown; never lose it on an early stop.
 let unshownAdminPassword: { username: string; password: string } | undefined;
 
-function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Supervised {
-  // Children stay in our process group on purpose: a terminal Ctrl-C reaches them directly, so
-  // they still stop if this supervisor is killed before it can forward the signal.
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: "inherit" });
-  const exited = new Promise<number>((resolve) => {
-    // A child killed by a signal reports 128 + its number, as a shell would.
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
-    child.on("error", (err) => {
-      log.error(`could not start ${name}`, { err });
-      resolve(127);
-    });
+const run = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Supervised => spawnSupervised({ name, command, args, env, cwd: ROOT, log });
+
+function superviseRestarts(first: Supervised): void {
+  superviseChild(first, {
+    log,
+    isStopping: () => shuttingDown,
+    onStopRequested: (name) => void shutdown(`${name} stopped`, 0),
+    onGiveUp: (name, code) => void shutdown(`${name} keeps crashing`, code),
+    onRestarted: (old, fresh) => {
+      children[children.indexOf(old)] = fresh;
+    },
   });
-  return { name, child, exited };
+}
+
+/** The embedded server has no supervisor of its own: say loudly when it stops answering. */
+function watchEmbeddedDatabase(databaseUrl: string): void {
+  let failures = 0;
+  const timer = setInterval(() => {
+    if (shuttingDown) return clearInterval(timer);
+    const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
+    client
+      .connect()
+      .then(() => client.query("SELECT 1"))
+      .then(
+        () => {
+          if (failures >= 3) log.info("embedded PostgreSQL answers again");
+          failures = 0;
+        },
+        (err: unknown) => {
+          failures += 1;
+          if (failures === 3) log.error("embedded PostgreSQL is not answering; the arena answers 503 until it does (see .data/pg for its log)", { err });
+        },
+      )
+      .finally(() => void client.end().catch(() => {}));
+  }, 5000);
+  timer.unref();
 }
 
 function signalChild(s: Supervised, signal: NodeJS.Signals): void {
@@ -177,17 +196,11 @@ async function main(): Promise<void> {
     log.info("trainer not started", { reason: env.TRAINER_ENABLED ? `${trainerEntry} not found` : "TRAINER_ENABLED=false" });
   }
 
-  // Any child dying on its own takes everything down: a half-running arena (votes accepted,
-  // nobody training, or the reverse) is worse than a clear failure.
-  for (const s of children) {
-    void s.exited.then((code) => {
-      if (shuttingDown) return;
-      log.error(`${s.name} exited unexpectedly; stopping everything`, { exitCode: code });
-      void shutdown(`${s.name} exited`, code === 0 ? 1 : code);
-    });
-  }
+  for (const s of [...children]) superviseRestarts(s);
+  if (embedded) watchEmbeddedDatabase(databaseUrl);
 
-  const up = await waitForHttp(`http://127.0.0.1:${env.PORT}/`, 120_000, () => web.child.exitCode === null);
+  const probeHost = host && host !== "0.0.0.0" && !host.includes(":") ? host : "127.0.0.1";
+  const up = await waitForHttp(`http://${probeHost}:${env.PORT}/`, 120_000, () => web.child.exitCode === null);
   if (shuttingDown) return;
   if (!up) log.warn("web server did not answer within 120s; it may still be starting", { port: env.PORT });
   banner(env.PORT, databaseLabel, seeded);

@@ -8,6 +8,7 @@ import { log, type Logger } from "./log.ts";
 import { db as defaultDb } from "./db/client.ts";
 import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
 import { clientAddressFrom } from "./auth/client-address.ts";
+import { isConnectionLost, retryOnConnectionLoss } from "./db/connection-lost.ts";
 import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
 
 export interface TrpcContext {
@@ -35,7 +36,8 @@ export async function createContextInner(options: {
 }): Promise<TrpcContext> {
   const { db, headers } = options;
   const sessionToken = readCookie(headers.get("cookie"), SESSION_COOKIE) ?? null;
-  const session = sessionToken ? await getSessionUser({ db, token: sessionToken }) : null;
+  // A read: safe to repeat on a fresh connection if the database dropped this one.
+  const session = sessionToken ? await retryOnConnectionLoss(() => getSessionUser({ db, token: sessionToken })) : null;
   const clientAddress = clientAddressFrom(headers, options.trustedProxies ?? 0);
   return {
     db,
@@ -120,10 +122,21 @@ function prismaErrorCode(err: unknown): string | undefined {
   return typeof code === "string" && /^P\d{4}$/.test(code) ? code : undefined;
 }
 
-/** AppError → its tRPC code and user message; a few Prisma outcomes → what they mean. */
+/** Mutations that are safe to run twice: a vote carries an idempotency key. */
+const IDEMPOTENT_MUTATIONS = new Set(["arena.vote"]);
+
+/**
+ * AppError → its tRPC code and user message; a few Prisma outcomes → what they mean. A read (or
+ * an idempotent mutation) that failed because the database dropped its connection runs once
+ * more: the pool has discarded that connection, so the retry gets a fresh one.
+ */
 const mapErrors = t.middleware(async ({ ctx, next, path, type }) => {
   const started = performance.now();
-  const result = await next();
+  let result = await next();
+  if (!result.ok && (type === "query" || IDEMPOTENT_MUTATIONS.has(path)) && isConnectionLost(result.error.cause ?? result.error)) {
+    ctx.log.warn("trpc: database connection lost; retrying once", { path });
+    result = await next();
+  }
   ctx.log.debug("trpc: call", { path, type, ok: result.ok, ms: Math.round(performance.now() - started) });
   if (result.ok) return result;
   const cause = result.error.cause;

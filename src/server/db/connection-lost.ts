@@ -1,0 +1,27 @@
+// Recognises errors that mean "the database connection went away" (a terminated backend, a
+// restart, a failover) rather than "the query is wrong". The pool drops such a connection, so a
+// request that is safe to repeat can be retried once on a fresh one.
+
+const LOST_MESSAGE = /terminating connection|connection terminated|server closed the connection|connection (was )?(reset|refused|ended)|ECONNRESET|EPIPE|57P0[123]|Can't reach database server/i;
+const LOST_PRISMA_CODES = new Set(["P1001", "P1002", "P1017"]);
+
+export function isConnectionLost(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (LOST_PRISMA_CODES.has(code) || /^57P0[123]$/.test(code))) return true;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === "string" && LOST_MESSAGE.test(message)) return true;
+  }
+  return false;
+}
+
+/** Runs `fn`, and once more if the connection was lost. Only for work that is safe to repeat. */
+export async function retryOnConnectionLoss<T>(fn: () => Promise<T>, onRetry?: (err: unknown) => void): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isConnectionLost(err)) throw err;
+    onRetry?.(err);
+    return fn();
+  }
+}
