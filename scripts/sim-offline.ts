@@ -9,7 +9,7 @@
 //   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 1000 --lr 5e-5 --beta 0.1
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher, type GPT } from "../src/lm/index.ts";
+import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher, type CausalLM } from "../src/lm/index.ts";
 import { allGatesPassed, runRound, type Pair } from "../src/dpo/index.ts";
 import { measureModel } from "../src/sim/evaluate.ts";
 import { createLabelerPool, createRng, decide } from "../src/sim/labeler.ts";
@@ -106,7 +106,7 @@ async function main() {
   const first = await measureModel("v0", v0.model, tok, v0.model, evalOpts);
   emit({ event: "start", options: o, evalPrompts: evalOpts.prompts.length, ...first, seconds: (Date.now() - t0) / 1000 });
 
-  let serving: GPT = v0.model;
+  let serving: CausalLM = v0.model;
   let version = 0;
   for (let round = 1; round <= o.rounds; round++) {
     const tRound = Date.now();

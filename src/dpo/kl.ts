@@ -13,7 +13,7 @@
 // renormalised over the SAME tokens (the policy's nucleus). Filtering the reference by its own
 // nucleus would make the KL infinite whenever the policy's nucleus reaches one token outside
 // the reference's; leaving it unfiltered would report a drift for an unchanged model.
-import { nextTokenLogprobs, sample, type GPT, type ScoreItem, type Tokenizer } from "../lm/index.ts";
+import { nextTokenLogprobs, sample, type CausalLM, type ScoreItem, type Tokenizer } from "../lm/index.ts";
 import { clusteredMean, oneSided } from "./stats.ts";
 
 export interface KLPrompts {
@@ -144,7 +144,7 @@ export interface KLReport {
   served: Record<string, KLEstimate> | null;
 }
 
-async function sampleItems(policy: GPT, prompts: KLPrompts, s: SamplingSettings, perPrompt: number, seed: number, signal?: AbortSignal) {
+async function sampleItems(policy: CausalLM, prompts: KLPrompts, s: SamplingSettings, perPrompt: number, seed: number, signal?: AbortSignal) {
   const items: ScoreItem[] = [];
   const clusters: number[] = [];
   for (let i = 0; i < prompts.promptIds.length; i++) {
@@ -170,7 +170,7 @@ async function sampleItems(policy: GPT, prompts: KLPrompts, s: SamplingSettings,
  * KL(policy ‖ each of `others`) per completion at the served length, T = 1 and at the served
  * settings. One set of samples serves every compared model, so the figures are comparable.
  */
-export async function measureKL(policy: GPT, others: Record<string, GPT>, prompts: KLPrompts, o: MeasureKLOptions): Promise<KLReport> {
+export async function measureKL(policy: CausalLM, others: Record<string, CausalLM>, prompts: KLPrompts, o: MeasureKLOptions): Promise<KLReport> {
   const V = policy.config.vocabSize;
   const names = Object.keys(others);
   const run = async (s: SamplingSettings, served: boolean) => {

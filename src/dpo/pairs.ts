@@ -1,6 +1,6 @@
 // Preference pairs as token ids, and the no-grad scoring the round needs around training:
 // reference log-probs and held-out evaluation (the KL measurement is in kl.ts).
-import { scoreCompletions, type GPT, type ScoreItem } from "../lm/index.ts";
+import { scoreCompletions, type CausalLM, type ScoreItem } from "../lm/index.ts";
 
 export interface Pair {
   /** Conditioning ids, e.g. encodePrompt(tok, text) (starts with BOS). */
@@ -17,7 +17,7 @@ export interface PairLogps {
   rejected: number[];
 }
 
-export function validatePairs(what: string, pairs: readonly Pair[], model: GPT): void {
+export function validatePairs(what: string, pairs: readonly Pair[], model: CausalLM): void {
   const { nPositions, vocabSize } = model.config;
   pairs.forEach((p, i) => {
     if (!p || !Array.isArray(p.promptIds) || !Array.isArray(p.chosenIds) || !Array.isArray(p.rejectedIds)) {
@@ -64,7 +64,7 @@ export function pairItems(pairs: readonly Pair[]): ScoreItem[] {
  * between batches and stops there when `signal` is aborted: scoring a large round's reference
  * takes minutes on a small machine.
  */
-export async function scorePairs(model: GPT, pairs: readonly Pair[], batchSize: number, signal?: AbortSignal): Promise<PairLogps> {
+export async function scorePairs(model: CausalLM, pairs: readonly Pair[], batchSize: number, signal?: AbortSignal): Promise<PairLogps> {
   if (pairs.length === 0) return { chosen: [], rejected: [] };
   const items = pairItems(pairs);
   const slot = new Map<string, number>();

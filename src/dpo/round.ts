@@ -12,7 +12,7 @@
 // stops early after `patience` evaluations without improvement, or as soon as a better
 // checkpoint is over a budget (further steps only move further). The kept checkpoint, not the
 // last weights, is what the gates judge.
-import { AdamW, clipGradNorm, disposeGrads, logprobGrads, makeRng, type GPT } from "../lm/index.ts";
+import { AdamW, clipGradNorm, disposeGrads, logprobGrads, makeRng, type CausalLM } from "../lm/index.ts";
 import { learningRateAt, resolveDpoConfig, type DpoConfig, type DpoConfigInput } from "./config.ts";
 import { evaluateGates, allGatesPassed, type GateResult } from "./gates.ts";
 import { measureKL, type KLEstimate, type KLPrompts, type KLReport, type SamplingSettings } from "./kl.ts";
@@ -22,14 +22,14 @@ import { pairItems, scorePairs, validateLogps, validatePairs, type Pair, type Pa
 
 export interface RoundInput {
   /** The policy to start from; it is never modified (training happens on a clone). */
-  policy: GPT;
+  policy: CausalLM;
   /**
    * The frozen reference π_ref. When omitted, the starting policy is the reference (the
    * "iterative" strategy; see reference.ts).
    */
-  reference?: GPT;
+  reference?: CausalLM;
   /** The lineage root the drift budget is measured from (default: the reference). */
-  root?: GPT;
+  root?: CausalLM;
   rootName?: string;
   /** Precomputed reference log-probs for `pairs` / `heldout`, in pair order. */
   referenceLogps?: PairLogps;
@@ -61,7 +61,7 @@ export interface Checkpoint {
 
 export interface RoundResult {
   /** The selected checkpoint: a new GPT owned by the caller (dispose it when done). */
-  model: GPT;
+  model: CausalLM;
   config: DpoConfig;
   steps: StepMetrics[];
   summary: RoundSummary;
@@ -104,7 +104,7 @@ function shuffler(seed: number) {
   };
 }
 
-export function countNonFiniteWeights(model: GPT): number {
+export function countNonFiniteWeights(model: CausalLM): number {
   let bad = 0;
   for (const name of model.paramNames()) {
     const v = model.getParam(name).dataSync();
@@ -114,7 +114,7 @@ export function countNonFiniteWeights(model: GPT): number {
 }
 
 /** The referenceLogps the caller supplied, or scores of the reference model. */
-async function referenceFor(what: string, pairs: Pair[], given: PairLogps | undefined, ref: GPT, cfg: DpoConfig, signal?: AbortSignal): Promise<PairLogps> {
+async function referenceFor(what: string, pairs: Pair[], given: PairLogps | undefined, ref: CausalLM, cfg: DpoConfig, signal?: AbortSignal): Promise<PairLogps> {
   if (given) {
     validateLogps(what, given, pairs.length);
     return given;
@@ -127,7 +127,7 @@ async function referenceFor(what: string, pairs: Pair[], given: PairLogps | unde
  * loss or a log-prob is not finite the update is skipped and `diverged` is set: the round stops
  * there and reports it through the `finite` gate instead of training on garbage.
  */
-function trainStep(model: GPT, opt: AdamW, batch: Pair[], ref: PairLogps, cfg: DpoConfig, lr: number) {
+function trainStep(model: CausalLM, opt: AdamW, batch: Pair[], ref: PairLogps, cfg: DpoConfig, lr: number) {
   const n = batch.length;
   let lossOut: ReturnType<typeof preferenceLoss> | null = null;
   let logps: Float64Array | null = null;
@@ -200,12 +200,12 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   }
   const served: SamplingSettings = input.served ?? { maxNewTokens: 64, temperature: 1 };
   const klOn = Boolean(input.klPrompts && input.klPrompts.promptIds.length > 0);
-  const klModels: Record<string, GPT> = root === reference ? { reference } : { reference, root };
+  const klModels: Record<string, CausalLM> = root === reference ? { reference } : { reference, root };
   const klOf = (r: KLReport | null, which: "reference" | "root") => (r ? (r.t1[which] ?? r.t1.reference) : null);
 
   let stage = "before start";
-  let model: GPT | null = null;
-  let best: GPT | null = null;
+  let model: CausalLM | null = null;
+  let best: CausalLM | null = null;
   let opt: AdamW | null = null;
   try {
     signal?.throwIfAborted();
@@ -295,7 +295,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // The kept checkpoint; without held-out pairs (or when none was kept) the last weights.
     let heldout: PreferenceEval | null = null;
     let selectedStep = steps.length;
-    const kept = best as GPT | null;
+    const kept = best as CausalLM | null;
     best = null;
     if (kept && !diverged) {
       model.dispose();
@@ -306,7 +306,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       kept?.dispose();
       if (refHeldout && !diverged) heldout = evalHeldout(await scorePairs(model, heldoutPairs, cfg.scoreBatchSize, signal));
     }
-    const chosen: GPT = model;
+    const chosen: CausalLM = model;
 
     let kl: KLReport | null = null;
     if (klOn && !diverged) {
@@ -338,7 +338,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     };
   } catch (e) {
     model?.dispose();
-    (best as GPT | null)?.dispose();
+    (best as CausalLM | null)?.dispose();
     if (signal?.aborted) throw new RoundAbortedError(stage);
     throw e;
   } finally {

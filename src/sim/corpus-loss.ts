@@ -6,7 +6,7 @@
 // so versions differ by their weights only. A policy that trades English for reward words
 // shows it here first.
 import { createRequire } from "node:module";
-import { BYTE_BOS, BYTE_EOS, makeRng, scoreCompletions, type GPT, type ScoreItem } from "../lm/index.ts";
+import { BYTE_BOS, BYTE_EOS, makeRng, scoreCompletions, type CausalLM, type ScoreItem } from "../lm/index.ts";
 import { isPretrainingHeldOut } from "./sentiment-prompts.ts";
 
 let stream: Uint16Array | undefined;
@@ -52,13 +52,13 @@ export function corpusWindows(ids: Uint16Array, nPositions: number, opts: Corpus
 }
 
 /** Mean negative log-likelihood per scored token (bytes, plus the odd BOS/EOS) of `items`. */
-export function lossPerToken(model: GPT, items: ScoreItem[], batchSize = 8): number {
+export function lossPerToken(model: CausalLM, items: ScoreItem[], batchSize = 8): number {
   const { sum } = scoreCompletions(model, items, { batchSize });
   const n = items.reduce((a, it) => a + it.completionIds.length, 0);
   return -sum.reduce((a, b) => a + b, 0) / n;
 }
 
 /** Held-out corpus loss of `model` in nats per byte (see the top of this file). */
-export function heldoutCorpusLoss(model: GPT, opts: CorpusWindowOptions = {}): number {
+export function heldoutCorpusLoss(model: CausalLM, opts: CorpusWindowOptions = {}): number {
   return lossPerToken(model, corpusWindows(heldoutCorpusStream(), model.config.nPositions, opts));
 }

@@ -7,7 +7,7 @@
 // averages over each position's next token instead of using the one sampled.
 // Standard errors are clustered by prompt: samples of one prompt share its context and are not
 // independent, so the s.e. comes from the spread of per-prompt means.
-import { nextTokenLogprobs, scoreCompletions, type GPT, type ScoreItem } from "../lm/index.ts";
+import { nextTokenLogprobs, scoreCompletions, type CausalLM, type ScoreItem } from "../lm/index.ts";
 
 export interface ClusteredMean {
   mean: number;
@@ -62,7 +62,7 @@ export function summedTokenKL(logp: Float32Array, logq: Float32Array, V: number)
  * The exact per-token KL of each item (completions sampled from `policy`) against `root`, in
  * chunks so only `chunk` items' (T × V) rows are held at once.
  */
-export function exactTokenKL(policy: GPT, root: GPT, items: readonly ScoreItem[], opts: { batchSize?: number; chunk?: number } = {}): number[] {
+export function exactTokenKL(policy: CausalLM, root: CausalLM, items: readonly ScoreItem[], opts: { batchSize?: number; chunk?: number } = {}): number[] {
   const V = policy.config.vocabSize;
   if (root.config.vocabSize !== V) throw new Error(`exactTokenKL: vocabularies differ (${V} vs ${root.config.vocabSize})`);
   const chunk = opts.chunk ?? 64;
@@ -77,7 +77,7 @@ export function exactTokenKL(policy: GPT, root: GPT, items: readonly ScoreItem[]
 }
 
 /** The plain Monte Carlo estimate per item: log π(y) − log π_root(y). */
-export function monteCarloKL(policy: GPT, root: GPT, items: readonly ScoreItem[], opts: { batchSize?: number } = {}): number[] {
+export function monteCarloKL(policy: CausalLM, root: CausalLM, items: readonly ScoreItem[], opts: { batchSize?: number } = {}): number[] {
   const lp = scoreCompletions(policy, [...items], { batchSize: opts.batchSize ?? 8 }).sum;
   const lq = policy === root ? lp : scoreCompletions(root, [...items], { batchSize: opts.batchSize ?? 8 }).sum;
   return lp.map((x, i) => x - lq[i]);

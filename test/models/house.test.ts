@@ -9,6 +9,7 @@ import { loadVerified } from "../../src/server/policy/load.ts";
 import { seed } from "../../src/server/seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { editConfig, houseCopy, tempDir } from "./fixtures.ts";
+import type { GPTConfig } from "../../src/lm/index.ts";
 import path from "node:path";
 
 let t: TestDatabase;
@@ -45,7 +46,7 @@ describe("a changed HOUSE_MODEL_DIR", () => {
     expect(v0.status).toBe("SERVING");
     const store = new DirectoryCheckpointStore(storeRoot);
     const loaded = await loadVerified(store, v0);
-    expect(loaded.model.config.layerNormEpsilon).toBe(1e-5); // v0's files, not the edited directory's
+    expect((loaded.model.config as GPTConfig).layerNormEpsilon).toBe(1e-5); // v0's files, not the edited directory's
     loaded.model.dispose();
 
     expect((await seed(t.db, opts())).houseModel.registered).toBe(false); // registered once

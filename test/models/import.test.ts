@@ -11,7 +11,7 @@ import { loadVerified } from "../../src/server/policy/load.ts";
 import { importModel, serveModel } from "../../src/server/services/models/import-model.ts";
 import { listModels } from "../../src/server/services/models/list-models.ts";
 import { seed } from "../../src/server/seed.ts";
-import { HOUSE_MODEL_DIR } from "../../src/lm/index.ts";
+import { HOUSE_MODEL_DIR, type GPTConfig } from "../../src/lm/index.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { BROKEN, houseCopy, houseVariant, storeEntries, tempDir } from "./fixtures.ts";
 
@@ -110,7 +110,7 @@ describe("importing a good directory", () => {
     const r = await importModel({ db: t.db, store, dir, name: "edited later", serve: false });
     await editConfig(dir, (c) => (c.layer_norm_epsilon = 0.5));
     const loaded = await loadVerified(store, r.version);
-    expect(loaded.model.config.layerNormEpsilon).toBe(2e-6);
+    expect((loaded.model.config as GPTConfig).layerNormEpsilon).toBe(2e-6);
     loaded.model.dispose();
   });
 });

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BYTE_BOS, BYTE_EOS, GPT, HOUSE_MODEL_DIR, initBackend, loadCheckpoint } from "../../src/lm/index.ts";
+import { BYTE_BOS, BYTE_EOS, GPT, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, type GPTConfig } from "../../src/lm/index.ts";
 import { corpusWindows, heldoutCorpusLoss, heldoutCorpusStream } from "../../src/sim/corpus-loss.ts";
 
 beforeAll(async () => {
@@ -46,7 +46,7 @@ describe("heldoutCorpusLoss", () => {
     const log = JSON.parse(readFileSync(path.join(HOUSE_MODEL_DIR, "train-log.json"), "utf8")) as { heldout_nats_per_byte: number };
     const loss = heldoutCorpusLoss(house.model, { windows: 12 });
     expect(Math.abs(loss - log.heldout_nats_per_byte)).toBeLessThan(0.12);
-    const untrained = GPT.create(house.model.config, 3);
+    const untrained = GPT.create(house.model.config as GPTConfig, 3);
     expect(heldoutCorpusLoss(untrained, { windows: 2 })).toBeCloseTo(Math.log(260), 1);
     house.model.dispose();
     untrained.dispose();

@@ -3,7 +3,7 @@
 // fresh install the ranking is empty (every battle is v0 against itself), and this is what
 // tells a newcomer why and what comes next.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { countUnusedDecisiveVotes } from "../rounds/pairs.ts";
+import { countPairs } from "../rounds/pairs.ts";
 import { getLoopSettings } from "../rounds/settings.ts";
 
 export interface VersionRow {
@@ -34,7 +34,9 @@ export interface VersionOverview {
  */
 async function nextRound(db: PrismaClient): Promise<NextRound | null> {
   try {
-    const [settings, votes] = await Promise.all([getLoopSettings({ db }), countUnusedDecisiveVotes(db)]);
+    const settings = await getLoopSettings({ db });
+    // the same count the schedule waits for: new (never trained) decisive votes on the train side
+    const votes = (await countPairs(db, { versus: settings.dpo.versusPairs, heldoutFraction: settings.dpo.heldoutFraction })).fresh;
     return { votes, threshold: settings.schedule.autoTrain ? settings.schedule.minNewPairs : null };
   } catch {
     return null;

@@ -2,7 +2,7 @@
 // REJECTED (a gate failed), SUCCEEDED and served, or SUCCEEDED but NOT served because its base
 // stopped serving while it trained (an admin's rollback is never undone by a finishing round).
 // Each ends in one transaction guarded by "this round is still ours".
-import type { GPT } from "../../../lm/index.ts";
+import type { CausalLM } from "../../../lm/index.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
 import { loadVerified } from "../../policy/load.ts";
@@ -28,7 +28,7 @@ export async function registerResult(o: {
   parent: VersionRow;
   status: "CANDIDATE" | "REJECTED";
   roundNumber: number;
-  model: GPT;
+  model: CausalLM;
   tokenizerName: string;
   failure: string | null;
 }) {

@@ -1,7 +1,7 @@
 // log π_ref(y | x) per (completion, reference version), computed once and kept in RefLogprob:
 // with a fixed reference, every later round reuses them; with an iterative one, each new
 // reference version computes them once for the pairs it is asked about.
-import { scoreCompletions, type GPT } from "../../../lm/index.ts";
+import { scoreCompletions, type CausalLM } from "../../../lm/index.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 
 export interface ScoredSequence {
@@ -16,7 +16,7 @@ export interface ScoredSequence {
 export async function referenceLogprobs(opts: {
   db: PrismaClient;
   referenceVersionId: number;
-  reference: GPT;
+  reference: CausalLM;
   sequences: ScoredSequence[];
   batchSize?: number;
 }): Promise<{ logps: Map<string, number>; cached: number; computed: number }> {
