@@ -2,7 +2,7 @@
 // Monte Carlo log-ratio, the served-settings figure, and the KL gates of a round.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { byteTokenizer, GPT, initBackend, nextTokenLogprobs, sample, type GPTConfig, type ScoreItem } from "../lm/index.ts";
+import { byteTokenizer, GPT, initBackend, nextTokenLogprobs, sample, type CausalLM, type GPTConfig, type ScoreItem } from "../lm/index.ts";
 import { exactSequenceKL, measureKL, monteCarloSequenceKL, servedLogDist, type KLPrompts } from "./kl.ts";
 import { runRound } from "./round.ts";
 import { clusteredMean } from "./stats.ts";
@@ -18,7 +18,7 @@ const opts = { served, samplesPerPrompt: 4, seed: 5, batchSize: 16, confidence: 
 const noGates = { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null };
 
 let policy: GPT;
-let moved: GPT;
+let moved: CausalLM;
 beforeAll(async () => {
   await initBackend("wasm");
   policy = GPT.create(CONFIG, 21);

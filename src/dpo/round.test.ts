@@ -2,7 +2,7 @@
 // tensor hygiene, cancellation and the reference log-prob cache.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { byteTokenizer, GPT, initBackend, type GPTConfig } from "../lm/index.ts";
+import { byteTokenizer, GPT, initBackend, type CausalLM, type GPTConfig } from "../lm/index.ts";
 import { runRound, type RoundInput } from "./round.ts";
 import { scorePairs } from "./pairs.ts";
 import { markerPairs } from "./testdata.ts";
@@ -13,7 +13,7 @@ const train = markerPairs(tok, { n: 96, seed: 1 });
 const heldout = markerPairs(tok, { n: 48, seed: 2 });
 const dpo = { beta: 0.1, lr: 3e-3, batchSize: 8, epochs: 2, seed: 7, warmupSteps: 2, patience: 0, gates: { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null } };
 
-function weights(model: GPT): Float32Array[] {
+function weights(model: CausalLM): Float32Array[] {
   return model.paramNames().map((n) => model.getParam(n).dataSync() as Float32Array);
 }
 
