@@ -43,7 +43,7 @@ const HELP = `npm run sim -- [options]
   --epochs E             DPO epochs per round (default: the product's setting)
   --max-new-tokens N     completion length in battles (default: the product's setting)
   --set K=V[,K=V…]       other product settings over HTTP, K one of dpo.*, gates.*, schedule.*,
-                         sampling.*, V JSON (e.g. dpo.heldoutFraction=0.25,gates.minHeldoutAccuracy=null)
+                         sampling.*, V JSON (e.g. dpo.heldoutFraction=0.25,gates.klBudget=null)
   --sweep-beta LIST      run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off
   --prompts SET          sentiment: corpus prefixes cut before a valenced word replace the seed
                          pool; measured on disjoint held-out prefixes. book: Moby-Dick openings

@@ -7,7 +7,7 @@
 /** Loop settings the sim writes (rounds.updateSettings), by group. */
 export const LOOP = {
   schedule: { autoTrain: "autoTrain", minNewPairs: "minNewPairs", checkIntervalSeconds: "checkIntervalSeconds" },
-  dpo: { beta: "beta", learningRate: "learningRate", epochs: "epochs" },
+  dpo: { beta: "beta", learningRate: "lr", epochs: "epochs" },
   gates: { rootKlBudget: "rootKlBudget" },
 } as const;
 
