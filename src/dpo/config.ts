@@ -89,6 +89,11 @@ export const gatesSchema = z.object({
   /** one-sided confidence of the held-out improvement test and of the KL upper bounds */
   confidence: z.number().min(0.5).max(0.999).default(0.95).meta(meta({ label: "Confidence", help: "of the improvement test and KL bounds", step: "0.01" })),
   /**
+   * On by default: a round must beat its own start on held-out votes. Off is for demos and tests
+   * whose labels carry no signal (the test is still computed and shown, it just does not block).
+   */
+  requireImprovement: z.boolean().default(true).meta(meta({ label: "Require held-out improvement", help: "off: the improvement test is shown but does not block promotion" })),
+  /**
    * Per-round drift: the upper bound of KL(candidate‖reference), nats per completion at the
    * served length. 12: the old gate allowed 8 nats on 32-token samples; the arena serves 64, and
    * the measured KL roughly doubles with length (round 1 of an earlier run: 4.9 at 32, 8.8 at 64).

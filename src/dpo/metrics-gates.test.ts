@@ -84,6 +84,18 @@ describe("gates as tests", () => {
     expect(gates.find((g) => g.name === "heldout_size")!.passed).toBe(true);
   });
 
+  it("reports the improvement test but lets it pass only when the admin turned the requirement off", () => {
+    const after = evalOf(Array.from({ length: 207 }, (_, i) => (i % 2 === 0 ? 0.05 : -0.04)));
+    const off = evaluateGates({ ...good, heldout: after, heldoutBefore: untrained(207) }, { ...DEFAULT_GATES, requireImprovement: false });
+    const on = evaluateGates({ ...good, heldout: after, heldoutBefore: untrained(207) }, DEFAULT_GATES);
+    const tOff = off.find((g) => g.name === "heldout_improvement")!;
+    const tOn = on.find((g) => g.name === "heldout_improvement")!;
+    expect(tOn.passed).toBe(false);
+    expect(tOff.passed).toBe(true);
+    expect(tOff.value).toBe(tOn.value); // the statistic is still computed and shown
+    expect(tOff.detail).toMatch(/not required/);
+  });
+
   it("fails a 3-pair held-out set however good it looks", () => {
     const gates = evaluateGates({ ...good, heldout: evalOf([3, 3, 3]), heldoutBefore: untrained(3) }, DEFAULT_GATES);
     expect(gates.find((g) => g.name === "heldout_size")).toMatchObject({ passed: false, value: 3, threshold: 200 });

@@ -56,9 +56,10 @@ describe("npm run sim (short, tiny model)", () => {
       ratingMinutes: 1 / 6,
       beta: 0.5,
       votesPerRound: 8,
-      dpo: { learningRate: 3e-3, epochs: 2, heldoutFraction: 0.25, minPairs: 4, klPrompts: 0 },
-      // The labels are coin flips here, so the quality gates would rightly refuse the round.
-      gates: { minHeldoutAccuracy: null, maxHeldoutLoss: null, klBudget: null },
+      dpo: { lr: 3e-3, epochs: 2, heldoutFraction: 0.25, minPairs: 4, klPrompts: 0 },
+      // The labels are coin flips here, so the improvement test would rightly refuse the round:
+      // it is computed and reported but not required, and the drift budgets are off.
+      gates: { minHeldoutPairs: 1, requireImprovement: false, klBudget: null, rootKlBudget: null },
       sampling: { maxNewTokens: 4 },
       // The default prompt set: the seed pool is switched off and sentiment prefixes imported.
       // Few on purpose: the labelers use up the training prompts before the round ends (the
