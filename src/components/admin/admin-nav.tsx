@@ -7,6 +7,8 @@ const SECTIONS = [
   { href: "/admin/settings", label: "Sampling" },
   { href: "/admin/rounds", label: "Training rounds" },
   { href: "/admin/models", label: "Models" },
+  { href: "/admin/quality", label: "Quality" },
+  { href: "/admin/api-keys", label: "API keys" },
 ];
 
 /** Tabs across the admin console; `current` is the href of the page showing it. */

@@ -112,8 +112,8 @@ function ImportForm() {
       {report && (
         <div className="mt-4" data-testid="import-report">
           <p role="status" className="text-sm text-slate-800">
-            Added {report.added} prompt{report.added === 1 ? "" : "s"} ({report.format}); {report.duplicates} already in the pool; {report.rejected.length} line
-            {report.rejected.length === 1 ? "" : "s"} rejected.
+            Added {report.added} prompt{report.added === 1 ? "" : "s"} ({report.format}); {report.duplicates} already in the pool; {report.rejectedTotal} line
+            {report.rejectedTotal === 1 ? "" : "s"} rejected{report.rejectedTotal > report.rejected.length ? ` (the first ${report.rejected.length} are listed)` : ""}.
           </p>
           {report.rejected.length > 0 && (
             <table className="mt-2 w-full text-left text-sm">

@@ -64,6 +64,8 @@ export async function runApiCompletion(opts: {
       topK: 0,
       topP: s.topP,
       maxNewTokens: s.maxTokens,
+      // max_tokens is a hard limit in the OpenAI API: no looking past it for a word boundary
+      exactLength: true,
       seed,
       stopStrings: s.stop.length ? s.stop : undefined,
       versionId: opts.versionId,
