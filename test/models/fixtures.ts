@@ -67,7 +67,7 @@ export const BROKEN: Record<string, { break: (dir: string) => Promise<void>; err
   },
   "unsupported model_type": {
     break: (dir) => editConfig(dir, (c) => (c.model_type = "bert")),
-    error: /model_type "bert" is not supported/,
+    error: /model_type = "bert" is not supported/,
   },
   "missing tokenizer": {
     break: (dir) => editConfig(dir, (c) => delete c.dpo_arena),
