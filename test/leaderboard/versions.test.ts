@@ -29,7 +29,7 @@ describe("version overview", () => {
   it("counts rated battles on both sides, and says when automatic rounds are off", async () => {
     await t.db.policyVersion.updateMany({ where: { name: "v0" }, data: { status: "RETIRED" } });
     const more = await addVersions(t.db, ["v1", "v2"]); // v2 SERVING now, v1 RETIRED
-    const versions = { ...more, v0: (await t.db.policyVersion.findUniqueOrThrow({ where: { name: "v0" } })).id };
+    const versions: Record<string, number> = { ...more, v0: (await t.db.policyVersion.findUniqueOrThrow({ where: { name: "v0" } })).id };
     // one lineage v0 → v1 → v2: only votes of the serving version's lineage can become pairs
     await t.db.policyVersion.update({ where: { id: versions.v1 }, data: { parentId: versions.v0 } });
     await t.db.policyVersion.update({ where: { id: versions.v2 }, data: { parentId: versions.v1 } });
