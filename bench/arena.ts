@@ -4,15 +4,15 @@
 // and to both completions finished (p50/p95), and vote request latency (p50/p99) measured while
 // other labelers' generations run. Without --url it starts its own server (fresh database,
 // seeded with the house model, `next start`) and tears it down afterwards.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { applyMigrations } from "../src/server/db/migrate.ts";
 import { seed } from "../src/server/seed.ts";
-import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const args = process.argv.slice(2);
@@ -28,7 +28,7 @@ const THINK_MS = Number(arg("think-ms", "0"));
 /** extra node flags for the server it starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its time goes */
 const SERVER_NODE_ARGS = arg("server-node-args", "").split(" ").filter(Boolean);
 
-const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify({ bench: "arena", ...o }) + "\n");
+const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ bench: "arena", ...o })}\n`);
 const log = (msg: string) => process.stderr.write(`[bench:arena] ${msg}\n`);
 
 function quantile(xs: number[], q: number): number | null {
@@ -45,8 +45,14 @@ class Client {
   async call<T>(path: string, input: unknown, kind: "mutation" | "query" = "mutation"): Promise<T> {
     const res =
       kind === "mutation"
-        ? await fetch(`${this.base}/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json", cookie: this.cookie }, body: JSON.stringify({ json: input }) })
-        : await fetch(`${this.base}/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers: { cookie: this.cookie } });
+        ? await fetch(`${this.base}/api/trpc/${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", cookie: this.cookie },
+            body: JSON.stringify({ json: input }),
+          })
+        : await fetch(`${this.base}/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, {
+            headers: { cookie: this.cookie },
+          });
     const timing = /app;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
     this.lastServerMs = timing ? Number(timing[1]) : null;
     const setCookie = res.headers.get("set-cookie");
@@ -111,7 +117,12 @@ async function labeler(base: string, username: string, password: string, until: 
       if (THINK_MS > 0) await new Promise((r) => setTimeout(r, THINK_MS * (0.5 + Math.random())));
       const othersGenerating = generating > 0;
       const t = performance.now();
-      await c.call("arena.vote", { battleId: id, choice: Math.random() < 0.5 ? "A" : "B", idempotencyKey: randomBytes(12).toString("hex"), msToVote: 0 });
+      await c.call("arena.vote", {
+        battleId: id,
+        choice: Math.random() < 0.5 ? "A" : "B",
+        idempotencyKey: randomBytes(12).toString("hex"),
+        msToVote: 0,
+      });
       const ms = performance.now() - t;
       voteMs.push(ms);
       if (c.lastServerMs !== null) voteServerMs.push(c.lastServerMs);
@@ -128,7 +139,11 @@ async function labeler(base: string, username: string, password: string, until: 
 async function ownServer(): Promise<{ base: string; adminUser: string; adminPassword: string; stop: () => Promise<void> }> {
   if (!existsSync(path.join(ROOT, ".next/BUILD_ID"))) {
     log("no production build; running next build");
-    if (spawnSync(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "build"], { cwd: ROOT, stdio: "inherit" }).status !== 0) throw new Error("next build failed");
+    if (
+      spawnSync(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "build"], { cwd: ROOT, stdio: "inherit" }).status !==
+      0
+    )
+      throw new Error("next build failed");
   }
   const serverUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
   const dbName = `dpo_bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
@@ -141,12 +156,16 @@ async function ownServer(): Promise<{ base: string; adminUser: string; adminPass
   await db.$disconnect();
   if (!seeded.houseModel.registered) throw new Error(`house model not registered: ${seeded.houseModel.reason}`);
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_ARGS, path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "inherit"],
-    detached: true,
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...SERVER_NODE_ARGS, path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url, NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "inherit"],
+      detached: true,
+    },
+  );
   const base = `http://127.0.0.1:${port}`;
   await waitForHealthy(base, child, 60_000, "next start");
   return {
@@ -163,14 +182,28 @@ async function ownServer(): Promise<{ base: string; adminUser: string; adminPass
 async function main() {
   const external = arg("url", "");
   const server = external
-    ? { base: external, adminUser: arg("admin-user", "admin"), adminPassword: arg("admin-password", process.env.ADMIN_PASSWORD ?? ""), stop: async () => {} }
+    ? {
+        base: external,
+        adminUser: arg("admin-user", "admin"),
+        adminPassword: arg("admin-password", process.env.ADMIN_PASSWORD ?? ""),
+        stop: async () => {},
+      }
     : await ownServer();
   try {
     const admin = new Client(server.base);
     await admin.call("auth.signIn", { username: server.adminUser, password: server.adminPassword });
     await admin.call("arena.updateSettings", { sampling: { maxNewTokens: MAX_NEW_TOKENS }, arena: { onPolicyShare: 1 } });
     // Enough prompts that no labeler runs out during the run (overlap target 1 by default).
-    const openings = ["The sea was", "In the morning we", "The people of this nation", "I have always thought that", "It was a long day, and", "Our ship sailed", "The Congress shall", "When the whale rose"];
+    const openings = [
+      "The sea was",
+      "In the morning we",
+      "The people of this nation",
+      "I have always thought that",
+      "It was a long day, and",
+      "Our ship sailed",
+      "The Congress shall",
+      "When the whale rose",
+    ];
     const content = Array.from({ length: 4000 }, (_, i) => `${openings[i % openings.length]} (${i})`).join("\n");
     await admin.call("prompts.import", { content, format: "text" });
     const tag = Date.now().toString(36);
@@ -191,7 +224,9 @@ async function main() {
         await new Promise((r) => setTimeout(r, gapMs));
       }
     };
-    const loopDelay = async (reset: boolean) => ((await (await fetch(`${server.base}/api/health${reset ? "?resetLoopDelay=1" : ""}`)).json()) as { eventLoopDelayMs?: unknown }).eventLoopDelayMs;
+    const loopDelay = async (reset: boolean) =>
+      ((await (await fetch(`${server.base}/api/health${reset ? "?resetLoopDelay=1" : ""}`)).json()) as { eventLoopDelayMs?: unknown })
+        .eventLoopDelayMs;
     await loopDelay(true);
     const idle: number[] = [];
     const busy: number[] = [];
@@ -213,8 +248,24 @@ async function main() {
     emit({ metric: "next_battle_request_ms", p50: quantile(nextMs, 0.5), p99: quantile(nextMs, 0.99), n: nextMs.length });
     emit({ metric: "vote_request_ms", p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length });
     emit({ metric: "vote_server_ms", p50: quantile(voteServerMs, 0.5), p99: quantile(voteServerMs, 0.99), n: voteServerMs.length });
-    emit({ metric: "vote_request_ms_while_generating", p50: quantile(voteMsWhileGenerating, 0.5), p99: quantile(voteMsWhileGenerating, 0.99), n: voteMsWhileGenerating.length });
-    emit({ metric: "throughput", load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10, cpus: os.availableParallelism(), labelers: LABELERS, seconds: Math.round(elapsed), votes: voteMs.length, votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10, errors, max_new_tokens: MAX_NEW_TOKENS, think_ms: THINK_MS });
+    emit({
+      metric: "vote_request_ms_while_generating",
+      p50: quantile(voteMsWhileGenerating, 0.5),
+      p99: quantile(voteMsWhileGenerating, 0.99),
+      n: voteMsWhileGenerating.length,
+    });
+    emit({
+      metric: "throughput",
+      load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10,
+      cpus: os.availableParallelism(),
+      labelers: LABELERS,
+      seconds: Math.round(elapsed),
+      votes: voteMs.length,
+      votes_per_minute: Math.round((voteMs.length / elapsed) * 600) / 10,
+      errors,
+      max_new_tokens: MAX_NEW_TOKENS,
+      think_ms: THINK_MS,
+    });
   } finally {
     await server.stop();
   }

@@ -1,7 +1,7 @@
 // The DPO-shaped training step, shared by the lm and gemm benchmarks: V=260, d=256,
 // 4 layers, 4 heads, ctx 256; 8 pairs × (64 prompt + 64 completion) tokens, chosen and rejected
 // sharing the prompt (one forward pass), reference log-probs precomputed.
-import { GPT, makeRng, type LossFn, type ScoreItem } from "../src/lm/index.ts";
+import { GPT, type LossFn, makeRng, type ScoreItem } from "../src/lm/index.ts";
 
 export const DPO_STEP_CONFIG = { vocabSize: 260, nPositions: 256, nEmbd: 256, nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5 };
 
@@ -20,7 +20,10 @@ export function dpoStep(): DpoStep {
   const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
   const items = Array.from({ length: 8 }, () => {
     const promptIds = [256, ...ids(63)];
-    return [{ promptIds, completionIds: ids(64) }, { promptIds, completionIds: ids(64) }];
+    return [
+      { promptIds, completionIds: ids(64) },
+      { promptIds, completionIds: ids(64) },
+    ];
   }).flat();
   const refLogps = new Float64Array(items.length).map(() => -300 + rand());
   const beta = 0.1;

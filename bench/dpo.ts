@@ -4,9 +4,10 @@
 // The comparison interleaves the two, one bare step after each round step, so that other load
 // on a shared machine hits both alike. Prints JSON lines; asserts nothing.
 //   npx tsx bench/dpo.ts [--pairs 256] [--compare-steps 6]
-import { AdamW, disposeGrads, GPT, initBackend, logprobGrads, makeRng, type GPTConfig } from "../src/lm/index.ts";
-import { pairItems, type Pair } from "../src/dpo/pairs.ts";
+
+import { type Pair, pairItems } from "../src/dpo/pairs.ts";
 import { runRound } from "../src/dpo/round.ts";
+import { AdamW, disposeGrads, GPT, type GPTConfig, initBackend, logprobGrads, makeRng } from "../src/lm/index.ts";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,7 +27,11 @@ const NO_GATES = { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null };
 
 const rand = makeRng(2026);
 const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 256));
-const pool: Pair[] = Array.from({ length: Math.max(nPairs, (compareSteps + 1) * BATCH) }, () => ({ promptIds: [256, ...ids(PROMPT - 1)], chosenIds: ids(COMPLETION), rejectedIds: ids(COMPLETION) }));
+const pool: Pair[] = Array.from({ length: Math.max(nPairs, (compareSteps + 1) * BATCH) }, () => ({
+  promptIds: [256, ...ids(PROMPT - 1)],
+  chosenIds: ids(COMPLETION),
+  rejectedIds: ids(COMPLETION),
+}));
 const pairs = pool.slice(0, nPairs);
 const tokensPerPair = 2 * (PROMPT + COMPLETION);
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: "dpo", ...o }));
@@ -77,7 +82,10 @@ const policy = GPT.create(HOUSE, 1);
   const bareStep = (batch: Pair[]) => {
     const t0 = performance.now();
     const c0 = cpu();
-    const { grads } = logprobGrads(bareModel, pairItems(batch), (logps) => ({ loss: 0, dlogps: new Float64Array(logps.length).fill(-1 / logps.length) }));
+    const { grads } = logprobGrads(bareModel, pairItems(batch), (logps) => ({
+      loss: 0,
+      dlogps: new Float64Array(logps.length).fill(-1 / logps.length),
+    }));
     opt.step(bareModel, grads);
     disposeGrads(grads);
     bareSeconds.push((performance.now() - t0) / 1000);

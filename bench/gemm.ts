@@ -12,10 +12,10 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, GradWorkerPool, disposeGrads, initBackend, logprobGrads } from "../src/lm/index.ts";
+import { AdamW, disposeGrads, GradWorkerPool, initBackend, logprobGrads } from "../src/lm/index.ts";
 import { makeRng } from "../src/lm/model.ts";
-import { dpoStep } from "./dpo-step.ts";
 import { enableNativeGemm, loadNativeGemm, setNativeGemmActive } from "../src/lm/native.ts";
+import { dpoStep } from "./dpo-step.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -58,11 +58,14 @@ const cpuNow = () => {
  * least 2); a warm-up slower than 0.3 s counts as a run (no warm-up effect is that large).
  */
 function bestOfInterleaved(x: () => void, y: () => void): [Timing, Timing] {
-  const tx: [number, number][] = [], ty: [number, number][] = [];
+  const tx: [number, number][] = [],
+    ty: [number, number][] = [];
   const once = (f: () => void, into: [number, number][], warm = false) => {
-    const t = performance.now(), c = cpuNow();
+    const t = performance.now(),
+      c = cpuNow();
     f();
-    const ms = performance.now() - t, cpuMs = cpuNow() - c;
+    const ms = performance.now() - t,
+      cpuMs = cpuNow() - c;
     if (!warm || ms > 300) into.push([ms, cpuMs]);
   };
   once(x, tx, true);
@@ -72,7 +75,11 @@ function bestOfInterleaved(x: () => void, y: () => void): [Timing, Timing] {
     once(x, tx);
     once(y, ty);
   }
-  const best = (t: [number, number][]): Timing => ({ ms: Math.min(...t.map((r) => r[0])), cpuMs: Math.min(...t.map((r) => r[1])), runs: t.length });
+  const best = (t: [number, number][]): Timing => ({
+    ms: Math.min(...t.map((r) => r[0])),
+    cpuMs: Math.min(...t.map((r) => r[1])),
+    runs: t.length,
+  });
   return [best(tx), best(ty)];
 }
 
@@ -80,8 +87,14 @@ function shapeBench(kernel: string) {
   const rand = makeRng(1);
   for (const [label, batch, m, k, n, ta, tb] of SHAPES) {
     const outer = batch > 1 ? [batch] : [];
-    const a = tf.tensor(Float32Array.from({ length: batch * m * k }, () => rand() - 0.5), [...outer, ...(ta ? [k, m] : [m, k])]);
-    const b = tf.tensor(Float32Array.from({ length: batch * k * n }, () => rand() - 0.5), [...outer, ...(tb ? [n, k] : [k, n])]);
+    const a = tf.tensor(
+      Float32Array.from({ length: batch * m * k }, () => rand() - 0.5),
+      [...outer, ...(ta ? [k, m] : [m, k])],
+    );
+    const b = tf.tensor(
+      Float32Array.from({ length: batch * k * n }, () => rand() - 0.5),
+      [...outer, ...(tb ? [n, k] : [k, n])],
+    );
     // the wasm backend runs a kernel when it is called, so no read-back is needed; reading
     // the result out of the wasm heap (dataSync) would add a copy as long as the GEMM itself
     const run = (native: boolean) => () => {
@@ -92,11 +105,24 @@ function shapeBench(kernel: string) {
     setNativeGemmActive(true);
     const flop = 2 * batch * m * n * k;
     emit({
-      bench: "gemm", shape: label, batch, m, k, n, transpose_a: ta, transpose_b: tb, kernel,
-      native_gflops: +(flop / nat.ms / 1e6).toFixed(2), wasm_gflops: +(flop / wasm.ms / 1e6).toFixed(2),
-      speedup: +(wasm.ms / nat.ms).toFixed(2), native_ms: +nat.ms.toFixed(3), wasm_ms: +wasm.ms.toFixed(3), runs: [nat.runs, wasm.runs],
+      bench: "gemm",
+      shape: label,
+      batch,
+      m,
+      k,
+      n,
+      transpose_a: ta,
+      transpose_b: tb,
+      kernel,
+      native_gflops: +(flop / nat.ms / 1e6).toFixed(2),
+      wasm_gflops: +(flop / wasm.ms / 1e6).toFixed(2),
+      speedup: +(wasm.ms / nat.ms).toFixed(2),
+      native_ms: +nat.ms.toFixed(3),
+      wasm_ms: +wasm.ms.toFixed(3),
+      runs: [nat.runs, wasm.runs],
       // from CPU time (1 ms resolution-ish for the smallest shapes): what the cores did, whatever the load
-      native_gflops_cpu: +(flop / Math.max(nat.cpuMs, 1e-3) / 1e6).toFixed(2), wasm_gflops_cpu: +(flop / Math.max(wasm.cpuMs, 1e-3) / 1e6).toFixed(2),
+      native_gflops_cpu: +(flop / Math.max(nat.cpuMs, 1e-3) / 1e6).toFixed(2),
+      wasm_gflops_cpu: +(flop / Math.max(wasm.cpuMs, 1e-3) / 1e6).toFixed(2),
       loadavg_1m: +loadavg()[0].toFixed(2),
     });
     a.dispose();
@@ -118,7 +144,11 @@ async function trainBench(native: boolean) {
   const status = enableNativeGemm(backend);
   const { model, items, dpoLoss, tokens } = dpoStep();
   const opt = new AdamW({ lr: 1e-5 });
-  const common = { native_gemm: native && status.enabled, kernel: native && status.enabled ? status.kernel : "xnnpack", loadavg_1m: +loadavg()[0].toFixed(2) };
+  const common = {
+    native_gemm: native && status.enabled,
+    kernel: native && status.enabled ? status.kernel : "xnnpack",
+    loadavg_1m: +loadavg()[0].toFixed(2),
+  };
 
   const single = () => {
     const { grads } = logprobGrads(model, items, dpoLoss);
@@ -126,17 +156,29 @@ async function trainBench(native: boolean) {
     disposeGrads(grads);
   };
   single();
-  const times: number[] = [], cpu: number[] = [];
+  const times: number[] = [],
+    cpu: number[] = [];
   for (let i = 0; i < stepRuns; i++) {
-    const t0 = performance.now(), c0 = cpuNow();
+    const t0 = performance.now(),
+      c0 = cpuNow();
     single();
     times.push(performance.now() - t0);
     cpu.push(cpuNow() - c0);
   }
-  const ms = median(times), cpuMs = median(cpu);
-  emit({ bench: "gemm_train_step", threads: 1, ...common, step_ms: +ms.toFixed(1), runs_ms: times.map(Math.round), tokens_per_s: Math.round(tokens / (ms / 1000)),
+  const ms = median(times),
+    cpuMs = median(cpu);
+  emit({
+    bench: "gemm_train_step",
+    threads: 1,
+    ...common,
+    step_ms: +ms.toFixed(1),
+    runs_ms: times.map(Math.round),
+    tokens_per_s: Math.round(tokens / (ms / 1000)),
     // CPU time of the process per step (one thread does all the work here): unaffected by time spent descheduled
-    cpu_step_ms: +cpuMs.toFixed(1), tokens_per_cpu_s: Math.round(tokens / (cpuMs / 1000)), pytorch_reference_tokens_per_s: 5000 });
+    cpu_step_ms: +cpuMs.toFixed(1),
+    tokens_per_cpu_s: Math.round(tokens / (cpuMs / 1000)),
+    pytorch_reference_tokens_per_s: 5000,
+  });
 
   if (process.argv.includes("--single-thread")) {
     opt.dispose();
@@ -158,7 +200,15 @@ async function trainBench(native: boolean) {
   }
   await pool.close();
   const pms = median(ptimes);
-  emit({ bench: "gemm_train_step", threads: 2, ...common, step_ms: +pms.toFixed(1), runs_ms: ptimes.map(Math.round), tokens_per_s: Math.round(tokens / (pms / 1000)), pytorch_reference_tokens_per_s: 5000 });
+  emit({
+    bench: "gemm_train_step",
+    threads: 2,
+    ...common,
+    step_ms: +pms.toFixed(1),
+    runs_ms: ptimes.map(Math.round),
+    tokens_per_s: Math.round(tokens / (pms / 1000)),
+    pytorch_reference_tokens_per_s: 5000,
+  });
   opt.dispose();
   model.dispose();
 }
@@ -174,7 +224,8 @@ async function main() {
     emit({ bench: "gemm", skipped: true, reason: status.reason });
     return;
   }
-  const shapes = !process.argv.includes("--steps"), steps = !process.argv.includes("--shapes");
+  const shapes = !process.argv.includes("--steps"),
+    steps = !process.argv.includes("--shapes");
   for (const kernel of (shapes ? gemm!.kernels() : []).filter((k) => k !== "portable" || process.argv.includes("--all-kernels"))) {
     gemm!.setKernel(kernel);
     shapeBench(kernel);
@@ -185,7 +236,19 @@ async function main() {
   const rounds = argNumber("--rounds", 2);
   for (const on of steps ? Array.from({ length: 2 * rounds }, (_, i) => i % 2 === 0) : []) {
     const env = { ...process.env, DPO_ARENA_NATIVE_GEMM: on ? "1" : "0" };
-    const r = spawnSync("npx", ["tsx", "bench/gemm.ts", "--train", on ? "on" : "off", "--step-runs", String(argNumber("--step-runs", 5)), ...process.argv.filter((a) => a === "--single-thread")], { stdio: ["ignore", "inherit", "inherit"], env });
+    const r = spawnSync(
+      "npx",
+      [
+        "tsx",
+        "bench/gemm.ts",
+        "--train",
+        on ? "on" : "off",
+        "--step-runs",
+        String(argNumber("--step-runs", 5)),
+        ...process.argv.filter((a) => a === "--single-thread"),
+      ],
+      { stdio: ["ignore", "inherit", "inherit"], env },
+    );
     if (r.status !== 0) throw new Error(`training-step bench (native ${on ? "on" : "off"}) exited with ${r.status}`);
   }
 }

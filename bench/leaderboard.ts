@@ -41,10 +41,17 @@ async function seed(url: string) {
   try {
     await client.query(`INSERT INTO "User"(id, username, "passwordHash") VALUES ('bench-user', 'bench', 'x')`);
     for (let i = 0; i < VERSIONS; i++) {
-      await client.query(`INSERT INTO "PolicyVersion"(id, name, "checkpointUri", "checkpointSha256", status) VALUES ($1, $2, 'file:/none', $3, 'RETIRED')`, [i + 1, `v${i}`, "0".repeat(64)]);
+      await client.query(
+        `INSERT INTO "PolicyVersion"(id, name, "checkpointUri", "checkpointSha256", status) VALUES ($1, $2, 'file:/none', $3, 'RETIRED')`,
+        [i + 1, `v${i}`, "0".repeat(64)],
+      );
     }
     const rng = createRng(7);
-    const ids: string[] = [], a: number[] = [], b: number[] = [], choice: string[] = [], at: string[] = [];
+    const ids: string[] = [],
+      a: number[] = [],
+      b: number[] = [],
+      choice: string[] = [],
+      at: string[] = [];
     const start = Date.UTC(2026, 0, 1);
     for (let k = 0; k < BATTLES; k++) {
       const i = Math.floor(rng.next() * VERSIONS);
@@ -58,7 +65,10 @@ async function seed(url: string) {
       at.push(new Date(start + k * 1000).toISOString());
     }
     // A prompt per battle: one labeler judges each prompt once (a unique key since issue 16).
-    await client.query(`INSERT INTO "Prompt"(id, text, source) SELECT 'prompt-' || id, 'bench prompt ' || id, 'bench' FROM unnest($1::text[]) AS u(id)`, [ids]);
+    await client.query(
+      `INSERT INTO "Prompt"(id, text, source) SELECT 'prompt-' || id, 'bench prompt ' || id, 'bench' FROM unnest($1::text[]) AS u(id)`,
+      [ids],
+    );
     await client.query(
       `INSERT INTO "Battle"(id, "promptId", "labelerId", kind, status, "policyAId", "policyBId", "leaseExpiresAt", "createdAt")
        SELECT id, 'prompt-' || id, 'bench-user', 'VERSUS', 'VOTED', pa, pb, t::timestamp, t::timestamp FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS u(id, pa, pb, t)`,
@@ -81,12 +91,16 @@ async function httpRender(databaseUrl: string) {
     return;
   }
   const port = await freePort();
-  const server = spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "inherit"],
-    detached: true,
-  });
+  const server = spawn(
+    process.execPath,
+    [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl, NODE_ENV: "production", TRAINER_ENABLED: "false", LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "inherit"],
+      detached: true,
+    },
+  );
   try {
     const url = `http://127.0.0.1:${port}/leaderboard`;
     const deadline = Date.now() + 60_000;
@@ -130,24 +144,42 @@ async function main() {
     const cpu0 = process.cpuUsage();
     const [computeMs, snap] = await time(() => computeSnapshot(battles, { votes: battles.length, lastVoteAtMs: null }));
     const cpu = process.cpuUsage(cpu0);
-    emit("compute", { ms: Math.round(computeMs), cpu_ms: Math.round((cpu.user + cpu.system) / 1000), l2: snap.l2, unconverged_rounds: snap.board.unconvergedRounds, snapshot_json_bytes: JSON.stringify(snap).length });
+    emit("compute", {
+      ms: Math.round(computeMs),
+      cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+      l2: snap.l2,
+      unconverged_rounds: snap.board.unconvergedRounds,
+      snapshot_json_bytes: JSON.stringify(snap).length,
+    });
 
     const [refreshMs] = await time(() => refreshLeaderboard({ db: t.db }));
     emit("refresh_total", { ms: Math.round(refreshMs), note: "read votes + compute + store the Setting row" });
 
     const hits: number[] = [];
     for (let i = 0; i < 30; i++) hits.push((await time(() => getLeaderboard({ db: t.db, markMaxAgeMs: 0 })))[0]);
-    emit("cache_hit", { median_ms: median(hits), max_ms: Math.round(Math.max(...hits) * 10) / 10, note: "vote-mark check + memory snapshot" });
+    emit("cache_hit", {
+      median_ms: median(hits),
+      max_ms: Math.round(Math.max(...hits) * 10) / 10,
+      note: "vote-mark check + memory snapshot",
+    });
     const shared: number[] = [];
     for (let i = 0; i < 30; i++) shared.push((await time(() => getLeaderboard({ db: t.db })))[0]);
-    emit("cache_hit_shared_check", { median_ms: median(shared), max_ms: Math.round(Math.max(...shared) * 10) / 10, note: "default: one vote-mark check per second per process" });
+    emit("cache_hit_shared_check", {
+      median_ms: median(shared),
+      max_ms: Math.round(Math.max(...shared) * 10) / 10,
+      note: "default: one vote-mark check per second per process",
+    });
 
     const replica: number[] = [];
     for (let i = 0; i < 15; i++) {
       forgetLeaderboardMemory({ db: t.db });
       replica.push((await time(() => getLeaderboard({ db: t.db, markMaxAgeMs: 0 })))[0]);
     }
-    emit("replica_read", { median_ms: median(replica), max_ms: Math.round(Math.max(...replica) * 10) / 10, note: "vote-mark check + Setting row read" });
+    emit("replica_read", {
+      median_ms: median(replica),
+      max_ms: Math.round(Math.max(...replica) * 10) / 10,
+      note: "vote-mark check + Setting row read",
+    });
 
     await setLeaderboardVisibility({ db: t.db, visibility: "public" });
     await httpRender(t.url);

@@ -3,11 +3,33 @@
 // Prints one JSON line; never asserts timings.
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, SampleBatcher, byteTokenizer, disposeGrads, initBackend, llamaConfigFromHF, LlamaModel, logprobGrads, makeRng, sample, type ScoreItem } from "../src/lm/index.ts";
+import {
+  AdamW,
+  byteTokenizer,
+  disposeGrads,
+  initBackend,
+  LlamaModel,
+  llamaConfigFromHF,
+  logprobGrads,
+  makeRng,
+  SampleBatcher,
+  type ScoreItem,
+  sample,
+} from "../src/lm/index.ts";
 
 export const SMOL_CONFIG = {
-  model_type: "llama", hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536,
-  vocab_size: 49152, tie_word_embeddings: true, max_position_embeddings: 8192, rope_theta: 100000, rms_norm_eps: 1e-5, hidden_act: "silu",
+  model_type: "llama",
+  hidden_size: 576,
+  num_hidden_layers: 30,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  intermediate_size: 1536,
+  vocab_size: 49152,
+  tie_word_embeddings: true,
+  max_position_embeddings: 8192,
+  rope_theta: 100000,
+  rms_norm_eps: 1e-5,
+  hidden_act: "silu",
 };
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -23,7 +45,12 @@ async function main() {
   const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 49000));
   // never stops early: every completion is exactly maxNewTokens long
   const tok = { ...byteTokenizer(), stopIds: [] as number[] };
-  const base = { shape: "SmolLM2-135M (576 hidden, 30 layers, 9/3 heads, 1536 MLP, 49152 vocab, tied)", backend, params: model.numParams(), init_ms: Math.round(loadMs) };
+  const base = {
+    shape: "SmolLM2-135M (576 hidden, 30 layers, 9/3 heads, 1536 MLP, 49152 vocab, tied)",
+    backend,
+    params: model.numParams(),
+    init_ms: Math.round(loadMs),
+  };
   if (mode === "sample") {
     const promptIds = ids(32);
     await sample(model, tok, { promptIds, n: 2, temperature: 1, maxNewTokens: 4, seed: 0 });
@@ -34,22 +61,48 @@ async function main() {
       times.push(performance.now() - s);
     }
     const ms = Math.min(...times);
-    emit({ bench: "smol_sample", ...base, what: "2 completions x 64 tokens, 32-token prompt, KV cache", tokens_per_s: +(128 / (ms / 1000)).toFixed(1), runs_ms: times.map(Math.round), peak_rss_mb: rssMb(), loadavg_1m: +os.loadavg()[0].toFixed(2) });
+    emit({
+      bench: "smol_sample",
+      ...base,
+      what: "2 completions x 64 tokens, 32-token prompt, KV cache",
+      tokens_per_s: +(128 / (ms / 1000)).toFixed(1),
+      runs_ms: times.map(Math.round),
+      peak_rss_mb: rssMb(),
+      loadavg_1m: +os.loadavg()[0].toFixed(2),
+    });
   } else if (mode === "concurrent") {
     const batcher = new SampleBatcher();
-    const reqs = Array.from({ length: 16 }, (_, i) => ({ promptIds: ids(16 + 2 * i), n: 2, temperature: 1, maxNewTokens: 64, seed: 100 + i }));
+    const reqs = Array.from({ length: 16 }, (_, i) => ({
+      promptIds: ids(16 + 2 * i),
+      n: 2,
+      temperature: 1,
+      maxNewTokens: 64,
+      seed: 100 + i,
+    }));
     await batcher.sample(model, tok, { ...reqs[0], maxNewTokens: 2 });
     const s = performance.now();
     const out = await Promise.all(reqs.map((o) => batcher.sample(model, tok, o)));
     const ms = performance.now() - s;
     const tokens = out.flat().reduce((a, c) => a + c.ids.length, 0);
     await batcher.close();
-    emit({ bench: "smol_sample_concurrent", ...base, what: "16 requests x 2 completions x 64 tokens through one SampleBatcher", tokens, tokens_per_s: +(tokens / (ms / 1000)).toFixed(1), ms: Math.round(ms), peak_rss_mb: rssMb(), loadavg_1m: +os.loadavg()[0].toFixed(2) });
+    emit({
+      bench: "smol_sample_concurrent",
+      ...base,
+      what: "16 requests x 2 completions x 64 tokens through one SampleBatcher",
+      tokens,
+      tokens_per_s: +(tokens / (ms / 1000)).toFixed(1),
+      ms: Math.round(ms),
+      peak_rss_mb: rssMb(),
+      loadavg_1m: +os.loadavg()[0].toFixed(2),
+    });
   } else if (mode === "train") {
     // 8 pairs x (64 prompt + 64 completion) tokens, chosen and rejected sharing the prompt; reference log-probs precomputed
     const items: ScoreItem[] = Array.from({ length: 8 }, () => {
       const promptIds = ids(64);
-      return [{ promptIds, completionIds: ids(64) }, { promptIds, completionIds: ids(64) }];
+      return [
+        { promptIds, completionIds: ids(64) },
+        { promptIds, completionIds: ids(64) },
+      ];
     }).flat();
     const ref = new Float64Array(items.length).map(() => -700 + rand());
     const beta = 0.1;
@@ -78,7 +131,16 @@ async function main() {
       times.push(performance.now() - s);
     }
     const ms = Math.min(...times.slice(1));
-    emit({ bench: "smol_train_step", ...base, what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, reference log-probs precomputed", tokens_per_s: +((items.length * 128) / (ms / 1000)).toFixed(1), runs_ms: times.map(Math.round), peak_rss_mb: rssMb(), tensors: tf.memory().numTensors, loadavg_1m: +os.loadavg()[0].toFixed(2) });
+    emit({
+      bench: "smol_train_step",
+      ...base,
+      what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, reference log-probs precomputed",
+      tokens_per_s: +((items.length * 128) / (ms / 1000)).toFixed(1),
+      runs_ms: times.map(Math.round),
+      peak_rss_mb: rssMb(),
+      tensors: tf.memory().numTensors,
+      loadavg_1m: +os.loadavg()[0].toFixed(2),
+    });
     opt.dispose();
   } else throw new Error(`usage: tsx bench/lm-smol.ts sample|concurrent|train (got ${mode})`);
   model.dispose();

@@ -3,8 +3,18 @@
 // ratio to the 2-D NN matMul roofline measured in this same run, on this same backend.
 import { spawnSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, GradWorkerPool, SampleBatcher, byteTokenizer, disposeGrads, encodePrompt, initBackend, logprobGrads, sample } from "../src/lm/index.ts";
-import { attentionKernel, type SampleOptions, type SampledCompletion } from "../src/lm/sample.ts";
+import {
+  AdamW,
+  byteTokenizer,
+  disposeGrads,
+  encodePrompt,
+  GradWorkerPool,
+  initBackend,
+  logprobGrads,
+  SampleBatcher,
+  sample,
+} from "../src/lm/index.ts";
+import { attentionKernel, type SampledCompletion, type SampleOptions } from "../src/lm/sample.ts";
 import { DPO_STEP_CONFIG, dpoStep } from "./dpo-step.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
@@ -12,7 +22,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function matmulRoofline(): number {
   // the shape that dominates a training step: (B·T, d) @ (d, 4d)
-  const a = tf.randomNormal([2048, 256]) as tf.Tensor2D, b = tf.randomNormal([256, 1024]) as tf.Tensor2D;
+  const a = tf.randomNormal([2048, 256]) as tf.Tensor2D,
+    b = tf.randomNormal([256, 1024]) as tf.Tensor2D;
   const times: number[] = [];
   for (let i = 0; i < 12; i++) {
     const t0 = performance.now();
@@ -53,9 +64,14 @@ async function main() {
   // Counted for the unshared batch, so rows saved by prompt sharing show up as effective GFLOP/s.
   const flops = 3 * (2 * model.numParams() * tokens + cfg.nLayer * 4 * items.length * 128 * 128 * cfg.nEmbd);
   emit({
-    bench: "train_step", shape: "V=260 d=256 L=4 H=4, 8 pairs x (64+64) tokens, fwd+bwd+AdamW", step_ms: +stepMs.toFixed(1), runs_ms: times.map(Math.round),
-    tokens_per_s: Math.round(tokens / (stepMs / 1000)), effective_gflops: +(flops / (stepMs / 1000) / 1e9).toFixed(2),
-    roofline_ratio: +(flops / (stepMs / 1000) / 1e9 / gflops).toFixed(3), pytorch_reference_tokens_per_s: 5000,
+    bench: "train_step",
+    shape: "V=260 d=256 L=4 H=4, 8 pairs x (64+64) tokens, fwd+bwd+AdamW",
+    step_ms: +stepMs.toFixed(1),
+    runs_ms: times.map(Math.round),
+    tokens_per_s: Math.round(tokens / (stepMs / 1000)),
+    effective_gflops: +(flops / (stepMs / 1000) / 1e9).toFixed(2),
+    roofline_ratio: +(flops / (stepMs / 1000) / 1e9 / gflops).toFixed(3),
+    pytorch_reference_tokens_per_s: 5000,
   });
 
   // data-parallel: the main thread plus one worker thread, each with its own wasm backend
@@ -75,8 +91,13 @@ async function main() {
   await pool.close();
   const pMs = median(ptimes);
   emit({
-    bench: "train_step_parallel", threads: 2, step_ms: +pMs.toFixed(1), runs_ms: ptimes.map(Math.round), tokens_per_s: Math.round(tokens / (pMs / 1000)),
-    speedup_vs_single: +(stepMs / pMs).toFixed(2), roofline_ratio_per_thread: +(flops / (pMs / 1000) / 1e9 / gflops / 2).toFixed(3),
+    bench: "train_step_parallel",
+    threads: 2,
+    step_ms: +pMs.toFixed(1),
+    runs_ms: ptimes.map(Math.round),
+    tokens_per_s: Math.round(tokens / (pMs / 1000)),
+    speedup_vs_single: +(stepMs / pMs).toFixed(2),
+    roofline_ratio_per_thread: +(flops / (pMs / 1000) / 1e9 / gflops / 2).toFixed(3),
   });
 
   const tok = byteTokenizer();
@@ -91,23 +112,35 @@ async function main() {
   const sMs = median(st);
   const sFlops = 2 * 2 * model.numParams() * 64;
   emit({
-    bench: "sample", shape: "2 completions x 64 tokens, KV cache", ms: +sMs.toFixed(1), tokens_per_s: Math.round(128 / (sMs / 1000)),
-    roofline_ratio: +(sFlops / (sMs / 1000) / 1e9 / gflops).toFixed(4), pytorch_reference_tokens_per_s: 870, attention: attentionKernel(),
+    bench: "sample",
+    shape: "2 completions x 64 tokens, KV cache",
+    ms: +sMs.toFixed(1),
+    tokens_per_s: Math.round(128 / (sMs / 1000)),
+    roofline_ratio: +(sFlops / (sMs / 1000) / 1e9 / gflops).toFixed(4),
+    pytorch_reference_tokens_per_s: 870,
+    attention: attentionKernel(),
   });
 
   // 16 labelers' requests arriving together (n=2, 64 new tokens, different prompts), as a sampler
   // thread sees them: plain sample() calls interleaving step by step vs one SampleBatcher.
   const base = "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, ";
   const reqs: SampleOptions[] = Array.from({ length: 16 }, (_, i) => ({
-    promptIds: encodePrompt(tok, `${i}. ${base.slice(0, 16 + 6 * i)}`), n: 2, temperature: 1, maxNewTokens: 64, seed: 1000 + i,
+    promptIds: encodePrompt(tok, `${i}. ${base.slice(0, 16 + 6 * i)}`),
+    n: 2,
+    temperature: 1,
+    maxNewTokens: 64,
+    seed: 1000 + i,
   }));
   const generated = (rs: SampledCompletion[][]) => rs.flat().reduce((a, r) => a + r.ids.length, 0);
   const runPlain = () => Promise.all(reqs.map((o) => sample(model, tok, o)));
   const batcher = new SampleBatcher();
   const runBatched = () => Promise.all(reqs.map((o) => batcher.sample(model, tok, o)));
   await runBatched();
-  const plainMs: number[] = [], batchedMs: number[] = [];
-  let plainOut: SampledCompletion[][] = [], batchedOut: SampledCompletion[][] = [], passes = 0;
+  const plainMs: number[] = [],
+    batchedMs: number[] = [];
+  let plainOut: SampledCompletion[][] = [],
+    batchedOut: SampledCompletion[][] = [],
+    passes = 0;
   for (let i = 0; i < 3; i++) {
     let t0 = performance.now();
     plainOut = await runPlain();
@@ -120,12 +153,19 @@ async function main() {
   }
   await batcher.close();
   const tokensGenerated = generated(batchedOut);
-  const plainMedian = median(plainMs), batchedMedian = median(batchedMs);
+  const plainMedian = median(plainMs),
+    batchedMedian = median(batchedMs);
   emit({
-    bench: "sample_concurrent", shape: "16 requests x 2 completions x 64 tokens, different prompts", tokens: tokensGenerated,
-    plain_tokens_per_s: Math.round(generated(plainOut) / (plainMedian / 1000)), batched_tokens_per_s: Math.round(tokensGenerated / (batchedMedian / 1000)),
-    speedup: +(plainMedian / batchedMedian).toFixed(2), plain_runs_ms: plainMs.map(Math.round), batched_runs_ms: batchedMs.map(Math.round),
-    batched_forward_passes: passes, loadavg_1m: +(await import("node:os")).loadavg()[0].toFixed(2),
+    bench: "sample_concurrent",
+    shape: "16 requests x 2 completions x 64 tokens, different prompts",
+    tokens: tokensGenerated,
+    plain_tokens_per_s: Math.round(generated(plainOut) / (plainMedian / 1000)),
+    batched_tokens_per_s: Math.round(tokensGenerated / (batchedMedian / 1000)),
+    speedup: +(plainMedian / batchedMedian).toFixed(2),
+    plain_runs_ms: plainMs.map(Math.round),
+    batched_runs_ms: batchedMs.map(Math.round),
+    batched_forward_passes: passes,
+    loadavg_1m: +(await import("node:os")).loadavg()[0].toFixed(2),
     same_ids: JSON.stringify(plainOut.map((r) => r.map((c) => c.ids))) === JSON.stringify(batchedOut.map((r) => r.map((c) => c.ids))),
   });
   emit({ bench: "peak_rss_mb", value: Math.round(process.resourceUsage().maxRSS / 1024), tensors: tf.memory().numTensors });
@@ -140,12 +180,20 @@ function smolBenchmarks(): void {
   const haveTorch = torch.status === 0;
   for (const mode of ["sample", "concurrent", "train"]) {
     const r = spawnSync("npx", ["tsx", "bench/lm-smol.ts", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-    const line = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+    const line = r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .at(-1);
     const ours = line ? JSON.parse(line) : { bench: `smol_${mode}`, error: `exited with ${r.status}` };
     let pytorch: unknown = null;
     if (haveTorch) {
       const p = spawnSync("python3", ["bench/lm_smol_torch.py", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-      const pl = p.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+      const pl = p.stdout
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .at(-1);
       pytorch = pl ? JSON.parse(pl) : { error: `exited with ${p.status}` };
     }
     emit({ ...ours, pytorch });

@@ -4,31 +4,37 @@
 //   2. requests failed while versions swap under sampling load, through the real Sampler
 //      (worker-thread pool + registry) in this process.
 // Uses the house model when models/house exists, else a small random GPT of the same kind.
-import { spawn, type ChildProcess } from "node:child_process";
-import { cp } from "node:fs/promises";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { cp } from "node:fs/promises";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { byteTokenizer, GPT, HOUSE_MODEL_DIR, initBackend, saveCheckpoint } from "../src/lm/index.ts";
-import { createTestDatabase } from "../test/helpers/db.ts";
-import { fastSettings, registerTinyHouse, seedVotes, tempDir } from "../test/loop/fixtures.ts";
-import { DirectoryCheckpointStore } from "../src/server/policy/checkpoint-store.ts";
 import { createLogger } from "../src/server/log.ts";
+import { DirectoryCheckpointStore } from "../src/server/policy/checkpoint-store.ts";
+import { createSampler } from "../src/server/sampler/index.ts";
 import { executeRound } from "../src/server/services/rounds/execute.ts";
 import { triggerRound } from "../src/server/services/rounds/lifecycle.ts";
 import { promoteVersion } from "../src/server/services/versions/promote.ts";
-import { createSampler } from "../src/server/sampler/index.ts";
+import { createTestDatabase } from "../test/helpers/db.ts";
+import { fastSettings, registerTinyHouse, seedVotes, tempDir } from "../test/loop/fixtures.ts";
 
 const quiet = createLogger({}, () => {});
 const out = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: "loop", ...o }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
 
-interface ChildEvent { event: string; id?: number; at: number }
+interface ChildEvent {
+  event: string;
+  id?: number;
+  at: number;
+}
 
 function webStandIn(url: string, root: string) {
   const events: ChildEvent[] = [];
-  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "test/loop/registry-child.ts", url, root, "1000"], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "test/loop/registry-child.ts", url, root, "1000"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   createInterface({ input: proc.stdout! }).on("line", (l) => events.push(JSON.parse(l) as ChildEvent));
   const wait = async (pred: (e: ChildEvent) => boolean, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -42,7 +48,12 @@ function webStandIn(url: string, root: string) {
   return { proc, events, wait };
 }
 
-async function houseVersion(db: Awaited<ReturnType<typeof createTestDatabase>>["db"], name: string, status: "SERVING" | "CANDIDATE", dir: string) {
+async function houseVersion(
+  db: Awaited<ReturnType<typeof createTestDatabase>>["db"],
+  name: string,
+  status: "SERVING" | "CANDIDATE",
+  dir: string,
+) {
   const { loadCheckpoint } = await import("../src/lm/index.ts");
   const { sha256, model } = await loadCheckpoint(dir);
   model.dispose();
@@ -84,7 +95,7 @@ async function main() {
 
     // ── 2. failed requests during swaps under load ───────────────────────────────────────
     let dirA: string;
-    let dirB = await tempDir("bench-b");
+    const dirB = await tempDir("bench-b");
     if (existsSync(path.join(HOUSE_MODEL_DIR, "model.safetensors"))) {
       dirA = HOUSE_MODEL_DIR;
       await cp(HOUSE_MODEL_DIR, dirB, { recursive: true });
@@ -112,7 +123,15 @@ async function main() {
     const client = async (k: number) => {
       for (let i = 0; !stop; i++) {
         try {
-          const r = await sampler.generate({ promptText: `Tell me about ${k}-${i}.`, n: 2, temperature: 0.9, topK: 0, topP: 0.95, maxNewTokens: 24, seed: k * 1000 + i });
+          const r = await sampler.generate({
+            promptText: `Tell me about ${k}-${i}.`,
+            n: 2,
+            temperature: 0.9,
+            topK: 0,
+            topP: 0.95,
+            maxNewTokens: 24,
+            seed: k * 1000 + i,
+          });
           ok++;
           byVersion.set(r.versionName, (byVersion.get(r.versionName) ?? 0) + 1);
         } catch (err) {

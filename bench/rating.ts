@@ -2,7 +2,16 @@
 // public clean_battle dump). Reference on this machine kind, FastChat's Python: dedup 1.9 s,
 // one Bradley–Terry fit 0.035 s, 100 bootstrap rounds 4.9 s (≈ 7 s in all).
 // Prints JSON lines; asserts nothing about time.
-import { bootstrap, dedupBattles, fitBradleyTerry, onlineElo, parseCleanBattles, toCleanBattleLines, type BattleRecord, type Outcome } from "../src/rating/index.ts";
+import {
+  type BattleRecord,
+  bootstrap,
+  dedupBattles,
+  fitBradleyTerry,
+  type Outcome,
+  onlineElo,
+  parseCleanBattles,
+  toCleanBattleLines,
+} from "../src/rating/index.ts";
 import { createRng } from "../src/rating/random.ts";
 
 const MODELS = Number(process.env.RATING_BENCH_MODELS ?? 129);
@@ -19,7 +28,8 @@ function syntheticBattles(): BattleRecord[] {
   popularity.reduce((s, w, i) => (cumulative[i] = s + w), 0);
   const pick = (): number => {
     const u = rng.next() * cumulative[MODELS - 1];
-    let lo = 0, hi = MODELS - 1;
+    let lo = 0,
+      hi = MODELS - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (cumulative[mid] < u) lo = mid + 1;

@@ -13,7 +13,13 @@ test.beforeEach(async ({ page }) => {
 test("import prompts from JSONL with a rejected-lines report, then search and disable one", async ({ page }) => {
   await page.getByRole("navigation", { name: "Admin sections" }).getByRole("link", { name: "Prompts" }).click();
   await expect(page.getByRole("heading", { name: "Prompt pool", level: 1 })).toBeVisible();
-  const jsonl = [`{"prompt": "Describe a lighthouse ${run}"}`, "not json at all", `{"prompt": "Name three rivers ${run}", "overlapTarget": 2}`, `{"text": "wrong key"}`, `{"prompt": "bad target", "overlapTarget": 0}`].join("\n");
+  const jsonl = [
+    `{"prompt": "Describe a lighthouse ${run}"}`,
+    "not json at all",
+    `{"prompt": "Name three rivers ${run}", "overlapTarget": 2}`,
+    `{"text": "wrong key"}`,
+    `{"prompt": "bad target", "overlapTarget": 0}`,
+  ].join("\n");
   await page.getByLabel("Or paste prompts").fill(jsonl);
   await page.getByLabel("Format").selectOption("jsonl");
   await page.getByRole("button", { name: "Import" }).click();

@@ -40,7 +40,10 @@ export async function insertDecisiveVotes(count: number, tag: string): Promise<s
       const versionId = serving.rows[0].id;
       const labelerId = `e2e-labeler-${tag}`;
       // A labeler who cannot sign in (the hash is not an argon2 hash): only its votes matter here.
-      await db.query(`INSERT INTO "User" (id, username, "passwordHash", role) VALUES ($1, $2, 'not-a-password-hash', 'LABELER')`, [labelerId, `votes-${tag}`]);
+      await db.query(`INSERT INTO "User" (id, username, "passwordHash", role) VALUES ($1, $2, 'not-a-password-hash', 'LABELER')`, [
+        labelerId,
+        `votes-${tag}`,
+      ]);
       const voteIds: string[] = [];
       for (let i = 0; i < count; i++) {
         const promptText = `In the year ${1800 + i} the nation saw`;

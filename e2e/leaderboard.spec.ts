@@ -1,7 +1,7 @@
 // The leaderboard in real Chromium: voted battles planted in the app's database, the ranked
 // table, heat map and charts, the admin's visibility switch, phone width, and an export.
 import { createHash } from "node:crypto";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import pg from "pg";
 
 const adminUsername = process.env.E2E_ADMIN_USERNAME ?? "admin";
@@ -33,7 +33,9 @@ async function appDatabase(sessionToken: string): Promise<pg.Client> {
   const sessionId = createHash("sha256").update(sessionToken).digest("hex");
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
-  const names = (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'dpo_e2e_%' ORDER BY oid DESC`)).rows.map((r) => r.datname);
+  const names = (
+    await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'dpo_e2e_%' ORDER BY oid DESC`)
+  ).rows.map((r) => r.datname);
   await admin.end();
   for (const name of names) {
     const url = new URL(server);
@@ -109,7 +111,9 @@ test("the leaderboard ranks planted versions, honours the visibility setting, an
   // A cached board from before the planted votes refreshes itself within seconds.
   const table = page.getByTestId("leaderboard-table");
   await expect(table.getByTestId(`leaderboard-row-${weak}`)).toBeVisible({ timeout: 30_000 });
-  const order = await table.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-testid")!.replace("leaderboard-row-", "")));
+  const order = await table
+    .locator("tbody tr")
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-testid")!.replace("leaderboard-row-", "")));
   const ours = order.filter((m) => [weak, mid, strong].includes(m));
   expect(ours).toEqual([strong, mid, weak]);
   await expect(table.getByTestId(`leaderboard-row-${strong}`)).toContainText("7 / 1 / 1");
@@ -135,7 +139,10 @@ test("the leaderboard ranks planted versions, honours the visibility setting, an
   // The admin's clean_battle export holds the planted votes; anonymous gets 401.
   const exported = await page.request.get("/api/export/battles");
   expect(exported.status()).toBe(200);
-  const lines = (await exported.text()).trim().split("\n").map((l) => JSON.parse(l) as { model_a: string; model_b: string; winner: string; anony: boolean });
+  const lines = (await exported.text())
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { model_a: string; model_b: string; winner: string; anony: boolean });
   expect(lines.filter((l) => l.model_a === strong && l.model_b === mid && l.winner === "model_a")).toHaveLength(3);
   expect(lines.every((l) => l.anony === true)).toBe(true);
   expect((await anonymous.request.get("/api/export/battles")).status()).toBe(401);

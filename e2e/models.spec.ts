@@ -5,7 +5,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { expect, test, type APIRequestContext } from "@playwright/test";
+import { type APIRequestContext, expect, test } from "@playwright/test";
 import { adminPassword, adminUsername, signInAdmin } from "./admin.ts";
 
 const run = Date.now().toString(36);
@@ -98,5 +98,7 @@ test("an admin imports a model from the Models page, serves it now, and the aren
 
   // Back to the house model for the specs that follow.
   await page.locator(`[data-testid="model-row"][data-version="${houseVersion}"]`).getByRole("button", { name: "Serve now" }).click();
-  await expect(page.locator(`[data-testid="model-row"][data-version="${houseVersion}"]`)).toHaveAttribute("data-status", "SERVING", { timeout: 30_000 });
+  await expect(page.locator(`[data-testid="model-row"][data-version="${houseVersion}"]`)).toHaveAttribute("data-status", "SERVING", {
+    timeout: 30_000,
+  });
 });

@@ -18,7 +18,13 @@ test("an admin reads labeler reliability and imports gold pairs", async ({ page 
   await expect(table.getByRole("row").nth(1)).toContainText("unchecked");
 
   const jsonl = [
-    JSON.stringify({ prompt: `Greet a guest ${run}`, completion_a: "Welcome, come in!", completion_b: "What do you want?", expected: "A", note: "kindness" }),
+    JSON.stringify({
+      prompt: `Greet a guest ${run}`,
+      completion_a: "Welcome, come in!",
+      completion_b: "What do you want?",
+      expected: "A",
+      note: "kindness",
+    }),
     JSON.stringify({ prompt: "same texts", completion_a: "x", completion_b: "x", expected: "B" }),
     JSON.stringify({ prompt: `Two fine answers ${run}`, completion_a: "Yes.", completion_b: "Indeed.", expected: "tie" }),
   ].join("\n");
@@ -28,7 +34,10 @@ test("an admin reads labeler reliability and imports gold pairs", async ({ page 
   await expect(report.getByRole("status")).toHaveText("Added 2 gold pairs; 0 already stored; 1 line rejected.");
   await expect(report).toContainText("completion_a and completion_b are the same text");
 
-  const item = page.getByTestId("gold-list").getByRole("listitem").filter({ hasText: `Greet a guest ${run}` });
+  const item = page
+    .getByTestId("gold-list")
+    .getByRole("listitem")
+    .filter({ hasText: `Greet a guest ${run}` });
   await expect(item).toContainText("A · expected");
   await expect(item).toContainText("kindness");
   await expect(page.getByTestId("quality-summary")).toContainText("Active gold pairs2");

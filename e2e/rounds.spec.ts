@@ -4,7 +4,7 @@
 // detail) and the loss / reward-margin / accuracy curves grow while it trains, reads the gates
 // in plain words and the final metrics, rolls the promoted version back and promotes it again,
 // then confirms a second round below the minimum and cancels it.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import { signInAdmin } from "./admin.ts";
 import { insertDecisiveVotes, roundFacts } from "./db.ts";
 
@@ -150,7 +150,9 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   await expect(gates.getByRole("listitem")).toHaveCount(3);
   await expect(gates).toContainText("passed Numbers stayed finite: no NaN or infinity anywhere");
   await expect(gates).toContainText(/passed Enough held-out votes: \d+ held-out pairs; at least 4 needed/);
-  await expect(gates).toContainText(/passed Better on held-out votes: loss fell by \d\.\d{3} \(lower bound \d\.\d{3}, must be above 0; p = \d\.\d{3}\)/);
+  await expect(gates).toContainText(
+    /passed Better on held-out votes: loss fell by \d\.\d{3} \(lower bound \d\.\d{3}, must be above 0; p = \d\.\d{3}\)/,
+  );
   await expect(gates).not.toContainText("heldout_");
   const summary = page.getByTestId("round-summary");
   await expect(summary).toContainText(/Held-out accuracy \(\d+ pairs\)\s*\d\.\d{3} → \d\.\d{3}/);

@@ -2,16 +2,16 @@
 // password), `next start` on a free port and the trainer worker (so rounds run while the
 // browser watches), Playwright in Debian's Chromium, then tear down. The exit code is
 // Playwright's.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { applyMigrations } from "../src/server/db/migrate.ts";
 import { seed } from "../src/server/seed.ts";
-import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const NEXT_BIN = path.join(ROOT, "node_modules/next/dist/bin/next");
@@ -97,12 +97,16 @@ async function main(): Promise<number> {
     // The trainer, as `npm start` runs it (same database and checkpoint store), in its own
     // process group. A short lease notices a cancelled round within seconds; a short tick sends
     // a triggered round to the queue within half a second.
-    trainer = spawn(process.execPath, ["--import", "tsx", TRAINER_ENTRY, "--lease-seconds", "6", "--tick-ms", "500", "--worker-id", "e2e-trainer"], {
-      cwd: ROOT,
-      env: { ...appEnv, TRAINER_ENABLED: "true" },
-      stdio: "inherit",
-      detached: true,
-    });
+    trainer = spawn(
+      process.execPath,
+      ["--import", "tsx", TRAINER_ENTRY, "--lease-seconds", "6", "--tick-ms", "500", "--worker-id", "e2e-trainer"],
+      {
+        cwd: ROOT,
+        env: { ...appEnv, TRAINER_ENABLED: "true" },
+        stdio: "inherit",
+        detached: true,
+      },
+    );
     const trainerExit = new Promise<string>((resolve) => trainer!.once("exit", (code, signal) => resolve(`code ${code ?? signal}`)));
     await Promise.race([
       waitForHealthy(baseUrl, server, 60_000, "next start"),
@@ -118,7 +122,8 @@ async function main(): Promise<number> {
       E2E_ADMIN_PASSWORD: ADMIN_PASSWORD,
     });
     // A failed rounds spec is easier to read knowing the trainer was gone.
-    if (trainer.exitCode !== null || trainer.signalCode !== null) say(`note: the trainer exited during the run (${trainer.exitCode ?? trainer.signalCode})`);
+    if (trainer.exitCode !== null || trainer.signalCode !== null)
+      say(`note: the trainer exited during the run (${trainer.exitCode ?? trainer.signalCode})`);
     return code;
   } finally {
     await Promise.all([server, trainer].map((child) => (child ? stopProcessGroup(child) : undefined)));

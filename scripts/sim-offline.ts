@@ -9,15 +9,15 @@
 //   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 1000 --lr 5e-5 --beta 0.1
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher, type CausalLM } from "../src/lm/index.ts";
-import { allGatesPassed, runRound, type Pair } from "../src/dpo/index.ts";
+import { loopConfigSchema } from "../src/dpo/config.ts";
+import { allGatesPassed, type Pair, runRound } from "../src/dpo/index.ts";
+import { type CausalLM, encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher } from "../src/lm/index.ts";
+import { samplingSettingsSchema } from "../src/server/services/arena-settings/index.ts";
 import { measureModel } from "../src/sim/evaluate.ts";
 import { createLabelerPool, createRng, decide } from "../src/sim/labeler.ts";
 import { bookPrefixes } from "../src/sim/prompts.ts";
 import { trueReward } from "../src/sim/reward.ts";
 import { sentimentPrefixes } from "../src/sim/sentiment-prompts.ts";
-import { samplingSettingsSchema } from "../src/server/services/arena-settings/index.ts";
-import { loopConfigSchema } from "../src/dpo/config.ts";
 
 // The loop and sampling defaults are the product's own (read from their schemas), so this
 // script tries what a fresh install would run unless a flag says otherwise.
@@ -86,7 +86,7 @@ function evalPrompts(o: Options): string[] {
   return seedHeldOut().slice(0, o["eval-prompts"]);
 }
 
-const emit = (x: Record<string, unknown>) => process.stdout.write(JSON.stringify(x) + "\n");
+const emit = (x: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(x)}\n`);
 
 async function main() {
   const o = parse(process.argv.slice(2));
@@ -95,12 +95,23 @@ async function main() {
   const tok = v0.tokenizer;
   const pool = trainPrompts(o, 20_000);
   let next = 0;
-  const labelers = createLabelerPool({ count: o.labelers, carelessFraction: o.careless, temperature: o["bt-temperature"], tieThreshold: o["tie-threshold"], seed: o.seed });
+  const labelers = createLabelerPool({
+    count: o.labelers,
+    carelessFraction: o.careless,
+    temperature: o["bt-temperature"],
+    tieThreshold: o["tie-threshold"],
+    seed: o.seed,
+  });
   const rng = createRng(o.seed * 31 + 7);
   const evalOpts = { prompts: evalPrompts(o), samplesPerPrompt: o["eval-samples"], maxNewTokens: o["max-new-tokens"], seed: o.seed + 1 };
   // KL is measured, as in the product, on held-out prompts at the served length.
   const klPromptIds = evalOpts.prompts.slice(0, o["kl-prompts"]).map((p) => encodePrompt(tok, p));
-  const gates = { minHeldoutPairs: o["min-heldout"], confidence: o.confidence, klBudget: o["kl-budget"], rootKlBudget: o["root-kl-budget"] };
+  const gates = {
+    minHeldoutPairs: o["min-heldout"],
+    confidence: o.confidence,
+    klBudget: o["kl-budget"],
+    rootKlBudget: o["root-kl-budget"],
+  };
 
   const t0 = Date.now();
   const first = await measureModel("v0", v0.model, tok, v0.model, evalOpts);
@@ -112,7 +123,9 @@ async function main() {
     const tRound = Date.now();
     // Battles until enough decisive votes: one labeler per battle, as the arena assigns them.
     const pairs: (Pair & { margin: number })[] = [];
-    let battles = 0, ties = 0, sampledTokens = 0;
+    let battles = 0,
+      ties = 0,
+      sampledTokens = 0;
     const batcher = new SampleBatcher();
     while (pairs.length < o.pairs) {
       // 16 battles at a time share decode steps; each still gets exactly what sample() gives it.
@@ -122,7 +135,14 @@ async function main() {
       });
       const outs = await Promise.all(
         chunk.map(({ id, promptIds }) =>
-          batcher.sample(serving, tok, { promptIds, n: 2, temperature: o.temperature, topP: o["top-p"], maxNewTokens: o["max-new-tokens"], seed: o.seed * 100_003 + id + 1 }),
+          batcher.sample(serving, tok, {
+            promptIds,
+            n: 2,
+            temperature: o.temperature,
+            topP: o["top-p"],
+            maxNewTokens: o["max-new-tokens"],
+            seed: o.seed * 100_003 + id + 1,
+          }),
         ),
       );
       for (const [j, [a, b]] of outs.entries()) {
@@ -131,10 +151,14 @@ async function main() {
         battles++;
         sampledTokens += a.ids.length + b.ids.length;
         if (a.ids.length === 0 || b.ids.length === 0) continue;
-        const rA = trueReward(a.text), rB = trueReward(b.text);
+        const rA = trueReward(a.text),
+          rB = trueReward(b.text);
         const who = labelers[Math.floor(rng.next() * labelers.length)];
         const vote = decide(rA, rB, who, rng);
-        if (vote === "TIE") { ties++; continue; }
+        if (vote === "TIE") {
+          ties++;
+          continue;
+        }
         const [w, l] = vote === "A" ? [a, b] : [b, a];
         pairs.push({ promptIds, chosenIds: w.ids, rejectedIds: l.ids, margin: vote === "A" ? rA - rB : rB - rA });
       }
@@ -142,7 +166,8 @@ async function main() {
     await batcher.close();
     const sampleSeconds = (Date.now() - tRound) / 1000;
     const nHeld = Math.round(pairs.length * o["heldout-fraction"]);
-    const heldout = pairs.slice(0, nHeld), train = pairs.slice(nHeld);
+    const heldout = pairs.slice(0, nHeld),
+      train = pairs.slice(nHeld);
     const reference = o.reference === "fixed" ? v0.model : serving;
     const tTrain = Date.now();
     const result = await runRound({
@@ -154,7 +179,16 @@ async function main() {
       heldout: heldout.map((p) => ({ ...p, cluster: p.promptIds.join(",") })),
       klPrompts: o["kl-prompts"] > 0 ? { tokenizer: tok, promptIds: klPromptIds } : undefined,
       served: { maxNewTokens: o["max-new-tokens"], temperature: o.temperature, topP: o["top-p"] },
-      config: { beta: o.beta, lr: o.lr, epochs: o.epochs, batchSize: o.batch, seed: 1234 + round, evalEverySteps: o["eval-every"], patience: o.patience, gates },
+      config: {
+        beta: o.beta,
+        lr: o.lr,
+        epochs: o.epochs,
+        batchSize: o.batch,
+        seed: 1234 + round,
+        evalEverySteps: o["eval-every"],
+        patience: o.patience,
+        gates,
+      },
     });
     const trainSeconds = (Date.now() - tTrain) / 1000;
     const passed = allGatesPassed(result.gates);
@@ -166,18 +200,43 @@ async function main() {
     const tEval = Date.now();
     const m = await measureModel(`v${version}`, serving, tok, v0.model, evalOpts);
     emit({
-      event: "round", round, passed, serving: `v${version}`,
+      event: "round",
+      round,
+      passed,
+      serving: `v${version}`,
       failed: result.gates.filter((g) => !g.passed).map((g) => `${g.name} ${g.value.toFixed(3)}`),
       gates: result.gates.map((g) => ({ name: g.name, passed: g.passed, value: g.value, pValue: g.pValue })),
-      battles, ties, pairsTrain: train.length, pairsHeldout: heldout.length,
+      battles,
+      ties,
+      pairsTrain: train.length,
+      pairsHeldout: heldout.length,
       wrongWayShare: pairs.filter((p) => p.margin < 0).length / pairs.length,
-      lossFirst: result.summary.first?.loss, lossLast: result.summary.last?.loss,
-      heldoutAcc: result.heldout?.accuracy, heldoutLoss: result.heldout?.loss, heldoutLossBefore: result.heldoutBefore?.loss,
-      klRound: result.klRound?.kl, klRoundUcb: result.klRound?.ucb, klRoot: result.klRoot?.kl, klRootUcb: result.klRoot?.ucb,
-      klRootServed: result.kl?.served?.root?.kl ?? result.kl?.served?.reference?.kl, selectedStep: result.selectedStep, steps: result.steps.length, stoppedEarly: result.stoppedEarly,
-      meanReward: m.meanReward, rewardStderr: m.rewardStderr, rewardStd: m.rewardStd, klV0: m.kl, klStderr: m.klStderr, nonZeroShare: m.nonZeroShare,
-      rise: m.meanReward - first.meanReward, riseInStd: (m.meanReward - first.meanReward) / first.rewardStd,
-      sampleSeconds, sampledTokens, trainSeconds, evalSeconds: (Date.now() - tEval) / 1000, totalMinutes: (Date.now() - t0) / 60_000,
+      lossFirst: result.summary.first?.loss,
+      lossLast: result.summary.last?.loss,
+      heldoutAcc: result.heldout?.accuracy,
+      heldoutLoss: result.heldout?.loss,
+      heldoutLossBefore: result.heldoutBefore?.loss,
+      klRound: result.klRound?.kl,
+      klRoundUcb: result.klRound?.ucb,
+      klRoot: result.klRoot?.kl,
+      klRootUcb: result.klRoot?.ucb,
+      klRootServed: result.kl?.served?.root?.kl ?? result.kl?.served?.reference?.kl,
+      selectedStep: result.selectedStep,
+      steps: result.steps.length,
+      stoppedEarly: result.stoppedEarly,
+      meanReward: m.meanReward,
+      rewardStderr: m.rewardStderr,
+      rewardStd: m.rewardStd,
+      klV0: m.kl,
+      klStderr: m.klStderr,
+      nonZeroShare: m.nonZeroShare,
+      rise: m.meanReward - first.meanReward,
+      riseInStd: (m.meanReward - first.meanReward) / first.rewardStd,
+      sampleSeconds,
+      sampledTokens,
+      trainSeconds,
+      evalSeconds: (Date.now() - tEval) / 1000,
+      totalMinutes: (Date.now() - t0) / 60_000,
     });
   }
 }

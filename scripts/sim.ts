@@ -4,13 +4,13 @@
 import { existsSync } from "node:fs";
 import { cp, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { writeReport, type SeedRun, type SimReport, type SweepPoint } from "../src/sim/report.ts";
-import { runSim, type SimOptions, type SimResult } from "../src/sim/product/run.ts";
+import { HOUSE_MODEL_DIR, initBackend } from "../src/lm/index.ts";
 import { ROOT } from "../src/sim/product/launch.ts";
+import { runSim, type SimOptions, type SimResult } from "../src/sim/product/run.ts";
 import { LOOP } from "../src/sim/product/settings-names.ts";
+import { type SeedRun, type SimReport, type SweepPoint, writeReport } from "../src/sim/report.ts";
 import { REWARD_KINDS, type RewardKind } from "../src/sim/reward.ts";
 import { aggregateSeeds, summarize } from "../src/sim/summary.ts";
-import { HOUSE_MODEL_DIR, initBackend } from "../src/lm/index.ts";
 
 const HELP = `npm run sim -- [options]
   --url URL              use a running product (also --database-url URL and SIM_ADMIN_PASSWORD)
@@ -63,7 +63,7 @@ function parseArgs(argv: string[]): Map<string, string> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--help" || a === "-h") {
-      process.stdout.write(HELP + "\n");
+      process.stdout.write(`${HELP}\n`);
       process.exit(0);
     }
     if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}" (see --help)`);
@@ -72,7 +72,11 @@ function parseArgs(argv: string[]): Map<string, string> {
     flags.set(a.slice(2), v);
     i++;
   }
-  const known = new Set(HELP.match(/--[a-z-]+/g)!.map((f) => f.slice(2)).concat(["database-url", "admin-user", "admin-password", "keep-db"]));
+  const known = new Set(
+    HELP.match(/--[a-z-]+/g)!
+      .map((f) => f.slice(2))
+      .concat(["database-url", "admin-user", "admin-password", "keep-db"]),
+  );
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k} (see --help)`);
   return flags;
 }
@@ -141,7 +145,8 @@ async function main(): Promise<void> {
   const reward = (flags.get("reward") ?? "distinct") as RewardKind;
   if (!REWARD_KINDS.includes(reward)) throw new Error(`--reward must be one of ${REWARD_KINDS.join(", ")}, got "${flags.get("reward")}"`);
   const extraRaw = flags.get("extra-prompts");
-  const extraPrompts: number | "all" = extraRaw === undefined || extraRaw === "all" ? "all" : number(flags, "extra-prompts", 0, Number.isInteger);
+  const extraPrompts: number | "all" =
+    extraRaw === undefined || extraRaw === "all" ? "all" : number(flags, "extra-prompts", 0, Number.isInteger);
   const maxNewTokens = optional(flags, "max-new-tokens", Number.isInteger);
   const extra = parseSet(flags.get("set"));
   Object.assign(dpo, extra.dpo);
@@ -178,8 +183,12 @@ async function main(): Promise<void> {
     signal: interrupt.signal,
   };
 
-  const sweep = flags.get("sweep-beta")?.split(",").map((s) => Number(s.trim()));
-  if (sweep && sweep.some((b) => !(b > 0))) throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${flags.get("sweep-beta")}"`);
+  const sweep = flags
+    .get("sweep-beta")
+    ?.split(",")
+    .map((s) => Number(s.trim()));
+  if (sweep?.some((b) => !(b > 0)))
+    throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${flags.get("sweep-beta")}"`);
   const seeds = number(flags, "seeds", 1, (n) => Number.isInteger(n) && n >= 1);
   if (sweep && seeds > 1) throw new Error("--sweep-beta and --seeds run one loop per value each; use one of them");
 
@@ -189,7 +198,11 @@ async function main(): Promise<void> {
   if (!base.url) await cp(HOUSE_MODEL_DIR, houseCopy, { recursive: true });
   const plans: { beta: number | undefined; seed: number; dir: string }[] = sweep
     ? sweep.map((beta) => ({ beta, seed: base.seed, dir: `run-beta-${beta}` }))
-    : Array.from({ length: seeds }, (_, k) => ({ beta: base.beta, seed: base.seed + k, dir: seeds > 1 ? `run-seed-${base.seed + k}` : "run" }));
+    : Array.from({ length: seeds }, (_, k) => ({
+        beta: base.beta,
+        seed: base.seed + k,
+        dir: seeds > 1 ? `run-seed-${base.seed + k}` : "run",
+      }));
   const runs: { beta: number | undefined; seed: number; result: SimResult; summary: Record<string, unknown> }[] = [];
   for (const plan of plans) {
     if (runs.length && interrupt.signal.aborted) break;
@@ -198,7 +211,11 @@ async function main(): Promise<void> {
     await mkdir(workDir, { recursive: true });
     const result = await runSim({ ...base, beta: plan.beta, seed: plan.seed, workDir });
     const summary = {
-      ...summarize(result.versions, { decisiveVotes: result.decisiveVotes, votesUntilFirstPromotion: result.votesUntilFirstPromotion, rootKlBudget: result.rootKlBudget }),
+      ...summarize(result.versions, {
+        decisiveVotes: result.decisiveVotes,
+        votesUntilFirstPromotion: result.votesUntilFirstPromotion,
+        rootKlBudget: result.rootKlBudget,
+      }),
       votes: result.votes,
       ratingVotes: result.ratingVotes,
       minutes: result.minutes,
@@ -214,7 +231,10 @@ async function main(): Promise<void> {
     }
   }
   const first = runs[0];
-  const seedRuns: SeedRun[] | undefined = !sweep && runs.length > 1 ? runs.map((r) => ({ seed: r.seed, versions: r.result.versions, rounds: r.result.rounds, summary: r.summary })) : undefined;
+  const seedRuns: SeedRun[] | undefined =
+    !sweep && runs.length > 1
+      ? runs.map((r) => ({ seed: r.seed, versions: r.result.versions, rounds: r.result.rounds, summary: r.summary }))
+      : undefined;
   const report: SimReport = {
     versions: first.result.versions,
     rounds: first.result.rounds,
@@ -233,7 +253,12 @@ async function main(): Promise<void> {
   const files = await writeReport(out, report);
   log(`report: ${files.json}, ${files.html} and ${files.svg}`);
   log(`summary: ${JSON.stringify(report.summary)}`);
-  if (report.aggregate) log(`over ${runs.length} seeds: ${Object.entries(report.aggregate).map(([k, a]) => `${k} ${a.mean.toFixed(3)}${a.se === null ? "" : ` ± ${a.se.toFixed(3)}`}`).join("; ")}`);
+  if (report.aggregate)
+    log(
+      `over ${runs.length} seeds: ${Object.entries(report.aggregate)
+        .map(([k, a]) => `${k} ${a.mean.toFixed(3)}${a.se === null ? "" : ` ± ${a.se.toFixed(3)}`}`)
+        .join("; ")}`,
+    );
 }
 
 main().then(

@@ -3,21 +3,20 @@
 // production build if missing → `next start` + trainer worker, supervised together: a crashed
 // web server or trainer is restarted with backoff; Ctrl-C stops everything.
 import { existsSync } from "node:fs";
-import pg from "pg";
 import path from "node:path";
-import { getEnv, EnvError, listenHost } from "../src/server/env.ts";
-import { log as rootLog } from "../src/server/log.ts";
-import { applyMigrations, ensureDatabaseExists, MigrationError } from "../src/server/db/migrate.ts";
+import pg from "pg";
 import { createPrismaClient } from "../src/server/db/client.ts";
-import { startEmbeddedDatabase, type EmbeddedDatabase } from "../src/server/db/embedded.ts";
-import { seed, type SeedResult } from "../src/server/seed.ts";
-import { spawnSupervised, superviseChild, type Supervised } from "./supervise.ts";
+import { type EmbeddedDatabase, startEmbeddedDatabase } from "../src/server/db/embedded.ts";
+import { applyMigrations, ensureDatabaseExists, MigrationError } from "../src/server/db/migrate.ts";
+import { EnvError, getEnv, listenHost } from "../src/server/env.ts";
+import { log as rootLog } from "../src/server/log.ts";
+import { type SeedResult, seed } from "../src/server/seed.ts";
+import { type Supervised, spawnSupervised, superviseChild } from "./supervise.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
 const STOP_GRACE_MS = 10_000;
 const log = rootLog.child({ component: "start" });
-
 
 let embedded: EmbeddedDatabase | undefined;
 const children: Supervised[] = [];
@@ -25,7 +24,8 @@ let shuttingDown = false;
 // A generated admin password exists only in memory until shown; never lose it on an early stop.
 let unshownAdminPassword: { username: string; password: string } | undefined;
 
-const run = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Supervised => spawnSupervised({ name, command, args, env, cwd: ROOT, log });
+const run = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Supervised =>
+  spawnSupervised({ name, command, args, env, cwd: ROOT, log });
 
 function superviseRestarts(first: Supervised): void {
   superviseChild(first, {
@@ -55,7 +55,8 @@ function watchEmbeddedDatabase(databaseUrl: string): void {
         },
         (err: unknown) => {
           failures += 1;
-          if (failures === 3) log.error("embedded PostgreSQL is not answering; the arena answers 503 until it does (see .data/pg for its log)", { err });
+          if (failures === 3)
+            log.error("embedded PostgreSQL is not answering; the arena answers 503 until it does (see .data/pg for its log)", { err });
         },
       )
       .finally(() => void client.end().catch(() => {}));
@@ -134,7 +135,7 @@ function banner(port: number, databaseLabel: string, seeded: SeedResult): void {
     lines.push(`  ! no policy is served yet: ${seeded.houseModel.reason}`);
   }
   lines.push("  Ctrl-C stops everything.", "");
-  process.stdout.write(lines.join("\n") + "\n");
+  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 async function main(): Promise<void> {
@@ -186,7 +187,10 @@ async function main(): Promise<void> {
   }
 
   const host = listenHost(env);
-  const web = run("web", path.join(BIN, "next"), ["start", "-p", String(env.PORT), ...(host ? ["-H", host] : [])], { ...childEnv, NODE_ENV: "production" });
+  const web = run("web", path.join(BIN, "next"), ["start", "-p", String(env.PORT), ...(host ? ["-H", host] : [])], {
+    ...childEnv,
+    NODE_ENV: "production",
+  });
   children.push(web);
   const trainerEntry = path.join(ROOT, "workers", "trainer.ts");
   if (env.TRAINER_ENABLED && existsSync(trainerEntry)) {
@@ -208,7 +212,7 @@ async function main(): Promise<void> {
 
 main().catch(async (err: unknown) => {
   if (err instanceof EnvError || err instanceof MigrationError) {
-    process.stderr.write(err.message + "\n");
+    process.stderr.write(`${err.message}\n`);
   } else {
     log.error("start failed", { err });
   }

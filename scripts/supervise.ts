@@ -1,6 +1,6 @@
 // Child processes of `npm start` (scripts/start.ts): spawning them, and restarting a web server
 // or trainer that crashed, with backoff, instead of stopping the whole arena.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Logger } from "../src/server/log.ts";
 
@@ -15,7 +15,14 @@ export interface Supervised {
   exited: Promise<number>;
 }
 
-export function spawnSupervised(spec: { name: string; command: string; args: string[]; env: NodeJS.ProcessEnv; cwd: string; log: Logger }): Supervised {
+export function spawnSupervised(spec: {
+  name: string;
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  log: Logger;
+}): Supervised {
   const { name, command, args, env, cwd, log } = spec;
   // Children stay in our process group on purpose: a terminal Ctrl-C reaches them directly, so
   // they still stop if this supervisor is killed before it can forward the signal.
@@ -70,7 +77,9 @@ export function superviseChild(first: Supervised, hooks: SuperviseHooks, policy:
       }
       quickCrashes += 1;
       if (quickCrashes > policy.maxQuickCrashes) {
-        log.error(`${s.name} crashed ${policy.maxQuickCrashes} times in a row, each soon after starting; stopping everything`, { exitCode: code });
+        log.error(`${s.name} crashed ${policy.maxQuickCrashes} times in a row, each soon after starting; stopping everything`, {
+          exitCode: code,
+        });
         hooks.onGiveUp(s.name, code);
         return;
       }

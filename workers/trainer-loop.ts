@@ -2,16 +2,16 @@
 // Trainers coordinate only through Postgres: pg-boss hands the one active round job to one of
 // them; every trainer also reaps dead rounds, (re)sends jobs for queued rounds, and applies
 // the schedule, so any of them can die without stopping the loop.
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { createPrismaClient, type PrismaClient } from "../src/server/db/client.ts";
-import { createLogger, type Logger } from "../src/server/log.ts";
-import { DirectoryCheckpointStore, type CheckpointStore } from "../src/server/policy/checkpoint-store.ts";
 import { getEnv } from "../src/server/env.ts";
+import { createLogger, type Logger } from "../src/server/log.ts";
+import { type CheckpointStore, DirectoryCheckpointStore } from "../src/server/policy/checkpoint-store.ts";
 import { pruneCheckpoints } from "../src/server/services/models/retention.ts";
 import { executeRound } from "../src/server/services/rounds/execute.ts";
 import { defaultWorkerId, reapExpiredRounds, triggerRound } from "../src/server/services/rounds/lifecycle.ts";
-import { loopReadiness } from "../src/server/services/rounds/readiness.ts";
 import { jobIdForRound, ROUND_QUEUE, roundJobSchema, sendRoundJob, startBoss } from "../src/server/services/rounds/queue.ts";
+import { loopReadiness } from "../src/server/services/rounds/readiness.ts";
 import { isTransientDbError, withDbRetry } from "../src/server/services/rounds/retry.ts";
 import { getLoopSettings } from "../src/server/services/rounds/settings.ts";
 
@@ -41,7 +41,9 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   const store = opts.store ?? new DirectoryCheckpointStore(opts.checkpointDir);
   const db = createPrismaClient(opts.databaseUrl);
   if (store instanceof DirectoryCheckpointStore) {
-    const removed = await store.cleanLeftovers().catch((err: Error) => (log.warn("could not clean checkpoint leftovers", { error: err.message }), []));
+    const removed = await store
+      .cleanLeftovers()
+      .catch((err: Error) => (log.warn("could not clean checkpoint leftovers", { error: err.message }), []));
     if (removed.length > 0) log.info("removed unfinished checkpoint copies left by crashed writers", { removed });
   }
   const shutdown = new AbortController();
@@ -49,7 +51,8 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   const boss: PgBoss = await withDbRetry(() => startBoss({ databaseUrl: opts.databaseUrl }), {
     attempts: 30,
     maxMs: 10_000,
-    onRetry: (err, attempt, delay) => log.warn("database unavailable; retrying", { attempt, delayMs: Math.round(delay), error: (err as Error).message }),
+    onRetry: (err, attempt, delay) =>
+      log.warn("database unavailable; retrying", { attempt, delayMs: Math.round(delay), error: (err as Error).message }),
   });
   boss.on("error", (err) => log.warn("job queue error (it keeps retrying)", { error: err }));
 
@@ -70,8 +73,8 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
   async function tick(): Promise<void> {
     if (Date.now() - lastPrune >= 60_000) {
       lastPrune = Date.now();
-      await pruneCheckpoints({ db, store, keepLast: getEnv().CHECKPOINT_KEEP_LAST, log: (msg, fields) => log.info(msg, fields) }).catch((err) =>
-        log.warn("checkpoint retention pass failed; will retry", { error: (err as Error).message }),
+      await pruneCheckpoints({ db, store, keepLast: getEnv().CHECKPOINT_KEEP_LAST, log: (msg, fields) => log.info(msg, fields) }).catch(
+        (err) => log.warn("checkpoint retention pass failed; will retry", { error: (err as Error).message }),
       );
     }
     const reaped = await reapExpiredRounds({ db, exceptWorkerId: workerId });
@@ -92,9 +95,15 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
       const readiness = active ? null : await loopReadiness({ db, settings });
       if (readiness?.ready) {
         const { round, created } = await triggerRound({ db, triggeredBy: "schedule", force: true });
-        if (created) log.info("scheduled a round", { roundId: round.id, trainable: readiness.trainable, heldout: readiness.counts.heldout, threshold: settings.schedule.minNewPairs });
+        if (created)
+          log.info("scheduled a round", {
+            roundId: round.id,
+            trainable: readiness.trainable,
+            heldout: readiness.counts.heldout,
+            threshold: settings.schedule.minNewPairs,
+          });
         await sendRoundJob(boss, round.id);
-      } else if (readiness && readiness.drift.exhausted && readiness.enoughTrain) {
+      } else if (readiness?.drift.exhausted && readiness.enoughTrain) {
         log.warn("not starting a round: the drift budget is spent", { spent: readiness.drift.spent, budget: readiness.drift.budget });
       }
     }
@@ -105,7 +114,11 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
     if (ticking) return;
     ticking = true;
     tick()
-      .catch((err) => (isTransientDbError(err) ? log.warn("database unavailable during maintenance; will retry", { error: (err as Error).message }) : log.error("trainer maintenance failed", { error: err })))
+      .catch((err) =>
+        isTransientDbError(err)
+          ? log.warn("database unavailable during maintenance; will retry", { error: (err as Error).message })
+          : log.error("trainer maintenance failed", { error: err }),
+      )
       .finally(() => (ticking = false));
   }, opts.tickMs ?? 2000);
   await tick().catch((err) => log.warn("first maintenance pass failed; will retry", { error: err }));

@@ -1,9 +1,9 @@
 // Trainer worker entry point: `npm run worker`, also spawned by `npm start`.
 // Options (for tests and operators): --lease-seconds N, --tick-ms N, --worker-id ID.
 import path from "node:path";
+import { initBackend } from "../src/lm/index.ts";
 import { getEnv, requireDatabaseUrl } from "../src/server/env.ts";
 import { createLogger } from "../src/server/log.ts";
-import { initBackend } from "../src/lm/index.ts";
 import { startTrainer } from "./trainer-loop.ts";
 
 function flag(name: string): string | undefined {

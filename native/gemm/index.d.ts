@@ -7,10 +7,17 @@
  */
 export function batchMatMul(
   heap: ArrayBuffer | ArrayBufferView,
-  aByteOffset: number, bByteOffset: number, cByteOffset: number,
-  batch: number, m: number, n: number, k: number,
-  transposeA: boolean, transposeB: boolean,
-  aBatchStride: number, bBatchStride: number,
+  aByteOffset: number,
+  bByteOffset: number,
+  cByteOffset: number,
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  aBatchStride: number,
+  bBatchStride: number,
 ): void;
 /** The micro-kernel in use: "avx512", "avx2" or "portable". */
 export function kernel(): string;

@@ -1,3 +1,3 @@
 // Loads the compiled addon; throws (like any require) when it was not built.
-"use strict";
+
 module.exports = require("./build/Release/gemm.node");

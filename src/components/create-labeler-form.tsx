@@ -1,6 +1,6 @@
 "use client";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, card, input, label } from "./ui";
 

@@ -1,7 +1,7 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, input, label } from "./ui";
 

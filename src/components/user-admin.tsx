@@ -1,6 +1,6 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { CreateLabelerForm } from "./create-labeler-form";
 import { buttonDanger, buttonPrimary, buttonSecondary, card, input } from "./ui";

@@ -7,17 +7,28 @@ describe("loop configuration", () => {
   it("generates one form field per schema field, with the schema's bounds and defaults", () => {
     const fields = loopFields();
     const defaults = loopConfigSchema.parse({});
-    expect(fields.length).toBe(Object.keys(defaults.schedule).length + Object.keys(defaults.dpo).length + Object.keys(defaults.gates).length);
+    expect(fields.length).toBe(
+      Object.keys(defaults.schedule).length + Object.keys(defaults.dpo).length + Object.keys(defaults.gates).length,
+    );
     for (const f of fields) {
       expect(f.label.length, f.name).toBeGreaterThan(0);
       expect(f.defaultValue).toEqual((defaults[f.group] as Record<string, unknown>)[f.name]);
     }
-    expect(fields.find((f) => f.name === "batchSize")).toMatchObject({ group: "dpo", kind: "number", integer: true, min: 1, max: 64, nullable: false });
+    expect(fields.find((f) => f.name === "batchSize")).toMatchObject({
+      group: "dpo",
+      kind: "number",
+      integer: true,
+      min: 1,
+      max: 64,
+      nullable: false,
+    });
     expect(fields.find((f) => f.name === "rootKlBudget")).toMatchObject({ group: "gates", nullable: true, defaultValue: 24 });
     expect(fields.find((f) => f.name === "lossType")).toMatchObject({ kind: "enum", options: ["sigmoid", "ipo", "robust", "hinge"] });
     expect(fields.find((f) => f.name === "versusPairs")).toMatchObject({ kind: "boolean", defaultValue: true });
     // No renaming layer: the library's names are the settings' names.
-    expect(fields.map((f) => f.name)).toEqual(expect.arrayContaining(["lr", "batchSize", "warmupSteps", "maxGradNorm", "evalEverySteps", "patience"]));
+    expect(fields.map((f) => f.name)).toEqual(
+      expect.arrayContaining(["lr", "batchSize", "warmupSteps", "maxGradNorm", "evalEverySteps", "patience"]),
+    );
     expect(fields.map((f) => f.name)).not.toEqual(expect.arrayContaining(["learningRate"]));
   });
 

@@ -21,85 +21,231 @@ export interface FieldMeta {
 const meta = (m: FieldMeta): { [k: string]: unknown } & FieldMeta => ({ ...m });
 
 export const scheduleSchema = z.object({
-  autoTrain: z.boolean().default(true).meta(meta({ label: "Start rounds automatically", help: "when enough new votes exist" })),
+  autoTrain: z
+    .boolean()
+    .default(true)
+    .meta(meta({ label: "Start rounds automatically", help: "when enough new votes exist" })),
   /**
    * 1000: the house model learns the reward only from rounds of about a thousand pairs (the sim:
    * rounds of 50–400 pairs memorised their pairs and moved the policy without raising the reward;
    * 1,000–2,400 pairs reached held-out accuracy 0.56–0.62 and raised it).
    */
-  minNewPairs: z.number().int().min(1, "minNewPairs must be at least 1").max(1_000_000)
-    .default(1000).meta(meta({ label: "New votes per round", help: "a round starts once this many unused A/B votes exist", step: "1" })),
-  checkIntervalSeconds: z.number().int().min(1).max(3600).default(60).meta(meta({ label: "Schedule check (s)", help: "how often each trainer looks", step: "1" })),
+  minNewPairs: z
+    .number()
+    .int()
+    .min(1, "minNewPairs must be at least 1")
+    .max(1_000_000)
+    .default(1000)
+    .meta(meta({ label: "New votes per round", help: "a round starts once this many unused A/B votes exist", step: "1" })),
+  checkIntervalSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(60)
+    .meta(meta({ label: "Schedule check (s)", help: "how often each trainer looks", step: "1" })),
 });
 
 export const dpoSchema = z.object({
-  beta: z.number().gt(0, "β must be > 0").max(10, "β must be ≤ 10 (larger makes the KL penalty dominate)")
-    .default(0.1).meta(meta({ label: "β (KL strength)", help: "larger keeps the policy closer to its reference", step: "0.01" })),
-  lossType: z.enum(LOSS_TYPES).default("sigmoid").meta(meta({ label: "Loss", help: "TRL loss_type" })),
-  labelSmoothing: z.number().min(0).max(0.49, "labelSmoothing must be < 0.5").default(0)
+  beta: z
+    .number()
+    .gt(0, "β must be > 0")
+    .max(10, "β must be ≤ 10 (larger makes the KL penalty dominate)")
+    .default(0.1)
+    .meta(meta({ label: "β (KL strength)", help: "larger keeps the policy closer to its reference", step: "0.01" })),
+  lossType: z
+    .enum(LOSS_TYPES)
+    .default("sigmoid")
+    .meta(meta({ label: "Loss", help: "TRL loss_type" })),
+  labelSmoothing: z
+    .number()
+    .min(0)
+    .max(0.49, "labelSmoothing must be < 0.5")
+    .default(0)
     .meta(meta({ label: "Label smoothing", help: "assumed share of flipped votes (sigmoid/robust)", step: "0.01" })),
-  sftWeight: z.number().min(0).max(10).default(0).meta(meta({ label: "SFT weight", help: "NLL of the chosen answer", step: "0.1" })),
-  lr: z.number().min(1e-7, "lr must be ≥ 1e-7").max(1e-2, "lr must be ≤ 1e-2 (higher diverges)")
-    .default(5e-5).meta(meta({ label: "Learning rate", help: "peak AdamW rate", step: "0.00001" })),
+  sftWeight: z
+    .number()
+    .min(0)
+    .max(10)
+    .default(0)
+    .meta(meta({ label: "SFT weight", help: "NLL of the chosen answer", step: "0.1" })),
+  lr: z
+    .number()
+    .min(1e-7, "lr must be ≥ 1e-7")
+    .max(1e-2, "lr must be ≤ 1e-2 (higher diverges)")
+    .default(5e-5)
+    .meta(meta({ label: "Learning rate", help: "peak AdamW rate", step: "0.00001" })),
   /** linear warmup: step t uses lr·min(1, (t+1)/warmupSteps) */
-  warmupSteps: z.number().int().min(0).max(100_000).default(0).meta(meta({ label: "Warmup steps", help: "linear ramp to the learning rate", step: "1" })),
-  maxGradNorm: z.number().gt(0).max(1000).default(1).meta(meta({ label: "Max grad norm", help: "global gradient clip", step: "0.1" })),
-  weightDecay: z.number().min(0).max(1).default(0).meta(meta({ label: "Weight decay", help: "decoupled (AdamW)", step: "0.01" })),
-  epochs: z.number().int().min(1).max(20).default(2).meta(meta({ label: "Epochs", help: "passes over the training pairs (early stopping may end sooner)", step: "1" })),
+  warmupSteps: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(0)
+    .meta(meta({ label: "Warmup steps", help: "linear ramp to the learning rate", step: "1" })),
+  maxGradNorm: z
+    .number()
+    .gt(0)
+    .max(1000)
+    .default(1)
+    .meta(meta({ label: "Max grad norm", help: "global gradient clip", step: "0.1" })),
+  weightDecay: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .meta(meta({ label: "Weight decay", help: "decoupled (AdamW)", step: "0.01" })),
+  epochs: z
+    .number()
+    .int()
+    .min(1)
+    .max(20)
+    .default(2)
+    .meta(meta({ label: "Epochs", help: "passes over the training pairs (early stopping may end sooner)", step: "1" })),
   /** 32: large batches average out the per-pair noise of whole-completion log-probs */
-  batchSize: z.number().int().min(1).max(64).default(32).meta(meta({ label: "Pairs per step", help: "pairs in one optimizer step", step: "1" })),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(32)
+    .meta(meta({ label: "Pairs per step", help: "pairs in one optimizer step", step: "1" })),
   /**
    * Checkpoint selection: held-out loss is measured every this many steps; the best checkpoint
    * inside both KL budgets is kept. 10: a default round (~800 train pairs × 2 epochs / 32) has
    * ~50 steps, so five looks, each scoring the held-out set once (seconds on the house model).
    */
-  evalEverySteps: z.number().int().min(1).max(100_000).default(10).meta(meta({ label: "Evaluate every (steps)", help: "held-out check for checkpoint selection", step: "1" })),
+  evalEverySteps: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(10)
+    .meta(meta({ label: "Evaluate every (steps)", help: "held-out check for checkpoint selection", step: "1" })),
   /** early stop after this many evaluations without a better held-out loss; 0 never stops early */
-  patience: z.number().int().min(0).max(1000).default(2).meta(meta({ label: "Early-stop patience", help: "evaluations without improvement before stopping (0 = never)", step: "1" })),
+  patience: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(2)
+    .meta(meta({ label: "Early-stop patience", help: "evaluations without improvement before stopping (0 = never)", step: "1" })),
   /** cap on the new pairs one round trains on (newest first) */
-  maxPairs: z.number().int().min(2).max(100_000).default(1200).meta(meta({ label: "Max new pairs", help: "newest trainable votes first", step: "1" })),
+  maxPairs: z
+    .number()
+    .int()
+    .min(2)
+    .max(100_000)
+    .default(1200)
+    .meta(meta({ label: "Max new pairs", help: "newest trainable votes first", step: "1" })),
   /** fewer trainable pairs than this: the round fails with a clear error instead of training */
-  minPairs: z.number().int().min(2).max(100_000).default(4).meta(meta({ label: "Min train pairs", help: "fewer fails the round", step: "1" })),
+  minPairs: z
+    .number()
+    .int()
+    .min(2)
+    .max(100_000)
+    .default(4)
+    .meta(meta({ label: "Min train pairs", help: "fewer fails the round", step: "1" })),
   /**
    * Share of prompts (by normalized text) whose votes form the persistent held-out set. A
    * prompt's side is decided once and kept, so raising this later never moves prompts that were
    * trained on into the held-out set.
    */
-  heldoutFraction: z.number().min(0).max(0.5).default(0.2).meta(meta({ label: "Held-out share", help: "of prompts, kept for evaluation", step: "0.05" })),
+  heldoutFraction: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .default(0.2)
+    .meta(meta({ label: "Held-out share", help: "of prompts, kept for evaluation", step: "0.05" })),
   /** the newest held-out pairs a round evaluates on (evaluation cost grows with it) */
-  maxHeldoutPairs: z.number().int().min(1).max(100_000).default(1000).meta(meta({ label: "Max held-out pairs", help: "newest first", step: "1" })),
+  maxHeldoutPairs: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(1000)
+    .meta(meta({ label: "Max held-out pairs", help: "newest first", step: "1" })),
   /** older pairs already absorbed into the serving lineage mixed in, as a fraction of the new ones */
-  replayFraction: z.number().min(0).max(2).default(0).meta(meta({ label: "Replay share", help: "of already-trained pairs", step: "0.1" })),
+  replayFraction: z
+    .number()
+    .min(0)
+    .max(2)
+    .default(0)
+    .meta(meta({ label: "Replay share", help: "of already-trained pairs", step: "0.1" })),
   /** votes on serving-vs-earlier battles become off-policy pairs */
-  versusPairs: z.boolean().default(true).meta(meta({ label: "Train on serving-vs-earlier votes", help: "as off-policy pairs" })),
+  versusPairs: z
+    .boolean()
+    .default(true)
+    .meta(meta({ label: "Train on serving-vs-earlier votes", help: "as off-policy pairs" })),
   /** held-out pool prompts the KL is measured on (at the arena's served length) */
-  klPrompts: z.number().int().min(0).max(512).default(32).meta(meta({ label: "KL prompts", help: "held-out prompts for the drift measurement", step: "1" })),
-  klSamplesPerPrompt: z.number().int().min(1).max(64).default(4).meta(meta({ label: "KL samples per prompt", help: "clustered by prompt", step: "1" })),
+  klPrompts: z
+    .number()
+    .int()
+    .min(0)
+    .max(512)
+    .default(32)
+    .meta(meta({ label: "KL prompts", help: "held-out prompts for the drift measurement", step: "1" })),
+  klSamplesPerPrompt: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .meta(meta({ label: "KL samples per prompt", help: "clustered by prompt", step: "1" })),
   /** π_ref: "fixed" = the lineage's root, "iterative" = the version the round starts from */
-  reference: z.enum(["fixed", "iterative"]).default("iterative").meta(meta({ label: "Reference", help: "fixed = the lineage root; iterative = the round's base" })),
-  seed: z.number().int().min(0).default(1234).meta(meta({ label: "Seed", help: "shuffling and KL samples", step: "1" })),
-  scoreBatchSize: z.number().int().min(1).max(256).default(16).meta(meta({ label: "Scoring batch", help: "sequences per no-grad pass", step: "1" })),
+  reference: z
+    .enum(["fixed", "iterative"])
+    .default("iterative")
+    .meta(meta({ label: "Reference", help: "fixed = the lineage root; iterative = the round's base" })),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .default(1234)
+    .meta(meta({ label: "Seed", help: "shuffling and KL samples", step: "1" })),
+  scoreBatchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(16)
+    .meta(meta({ label: "Scoring batch", help: "sequences per no-grad pass", step: "1" })),
 });
 
 const nullableNumber = (min: number, max: number) => z.number().min(min).max(max).nullable();
 export const gatesSchema = z.object({
   /** 200 (the floor): below it a one-sided test on the held-out loss has little power */
-  minHeldoutPairs: z.number().int().min(1).max(1_000_000).default(200)
+  minHeldoutPairs: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(200)
     .meta(meta({ label: "Min held-out pairs", help: "fewer: the schedule waits for votes", step: "1" })),
   /** one-sided confidence of the held-out improvement test and of the KL upper bounds */
-  confidence: z.number().min(0.5).max(0.999).default(0.95).meta(meta({ label: "Confidence", help: "of the improvement test and KL bounds", step: "0.01" })),
+  confidence: z
+    .number()
+    .min(0.5)
+    .max(0.999)
+    .default(0.95)
+    .meta(meta({ label: "Confidence", help: "of the improvement test and KL bounds", step: "0.01" })),
   /**
    * On by default: a round must beat its own start on held-out votes. Off is for demos and tests
    * whose labels carry no signal (the test is still computed and shown, it just does not block).
    */
-  requireImprovement: z.boolean().default(true).meta(meta({ label: "Require held-out improvement", help: "off: the improvement test is shown but does not block promotion" })),
+  requireImprovement: z
+    .boolean()
+    .default(true)
+    .meta(meta({ label: "Require held-out improvement", help: "off: the improvement test is shown but does not block promotion" })),
   /**
    * Per-round drift: the upper bound of KL(candidate‖reference), nats per completion at the
    * served length. 12: the old gate allowed 8 nats on 32-token samples; the arena serves 64, and
    * the measured KL roughly doubles with length (round 1 of an earlier run: 4.9 at 32, 8.8 at 64).
    * The root budget below is the binding one.
    */
-  klBudget: nullableNumber(0, 10_000).default(12).meta(meta({ label: "Per-round KL budget (nats)", help: "empty turns it off", step: "0.5" })),
+  klBudget: nullableNumber(0, 10_000)
+    .default(12)
+    .meta(meta({ label: "Per-round KL budget (nats)", help: "empty turns it off", step: "0.5" })),
   /**
    * Drift from the lineage root (v0 or an imported base), nats per completion at the served
    * length: the binding guard against reward hacking. 24 (argued, not yet measured with the
@@ -108,7 +254,9 @@ export const gatesSchema = z.object({
    * the first gains and stops before that. One default round of the offline sim moved 4.7 nats
    * (upper bound 5.0), so this allows about five such rounds.
    */
-  rootKlBudget: nullableNumber(0, 100_000).default(24).meta(meta({ label: "Drift budget from root (nats)", help: "empty turns it off", step: "1" })),
+  rootKlBudget: nullableNumber(0, 100_000)
+    .default(24)
+    .meta(meta({ label: "Drift budget from root (nats)", help: "empty turns it off", step: "1" })),
 });
 
 export const loopConfigSchema = z.object({
@@ -185,7 +333,8 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; nullable: boolean } {
   for (;;) {
     const def = (s as unknown as { _zod: { def: AnyDef } })._zod.def;
     if (def.type === "nullable") nullable = true;
-    if ((def.type === "default" || def.type === "nullable" || def.type === "prefault" || def.type === "optional") && def.innerType) s = def.innerType;
+    if ((def.type === "default" || def.type === "nullable" || def.type === "prefault" || def.type === "optional") && def.innerType)
+      s = def.innerType;
     else return { inner: s, nullable };
   }
 }

@@ -62,14 +62,18 @@ function finiteGate(ev: GateEvidence): GateResult {
   const bad: string[] = [];
   if (ev.nonFiniteWeights > 0) bad.push(`${ev.nonFiniteWeights} non-finite weights`);
   for (const s of ev.steps) for (const k of METRIC_NAMES) if (!Number.isFinite(s[k])) bad.push(`step ${s.step} ${k}=${s[k]}`);
-  if (ev.heldout) for (const k of ["accuracy", "loss", "rewardMargin"] as const) if (!Number.isFinite(ev.heldout[k])) bad.push(`heldout ${k}=${ev.heldout[k]}`);
+  if (ev.heldout)
+    for (const k of ["accuracy", "loss", "rewardMargin"] as const)
+      if (!Number.isFinite(ev.heldout[k])) bad.push(`heldout ${k}=${ev.heldout[k]}`);
   for (const k of [ev.klRound, ev.klRoot]) if (k && !Number.isFinite(k.kl)) bad.push(`kl=${k.kl}`);
   return {
     name: "finite",
     passed: bad.length === 0,
     value: bad.length,
     threshold: 0,
-    detail: bad.length ? `non-finite values: ${bad.slice(0, 5).join(", ")}${bad.length > 5 ? ", …" : ""}` : "all metrics and weights are finite",
+    detail: bad.length
+      ? `non-finite values: ${bad.slice(0, 5).join(", ")}${bad.length > 5 ? ", …" : ""}`
+      : "all metrics and weights are finite",
   };
 }
 
@@ -101,9 +105,10 @@ export function evaluateGates(ev: GateEvidence, config: GateConfig): GateResult[
       threshold: 0,
       estimate: t.mean,
       pValue: t.pValue,
-      detail: `held-out loss ${f(ev.heldoutBefore.loss, 4)} → ${f(ev.heldout.loss, 4)} (accuracy ${f(ev.heldoutBefore.accuracy)} → ${f(ev.heldout.accuracy)}); `
-        + `improvement ${f(t.mean, 4)}, ${pct} lower bound ${f(t.lower, 4)} over ${t.clusters} prompts, p = ${f(t.pValue, 4)}; `
-        + (config.requireImprovement ? "the bound must be above 0" : "not required (the setting is off)"),
+      detail:
+        `held-out loss ${f(ev.heldoutBefore.loss, 4)} → ${f(ev.heldout.loss, 4)} (accuracy ${f(ev.heldoutBefore.accuracy)} → ${f(ev.heldout.accuracy)}); ` +
+        `improvement ${f(t.mean, 4)}, ${pct} lower bound ${f(t.lower, 4)} over ${t.clusters} prompts, p = ${f(t.pValue, 4)}; ` +
+        (config.requireImprovement ? "the bound must be above 0" : "not required (the setting is off)"),
     });
   } else {
     gates.push({
@@ -118,7 +123,8 @@ export function evaluateGates(ev: GateEvidence, config: GateConfig): GateResult[
   if (config.rootKlBudget !== null) {
     const g = klGate("kl_root", ev.klRoot, config.rootKlBudget, pct, `the lineage root ${ev.rootName ?? ""}`.trim());
     if (!g.passed && ev.klRoot) {
-      g.detail += ". The drift budget is spent: raise β (smaller steps), set the reference to \"fixed\" so training pulls back toward the root, or raise the drift budget knowingly";
+      g.detail +=
+        '. The drift budget is spent: raise β (smaller steps), set the reference to "fixed" so training pulls back toward the root, or raise the drift budget knowingly';
     }
     gates.push(g);
   }
@@ -126,7 +132,14 @@ export function evaluateGates(ev: GateEvidence, config: GateConfig): GateResult[
 }
 
 function klGate(name: "kl_round" | "kl_root", kl: KLEstimate | null, budget: number, pct: string, against: string): GateResult {
-  if (!kl) return { name, passed: false, value: NaN, threshold: budget, detail: `KL from ${against} was not measured (no held-out prompts to sample)` };
+  if (!kl)
+    return {
+      name,
+      passed: false,
+      value: NaN,
+      threshold: budget,
+      detail: `KL from ${against} was not measured (no held-out prompts to sample)`,
+    };
   return {
     name,
     passed: kl.ucb <= budget,

@@ -2,8 +2,8 @@
 // Monte Carlo log-ratio, the served-settings figure, and the KL gates of a round.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { byteTokenizer, GPT, initBackend, nextTokenLogprobs, sample, type CausalLM, type GPTConfig, type ScoreItem } from "../lm/index.ts";
-import { exactSequenceKL, measureKL, monteCarloSequenceKL, servedLogDist, type KLPrompts } from "./kl.ts";
+import { byteTokenizer, type CausalLM, GPT, type GPTConfig, initBackend, nextTokenLogprobs, type ScoreItem, sample } from "../lm/index.ts";
+import { exactSequenceKL, type KLPrompts, measureKL, monteCarloSequenceKL, servedLogDist } from "./kl.ts";
 import { runRound } from "./round.ts";
 import { clusteredMean } from "./stats.ts";
 import { markerPairs } from "./testdata.ts";
@@ -46,7 +46,7 @@ describe("KL(π_θ‖π_ref) at the served length", () => {
     const clusters: number[] = [];
     for (const [i, promptIds] of klPrompts.promptIds.entries()) {
       const out = await sample(moved, tok, { promptIds, n: 24, temperature: 1, maxNewTokens: 12, seed: 100 + i });
-      for (const o of out) if (o.ids.length) (items.push({ promptIds, completionIds: o.ids }), clusters.push(i));
+      for (const o of out) if (o.ids.length) items.push({ promptIds, completionIds: o.ids }), clusters.push(i);
     }
     const p = nextTokenLogprobs(moved, items, { batchSize: 16 });
     const q = nextTokenLogprobs(policy, items, { batchSize: 16 });
@@ -55,7 +55,10 @@ describe("KL(π_θ‖π_ref) at the served length", () => {
     const mc = items.map((it, j) => monteCarloSequenceKL(p[j], q[j], V, it.completionIds));
     const e = clusteredMean(exact, clusters);
     const m = clusteredMean(mc, clusters);
-    const variance = (xs: number[]) => { const mu = xs.reduce((a, b) => a + b, 0) / xs.length; return xs.reduce((a, x) => a + (x - mu) ** 2, 0) / (xs.length - 1); };
+    const variance = (xs: number[]) => {
+      const mu = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return xs.reduce((a, x) => a + (x - mu) ** 2, 0) / (xs.length - 1);
+    };
     expect(e.mean).toBeGreaterThan(0.5); // the policy really moved
     expect(Math.abs(e.mean - m.mean)).toBeLessThan(3 * Math.hypot(e.stderr, m.stderr));
     expect(variance(exact)).toBeLessThan(variance(mc) / 2);
@@ -84,7 +87,14 @@ describe("KL(π_θ‖π_ref) at the served length", () => {
 
   it("a round's KL gates compare the upper bound with the budget", async () => {
     const config = { beta: 0.1, lr: 1e-2, batchSize: 8, epochs: 2, seed: 1 };
-    const r = await runRound({ policy, pairs: train, heldout, klPrompts, served, config: { ...config, gates: { minHeldoutPairs: 1, klBudget: 0.5, rootKlBudget: 100 } } });
+    const r = await runRound({
+      policy,
+      pairs: train,
+      heldout,
+      klPrompts,
+      served,
+      config: { ...config, gates: { minHeldoutPairs: 1, klBudget: 0.5, rootKlBudget: 100 } },
+    });
     try {
       const gate = r.gates.find((g) => g.name === "kl_round")!;
       expect(gate).toMatchObject({ passed: false, value: r.klRound!.ucb, threshold: 0.5 });

@@ -13,7 +13,7 @@
 // renormalised over the SAME tokens (the policy's nucleus). Filtering the reference by its own
 // nucleus would make the KL infinite whenever the policy's nucleus reaches one token outside
 // the reference's; leaving it unfiltered would report a drift for an unchanged model.
-import { nextTokenLogprobs, sample, type CausalLM, type ScoreItem, type Tokenizer } from "../lm/index.ts";
+import { type CausalLM, nextTokenLogprobs, type ScoreItem, sample, type Tokenizer } from "../lm/index.ts";
 import { clusteredMean, oneSided } from "./stats.ts";
 
 export interface KLPrompts {
@@ -119,10 +119,22 @@ function onSupport(refRows: Float32Array, policyServed: Float32Array, V: number,
   return out;
 }
 
-export function summarizeKL(values: readonly number[], clusters: readonly number[], lengths: readonly number[], confidence: number): KLEstimate {
+export function summarizeKL(
+  values: readonly number[],
+  clusters: readonly number[],
+  lengths: readonly number[],
+  confidence: number,
+): KLEstimate {
   const m = clusteredMean(values, clusters);
   const { upper } = oneSided(m, confidence);
-  return { kl: m.mean, stderr: m.stderr, ucb: upper, n: m.n, prompts: m.clusters, meanTokens: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length) };
+  return {
+    kl: m.mean,
+    stderr: m.stderr,
+    ucb: upper,
+    n: m.n,
+    prompts: m.clusters,
+    meanTokens: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
+  };
 }
 
 export interface MeasureKLOptions {
@@ -144,17 +156,31 @@ export interface KLReport {
   served: Record<string, KLEstimate> | null;
 }
 
-async function sampleItems(policy: CausalLM, prompts: KLPrompts, s: SamplingSettings, perPrompt: number, seed: number, signal?: AbortSignal) {
+async function sampleItems(
+  policy: CausalLM,
+  prompts: KLPrompts,
+  s: SamplingSettings,
+  perPrompt: number,
+  seed: number,
+  signal?: AbortSignal,
+) {
   const items: ScoreItem[] = [];
   const clusters: number[] = [];
   for (let i = 0; i < prompts.promptIds.length; i++) {
     signal?.throwIfAborted();
     const promptIds = prompts.promptIds[i];
     const room = policy.config.nPositions - promptIds.length;
-    if (room < 1) throw new Error(`KL prompt ${i} has ${promptIds.length} tokens, leaving no room in the model context of ${policy.config.nPositions}`);
+    if (room < 1)
+      throw new Error(`KL prompt ${i} has ${promptIds.length} tokens, leaving no room in the model context of ${policy.config.nPositions}`);
     const out = await sample(policy, prompts.tokenizer, {
-      promptIds, n: perPrompt, temperature: s.temperature, topP: s.topP, topK: s.topK,
-      maxNewTokens: Math.min(s.maxNewTokens, room), seed: seed * 7919 + i, signal,
+      promptIds,
+      n: perPrompt,
+      temperature: s.temperature,
+      topP: s.topP,
+      topK: s.topK,
+      maxNewTokens: Math.min(s.maxNewTokens, room),
+      seed: seed * 7919 + i,
+      signal,
     });
     for (const o of out) {
       if (o.ids.length === 0) continue;
@@ -170,7 +196,12 @@ async function sampleItems(policy: CausalLM, prompts: KLPrompts, s: SamplingSett
  * KL(policy ‖ each of `others`) per completion at the served length, T = 1 and at the served
  * settings. One set of samples serves every compared model, so the figures are comparable.
  */
-export async function measureKL(policy: CausalLM, others: Record<string, CausalLM>, prompts: KLPrompts, o: MeasureKLOptions): Promise<KLReport> {
+export async function measureKL(
+  policy: CausalLM,
+  others: Record<string, CausalLM>,
+  prompts: KLPrompts,
+  o: MeasureKLOptions,
+): Promise<KLReport> {
   const V = policy.config.vocabSize;
   const names = Object.keys(others);
   const run = async (s: SamplingSettings, served: boolean) => {

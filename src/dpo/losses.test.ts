@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeRng as rng } from "../lm/index.ts";
-import { LOSS_TYPES, logSigmoid, preferenceLoss, sigmoid, type LossType, type PreferenceLossInput } from "./losses.ts";
+import { LOSS_TYPES, type LossType, logSigmoid, type PreferenceLossInput, preferenceLoss, sigmoid } from "./losses.ts";
 
 function randomPairs(n: number, seed: number) {
   const r = rng(seed);
@@ -85,9 +85,7 @@ describe("preferenceLoss matches the closed forms", () => {
     const beta = 0.1;
     const out = preferenceLoss({ ...p, beta, lossType: "ipo" });
     for (let i = 0; i < 8; i++) {
-      const d =
-        (p.policyChosen[i] - p.refChosen[i]) / p.chosenLengths[i] -
-        (p.policyRejected[i] - p.refRejected[i]) / p.rejectedLengths[i];
+      const d = (p.policyChosen[i] - p.refChosen[i]) / p.chosenLengths[i] - (p.policyRejected[i] - p.refRejected[i]) / p.rejectedLengths[i];
       expect(out.losses[i]).toBeCloseTo((d - 1 / (2 * beta)) ** 2, 10);
     }
   });

@@ -88,7 +88,11 @@ export function preferenceLoss(input: PreferenceLossInput): PreferenceLossOutput
   if (!LOSS_TYPES.includes(lossType)) {
     throw new Error(`preferenceLoss: unknown lossType "${String(lossType)}" (expected one of ${LOSS_TYPES.join(", ")})`);
   }
-  for (const [name, arr] of [["policyRejected", policyRejected], ["refChosen", refChosen], ["refRejected", refRejected]] as const) {
+  for (const [name, arr] of [
+    ["policyRejected", policyRejected],
+    ["refChosen", refChosen],
+    ["refRejected", refRejected],
+  ] as const) {
     if (arr.length !== n) throw new Error(`preferenceLoss: ${name} has ${arr.length} entries, policyChosen has ${n}`);
   }
   if (!(eps >= 0 && eps < 0.5)) {

@@ -1,14 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { allGatesPassed, DEFAULT_GATES, evaluateGates, gateFailureMessage, type GateEvidence } from "./gates.ts";
-import { exactSequenceKL, summarizeKL, type KLEstimate } from "./kl.ts";
-import { batchRewardMetrics, evaluatePreferences, summarizeSteps, type PreferenceEval, type StepMetrics } from "./metrics.ts";
+import { allGatesPassed, DEFAULT_GATES, evaluateGates, type GateEvidence, gateFailureMessage } from "./gates.ts";
+import { exactSequenceKL, type KLEstimate, summarizeKL } from "./kl.ts";
+import { batchRewardMetrics, evaluatePreferences, type PreferenceEval, type StepMetrics, summarizeSteps } from "./metrics.ts";
 import { lineageOf, resolveReference } from "./reference.ts";
 
 function step(i: number, over: Partial<StepMetrics> = {}): StepMetrics {
   return {
-    step: i, epoch: 0, pairs: 4, tokens: 100, seconds: 0.5,
-    loss: Math.LN2, "rewards/chosen": 0, "rewards/rejected": 0, "rewards/accuracies": 0, "rewards/margins": 0,
-    "logps/chosen": -10, "logps/rejected": -12, grad_norm: 1, learning_rate: 1e-4, ...over,
+    step: i,
+    epoch: 0,
+    pairs: 4,
+    tokens: 100,
+    seconds: 0.5,
+    loss: Math.LN2,
+    "rewards/chosen": 0,
+    "rewards/rejected": 0,
+    "rewards/accuracies": 0,
+    "rewards/margins": 0,
+    "logps/chosen": -10,
+    "logps/rejected": -12,
+    grad_norm: 1,
+    learning_rate: 1e-4,
+    ...over,
   };
 }
 
@@ -46,14 +58,38 @@ describe("metrics", () => {
 
 /** Held-out evaluation of n pairs whose reward margins are `margins` (reference log-probs 0). */
 const evalOf = (margins: number[], beta = 0.1, clusters?: string[]): PreferenceEval =>
-  evaluatePreferences({ policyChosen: margins.map((m) => m / beta), policyRejected: margins.map(() => 0), refChosen: margins.map(() => 0), refRejected: margins.map(() => 0) }, beta, clusters);
+  evaluatePreferences(
+    {
+      policyChosen: margins.map((m) => m / beta),
+      policyRejected: margins.map(() => 0),
+      refChosen: margins.map(() => 0),
+      refRejected: margins.map(() => 0),
+    },
+    beta,
+    clusters,
+  );
 const untrained = (n: number) => evalOf(Array(n).fill(0));
-const kl = (value: number, stderr = 0.2): KLEstimate => ({ kl: value, stderr, ucb: value + 1.645 * stderr, n: 64, prompts: 32, meanTokens: 64 });
+const kl = (value: number, stderr = 0.2): KLEstimate => ({
+  kl: value,
+  stderr,
+  ucb: value + 1.645 * stderr,
+  n: 64,
+  prompts: 32,
+  meanTokens: 64,
+});
 
 describe("gates as tests", () => {
   const n = 240;
   const learned = evalOf(Array.from({ length: n }, (_, i) => (i % 4 === 0 ? -0.5 : 1.5)));
-  const good: GateEvidence = { steps: [step(0), step(1, { loss: 0.5 })], heldout: learned, heldoutBefore: untrained(n), klRound: kl(3), klRoot: kl(6), rootName: "v0", nonFiniteWeights: 0 };
+  const good: GateEvidence = {
+    steps: [step(0), step(1, { loss: 0.5 })],
+    heldout: learned,
+    heldoutBefore: untrained(n),
+    klRound: kl(3),
+    klRoot: kl(6),
+    rootName: "v0",
+    nonFiniteWeights: 0,
+  };
 
   it("a round that learned something real, inside both budgets, passes every default gate", () => {
     const gates = evaluateGates(good, DEFAULT_GATES);
@@ -68,8 +104,9 @@ describe("gates as tests", () => {
   it("fails {n 207, accuracy 0.52, loss 0.690}: above chance on its face, but no evidence of learning", () => {
     // 108 of 207 pairs ranked right with margin 0.3; the rest wrong by b, chosen so the mean loss is 0.690.
     const lossOf = (b: number) => evalOf([...Array(108).fill(0.3), ...Array(99).fill(-b)]).loss;
-    let lo = 0, hi = 1;
-    for (let i = 0; i < 60; i++) ((lossOf((lo + hi) / 2) < 0.69 ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2)));
+    let lo = 0,
+      hi = 1;
+    for (let i = 0; i < 60; i++) lossOf((lo + hi) / 2) < 0.69 ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2);
     const after = evalOf([...Array(108).fill(0.3), ...Array(99).fill(-lo)]);
     expect(after.n).toBe(207);
     expect(after.accuracy).toBeCloseTo(0.52, 2);
@@ -113,27 +150,40 @@ describe("gates as tests", () => {
 
   it("clusters by prompt: ten copies of one prompt's evidence are one prompt's worth", () => {
     const margins = Array.from({ length: 40 }, (_, i) => (i < 20 ? 1 : -0.6));
-    const independent = evaluateGates({ ...good, heldout: evalOf(margins), heldoutBefore: untrained(40) }, { ...DEFAULT_GATES, minHeldoutPairs: 1 });
-    const clustered = evalOf(margins, 0.1, margins.map((_, i) => `p${i < 20 ? i % 2 : 2 + (i % 2)}`));
-    const c = evaluateGates({ ...good, heldout: clustered, heldoutBefore: evalOf(Array(40).fill(0), 0.1, clustered.clusters as string[]) }, { ...DEFAULT_GATES, minHeldoutPairs: 1 });
+    const independent = evaluateGates(
+      { ...good, heldout: evalOf(margins), heldoutBefore: untrained(40) },
+      { ...DEFAULT_GATES, minHeldoutPairs: 1 },
+    );
+    const clustered = evalOf(
+      margins,
+      0.1,
+      margins.map((_, i) => `p${i < 20 ? i % 2 : 2 + (i % 2)}`),
+    );
+    const c = evaluateGates(
+      { ...good, heldout: clustered, heldoutBefore: evalOf(Array(40).fill(0), 0.1, clustered.clusters as string[]) },
+      { ...DEFAULT_GATES, minHeldoutPairs: 1 },
+    );
     const lcb = (g: typeof c) => g.find((x) => x.name === "heldout_improvement")!.value;
     expect(lcb(c)).toBeLessThan(lcb(independent));
   });
 
   it("the root budget fails v0 → v1 → v2 at 5 nats a round against 12, although each round passes", () => {
     // Ten positions; each version tilts the next-token distribution further toward one token.
-    const V = 8, L = 10;
+    const V = 8,
+      L = 10;
     const dist = (th: number) => {
       const logits = Array.from({ length: V }, (_, i) => (i === 0 ? th : 0));
       const lse = Math.log(logits.reduce((a, x) => a + Math.exp(x), 0));
       return Float32Array.from({ length: L * V }, (_, k) => logits[k % V] - lse);
     };
     const solve = (from: number) => {
-      let lo = from, hi = from + 50;
-      for (let i = 0; i < 100; i++) ((exactSequenceKL(dist((lo + hi) / 2), dist(from), V) < 5 ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2)));
+      let lo = from,
+        hi = from + 50;
+      for (let i = 0; i < 100; i++) exactSequenceKL(dist((lo + hi) / 2), dist(from), V) < 5 ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2);
       return lo;
     };
-    const t1 = solve(0), t2 = solve(t1);
+    const t1 = solve(0),
+      t2 = solve(t1);
     expect(exactSequenceKL(dist(t1), dist(0), V)).toBeCloseTo(5, 3);
     const round2 = exactSequenceKL(dist(t2), dist(t1), V);
     const fromRoot = exactSequenceKL(dist(t2), dist(0), V);
@@ -141,7 +191,10 @@ describe("gates as tests", () => {
     expect(5 + round2).toBeLessThan(12); // summing per-round budgets would have let it through
     expect(fromRoot).toBeGreaterThan(12); // drift compounds: measured from the root it is ~19 nats
     const est = (v: number) => summarizeKL([v, v, v, v], [0, 1, 2, 3], [L, L, L, L], 0.95);
-    const gates = evaluateGates({ ...good, klRound: est(round2), klRoot: est(fromRoot) }, { ...DEFAULT_GATES, klBudget: 12, rootKlBudget: 12 });
+    const gates = evaluateGates(
+      { ...good, klRound: est(round2), klRoot: est(fromRoot) },
+      { ...DEFAULT_GATES, klBudget: 12, rootKlBudget: 12 },
+    );
     expect(gates.find((g) => g.name === "kl_round")!.passed).toBe(true);
     const root = gates.find((g) => g.name === "kl_root")!;
     expect(root).toMatchObject({ passed: false, threshold: 12 });

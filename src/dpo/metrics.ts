@@ -43,7 +43,10 @@ export function batchRewardMetrics(
   rejectedRewards: ArrayLike<number>,
   policyChosen: ArrayLike<number>,
   policyRejected: ArrayLike<number>,
-): Pick<MetricRecord, "rewards/chosen" | "rewards/rejected" | "rewards/accuracies" | "rewards/margins" | "logps/chosen" | "logps/rejected"> {
+): Pick<
+  MetricRecord,
+  "rewards/chosen" | "rewards/rejected" | "rewards/accuracies" | "rewards/margins" | "logps/chosen" | "logps/rejected"
+> {
   const n = chosenRewards.length;
   let correct = 0;
   let margin = 0;
@@ -84,9 +87,7 @@ export function summarizeSteps(steps: readonly StepMetrics[]): RoundSummary {
   const pairs = steps.reduce((s, m) => s + m.pairs, 0);
   const tokens = steps.reduce((s, m) => s + m.tokens, 0);
   const seconds = steps.reduce((s, m) => s + m.seconds, 0);
-  const weighted = Object.fromEntries(
-    METRIC_NAMES.map((k) => [k, steps.reduce((s, m) => s + m[k] * m.pairs, 0) / pairs]),
-  ) as MetricRecord;
+  const weighted = Object.fromEntries(METRIC_NAMES.map((k) => [k, steps.reduce((s, m) => s + m[k] * m.pairs, 0) / pairs])) as MetricRecord;
   return {
     steps: steps.length,
     pairs,
@@ -121,7 +122,12 @@ export interface PreferenceEval {
  * names each pair's prompt (by default every pair is its own).
  */
 export function evaluatePreferences(
-  logps: { policyChosen: ArrayLike<number>; policyRejected: ArrayLike<number>; refChosen: ArrayLike<number>; refRejected: ArrayLike<number> },
+  logps: {
+    policyChosen: ArrayLike<number>;
+    policyRejected: ArrayLike<number>;
+    refChosen: ArrayLike<number>;
+    refRejected: ArrayLike<number>;
+  },
   beta: number,
   clusters?: readonly (string | number)[],
 ): PreferenceEval {
@@ -143,8 +149,14 @@ export function evaluatePreferences(
     if (logps.policyChosen[i] > logps.policyRejected[i]) logpCorrect++;
   }
   return {
-    n, accuracy: correct / n, loss: mean(losses), rewardMargin: rewardMargin / n, logpMargin: logpMargin / n, logpAccuracy: logpCorrect / n,
-    losses, clusters: clusters ? [...clusters] : losses.map((_, i) => i),
+    n,
+    accuracy: correct / n,
+    loss: mean(losses),
+    rewardMargin: rewardMargin / n,
+    logpMargin: logpMargin / n,
+    logpAccuracy: logpCorrect / n,
+    losses,
+    clusters: clusters ? [...clusters] : losses.map((_, i) => i),
   };
 }
 

@@ -48,7 +48,8 @@ function trainTabular(beta: number, prefs: { winner: Int32Array; loser: Int32Arr
   const counts = new Float64Array(K * K);
   for (let i = 0; i < prefs.winner.length; i++) counts[prefs.winner[i] * K + prefs.loser[i]]++;
   const rows: [number, number, number][] = [];
-  for (let w = 0; w < K; w++) for (let l = 0; l < K; l++) if (counts[w * K + l] > 0) rows.push([w, l, counts[w * K + l] / prefs.winner.length]);
+  for (let w = 0; w < K; w++)
+    for (let l = 0; l < K; l++) if (counts[w * K + l] > 0) rows.push([w, l, counts[w * K + l] / prefs.winner.length]);
 
   const logRef = logSoftmax(REF_LOGITS);
   const theta = [...logRef]; // the policy starts at the reference, as DPO does

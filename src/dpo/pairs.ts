@@ -1,6 +1,6 @@
 // Preference pairs as token ids, and the no-grad scoring the round needs around training:
 // reference log-probs and held-out evaluation (the KL measurement is in kl.ts).
-import { scoreCompletions, type CausalLM, type ScoreItem } from "../lm/index.ts";
+import { type CausalLM, type ScoreItem, scoreCompletions } from "../lm/index.ts";
 
 export interface Pair {
   /** Conditioning ids, e.g. encodePrompt(tok, text) (starts with BOS). */
@@ -29,12 +29,15 @@ export function validatePairs(what: string, pairs: readonly Pair[], model: Causa
       if (ids.length === 0) throw new Error(`${what}[${i}].${side} is empty; a completion needs at least one token`);
       const total = p.promptIds.length + ids.length;
       if (total > nPositions) {
-        throw new Error(`${what}[${i}]: prompt (${p.promptIds.length}) + ${side} (${ids.length}) = ${total} tokens exceeds the model context of ${nPositions}`);
+        throw new Error(
+          `${what}[${i}]: prompt (${p.promptIds.length}) + ${side} (${ids.length}) = ${total} tokens exceeds the model context of ${nPositions}`,
+        );
       }
     }
     for (const ids of [p.promptIds, p.chosenIds, p.rejectedIds]) {
       for (const t of ids) {
-        if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new Error(`${what}[${i}]: token id ${t} is outside the vocabulary [0, ${vocabSize})`);
+        if (!Number.isInteger(t) || t < 0 || t >= vocabSize)
+          throw new Error(`${what}[${i}]: token id ${t} is outside the vocabulary [0, ${vocabSize})`);
       }
     }
   });

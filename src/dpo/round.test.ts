@@ -2,16 +2,25 @@
 // tensor hygiene, cancellation and the reference log-prob cache.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { byteTokenizer, GPT, initBackend, type CausalLM, type GPTConfig } from "../lm/index.ts";
-import { runRound, type RoundInput } from "./round.ts";
+import { byteTokenizer, type CausalLM, GPT, type GPTConfig, initBackend } from "../lm/index.ts";
 import { scorePairs } from "./pairs.ts";
+import { type RoundInput, runRound } from "./round.ts";
 import { markerPairs } from "./testdata.ts";
 
 const tok = byteTokenizer();
 const CONFIG: GPTConfig = { vocabSize: tok.vocabSize, nPositions: 48, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
 const train = markerPairs(tok, { n: 96, seed: 1 });
 const heldout = markerPairs(tok, { n: 48, seed: 2 });
-const dpo = { beta: 0.1, lr: 3e-3, batchSize: 8, epochs: 2, seed: 7, warmupSteps: 2, patience: 0, gates: { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null } };
+const dpo = {
+  beta: 0.1,
+  lr: 3e-3,
+  batchSize: 8,
+  epochs: 2,
+  seed: 7,
+  warmupSteps: 2,
+  patience: 0,
+  gates: { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null },
+};
 
 function weights(model: CausalLM): Float32Array[] {
   return model.paramNames().map((n) => model.getParam(n).dataSync() as Float32Array);
@@ -58,7 +67,11 @@ describe("runRound on a tiny GPT", () => {
       expect(r.heldout!.loss).toBeLessThan(Math.LN2);
       expect(r.summary.last["rewards/accuracies"]).toBeGreaterThan(0.8);
       expect(r.summary.last.loss).toBeLessThan(s0.loss);
-      expect(r.gates.map((g) => [g.name, g.passed])).toEqual([["finite", true], ["heldout_size", true], ["heldout_improvement", true]]);
+      expect(r.gates.map((g) => [g.name, g.passed])).toEqual([
+        ["finite", true],
+        ["heldout_size", true],
+        ["heldout_improvement", true],
+      ]);
       expect(r.passed).toBe(true);
 
       // The policy passed in is untouched; the trained model differs from it.
@@ -94,7 +107,12 @@ describe("runRound on a tiny GPT", () => {
     const other = GPT.create(CONFIG, 99); // would give different results if it were used
     try {
       const a = await round({ config: { ...dpo, epochs: 1 } });
-      const b = await round({ config: { ...dpo, epochs: 1 }, reference: other, referenceLogps: ref, heldoutReferenceLogps: a.referenceLogps.heldout! });
+      const b = await round({
+        config: { ...dpo, epochs: 1 },
+        reference: other,
+        referenceLogps: ref,
+        heldoutReferenceLogps: a.referenceLogps.heldout!,
+      });
       expect(b.steps.map((s) => s.loss)).toEqual(a.steps.map((s) => s.loss));
       expect(b.referenceLogps.train).toBe(ref);
       a.model.dispose();
@@ -179,7 +197,11 @@ describe("runRound on a tiny GPT", () => {
 
   it("keeps the best held-out checkpoint, not the last weights", async () => {
     const kept: number[] = [];
-    const r = await round({ config: { ...dpo, lr: 1e-2, epochs: 4, evalEverySteps: 4, patience: 0 }, pairs: train.slice(0, 32), onCheckpoint: (c) => c.kept && kept.push(c.step) });
+    const r = await round({
+      config: { ...dpo, lr: 1e-2, epochs: 4, evalEverySteps: 4, patience: 0 },
+      pairs: train.slice(0, 32),
+      onCheckpoint: (c) => c.kept && kept.push(c.step),
+    });
     try {
       expect(r.checkpoints.map((c) => c.step)).toEqual([4, 8, 12, 16]);
       const bestLoss = Math.min(...r.checkpoints.map((c) => c.heldoutLoss));
@@ -189,7 +211,9 @@ describe("runRound on a tiny GPT", () => {
       // The returned weights are that checkpoint's: scoring them again gives its held-out loss.
       const again = await scorePairs(r.model, heldout, 16);
       const ref = r.referenceLogps.heldout!;
-      const loss = again.chosen.reduce((s, c, i) => s + Math.log1p(Math.exp(-0.1 * ((c - ref.chosen[i]) - (again.rejected[i] - ref.rejected[i])))), 0) / heldout.length;
+      const loss =
+        again.chosen.reduce((s, c, i) => s + Math.log1p(Math.exp(-0.1 * (c - ref.chosen[i] - (again.rejected[i] - ref.rejected[i])))), 0) /
+        heldout.length;
       expect(loss).toBeCloseTo(bestLoss, 6);
     } finally {
       r.model.dispose();

@@ -12,13 +12,20 @@
 // stops early after `patience` evaluations without improvement, or as soon as a better
 // checkpoint is over a budget (further steps only move further). The kept checkpoint, not the
 // last weights, is what the gates judge.
-import { AdamW, clipGradNorm, disposeGrads, logprobGrads, makeRng, type CausalLM } from "../lm/index.ts";
-import { learningRateAt, resolveDpoConfig, type DpoConfig, type DpoConfigInput } from "./config.ts";
-import { evaluateGates, allGatesPassed, type GateResult } from "./gates.ts";
-import { measureKL, type KLEstimate, type KLPrompts, type KLReport, type SamplingSettings } from "./kl.ts";
+import { AdamW, type CausalLM, clipGradNorm, disposeGrads, logprobGrads, makeRng } from "../lm/index.ts";
+import { type DpoConfig, type DpoConfigInput, learningRateAt, resolveDpoConfig } from "./config.ts";
+import { allGatesPassed, evaluateGates, type GateResult } from "./gates.ts";
+import { type KLEstimate, type KLPrompts, type KLReport, measureKL, type SamplingSettings } from "./kl.ts";
 import { preferenceLoss } from "./losses.ts";
-import { batchRewardMetrics, evaluatePreferences, summarizeSteps, type PreferenceEval, type RoundSummary, type StepMetrics } from "./metrics.ts";
-import { pairItems, scorePairs, validateLogps, validatePairs, type Pair, type PairLogps } from "./pairs.ts";
+import {
+  batchRewardMetrics,
+  evaluatePreferences,
+  type PreferenceEval,
+  type RoundSummary,
+  type StepMetrics,
+  summarizeSteps,
+} from "./metrics.ts";
+import { type Pair, type PairLogps, pairItems, scorePairs, validateLogps, validatePairs } from "./pairs.ts";
 
 export interface RoundInput {
   /** The policy to start from; it is never modified (training happens on a clone). */
@@ -114,7 +121,14 @@ export function countNonFiniteWeights(model: CausalLM): number {
 }
 
 /** The referenceLogps the caller supplied, or scores of the reference model. */
-async function referenceFor(what: string, pairs: Pair[], given: PairLogps | undefined, ref: CausalLM, cfg: DpoConfig, signal?: AbortSignal): Promise<PairLogps> {
+async function referenceFor(
+  what: string,
+  pairs: Pair[],
+  given: PairLogps | undefined,
+  ref: CausalLM,
+  cfg: DpoConfig,
+  signal?: AbortSignal,
+): Promise<PairLogps> {
   if (given) {
     validateLogps(what, given, pairs.length);
     return given;
@@ -195,7 +209,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   const root = input.root ?? reference;
   for (const other of [reference, root]) {
     for (const [k, v] of Object.entries(other.config)) {
-      if (policy.config[k as keyof typeof policy.config] !== v) throw new Error(`runRound: reference/root and policy configs differ in ${k}`);
+      if (policy.config[k as keyof typeof policy.config] !== v)
+        throw new Error(`runRound: reference/root and policy configs differ in ${k}`);
     }
   }
   const served: SamplingSettings = input.served ?? { maxNewTokens: 64, temperature: 1 };
@@ -211,11 +226,20 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     signal?.throwIfAborted();
     stage = "while scoring the reference";
     const refTrain = await referenceFor("referenceLogps", pairs, input.referenceLogps, reference, cfg, signal);
-    const refHeldout = heldoutPairs.length ? await referenceFor("heldoutReferenceLogps", heldoutPairs, input.heldoutReferenceLogps, reference, cfg, signal) : null;
+    const refHeldout = heldoutPairs.length
+      ? await referenceFor("heldoutReferenceLogps", heldoutPairs, input.heldoutReferenceLogps, reference, cfg, signal)
+      : null;
     const clusters = heldoutPairs.map((p, i) => p.cluster ?? i);
-    const evalHeldout = (scores: PairLogps) => evaluatePreferences(
-      { policyChosen: scores.chosen, policyRejected: scores.rejected, refChosen: refHeldout!.chosen, refRejected: refHeldout!.rejected }, cfg.beta, clusters);
-    const startScores = refHeldout && (policy !== reference || input.heldoutReferenceLogps) ? await scorePairs(policy, heldoutPairs, cfg.scoreBatchSize, signal) : refHeldout;
+    const evalHeldout = (scores: PairLogps) =>
+      evaluatePreferences(
+        { policyChosen: scores.chosen, policyRejected: scores.rejected, refChosen: refHeldout!.chosen, refRejected: refHeldout!.rejected },
+        cfg.beta,
+        clusters,
+      );
+    const startScores =
+      refHeldout && (policy !== reference || input.heldoutReferenceLogps)
+        ? await scorePairs(policy, heldoutPairs, cfg.scoreBatchSize, signal)
+        : refHeldout;
     const heldoutBefore = refHeldout && startScores ? evalHeldout(startScores) : null;
 
     model = policy.clone();
@@ -232,7 +256,15 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       if (!refHeldout || !model) return null;
       stage = `evaluating the checkpoint at step ${steps.length}`;
       const ev = evalHeldout(await scorePairs(model, heldoutPairs, cfg.scoreBatchSize, signal));
-      const cp: Checkpoint = { step: steps.length, heldoutLoss: ev.loss, heldoutAccuracy: ev.accuracy, klRound: null, klRoot: null, kept: false, note: "" };
+      const cp: Checkpoint = {
+        step: steps.length,
+        heldoutLoss: ev.loss,
+        heldoutAccuracy: ev.accuracy,
+        klRound: null,
+        klRoot: null,
+        kept: false,
+        note: "",
+      };
       checkpoints.push(cp);
       if (bestEval && !(ev.loss < bestEval.loss)) {
         sinceBetter++;
@@ -243,11 +275,19 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       if (klOn && (cfg.gates.klBudget !== null || cfg.gates.rootKlBudget !== null)) {
         const quick = { tokenizer: input.klPrompts!.tokenizer, promptIds: input.klPrompts!.promptIds.slice(0, QUICK_KL.prompts) };
         const r = await measureKL(model, klModels, quick, {
-          served, samplesPerPrompt: QUICK_KL.samplesPerPrompt, seed: cfg.seed + steps.length, batchSize: cfg.scoreBatchSize, confidence: cfg.gates.confidence, atServedSettings: false, signal,
+          served,
+          samplesPerPrompt: QUICK_KL.samplesPerPrompt,
+          seed: cfg.seed + steps.length,
+          batchSize: cfg.scoreBatchSize,
+          confidence: cfg.gates.confidence,
+          atServedSettings: false,
+          signal,
         });
         cp.klRound = klOf(r, "reference")!.kl;
         cp.klRoot = klOf(r, "root")!.kl;
-        const over = (cfg.gates.klBudget !== null && cp.klRound > cfg.gates.klBudget) || (cfg.gates.rootKlBudget !== null && cp.klRoot > cfg.gates.rootKlBudget);
+        const over =
+          (cfg.gates.klBudget !== null && cp.klRound > cfg.gates.klBudget) ||
+          (cfg.gates.rootKlBudget !== null && cp.klRoot > cfg.gates.rootKlBudget);
         if (over) {
           cp.note = "better held-out loss, but over a KL budget";
           input.onCheckpoint?.(cp);
@@ -312,12 +352,20 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     if (klOn && !diverged) {
       stage = "measuring KL";
       kl = await measureKL(chosen, klModels, input.klPrompts!, {
-        served, samplesPerPrompt: cfg.klSamplesPerPrompt, seed: cfg.seed, batchSize: cfg.scoreBatchSize, confidence: cfg.gates.confidence, signal,
+        served,
+        samplesPerPrompt: cfg.klSamplesPerPrompt,
+        seed: cfg.seed,
+        batchSize: cfg.scoreBatchSize,
+        confidence: cfg.gates.confidence,
+        signal,
       });
     }
     const klRound = klOf(kl, "reference");
     const klRoot = klOf(kl, "root");
-    const gates = evaluateGates({ steps, heldout, heldoutBefore, klRound, klRoot, rootName: input.rootName, nonFiniteWeights: countNonFiniteWeights(chosen) }, cfg.gates);
+    const gates = evaluateGates(
+      { steps, heldout, heldoutBefore, klRound, klRoot, rootName: input.rootName, nonFiniteWeights: countNonFiniteWeights(chosen) },
+      cfg.gates,
+    );
     return {
       model: chosen,
       config: cfg,

@@ -47,7 +47,7 @@ export function markerPairs(tok: Tokenizer, opts: MarkerPairOptions): Pair[] {
     const at = Math.floor(rand() * words);
     const chosen = body.map((w, j) => (j === at ? marker : w)).join(" ");
     const rejected = body.map((w, j) => (j === at ? anagram(rand, marker) : w)).join(" ");
-    pairs.push({ promptIds: encodePrompt(tok, prompt), chosenIds: tok.encode(" " + chosen), rejectedIds: tok.encode(" " + rejected) });
+    pairs.push({ promptIds: encodePrompt(tok, prompt), chosenIds: tok.encode(` ${chosen}`), rejectedIds: tok.encode(` ${rejected}`) });
   }
   return pairs;
 }

@@ -5,7 +5,7 @@
 // 3-D matMul is ~7× slower than a loop of small 2-D NN matMuls per (sequence, head), so that
 // layout is kept there.
 import * as tf from "@tensorflow/tfjs-core";
-import { transposeJS, transposedMatMulsFast } from "./ops.ts";
+import { transposedMatMulsFast, transposeJS } from "./ops.ts";
 
 export type AttnSaved = PerHeadSaved | BatchedSaved;
 
@@ -56,7 +56,14 @@ function mmData(a: tf.Tensor2D, b: tf.Tensor2D): Float32Array {
  * qkv: (B*T, 3C) from c_attn. Returns the merged head outputs (B*T, C).
  * `bias`, when given, is a (B, T, T) additive mask replacing the plain causal one.
  */
-export function attentionForward(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null = null): { out: tf.Tensor2D; saved: AttnSaved | null } {
+export function attentionForward(
+  qkv: tf.Tensor2D,
+  B: number,
+  T: number,
+  H: number,
+  save: boolean,
+  bias: Float32Array | null = null,
+): { out: tf.Tensor2D; saved: AttnSaved | null } {
   return transposedMatMulsFast() ? forwardBatched(qkv, B, T, H, save, bias) : forwardPerHead(qkv, B, T, H, save, bias);
 }
 
@@ -66,7 +73,16 @@ export function attentionBackward(dOut: tf.Tensor2D, s: AttnSaved): tf.Tensor2D 
 }
 
 /** Copies columns [offset, offset + C) of a row-major (B*T, width) array into (B·H, T, hd), times `scale`. */
-function splitHeads(src: Float32Array, B: number, T: number, H: number, hd: number, width: number, offset: number, scale: number): Float32Array {
+function splitHeads(
+  src: Float32Array,
+  B: number,
+  T: number,
+  H: number,
+  hd: number,
+  width: number,
+  offset: number,
+  scale: number,
+): Float32Array {
   const out = new Float32Array(B * H * T * hd);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
@@ -83,7 +99,17 @@ function splitHeads(src: Float32Array, B: number, T: number, H: number, hd: numb
 }
 
 /** Inverse of splitHeads for a (B·H, T, hd) array: writes it into columns [offset, offset + C) of a (B*T, width) array, times `scale`. */
-function mergeHeads(src: Float32Array, dst: Float32Array, B: number, T: number, H: number, hd: number, width: number, offset: number, scale: number): void {
+function mergeHeads(
+  src: Float32Array,
+  dst: Float32Array,
+  B: number,
+  T: number,
+  H: number,
+  hd: number,
+  width: number,
+  offset: number,
+  scale: number,
+): void {
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const row = (b * T + t) * width + offset;
@@ -97,7 +123,14 @@ function mergeHeads(src: Float32Array, dst: Float32Array, B: number, T: number, 
   }
 }
 
-function forwardBatched(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null): { out: tf.Tensor2D; saved: BatchedSaved | null } {
+function forwardBatched(
+  qkv: tf.Tensor2D,
+  B: number,
+  T: number,
+  H: number,
+  save: boolean,
+  bias: Float32Array | null,
+): { out: tf.Tensor2D; saved: BatchedSaved | null } {
   const C = qkv.shape[1] / 3;
   const hd = C / H;
   const BH = B * H;
@@ -107,11 +140,13 @@ function forwardBatched(qkv: tf.Tensor2D, B: number, T: number, H: number, save:
   const v = splitHeads(src, B, T, H, hd, 3 * C, 2 * C, 1);
   let saved: BatchedSaved | null = null;
   const o = tf.tidy(() => {
-    const qt = tf.tensor3d(q, [BH, T, hd]), kt = tf.tensor3d(k, [BH, T, hd]), vt = tf.tensor3d(v, [BH, T, hd]);
+    const qt = tf.tensor3d(q, [BH, T, hd]),
+      kt = tf.tensor3d(k, [BH, T, hd]),
+      vt = tf.tensor3d(v, [BH, T, hd]);
     const scores = tf.matMul(qt, kt, false, true); // (B·H, T, T)
     const p = bias
       ? (tf.reshape(tf.softmax(tf.add(tf.reshape(scores, [B, H, T, T]), tf.tensor4d(bias, [B, 1, T, T]))), [BH, T, T]) as tf.Tensor3D)
-      : tf.softmax(tf.add(scores, causalBias(T))) as tf.Tensor3D;
+      : (tf.softmax(tf.add(scores, causalBias(T))) as tf.Tensor3D);
     if (save) saved = { kind: "batched", B, T, H, hd, q: tf.keep(qt), k: tf.keep(kt), v: tf.keep(vt), p: tf.keep(p) };
     return tf.matMul(p, vt); // (B·H, T, hd)
   });
@@ -147,7 +182,14 @@ function backwardBatched(dOut: tf.Tensor2D, s: BatchedSaved): tf.Tensor2D {
   return tf.tensor2d(dqkv, [B * T, 3 * C]);
 }
 
-function forwardPerHead(qkv: tf.Tensor2D, B: number, T: number, H: number, save: boolean, bias: Float32Array | null): { out: tf.Tensor2D; saved: PerHeadSaved | null } {
+function forwardPerHead(
+  qkv: tf.Tensor2D,
+  B: number,
+  T: number,
+  H: number,
+  save: boolean,
+  bias: Float32Array | null,
+): { out: tf.Tensor2D; saved: PerHeadSaved | null } {
   const C3 = qkv.shape[1];
   const C = C3 / 3;
   const hd = C / H;
@@ -155,7 +197,9 @@ function forwardPerHead(qkv: tf.Tensor2D, B: number, T: number, H: number, save:
   const src = qkv.dataSync() as Float32Array;
   const out = new Float32Array(B * T * C);
   const saved: PerHeadSaved | null = save ? { kind: "perHead", B, T, H, hd, q: [], k: [], vT: [], p: [] } : null;
-  const qs: Float32Array[] = [], ks: Float32Array[] = [], vs: Float32Array[] = [];
+  const qs: Float32Array[] = [],
+    ks: Float32Array[] = [],
+    vs: Float32Array[] = [];
   // scores of every (b, h) land in one buffer so the causal softmax is a single tfjs kernel
   const scores = new Float32Array(B * H * T * T);
   for (let b = 0; b < B; b++) {
@@ -171,7 +215,8 @@ function forwardPerHead(qkv: tf.Tensor2D, B: number, T: number, H: number, save:
           v[t * hd + j] = src[base + 2 * C + j];
         }
       }
-      const qt = t2(q, T, hd), kTt = t2(kT, hd, T);
+      const qt = t2(q, T, hd),
+        kTt = t2(kT, hd, T);
       scores.set(mmData(qt, kTt), (b * H + h) * T * T); // (T, T)
       qt.dispose();
       kTt.dispose();
@@ -191,7 +236,8 @@ function forwardPerHead(qkv: tf.Tensor2D, B: number, T: number, H: number, save:
     for (let h = 0; h < H; h++) {
       const i = b * H + h;
       const p = pAll.subarray(i * T * T, (i + 1) * T * T);
-      const pt = t2(p, T, T), vt = t2(vs[i], T, hd);
+      const pt = t2(p, T, T),
+        vt = t2(vs[i], T, hd);
       const o = mmData(pt, vt); // (T, hd)
       pt.dispose();
       vt.dispose();
@@ -249,11 +295,13 @@ function backwardPerHead(dOut: tf.Tensor2D, s: PerHeadSaved): tf.Tensor2D {
         for (let c = 0; c <= r; c++) dot += dP[ro + c] * p[ro + c];
         for (let c = 0; c <= r; c++) dS[ro + c] = p[ro + c] * (dP[ro + c] - dot);
       }
-      const dSt = t2(dS, T, T), kt = t2(s.k[i], T, hd);
+      const dSt = t2(dS, T, T),
+        kt = t2(s.k[i], T, hd);
       const dQ = mmData(dSt, kt); // (T, hd), w.r.t. the scaled queries
       dSt.dispose();
       kt.dispose();
-      const dSTt = t2(transposeJS(dS, T, T), T, T), qt = t2(s.q[i], T, hd);
+      const dSTt = t2(transposeJS(dS, T, T), T, T),
+        qt = t2(s.q[i], T, hd);
       const dK = mmData(dSTt, qt);
       dSTt.dispose();
       qt.dispose();

@@ -28,8 +28,7 @@ async function tryWasm(): Promise<boolean> {
 }
 
 async function select(preferred: BackendName | "auto"): Promise<BackendName> {
-  const order: BackendName[] =
-    preferred === "auto" ? ["tensorflow", "wasm", "cpu"] : [preferred];
+  const order: BackendName[] = preferred === "auto" ? ["tensorflow", "wasm", "cpu"] : [preferred];
   for (const name of order) {
     let ok = false;
     if (name === "tensorflow") ok = (await tryNative("@tensorflow/tfjs-node-gpu")) || (await tryNative("@tensorflow/tfjs-node"));
@@ -40,9 +39,7 @@ async function select(preferred: BackendName | "auto"): Promise<BackendName> {
       return name;
     }
   }
-  throw new Error(
-    `tfjs backend "${preferred}" could not be initialised; set DPO_ARENA_TF_BACKEND to one of auto|tensorflow|wasm|cpu`,
-  );
+  throw new Error(`tfjs backend "${preferred}" could not be initialised; set DPO_ARENA_TF_BACKEND to one of auto|tensorflow|wasm|cpu`);
 }
 
 function envPreference(): BackendName | "auto" {
@@ -60,7 +57,7 @@ export async function initBackend(preferred: BackendName | "auto" = "auto"): Pro
   if (!chosen) {
     const pref = process.env.DPO_ARENA_TF_BACKEND ? envPreference() : preferred;
     chosen = select(pref).then((name) => {
-      process.stderr.write(JSON.stringify({ event: "tf_backend", backend: name }) + "\n");
+      process.stderr.write(`${JSON.stringify({ event: "tf_backend", backend: name })}\n`);
       enableNativeGemm(name);
       return name;
     });

@@ -1,12 +1,12 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { SampleBatcher } from "./batch.ts";
 import { scoreCompletions } from "./forward.ts";
-import { sample, type SampleOptions, type SampledCompletion } from "./sample.ts";
-import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
 import type { GPTConfig } from "./model.ts";
+import { type SampledCompletion, type SampleOptions, sample } from "./sample.ts";
 import { tinyModel } from "./testing.ts";
+import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
 
 // Byte-vocabulary tiny model, as in sample.test.ts, with room for prompts of different lengths.
 const CFG: GPTConfig = { vocabSize: 260, nPositions: 48, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
@@ -50,13 +50,18 @@ describe("SampleBatcher", () => {
     const pending: Promise<SampledCompletion[]>[] = [];
     let steps = 0;
     // two start together; the rest join while those are decoding, after 2, 5 and 9 steps of the first
-    pending.push(batcher.sample(model, tok, { ...reqs[0], onToken: (i) => {
-      if (i !== 0) return;
-      const step = ++steps;
-      if (step === 2) pending.push(batcher.sample(model, tok, reqs[2]));
-      if (step === 5) pending.push(batcher.sample(model, tok, reqs[3]), batcher.sample(model, tok, reqs[4]));
-      if (step === 9) pending.push(batcher.sample(model, tok, reqs[5]));
-    } }));
+    pending.push(
+      batcher.sample(model, tok, {
+        ...reqs[0],
+        onToken: (i) => {
+          if (i !== 0) return;
+          const step = ++steps;
+          if (step === 2) pending.push(batcher.sample(model, tok, reqs[2]));
+          if (step === 5) pending.push(batcher.sample(model, tok, reqs[3]), batcher.sample(model, tok, reqs[4]));
+          if (step === 9) pending.push(batcher.sample(model, tok, reqs[5]));
+        },
+      }),
+    );
     pending.push(batcher.sample(model, tok, reqs[1]));
     await nextTurn();
     while (pending.length < reqs.length) await nextTurn();
@@ -73,7 +78,11 @@ describe("SampleBatcher", () => {
   it("queues requests beyond maxRows and still matches sample()", async () => {
     const model = tinyModel(22, CFG, 0.15);
     const reqs = Array.from({ length: 6 }, (_, i) => ({
-      promptIds: encodePrompt(tok, "ab".repeat(i + 1)), n: 1 + (i % 3), temperature: 1, maxNewTokens: 6 + 3 * i, seed: 100 + i,
+      promptIds: encodePrompt(tok, "ab".repeat(i + 1)),
+      n: 1 + (i % 3),
+      temperature: 1,
+      maxNewTokens: 6 + 3 * i,
+      seed: 100 + i,
     }));
     const want: SampledCompletion[][] = [];
     for (const o of reqs) want.push(await sample(model, tok, o));
@@ -97,8 +106,15 @@ describe("SampleBatcher", () => {
     const ac = new AbortController();
     let seen = 0;
     const victim = batcher.sample(model, tok, {
-      promptIds: encodePrompt(tok, "abort me"), n: 3, temperature: 1, maxNewTokens: 30, seed: 13, signal: ac.signal,
-      onToken: () => { if (++seen === 6) ac.abort(); },
+      promptIds: encodePrompt(tok, "abort me"),
+      n: 3,
+      temperature: 1,
+      maxNewTokens: 30,
+      seed: 13,
+      signal: ac.signal,
+      onToken: () => {
+        if (++seen === 6) ac.abort();
+      },
     });
     const [gotA, gotV, gotB] = await Promise.all([batcher.sample(model, tok, a), victim, batcher.sample(model, tok, b)]);
     expectSame(gotA, wantA);
@@ -124,7 +140,13 @@ describe("SampleBatcher", () => {
     const wantA = await sample(model, tok, a);
     const batcher = new SampleBatcher();
     const bad = batcher.sample(model, tok, { ...a, n: 0 });
-    const throwing = batcher.sample(model, tok, { ...a, seed: 22, onToken: (_i, _id, text) => { if (text.length >= 3) throw new Error("client went away"); } });
+    const throwing = batcher.sample(model, tok, {
+      ...a,
+      seed: 22,
+      onToken: (_i, _id, text) => {
+        if (text.length >= 3) throw new Error("client went away");
+      },
+    });
     const good = batcher.sample(model, tok, a);
     await expect(bad).rejects.toThrow(/n must be a positive integer/);
     await expect(throwing).rejects.toThrow("client went away");
@@ -175,17 +197,29 @@ describe("SampleBatcher", () => {
       batcher.sample(model, tok, { promptIds, n: 2, temperature: 1, topP: 0.5, maxNewTokens: 5, seed: 42 }),
     ]);
     // the log-prob of every candidate next token, from the training/scoring forward pass
-    const candidates = (prefix: number[]) => scoreCompletions(model, Array.from({ length: CFG.vocabSize }, (_, v) => ({ promptIds, completionIds: [...prefix, v] })), { batchSize: 130 }).perToken.map((lp) => lp.at(-1)!);
+    const candidates = (prefix: number[]) =>
+      scoreCompletions(
+        model,
+        Array.from({ length: CFG.vocabSize }, (_, v) => ({ promptIds, completionIds: [...prefix, v] })),
+        { batchSize: 130 },
+      ).perToken.map((lp) => lp.at(-1)!);
     for (const [rows, check] of [
       [k3, (lps: number[], chosen: number) => expect(lps.filter((lp) => lp > lps[chosen] + 1e-4).length).toBeLessThan(3)],
-      [p5, (lps: number[], chosen: number) => expect(lps.filter((lp) => lp > lps[chosen] + 1e-4).reduce((a, lp) => a + Math.exp(lp), 0)).toBeLessThan(0.5 + 1e-4)],
+      [
+        p5,
+        (lps: number[], chosen: number) =>
+          expect(lps.filter((lp) => lp > lps[chosen] + 1e-4).reduce((a, lp) => a + Math.exp(lp), 0)).toBeLessThan(0.5 + 1e-4),
+      ],
     ] as const) {
       for (const r of rows) {
         for (let j = 0; j < r.ids.length; j++) check(candidates(r.ids.slice(0, j)), r.ids[j]);
       }
     }
     const all = [...k3, ...p5];
-    const scored = scoreCompletions(model, all.map((r) => ({ promptIds, completionIds: r.ids })));
+    const scored = scoreCompletions(
+      model,
+      all.map((r) => ({ promptIds, completionIds: r.ids })),
+    );
     all.forEach((r, i) => {
       expect(Math.abs(r.logprob - scored.sum[i])).toBeLessThan(1e-4);
       r.stepLogprobs.forEach((lp, j) => expect(Math.abs(lp - scored.perToken[i][j])).toBeLessThan(1e-4));
@@ -195,9 +229,11 @@ describe("SampleBatcher", () => {
   });
 
   it("batches each model separately", async () => {
-    const m1 = tinyModel(27, CFG, 0.15), m2 = tinyModel(28, CFG, 0.15);
+    const m1 = tinyModel(27, CFG, 0.15),
+      m2 = tinyModel(28, CFG, 0.15);
     const o = { promptIds: encodePrompt(tok, "same prompt"), n: 2, temperature: 1, maxNewTokens: 12, seed: 51 };
-    const want1 = await sample(m1, tok, o), want2 = await sample(m2, tok, o);
+    const want1 = await sample(m1, tok, o),
+      want2 = await sample(m2, tok, o);
     expect(want1.map((r) => r.ids)).not.toEqual(want2.map((r) => r.ids));
     const batcher = new SampleBatcher();
     const [g1, g2, g1b] = await Promise.all([batcher.sample(m1, tok, o), batcher.sample(m2, tok, o), batcher.sample(m1, tok, o)]);
@@ -213,29 +249,61 @@ describe("SampleBatcher", () => {
     const model = tinyModel(29, CFG, 0.15);
     const batcher = new SampleBatcher();
     let tokens = 0;
-    const running = batcher.sample(model, tok, { promptIds: encodePrompt(tok, "long"), n: 2, temperature: 1, maxNewTokens: 40, seed: 61, onToken: () => void tokens++ });
+    const running = batcher.sample(model, tok, {
+      promptIds: encodePrompt(tok, "long"),
+      n: 2,
+      temperature: 1,
+      maxNewTokens: 40,
+      seed: 61,
+      onToken: () => void tokens++,
+    });
     while (tokens < 4) await nextTurn();
     await batcher.close();
     const res = await running;
     expect(res.some((r) => r.finishReason === "aborted")).toBe(true);
     for (const r of res) expect(r.ids.length).toBeLessThan(40);
-    await expect(batcher.sample(model, tok, { promptIds: encodePrompt(tok, "late"), n: 1, temperature: 1, maxNewTokens: 4, seed: 62 })).rejects.toThrow(/closed/);
+    await expect(
+      batcher.sample(model, tok, { promptIds: encodePrompt(tok, "late"), n: 1, temperature: 1, maxNewTokens: 4, seed: 62 }),
+    ).rejects.toThrow(/closed/);
     model.dispose();
   });
 
   it("leaks no tensors across many batched calls, including aborted and failed ones", async () => {
     const model = tinyModel(30, CFG, 0.1);
     const batcher = new SampleBatcher({ maxRows: 8 });
-    const burst = (k: number) => Promise.all(Array.from({ length: 12 }, (_, i) => batcher.sample(model, tok, {
-      promptIds: encodePrompt(tok, "leak?".slice(0, 1 + (i % 5))), n: 1 + (i % 3), temperature: 1, topP: 0.9, maxNewTokens: 3 + (i % 7), seed: k * 100 + i,
-    })));
+    const burst = (k: number) =>
+      Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          batcher.sample(model, tok, {
+            promptIds: encodePrompt(tok, "leak?".slice(0, 1 + (i % 5))),
+            n: 1 + (i % 3),
+            temperature: 1,
+            topP: 0.9,
+            maxNewTokens: 3 + (i % 7),
+            seed: k * 100 + i,
+          }),
+        ),
+      );
     // requests that end early: one aborted mid-flight, one whose onToken throws
     const unlucky = async (k: number) => {
       const ac = new AbortController();
       const o = { promptIds: encodePrompt(tok, "unlucky"), n: 2, temperature: 1, maxNewTokens: 20, seed: k };
       await Promise.all([
-        batcher.sample(model, tok, { ...o, signal: ac.signal, onToken: (_i, _id, text) => { if (text.length === 3) ac.abort(); } }),
-        batcher.sample(model, tok, { ...o, onToken: (_i, _id, text) => { if (text.length === 3) throw new Error("gone"); } }).catch(() => null),
+        batcher.sample(model, tok, {
+          ...o,
+          signal: ac.signal,
+          onToken: (_i, _id, text) => {
+            if (text.length === 3) ac.abort();
+          },
+        }),
+        batcher
+          .sample(model, tok, {
+            ...o,
+            onToken: (_i, _id, text) => {
+              if (text.length === 3) throw new Error("gone");
+            },
+          })
+          .catch(() => null),
       ]);
     };
     await Promise.all([burst(0), unlucky(0)]);

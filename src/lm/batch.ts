@@ -10,8 +10,8 @@
 // requests join and leave mid-flight. Each request draws from its own RNG in its own row order,
 // so its results are the same as `sample()`'s for the same options, whatever else shares the steps.
 import type { CausalLM } from "./causal.ts";
+import { type SampledCompletion, type SampleOptions, SampleRequest, type Segment, segmentLogits, yieldToEventLoop } from "./sample.ts";
 import type { Tokenizer } from "./tokenizer.ts";
-import { SampleRequest, segmentLogits, yieldToEventLoop, type SampleOptions, type SampledCompletion, type Segment } from "./sample.ts";
 
 export interface SampleBatcherOptions {
   /** Most rows decoding together for one model (default 64). A request with more rows than this still runs, alone. */
@@ -109,7 +109,8 @@ class ModelBatch {
 
     // 3. admit waiting requests while their rows fit
     const admitted: Job[] = [];
-    let rows = this.running.reduce((a, job) => a + job.req.liveRows.length, 0), prefill = 0;
+    let rows = this.running.reduce((a, job) => a + job.req.liveRows.length, 0),
+      prefill = 0;
     while (this.queue.length > 0) {
       const { req } = this.queue[0];
       const T0 = req.opts.promptIds.length;

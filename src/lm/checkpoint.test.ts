@@ -1,15 +1,14 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
-import { HOUSE_MODEL_DIR, configToHF, loadCheckpoint, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
-import { sample } from "./sample.ts";
-import { encodePrompt } from "./tokenizer.ts";
+import { configToHF, HOUSE_MODEL_DIR, loadCheckpoint, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
 import { scoreCompletions } from "./forward.ts";
-import { paramShapes, type GPTConfig } from "./model.ts";
-import { byteTokenizer, gpt2Tokenizer } from "./tokenizer.ts";
+import { type GPTConfig, paramShapes } from "./model.ts";
+import { sample } from "./sample.ts";
 import { tinyModel, values } from "./testing.ts";
+import { byteTokenizer, encodePrompt, gpt2Tokenizer } from "./tokenizer.ts";
 
 const CFG: GPTConfig = { vocabSize: 260, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
 let root: string;
@@ -69,12 +68,24 @@ describe("checkpoints", () => {
     const dir = path.join(root, "rt");
     const { sha256 } = await saveCheckpoint(m, byteTokenizer(), dir);
     const cfg = JSON.parse(await readFile(path.join(dir, "config.json"), "utf8"));
-    expect(cfg).toMatchObject({ model_type: "gpt2", vocab_size: 260, n_positions: 32, n_embd: 16, n_layer: 2, n_head: 2, layer_norm_epsilon: 1e-5, activation_function: "gelu_new", architectures: ["GPT2LMHeadModel"], dpo_arena: { tokenizer: "byte" } });
+    expect(cfg).toMatchObject({
+      model_type: "gpt2",
+      vocab_size: 260,
+      n_positions: 32,
+      n_embd: 16,
+      n_layer: 2,
+      n_head: 2,
+      layer_norm_epsilon: 1e-5,
+      activation_function: "gelu_new",
+      architectures: ["GPT2LMHeadModel"],
+      dpo_arena: { tokenizer: "byte" },
+    });
     const back = await loadCheckpoint(dir);
     expect(back.sha256).toBe(sha256);
     expect(back.tokenizer.name).toBe("byte");
     expect(back.model.config).toEqual(m.config);
-    for (const n of m.paramNames()) expect(Buffer.from(values(back.model.getParam(n)).buffer).equals(Buffer.from(values(m.getParam(n)).buffer)), n).toBe(true);
+    for (const n of m.paramNames())
+      expect(Buffer.from(values(back.model.getParam(n)).buffer).equals(Buffer.from(values(m.getParam(n)).buffer)), n).toBe(true);
     const items = [{ promptIds: [256, 72, 105], completionIds: [33, 257] }];
     expect(scoreCompletions(back.model, items).sum).toEqual(scoreCompletions(m, items).sum);
     m.dispose();
@@ -108,7 +119,10 @@ describe("checkpoints", () => {
   });
 
   it("names the missing tensor", async () => {
-    const dir = await writeRaw("missing", f32Entries(CFG).filter((e) => e.name !== "transformer.h.1.mlp.c_fc.bias"));
+    const dir = await writeRaw(
+      "missing",
+      f32Entries(CFG).filter((e) => e.name !== "transformer.h.1.mlp.c_fc.bias"),
+    );
     await expect(loadCheckpoint(dir)).rejects.toThrow(/missing tensor transformer\.h\.1\.mlp\.c_fc\.bias/);
   });
 
@@ -147,7 +161,13 @@ describe("checkpoints", () => {
     expect(tokenizer.name).toBe("byte");
     expect(sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(model.numParams() * 4).toBeLessThan(30e6);
-    const [r] = await sample(model, tokenizer, { promptIds: encodePrompt(tokenizer, "The "), n: 1, temperature: 0, maxNewTokens: 16, seed: 0 });
+    const [r] = await sample(model, tokenizer, {
+      promptIds: encodePrompt(tokenizer, "The "),
+      n: 1,
+      temperature: 0,
+      maxNewTokens: 16,
+      seed: 0,
+    });
     expect(r.ids.length).toBeGreaterThan(0);
     model.dispose();
   });

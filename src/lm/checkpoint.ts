@@ -10,8 +10,8 @@ import type { CausalLM } from "./causal.ts";
 import { loadHFTokenizer } from "./hf-tokenizer.ts";
 import { checkTensors, hashModelDir, readLlamaWeights, saveLlamaCheckpoint } from "./llama/checkpoint.ts";
 import { DEFAULT_CONTEXT_LIMIT, llamaConfigFromHF } from "./llama/config.ts";
-import { GPT, paramShapes, type GPTConfig } from "./model.ts";
-import { tokenizerByName, type Tokenizer } from "./tokenizer.ts";
+import { GPT, type GPTConfig, paramShapes } from "./model.ts";
+import { type Tokenizer, tokenizerByName } from "./tokenizer.ts";
 
 /**
  * Absolute path of the shipped house model. Resolved next to this source file, or from the
@@ -60,10 +60,13 @@ function configFromHF(j: Record<string, unknown>, file: string): { config: GPTCo
     if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${file}: "${k}" is missing or not a number`);
     return v;
   };
-  if (j.model_type !== undefined && j.model_type !== "gpt2") throw new Error(`${file}: model_type "${String(j.model_type)}" is not supported (only "gpt2")`);
+  if (j.model_type !== undefined && j.model_type !== "gpt2")
+    throw new Error(`${file}: model_type "${String(j.model_type)}" is not supported (only "gpt2")`);
   const act = j.activation_function ?? "gelu_new";
-  if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") throw new Error(`${file}: activation_function "${String(act)}" is not supported (only gelu_new)`);
-  if (j.n_inner !== undefined && j.n_inner !== null && j.n_inner !== 4 * num("n_embd")) throw new Error(`${file}: n_inner must be 4*n_embd`);
+  if (act !== "gelu_new" && act !== "gelu_pytorch_tanh")
+    throw new Error(`${file}: activation_function "${String(act)}" is not supported (only gelu_new)`);
+  if (j.n_inner !== undefined && j.n_inner !== null && j.n_inner !== 4 * num("n_embd"))
+    throw new Error(`${file}: n_inner must be 4*n_embd`);
   const config: GPTConfig = {
     vocabSize: num("vocab_size"),
     nPositions: num("n_positions", j.n_ctx as number | undefined),
@@ -121,16 +124,22 @@ export function parseSafetensors(buf: Buffer, file: string): Map<string, { shape
     const e = raw as STEntry;
     const [b, en] = e.data_offsets;
     const n = e.shape.reduce((a, x) => a * x, 1);
-    if (dataStart + en > buf.length) throw new Error(`${file}: truncated: tensor ${name} needs bytes up to ${dataStart + en}, file has ${buf.length}`);
+    if (dataStart + en > buf.length)
+      throw new Error(`${file}: truncated: tensor ${name} needs bytes up to ${dataStart + en}, file has ${buf.length}`);
     const width = DTYPE_BYTES[e.dtype];
     if (!width) {
       out.set(name, { shape: e.shape, dtype: e.dtype, values: new Float32Array(0) });
       continue;
     }
-    if (en - b !== n * width) throw new Error(`${file}: tensor ${name} has ${en - b} bytes, expected ${n * width} for ${e.dtype}[${e.shape}]`);
+    if (en - b !== n * width)
+      throw new Error(`${file}: tensor ${name} has ${en - b} bytes, expected ${n * width} for ${e.dtype}[${e.shape}]`);
     const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset + dataStart + b, buf.byteOffset + dataStart + en));
     const values =
-      e.dtype === "F32" ? new Float32Array(bytes.buffer) : e.dtype === "F16" ? f16ToF32(new Uint16Array(bytes.buffer)) : bf16ToF32(new Uint16Array(bytes.buffer));
+      e.dtype === "F32"
+        ? new Float32Array(bytes.buffer)
+        : e.dtype === "F16"
+          ? f16ToF32(new Uint16Array(bytes.buffer))
+          : bf16ToF32(new Uint16Array(bytes.buffer));
     out.set(name, { shape: e.shape, dtype: e.dtype, values });
   }
   return out;
@@ -170,7 +179,8 @@ async function writeAtomic(file: string, data: Buffer | string): Promise<void> {
  */
 export async function saveCheckpoint(model: CausalLM, tok: Tokenizer, dir: string): Promise<{ sha256: string }> {
   if (model.arch === "llama") return saveLlamaCheckpoint(model, tok, dir);
-  if (tok.vocabSize > model.config.vocabSize) throw new Error(`tokenizer "${tok.name}" needs ${tok.vocabSize} ids but the model has ${model.config.vocabSize}`);
+  if (tok.vocabSize > model.config.vocabSize)
+    throw new Error(`tokenizer "${tok.name}" needs ${tok.vocabSize} ids but the model has ${model.config.vocabSize}`);
   await mkdir(dir, { recursive: true });
   const tensors: [string, number[], Float32Array][] = model.paramNames().map((n) => {
     const t = model.getParam(n);
@@ -178,7 +188,7 @@ export async function saveCheckpoint(model: CausalLM, tok: Tokenizer, dir: strin
   });
   const buf = serializeSafetensors(tensors, { format: "pt" });
   await writeAtomic(path.join(dir, "model.safetensors"), buf);
-  await writeAtomic(path.join(dir, "config.json"), JSON.stringify(configToHF(model.config, tok), null, 2) + "\n");
+  await writeAtomic(path.join(dir, "config.json"), `${JSON.stringify(configToHF(model.config, tok), null, 2)}\n`);
   return { sha256: createHash("sha256").update(buf).digest("hex") };
 }
 
@@ -215,12 +225,16 @@ const isGPT2 = (j: Record<string, unknown>) => j.model_type === undefined || j.m
  * are refused by field and value), then the tokenizer, then every tensor's name, shape and
  * dtype from the safetensors headers, all before any weight is read.
  */
-export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promise<{ model: CausalLM; tokenizer: Tokenizer; sha256: string }> {
+export async function loadCheckpoint(
+  dir: string,
+  opts: LoadOptions = {},
+): Promise<{ model: CausalLM; tokenizer: Tokenizer; sha256: string }> {
   const cfgJson = await readConfig(dir);
   if (!isGPT2(cfgJson)) {
     const config = llamaConfigFromHF(cfgJson, path.join(dir, "config.json"), opts.contextLimit ?? DEFAULT_CONTEXT_LIMIT);
     const tokenizer = await loadHFTokenizer(dir, cfgJson);
-    if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${dir}: tokenizer.json has ids up to ${tokenizer.vocabSize - 1} but config.json vocab_size is ${config.vocabSize}`);
+    if (tokenizer.vocabSize > config.vocabSize)
+      throw new Error(`${dir}: tokenizer.json has ids up to ${tokenizer.vocabSize - 1} but config.json vocab_size is ${config.vocabSize}`);
     const refs = await checkTensors(dir, config);
     const model = await readLlamaWeights(config, refs);
     return { model, tokenizer, sha256: await hashModelDir(dir) };

@@ -4,15 +4,16 @@
 // DPO shape. Right padding is harmless because attention is causal; rows may hold several
 // completions of one prompt (see pack.ts).
 import * as tf from "@tensorflow/tfjs-core";
-import type { GPT } from "./model.ts";
 import type { CausalLM } from "./causal.ts";
-import type { LlamaModel } from "./llama/model.ts";
 import { llamaForwardSaved, llamaLogits } from "./llama/forward.ts";
+import type { LlamaModel } from "./llama/model.ts";
+import type { GPT } from "./model.ts";
 
 export type { ScoreItem } from "./pack.ts";
-import { attentionBackward, attentionForward, disposeAttnSaved, type AttnSaved } from "./attention.ts";
-import { pack, type Packed, type ScoreItem } from "./pack.ts";
-import { colSum, gatherRows, gelu, geluBackward, layerNorm, layerNormBackward, linear, mm, weightGrad, type LNSaved } from "./ops.ts";
+
+import { type AttnSaved, attentionBackward, attentionForward, disposeAttnSaved } from "./attention.ts";
+import { colSum, gatherRows, gelu, geluBackward, type LNSaved, layerNorm, layerNormBackward, linear, mm, weightGrad } from "./ops.ts";
+import { type Packed, pack, type ScoreItem } from "./pack.ts";
 
 interface LayerSaved {
   ln1: LNSaved;
@@ -38,25 +39,40 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   const { B, T } = pk;
   const C = c.nEmbd;
   const P = (n: string) => model.getParam(n);
-  let x = tf.add(gatherRows(P("transformer.wte.weight") as tf.Tensor2D, pk.ids), gatherRows(P("transformer.wpe.weight") as tf.Tensor2D, pk.pos)) as tf.Tensor2D; // (B*T, C)
+  let x = tf.add(
+    gatherRows(P("transformer.wte.weight") as tf.Tensor2D, pk.ids),
+    gatherRows(P("transformer.wpe.weight") as tf.Tensor2D, pk.pos),
+  ) as tf.Tensor2D; // (B*T, C)
   const layers: LayerSaved[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
     let attn: AttnSaved | null = null;
     // one scope per block so its temporaries are freed now, not at the end of the whole pass
-    const block = () => tf.tidy(() => {
-      const ln1 = layerNorm(x, P(p + "ln_1.weight"), P(p + "ln_1.bias"), c.layerNormEpsilon);
-      const qkv = linear(ln1.y, P(p + "attn.c_attn.weight"), P(p + "attn.c_attn.bias")); // (B*T, 3C)
-      const a = attentionForward(qkv, B, T, c.nHead, save, pk.bias);
-      attn = a.saved;
-      const x1 = tf.add(x, linear(a.out, P(p + "attn.c_proj.weight"), P(p + "attn.c_proj.bias"))) as tf.Tensor2D;
-      const ln2 = layerNorm(x1, P(p + "ln_2.weight"), P(p + "ln_2.bias"), c.layerNormEpsilon);
-      const u = linear(ln2.y, P(p + "mlp.c_fc.weight"), P(p + "mlp.c_fc.bias")); // (B*T, 4C)
-      const g = gelu(u);
-      const x2 = tf.add(x1, linear(g, P(p + "mlp.c_proj.weight"), P(p + "mlp.c_proj.bias"))) as tf.Tensor2D;
-      if (!save) return { x: x2 };
-      return { x: x2, xhat1: ln1.saved.xhat, rstd1: ln1.saved.rstd, h1: ln1.y, att: a.out, xhat2: ln2.saved.xhat, rstd2: ln2.saved.rstd, h2: ln2.y, u, g };
-    });
+    const block = () =>
+      tf.tidy(() => {
+        const ln1 = layerNorm(x, P(`${p}ln_1.weight`), P(`${p}ln_1.bias`), c.layerNormEpsilon);
+        const qkv = linear(ln1.y, P(`${p}attn.c_attn.weight`), P(`${p}attn.c_attn.bias`)); // (B*T, 3C)
+        const a = attentionForward(qkv, B, T, c.nHead, save, pk.bias);
+        attn = a.saved;
+        const x1 = tf.add(x, linear(a.out, P(`${p}attn.c_proj.weight`), P(`${p}attn.c_proj.bias`))) as tf.Tensor2D;
+        const ln2 = layerNorm(x1, P(`${p}ln_2.weight`), P(`${p}ln_2.bias`), c.layerNormEpsilon);
+        const u = linear(ln2.y, P(`${p}mlp.c_fc.weight`), P(`${p}mlp.c_fc.bias`)); // (B*T, 4C)
+        const g = gelu(u);
+        const x2 = tf.add(x1, linear(g, P(`${p}mlp.c_proj.weight`), P(`${p}mlp.c_proj.bias`))) as tf.Tensor2D;
+        if (!save) return { x: x2 };
+        return {
+          x: x2,
+          xhat1: ln1.saved.xhat,
+          rstd1: ln1.saved.rstd,
+          h1: ln1.y,
+          att: a.out,
+          xhat2: ln2.saved.xhat,
+          rstd2: ln2.saved.rstd,
+          h2: ln2.y,
+          u,
+          g,
+        };
+      });
     let r: ReturnType<typeof block>;
     try {
       r = block();
@@ -69,7 +85,16 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
     x = r.x;
     if (save) {
       const q = r as Required<typeof r>;
-      layers.push({ ln1: { xhat: q.xhat1, rstd: q.rstd1 }, h1: q.h1, attn: attn!, att: q.att, ln2: { xhat: q.xhat2, rstd: q.rstd2 }, h2: q.h2, u: q.u, g: q.g });
+      layers.push({
+        ln1: { xhat: q.xhat1, rstd: q.rstd1 },
+        h1: q.h1,
+        attn: attn!,
+        att: q.att,
+        ln2: { xhat: q.xhat2, rstd: q.rstd2 },
+        h2: q.h2,
+        u: q.u,
+        g: q.g,
+      });
     }
   }
   const lnf = layerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), c.layerNormEpsilon);
@@ -120,7 +145,11 @@ function targetLogprobs(logits: Float32Array, V: number, targets: Int32Array, ke
  * Summed and per-token log-probs of the completion tokens only (prompt masked), one causal
  * forward pass per item, items batched (right-padded) `batchSize` at a time. No gradients.
  */
-export function scoreCompletions(model: CausalLM, items: ScoreItem[], opts: { batchSize?: number } = {}): { sum: number[]; perToken: number[][] } {
+export function scoreCompletions(
+  model: CausalLM,
+  items: ScoreItem[],
+  opts: { batchSize?: number } = {},
+): { sum: number[]; perToken: number[][] } {
   const bs = Math.max(1, opts.batchSize ?? 16);
   const sum: number[] = [];
   const perToken: number[][] = [];
@@ -219,7 +248,8 @@ export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGra
   const backward = (dlogps: Float64Array): Map<string, tf.Tensor> => {
     if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
     consumed = true;
-    if (!(dlogps instanceof Float64Array) || dlogps.length !== pk.nItems) throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
+    if (!(dlogps instanceof Float64Array) || dlogps.length !== pk.nItems)
+      throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
     try {
       return backwardPass(model, pk, logits, attn, saved, dlogps);
     } finally {
@@ -240,8 +270,12 @@ export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGra
 }
 
 function backwardPass(
-  model: GPT, pk: Packed, probs: Float32Array, attn: AttnSaved[],
-  saved: { hSel: tf.Tensor2D; lnf: tf.Tensor2D[]; layers: tf.Tensor2D[][] }, dlogps: Float64Array,
+  model: GPT,
+  pk: Packed,
+  probs: Float32Array,
+  attn: AttnSaved[],
+  saved: { hSel: tf.Tensor2D; lnf: tf.Tensor2D[]; layers: tf.Tensor2D[][] },
+  dlogps: Float64Array,
 ): Map<string, tf.Tensor> {
   const c = model.config;
   const V = c.vocabSize;
@@ -277,16 +311,20 @@ function backwardPass(
         const g: tf.Tensor[] = [];
         // MLP: x += gelu(ln2(x) @ Wfc + bfc) @ Wmp + bmp
         g.push(weightGrad(gOut, dx), colSum(dx));
-        const du = geluBackward(model.matMulWeightT(dx, p + "mlp.c_proj.weight"), u);
+        const du = geluBackward(model.matMulWeightT(dx, `${p}mlp.c_proj.weight`), u);
         g.push(weightGrad(h2, du), colSum(du));
-        const l2 = layerNormBackward(model.matMulWeightT(du, p + "mlp.c_fc.weight"), { xhat: xhat2, rstd: rstd2 }, P(p + "ln_2.weight"));
+        const l2 = layerNormBackward(model.matMulWeightT(du, `${p}mlp.c_fc.weight`), { xhat: xhat2, rstd: rstd2 }, P(`${p}ln_2.weight`));
         g.push(l2.dg, l2.db);
         dx = tf.add(dx, l2.dx) as tf.Tensor2D;
         // attention: x += attn(ln1(x)) @ Wproj + bproj
         g.push(weightGrad(att, dx), colSum(dx));
-        const dqkv = attentionBackward(model.matMulWeightT(dx, p + "attn.c_proj.weight"), attn[l]);
+        const dqkv = attentionBackward(model.matMulWeightT(dx, `${p}attn.c_proj.weight`), attn[l]);
         g.push(weightGrad(h1, dqkv), colSum(dqkv));
-        const l1 = layerNormBackward(model.matMulWeightT(dqkv, p + "attn.c_attn.weight"), { xhat: xhat1, rstd: rstd1 }, P(p + "ln_1.weight"));
+        const l1 = layerNormBackward(
+          model.matMulWeightT(dqkv, `${p}attn.c_attn.weight`),
+          { xhat: xhat1, rstd: rstd1 },
+          P(`${p}ln_1.weight`),
+        );
         g.push(l1.dg, l1.db);
         return { dx: tf.add(dx, l1.dx) as tf.Tensor2D, g };
       });
@@ -324,14 +362,30 @@ function backwardPass(
   return grads;
 }
 
-const BLOCK_PARAMS = ["mlp.c_proj.weight", "mlp.c_proj.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "ln_2.weight", "ln_2.bias",
-  "attn.c_proj.weight", "attn.c_proj.bias", "attn.c_attn.weight", "attn.c_attn.bias", "ln_1.weight", "ln_1.bias"];
+const BLOCK_PARAMS = [
+  "mlp.c_proj.weight",
+  "mlp.c_proj.bias",
+  "mlp.c_fc.weight",
+  "mlp.c_fc.bias",
+  "ln_2.weight",
+  "ln_2.bias",
+  "attn.c_proj.weight",
+  "attn.c_proj.bias",
+  "attn.c_attn.weight",
+  "attn.c_attn.bias",
+  "ln_1.weight",
+  "ln_1.bias",
+];
 
 /**
  * Forward the items, hand their summed completion log-probs to `lossFn`, and backpropagate
  * dLoss/dlogp through the model. Gradients are returned by parameter name (caller disposes).
  */
-export function logprobGrads(model: CausalLM, items: ScoreItem[], lossFn: LossFn): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
+export function logprobGrads(
+  model: CausalLM,
+  items: ScoreItem[],
+  lossFn: LossFn,
+): { loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> } {
   const pending = forwardWithGrad(model, items);
   let res: { loss: number; dlogps: Float64Array };
   try {

@@ -1,9 +1,9 @@
 // Worker thread for GradWorkerPool: holds its own tfjs backend and model copy, and runs the
 // forward and backward halves of logprobGrads on its shard when the main thread asks.
 import { parentPort } from "node:worker_threads";
-import { useBackend, type BackendName } from "./backend.ts";
+import { type BackendName, useBackend } from "./backend.ts";
+import { type CausalLM, type ModelConfig, modelFromParams } from "./causal.ts";
 import { forwardWithGrad, type PendingGrads, type ScoreItem } from "./forward.ts";
-import { modelFromParams, type CausalLM, type ModelConfig } from "./causal.ts";
 
 export type WorkerRequest =
   | { type: "init"; backend: BackendName }

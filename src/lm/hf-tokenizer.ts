@@ -1,10 +1,11 @@
 // Hugging Face tokenizers for imported Llama-family models: tokenizer.json through
 // @huggingface/tokenizers, the chat template through @huggingface/jinja, stop tokens from
 // generation_config.json, tokenizer_config.json and config.json.
-import { Template } from "@huggingface/jinja";
-import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
+
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { Template } from "@huggingface/jinja";
+import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /** The files a HF tokenizer is read from, kept verbatim so a saved checkpoint carries them unchanged. */
@@ -44,12 +45,23 @@ export async function loadHFTokenizer(dir: string, modelConfig: Record<string, u
       throw new Error(`${path.join(dir, f)}: not valid JSON (${(e as Error).message})`);
     }
   };
-  return hfTokenizerFromJSON(parse("tokenizer.json"), parse("tokenizer_config.json"), parse("generation_config.json"), modelConfig, files, dir);
+  return hfTokenizerFromJSON(
+    parse("tokenizer.json"),
+    parse("tokenizer_config.json"),
+    parse("generation_config.json"),
+    modelConfig,
+    files,
+    dir,
+  );
 }
 
 export function hfTokenizerFromJSON(
-  tokJson: Record<string, unknown>, tokConfig: Record<string, unknown>, genConfig: Record<string, unknown>,
-  modelConfig: Record<string, unknown>, files: Map<string, string> = new Map(), where = "tokenizer",
+  tokJson: Record<string, unknown>,
+  tokConfig: Record<string, unknown>,
+  genConfig: Record<string, unknown>,
+  modelConfig: Record<string, unknown>,
+  files: Map<string, string> = new Map(),
+  where = "tokenizer",
 ): Tokenizer {
   let hf: HFTokenizer;
   try {
@@ -68,7 +80,10 @@ export function hfTokenizerFromJSON(
   const eosTok = idOf(tokConfig.eos_token);
   const stop = new Set<number>([...ids(genConfig.eos_token_id), ...ids(modelConfig.eos_token_id)]);
   if (eosTok !== null) stop.add(eosTok);
-  if (stop.size === 0) throw new Error(`${where}: no end-of-sequence token (eos_token in tokenizer_config.json or eos_token_id in generation_config.json / config.json)`);
+  if (stop.size === 0)
+    throw new Error(
+      `${where}: no end-of-sequence token (eos_token in tokenizer_config.json or eos_token_id in generation_config.json / config.json)`,
+    );
   const eos = eosTok ?? [...stop][0];
   const bosTok = idOf(tokConfig.bos_token) ?? (typeof modelConfig.bos_token_id === "number" ? modelConfig.bos_token_id : null);
   const pad = idOf(tokConfig.pad_token) ?? eos;
@@ -95,7 +110,13 @@ export function hfTokenizerFromJSON(
     encode: (text) => hf.encode(text, { add_special_tokens: false }).ids,
     decode: (idList) => hf.decode(idList, { skip_special_tokens: true }),
     chatPrompt: template
-      ? (prompt: string) => template.render({ messages: [{ role: "user", content: prompt }], add_generation_prompt: true, bos_token: bosText, eos_token: eosText })
+      ? (prompt: string) =>
+          template.render({
+            messages: [{ role: "user", content: prompt }],
+            add_generation_prompt: true,
+            bos_token: bosText,
+            eos_token: eosText,
+          })
       : undefined,
     prependBos: bosTok !== null,
     files,

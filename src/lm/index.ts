@@ -1,15 +1,33 @@
-export { initBackend, useBackend, type BackendName } from "./backend.ts";
-export { byteTokenizer, gpt2Tokenizer, encodePrompt, tokenizerByName, type Tokenizer, BYTE_BOS, BYTE_EOS, BYTE_PAD, BYTE_VOCAB_SIZE } from "./tokenizer.ts";
+export { type BackendName, initBackend, useBackend } from "./backend.ts";
+export { type BatcherStats, SampleBatcher, type SampleBatcherOptions } from "./batch.ts";
+export type { CausalLM, ModelConfig } from "./causal.ts";
+export { HOUSE_MODEL_DIR, type LoadOptions, loadCheckpoint, parseSafetensors, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
+export {
+  forwardWithGrad,
+  type LossFn,
+  logprobGrads,
+  nextTokenLogprobs,
+  type PendingGrads,
+  type ScoreItem,
+  scoreCompletions,
+} from "./forward.ts";
 export { loadHFTokenizer } from "./hf-tokenizer.ts";
-export { GPT, makeRng, paramShapes, validateConfig, type GPTConfig } from "./model.ts";
-export { LlamaModel } from "./llama/model.ts";
-export { DEFAULT_CONTEXT_LIMIT, llamaConfigFromHF, UnsupportedModelError, type LlamaConfig, type LlamaModelType } from "./llama/config.ts";
 export { hashModelDir } from "./llama/checkpoint.ts";
-export { type CausalLM, type ModelConfig } from "./causal.ts";
-export { scoreCompletions, nextTokenLogprobs, logprobGrads, forwardWithGrad, type ScoreItem, type LossFn, type PendingGrads } from "./forward.ts";
-export { AdamW, clipGradNorm, disposeGrads, type AdamWOptions } from "./optim.ts";
-export { saveCheckpoint, loadCheckpoint, HOUSE_MODEL_DIR, parseSafetensors, serializeSafetensors, type LoadOptions } from "./checkpoint.ts";
-export { validateModelDir, type ModelDirInfo } from "./validate.ts";
-export { sample, pickToken, type SampleOptions, type SampledCompletion } from "./sample.ts";
-export { SampleBatcher, type SampleBatcherOptions, type BatcherStats } from "./batch.ts";
+export { DEFAULT_CONTEXT_LIMIT, type LlamaConfig, type LlamaModelType, llamaConfigFromHF, UnsupportedModelError } from "./llama/config.ts";
+export { LlamaModel } from "./llama/model.ts";
+export { GPT, type GPTConfig, makeRng, paramShapes, validateConfig } from "./model.ts";
+export { AdamW, type AdamWOptions, clipGradNorm, disposeGrads } from "./optim.ts";
 export { GradWorkerPool } from "./parallel.ts";
+export { pickToken, type SampledCompletion, type SampleOptions, sample } from "./sample.ts";
+export {
+  BYTE_BOS,
+  BYTE_EOS,
+  BYTE_PAD,
+  BYTE_VOCAB_SIZE,
+  byteTokenizer,
+  encodePrompt,
+  gpt2Tokenizer,
+  type Tokenizer,
+  tokenizerByName,
+} from "./tokenizer.ts";
+export { type ModelDirInfo, validateModelDir } from "./validate.ts";

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, useBackend } from "./backend.ts";
-import { logprobGrads, scoreCompletions, type ScoreItem } from "./forward.ts";
+import { logprobGrads, type ScoreItem, scoreCompletions } from "./forward.ts";
 import { GPT, makeRng } from "./model.ts";
 import { AdamW, clipGradNorm, disposeGrads } from "./optim.ts";
 import { sample } from "./sample.ts";
+import { randomIds, TINY, tinyModel, values } from "./testing.ts";
 import { byteTokenizer, encodePrompt } from "./tokenizer.ts";
-import { randomIds, tinyModel, values, TINY } from "./testing.ts";
 
 beforeAll(async () => {
   await initBackend();
@@ -28,7 +28,8 @@ describe("GPT", () => {
     expect(std("transformer.h.0.mlp.c_proj.weight")).toBeCloseTo(0.02 / Math.sqrt(8), 3);
     expect(values(m.getParam("transformer.h.2.ln_1.weight")).every((x) => x === 1)).toBe(true);
     // same seed, same weights; other seed, other weights
-    const again = GPT.create(cfg, 1), other = GPT.create(cfg, 2);
+    const again = GPT.create(cfg, 1),
+      other = GPT.create(cfg, 2);
     expect(values(again.getParam("transformer.wte.weight"))).toEqual(values(m.getParam("transformer.wte.weight")));
     expect(values(other.getParam("transformer.wte.weight"))).not.toEqual(values(m.getParam("transformer.wte.weight")));
     [m, again, other].forEach((x) => x.dispose());
@@ -81,7 +82,10 @@ describe("GPT", () => {
 
   it("a few AdamW steps on a DPO-like objective raise the chosen completion's log-prob", () => {
     const m = tinyModel(12, TINY, 0.1);
-    const items: ScoreItem[] = [{ promptIds: [1, 2], completionIds: [3, 4, 5] }, { promptIds: [1, 2], completionIds: [6, 7, 8] }];
+    const items: ScoreItem[] = [
+      { promptIds: [1, 2], completionIds: [3, 4, 5] },
+      { promptIds: [1, 2], completionIds: [6, 7, 8] },
+    ];
     const opt = new AdamW({ lr: 1e-2, weightDecay: 0 });
     const before = scoreCompletions(m, items).sum;
     for (let i = 0; i < 10; i++) {
@@ -97,7 +101,10 @@ describe("GPT", () => {
   });
 
   it("clipGradNorm returns the pre-clip norm and scales to maxNorm", () => {
-    const g = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([4])]]);
+    const g = new Map<string, tf.Tensor>([
+      ["a", tf.tensor1d([3, 0])],
+      ["b", tf.tensor1d([4])],
+    ]);
     expect(clipGradNorm(g, 1)).toBeCloseTo(5, 5);
     expect(Array.from(values(g.get("a")!))).toEqual([expect.closeTo(0.6, 5), 0]);
     expect(values(g.get("b")!)[0]).toBeCloseTo(0.8, 5);
@@ -123,7 +130,14 @@ describe("backend independence", () => {
       const { grads } = logprobGrads(m, items, () => ({ loss: 0, dlogps: Float64Array.from([1, -0.5]) }));
       const g = new Map([...grads].map(([n, t]) => [n, values(t)]));
       disposeGrads(grads);
-      const tok = { ...byteTokenizer(), vocabSize: TINY.vocabSize, bos: 0, eos: 12, pad: 11, encode: (t: string) => Array.from(t, (ch) => ch.charCodeAt(0) % 10) };
+      const tok = {
+        ...byteTokenizer(),
+        vocabSize: TINY.vocabSize,
+        bos: 0,
+        eos: 12,
+        pad: 11,
+        encode: (t: string) => Array.from(t, (ch) => ch.charCodeAt(0) % 10),
+      };
       const [greedy] = await sample(m, tok, { promptIds: encodePrompt(tok, "abc"), n: 1, temperature: 0, maxNewTokens: 8, seed: 0 });
       m.dispose();
       return { s, g, greedy: greedy.ids };

@@ -35,18 +35,18 @@ export function paramShapes(c: GPTConfig): [string, number[]][] {
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
     out.push(
-      [p + "ln_1.weight", [C]],
-      [p + "ln_1.bias", [C]],
-      [p + "attn.c_attn.weight", [C, 3 * C]],
-      [p + "attn.c_attn.bias", [3 * C]],
-      [p + "attn.c_proj.weight", [C, C]],
-      [p + "attn.c_proj.bias", [C]],
-      [p + "ln_2.weight", [C]],
-      [p + "ln_2.bias", [C]],
-      [p + "mlp.c_fc.weight", [C, 4 * C]],
-      [p + "mlp.c_fc.bias", [4 * C]],
-      [p + "mlp.c_proj.weight", [4 * C, C]],
-      [p + "mlp.c_proj.bias", [C]],
+      [`${p}ln_1.weight`, [C]],
+      [`${p}ln_1.bias`, [C]],
+      [`${p}attn.c_attn.weight`, [C, 3 * C]],
+      [`${p}attn.c_attn.bias`, [3 * C]],
+      [`${p}attn.c_proj.weight`, [C, C]],
+      [`${p}attn.c_proj.bias`, [C]],
+      [`${p}ln_2.weight`, [C]],
+      [`${p}ln_2.bias`, [C]],
+      [`${p}mlp.c_fc.weight`, [C, 4 * C]],
+      [`${p}mlp.c_fc.bias`, [4 * C]],
+      [`${p}mlp.c_proj.weight`, [4 * C, C]],
+      [`${p}mlp.c_proj.bias`, [C]],
     );
   }
   out.push(["transformer.ln_f.weight", [C]], ["transformer.ln_f.bias", [C]]);

@@ -93,13 +93,15 @@ function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo {
     return (original!.kernelFunc as (x: KernelArgs) => tf.TensorInfo)(args);
   };
   if (!active || !gemm || a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return fallback();
-  const ra = a.shape.length, rb = b.shape.length;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
   const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== kb) return fallback(); // the original throws tfjs's own message
-  const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+  const outerA = a.shape.slice(0, -2),
+    outerB = b.shape.slice(0, -2);
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = tf.util.sizeFromShape(outer);
   if (batch === 0 || m === 0 || n === 0) return fallback();
@@ -115,9 +117,11 @@ function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo {
   const heap = be.wasm.HEAPU8;
   calls.native++;
   const rank = outer.length;
-  const sa = batchStrides(outerA, rank, m * k), sb = batchStrides(outerB, rank, k * n);
+  const sa = batchStrides(outerA, rank, m * k),
+    sb = batchStrides(outerB, rank, k * n);
   // common cases in one call: each operand is either the whole batch in order or one matrix
-  const sizeA = tf.util.sizeFromShape(outerA), sizeB = tf.util.sizeFromShape(outerB);
+  const sizeA = tf.util.sizeFromShape(outerA),
+    sizeB = tf.util.sizeFromShape(outerB);
   const uniform = (size: number) => size === 1 || size === batch;
   if (uniform(sizeA) && uniform(sizeB)) {
     gemm.batchMatMul(heap, aOff, bOff, cOff, batch, m, n, k, transposeA, transposeB, sizeA === 1 ? 0 : m * k, sizeB === 1 ? 0 : k * n);
@@ -126,7 +130,8 @@ function nativeBatchMatMul(args: KernelArgs): tf.TensorInfo {
   // general broadcasting (e.g. (2,1,…) with (1,3,…)): one call per output matrix
   const idx = new Array<number>(rank).fill(0);
   for (let i = 0; i < batch; i++) {
-    let ea = 0, eb = 0;
+    let ea = 0,
+      eb = 0;
     for (let d = 0; d < rank; d++) {
       ea += idx[d] * sa[d];
       eb += idx[d] * sb[d];
@@ -152,7 +157,7 @@ let status: NativeGemmStatus | null = null;
 export function enableNativeGemm(backend: string): NativeGemmStatus {
   if (status?.enabled) return status;
   const next = install(backend);
-  if (!status || status.reason !== next.reason) process.stderr.write(JSON.stringify({ event: "native_gemm", ...next }) + "\n");
+  if (!status || status.reason !== next.reason) process.stderr.write(`${JSON.stringify({ event: "native_gemm", ...next })}\n`);
   status = next;
   return status;
 }

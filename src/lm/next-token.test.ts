@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { nextTokenLogprobs, scoreCompletions } from "./forward.ts";
 import { TINY, tinyModel } from "./testing.ts";

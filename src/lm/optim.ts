@@ -65,8 +65,8 @@ export class AdamW {
   step(model: CausalLM, grads: Map<string, tf.Tensor>, lr: number = this.lr): void {
     if (model.arch === "llama") return this.stepHost(model, grads, lr);
     this.t++;
-    const bc1 = 1 - Math.pow(this.beta1, this.t);
-    const bc2 = 1 - Math.pow(this.beta2, this.t);
+    const bc1 = 1 - this.beta1 ** this.t;
+    const bc2 = 1 - this.beta2 ** this.t;
     const updated = new Map<string, tf.Tensor>();
     for (const [name, g] of grads) {
       const p = model.getParam(name);
@@ -96,14 +96,17 @@ export class AdamW {
    */
   private stepHost(model: CausalLM, grads: Map<string, tf.Tensor>, lr: number): void {
     this.t++;
-    const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
-    const bc1 = 1 - Math.pow(b1, this.t);
-    const bc2 = 1 - Math.pow(b2, this.t);
+    const b1 = this.beta1,
+      b2 = this.beta2,
+      eps = this.eps;
+    const bc1 = 1 - b1 ** this.t;
+    const bc2 = 1 - b2 ** this.t;
     for (const [name, gt] of grads) {
       const pt = model.getParam(name);
       const g = gt.dataSync() as Float32Array;
       const p = Float32Array.from(pt.dataSync() as Float32Array);
-      let m = this.hostM.get(name), v = this.hostV.get(name);
+      let m = this.hostM.get(name),
+        v = this.hostV.get(name);
       if (!m || !v) {
         m = new Float32Array(p.length);
         v = new Float32Array(p.length);

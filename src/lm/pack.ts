@@ -33,10 +33,12 @@ export function pack(model: { config: { vocabSize: number; nPositions: number } 
   items.forEach((it, i) => {
     if (it.promptIds.length < 1) throw new Error(`item ${i}: promptIds is empty (it must start with BOS; use encodePrompt)`);
     for (const id of [...it.promptIds, ...it.completionIds]) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`item ${i}: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+        throw new Error(`item ${i}: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
     }
     const inputLen = it.promptIds.length + it.completionIds.length - 1;
-    if (inputLen > nPositions) throw new Error(`item ${i}: prompt+completion is ${inputLen + 1} tokens; the model's context is ${nPositions} (+1 predicted)`);
+    if (inputLen > nPositions)
+      throw new Error(`item ${i}: prompt+completion is ${inputLen + 1} tokens; the model's context is ${nPositions} (+1 predicted)`);
   });
   // group items by identical prompt, in order of first appearance. Sharing pays when the
   // prompt is long; a group's row never grows beyond the model context (attention is

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { logprobGrads, type ScoreItem } from "./forward.ts";
 import { makeRng } from "./model.ts";
 import { AdamW, disposeGrads } from "./optim.ts";
-import { GradWorkerPool, assignShards } from "./parallel.ts";
-import { randomIds, tinyModel, values, TINY } from "./testing.ts";
+import { assignShards, GradWorkerPool } from "./parallel.ts";
+import { randomIds, TINY, tinyModel, values } from "./testing.ts";
 
 let pool: GradWorkerPool;
 beforeAll(async () => {
@@ -33,7 +33,10 @@ describe("GradWorkerPool", () => {
   it("gives the same loss, log-probs and gradients as the single-thread pass, across parameter updates", async () => {
     const model = tinyModel(31);
     const rand = makeRng(5);
-    const items: ScoreItem[] = Array.from({ length: 5 }, () => ({ promptIds: randomIds(1 + Math.floor(rand() * 4), TINY.vocabSize, rand), completionIds: randomIds(2 + Math.floor(rand() * 6), TINY.vocabSize, rand) }));
+    const items: ScoreItem[] = Array.from({ length: 5 }, () => ({
+      promptIds: randomIds(1 + Math.floor(rand() * 4), TINY.vocabSize, rand),
+      completionIds: randomIds(2 + Math.floor(rand() * 6), TINY.vocabSize, rand),
+    }));
     // a loss that couples items across shards: a softmax over all summed log-probs
     const lossFn = (lp: Float64Array) => {
       const mx = Math.max(...lp);
@@ -48,7 +51,8 @@ describe("GradWorkerPool", () => {
       expect(b.loss).toBeCloseTo(a.loss, 5);
       Array.from(a.logps).forEach((x, i) => expect(b.logps[i]).toBeCloseTo(x, 4));
       for (const [n, g] of a.grads) {
-        const ga = values(g), gb = values(b.grads.get(n)!);
+        const ga = values(g),
+          gb = values(b.grads.get(n)!);
         for (let i = 0; i < ga.length; i++) expect(Math.abs(ga[i] - gb[i]), n).toBeLessThan(1e-5);
       }
       opt.step(model, a.grads); // the workers must pick up the new weights next round
@@ -61,7 +65,11 @@ describe("GradWorkerPool", () => {
 
   it("reports a worker-side error clearly and stays usable", async () => {
     const model = tinyModel(32);
-    const bad: ScoreItem[] = [{ promptIds: [1], completionIds: [2] }, { promptIds: [1], completionIds: [2] }, { promptIds: [], completionIds: [3] }];
+    const bad: ScoreItem[] = [
+      { promptIds: [1], completionIds: [2] },
+      { promptIds: [1], completionIds: [2] },
+      { promptIds: [], completionIds: [3] },
+    ];
     await expect(pool.logprobGrads(model, bad, () => ({ loss: 0, dlogps: new Float64Array(3) }))).rejects.toThrow(/promptIds is empty/);
     const before = tf.memory().numTensors;
     const ok = await pool.logprobGrads(model, bad.slice(0, 2), (lp) => ({ loss: 0, dlogps: new Float64Array(lp.length).fill(1) }));
@@ -82,13 +90,17 @@ describe("GradWorkerPool", () => {
     await writeTinyHF(dir, tinyHFConfig("qwen3"), { seed: 8 });
     const { model } = await loadCheckpoint(dir);
     const rand = makeRng(6);
-    const items: ScoreItem[] = Array.from({ length: 4 }, () => ({ promptIds: randomIds(2, 259, rand), completionIds: randomIds(4, 259, rand) }));
+    const items: ScoreItem[] = Array.from({ length: 4 }, () => ({
+      promptIds: randomIds(2, 259, rand),
+      completionIds: randomIds(4, 259, rand),
+    }));
     const lossFn = (lp: Float64Array) => ({ loss: lp.reduce((a, x) => a + x, 0), dlogps: new Float64Array(lp.length).fill(1) });
     const single = logprobGrads(model, items, lossFn);
     const par = await pool.logprobGrads(model, items, lossFn);
     Array.from(single.logps).forEach((x, i) => expect(par.logps[i]).toBeCloseTo(x, 5));
     for (const [n, g] of single.grads) {
-      const a = values(g), b = values(par.grads.get(n)!);
+      const a = values(g),
+        b = values(par.grads.get(n)!);
       let worst = 0;
       for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
       expect(worst, n).toBeLessThan(1e-4);

@@ -4,9 +4,9 @@
 // On wasm, one Node thread uses one core, so this is how training uses a multi-core machine.
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendName } from "./backend.ts";
-import { forwardWithGrad, type LossFn, type ScoreItem } from "./forward.ts";
+import type { BackendName } from "./backend.ts";
 import type { CausalLM } from "./causal.ts";
+import { forwardWithGrad, type LossFn, type ScoreItem } from "./forward.ts";
 import type { WorkerReply, WorkerRequest } from "./grad-worker.ts";
 
 interface Slot {
@@ -49,7 +49,8 @@ export class GradWorkerPool {
 
   /** Starts `workers` extra threads (total shards = workers + 1, the main thread included). */
   static async create(opts: { workers: number; backend?: BackendName }): Promise<GradWorkerPool> {
-    if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error(`GradWorkerPool: workers must be a non-negative integer, got ${opts.workers}`);
+    if (!Number.isInteger(opts.workers) || opts.workers < 0)
+      throw new Error(`GradWorkerPool: workers must be a non-negative integer, got ${opts.workers}`);
     const backend = opts.backend ?? ((tf.getBackend() as BackendName) || "wasm");
     const slots: Slot[] = [];
     for (let i = 0; i < opts.workers; i++) {
@@ -86,7 +87,11 @@ export class GradWorkerPool {
   }
 
   /** Same contract and result as logprobGrads, computed across the pool. */
-  async logprobGrads(model: CausalLM, items: ScoreItem[], lossFn: LossFn): Promise<{ loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> }> {
+  async logprobGrads(
+    model: CausalLM,
+    items: ScoreItem[],
+    lossFn: LossFn,
+  ): Promise<{ loss: number; logps: Float64Array; grads: Map<string, tf.Tensor> }> {
     const n = items.length;
     const k = Math.min(this.shards, n);
     if (n === 0) throw new Error("no items to score");
@@ -95,7 +100,9 @@ export class GradWorkerPool {
     const used = this.slots.slice(0, parts.length - 1);
     const fwd = used.map((slot, i) => {
       const fresh = !slot.synced || slot.synced.model !== model || slot.synced.version !== model.version;
-      const params = fresh ? model.paramNames().map((p) => [p, Float32Array.from(model.getParam(p).dataSync() as Float32Array)] as [string, Float32Array]) : undefined;
+      const params = fresh
+        ? model.paramNames().map((p) => [p, Float32Array.from(model.getParam(p).dataSync() as Float32Array)] as [string, Float32Array])
+        : undefined;
       slot.synced = { model, version: model.version };
       return this.call(slot, { type: "forward", config: model.config, params, items: shard(i + 1) });
     });
@@ -130,7 +137,8 @@ export class GradWorkerPool {
     let res: { loss: number; dlogps: Float64Array };
     try {
       res = lossFn(logps, lengths);
-      if (!(res.dlogps instanceof Float64Array) || res.dlogps.length !== n) throw new Error(`lossFn must return dlogps as a Float64Array of length ${n}`);
+      if (!(res.dlogps instanceof Float64Array) || res.dlogps.length !== n)
+        throw new Error(`lossFn must return dlogps as a Float64Array of length ${n}`);
     } catch (e) {
       local.dispose();
       await Promise.allSettled(used.map((s) => this.call(s, { type: "discard" })));
@@ -144,7 +152,10 @@ export class GradWorkerPool {
       if (r.type !== "grads") throw new Error(`grad worker: unexpected reply ${r.type}`);
       for (const [name, arr] of r.grads) {
         const g = grads.get(name)!;
-        grads.set(name, tf.tidy(() => tf.add(g, tf.tensor(arr, g.shape))));
+        grads.set(
+          name,
+          tf.tidy(() => tf.add(g, tf.tensor(arr, g.shape))),
+        );
         g.dispose();
       }
     }

@@ -1,11 +1,11 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { scoreCompletions } from "./forward.ts";
+import { type GPTConfig, makeRng } from "./model.ts";
 import { attentionKernel, pickToken, sample } from "./sample.ts";
-import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
-import { makeRng, type GPTConfig } from "./model.ts";
 import { tinyModel } from "./testing.ts";
+import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
 
 // Byte-vocabulary tiny model so the real tokenizer (BOS/EOS ids, decoding) is exercised.
 const CFG: GPTConfig = { vocabSize: 260, nPositions: 48, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
@@ -22,7 +22,10 @@ describe("sample", () => {
     const promptIds = encodePrompt(tok, "Call me");
     const res = await sample(model, tok, { promptIds, n: 3, temperature: 1, maxNewTokens: 30, seed: 42 });
     expect(res).toHaveLength(3);
-    const scored = scoreCompletions(model, res.map((r) => ({ promptIds, completionIds: r.ids })));
+    const scored = scoreCompletions(
+      model,
+      res.map((r) => ({ promptIds, completionIds: r.ids })),
+    );
     res.forEach((r, i) => {
       expect(r.ids.length).toBeGreaterThan(0);
       expect(r.stepLogprobs).toHaveLength(r.ids.length);
@@ -38,7 +41,10 @@ describe("sample", () => {
       const model = tinyModel(11, cfg, 0.15);
       const promptIds = encodePrompt(tok, "Long enough to attend over");
       const res = await sample(model, tok, { promptIds, n: 2, temperature: 1, maxNewTokens: 16, seed: 4 });
-      const scored = scoreCompletions(model, res.map((r) => ({ promptIds, completionIds: r.ids })));
+      const scored = scoreCompletions(
+        model,
+        res.map((r) => ({ promptIds, completionIds: r.ids })),
+      );
       res.forEach((r, i) => r.stepLogprobs.forEach((lp, j) => expect(Math.abs(lp - scored.perToken[i][j])).toBeLessThan(1e-4)));
       model.dispose();
     }
@@ -98,7 +104,12 @@ describe("sample", () => {
     const ac = new AbortController();
     const seen: [number, number][] = [];
     const res = await sample(model, tok, {
-      promptIds: encodePrompt(tok, "x"), n: 2, temperature: 1, maxNewTokens: 40, seed: 5, signal: ac.signal,
+      promptIds: encodePrompt(tok, "x"),
+      n: 2,
+      temperature: 1,
+      maxNewTokens: 40,
+      seed: 5,
+      signal: ac.signal,
       onToken: (i, id) => {
         seen.push([i, id]);
         if (seen.length === 6) ac.abort();
@@ -147,9 +158,17 @@ describe("memory", () => {
     const opt = new AdamW({ lr: 1e-3 });
     const promptIds = encodePrompt(tok, "hi");
     const train = () => {
-      const { grads } = logprobGrads(model, [{ promptIds, completionIds: [104, 105, 257] }, { promptIds, completionIds: [33] }], (lp) => ({
-        loss: -lp[0] + lp[1], dlogps: Float64Array.from([-1, 1]),
-      }));
+      const { grads } = logprobGrads(
+        model,
+        [
+          { promptIds, completionIds: [104, 105, 257] },
+          { promptIds, completionIds: [33] },
+        ],
+        (lp) => ({
+          loss: -lp[0] + lp[1],
+          dlogps: Float64Array.from([-1, 1]),
+        }),
+      );
       clipGradNorm(grads, 0.5);
       opt.step(model, grads);
       disposeGrads(grads);

@@ -1,6 +1,6 @@
 // Helpers shared by this folder's tests (tiny models with non-trivial weights).
-import * as tf from "@tensorflow/tfjs-core";
-import { GPT, makeRng, type GPTConfig } from "./model.ts";
+import type * as tf from "@tensorflow/tfjs-core";
+import { GPT, type GPTConfig, makeRng } from "./model.ts";
 
 export const TINY: GPTConfig = { vocabSize: 13, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
 

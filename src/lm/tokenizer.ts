@@ -1,5 +1,5 @@
 // Tokenizers: raw UTF-8 bytes for the house model, GPT-2 BPE for imported GPT-2 checkpoints.
-import { encode as bpeEncode, decode as bpeDecode } from "gpt-tokenizer/encoding/r50k_base";
+import { decode as bpeDecode, encode as bpeEncode } from "gpt-tokenizer/encoding/r50k_base";
 
 export interface Tokenizer {
   /** "hf": a Hugging Face tokenizer.json read from the model directory (hf-tokenizer.ts). */

@@ -1,9 +1,10 @@
 // Checks a model directory before anything depends on it (the import flow, HOUSE_MODEL_DIR):
 // the same checks loadCheckpoint makes, then one forward pass, so a directory that validates
 // can be served, scored and trained.
-import path from "node:path";
+
 import { readFile } from "node:fs/promises";
-import { loadCheckpoint, type LoadOptions } from "./checkpoint.ts";
+import path from "node:path";
+import { type LoadOptions, loadCheckpoint } from "./checkpoint.ts";
 import { scoreCompletions } from "./forward.ts";
 import { encodePrompt } from "./tokenizer.ts";
 
@@ -35,9 +36,11 @@ export async function validateModelDir(dir: string, opts: LoadOptions = {}): Pro
   const { model, tokenizer, sha256 } = await loadCheckpoint(dir, opts);
   try {
     const promptIds = encodePrompt(tokenizer, "Hello");
-    if (promptIds.length >= model.config.nPositions) throw new Error(`${dir}: a one-word prompt already fills the model's context of ${model.config.nPositions}`);
+    if (promptIds.length >= model.config.nPositions)
+      throw new Error(`${dir}: a one-word prompt already fills the model's context of ${model.config.nPositions}`);
     const { sum } = scoreCompletions(model, [{ promptIds, completionIds: [tokenizer.eos] }]);
-    if (!Number.isFinite(sum[0])) throw new Error(`${dir}: the test forward pass gave a non-finite log-prob (${sum[0]}): the weights are corrupt or overflow float32`);
+    if (!Number.isFinite(sum[0]))
+      throw new Error(`${dir}: the test forward pass gave a non-finite log-prob (${sum[0]}): the weights are corrupt or overflow float32`);
     const raw = JSON.parse(await readFile(path.join(dir, "config.json"), "utf8")) as { model_type?: string };
     return {
       modelType: raw.model_type ?? "gpt2",

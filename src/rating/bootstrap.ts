@@ -2,8 +2,8 @@
 // each round draws as many battles as there are, with replacement, and refits. Resampling
 // battles uniformly is a multinomial draw over the deduplicated cells, so a round costs one
 // pass over the cells plus a Newton refit warm-started from the full-data fit.
-import { fitTheta, thetaToRatings, type BradleyTerryOptions } from "./bradley-terry.ts";
-import { dedupBattles, isBattleCells, type BattleCells } from "./cells.ts";
+import { type BradleyTerryOptions, fitTheta, thetaToRatings } from "./bradley-terry.ts";
+import { type BattleCells, dedupBattles, isBattleCells } from "./cells.ts";
 import { createRng, multinomialSampler } from "./random.ts";
 import type { BattleRecord } from "./types.ts";
 
@@ -53,7 +53,8 @@ export function bootstrap(input: readonly BattleRecord[] | BattleCells, opts: Bo
     }
   }
 
-  const lo = new Float64Array(m), hi = new Float64Array(m);
+  const lo = new Float64Array(m),
+    hi = new Float64Array(m);
   const column = new Float64Array(rounds);
   for (let i = 0; i < m; i++) {
     for (let r = 0; r < rounds; r++) column[r] = samples[r * m + i];

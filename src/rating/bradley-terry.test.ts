@@ -32,7 +32,8 @@ describe("fitBradleyTerry", () => {
     const fit = fitBradleyTerry(battles);
     // At the MLE each model's expected score equals its actual score.
     for (const m of ["x", "y", "z"]) {
-      let actual = 0, expected = 0;
+      let actual = 0,
+        expected = 0;
       for (const b of battles) {
         if (b.modelA !== m && b.modelB !== m) continue;
         const other = b.modelA === m ? b.modelB : b.modelA;
@@ -47,7 +48,12 @@ describe("fitBradleyTerry", () => {
     const battles = synthetic({ p: 1150, q: 1050, r: 1000, s: 980, t: 850 }, 4000, 9, 0.15);
     const base = fitBradleyTerry(battles).ratings;
     const rename = (m: string) => `model-${m.toUpperCase()}`;
-    const swap: Record<string, BattleRecord["winner"]> = { model_a: "model_b", model_b: "model_a", tie: "tie", "tie (bothbad)": "tie (bothbad)" };
+    const swap: Record<string, BattleRecord["winner"]> = {
+      model_a: "model_b",
+      model_b: "model_a",
+      tie: "tie",
+      "tie (bothbad)": "tie (bothbad)",
+    };
     const relabeled = shuffled(battles, 1).map((b) => ({ modelA: rename(b.modelB), modelB: rename(b.modelA), winner: swap[b.winner] }));
     const other = fitBradleyTerry([...relabeled, ...relabeled]).ratings;
     for (const m of Object.keys(base)) expect(other[rename(m)]).toBeCloseTo(base[m], 6);
@@ -84,7 +90,12 @@ describe("fitBradleyTerry", () => {
   });
 
   it("fits disconnected groups without failing, each group's internal differences intact", () => {
-    const battles = [...repeat(9, "a", "b", "model_a"), ...repeat(3, "b", "a", "model_a"), ...repeat(4, "c", "d", "model_a"), ...repeat(4, "d", "c", "model_a")];
+    const battles = [
+      ...repeat(9, "a", "b", "model_a"),
+      ...repeat(3, "b", "a", "model_a"),
+      ...repeat(4, "c", "d", "model_a"),
+      ...repeat(4, "d", "c", "model_a"),
+    ];
     const fit = fitBradleyTerry(battles);
     expect(fit.converged).toBe(true);
     expect(fit.ratings.a - fit.ratings.b).toBeCloseTo(400 * Math.log10(3), 4);
@@ -95,7 +106,10 @@ describe("fitBradleyTerry", () => {
     const names = Array.from({ length: 1100 }, (_, k) => `m${String(k).padStart(4, "0")}`);
     const battles: BattleRecord[] = [];
     for (let k = 0; k + 1 < names.length; k++) {
-      battles.push({ modelA: names[k + 1], modelB: names[k], winner: "model_b" }, { modelA: names[k], modelB: names[k + 1], winner: "tie" });
+      battles.push(
+        { modelA: names[k + 1], modelB: names[k], winner: "model_b" },
+        { modelA: names[k], modelB: names[k + 1], winner: "tie" },
+      );
     }
     const cells = dedupBattles(battles);
     expect(cells.models).toEqual(names);

@@ -3,8 +3,8 @@
 // R = 400·θ + 1000 with Σθ = 0. FastChat fits it with L-BFGS; the problem has one parameter
 // per model and a dense Hessian we can afford, so Newton's method converges in a handful of
 // steps (quadratically) and a warm-started bootstrap refit usually needs two or three.
-import { dedupBattles, isBattleCells, type BattleCells } from "./cells.ts";
-import { applyAnchor, INITIAL_RATING, RATING_BASE, RATING_SCALE, type Anchor, type BattleRecord } from "./types.ts";
+import { type BattleCells, dedupBattles, isBattleCells } from "./cells.ts";
+import { type Anchor, applyAnchor, type BattleRecord, INITIAL_RATING, RATING_BASE, RATING_SCALE } from "./types.ts";
 
 export interface BradleyTerryOptions {
   anchor?: Anchor;
@@ -83,7 +83,9 @@ export function fitTheta(
   const s = new Float64Array(p);
   let total = 0;
   for (let q = 0; q < p; q++) {
-    const w = counts[3 * q], l = counts[3 * q + 1], t = counts[3 * q + 2];
+    const w = counts[3 * q],
+      l = counts[3 * q + 1],
+      t = counts[3 * q + 2];
     n[q] = w + l + t;
     s[q] = w + 0.5 * t;
     total += n[q];
@@ -116,7 +118,8 @@ export function fitTheta(
     hess.fill(0);
     for (let q = 0; q < p; q++) {
       if (n[q] === 0) continue;
-      const i = cells.pairI[q], j = cells.pairJ[q];
+      const i = cells.pairI[q],
+        j = cells.pairJ[q];
       const z = LN_BASE * (theta[i] - theta[j]);
       const prob = 1 / (1 + Math.exp(-z));
       const g = LN_BASE * (n[q] * prob - s[q]) * inv;
@@ -196,8 +199,11 @@ function everyComponentStronglyConnected(cells: BattleCells, counts: Float64Arra
     into[to].push(from);
   };
   for (let q = 0; q < cells.pairI.length; q++) {
-    const i = cells.pairI[q], j = cells.pairJ[q];
-    const w = counts[3 * q], l = counts[3 * q + 1], t = counts[3 * q + 2];
+    const i = cells.pairI[q],
+      j = cells.pairJ[q];
+    const w = counts[3 * q],
+      l = counts[3 * q + 1],
+      t = counts[3 * q + 2];
     if (w + t > 0) link(i, j);
     if (l + t > 0) link(j, i);
   }
@@ -212,7 +218,8 @@ function everyComponentStronglyConnected(cells: BattleCells, counts: Float64Arra
   };
   for (let s = 0; s < m; s++) {
     if (seenUndirected[s] || out[s].length + into[s].length === 0) continue;
-    const fwd = new Uint8Array(m), bwd = new Uint8Array(m);
+    const fwd = new Uint8Array(m),
+      bwd = new Uint8Array(m);
     reach(s, out, fwd);
     reach(s, into, bwd);
     const comp = new Uint8Array(m);
@@ -246,7 +253,8 @@ function choleskySolve(a: Float64Array, b: Float64Array, m: number, ridge: numbe
   for (let i = 0; i < m; i++) {
     for (let j = 0; j <= i; j++) {
       let sum = a[i * m + j] + (i === j ? ridge : 0);
-      const ri = i * m, rj = j * m;
+      const ri = i * m,
+        rj = j * m;
       for (let k = 0; k < j; k++) sum -= l[ri + k] * l[rj + k];
       if (i === j) {
         if (!(sum > 0)) return false;

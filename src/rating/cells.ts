@@ -61,7 +61,8 @@ export function dedupBattles(battles: readonly BattleRecord[]): BattleCells {
   // Sorted-name order, restricted to models with at least one rated battle.
   const rated = new Uint8Array(names.length);
   for (let r = 0; r < n; r++) {
-    const a = codes[2 * r], c = codes[2 * r + 1];
+    const a = codes[2 * r],
+      c = codes[2 * r + 1];
     if (a !== c) rated[a] = rated[c] = 1;
   }
   const models = names.filter((_, i) => rated[i]).sort(compareNames);
@@ -73,7 +74,8 @@ export function dedupBattles(battles: readonly BattleRecord[]): BattleCells {
   const dense = m <= DENSE_MODEL_LIMIT ? new Float64Array(m * m * 3) : undefined;
   const sparse = dense ? undefined : new Map<number, number>();
   for (let r = 0; r < n; r++) {
-    let i = rank[codes[2 * r]], j = rank[codes[2 * r + 1]];
+    let i = rank[codes[2 * r]],
+      j = rank[codes[2 * r + 1]];
     if (i === j) continue;
     let o = outs[r];
     if (i > j) {

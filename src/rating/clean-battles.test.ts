@@ -26,9 +26,15 @@ describe("parseCleanBattles", () => {
   it("names the line and the problem for malformed input", () => {
     const good = JSON.stringify(rows[0]);
     expect(() => parseCleanBattles(`${good}\n{oops\n`)).toThrow(/^line 2: not valid JSON/);
-    expect(() => parseCleanBattles(`${good}\n\n${JSON.stringify({ model_a: "a", model_b: "b", winner: "draw" })}`)).toThrow(/line 3: "winner" must be one of .* got "draw"/);
-    expect(() => parseCleanBattles(JSON.stringify({ model_a: "a", winner: "tie" }))).toThrow(/line 1: "model_b" must be a non-empty string/);
-    expect(() => parseCleanBattles(JSON.stringify([rows[0], { model_a: "a", model_b: "b", winner: "tie", tstamp: "noon" }]))).toThrow(/array element 1: "tstamp" must be a number/);
+    expect(() => parseCleanBattles(`${good}\n\n${JSON.stringify({ model_a: "a", model_b: "b", winner: "draw" })}`)).toThrow(
+      /line 3: "winner" must be one of .* got "draw"/,
+    );
+    expect(() => parseCleanBattles(JSON.stringify({ model_a: "a", winner: "tie" }))).toThrow(
+      /line 1: "model_b" must be a non-empty string/,
+    );
+    expect(() => parseCleanBattles(JSON.stringify([rows[0], { model_a: "a", model_b: "b", winner: "tie", tstamp: "noon" }]))).toThrow(
+      /array element 1: "tstamp" must be a number/,
+    );
     expect(() => parseCleanBattles("[1, 2")).toThrow(/not a valid JSON array/);
     expect(() => parseCleanBattles("42")).toThrow(/line 1: expected a JSON object/);
   });

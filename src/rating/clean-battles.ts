@@ -1,5 +1,5 @@
 // FastChat's clean_battle format (the LMSYS Chatbot Arena data dumps), in and out.
-import { OUTCOMES, type BattleRecord, type Outcome } from "./types.ts";
+import { type BattleRecord, OUTCOMES, type Outcome } from "./types.ts";
 
 /**
  * Reads a JSON array of battles or JSON lines (one battle per line; blank lines ignored).
@@ -44,14 +44,18 @@ export function parseCleanBattles(text: string): BattleRecord[] {
 }
 
 function pushRow(out: BattleRecord[], row: unknown, where: string): void {
-  if (typeof row !== "object" || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object with model_a, model_b and winner`);
+  if (typeof row !== "object" || row === null || Array.isArray(row))
+    throw new Error(`${where}: expected a JSON object with model_a, model_b and winner`);
   const r = row as Record<string, unknown>;
   if (r.anony === false) return;
   for (const field of ["model_a", "model_b"] as const) {
-    if (typeof r[field] !== "string" || r[field] === "") throw new Error(`${where}: "${field}" must be a non-empty string, got ${JSON.stringify(r[field])}`);
+    if (typeof r[field] !== "string" || r[field] === "")
+      throw new Error(`${where}: "${field}" must be a non-empty string, got ${JSON.stringify(r[field])}`);
   }
   if (!OUTCOMES.includes(r.winner as Outcome)) {
-    throw new Error(`${where}: "winner" must be one of ${OUTCOMES.map((o) => JSON.stringify(o)).join(", ")}, got ${JSON.stringify(r.winner)}`);
+    throw new Error(
+      `${where}: "winner" must be one of ${OUTCOMES.map((o) => JSON.stringify(o)).join(", ")}, got ${JSON.stringify(r.winner)}`,
+    );
   }
   if (r.tstamp !== undefined && r.tstamp !== null && (typeof r.tstamp !== "number" || !Number.isFinite(r.tstamp))) {
     throw new Error(`${where}: "tstamp" must be a number (seconds since the epoch), got ${JSON.stringify(r.tstamp)}`);
@@ -63,7 +67,17 @@ function pushRow(out: BattleRecord[], row: unknown, where: string): void {
 
 /** JSON lines in clean_battle format, for exporting the arena's battles. */
 export function toCleanBattleLines(battles: readonly BattleRecord[]): string {
-  return battles
-    .map((b) => JSON.stringify({ model_a: b.modelA, model_b: b.modelB, winner: b.winner, ...(b.tstamp !== undefined ? { tstamp: b.tstamp } : {}), anony: true }))
-    .join("\n") + (battles.length ? "\n" : "");
+  return (
+    battles
+      .map((b) =>
+        JSON.stringify({
+          model_a: b.modelA,
+          model_b: b.modelB,
+          winner: b.winner,
+          ...(b.tstamp !== undefined ? { tstamp: b.tstamp } : {}),
+          anony: true,
+        }),
+      )
+      .join("\n") + (battles.length ? "\n" : "")
+  );
 }

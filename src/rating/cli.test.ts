@@ -12,10 +12,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const battles = [...synthetic({ alpha: 1150, beta: 1000, gamma: 900 }, 1500, 12, 0.1), ...repeat(3, "beta", "beta", "model_a")];
 const file = path.join(dir, "battles.jsonl");
-writeFileSync(file, toCleanBattleLines(battles) + JSON.stringify({ model_a: "alpha", model_b: "gamma", winner: "model_b", anony: false }) + "\n");
+writeFileSync(
+  file,
+  `${toCleanBattleLines(battles) + JSON.stringify({ model_a: "alpha", model_b: "gamma", winner: "model_b", anony: false })}\n`,
+);
 
 async function cli(...argv: string[]) {
-  let out = "", err = "";
+  let out = "",
+    err = "";
   const code = await run(argv, { out: (t) => (out += t), err: (t) => (err += t) });
   return { code, out, err };
 }

@@ -124,10 +124,14 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     return 2;
   }
   if (!board.converged) {
-    io.err("ratings: warning: the Bradley–Terry maximum does not exist (some model or group never lost or never won); its ratings are unbounded\n");
+    io.err(
+      "ratings: warning: the Bradley–Terry maximum does not exist (some model or group never lost or never won); its ratings are unbounded\n",
+    );
   }
   if (args.json) {
-    const out = Object.fromEntries(board.rows.map((r) => [r.model, { elo: r.elo, bt: r.rating, ci: r.ci, rank: r.rank, battles: r.battles }]));
+    const out = Object.fromEntries(
+      board.rows.map((r) => [r.model, { elo: r.elo, bt: r.rating, ci: r.ci, rank: r.rank, battles: r.battles }]),
+    );
     io.out(`${JSON.stringify(out)}\n`);
     return 0;
   }

@@ -41,16 +41,16 @@ describe("onlineElo", () => {
 
   it("treats both-bad like a tie and skips self-battles", () => {
     const tie = onlineElo([...repeat(3, "a", "b", "model_a"), { modelA: "a", modelB: "b", winner: "tie" }]);
-    const bothBad = onlineElo([...repeat(3, "a", "b", "model_a"), { modelA: "a", modelB: "b", winner: "tie (bothbad)" }, ...repeat(4, "a", "a", "model_a")]);
+    const bothBad = onlineElo([
+      ...repeat(3, "a", "b", "model_a"),
+      { modelA: "a", modelB: "b", winner: "tie (bothbad)" },
+      ...repeat(4, "a", "a", "model_a"),
+    ]);
     expect(bothBad).toEqual(tie);
   });
 
   it("conserves the total rating (each update is zero-sum)", () => {
-    const r = onlineElo([
-      ...repeat(5, "a", "b", "model_a"),
-      ...repeat(2, "c", "a", "model_a"),
-      ...repeat(3, "b", "c", "tie"),
-    ]);
+    const r = onlineElo([...repeat(5, "a", "b", "model_a"), ...repeat(2, "c", "a", "model_a"), ...repeat(3, "b", "c", "tie")]);
     expect(r.a + r.b + r.c).toBeCloseTo(3000, 9);
   });
 });

@@ -1,5 +1,5 @@
 // FastChat's online Elo (`compute_elo`): one pass over the battles in time order.
-import { ELO_K, INITIAL_RATING, RATING_BASE, RATING_SCALE, type BattleRecord } from "./types.ts";
+import { type BattleRecord, ELO_K, INITIAL_RATING, RATING_BASE, RATING_SCALE } from "./types.ts";
 
 const LN_BASE = Math.log(RATING_BASE);
 
@@ -30,8 +30,10 @@ export function onlineElo(battles: readonly BattleRecord[], opts: EloOptions = {
   for (const r of chronological(battles)) {
     const b = battles[r];
     if (b.modelA === b.modelB) continue;
-    const a = id(b.modelA), c = id(b.modelB);
-    const ra = ratings[a], rb = ratings[c];
+    const a = id(b.modelA),
+      c = id(b.modelB);
+    const ra = ratings[a],
+      rb = ratings[c];
     // BASE ** x as exp(x·ln BASE): same value to rounding, several times faster in V8.
     const ea = 1 / (1 + Math.exp(((rb - ra) / RATING_SCALE) * LN_BASE));
     const eb = 1 / (1 + Math.exp(((ra - rb) / RATING_SCALE) * LN_BASE));

@@ -1,10 +1,10 @@
 // Ratings over time, for the leaderboard's "rating of each version over time" chart: online
 // Elo and the Bradley–Terry fit on all battles so far, at evenly spaced points of the
 // chronological battle stream. One pass to count, one small warm-started fit per point.
-import { fitTheta, type BradleyTerryOptions } from "./bradley-terry.ts";
+import { type BradleyTerryOptions, fitTheta } from "./bradley-terry.ts";
 import { dedupBattles } from "./cells.ts";
 import { chronological } from "./elo.ts";
-import { ELO_K, INITIAL_RATING, RATING_BASE, RATING_SCALE, type BattleRecord } from "./types.ts";
+import { type BattleRecord, ELO_K, INITIAL_RATING, RATING_BASE, RATING_SCALE } from "./types.ts";
 
 export interface RatingHistoryOptions extends BradleyTerryOptions {
   /** Number of snapshots (default 20); the last one is always after the final battle. */
@@ -54,7 +54,8 @@ export function ratingHistory(battles: readonly BattleRecord[], opts: RatingHist
   for (let k = 0; k < snapshots; k++) {
     for (; next < cut[k]; next++) {
       const b = battles[rated[next]];
-      const a = index.get(b.modelA)!, c = index.get(b.modelB)!;
+      const a = index.get(b.modelA)!,
+        c = index.get(b.modelB)!;
       seen[a] = seen[c] = 1;
       const score = b.winner === "model_a" ? 1 : b.winner === "model_b" ? 0 : 0.5;
       const update = ELO_K * (score - 1 / (1 + Math.exp(((elo[c] - elo[a]) / RATING_SCALE) * LN_BASE)));
@@ -78,7 +79,8 @@ export function ratingHistory(battles: readonly BattleRecord[], opts: RatingHist
 
 function snapshotRatings(models: string[], theta: Float64Array, seen: Uint8Array, opts: RatingHistoryOptions): Float64Array {
   // Models that have not played yet sit in the fit with no data; leave them out of the centring.
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (let i = 0; i < theta.length; i++) if (seen[i]) (sum += theta[i]), n++;
   const shift = n ? sum / n : 0;
   const r = new Float64Array(theta.length);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitBradleyTerry, leaderboard, onlineElo, pairwiseMatrices, dedupBattles } from "./index.ts";
+import { dedupBattles, fitBradleyTerry, leaderboard, onlineElo, pairwiseMatrices } from "./index.ts";
 import { repeat, synthetic } from "./test-helpers.ts";
 
 describe("pairwiseMatrices", () => {
@@ -25,10 +25,7 @@ describe("pairwiseMatrices", () => {
 });
 
 describe("leaderboard", () => {
-  const battles = [
-    ...synthetic({ strong: 1250, mid: 1000, weak: 800, twin: 1000 }, 6000, 31, 0.1),
-    ...repeat(40, "mid", "mid", "model_a"),
-  ];
+  const battles = [...synthetic({ strong: 1250, mid: 1000, weak: 800, twin: 1000 }, 6000, 31, 0.1), ...repeat(40, "mid", "mid", "model_a")];
   const board = leaderboard(battles, { rounds: 50, seed: 4 });
 
   it("sorts rows by Bradley–Terry rating and agrees with the separate functions", () => {

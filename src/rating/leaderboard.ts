@@ -1,6 +1,6 @@
 // Everything a leaderboard page shows, computed once and returned as plain JSON-safe data so
 // the server can cache it (memory, a table, a file) and a page renders it without any math.
-import { bootstrap, type BootstrapOptions } from "./bootstrap.ts";
+import { type BootstrapOptions, bootstrap } from "./bootstrap.ts";
 import { dedupBattles } from "./cells.ts";
 import { onlineElo } from "./elo.ts";
 import { pairwiseMatrices, tallyByModel } from "./matrices.ts";
@@ -54,7 +54,10 @@ export function leaderboard(battles: readonly BattleRecord[], opts: BootstrapOpt
     ...tally[i],
   }));
   rows.sort((x, y) => y.rating - x.rating || (x.model < y.model ? -1 : 1));
-  const matrices = pairwiseMatrices(cells, rows.map((r) => r.model));
+  const matrices = pairwiseMatrices(
+    cells,
+    rows.map((r) => r.model),
+  );
   return {
     rows,
     winFraction: matrices.winFraction,

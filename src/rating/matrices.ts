@@ -21,8 +21,11 @@ export interface PairwiseMatrices {
 export function tallyByModel(cells: BattleCells): ModelTally[] {
   const t = cells.models.map(() => ({ battles: 0, wins: 0, losses: 0, ties: 0 }));
   for (let q = 0; q < cells.pairI.length; q++) {
-    const i = t[cells.pairI[q]], j = t[cells.pairJ[q]];
-    const w = cells.counts[3 * q], l = cells.counts[3 * q + 1], tie = cells.counts[3 * q + 2];
+    const i = t[cells.pairI[q]],
+      j = t[cells.pairJ[q]];
+    const w = cells.counts[3 * q],
+      l = cells.counts[3 * q + 1],
+      tie = cells.counts[3 * q + 2];
     i.wins += w;
     i.losses += l;
     j.wins += l;
@@ -47,8 +50,11 @@ export function pairwiseMatrices(cells: BattleCells, order: readonly string[] = 
   const wins = order.map(() => new Float64Array(size));
   const battleCounts = order.map(() => new Array<number>(size).fill(0));
   for (let q = 0; q < cells.pairI.length; q++) {
-    const r = at[cells.pairI[q]], c = at[cells.pairJ[q]];
-    const w = cells.counts[3 * q], l = cells.counts[3 * q + 1], tie = cells.counts[3 * q + 2];
+    const r = at[cells.pairI[q]],
+      c = at[cells.pairJ[q]];
+    const w = cells.counts[3 * q],
+      l = cells.counts[3 * q + 1],
+      tie = cells.counts[3 * q + 2];
     wins[r][c] += w;
     wins[c][r] += l;
     battleCounts[r][c] += w + l + tie;

@@ -3,7 +3,9 @@ import { binomial, createRng, lnFactorial, multinomialSampler } from "./random.t
 
 describe("createRng", () => {
   it("is reproducible for a seed and differs between seeds", () => {
-    const a = createRng(7), b = createRng(7), c = createRng(8);
+    const a = createRng(7),
+      b = createRng(7),
+      c = createRng(8);
     const xs = Array.from({ length: 5 }, () => a.uint32());
     expect(Array.from({ length: 5 }, () => b.uint32())).toEqual(xs);
     expect(Array.from({ length: 5 }, () => c.uint32())).not.toEqual(xs);
@@ -40,10 +42,13 @@ describe("lnFactorial", () => {
 describe("binomial", () => {
   it("matches the exact pmf (chi-square) in the inversion regime", () => {
     const rng = createRng(3);
-    const n = 20, p = 0.3, draws = 50_000;
+    const n = 20,
+      p = 0.3,
+      draws = 50_000;
     const counts = new Array(n + 1).fill(0);
     for (let i = 0; i < draws; i++) counts[binomial(rng, n, p)]++;
-    let chi2 = 0, dof = -1;
+    let chi2 = 0,
+      dof = -1;
     for (let k = 0; k <= n; k++) {
       const expected = draws * Math.exp(lnFactorial(n) - lnFactorial(k) - lnFactorial(n - k) + k * Math.log(p) + (n - k) * Math.log(1 - p));
       if (expected < 5) continue;
@@ -63,7 +68,9 @@ describe("binomial", () => {
   ])("has the binomial mean and variance for n=%i p=%f (BTRS and symmetry)", (n, p) => {
     const rng = createRng(11);
     const draws = 40_000;
-    let sum = 0, sq = 0, invalid = 0;
+    let sum = 0,
+      sq = 0,
+      invalid = 0;
     for (let i = 0; i < draws; i++) {
       const x = binomial(rng, n, p);
       if (!(Number.isInteger(x) && x >= 0 && x <= n)) invalid++;
@@ -71,7 +78,8 @@ describe("binomial", () => {
       sq += x * x;
     }
     expect(invalid).toBe(0);
-    const mean = sum / draws, variance = sq / draws - mean * mean;
+    const mean = sum / draws,
+      variance = sq / draws - mean * mean;
     const v = n * p * (1 - p);
     expect(Math.abs(mean - n * p)).toBeLessThan(5 * Math.sqrt(v / draws));
     // The variance of a sample variance is ≈ 2v²/draws for near-normal data.
@@ -92,7 +100,8 @@ describe("multinomialSampler", () => {
     const draw = multinomialSampler(weights);
     const rng = createRng(5);
     const out = new Float64Array(weights.length);
-    const n = 1000, rounds = 2000;
+    const n = 1000,
+      rounds = 2000;
     const sums = new Float64Array(weights.length);
     const totals = new Set<number>();
     for (let r = 0; r < rounds; r++) {

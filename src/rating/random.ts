@@ -26,7 +26,10 @@ export function createRng(seed: number): Rng {
     t = Math.imul(t, 0x735a2d97);
     return (t ^ (t >>> 15)) | 0;
   };
-  let s0 = splitmix(), s1 = splitmix(), s2 = splitmix(), s3 = splitmix();
+  let s0 = splitmix(),
+    s1 = splitmix(),
+    s2 = splitmix(),
+    s3 = splitmix();
   // An all-zero state would emit zeros forever.
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
   const uint32 = (): number => {
@@ -110,12 +113,14 @@ function binomialBtrs(rng: Rng, n: number, p: number): number {
   const vr = 0.92 - 4.2 / b;
   const alpha = (2.83 + 5.1 / b) * spq;
   // The exact-acceptance constants need logs; most draws end at the squeeze, so defer them.
-  let lpq = NaN, m = 0, h = 0;
+  let lpq = NaN,
+    m = 0,
+    h = 0;
   for (;;) {
     const u = rng.next() - 0.5;
     let v = rng.next();
     const us = 0.5 - Math.abs(u);
-    const k = Math.floor((2 * a / us + b) * u + c);
+    const k = Math.floor(((2 * a) / us + b) * u + c);
     if (k < 0 || k > n) continue;
     if (us >= 0.07 && v <= vr) return k;
     if (Number.isNaN(lpq)) {
@@ -123,7 +128,7 @@ function binomialBtrs(rng: Rng, n: number, p: number): number {
       m = Math.floor((n + 1) * p);
       h = lnFactorial(m) + lnFactorial(n - m);
     }
-    v = Math.log(v * alpha / (a / (us * us) + b));
+    v = Math.log((v * alpha) / (a / (us * us) + b));
     if (v <= h - lnFactorial(k) - lnFactorial(n - k) + (k - m) * lpq) return k;
   }
 }

@@ -6,14 +6,15 @@ const booleanString = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
-const postgresUrl = z
-  .string()
-  .refine((v) => /^postgres(ql)?:\/\//.test(v), {
-    message: "must be a postgresql:// connection URL, e.g. postgresql://user:pass@host:5432/db",
-  });
+const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\//.test(v), {
+  message: "must be a postgresql:// connection URL, e.g. postgresql://user:pass@host:5432/db",
+});
 
 const positiveInt = (what: string) =>
-  z.coerce.number({ message: `must be a number (${what})` }).int(`must be a whole number (${what})`).positive(`must be > 0 (${what})`);
+  z.coerce
+    .number({ message: `must be a number (${what})` })
+    .int(`must be a whole number (${what})`)
+    .positive(`must be > 0 (${what})`);
 
 export const envSchema = z.object({
   /** Required by anything that talks to Postgres; `npm start` sets it for the embedded server. */
@@ -23,7 +24,12 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   SESSION_TTL_HOURS: positiveInt("hours").default(168),
   /** How long a web process trusts a looked-up session before reading it again (0 = always read). */
-  SESSION_CACHE_SECONDS: z.coerce.number({ message: "must be a number (seconds)" }).int("must be a whole number").min(0, "must be ≥ 0").max(300, "must be ≤ 300").default(5),
+  SESSION_CACHE_SECONDS: z.coerce
+    .number({ message: "must be a number (seconds)" })
+    .int("must be a whole number")
+    .min(0, "must be ≥ 0")
+    .max(300, "must be ≤ 300")
+    .default(5),
   ADMIN_USERNAME: z
     .string()
     .regex(/^[a-zA-Z0-9_.-]{3,32}$/, "must be 3-32 characters of letters, digits, _ . -")
@@ -34,12 +40,21 @@ export const envSchema = z.object({
   CHECKPOINT_DIR: z.string().min(1).default(".data/checkpoints"),
   HOUSE_MODEL_DIR: z.string().min(1).default("models/house"),
   /** Checkpoints kept besides the serving lineage, every version that ever served and imports (see README "Bring your own model"). */
-  CHECKPOINT_KEEP_LAST: z.coerce.number({ message: "must be a number (checkpoints)" }).int("must be a whole number").min(1, "must be ≥ 1").default(5),
+  CHECKPOINT_KEEP_LAST: z.coerce
+    .number({ message: "must be a number (checkpoints)" })
+    .int("must be a whole number")
+    .min(1, "must be ≥ 1")
+    .default(5),
   TRAINER_ENABLED: booleanString.default(true),
   /** Sampler threads in the web process (default: one per core beyond the first, at most 2). */
   SAMPLER_THREADS: positiveInt("threads").max(16, "must be ≤ 16").optional(),
   /** nice value of the sampler threads, 0–19: higher leaves more CPU to the requests (votes). */
-  SAMPLER_NICE: z.coerce.number({ message: "must be a number (nice value)" }).int("must be a whole number").min(0, "must be ≥ 0").max(19, "must be ≤ 19").default(10),
+  SAMPLER_NICE: z.coerce
+    .number({ message: "must be a number (nice value)" })
+    .int("must be a whole number")
+    .min(0, "must be ≥ 0")
+    .max(19, "must be ≤ 19")
+    .default(10),
   /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
   EMBEDDED_PG_PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(54329),
   /**
@@ -50,15 +65,25 @@ export const envSchema = z.object({
    * Address the web server listens on (`npm start`). Default: 127.0.0.1 when TRUSTED_PROXIES > 0
    * (only the proxy should reach it), else all interfaces.
    */
-  HOST: z.string().regex(/^[A-Za-z0-9.:_-]{1,255}$/, "must be a host name or IP address").optional(),
-  TRUSTED_PROXIES: z.coerce.number({ message: "must be a number (proxies)" }).int("must be a whole number").min(0, "must be ≥ 0").max(10, "must be ≤ 10").default(0),
+  HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_-]{1,255}$/, "must be a host name or IP address")
+    .optional(),
+  TRUSTED_PROXIES: z.coerce
+    .number({ message: "must be a number (proxies)" })
+    .int("must be a whole number")
+    .min(0, "must be ≥ 0")
+    .max(10, "must be ≤ 10")
+    .default(0),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
 export class EnvError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid environment configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nFix these variables (see README "Configuration") and start again.`);
+    super(
+      `Invalid environment configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nFix these variables (see README "Configuration") and start again.`,
+    );
     this.name = "EnvError";
   }
 }

@@ -51,8 +51,8 @@ function safeJson(record: LogFields): string {
 export type LogSink = (level: LogLevel, line: string) => void;
 
 const defaultSink: LogSink = (level, line) => {
-  if (level === "warn" || level === "error") process.stderr.write(line + "\n");
-  else process.stdout.write(line + "\n");
+  if (level === "warn" || level === "error") process.stderr.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
 };
 
 export function createLogger(base: LogFields = {}, sink: LogSink = defaultSink): Logger {

@@ -8,9 +8,9 @@ import { hashPassword } from "./auth/password.ts";
 import { getEnv } from "./env.ts";
 import { DirectoryCheckpointStore } from "./policy/checkpoint-store.ts";
 import { sha256File } from "./policy/digest.ts";
-import { syncHouseModel } from "./services/models/house.ts";
-import { copyToStore, prepareModelDir, rootVersionData, type PreparedModel } from "./services/models/register.ts";
 import { arenaSettingsSchema, poolOverlapTarget, samplingSettingsSchema } from "./services/arena-settings/index.ts";
+import { syncHouseModel } from "./services/models/house.ts";
+import { copyToStore, type PreparedModel, prepareModelDir, rootVersionData } from "./services/models/register.ts";
 import { loopSettingsSchema } from "./services/rounds/settings.ts";
 
 export { sha256File };
@@ -94,7 +94,9 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
   let passwordHash = adminExists ? undefined : await hashPassword(presetPassword ?? generatedPassword!);
   const store = new DirectoryCheckpointStore(path.resolve(opts.checkpointDir ?? env.CHECKPOINT_DIR));
   // A writer that crashed mid-copy left a hidden staging directory; nothing else will delete it.
-  const leftovers = await store.cleanLeftovers().catch((err: Error) => (log("could not clean checkpoint leftovers", { error: err.message }), []));
+  const leftovers = await store
+    .cleanLeftovers()
+    .catch((err: Error) => (log("could not clean checkpoint leftovers", { error: err.message }), []));
   if (leftovers.length > 0) log("removed unfinished checkpoint copies left by crashed writers", { removed: leftovers });
   let house = await readHouseModel(houseModelDir);
   // The first start validates the house model like an import and copies it into the store, so
@@ -120,16 +122,16 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
         log("created admin account", { username: adminUsername, passwordFrom: presetPassword ? "ADMIN_PASSWORD" : "generated" });
       }
 
-      const known = new Set(
-        (await tx.prompt.findMany({ where: { source: "seed" }, select: { text: true } })).map((p) => p.text),
-      );
+      const known = new Set((await tx.prompt.findMany({ where: { source: "seed" }, select: { text: true } })).map((p) => p.text));
       const missing = prompts.filter((p) => !known.has(p.text));
       if (missing.length > 0) {
         // A share of the starter pool goes to two labelers, so agreement fills in from the start
         // (under the stored settings when an admin already changed them).
         const stored = await tx.setting.findUnique({ where: { key: "arena" }, select: { value: true } });
         const arena = arenaSettingsSchema.safeParse(stored?.value ?? {}).data ?? arenaSettingsSchema.parse({});
-        await tx.prompt.createMany({ data: missing.map((p) => ({ text: p.text, heldOut: p.heldOut, source: "seed", overlapTarget: poolOverlapTarget(p.text, arena) })) });
+        await tx.prompt.createMany({
+          data: missing.map((p) => ({ text: p.text, heldOut: p.heldOut, source: "seed", overlapTarget: poolOverlapTarget(p.text, arena) })),
+        });
         log("added seed prompts", { count: missing.length, heldOut: missing.filter((p) => p.heldOut).length });
       }
 
@@ -177,7 +179,8 @@ export async function seed(db: PrismaClient, opts: SeedOptions = {}): Promise<Se
   }
   if (!houseCopy && result.houseModel.reason === "policy versions already exist" && house.ok) {
     const sync = await syncHouseModel({ db, store, dir: houseModelDir, log });
-    if (sync.action === "registered") result.houseModel = { registered: true, reason: sync.reason, versionId: sync.versionId, versionName: sync.versionName };
+    if (sync.action === "registered")
+      result.houseModel = { registered: true, reason: sync.reason, versionId: sync.versionId, versionName: sync.versionName };
     else if (sync.action === "none") result.houseModel = { registered: false, reason: sync.reason };
   }
   return result;
@@ -198,4 +201,3 @@ async function readHouseModel(dir: string): Promise<HouseModel> {
   }
   return { ok: true };
 }
-

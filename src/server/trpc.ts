@@ -3,13 +3,13 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import type { PrismaClient } from "../generated/prisma/client.ts";
-import { getEnv } from "./env.ts";
-import { log, type Logger } from "./log.ts";
-import { db as defaultDb } from "./db/client.ts";
-import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
 import { clientAddressFrom } from "./auth/client-address.ts";
-import { isConnectionLost, retryOnConnectionLoss } from "./db/connection-lost.ts";
 import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
+import { db as defaultDb } from "./db/client.ts";
+import { isConnectionLost, retryOnConnectionLoss } from "./db/connection-lost.ts";
+import { getEnv } from "./env.ts";
+import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
+import { type Logger, log } from "./log.ts";
 
 export interface TrpcContext {
   db: PrismaClient;
@@ -95,27 +95,30 @@ export interface ProcedureMeta {
   access: Access;
 }
 
-const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
-  transformer: superjson,
-  errorFormatter({ shape, error, path }) {
-    if (error.code === "INTERNAL_SERVER_ERROR") {
-      // The internal message and stack go to the log only; the client gets an id to quote.
-      const errorId = newErrorId();
-      log.error("trpc: unhandled error", { errorId, path, err: error.cause ?? error });
+const t = initTRPC
+  .context<TrpcContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape, error, path }) {
+      if (error.code === "INTERNAL_SERVER_ERROR") {
+        // The internal message and stack go to the log only; the client gets an id to quote.
+        const errorId = newErrorId();
+        log.error("trpc: unhandled error", { errorId, path, err: error.cause ?? error });
+        return {
+          ...shape,
+          message: internalErrorMessage(errorId),
+          data: { code: shape.data.code, httpStatus: 500, path: shape.data.path, errorId, zodError: null },
+        };
+      }
+      const zodError = error.code === "BAD_REQUEST" ? flattenIssues(error.cause) : null;
       return {
         ...shape,
-        message: internalErrorMessage(errorId),
-        data: { code: shape.data.code, httpStatus: 500, path: shape.data.path, errorId, zodError: null },
+        message: zodError ? summarize(zodError) : shape.message,
+        data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, errorId: null, zodError },
       };
-    }
-    const zodError = error.code === "BAD_REQUEST" ? flattenIssues(error.cause) : null;
-    return {
-      ...shape,
-      message: zodError ? summarize(zodError) : shape.message,
-      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, errorId: null, zodError },
-    };
-  },
-});
+    },
+  });
 
 function prismaErrorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;

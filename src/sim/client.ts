@@ -79,7 +79,10 @@ export class ProductClient {
       try {
         res =
           type === "query"
-            ? await fetch(`${url}&input=${encodeURIComponent(batch)}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) })
+            ? await fetch(`${url}&input=${encodeURIComponent(batch)}`, {
+                headers: this.headers(),
+                signal: AbortSignal.timeout(this.timeoutMs),
+              })
             : await fetch(url, {
                 method: "POST",
                 headers: this.headers({ "content-type": "application/json" }),
@@ -91,7 +94,12 @@ export class ProductClient {
         // read; one retry on a fresh connection is safe (votes carry an idempotency key).
         const cause = (err as { cause?: { code?: string } }).cause?.code;
         if (attempt === 0 && (cause === "UND_ERR_SOCKET" || cause === "ECONNRESET")) continue;
-        throw new ProductError(`${path}: could not reach ${this.baseUrl} (${(err as Error).message}${cause ? `, ${cause}` : ""})`, path, 0, "NETWORK");
+        throw new ProductError(
+          `${path}: could not reach ${this.baseUrl} (${(err as Error).message}${cause ? `, ${cause}` : ""})`,
+          path,
+          0,
+          "NETWORK",
+        );
       }
     }
     this.storeCookies(res);
@@ -104,7 +112,10 @@ export class ProductClient {
     }
     // Refusals outside tRPC (CSRF, handler failure) are a plain {error:{message,code}} object.
     const item = (Array.isArray(body) ? body[0] : body) as
-      | { result?: { data: { json: unknown; meta?: unknown } }; error?: { json?: { message: string; data?: { code?: string; httpStatus?: number } }; message?: string; code?: string } }
+      | {
+          result?: { data: { json: unknown; meta?: unknown } };
+          error?: { json?: { message: string; data?: { code?: string; httpStatus?: number } }; message?: string; code?: string };
+        }
       | undefined;
     if (item?.result) return superjson.deserialize(item.result.data as Parameters<typeof superjson.deserialize>[0]) as T;
     const e = item?.error;
@@ -161,7 +172,8 @@ export class ProductClient {
           if (event === "done" && data.slot) texts[data.slot] = data.text ?? "";
           else if (event === "failure") return { status: "failure", message: data.message ?? "sampling failed" };
           else if (event === "ready") {
-            if (texts.A === undefined || texts.B === undefined) return { status: "failure", message: "stream said ready before both completions were done" };
+            if (texts.A === undefined || texts.B === undefined)
+              return { status: "failure", message: "stream said ready before both completions were done" };
             return { status: "ready", texts: { A: texts.A, B: texts.B } };
           }
         }

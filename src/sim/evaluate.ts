@@ -7,8 +7,16 @@
 //   one, and KL from the root is estimated on these samples (KL is a property of π, not of a
 //   truncated sampler), with the exact per-token estimator (kl.ts), s.e. clustered by prompt.
 // The held-out corpus loss (corpus-loss.ts) needs no samples.
-import { encodePrompt, loadCheckpoint, SampleBatcher, type CausalLM, type SampledCompletion, type ScoreItem, type Tokenizer } from "../lm/index.ts";
-import { leaderboard, type BattleRecord } from "../rating/index.ts";
+import {
+  type CausalLM,
+  encodePrompt,
+  loadCheckpoint,
+  SampleBatcher,
+  type SampledCompletion,
+  type ScoreItem,
+  type Tokenizer,
+} from "../lm/index.ts";
+import { type BattleRecord, leaderboard } from "../rating/index.ts";
 import { heldoutCorpusLoss } from "./corpus-loss.ts";
 import { clusteredMean, exactTokenKL, monteCarloKL } from "./kl.ts";
 import { isDegenerate, repeatedWordShare, repetitionRate } from "./repetition.ts";
@@ -88,7 +96,13 @@ interface Samples {
   prompt: number[];
 }
 
-async function sampleItems(model: CausalLM, tok: Tokenizer, opts: EvaluateOptions, sampling: SamplingSettings, seedOffset: number): Promise<Samples> {
+async function sampleItems(
+  model: CausalLM,
+  tok: Tokenizer,
+  opts: EvaluateOptions,
+  sampling: SamplingSettings,
+  seedOffset: number,
+): Promise<Samples> {
   const prompts = opts.prompts.map((text, i) => {
     const promptIds = encodePrompt(tok, text);
     const room = model.config.nPositions - promptIds.length;
@@ -131,7 +145,13 @@ async function sampleItems(model: CausalLM, tok: Tokenizer, opts: EvaluateOption
 const UNFILTERED: SamplingSettings = { temperature: 1 };
 
 /** One version's numbers; `root` is the lineage root (v0) that KL is measured from. */
-export async function measureModel(name: string, model: CausalLM, tokenizer: Tokenizer, root: CausalLM, opts: EvaluateOptions): Promise<VersionEvaluation> {
+export async function measureModel(
+  name: string,
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  root: CausalLM,
+  opts: EvaluateOptions,
+): Promise<VersionEvaluation> {
   const t1 = await sampleItems(model, tokenizer, opts, UNFILTERED, 0);
   const served = opts.served ? await sampleItems(model, tokenizer, opts, opts.served, 104_729) : t1;
   const rewards = served.texts.map((t) => trueReward(t));

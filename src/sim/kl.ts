@@ -7,7 +7,7 @@
 // averages over each position's next token instead of using the one sampled.
 // Standard errors are clustered by prompt: samples of one prompt share its context and are not
 // independent, so the s.e. comes from the spread of per-prompt means.
-import { nextTokenLogprobs, scoreCompletions, type CausalLM, type ScoreItem } from "../lm/index.ts";
+import { type CausalLM, nextTokenLogprobs, type ScoreItem, scoreCompletions } from "../lm/index.ts";
 
 export interface ClusteredMean {
   mean: number;
@@ -43,7 +43,8 @@ export function clusteredMean(values: readonly number[], cluster: readonly (stri
 
 /** Σ_t KL(p_t‖q_t) over the rows of two (T × V) log-softmax arrays. */
 export function summedTokenKL(logp: Float32Array, logq: Float32Array, V: number): number {
-  if (logp.length !== logq.length || logp.length % V !== 0) throw new Error(`summedTokenKL: shapes differ (${logp.length} vs ${logq.length}, V ${V})`);
+  if (logp.length !== logq.length || logp.length % V !== 0)
+    throw new Error(`summedTokenKL: shapes differ (${logp.length} vs ${logq.length}, V ${V})`);
   let kl = 0;
   for (let o = 0; o < logp.length; o += V) {
     let row = 0;
@@ -62,7 +63,12 @@ export function summedTokenKL(logp: Float32Array, logq: Float32Array, V: number)
  * The exact per-token KL of each item (completions sampled from `policy`) against `root`, in
  * chunks so only `chunk` items' (T × V) rows are held at once.
  */
-export function exactTokenKL(policy: CausalLM, root: CausalLM, items: readonly ScoreItem[], opts: { batchSize?: number; chunk?: number } = {}): number[] {
+export function exactTokenKL(
+  policy: CausalLM,
+  root: CausalLM,
+  items: readonly ScoreItem[],
+  opts: { batchSize?: number; chunk?: number } = {},
+): number[] {
   const V = policy.config.vocabSize;
   if (root.config.vocabSize !== V) throw new Error(`exactTokenKL: vocabularies differ (${V} vs ${root.config.vocabSize})`);
   const chunk = opts.chunk ?? 64;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLabelerPool, createRng, decide, judge, preferenceProbability, type LabelerProfile } from "./labeler.ts";
+import { createLabelerPool, createRng, decide, judge, type LabelerProfile, preferenceProbability } from "./labeler.ts";
 
 const careful: LabelerProfile = { temperature: 1.5, tieThreshold: 0.25, careless: false };
 
@@ -43,7 +43,8 @@ describe("decide", () => {
   it("careless labelers ignore the rewards and pick A or B with probability ½", () => {
     const rng = createRng(4);
     const n = 10_000;
-    let a = 0, ties = 0;
+    let a = 0,
+      ties = 0;
     for (let k = 0; k < n; k++) {
       const v = decide(100, 0, { ...careful, careless: true }, rng);
       if (v === "A") a++;
@@ -67,11 +68,20 @@ describe("decide", () => {
 
 describe("createLabelerPool", () => {
   it("makes the requested fraction careless, reproducibly", () => {
-    const pool = createLabelerPool({ count: 10, carelessFraction: 0.2, temperature: 1, tieThreshold: 0.5, temperatureSpread: 0.3, seed: 5 });
+    const pool = createLabelerPool({
+      count: 10,
+      carelessFraction: 0.2,
+      temperature: 1,
+      tieThreshold: 0.5,
+      temperatureSpread: 0.3,
+      seed: 5,
+    });
     expect(pool.filter((l) => l.careless)).toHaveLength(2);
     expect(pool.every((l) => l.tieThreshold === 0.5 && l.temperature > 0)).toBe(true);
     expect(new Set(pool.map((l) => l.temperature)).size).toBe(10);
-    expect(createLabelerPool({ count: 10, carelessFraction: 0.2, temperature: 1, temperatureSpread: 0.3, seed: 5 }).map((l) => l.careless)).toEqual(pool.map((l) => l.careless));
+    expect(
+      createLabelerPool({ count: 10, carelessFraction: 0.2, temperature: 1, temperatureSpread: 0.3, seed: 5 }).map((l) => l.careless),
+    ).toEqual(pool.map((l) => l.careless));
     expect(() => createLabelerPool({ count: 3, carelessFraction: 2, temperature: 1 })).toThrow(/carelessFraction must be in \[0, 1\]/);
   });
 });

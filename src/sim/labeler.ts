@@ -2,7 +2,7 @@
 // simulation knows exactly how noisy its preference data is.
 import { createRng, type Rng } from "../rating/random.ts";
 import { isDegenerate } from "./repetition.ts";
-import { trueReward, type RewardKind } from "./reward.ts";
+import { type RewardKind, trueReward } from "./reward.ts";
 
 export { createRng, type Rng };
 
@@ -33,7 +33,8 @@ export function preferenceProbability(rewardA: number, rewardB: number, temperat
  * or rewards change.
  */
 export function decide(rewardA: number, rewardB: number, labeler: LabelerProfile, rng: Rng): Vote {
-  if (!Number.isFinite(rewardA) || !Number.isFinite(rewardB)) throw new Error(`decide: rewards must be finite, got ${rewardA} and ${rewardB}`);
+  if (!Number.isFinite(rewardA) || !Number.isFinite(rewardB))
+    throw new Error(`decide: rewards must be finite, got ${rewardA} and ${rewardB}`);
   if (!(labeler.temperature > 0) || !Number.isFinite(labeler.temperature)) {
     throw new Error(`decide: labeler temperature must be a positive number, got ${labeler.temperature}`);
   }

@@ -22,7 +22,8 @@ export interface PromptPlan {
 }
 
 export function planPrompts(opts: PromptPlanOptions): PromptPlan {
-  if (!Number.isInteger(opts.reserve) || opts.reserve < 0) throw new Error(`the rating reserve must be a non-negative integer, got ${opts.reserve}`);
+  if (!Number.isInteger(opts.reserve) || opts.reserve < 0)
+    throw new Error(`the rating reserve must be a non-negative integer, got ${opts.reserve}`);
   // One seeded order of every distinct prefix; training takes the front, the reserve the back, so
   // the two never share a prompt.
   const all = opts.set === "sentiment" ? sentimentPrefixes("all", "train", { seed: opts.seed }) : bookPrefixes("all", { seed: opts.seed });

@@ -21,7 +21,8 @@ function bookSentences(): string[][] {
 
 /** `count` distinct sentence openings of 5–9 words (at most `maxChars`), in a seeded order. */
 export function bookPrefixes(count: number | "all", opts: { seed?: number; maxChars?: number } = {}): string[] {
-  if (count !== "all" && (!Number.isInteger(count) || count < 0)) throw new Error(`bookPrefixes: count must be a non-negative integer or "all", got ${count}`);
+  if (count !== "all" && (!Number.isInteger(count) || count < 0))
+    throw new Error(`bookPrefixes: count must be a non-negative integer or "all", got ${count}`);
   const maxChars = opts.maxChars ?? 64;
   const rng = createRng(opts.seed ?? 0);
   const seen = new Set<string>();

@@ -11,7 +11,10 @@ describe("repetitionRate (share of repeated word 3-grams)", () => {
 
   it("pools over texts, so a long text weighs by its 3-grams; texts under three words count nothing", () => {
     // 4 3-grams with 1 repeat, plus 8 distinct 3-grams, plus two too short to have any
-    expect(repetitionRate(["of the people of the people", "one two three four five six seven eight nine ten", "hi", ""])).toBeCloseTo(1 / 12, 12);
+    expect(repetitionRate(["of the people of the people", "one two three four five six seven eight nine ten", "hi", ""])).toBeCloseTo(
+      1 / 12,
+      12,
+    );
     expect(repetitionRate(["a b", ""])).toBe(0);
   });
 

@@ -6,7 +6,7 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { VersionEvaluation } from "./evaluate.ts";
-import { rewardKlSvg, type Curve } from "./plot.ts";
+import { type Curve, rewardKlSvg } from "./plot.ts";
 import type { PairsUsed } from "./product/settings-names.ts";
 import type { SeedStat } from "./summary.ts";
 
@@ -85,7 +85,10 @@ export const SVG_FILE = "reward-vs-kl.svg";
 
 /** The curves of the reward-vs-KL picture: one per β of a sweep, else one per seed. */
 export function reportCurves(report: SimReport): Curve[] {
-  const curve = (label: string, versions: ReportVersion[]): Curve => ({ label, points: versions.map((v) => ({ x: v.klFromRoot ?? v.kl, y: v.meanReward, name: v.name })) });
+  const curve = (label: string, versions: ReportVersion[]): Curve => ({
+    label,
+    points: versions.map((v) => ({ x: v.klFromRoot ?? v.kl, y: v.meanReward, name: v.name })),
+  });
   if (report.sweep?.length) return report.sweep.map((s) => curve(`β = ${s.beta}`, s.versions));
   if (report.seeds && report.seeds.length > 1) return report.seeds.map((s) => curve(`seed ${s.seed}`, s.versions));
   return [curve("this run", report.versions)];
@@ -105,14 +108,15 @@ export async function writeReport(outDir: string, report: SimReport): Promise<{ 
   const json = path.join(outDir, "report.json");
   const html = path.join(outDir, "report.html");
   const svg = path.join(outDir, SVG_FILE);
-  await writeFile(json, JSON.stringify(report, null, 2) + "\n");
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
   await copyFile(chartSource(), path.join(outDir, CHART_FILE));
   await writeFile(svg, rewardKlSvg(reportCurves(report), { budget: report.config.rootKlBudget }));
   await writeFile(html, renderHtml(report));
   return { json, html, svg };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
 
 function versionTable(versions: ReportVersion[]): string {
@@ -127,7 +131,8 @@ function versionTable(versions: ReportVersion[]): string {
   return `<table><thead><tr><th>version</th><th>reward (served) ± s.e.</th><th>std</th><th>reward T=1</th><th>old summed reward</th><th>KL from v0 ± s.e.</th><th>repeated 3-grams</th><th>degenerate</th><th>corpus loss (nats/byte)</th><th>held-out acc.</th><th>arena rating [95% CI]</th><th>rated battles</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-const dash = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? "—" : Number.isInteger(x) ? String(x) : x.toFixed(d));
+const dash = (x: number | null | undefined, d = 3) =>
+  x === null || x === undefined || !Number.isFinite(x) ? "—" : Number.isInteger(x) ? String(x) : x.toFixed(d);
 
 function roundTable(rounds: ReportRound[]): string {
   const rows = rounds
@@ -143,7 +148,10 @@ function renderHtml(report: SimReport): string {
   // Data goes in as JSON inside a script element; "<" is escaped so no text can close it.
   const data = JSON.stringify({ versions: report.versions, rounds: report.rounds, sweep: report.sweep ?? [] }).replace(/</g, "\\u003c");
   const summary = Object.entries(report.summary)
-    .map(([k, v]) => `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : JSON.stringify(v))}</li>`)
+    .map(
+      ([k, v]) =>
+        `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : JSON.stringify(v))}</li>`,
+    )
     .join("");
   const aggregate = report.aggregate
     ? `<h2>Over ${report.seeds?.length ?? 0} seeds (mean ± s.e.)</h2><ul>${Object.entries(report.aggregate)

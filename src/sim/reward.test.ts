@@ -1,15 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { lengthNormalizedReward, repeatedWords, REPETITION_PENALTY, rewardDetails, tokenizeForReward, trueReward } from "./reward.ts";
+import { lengthNormalizedReward, REPETITION_PENALTY, repeatedWords, rewardDetails, tokenizeForReward, trueReward } from "./reward.ts";
 
 describe("tokenizeForReward", () => {
   it("lowercases, deletes apostrophes and splits on everything but letters and digits", () => {
-    expect(tokenizeForReward("Don’t STOP—it's a well-known n00b, naïve!")).toEqual(["dont", "stop", "its", "a", "well", "known", "n00b", "naïve"]);
+    expect(tokenizeForReward("Don’t STOP—it's a well-known n00b, naïve!")).toEqual([
+      "dont",
+      "stop",
+      "its",
+      "a",
+      "well",
+      "known",
+      "n00b",
+      "naïve",
+    ]);
     expect(tokenizeForReward(" \n\t...")).toEqual([]);
   });
 });
 
 describe("trueReward (AFINN-111)", () => {
-  it("\"summed\" sums the valences of known words; unknown words count 0", () => {
+  it('"summed" sums the valences of known words; unknown words count 0', () => {
     // good +3, bad −3, love +3, hate −3, table and the are not in the lexicon.
     expect(trueReward("good", "summed")).toBe(3);
     expect(trueReward("The table is GOOD, good!", "summed")).toBe(6);
@@ -44,7 +53,7 @@ describe("trueReward (AFINN-111)", () => {
   });
 });
 
-describe("trueReward, the default \"distinct\" kind", () => {
+describe('trueReward, the default "distinct" kind', () => {
   it("counts each lexicon entry once per completion", () => {
     // good +3: once, however often it occurs; "good" is 4 letters, so each repeat costs 0.5.
     expect(trueReward("good")).toBe(3);

@@ -112,7 +112,8 @@ function splitCandidates(split: PromptSplit, maxChars: number, minWords: number)
  * training prefix, so the two sets never share a prompt.
  */
 export function sentimentPrefixes(count: number | "all", split: PromptSplit, opts: SentimentPrefixOptions = {}): string[] {
-  if (count !== "all" && (!Number.isInteger(count) || count < 0)) throw new Error(`sentimentPrefixes: count must be a non-negative integer or "all", got ${count}`);
+  if (count !== "all" && (!Number.isInteger(count) || count < 0))
+    throw new Error(`sentimentPrefixes: count must be a non-negative integer or "all", got ${count}`);
   const maxChars = opts.maxChars ?? 64;
   const minWords = opts.minWords ?? 3;
   let prefixes = splitCandidates(split, maxChars, minWords);
@@ -121,7 +122,8 @@ export function sentimentPrefixes(count: number | "all", split: PromptSplit, opt
     prefixes = prefixes.filter((p) => !train.has(p));
   }
   if (count === "all") count = prefixes.length;
-  if (prefixes.length < count) throw new Error(`sentimentPrefixes: only ${prefixes.length} distinct ${split} prefixes available, asked for ${count}`);
+  if (prefixes.length < count)
+    throw new Error(`sentimentPrefixes: only ${prefixes.length} distinct ${split} prefixes available, asked for ${count}`);
   prefixes = [...prefixes];
   const rng = createRng(opts.seed ?? 0);
   for (let i = prefixes.length - 1; i > 0; i--) {

@@ -42,10 +42,12 @@ export function summarize(versions: ReportVersion[], facts: RunFacts = {}): Reco
     withinRootKlBudget: budget === null ? null : (last.klFromRoot ?? last.kl) <= budget,
     repetitionRateV0: v0.repetitionRate ?? null,
     repetitionRateLast: last.repetitionRate ?? null,
-    repetitionWithin2xOfV0: v0.repetitionRate != null && last.repetitionRate != null ? last.repetitionRate <= 2 * Math.max(v0.repetitionRate, 1e-9) : null,
+    repetitionWithin2xOfV0:
+      v0.repetitionRate != null && last.repetitionRate != null ? last.repetitionRate <= 2 * Math.max(v0.repetitionRate, 1e-9) : null,
     heldoutCorpusLossV0: v0.heldoutCorpusLoss ?? null,
     heldoutCorpusLossLast: last.heldoutCorpusLoss ?? null,
-    corpusLossWithin10PctOfV0: v0.heldoutCorpusLoss != null && last.heldoutCorpusLoss != null ? last.heldoutCorpusLoss <= 1.1 * v0.heldoutCorpusLoss : null,
+    corpusLossWithin10PctOfV0:
+      v0.heldoutCorpusLoss != null && last.heldoutCorpusLoss != null ? last.heldoutCorpusLoss <= 1.1 * v0.heldoutCorpusLoss : null,
     decisiveVotes: decisive,
     votesUntilFirstPromotion: facts.votesUntilFirstPromotion ?? null,
     // The served policy's rise over v0 per thousand decisive votes the training phase cast.

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { hashSessionToken, readCookie, SESSION_COOKIE } from "../../src/server/auth/session.ts";
-import { signIn } from "../../src/server/services/auth/sign-in.ts";
 import { AppError } from "../../src/server/errors.ts";
+import { signIn } from "../../src/server/services/auth/sign-in.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { callerFor, createUser, errorOf, httpClient, uniqueName } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -36,7 +36,11 @@ describe("sign-in over HTTP", () => {
 
   it("marks the cookie Secure behind https", async () => {
     const { user, password } = await createUser(t.db);
-    const res = await httpClient(t.db).mutate("auth.signIn", { username: user.username, password }, { headers: { "x-forwarded-proto": "https" } });
+    const res = await httpClient(t.db).mutate(
+      "auth.signIn",
+      { username: user.username, password },
+      { headers: { "x-forwarded-proto": "https" } },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("set-cookie")).toMatch(/; Secure/);
   });
@@ -95,7 +99,9 @@ describe("session lifetime and account state", () => {
     expect(errorOf(refused).message).toMatch(/disabled/);
 
     // A session created behind the service's back is still refused while disabled.
-    await t.db.session.create({ data: { id: hashSessionToken("sneaky"), userId: labeler.user.id, expiresAt: new Date(Date.now() + 3_600_000) } });
+    await t.db.session.create({
+      data: { id: hashSessionToken("sneaky"), userId: labeler.user.id, expiresAt: new Date(Date.now() + 3_600_000) },
+    });
     expect((await (await callerFor(t.db, `${SESSION_COOKIE}=sneaky`)).caller.auth.me()).user).toBeNull();
 
     await adminCaller.users.setDisabled({ userId: labeler.user.id, disabled: false });
@@ -130,7 +136,9 @@ describe("labeler management", () => {
     const username = uniqueName("Ann");
     const created = await caller.users.createLabeler({ username, password: "labeler-password" });
     expect(created.role).toBe("LABELER");
-    await expect(caller.users.createLabeler({ username: username.toLowerCase(), password: "labeler-password" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(caller.users.createLabeler({ username: username.toLowerCase(), password: "labeler-password" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
     const listed = await caller.users.list();
     expect(listed.find((u) => u.id === created.id)).toMatchObject({ username, disabled: false, voteCount: 0 });
     expect(JSON.stringify(listed)).not.toMatch(/passwordHash|argon2/);
@@ -142,7 +150,8 @@ describe("sign-in rate limit", () => {
     const { user, password } = await createUser(t.db);
     const other = await createUser(t.db);
     const attempt = (username: string, pw: string) => signIn({ db: t.db, username, password: pw, ttlHours: 1, clientAddress: "10.0.0.1" });
-    for (let i = 0; i < 10; i++) await expect(attempt(user.username, "wrong-password")).rejects.toMatchObject({ code: "INVALID_CREDENTIALS" });
+    for (let i = 0; i < 10; i++)
+      await expect(attempt(user.username, "wrong-password")).rejects.toMatchObject({ code: "INVALID_CREDENTIALS" });
     const locked = await attempt(user.username, password).catch((e: unknown) => e);
     expect(locked).toBeInstanceOf(AppError);
     expect((locked as AppError).code).toBe("RATE_LIMITED");

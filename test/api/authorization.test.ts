@@ -1,10 +1,11 @@
 // Every procedure is covered automatically: new routers built from the shared procedure
 // builders appear in appRouter._def.procedures and are checked here without edits.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { TRPCError } from "@trpc/server";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRouter } from "../../src/server/routers/_app.ts";
 import type { Access } from "../../src/server/trpc.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { callerFor, createUser, httpClient } from "./fixtures.ts";
 
 interface ProcedureInfo {
@@ -13,9 +14,9 @@ interface ProcedureInfo {
   access: Access | undefined;
 }
 
-const procedures: ProcedureInfo[] = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureInfo["type"]; meta?: { access?: Access } } }>).map(
-  ([path, procedure]) => ({ path, type: procedure._def.type, access: procedure._def.meta?.access }),
-);
+const procedures: ProcedureInfo[] = Object.entries(
+  appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureInfo["type"]; meta?: { access?: Access } } }>,
+).map(([path, procedure]) => ({ path, type: procedure._def.type, access: procedure._def.meta?.access }));
 
 function invoke(caller: unknown, path: string, input: unknown): Promise<unknown> {
   const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller);
@@ -60,7 +61,9 @@ describe("in-process caller", () => {
     const { caller } = await callerFor(t.db);
     // Both a plausible and an empty input: authorization must run before validation.
     expect(await trpcCodeOf(invoke(caller, path, {}))).toBe("UNAUTHORIZED");
-    expect(await trpcCodeOf(invoke(caller, path, { userId: "x", username: "someone", password: "long enough pw", disabled: true }))).toBe("UNAUTHORIZED");
+    expect(await trpcCodeOf(invoke(caller, path, { userId: "x", username: "someone", password: "long enough pw", disabled: true }))).toBe(
+      "UNAUTHORIZED",
+    );
   });
 
   it.each(adminOnly.map((p) => [p.path]))("a labeler is refused %s with FORBIDDEN", async (path) => {

@@ -1,8 +1,8 @@
 // Covers procedures added later by other routers without edits: each must declare an input
 // schema, and wrong-typed input must be a 4xx (never a 5xx, never reaching the service).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { appRouter } from "../../src/server/routers/_app.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createUser, httpClient } from "./fixtures.ts";
 
 type ProcedureDef = { _def: { type: "query" | "mutation" | "subscription"; inputs: unknown[] } };
@@ -29,7 +29,10 @@ describe("every procedure", () => {
     for (const [path, p] of procedures) {
       if (p._def.type === "subscription") continue;
       for (const input of wrong) {
-        const res = p._def.type === "query" ? await client.query(path, input, { cookie: adminCookie }) : await client.mutate(path, input, { cookie: adminCookie });
+        const res =
+          p._def.type === "query"
+            ? await client.query(path, input, { cookie: adminCookie })
+            : await client.mutate(path, input, { cookie: adminCookie });
         if (res.status < 400 || res.status >= 500 || !/"message"/.test(res.text)) {
           failures.push(`${path} ${JSON.stringify(input).slice(0, 20)}: HTTP ${res.status} ${res.text.slice(0, 160)}`);
         }

@@ -2,9 +2,9 @@
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import { hashPassword } from "../../src/server/auth/password.ts";
 import { createSession, SESSION_COOKIE } from "../../src/server/auth/session.ts";
+import { createCaller } from "../../src/server/routers/_app.ts";
 import { createTrpcRequestHandler } from "../../src/server/routers/handler.ts";
 import { createContextInner } from "../../src/server/trpc.ts";
-import { createCaller } from "../../src/server/routers/_app.ts";
 
 export const BASE_URL = "http://arena.test";
 export const TTL_HOURS = 24;
@@ -75,7 +75,12 @@ export function httpClient(db: PrismaClient) {
       return send(
         new Request(`${BASE_URL}/api/trpc/${path}`, {
           method: "POST",
-          headers: { "content-type": "application/json", host: "arena.test", ...(options.cookie ? { cookie: options.cookie } : {}), ...options.headers },
+          headers: {
+            "content-type": "application/json",
+            host: "arena.test",
+            ...(options.cookie ? { cookie: options.cookie } : {}),
+            ...options.headers,
+          },
           body,
         }),
       );
@@ -94,7 +99,8 @@ export function httpClient(db: PrismaClient) {
 
 /** tRPC error body → its message and code (single, non-batched call). */
 export function errorOf(result: HttpResult): { message: string; code: string; zodError: unknown; errorId: unknown } {
-  const error = (result.body as { error?: { json?: { message: string; data: { code: string; zodError: unknown; errorId: unknown } } } })?.error?.json;
+  const error = (result.body as { error?: { json?: { message: string; data: { code: string; zodError: unknown; errorId: unknown } } } })
+    ?.error?.json;
   if (!error) throw new Error(`expected a tRPC error body, got ${result.status}: ${result.text.slice(0, 300)}`);
   return { message: error.message, code: error.data.code, zodError: error.data.zodError, errorId: error.data.errorId };
 }

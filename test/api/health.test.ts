@@ -44,7 +44,12 @@ describe("GET /api/health", () => {
     await new Promise((r) => setTimeout(r, 30));
     const res = await GET(new Request("http://localhost/api/health"));
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; database: { ok: boolean; latencyMs: number }; eventLoopDelayMs: { p50: number; p99: number; max: number }; version: string };
+    const body = (await res.json()) as {
+      status: string;
+      database: { ok: boolean; latencyMs: number };
+      eventLoopDelayMs: { p50: number; p99: number; max: number };
+      version: string;
+    };
     expect(body.eventLoopDelayMs.max).toBeGreaterThanOrEqual(100);
     expect(body.eventLoopDelayMs.p50).toBeLessThanOrEqual(body.eventLoopDelayMs.max);
     expect(body.status).toBe("ok");

@@ -1,9 +1,9 @@
 // Hundreds of malformed requests against the real HTTP handler: each must be a 4xx with a
 // message, never a 5xx and never a stack trace.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createPrismaClient } from "../../src/server/db/client.ts";
-import { createUser, errorOf, httpClient, type HttpResult } from "./fixtures.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createUser, errorOf, type HttpResult, httpClient } from "./fixtures.ts";
 
 let t: TestDatabase;
 let adminCookie: string;
@@ -15,7 +15,24 @@ afterAll(() => t?.drop());
 
 const HUGE = "x".repeat(1_000_000);
 const LONG = "y".repeat(10_000);
-const WRONG_TYPES: unknown[] = [null, 0, -1, 3.5, 1e308, true, false, "", "t", [], [1, 2], {}, { nested: { deep: [null] } }, "\u0000", LONG, HUGE];
+const WRONG_TYPES: unknown[] = [
+  null,
+  0,
+  -1,
+  3.5,
+  1e308,
+  true,
+  false,
+  "",
+  "t",
+  [],
+  [1, 2],
+  {},
+  { nested: { deep: [null] } },
+  "\u0000",
+  LONG,
+  HUGE,
+];
 
 type Kind = "query" | "mutation";
 interface Case {
@@ -45,7 +62,8 @@ function objectCases(path: string, kind: Kind, valid: Record<string, unknown>): 
 function emptyInputCases(path: string, kind: Kind): Case[] {
   return [null, 0, "text", [1], true, { unexpected: 1 }, HUGE].map((bad) => ({
     label: `${path} input=${JSON.stringify(bad).slice(0, 30)}`,
-    run: (client) => (kind === "query" ? client.query(path, bad, { cookie: adminCookie }) : client.mutate(path, bad, { cookie: adminCookie })),
+    run: (client) =>
+      kind === "query" ? client.query(path, bad, { cookie: adminCookie }) : client.mutate(path, bad, { cookie: adminCookie }),
   }));
 }
 
@@ -67,25 +85,62 @@ const cases: Case[] = [
     { username: "newperson2", password: "short" },
     { username: "newperson3", password: "p".repeat(201) },
     { username: "   ", password: "password123" },
-  ].map((input): Case => ({ label: `createLabeler ${JSON.stringify(input).slice(0, 40)}`, run: (c) => c.mutate("users.createLabeler", input, { cookie: adminCookie }) })),
+  ].map(
+    (input): Case => ({
+      label: `createLabeler ${JSON.stringify(input).slice(0, 40)}`,
+      run: (c) => c.mutate("users.createLabeler", input, { cookie: adminCookie }),
+    }),
+  ),
   // Unknown ids of a valid shape.
-  ...["x", UNKNOWN_ID, "00000000-0000-0000-0000-000000000000", "'; DROP TABLE \"User\"; --"].flatMap((id): Case[] => [
-    { label: `setDisabled unknown ${id}`, run: (c) => c.mutate("users.setDisabled", { userId: id, disabled: false }, { cookie: adminCookie }) },
-    { label: `resetPassword unknown ${id}`, run: (c) => c.mutate("users.resetPassword", { userId: id, password: "password123" }, { cookie: adminCookie }) },
+  ...["x", UNKNOWN_ID, "00000000-0000-0000-0000-000000000000", '\'; DROP TABLE "User"; --'].flatMap((id): Case[] => [
+    {
+      label: `setDisabled unknown ${id}`,
+      run: (c) => c.mutate("users.setDisabled", { userId: id, disabled: false }, { cookie: adminCookie }),
+    },
+    {
+      label: `resetPassword unknown ${id}`,
+      run: (c) => c.mutate("users.resetPassword", { userId: id, password: "password123" }, { cookie: adminCookie }),
+    },
   ]),
   // Bodies that are not a tRPC envelope at all.
-  ...["", "{", "not json", "[]", "null", "42", '"str"', '{"json":', "{\"json\": {\"username\": \"a\"", '{"json":{"username":"abc","password":"password123"},"meta":{"values":{"username":["Date"]}}}', '{"json":{"username":"abc","password":"password123"},"meta":{"values":{"password":["bogus-type"]}}}', '{"json":{},"meta":"weird"}', "\u0000\u0001", HUGE].map(
-    (body): Case => ({ label: `raw body ${JSON.stringify(body.slice(0, 30))}`, run: (c) => c.rawPost("users.createLabeler", body, { cookie: adminCookie }) }),
+  ...[
+    "",
+    "{",
+    "not json",
+    "[]",
+    "null",
+    "42",
+    '"str"',
+    '{"json":',
+    '{"json": {"username": "a"',
+    '{"json":{"username":"abc","password":"password123"},"meta":{"values":{"username":["Date"]}}}',
+    '{"json":{"username":"abc","password":"password123"},"meta":{"values":{"password":["bogus-type"]}}}',
+    '{"json":{},"meta":"weird"}',
+    "\u0000\u0001",
+    HUGE,
+  ].map(
+    (body): Case => ({
+      label: `raw body ${JSON.stringify(body.slice(0, 30))}`,
+      run: (c) => c.rawPost("users.createLabeler", body, { cookie: adminCookie }),
+    }),
   ),
-  ...["{", "%7B%22json%22", "%ZZ", "null", "%7B%22json%22%3A%7B%22x%22%3A1%7D%7D"].map((input): Case => ({
-    label: `GET input=${input}`,
-    run: (c) => c.send(new Request(`http://arena.test/api/trpc/users.list?input=${input}`, { headers: { host: "arena.test", cookie: adminCookie } })),
-  })),
+  ...["{", "%7B%22json%22", "%ZZ", "null", "%7B%22json%22%3A%7B%22x%22%3A1%7D%7D"].map(
+    (input): Case => ({
+      label: `GET input=${input}`,
+      run: (c) =>
+        c.send(
+          new Request(`http://arena.test/api/trpc/users.list?input=${input}`, { headers: { host: "arena.test", cookie: adminCookie } }),
+        ),
+    }),
+  ),
   // Paths and batches that do not exist or do not parse.
   { label: "unknown procedure", run: (c) => c.mutate("users.deleteEverything", {}, { cookie: adminCookie }) },
   { label: "unknown router", run: (c) => c.query("nope.list", {}, { cookie: adminCookie }) },
   { label: "bad batch body", run: (c) => c.rawPost("users.createLabeler,users.setDisabled?batch=1", '{"0":', { cookie: adminCookie }) },
-  { label: "batch of bad inputs", run: (c) => c.rawPost("users.createLabeler,users.setDisabled?batch=1", '{"0":{"json":1},"1":{"json":"x"}}', { cookie: adminCookie }) },
+  {
+    label: "batch of bad inputs",
+    run: (c) => c.rawPost("users.createLabeler,users.setDisabled?batch=1", '{"0":{"json":1},"1":{"json":"x"}}', { cookie: adminCookie }),
+  },
 ];
 
 describe("malformed input over HTTP", () => {
@@ -111,7 +166,8 @@ describe("malformed input over HTTP", () => {
   it("validation errors name the field", async () => {
     const res = await httpClient(t.db).mutate("users.createLabeler", { username: "ok-name", password: 12345 }, { cookie: adminCookie });
     expect(res.status).toBe(400);
-    const error = (res.body as { error: { json: { message: string; data: { zodError: { fieldErrors: Record<string, string[]> } } } } }).error.json;
+    const error = (res.body as { error: { json: { message: string; data: { zodError: { fieldErrors: Record<string, string[]> } } } } })
+      .error.json;
     expect(Object.keys(error.data.zodError.fieldErrors)).toEqual(["password"]);
     expect(error.message).toMatch(/^Invalid input: password:/);
   });

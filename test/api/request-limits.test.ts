@@ -1,9 +1,9 @@
 // Issue 16 item 1: a body is refused by its size before it is read, a batch by its length before
 // any call runs, an import by its size before it is parsed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTrpcRequestHandler } from "../../src/server/routers/handler.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { BASE_URL, createUser, httpClient } from "./fixtures.ts";
-import { createTrpcRequestHandler } from "../../src/server/routers/handler.ts";
 
 let t: TestDatabase;
 let adminCookie: string;
@@ -64,7 +64,7 @@ describe("request body limits", () => {
   it("refuses a batch of more calls than allowed before running any", async () => {
     const client = httpClient(t.db);
     const paths = Array.from({ length: 200 }, () => "auth.signIn").join(",");
-    const input = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [i, { json: { username: "nobody", password: "guess" + i } }]));
+    const input = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [i, { json: { username: "nobody", password: `guess${i}` } }]));
     const res = await client.rawPost(`${paths}?batch=1`, JSON.stringify(input), { headers: { origin: BASE_URL } });
     expect(res.status).toBe(400);
     expect(res.text).toMatch(/at most \d+ calls/i);

@@ -3,8 +3,8 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { signIn } from "../../src/server/services/auth/sign-in.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createUser } from "./fixtures.ts";
 
 const exec = promisify(execFile);
@@ -31,8 +31,12 @@ describe("npm run cli -- reset-admin-password", () => {
     const password = stdout.match(/shown only once\): (\S+)/)?.[1];
     expect(password).toBeTruthy();
     expect(await t.db.session.count({ where: { userId: admin.user.id } })).toBe(0);
-    await expect(signIn({ db: t.db, username: "rootish", password: password!, ttlHours: 1, clientAddress: "10.1.1.1" })).resolves.toMatchObject({ user: { id: admin.user.id } });
-    await expect(signIn({ db: t.db, username: "rootish", password: admin.password, ttlHours: 1, clientAddress: "10.1.1.2" })).rejects.toMatchObject({ code: "INVALID_CREDENTIALS" });
+    await expect(
+      signIn({ db: t.db, username: "rootish", password: password!, ttlHours: 1, clientAddress: "10.1.1.1" }),
+    ).resolves.toMatchObject({ user: { id: admin.user.id } });
+    await expect(
+      signIn({ db: t.db, username: "rootish", password: admin.password, ttlHours: 1, clientAddress: "10.1.1.2" }),
+    ).rejects.toMatchObject({ code: "INVALID_CREDENTIALS" });
   }, 60_000);
 
   it("refuses a labeler or an unknown name with a message and exit code 1", async () => {

@@ -1,11 +1,12 @@
 // Issue 16 item 11: HSTS and a Content-Security-Policy on every page; votes commit
 // synchronously whatever the server's or database's default says.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import config from "../../next.config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createPrismaClient } from "../../src/server/db/client.ts";
 import { listenHost, parseEnv } from "../../src/server/env.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
 describe("security headers", () => {
   it("sends HSTS and a CSP that allows only this origin's scripts, styles and connections", async () => {
@@ -14,7 +15,15 @@ describe("security headers", () => {
     const get = (k: string) => all.find((h) => h.key.toLowerCase() === k.toLowerCase())?.value ?? "";
     expect(get("Strict-Transport-Security")).toMatch(/max-age=\d{7,}/);
     const csp = get("Content-Security-Policy");
-    for (const directive of ["default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'self'", "frame-ancestors 'none'", "form-action 'self'", "connect-src 'self'"]) {
+    for (const directive of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "object-src 'none'",
+      "base-uri 'self'",
+      "frame-ancestors 'none'",
+      "form-action 'self'",
+      "connect-src 'self'",
+    ]) {
       expect(csp).toContain(directive);
     }
   });

@@ -1,11 +1,11 @@
 // The in-process session cache: it saves a query per request, and must never keep a session
 // alive that this process ended (sign-out, disabled user, password reset) or that expired.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { deleteSession, getSessionUser, hashSessionToken } from "../../src/server/auth/session.ts";
-import { setUserDisabled } from "../../src/server/services/users/set-user-disabled.ts";
-import { resetPassword } from "../../src/server/services/users/reset-password.ts";
 import { getEnv } from "../../src/server/env.ts";
+import { resetPassword } from "../../src/server/services/users/reset-password.ts";
+import { setUserDisabled } from "../../src/server/services/users/set-user-disabled.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createUser } from "./fixtures.ts";
 
 let t: TestDatabase;

@@ -2,10 +2,10 @@
 // address × username (the right password from elsewhere still works), in PostgreSQL (shared by
 // every web replica), with the client address taken behind a configured number of proxies.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { signIn } from "../../src/server/services/auth/sign-in.ts";
 import { clientAddressFrom } from "../../src/server/auth/client-address.ts";
 import { createPrismaClient } from "../../src/server/db/client.ts";
+import { signIn } from "../../src/server/services/auth/sign-in.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createUser, httpClient } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -14,13 +14,19 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: { code?: string }) => e.code ?? String(e));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 
 describe("sign-in limits", () => {
   it("lets at most the limit of concurrent guesses reach the password check", async () => {
     const { user } = await createUser(t.db);
     const results = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => codeOf(signIn({ db: t.db, username: user.username, password: `guess-${i}`, ttlHours: 1, clientAddress: "198.51.100.7" }))),
+      Array.from({ length: 30 }, (_, i) =>
+        codeOf(signIn({ db: t.db, username: user.username, password: `guess-${i}`, ttlHours: 1, clientAddress: "198.51.100.7" })),
+      ),
     );
     expect(results.filter((c) => c === "INVALID_CREDENTIALS").length).toBeLessThanOrEqual(10);
     expect(results.filter((c) => c === "RATE_LIMITED").length).toBeGreaterThanOrEqual(20);
@@ -28,7 +34,8 @@ describe("sign-in limits", () => {
 
   it("locks out the attacker's address for that username, not the right password from elsewhere", async () => {
     const { user, password } = await createUser(t.db);
-    const attempt = (pw: string, clientAddress: string) => codeOf(signIn({ db: t.db, username: user.username, password: pw, ttlHours: 1, clientAddress }));
+    const attempt = (pw: string, clientAddress: string) =>
+      codeOf(signIn({ db: t.db, username: user.username, password: pw, ttlHours: 1, clientAddress }));
     for (let i = 0; i < 10; i++) expect(await attempt("wrong-password", "203.0.113.66")).toBe("INVALID_CREDENTIALS");
     expect(await attempt(password, "203.0.113.66")).toBe("RATE_LIMITED");
     expect(await attempt(password, "192.0.2.10")).toBe("OK");
@@ -36,10 +43,13 @@ describe("sign-in limits", () => {
 
   it("keeps its counts in PostgreSQL, so another web process sees them", async () => {
     const { user, password } = await createUser(t.db);
-    for (let i = 0; i < 10; i++) await codeOf(signIn({ db: t.db, username: user.username, password: "nope-nope", ttlHours: 1, clientAddress: "198.51.100.99" }));
+    for (let i = 0; i < 10; i++)
+      await codeOf(signIn({ db: t.db, username: user.username, password: "nope-nope", ttlHours: 1, clientAddress: "198.51.100.99" }));
     const replica = createPrismaClient(t.url);
     try {
-      expect(await codeOf(signIn({ db: replica, username: user.username, password, ttlHours: 1, clientAddress: "198.51.100.99" }))).toBe("RATE_LIMITED");
+      expect(await codeOf(signIn({ db: replica, username: user.username, password, ttlHours: 1, clientAddress: "198.51.100.99" }))).toBe(
+        "RATE_LIMITED",
+      );
       const rows = await replica.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "LoginThrottle"`;
       expect(rows[0]!.n).toBeGreaterThan(0);
     } finally {
@@ -52,7 +62,11 @@ describe("sign-in limits", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 103; i++) {
       // What a client sends is on the left; the address the server saw is appended on the right.
-      const res = await client.mutate("auth.signIn", { username: `sprayed${i}`, password: "Winter2026!" }, { headers: { "x-forwarded-for": `10.9.${i}.1, 203.0.113.200` } });
+      const res = await client.mutate(
+        "auth.signIn",
+        { username: `sprayed${i}`, password: "Winter2026!" },
+        { headers: { "x-forwarded-for": `10.9.${i}.1, 203.0.113.200` } },
+      );
       statuses.push(res.status);
     }
     expect(statuses.slice(0, 100).every((s) => s === 401)).toBe(true);

@@ -1,10 +1,10 @@
 // Issue 16 item 10: small hostile inputs get a clear 4xx or a bounded answer, never a 500.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { createUser, errorOf, httpClient } from "./fixtures.ts";
-import { registerTinyHouse, TINY_CONFIG } from "../loop/fixtures.ts";
-import { nextBattle } from "../../src/server/services/battles/assign.ts";
 import { DEFAULT_SETTINGS } from "../../src/server/seed.ts";
+import { nextBattle } from "../../src/server/services/battles/assign.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { registerTinyHouse, TINY_CONFIG } from "../loop/fixtures.ts";
+import { createUser, errorOf, httpClient } from "./fixtures.ts";
 
 let t: TestDatabase;
 let adminCookie: string;
@@ -19,7 +19,10 @@ afterAll(() => t?.drop());
 describe("NUL bytes in admin fields", () => {
   it.each([
     ["prompt search", () => httpClient(t.db).query("prompts.list", { search: "a\u0000b" }, { cookie: adminCookie })],
-    ["import file name", () => httpClient(t.db).mutate("prompts.import", { content: "fine prompt", filename: "x\u0000.txt" }, { cookie: adminCookie })],
+    [
+      "import file name",
+      () => httpClient(t.db).mutate("prompts.import", { content: "fine prompt", filename: "x\u0000.txt" }, { cookie: adminCookie }),
+    ],
     ["round id", () => httpClient(t.db).query("rounds.get", { roundId: "r\u0000" }, { cookie: adminCookie })],
   ])("%s: 400 naming the field", async (_label, send) => {
     const res = await send();
@@ -30,7 +33,11 @@ describe("NUL bytes in admin fields", () => {
 
 describe("prompt import", () => {
   it("treats lines that differ only in lone surrogates as the duplicates they become once stored", async () => {
-    const res = await httpClient(t.db).mutate("prompts.import", { content: "lonely \uD800 here\nlonely \uDC00 here", format: "text" }, { cookie: adminCookie });
+    const res = await httpClient(t.db).mutate(
+      "prompts.import",
+      { content: "lonely \uD800 here\nlonely \uDC00 here", format: "text" },
+      { cookie: adminCookie },
+    );
     expect(res.status).toBe(200);
     const report = (res.body as { result: { data: { json: { added: number; rejected: { reason: string }[] } } } }).result.data.json;
     expect(report.added).toBe(1);
@@ -39,8 +46,13 @@ describe("prompt import", () => {
 
   it("refuses prompts that do not fit the served model's context, saying so", async () => {
     const tooLong = "w".repeat(TINY_CONFIG.nPositions);
-    const res = await httpClient(t.db).mutate("prompts.import", { content: `short one\n${tooLong}`, format: "text" }, { cookie: adminCookie });
-    const report = (res.body as { result: { data: { json: { added: number; rejected: { line: number; reason: string }[] } } } }).result.data.json;
+    const res = await httpClient(t.db).mutate(
+      "prompts.import",
+      { content: `short one\n${tooLong}`, format: "text" },
+      { cookie: adminCookie },
+    );
+    const report = (res.body as { result: { data: { json: { added: number; rejected: { line: number; reason: string }[] } } } }).result.data
+      .json;
     expect(report.added).toBe(1);
     expect(report.rejected).toEqual([expect.objectContaining({ line: 2, reason: expect.stringMatching(/context/) })]);
   });

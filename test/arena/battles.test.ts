@@ -1,14 +1,14 @@
 // Battles end to end against real Postgres and a real sampler (tiny GPT in a worker thread):
 // assignment rules, overlap target, leases, streaming, and the vote's guarantees.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expireLeases, nextBattle, type NextBattleResult } from "../../src/server/services/battles/assign.ts";
+import { AppError } from "../../src/server/errors.ts";
+import { overshootFor } from "../../src/server/sampler/stop-rule.ts";
+import { expireLeases, type NextBattleResult, nextBattle } from "../../src/server/services/battles/assign.ts";
+import { displayText } from "../../src/server/services/battles/generate.ts";
 import { castVote, skipBattle } from "../../src/server/services/battles/vote.ts";
 import { myStats } from "../../src/server/services/stats/labelers.ts";
-import { AppError } from "../../src/server/errors.ts";
-import { addLabeler, addPrompts, createArenaWorld, streamToEnd, type ArenaWorld } from "./helpers.ts";
 import { registerTinyHouse } from "../loop/fixtures.ts";
-import { displayText } from "../../src/server/services/battles/generate.ts";
-import { overshootFor } from "../../src/server/sampler/stop-rule.ts";
+import { type ArenaWorld, addLabeler, addPrompts, createArenaWorld, streamToEnd } from "./helpers.ts";
 
 let world: ArenaWorld;
 
@@ -52,7 +52,14 @@ describe("assignment", () => {
       if (action === "skip") await skipBattle({ db, labelerId: alice.id, battleId: b.battleId });
       else {
         await streamToEnd(world, b.battleId, alice.id);
-        await castVote({ db, labelerId: alice.id, battleId: b.battleId, choice: "A", idempotencyKey: `alice-${b.battleId}`, msToVote: 900 });
+        await castVote({
+          db,
+          labelerId: alice.id,
+          battleId: b.battleId,
+          choice: "A",
+          idempotencyKey: `alice-${b.battleId}`,
+          msToVote: 900,
+        });
       }
     }
     expect(seen).not.toContain("alice wrote this");
@@ -76,8 +83,13 @@ describe("assignment", () => {
     await addPrompts(db, ["race 1", "race 2", "race 3", "race 4"], 2);
     const labelers = await Promise.all(Array.from({ length: 6 }, (_, i) => addLabeler(db, `racer${i}`)));
     // every labeler asks three times at once (three tabs), all labelers at the same moment
-    const results = await Promise.all(labelers.flatMap((l) => [0, 1, 2].map(() => nextBattle({ db, labelerId: l.id }).then((r) => ({ l: l.id, r })))));
-    const battles = await db.battle.findMany({ where: { prompt: { text: { startsWith: "race " } } }, select: { promptId: true, labelerId: true } });
+    const results = await Promise.all(
+      labelers.flatMap((l) => [0, 1, 2].map(() => nextBattle({ db, labelerId: l.id }).then((r) => ({ l: l.id, r })))),
+    );
+    const battles = await db.battle.findMany({
+      where: { prompt: { text: { startsWith: "race " } } },
+      select: { promptId: true, labelerId: true },
+    });
     const perPrompt = new Map<string, Set<string>>();
     for (const b of battles) {
       const set = perPrompt.get(b.promptId) ?? new Set();
@@ -100,7 +112,8 @@ describe("assignment", () => {
     await db.prompt.updateMany({ data: { enabled: false } });
     await addPrompts(db, ["count me"], 3);
     const [x, y, z] = await Promise.all(["cx", "cy", "cz"].map((n) => addLabeler(db, n)));
-    const active = async () => (await db.prompt.findFirstOrThrow({ where: { text: "count me" }, select: { activeBattles: true } })).activeBattles;
+    const active = async () =>
+      (await db.prompt.findFirstOrThrow({ where: { text: "count me" }, select: { activeBattles: true } })).activeBattles;
     const truth = async () => db.battle.count({ where: { prompt: { text: "count me" }, status: { in: ["OPEN", "VOTED"] } } });
     const bx = battleOf(await nextBattle({ db, labelerId: x!.id }));
     const by = battleOf(await nextBattle({ db, labelerId: y!.id }));
@@ -135,7 +148,9 @@ describe("assignment", () => {
     expect(d.promptText).toBe("shared prompt");
     expect(d.ready).toBe(true);
     const texts = async (battleId: string) =>
-      (await db.completion.findMany({ where: { battleId }, orderBy: { slot: "asc" }, select: { text: true, slot: true } })).map((x) => x.text);
+      (await db.completion.findMany({ where: { battleId }, orderBy: { slot: "asc" }, select: { text: true, slot: true } })).map(
+        (x) => x.text,
+      );
     expect(await texts(d.battleId)).toEqual(await texts(c.battleId));
     expect((await nextBattle({ db, labelerId: erin.id })).status).toBe("empty");
 
@@ -179,21 +194,58 @@ describe("votes", () => {
     const ivy = await addLabeler(db, "ivy");
     const b = battleOf(await nextBattle({ db, labelerId: hal.id }));
 
-    await expectAppError(castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "A", idempotencyKey: "hal-early-1", msToVote: 5 }), "CONFLICT", /finish streaming/);
+    await expectAppError(
+      castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "A", idempotencyKey: "hal-early-1", msToVote: 5 }),
+      "CONFLICT",
+      /finish streaming/,
+    );
     const events = await streamToEnd(world, b.battleId, hal.id);
-    expect(events.filter((e) => e.type === "done").map((e) => (e as { slot: string }).slot).sort()).toEqual(["A", "B"]);
+    expect(
+      events
+        .filter((e) => e.type === "done")
+        .map((e) => (e as { slot: string }).slot)
+        .sort(),
+    ).toEqual(["A", "B"]);
     expect(events.some((e) => e.type === "text")).toBe(true);
-    await expectAppError(castVote({ db, labelerId: ivy.id, battleId: b.battleId, choice: "A", idempotencyKey: "ivy-steal-1", msToVote: 5 }), "FORBIDDEN");
+    await expectAppError(
+      castVote({ db, labelerId: ivy.id, battleId: b.battleId, choice: "A", idempotencyKey: "ivy-steal-1", msToVote: 5 }),
+      "FORBIDDEN",
+    );
 
-    const first = await castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "TIE", idempotencyKey: "hal-vote-1", msToVote: 1500 });
+    const first = await castVote({
+      db,
+      labelerId: hal.id,
+      battleId: b.battleId,
+      choice: "TIE",
+      idempotencyKey: "hal-vote-1",
+      msToVote: 1500,
+    });
     expect(first).toMatchObject({ choice: "TIE", replayed: false, reveal: { A: "v0", B: "v0" } });
-    const replay = await castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "TIE", idempotencyKey: "hal-vote-1", msToVote: 1500 });
+    const replay = await castVote({
+      db,
+      labelerId: hal.id,
+      battleId: b.battleId,
+      choice: "TIE",
+      idempotencyKey: "hal-vote-1",
+      msToVote: 1500,
+    });
     expect(replay).toMatchObject({ voteId: first.voteId, replayed: true });
     // A second tab with its own key: the first vote stands and is reported back.
-    const otherTab = await castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "A", idempotencyKey: "hal-vote-2", msToVote: 10 });
+    const otherTab = await castVote({
+      db,
+      labelerId: hal.id,
+      battleId: b.battleId,
+      choice: "A",
+      idempotencyKey: "hal-vote-2",
+      msToVote: 10,
+    });
     expect(otherTab).toMatchObject({ voteId: first.voteId, choice: "TIE", replayed: true });
     // Concurrent duplicates: still one vote.
-    const burst = await Promise.all([1, 2, 3, 4].map((i) => castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "B", idempotencyKey: `hal-burst-${i}`, msToVote: 1 })));
+    const burst = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        castVote({ db, labelerId: hal.id, battleId: b.battleId, choice: "B", idempotencyKey: `hal-burst-${i}`, msToVote: 1 }),
+      ),
+    );
     expect(new Set(burst.map((r) => r.voteId))).toEqual(new Set([first.voteId]));
     expect(await db.vote.count({ where: { battleId: b.battleId } })).toBe(1);
     const stored = await db.vote.findUniqueOrThrow({ where: { id: first.voteId } });
@@ -204,10 +256,18 @@ describe("votes", () => {
     await addPrompts(db, ["second vote prompt"]);
     const b2 = battleOf(await nextBattle({ db, labelerId: hal.id, excludeBattleIds: [b.battleId] }));
     await streamToEnd(world, b2.battleId, hal.id);
-    await expectAppError(castVote({ db, labelerId: hal.id, battleId: b2.battleId, choice: "A", idempotencyKey: "hal-vote-1", msToVote: 5 }), "CONFLICT", /idempotency key/);
+    await expectAppError(
+      castVote({ db, labelerId: hal.id, battleId: b2.battleId, choice: "A", idempotencyKey: "hal-vote-1", msToVote: 5 }),
+      "CONFLICT",
+      /idempotency key/,
+    );
     expect((await db.battle.findUniqueOrThrow({ where: { id: b2.battleId } })).status).toBe("OPEN");
     await skipBattle({ db, labelerId: hal.id, battleId: b2.battleId });
-    await expectAppError(castVote({ db, labelerId: hal.id, battleId: b2.battleId, choice: "A", idempotencyKey: "hal-after-skip", msToVote: 5 }), "CONFLICT", /skipped/);
+    await expectAppError(
+      castVote({ db, labelerId: hal.id, battleId: b2.battleId, choice: "A", idempotencyKey: "hal-after-skip", msToVote: 5 }),
+      "CONFLICT",
+      /skipped/,
+    );
   }, 60_000);
 
   it("stores the sampling parameters, the recorded order and both versions of each completion", async () => {
@@ -249,13 +309,25 @@ describe("pair selection", () => {
     for (let i = 0; i < 4; i++) {
       const b = battleOf(await nextBattle({ db, labelerId: judge.id, random: () => (i % 2 ? 0.9 : 0.1) }));
       await streamToEnd(world, b.battleId, judge.id);
-      const battle = await db.battle.findUniqueOrThrow({ where: { id: b.battleId }, include: { completions: { include: { policyVersion: true } } } });
+      const battle = await db.battle.findUniqueOrThrow({
+        where: { id: b.battleId },
+        include: { completions: { include: { policyVersion: true } } },
+      });
       expect(battle.kind).toBe("VERSUS");
       const bySlot = Object.fromEntries(battle.completions.map((c) => [c.slot, c.policyVersion.name]));
       expect(bySlot).toEqual(battle.swapped ? { A: "v0", B: "v1" } : { A: "v1", B: "v0" });
       // Ratings read the battle's policyA/policyB as the versions in slots A/B.
-      expect({ A: battle.policyAId, B: battle.policyBId }).toEqual(battle.swapped ? { A: world.v0.id, B: v1.id } : { A: v1.id, B: world.v0.id });
-      const vote = await castVote({ db, labelerId: judge.id, battleId: b.battleId, choice: "A", idempotencyKey: `judge-${i}-${b.battleId}`, msToVote: 700 });
+      expect({ A: battle.policyAId, B: battle.policyBId }).toEqual(
+        battle.swapped ? { A: world.v0.id, B: v1.id } : { A: v1.id, B: world.v0.id },
+      );
+      const vote = await castVote({
+        db,
+        labelerId: judge.id,
+        battleId: b.battleId,
+        choice: "A",
+        idempotencyKey: `judge-${i}-${b.battleId}`,
+        msToVote: 700,
+      });
       expect(vote.reveal).toEqual(bySlot);
       slotsOfV1.push(bySlot.A === "v1" ? "A" : "B");
     }

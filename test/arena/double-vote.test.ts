@@ -3,10 +3,10 @@
 // nobody else's vote is affected); the database refuses a second vote by the same labeler on
 // the same prompt whatever code path writes it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expireLeases, nextBattle, type NextBattleResult } from "../../src/server/services/battles/assign.ts";
-import { castVote } from "../../src/server/services/battles/vote.ts";
 import { AppError } from "../../src/server/errors.ts";
-import { addLabeler, addPrompts, createArenaWorld, streamToEnd, type ArenaWorld } from "./helpers.ts";
+import { expireLeases, type NextBattleResult, nextBattle } from "../../src/server/services/battles/assign.ts";
+import { castVote } from "../../src/server/services/battles/vote.ts";
+import { type ArenaWorld, addLabeler, addPrompts, createArenaWorld, streamToEnd } from "./helpers.ts";
 
 let world: ArenaWorld;
 beforeAll(async () => {
@@ -26,9 +26,19 @@ async function duplicateBattle(battleId: string) {
   const { db } = world;
   const src = await db.battle.findUniqueOrThrow({ where: { id: battleId }, include: { completions: true } });
   const copy = await db.battle.create({
-    data: { promptId: src.promptId, labelerId: src.labelerId, kind: src.kind, policyAId: src.policyAId, policyBId: src.policyBId, swapped: src.swapped, leaseExpiresAt: new Date(Date.now() + 600_000) },
+    data: {
+      promptId: src.promptId,
+      labelerId: src.labelerId,
+      kind: src.kind,
+      policyAId: src.policyAId,
+      policyBId: src.policyBId,
+      swapped: src.swapped,
+      leaseExpiresAt: new Date(Date.now() + 600_000),
+    },
   });
-  await db.completion.createMany({ data: src.completions.map(({ id: _i, battleId: _b, createdAt: _c, ...c }) => ({ ...c, battleId: copy.id })) });
+  await db.completion.createMany({
+    data: src.completions.map(({ id: _i, battleId: _b, createdAt: _c, ...c }) => ({ ...c, battleId: copy.id })),
+  });
   return copy.id;
 }
 
@@ -46,7 +56,14 @@ describe("one judgement per labeler per prompt", () => {
     const lee = await addLabeler(db, "lee");
     expect(battleOf(await nextBattle({ db, labelerId: lee.id, now: later })).promptText).toBe("expiring prompt");
 
-    const late = await castVote({ db, labelerId: kim.id, battleId: first.battleId, choice: "A", idempotencyKey: "kim-late-1", msToVote: 90_000 });
+    const late = await castVote({
+      db,
+      labelerId: kim.id,
+      battleId: first.battleId,
+      choice: "A",
+      idempotencyKey: "kim-late-1",
+      msToVote: 90_000,
+    });
     expect(late.replayed).toBe(false);
     expect(await db.vote.count({ where: { labelerId: kim.id } })).toBe(1);
   }, 60_000);
@@ -61,7 +78,9 @@ describe("one judgement per labeler per prompt", () => {
     const second = await duplicateBattle(b.battleId);
     await castVote({ db, labelerId: max.id, battleId: b.battleId, choice: "B", idempotencyKey: "max-vote-1", msToVote: 10 });
 
-    const err = await castVote({ db, labelerId: max.id, battleId: second, choice: "A", idempotencyKey: "max-vote-2", msToVote: 10 }).catch((e: unknown) => e);
+    const err = await castVote({ db, labelerId: max.id, battleId: second, choice: "A", idempotencyKey: "max-vote-2", msToVote: 10 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe("CONFLICT");
     expect((err as AppError).userMessage).toMatch(/already judged this prompt/);
@@ -69,7 +88,9 @@ describe("one judgement per labeler per prompt", () => {
 
     // Any writer, not only castVote: the database itself refuses it.
     await db.battle.update({ where: { id: second }, data: { status: "VOTED" } });
-    await expect(db.vote.create({ data: { battleId: second, labelerId: max.id, choice: "A", msToVote: 1, idempotencyKey: "max-direct-1" } })).rejects.toThrow(/Unique constraint/i);
+    await expect(
+      db.vote.create({ data: { battleId: second, labelerId: max.id, choice: "A", msToVote: 1, idempotencyKey: "max-direct-1" } }),
+    ).rejects.toThrow(/Unique constraint/i);
     expect(await db.vote.count({ where: { labelerId: max.id } })).toBe(1);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import { createSampler, type Sampler } from "../../src/server/sampler/index.ts";
 import { DEFAULT_SETTINGS } from "../../src/server/seed.ts";
-import { watchBattle, type BattleEvent } from "../../src/server/services/battles/generate.ts";
+import { type BattleEvent, watchBattle } from "../../src/server/services/battles/generate.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { registerTinyHouse } from "../loop/fixtures.ts";
 
@@ -26,7 +26,13 @@ export async function createArenaWorld(): Promise<ArenaWorld> {
   let v0: { id: number; name: string };
   try {
     v0 = await registerTinyHouse(db);
-    sampler = await createSampler({ databaseUrl: tdb.url, checkpointDir: path.resolve(".data/checkpoints"), backend: "cpu", threads: 1, pollIntervalMs: 500 });
+    sampler = await createSampler({
+      databaseUrl: tdb.url,
+      checkpointDir: path.resolve(".data/checkpoints"),
+      backend: "cpu",
+      threads: 1,
+      pollIntervalMs: 500,
+    });
     for (let i = 0; i < 100 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
     if (!sampler.registry.current()) throw new Error("the sampler did not load the tiny v0 within 5 s");
   } catch (err) {

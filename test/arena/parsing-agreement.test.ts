@@ -5,7 +5,19 @@ import { cohenKappa, fleissKappa, majorityAgreement, type Rating } from "../../s
 
 describe("prompt import parsing", () => {
   it("JSONL: accepts objects with a prompt, reports every other line with its number", () => {
-    const r = parseImport(['{"prompt": "Tell me a story"}', "", "not json", '{"text": "x"}', '["a"]', '{"prompt": "  "}', '{"prompt": "ok", "overlapTarget": 3}', '{"prompt": "bad", "overlapTarget": 0}'].join("\n"), "jsonl");
+    const r = parseImport(
+      [
+        '{"prompt": "Tell me a story"}',
+        "",
+        "not json",
+        '{"text": "x"}',
+        '["a"]',
+        '{"prompt": "  "}',
+        '{"prompt": "ok", "overlapTarget": 3}',
+        '{"prompt": "bad", "overlapTarget": 0}',
+      ].join("\n"),
+      "jsonl",
+    );
     expect(r.prompts).toEqual([
       { line: 1, text: "Tell me a story" },
       { line: 7, text: "ok", overlapTarget: 3 },
@@ -66,7 +78,15 @@ describe("agreement", () => {
     expect(fleissKappa([r("1", "a", "A"), r("1", "b", "A"), r("2", "a", "B"), r("2", "b", "B")]).kappa).toBe(1);
     expect(fleissKappa([r("1", "a", "A"), r("1", "b", "B"), r("2", "a", "B"), r("2", "b", "A")]).kappa).toBe(-1);
     // 3 raters, 2 items: (A,A,B) and (B,B,B). P1 = (4+1-3)/6 = 1/3, P2 = 1, P̄ = 2/3; p_A = 2/6, p_B = 4/6, P_e = 5/9; κ = (2/3-5/9)/(4/9) = .25
-    const k = fleissKappa([r("1", "a", "A"), r("1", "b", "A"), r("1", "c", "B"), r("2", "a", "B"), r("2", "b", "B"), r("2", "c", "B"), r("3", "a", "A")]);
+    const k = fleissKappa([
+      r("1", "a", "A"),
+      r("1", "b", "A"),
+      r("1", "c", "B"),
+      r("2", "a", "B"),
+      r("2", "b", "B"),
+      r("2", "c", "B"),
+      r("3", "a", "A"),
+    ]);
     expect(k.items).toBe(2);
     expect(k.kappa).toBeCloseTo(0.25, 10);
   });
@@ -75,10 +95,22 @@ describe("agreement", () => {
     // item 1: for a and b the others split (skipped), for c the others say A; item 2: always split;
     // item 3: A,A,A,B.
     const m = majorityAgreement([
-      r("1", "a", "A"), r("1", "b", "A"), r("1", "c", "B"),
-      r("2", "a", "TIE"), r("2", "b", "A"), r("2", "c", "B"),
-      r("3", "a", "A"), r("3", "b", "A"), r("3", "c", "A"), r("3", "d", "B"),
+      r("1", "a", "A"),
+      r("1", "b", "A"),
+      r("1", "c", "B"),
+      r("2", "a", "TIE"),
+      r("2", "b", "A"),
+      r("2", "c", "B"),
+      r("3", "a", "A"),
+      r("3", "b", "A"),
+      r("3", "c", "A"),
+      r("3", "d", "B"),
     ]);
-    expect(Object.fromEntries(m)).toEqual({ a: { agree: 1, compared: 1 }, b: { agree: 1, compared: 1 }, c: { agree: 1, compared: 2 }, d: { agree: 0, compared: 1 } });
+    expect(Object.fromEntries(m)).toEqual({
+      a: { agree: 1, compared: 1 },
+      b: { agree: 1, compared: 1 },
+      c: { agree: 1, compared: 2 },
+      d: { agree: 0, compared: 1 },
+    });
   });
 });

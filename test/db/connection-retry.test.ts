@@ -3,8 +3,8 @@
 // fresh connection.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createUser, httpClient } from "../api/fixtures.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
 let t: TestDatabase;
 let adminCookie: string;
@@ -25,7 +25,9 @@ describe("terminated database connections", () => {
       for (let round = 0; round < 5; round++) {
         const requests = Array.from({ length: 8 }, () => client.query("prompts.list", {}, { cookie: adminCookie }));
         // Terminate every app connection while those requests are in flight.
-        await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName]);
+        await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [
+          dbName,
+        ]);
         statuses.push(...(await Promise.all(requests)).map((r) => r.status));
       }
       expect(statuses.filter((s) => s !== 200)).toEqual([]);

@@ -1,8 +1,8 @@
 // Configuration validation, structured logs and password hashing: the operations basics.
 import { afterEach, describe, expect, it } from "vitest";
+import { hashPassword, verifyPassword } from "../../src/server/auth/password.ts";
 import { EnvError, getEnv, parseEnv, resetEnvCache } from "../../src/server/env.ts";
 import { createLogger } from "../../src/server/log.ts";
-import { hashPassword, verifyPassword } from "../../src/server/auth/password.ts";
 
 describe("parseEnv", () => {
   it("applies the documented defaults to an empty environment", () => {
@@ -34,14 +34,28 @@ describe("parseEnv", () => {
       LOG_LEVEL: "debug",
       ADMIN_PASSWORD: "   ",
     });
-    expect(env).toMatchObject({ DATABASE_URL: "postgresql://u:p@db:5432/arena", PORT: 8080, TRAINER_ENABLED: false, SESSION_TTL_HOURS: 24, TF_BACKEND: "wasm", LOG_LEVEL: "debug" });
+    expect(env).toMatchObject({
+      DATABASE_URL: "postgresql://u:p@db:5432/arena",
+      PORT: 8080,
+      TRAINER_ENABLED: false,
+      SESSION_TTL_HOURS: 24,
+      TF_BACKEND: "wasm",
+      LOG_LEVEL: "debug",
+    });
     expect(env.ADMIN_PASSWORD).toBeUndefined();
   });
 
   it("lists every bad variable by name with what is wrong, in one error", () => {
     let err: unknown;
     try {
-      parseEnv({ PORT: "eighty", TF_BACKEND: "cuda", TRAINER_ENABLED: "maybe", DATABASE_URL: "mysql://secret@x/y", ADMIN_PASSWORD: "short", SESSION_TTL_HOURS: "-3" });
+      parseEnv({
+        PORT: "eighty",
+        TF_BACKEND: "cuda",
+        TRAINER_ENABLED: "maybe",
+        DATABASE_URL: "mysql://secret@x/y",
+        ADMIN_PASSWORD: "short",
+        SESSION_TTL_HOURS: "-3",
+      });
     } catch (e) {
       err = e;
     }

@@ -1,5 +1,5 @@
 // The migration runner against a real PostgreSQL: a fresh empty database per case.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -69,7 +69,10 @@ describe("applyMigrations", () => {
     expect(init.rolled_back_at).toBeNull();
     expect(init.applied_steps_count).toBe(1);
 
-    const tables = await query<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
+    const tables = await query<{ table_name: string }>(
+      url,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+    );
     expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(["User", "Vote", "TrainingRound", "_prisma_migrations"]));
 
     const second = await applyMigrations({ databaseUrl: url });
@@ -92,7 +95,7 @@ describe("applyMigrations", () => {
     await applyMigrations({ databaseUrl: url });
     const dir = copyOfMigrations();
     const file = path.join(dir, initName, "migration.sql");
-    writeFileSync(file, readFileSync(file, "utf8") + "\n-- an innocent-looking edit\n");
+    writeFileSync(file, `${readFileSync(file, "utf8")}\n-- an innocent-looking edit\n`);
 
     const err = await applyMigrations({ databaseUrl: url, migrationsDir: dir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);

@@ -38,50 +38,124 @@ describe("schema round-trip through Prisma Client", () => {
     await db.session.create({ data: written.Session as Prisma.SessionUncheckedCreateInput });
     read.Session = await db.session.findUnique({ where: { id: "a".repeat(64) } });
 
-    written.Prompt = { id: "prompt_1", text: "Once upon a time ✨ «quoted»", source: "labeler", authorId: "user_1", overlapTarget: 3, enabled: false, heldOut: true, createdAt: at("3") };
+    written.Prompt = {
+      id: "prompt_1",
+      text: "Once upon a time ✨ «quoted»",
+      source: "labeler",
+      authorId: "user_1",
+      overlapTarget: 3,
+      enabled: false,
+      heldOut: true,
+      createdAt: at("3"),
+    };
     await db.prompt.create({ data: written.Prompt as Prisma.PromptUncheckedCreateInput });
     read.Prompt = await db.prompt.findUnique({ where: { id: "prompt_1" } });
 
-    const parent = await db.policyVersion.create({ data: { name: "v0", checkpointUri: "file:/m/house", checkpointSha256: "0".repeat(64), status: "RETIRED" } });
+    const parent = await db.policyVersion.create({
+      data: { name: "v0", checkpointUri: "file:/m/house", checkpointSha256: "0".repeat(64), status: "RETIRED" },
+    });
     written.PolicyVersion = {
-      id: 77, name: "v1", parentId: parent.id, checkpointUri: "file:/ckpt/v1", checkpointSha256: "f".repeat(64), status: "SERVING",
-      modelConfig: { vocabSize: 260, nLayer: 4, nested: { list: [1, 2.5, null, "x"] } }, notes: "promoted by test",
-      createdAt: at("4"), promotedAt: at("5"),
-      source: "IMPORTED", architecture: "llama", displayName: "SmolLM2 «135M» ✨", parameterCount: 134_515_008n, sourcePath: "/srv/models/SmolLM2-135M-Instruct", checkpointPrunedAt: at("6"),
+      id: 77,
+      name: "v1",
+      parentId: parent.id,
+      checkpointUri: "file:/ckpt/v1",
+      checkpointSha256: "f".repeat(64),
+      status: "SERVING",
+      modelConfig: { vocabSize: 260, nLayer: 4, nested: { list: [1, 2.5, null, "x"] } },
+      notes: "promoted by test",
+      createdAt: at("4"),
+      promotedAt: at("5"),
+      source: "IMPORTED",
+      architecture: "llama",
+      displayName: "SmolLM2 «135M» ✨",
+      parameterCount: 134_515_008n,
+      sourcePath: "/srv/models/SmolLM2-135M-Instruct",
+      checkpointPrunedAt: at("6"),
     };
     await db.policyVersion.create({ data: written.PolicyVersion as Prisma.PolicyVersionUncheckedCreateInput });
     read.PolicyVersion = await db.policyVersion.findUnique({ where: { id: 77 } });
 
     written.Battle = {
-      id: "battle_1", promptId: "prompt_1", labelerId: "user_1", kind: "VERSUS", status: "VOTED", policyAId: 77, policyBId: parent.id,
-      swapped: true, leaseExpiresAt: at("6"), createdAt: at("5"), finishedAt: at("7"),
+      id: "battle_1",
+      promptId: "prompt_1",
+      labelerId: "user_1",
+      kind: "VERSUS",
+      status: "VOTED",
+      policyAId: 77,
+      policyBId: parent.id,
+      swapped: true,
+      leaseExpiresAt: at("6"),
+      createdAt: at("5"),
+      finishedAt: at("7"),
     };
     await db.battle.create({ data: written.Battle as Prisma.BattleUncheckedCreateInput });
     read.Battle = await db.battle.findUnique({ where: { id: "battle_1" } });
     expect((await db.prompt.findUniqueOrThrow({ where: { id: "prompt_1" } })).activeBattles, "a VOTED battle counts as active").toBe(1);
 
     written.Completion = {
-      id: "completion_1", battleId: "battle_1", slot: "B", promptId: "prompt_1", policyVersionId: 77, text: "the end.\n",
-      promptTokenIds: [256, 79, 110, -1, 2147483647], tokenIds: [116, 104, 101], logprob: -12.375, temperature: 0.7, topP: 0.9, topK: 40,
-      maxNewTokens: 64, seed: 123456789, finishReason: "eos", firstTokenMs: 12, latencyMs: 340, createdAt: at("6"),
+      id: "completion_1",
+      battleId: "battle_1",
+      slot: "B",
+      promptId: "prompt_1",
+      policyVersionId: 77,
+      text: "the end.\n",
+      promptTokenIds: [256, 79, 110, -1, 2147483647],
+      tokenIds: [116, 104, 101],
+      logprob: -12.375,
+      temperature: 0.7,
+      topP: 0.9,
+      topK: 40,
+      maxNewTokens: 64,
+      seed: 123456789,
+      finishReason: "eos",
+      firstTokenMs: 12,
+      latencyMs: 340,
+      createdAt: at("6"),
     };
     await db.completion.create({ data: written.Completion as Prisma.CompletionUncheckedCreateInput });
     read.Completion = await db.completion.findUnique({ where: { id: "completion_1" } });
 
     written.RefLogprob = { completionId: "completion_1", policyVersionId: parent.id, logprob: -13.5, tokenCount: 3, createdAt: at("7") };
     await db.refLogprob.create({ data: written.RefLogprob as Prisma.RefLogprobUncheckedCreateInput });
-    read.RefLogprob = await db.refLogprob.findUnique({ where: { completionId_policyVersionId: { completionId: "completion_1", policyVersionId: parent.id } } });
+    read.RefLogprob = await db.refLogprob.findUnique({
+      where: { completionId_policyVersionId: { completionId: "completion_1", policyVersionId: parent.id } },
+    });
 
-    written.Vote = { id: "vote_1", battleId: "battle_1", labelerId: "user_1", choice: "BOTH_BAD", msToVote: 4321, idempotencyKey: "idem-1", createdAt: at("8"), promptId: "prompt_1" };
+    written.Vote = {
+      id: "vote_1",
+      battleId: "battle_1",
+      labelerId: "user_1",
+      choice: "BOTH_BAD",
+      msToVote: 4321,
+      idempotencyKey: "idem-1",
+      createdAt: at("8"),
+      promptId: "prompt_1",
+    };
     await db.vote.create({ data: written.Vote as Prisma.VoteUncheckedCreateInput });
     read.Vote = await db.vote.findUnique({ where: { id: "vote_1" } });
 
     written.TrainingRound = {
-      id: "round_1", number: 42, status: "SUCCEEDED", config: { beta: 0.1, lossType: "sigmoid" }, baseVersionId: parent.id,
-      referenceVersionId: parent.id, resultVersionId: 77, pairsTrain: 90, pairsHeldout: 10, summary: { loss: 0.5, "rewards/accuracies": 0.75 },
-      gates: [{ name: "heldout", passed: true, value: 0.6, threshold: 0.5 }], error: "none really", triggeredBy: "admin",
-      triggeredById: "user_1", workerId: "host:123", leaseExpiresAt: at("9"), createdAt: at("1"), startedAt: at("2"), finishedAt: at("3"),
-      usage: { new: 80, returned: 10, versus: 5, heldout: 10 }, note: "not served: the base stopped serving",
+      id: "round_1",
+      number: 42,
+      status: "SUCCEEDED",
+      config: { beta: 0.1, lossType: "sigmoid" },
+      baseVersionId: parent.id,
+      referenceVersionId: parent.id,
+      resultVersionId: 77,
+      pairsTrain: 90,
+      pairsHeldout: 10,
+      summary: { loss: 0.5, "rewards/accuracies": 0.75 },
+      gates: [{ name: "heldout", passed: true, value: 0.6, threshold: 0.5 }],
+      error: "none really",
+      triggeredBy: "admin",
+      triggeredById: "user_1",
+      workerId: "host:123",
+      leaseExpiresAt: at("9"),
+      createdAt: at("1"),
+      startedAt: at("2"),
+      finishedAt: at("3"),
+      usage: { new: 80, returned: 10, versus: 5, heldout: 10 },
+      note: "not served: the base stopped serving",
     };
     await db.trainingRound.create({ data: written.TrainingRound as Prisma.TrainingRoundUncheckedCreateInput });
     read.TrainingRound = await db.trainingRound.findUnique({ where: { id: "round_1" } });
@@ -107,8 +181,16 @@ describe("schema round-trip through Prisma Client", () => {
     read.LoginThrottle = await db.loginThrottle.findUnique({ where: { key: "pair:10.0.0.1|ada" } });
     // API keys, completions and preferences (issue 17)
     written.ApiKey = {
-      id: "key_1", name: "eval app", prefix: "dpa_AbCdEf", hash: "e".repeat(64), scopes: ["inference", "vote"], rateLimitPerMinute: 30,
-      createdById: "user_1", createdAt: at("1"), lastUsedAt: at("2"), revokedAt: at("3"),
+      id: "key_1",
+      name: "eval app",
+      prefix: "dpa_AbCdEf",
+      hash: "e".repeat(64),
+      scopes: ["inference", "vote"],
+      rateLimitPerMinute: 30,
+      createdById: "user_1",
+      createdAt: at("1"),
+      lastUsedAt: at("2"),
+      revokedAt: at("3"),
     };
     await db.apiKey.create({ data: written.ApiKey as Prisma.ApiKeyUncheckedCreateInput });
     read.ApiKey = await db.apiKey.findUnique({ where: { id: "key_1" } });
@@ -116,22 +198,53 @@ describe("schema round-trip through Prisma Client", () => {
     await db.apiKeyUsage.create({ data: written.ApiKeyUsage as Prisma.ApiKeyUsageUncheckedCreateInput });
     read.ApiKeyUsage = await db.apiKeyUsage.findUnique({ where: { apiKeyId_windowStart: { apiKeyId: "key_1", windowStart: at("4") } } });
     const apiCompletion = (id: string) => ({
-      id, apiKeyId: "key_1", endpoint: "chat", policyVersionId: 77, messages: [{ role: "user", content: "Hi ✨" }], promptText: "Hi ✨",
-      promptTokenIds: [256, 72, 105], tokenIds: [33, 257], text: "!", logprob: -3.25, temperature: 0.7, topP: 0.9, maxNewTokens: 16,
-      seed: 2147483647, finishReason: "eos", latencyMs: 55, createdAt: at("5"),
+      id,
+      apiKeyId: "key_1",
+      endpoint: "chat",
+      policyVersionId: 77,
+      messages: [{ role: "user", content: "Hi ✨" }],
+      promptText: "Hi ✨",
+      promptTokenIds: [256, 72, 105],
+      tokenIds: [33, 257],
+      text: "!",
+      logprob: -3.25,
+      temperature: 0.7,
+      topP: 0.9,
+      maxNewTokens: 16,
+      seed: 2147483647,
+      finishReason: "eos",
+      latencyMs: 55,
+      createdAt: at("5"),
     });
     written.ApiCompletion = apiCompletion("chatcmpl-x.0");
     await db.apiCompletion.create({ data: written.ApiCompletion as Prisma.ApiCompletionUncheckedCreateInput });
     await db.apiCompletion.create({ data: apiCompletion("chatcmpl-x.1") as Prisma.ApiCompletionUncheckedCreateInput });
     read.ApiCompletion = await db.apiCompletion.findUnique({ where: { id: "chatcmpl-x.0" } });
-    written.ApiPreference = { id: "pref_1", apiKeyId: "key_1", completionAId: "chatcmpl-x.0", completionBId: "chatcmpl-x.1", choice: "B", createdAt: at("6") };
+    written.ApiPreference = {
+      id: "pref_1",
+      apiKeyId: "key_1",
+      completionAId: "chatcmpl-x.0",
+      completionBId: "chatcmpl-x.1",
+      choice: "B",
+      createdAt: at("6"),
+    };
     await db.apiPreference.create({ data: written.ApiPreference as Prisma.ApiPreferenceUncheckedCreateInput });
     read.ApiPreference = await db.apiPreference.findUnique({ where: { id: "pref_1" } });
     // one row per unordered pair: the larger id first is refused by the table's CHECK
-    await expect(db.apiPreference.create({ data: { apiKeyId: "key_1", completionAId: "chatcmpl-x.1", completionBId: "chatcmpl-x.0", choice: "A" } })).rejects.toThrow();
+    await expect(
+      db.apiPreference.create({ data: { apiKeyId: "key_1", completionAId: "chatcmpl-x.1", completionBId: "chatcmpl-x.0", choice: "A" } }),
+    ).rejects.toThrow();
     written.GoldPair = {
-      id: "gold_1", promptText: "Say hi", completionA: "hi", completionB: "go away", expected: "A", note: "politeness",
-      source: "import:gold.jsonl", createdById: "user_1", active: false, createdAt: at("5"),
+      id: "gold_1",
+      promptText: "Say hi",
+      completionA: "hi",
+      completionB: "go away",
+      expected: "A",
+      note: "politeness",
+      source: "import:gold.jsonl",
+      createdById: "user_1",
+      active: false,
+      createdAt: at("5"),
     };
     await db.goldPair.create({ data: written.GoldPair as Prisma.GoldPairUncheckedCreateInput });
     read.GoldPair = await db.goldPair.findUnique({ where: { id: "gold_1" } });
@@ -141,7 +254,9 @@ describe("schema round-trip through Prisma Client", () => {
       // Fails when a field is added to the schema without being covered here.
       // written by the database itself (updatedAt; activeBattles by the Battle trigger)
       const automatic = model === "Setting" ? ["updatedAt"] : model === "Prompt" ? ["activeBattles"] : [];
-      expect(Object.keys(written[model] ?? {}).sort(), `fields written for ${model}`).toEqual(fields.filter((f) => !automatic.includes(f)).sort());
+      expect(Object.keys(written[model] ?? {}).sort(), `fields written for ${model}`).toEqual(
+        fields.filter((f) => !automatic.includes(f)).sort(),
+      );
       expect(read[model], `${model} read back`).not.toBeNull();
       expect(Object.keys(read[model]!).sort(), `fields read for ${model}`).toEqual([...fields].sort());
       for (const [field, value] of Object.entries(written[model]!)) {
@@ -159,7 +274,9 @@ describe("schema round-trip through Prisma Client", () => {
     }
     // Prisma's PostgreSQL mapping: DateTime → timestamp(3) without time zone, Json → jsonb,
     // Float → double precision, Int[] → integer[]; anything else would drift from `migrate diff`.
-    const types = await t.db.$queryRaw<{ table_name: string; column_name: string; data_type: string; udt_name: string; datetime_precision: number | null }[]>`
+    const types = await t.db.$queryRaw<
+      { table_name: string; column_name: string; data_type: string; udt_name: string; datetime_precision: number | null }[]
+    >`
       SELECT table_name, column_name, data_type, udt_name, datetime_precision FROM information_schema.columns
       WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`;
     const byName = new Map(types.map((c) => [`${c.table_name}.${c.column_name}`, c]));
@@ -192,7 +309,9 @@ describe("schema round-trip through Prisma Client", () => {
       t.db.policyVersion.create({ data: { name: "v2", checkpointUri: "file:/x", checkpointSha256: "1".repeat(64), status: "SERVING" } }),
     ).rejects.toThrow(/Unique constraint/i);
     // Promotion is a swap: retire the old one, then serve the new one, in one transaction.
-    const next = await t.db.policyVersion.create({ data: { name: "v2", checkpointUri: "file:/x", checkpointSha256: "1".repeat(64), status: "CANDIDATE" } });
+    const next = await t.db.policyVersion.create({
+      data: { name: "v2", checkpointUri: "file:/x", checkpointSha256: "1".repeat(64), status: "CANDIDATE" },
+    });
     await t.db.$transaction([
       t.db.policyVersion.update({ where: { id: serving[0]!.id }, data: { status: "RETIRED" } }),
       t.db.policyVersion.update({ where: { id: next.id }, data: { status: "SERVING" } }),
@@ -222,15 +341,22 @@ describe("schema round-trip through Prisma Client", () => {
     for (const [, model, body] of schema.matchAll(/^model (\w+) \{([\s\S]*?)^\}/gm)) {
       expectedIndexes.add(`${model}_pkey`);
       for (const [, cols] of body!.matchAll(/@@index\(\[([^\]]+)\]/g)) expectedIndexes.add(`${model}_${cols!.split(/,\s*/).join("_")}_idx`);
-      for (const [, cols] of body!.matchAll(/@@unique\(\[([^\]]+)\]/g)) expectedIndexes.add(`${model}_${cols!.split(/,\s*/).join("_")}_key`);
+      for (const [, cols] of body!.matchAll(/@@unique\(\[([^\]]+)\]/g))
+        expectedIndexes.add(`${model}_${cols!.split(/,\s*/).join("_")}_key`);
       for (const [, field] of body!.matchAll(/^\s+(\w+)\s+[^\n]*@unique/gm)) expectedIndexes.add(`${model}_${field}_key`);
-      for (const [, cols] of body!.matchAll(/@relation\([^)]*fields:\s*\[([^\]]+)\]/g)) expectedForeignKeys.add(`${model}_${cols!.split(/,\s*/).join("_")}_fkey`);
+      for (const [, cols] of body!.matchAll(/@relation\([^)]*fields:\s*\[([^\]]+)\]/g))
+        expectedForeignKeys.add(`${model}_${cols!.split(/,\s*/).join("_")}_fkey`);
     }
     const indexes = await t.db.$queryRaw<{ indexname: string }[]>`
       SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'`;
     // SQL-only indexes that schema.prisma cannot express (partial indexes).
     const sqlOnly = new Set(["PolicyVersion_one_serving", "TrainingRound_one_active_key", "Prompt_servable_idx"]);
-    expect(indexes.map((i) => i.indexname).filter((n) => !sqlOnly.has(n)).sort()).toEqual([...expectedIndexes].sort());
+    expect(
+      indexes
+        .map((i) => i.indexname)
+        .filter((n) => !sqlOnly.has(n))
+        .sort(),
+    ).toEqual([...expectedIndexes].sort());
     const fks = await t.db.$queryRaw<{ conname: string }[]>`
       SELECT conname FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace`;
     expect(fks.map((f) => f.conname).sort()).toEqual([...expectedForeignKeys].sort());

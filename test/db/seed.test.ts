@@ -1,14 +1,13 @@
 // seed() on a real, migrated database: idempotent, and the house model registered when present.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyPassword } from "../../src/server/auth/password.ts";
-import { DEFAULT_PROMPTS_FILE, DEFAULT_SETTINGS, parsePromptFile, seed, sha256File } from "../../src/server/seed.ts";
-import { readFileSync } from "node:fs";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { HOUSE_MODEL_DIR } from "../../src/lm/index.ts";
+import { verifyPassword } from "../../src/server/auth/password.ts";
 import { checkpointDigest } from "../../src/server/policy/digest.ts";
+import { DEFAULT_PROMPTS_FILE, DEFAULT_SETTINGS, parsePromptFile, seed, sha256File } from "../../src/server/seed.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
 let t: TestDatabase;
 let noModelDir: string;
@@ -94,7 +93,14 @@ describe("seed", () => {
     expect(r.houseModel.registered).toBe(true);
     const v0 = await t.db.policyVersion.findUniqueOrThrow({ where: { name: "v0" } });
     const config = JSON.parse(readFileSync(path.join(houseDir, "config.json"), "utf8"));
-    expect(v0).toMatchObject({ status: "SERVING", source: "HOUSE", architecture: "gpt2", parentId: null, sourcePath: houseDir, modelConfig: config });
+    expect(v0).toMatchObject({
+      status: "SERVING",
+      source: "HOUSE",
+      architecture: "gpt2",
+      parentId: null,
+      sourcePath: houseDir,
+      modelConfig: config,
+    });
     expect(v0.checkpointUri.startsWith(`file:${storeDir}/`)).toBe(true);
     expect(v0.checkpointSha256).toBe(await checkpointDigest(houseDir));
     expect(v0.checkpointSha256).not.toBe(await sha256File(path.join(houseDir, "model.safetensors")));

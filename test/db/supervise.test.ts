@@ -4,8 +4,8 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { type Supervised, spawnSupervised, superviseChild } from "../../scripts/supervise.ts";
 import { createLogger } from "../../src/server/log.ts";
-import { spawnSupervised, superviseChild, type Supervised } from "../../scripts/supervise.ts";
 
 const log = createLogger({ component: "supervise-test" });
 const POLICY = { minDelayMs: 50, maxDelayMs: 200, healthyRunMs: 60_000, maxQuickCrashes: 3 };

@@ -15,7 +15,7 @@ function serverUrl(): string {
 /** The same server as `base`, a different database name. */
 export function withDatabase(base: string, database: string): string {
   const url = new URL(base);
-  url.pathname = "/" + database;
+  url.pathname = `/${database}`;
   return url.toString();
 }
 

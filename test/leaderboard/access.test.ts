@@ -2,13 +2,13 @@
 // and the admin-only exports: access, and the exact clean_battle / TRL line formats.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leaderboard, parseCleanBattles } from "../../src/rating/index.ts";
+import { streamCleanBattles } from "../../src/server/services/export/battles.ts";
 import { createExportHandler } from "../../src/server/services/export/handler.ts";
 import { streamTrlPairs } from "../../src/server/services/export/trl.ts";
-import { streamCleanBattles } from "../../src/server/services/export/battles.ts";
-import { BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED } from "../../src/server/services/leaderboard/snapshot.ts";
 import { refreshLeaderboard } from "../../src/server/services/leaderboard/cache.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED } from "../../src/server/services/leaderboard/snapshot.ts";
 import { createUser, errorOf, httpClient } from "../api/fixtures.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { addVersions, addVotedBattle, type SeededVote } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -50,7 +50,9 @@ describe("leaderboard visibility", () => {
     expect(errorOf(anon).message).toMatch(/Sign in to see the leaderboard/);
     const asLabeler = await client.query("leaderboard.get", undefined, { cookie: labeler.cookie });
     expect(asLabeler.status).toBe(200);
-    const data = (asLabeler.body as { result: { data: { json: { visibility: string; snapshot: { board: { rows: { model: string }[] } } } } } }).result.data.json;
+    const data = (
+      asLabeler.body as { result: { data: { json: { visibility: string; snapshot: { board: { rows: { model: string }[] } } } } } }
+    ).result.data.json;
     expect(data.visibility).toBe("labelers");
     expect(data.snapshot.board.rows.map((r) => r.model).sort()).toEqual(["v0", "v1", "v2"]);
   });
@@ -88,7 +90,10 @@ describe("exports", () => {
 
   it("battles: one clean_battle line per vote, in vote order, that the rating library reads back to the same ratings", async () => {
     const text = await (await get("battles", admin.cookie)).text();
-    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const winner = { A: "model_a", B: "model_b", TIE: "tie", BOTH_BAD: "tie (bothbad)" };
     expect(lines).toEqual(
       seeded.map((s) => ({
@@ -112,7 +117,10 @@ describe("exports", () => {
   });
 
   it("trl: decisive votes only, chosen is the completion the labeler picked, across pages", async () => {
-    const lines = (await readAll(streamTrlPairs({ db: t.db, batchSize: 2 }))).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await readAll(streamTrlPairs({ db: t.db, batchSize: 2 })))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const decisive = seeded.filter((s) => s.choice === "A" || s.choice === "B");
     expect(lines).toEqual(
       decisive.map((s) => ({

@@ -95,7 +95,10 @@ describe("leaderboard cache", () => {
 
   it("never lets an older snapshot overwrite a newer stored one", async () => {
     const before = (await readStoredSnapshot({ db: t.db }))!;
-    await t.db.setting.update({ where: { key: CACHE_SETTING_KEY }, data: { value: { ...before, mark: { ...before.mark, votes: 10_000 } } as object } });
+    await t.db.setting.update({
+      where: { key: CACHE_SETTING_KEY },
+      data: { value: { ...before, mark: { ...before.mark, votes: 10_000 } } as object },
+    });
     forgetLeaderboardMemory({ db: t.db });
     await votes("v1", "v0", "B", 1);
     // The stored row claims more votes than exist; our recomputation must not replace it.
@@ -130,7 +133,10 @@ describe("leaderboard cache", () => {
     const before = await getLeaderboard({ db: t.db, markMaxAgeMs: 60_000 });
     await votes("v1", "v0", "A", 1);
     // Within the check's age the new vote is not seen yet; with a fresh check it is.
-    expect(await getLeaderboard({ db: t.db, markMaxAgeMs: 60_000 })).toMatchObject({ status: before.status, currentVotes: before.currentVotes });
+    expect(await getLeaderboard({ db: t.db, markMaxAgeMs: 60_000 })).toMatchObject({
+      status: before.status,
+      currentVotes: before.currentVotes,
+    });
     const now = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(now.currentVotes).toBe(before.currentVotes + 1);
     await leaderboardRefreshInFlight({ db: t.db });

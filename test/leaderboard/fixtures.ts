@@ -7,7 +7,14 @@ export type Choice = "A" | "B" | "TIE" | "BOTH_BAD";
 export async function addVersions(db: PrismaClient, names: string[]): Promise<Record<string, number>> {
   const ids: Record<string, number> = {};
   for (const name of names) {
-    const v = await db.policyVersion.create({ data: { name, checkpointUri: `file:/tmp/${name}`, checkpointSha256: "0".repeat(64), status: name === names[names.length - 1] ? "SERVING" : "RETIRED" } });
+    const v = await db.policyVersion.create({
+      data: {
+        name,
+        checkpointUri: `file:/tmp/${name}`,
+        checkpointSha256: "0".repeat(64),
+        status: name === names[names.length - 1] ? "SERVING" : "RETIRED",
+      },
+    });
     ids[name] = v.id;
   }
   return ids;
@@ -47,11 +54,30 @@ export async function addVotedBattle(
   });
   const textA = `completion A of battle ${n} by ${options.a}`;
   const textB = `completion B of battle ${n} by ${options.b}`;
-  const common = { battleId: battle.id, promptId: prompt.id, promptTokenIds: [1], tokenIds: [2], temperature: 1, topP: 1, topK: 0, maxNewTokens: 8, seed: n, finishReason: "length", latencyMs: 1 };
+  const common = {
+    battleId: battle.id,
+    promptId: prompt.id,
+    promptTokenIds: [1],
+    tokenIds: [2],
+    temperature: 1,
+    topP: 1,
+    topK: 0,
+    maxNewTokens: 8,
+    seed: n,
+    finishReason: "length",
+    latencyMs: 1,
+  };
   await db.completion.create({ data: { ...common, slot: "A", policyVersionId: options.versions[options.a]!, text: textA } });
   await db.completion.create({ data: { ...common, slot: "B", policyVersionId: options.versions[options.b]!, text: textB } });
   const vote = await db.vote.create({
-    data: { battleId: battle.id, labelerId: options.labelerId, choice: options.choice, msToVote: 1000, idempotencyKey: `k-${battle.id}`, createdAt: at },
+    data: {
+      battleId: battle.id,
+      labelerId: options.labelerId,
+      choice: options.choice,
+      msToVote: 1000,
+      idempotencyKey: `k-${battle.id}`,
+      createdAt: at,
+    },
   });
   return { battleId: battle.id, voteId: vote.id, textA, textB, prompt: prompt.text };
 }

@@ -2,11 +2,11 @@
 // field-level errors, trigger/cancel, promote and rollback (refusing a corrupt checkpoint).
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRPCError } from "@trpc/server";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { callerFor, createUser } from "../api/fixtures.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileUriToPath } from "../../src/server/policy/checkpoint-store.ts";
+import { callerFor, createUser } from "../api/fixtures.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { registerTinyHouse } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -41,7 +41,10 @@ describe("rounds admin API", () => {
 
   it("triggers (idempotently while one is active), lists and cancels rounds", async () => {
     // Not ready (no votes): refused until the admin confirms; then joining the active round needs no confirmation.
-    await expect(admin.rounds.trigger()).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/new votes a round waits for/) });
+    await expect(admin.rounds.trigger()).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/new votes a round waits for/),
+    });
     const ready = await admin.rounds.readiness();
     expect(ready).toMatchObject({ ready: false, trainable: 0, minNewPairs: 50, minHeldoutPairs: 200, enoughHeldout: false });
     const a = await admin.rounds.trigger({ force: true });
@@ -64,7 +67,10 @@ describe("rounds admin API", () => {
     expect(await admin.rounds.rollback()).toMatchObject({ versionId: v0.id, previousId: v1.id });
 
     await writeFile(path.join(fileUriToPath(v1.checkpointUri), "model.safetensors"), "garbage");
-    await expect(admin.rounds.promote({ versionId: v1.id })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/refusing to serve v1/) });
+    await expect(admin.rounds.promote({ versionId: v1.id })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/refusing to serve v1/),
+    });
     const versions = await admin.rounds.versions();
     expect(versions.find((v) => v.status === "SERVING")?.id).toBe(v0.id);
   });

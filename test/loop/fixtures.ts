@@ -5,8 +5,8 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { byteTokenizer, encodePrompt, GPT, initBackend, saveCheckpoint, type GPTConfig } from "../../src/lm/index.ts";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
+import { byteTokenizer, encodePrompt, GPT, type GPTConfig, initBackend, saveCheckpoint } from "../../src/lm/index.ts";
 
 export const TINY_CONFIG: GPTConfig = { vocabSize: 260, nPositions: 48, nEmbd: 16, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
 
@@ -38,9 +38,18 @@ const GOOD = ["sun", "joy", "yes", "kind"];
 const BAD = ["rot", "no", "dim", "bleh"];
 
 /** `count` decisive votes (plus `ties` ties) on on-policy battles of `versionId`; returns vote ids. */
-export async function seedVotes(db: PrismaClient, versionId: number, count: number, opts: { ties?: number; offset?: number } = {}): Promise<string[]> {
+export async function seedVotes(
+  db: PrismaClient,
+  versionId: number,
+  count: number,
+  opts: { ties?: number; offset?: number } = {},
+): Promise<string[]> {
   const tok = byteTokenizer();
-  const labeler = await db.user.upsert({ where: { username: "labeler-loop" }, create: { username: "labeler-loop", passwordHash: "x" }, update: {} });
+  const labeler = await db.user.upsert({
+    where: { username: "labeler-loop" },
+    create: { username: "labeler-loop", passwordHash: "x" },
+    update: {},
+  });
   const ids: string[] = [];
   const total = count + (opts.ties ?? 0);
   for (let k = 0; k < total; k++) {
@@ -52,33 +61,68 @@ export async function seedVotes(db: PrismaClient, versionId: number, count: numb
     const bad = ` ${BAD[i % 4]} ${BAD[(i + 2) % 4]}`;
     const goodInA = i % 2 === 0;
     const battle = await db.battle.create({
-      data: { promptId: prompt.id, labelerId: labeler.id, kind: "ON_POLICY", status: "VOTED", policyAId: versionId, policyBId: versionId, leaseExpiresAt: new Date(Date.now() + 60_000) },
+      data: {
+        promptId: prompt.id,
+        labelerId: labeler.id,
+        kind: "ON_POLICY",
+        status: "VOTED",
+        policyAId: versionId,
+        policyBId: versionId,
+        leaseExpiresAt: new Date(Date.now() + 60_000),
+      },
     });
     for (const slot of ["A", "B"] as const) {
       const t = (slot === "A") === goodInA ? good : bad;
       await db.completion.create({
         data: {
-          battleId: battle.id, slot, promptId: prompt.id, policyVersionId: versionId, text: t, promptTokenIds, tokenIds: tok.encode(t),
-          temperature: 1, topP: 1, topK: 0, maxNewTokens: 16, seed: i, finishReason: "length", latencyMs: 5,
+          battleId: battle.id,
+          slot,
+          promptId: prompt.id,
+          policyVersionId: versionId,
+          text: t,
+          promptTokenIds,
+          tokenIds: tok.encode(t),
+          temperature: 1,
+          topP: 1,
+          topK: 0,
+          maxNewTokens: 16,
+          seed: i,
+          finishReason: "length",
+          latencyMs: 5,
         },
       });
     }
     const choice = k >= count ? "TIE" : goodInA ? "A" : "B";
-    const vote = await db.vote.create({ data: { battleId: battle.id, labelerId: labeler.id, choice, msToVote: 1000, idempotencyKey: `vote-${battle.id}` } });
+    const vote = await db.vote.create({
+      data: { battleId: battle.id, labelerId: labeler.id, choice, msToVote: 1000, idempotencyKey: `vote-${battle.id}` },
+    });
     if (k < count) ids.push(vote.id);
   }
   return ids;
 }
 
 /** Loop settings sized for the tiny model: a round of ~40 pairs takes a few seconds. */
-export async function fastSettings(db: PrismaClient, overrides: { dpo?: Record<string, unknown>; gates?: Record<string, unknown>; schedule?: Record<string, unknown> } = {}) {
+export async function fastSettings(
+  db: PrismaClient,
+  overrides: { dpo?: Record<string, unknown>; gates?: Record<string, unknown>; schedule?: Record<string, unknown> } = {},
+) {
   const { updateLoopSettings } = await import("../../src/server/services/rounds/settings.ts");
   return updateLoopSettings({
     db,
     patch: {
       schedule: { autoTrain: false, minNewPairs: 4, ...overrides.schedule },
       // patience 0: every epoch runs, so tests can count steps
-      dpo: { beta: 0.5, lr: 3e-3, epochs: 3, batchSize: 8, heldoutFraction: 0.25, minPairs: 4, klPrompts: 0, patience: 0, ...overrides.dpo },
+      dpo: {
+        beta: 0.5,
+        lr: 3e-3,
+        epochs: 3,
+        batchSize: 8,
+        heldoutFraction: 0.25,
+        minPairs: 4,
+        klPrompts: 0,
+        patience: 0,
+        ...overrides.dpo,
+      },
       // the KL gates need KL prompts; tests of the KL gates turn them on with klPrompts
       gates: { minHeldoutPairs: 4, klBudget: null, rootKlBudget: null, ...overrides.gates },
     } as never,

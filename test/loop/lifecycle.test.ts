@@ -1,17 +1,26 @@
 // Database-level guarantees of the loop, on a real Postgres: exactly one SERVING version,
 // promotion and rollback, one active round at a time, lease expiry, settings validation.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import pg from "pg";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { promoteVersion, rollbackVersion, SERVING_CHANNEL } from "../../src/server/services/versions/promote.ts";
-import { nextVersionName } from "../../src/server/services/versions/list.ts";
-import { claimRound, cancelRound, reapExpiredRounds, renewLease, triggerRound } from "../../src/server/services/rounds/lifecycle.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cancelRound, claimRound, reapExpiredRounds, renewLease, triggerRound } from "../../src/server/services/rounds/lifecycle.ts";
 import { getLoopSettings, updateLoopSettings } from "../../src/server/services/rounds/settings.ts";
+import { nextVersionName } from "../../src/server/services/versions/list.ts";
+import { promoteVersion, rollbackVersion, SERVING_CHANNEL } from "../../src/server/services/versions/promote.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
 let t: TestDatabase;
 
 async function version(name: string, status: "SERVING" | "CANDIDATE" | "REJECTED" | "RETIRED") {
-  return t.db.policyVersion.create({ data: { name, status, checkpointUri: `file:/nonexistent/${name}`, checkpointSha256: "0".repeat(64), promotedAt: status === "SERVING" ? new Date() : null } });
+  return t.db.policyVersion.create({
+    data: {
+      name,
+      status,
+      checkpointUri: `file:/nonexistent/${name}`,
+      checkpointSha256: "0".repeat(64),
+      promotedAt: status === "SERVING" ? new Date() : null,
+    },
+  });
 }
 
 beforeAll(async () => {
@@ -56,7 +65,13 @@ describe("policy versions", () => {
     const cand = await version("v3", "CANDIDATE");
     const before = await t.db.policyVersion.findFirst({ where: { status: "SERVING" } });
     await expect(
-      promoteVersion({ db: t.db, versionId: cand.id, verify: async () => { throw new Error("checkpoint of v3 is corrupt"); } }),
+      promoteVersion({
+        db: t.db,
+        versionId: cand.id,
+        verify: async () => {
+          throw new Error("checkpoint of v3 is corrupt");
+        },
+      }),
     ).rejects.toThrow(/corrupt/);
     expect((await t.db.policyVersion.findFirst({ where: { status: "SERVING" } }))?.id).toBe(before?.id);
   });
@@ -73,7 +88,9 @@ describe("rounds", () => {
   it("an unconfirmed trigger below the minimums is refused with what is missing; nothing is queued", async () => {
     const err = await triggerRound({ db: t.db, triggeredBy: "admin" }).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/^Not ready for a round: 0 of 1,000 new votes a round waits for; 0 of the 200 held-out votes the gates need/);
+    expect((err as Error).message).toMatch(
+      /^Not ready for a round: 0 of 1,000 new votes a round waits for; 0 of the 200 held-out votes the gates need/,
+    );
     expect(await t.db.trainingRound.count()).toBe(0);
   });
 
@@ -112,7 +129,10 @@ describe("loop settings", () => {
     await expect(updateLoopSettings({ db: t.db, patch: { dpo: { betta: 1 } as never } })).rejects.toThrow();
     // the seed's rows (written before this code) are read and kept
     await t.db.setting.create({ data: { key: "schedule", value: { autoTrain: true, minNewPairs: 32, checkIntervalSeconds: 60 } } });
-    const next = await updateLoopSettings({ db: t.db, patch: { schedule: { minNewPairs: 10 }, dpo: { beta: 0.3 }, gates: { klBudget: null } } });
+    const next = await updateLoopSettings({
+      db: t.db,
+      patch: { schedule: { minNewPairs: 10 }, dpo: { beta: 0.3 }, gates: { klBudget: null } },
+    });
     expect(next.schedule).toMatchObject({ minNewPairs: 10, checkIntervalSeconds: 60 });
     expect(next.dpo).toMatchObject({ beta: 0.3, lossType: "sigmoid" });
     const stored = await getLoopSettings({ db: t.db });

@@ -4,11 +4,11 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { byteTokenizer, encodePrompt } from "../../src/lm/index.ts";
 import { assignSplits, countPairs, heldoutPairs, trainablePairs } from "../../src/server/services/rounds/pairs.ts";
 import { getLoopSettings } from "../../src/server/services/rounds/settings.ts";
-import { registerTinyHouse, seedVotes } from "./fixtures.ts";
-import { byteTokenizer, encodePrompt } from "../../src/lm/index.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { registerTinyHouse } from "./fixtures.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -22,18 +22,49 @@ const tok = byteTokenizer();
 
 /** One decisive vote on a battle of `kind` between versions a and b, on prompt text `text`. */
 async function vote(text: string, a: number, b: number, kind: "ON_POLICY" | "VERSUS", i: number) {
-  const labeler = await t.db.user.upsert({ where: { username: "labeler-pairs" }, create: { username: "labeler-pairs", passwordHash: "x" }, update: {} });
+  const labeler = await t.db.user.upsert({
+    where: { username: "labeler-pairs" },
+    create: { username: "labeler-pairs", passwordHash: "x" },
+    update: {},
+  });
   const prompt = await t.db.prompt.create({ data: { text, source: "test" } });
   const battle = await t.db.battle.create({
-    data: { promptId: prompt.id, labelerId: labeler.id, kind, status: "VOTED", policyAId: a, policyBId: b, leaseExpiresAt: new Date(Date.now() + 60_000) },
+    data: {
+      promptId: prompt.id,
+      labelerId: labeler.id,
+      kind,
+      status: "VOTED",
+      policyAId: a,
+      policyBId: b,
+      leaseExpiresAt: new Date(Date.now() + 60_000),
+    },
   });
-  for (const [slot, policy, word] of [["A", a, " sun"], ["B", b, " rot"]] as const) {
+  for (const [slot, policy, word] of [
+    ["A", a, " sun"],
+    ["B", b, " rot"],
+  ] as const) {
     await t.db.completion.create({
-      data: { battleId: battle.id, slot, promptId: prompt.id, policyVersionId: policy, text: word, promptTokenIds: encodePrompt(tok, text), tokenIds: tok.encode(word),
-        temperature: 1, topP: 1, topK: 0, maxNewTokens: 8, seed: i, finishReason: "length", latencyMs: 1 },
+      data: {
+        battleId: battle.id,
+        slot,
+        promptId: prompt.id,
+        policyVersionId: policy,
+        text: word,
+        promptTokenIds: encodePrompt(tok, text),
+        tokenIds: tok.encode(word),
+        temperature: 1,
+        topP: 1,
+        topK: 0,
+        maxNewTokens: 8,
+        seed: i,
+        finishReason: "length",
+        latencyMs: 1,
+      },
     });
   }
-  return t.db.vote.create({ data: { battleId: battle.id, labelerId: labeler.id, choice: "A", msToVote: 500, idempotencyKey: `pairs-${battle.id}` } });
+  return t.db.vote.create({
+    data: { battleId: battle.id, labelerId: labeler.id, choice: "A", msToVote: 500, idempotencyKey: `pairs-${battle.id}` },
+  });
 }
 
 describe("the held-out split", () => {
@@ -94,11 +125,18 @@ describe("the settings migration (20261203110000_loop_guard)", () => {
     await t.db.setting.create({ data: { key: "dpo", value: { beta: 0.2, learningRate: 2e-4, batchPairs: 16, epochs: 3, klPrompts: 8 } } });
     await t.db.setting.create({ data: { key: "gates", value: { minHeldoutAccuracy: 0.5, maxHeldoutLoss: 0.69, klBudget: 8 } } });
     const queued = await t.db.trainingRound.create({
-      data: { status: "QUEUED", triggeredBy: "admin", config: { dpo: { beta: 0.3, learningRate: 1e-4, batchPairs: 8 }, gates: { minHeldoutAccuracy: 0.5, klBudget: 5 } } },
+      data: {
+        status: "QUEUED",
+        triggeredBy: "admin",
+        config: { dpo: { beta: 0.3, learningRate: 1e-4, batchPairs: 8 }, gates: { minHeldoutAccuracy: 0.5, klBudget: 5 } },
+      },
     });
     // Reading them before the migration fails loudly rather than silently dropping the old values.
     const sql = await readFile(path.join(import.meta.dirname, "../../prisma/migrations/20261203110000_loop_guard/migration.sql"), "utf8");
-    const updates = sql.split(/;\s*\n/).map((s) => s.replace(/^(\s*--.*\n)*/g, "").trim()).filter((s) => s.startsWith("UPDATE"));
+    const updates = sql
+      .split(/;\s*\n/)
+      .map((s) => s.replace(/^(\s*--.*\n)*/g, "").trim())
+      .filter((s) => s.startsWith("UPDATE"));
     expect(updates).toHaveLength(4);
     for (const u of updates) await t.db.$executeRawUnsafe(u);
 

@@ -2,10 +2,10 @@
 // a real in-process ModelCache, and prints one JSON line per swap / refusal on stdout.
 // Usage: node --import tsx test/loop/registry-child.ts <databaseUrl> <checkpointRoot> [pollMs]
 import { initBackend } from "../../src/lm/index.ts";
+import { createLogger } from "../../src/server/log.ts";
 import { DirectoryCheckpointStore } from "../../src/server/policy/checkpoint-store.ts";
 import { ModelCache } from "../../src/server/policy/model-cache.ts";
 import { PolicyRegistry } from "../../src/server/policy/registry.ts";
-import { createLogger } from "../../src/server/log.ts";
 
 const [databaseUrl, root, poll] = process.argv.slice(2);
 if (!databaseUrl || !root) {
@@ -14,7 +14,7 @@ if (!databaseUrl || !root) {
 }
 await initBackend("cpu");
 const cache = new ModelCache(new DirectoryCheckpointStore(root));
-const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify({ ...o, at: Date.now() }) + "\n");
+const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...o, at: Date.now() })}\n`);
 const log = createLogger({ component: "registry-child" }, (level, line) => {
   const rec = JSON.parse(line) as { msg: string; version?: string; error?: string };
   if (rec.msg.startsWith("refused")) emit({ event: "refused", version: rec.version, error: rec.error });

@@ -1,11 +1,11 @@
 // Hot-swap across processes: a promotion in one process is served by another process's
 // registry within 2 s (LISTEN/NOTIFY), a missed notification is covered by polling, a corrupt
 // checkpoint is refused while the previous version keeps serving, and rollback swaps back.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { promoteVersion, rollbackVersion } from "../../src/server/services/versions/promote.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { registerTinyHouse, tempDir } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -26,7 +26,9 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await registerTinyHouse(t.db, { seed: 1 });
   // Polling every 5 s: anything faster than that in the first test came through NOTIFY.
-  child = spawn(process.execPath, ["--import", "tsx", "test/loop/registry-child.ts", t.url, await tempDir("reg"), "5000"], { stdio: ["ignore", "pipe", "inherit"] });
+  child = spawn(process.execPath, ["--import", "tsx", "test/loop/registry-child.ts", t.url, await tempDir("reg"), "5000"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   createInterface({ input: child.stdout! }).on("line", (l) => events.push(JSON.parse(l)));
   await waitEvent((e) => e.event === "ready", 110_000);
 });

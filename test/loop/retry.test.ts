@@ -2,9 +2,9 @@
 // succeeds once it is back; a real error (not an outage) is not retried.
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, withDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createPrismaClient } from "../../src/server/db/client.ts";
 import { isTransientDbError, withDbRetry } from "../../src/server/services/rounds/retry.ts";
+import { createTestDatabase, type TestDatabase, withDatabase } from "../helpers/db.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -45,7 +45,12 @@ describe("database outage", () => {
     let relay: net.Server | null = null;
     setTimeout(() => (relay = relayTo(url, port)), 600);
     try {
-      const rows = await withDbRetry(() => db.$queryRaw<{ one: number }[]>`SELECT 1 AS one`, { baseMs: 100, attempts: 20, maxMs: 2000, onRetry: (_e, attempt) => retries.push(attempt) });
+      const rows = await withDbRetry(() => db.$queryRaw<{ one: number }[]>`SELECT 1 AS one`, {
+        baseMs: 100,
+        attempts: 20,
+        maxMs: 2000,
+        onRetry: (_e, attempt) => retries.push(attempt),
+      });
       expect(rows[0]?.one).toBe(1);
       expect(retries.length).toBeGreaterThan(0);
     } finally {

@@ -1,15 +1,15 @@
 // A round end to end on real Postgres with a tiny real GPT: votes → pairs → DPO → gates →
 // checkpoint → new SERVING version; and the ways a round must NOT change what is served.
-import { writeFile, readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { DirectoryCheckpointStore, fileUriToPath } from "../../src/server/policy/checkpoint-store.ts";
 import { loadVerified } from "../../src/server/policy/load.ts";
 import { executeRound } from "../../src/server/services/rounds/execute.ts";
 import { triggerRound } from "../../src/server/services/rounds/lifecycle.ts";
 import { promoteVersion, rollbackVersion } from "../../src/server/services/versions/promote.ts";
 import { verifyVersionCheckpoint } from "../../src/server/services/versions/verify.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { fastSettings, registerTinyHouse, seedVotes, tempDir, trainableCount } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -52,7 +52,15 @@ describe("a DPO round", () => {
     // ties are not DPO pairs; every decisive vote is either trained on or held out
     expect(round.pairsTrain).toBe(trainable);
     expect(round.pairsTrain + round.pairsHeldout).toBe(40);
-    expect(round.usage).toMatchObject({ new: trainable, returned: 0, versus: 0, replay: 0, train: trainable, heldout: 40 - trainable, dropped: 0 });
+    expect(round.usage).toMatchObject({
+      new: trainable,
+      returned: 0,
+      versus: 0,
+      replay: 0,
+      train: trainable,
+      heldout: 40 - trainable,
+      dropped: 0,
+    });
     expect(round.baseVersionId).toBe(v0.id);
     expect(round.resultVersion?.status).toBe("SERVING");
     expect(round.resultVersion?.parentId).toBe(v0.id);
@@ -67,7 +75,11 @@ describe("a DPO round", () => {
     expect(first.loss).toBeCloseTo(Math.LN2, 5);
     expect(first["rewards/accuracies"]).toBe(0);
     const gates = round.gates as { name: string; passed: boolean; pValue?: number }[];
-    expect(gates.map((g) => [g.name, g.passed])).toEqual([["finite", true], ["heldout_size", true], ["heldout_improvement", true]]);
+    expect(gates.map((g) => [g.name, g.passed])).toEqual([
+      ["finite", true],
+      ["heldout_size", true],
+      ["heldout_improvement", true],
+    ]);
     expect(gates[2]!.pValue).toBeLessThan(0.05);
     const summary = round.summary as { checkpoints: unknown[]; selectedStep: number };
     expect(summary.checkpoints.length).toBeGreaterThan(0);
@@ -120,7 +132,8 @@ describe("a DPO round", () => {
     await fastSettings(t.db, { dpo: { epochs: 20 } }); // long enough to roll back while it trains
     const { round } = await triggerRound({ db: t.db, triggeredBy: "admin", force: true });
     const running = executeRound({ db: t.db, store, roundId: round.id, workerId: "test-worker", leaseSeconds: 10 });
-    for (let i = 0; i < 3000 && (await t.db.roundMetric.count({ where: { roundId: round.id } })) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 3000 && (await t.db.roundMetric.count({ where: { roundId: round.id } })) < 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
     const back = await rollbackVersion({ db: t.db });
     expect(back.previousId).toBe(base.id);
     expect(await running).toBe("SUCCEEDED");
@@ -129,7 +142,9 @@ describe("a DPO round", () => {
     expect((await serving()).id).toBe(back.versionId);
     expect(row.resultVersion?.status).toBe("CANDIDATE");
     expect(row.resultVersion?.parentId).toBe(base.id);
-    expect(row.note).toMatch(new RegExp(`Gates passed, but ${row.resultVersion!.name} was not served: its base ${base.name} stopped serving`));
+    expect(row.note).toMatch(
+      new RegExp(`Gates passed, but ${row.resultVersion!.name} was not served: its base ${base.name} stopped serving`),
+    );
     // Its votes were not absorbed into the serving lineage, so they are trainable again.
     expect(await trainableCount(t.db)).toBeGreaterThan(0);
   }, 300_000);
@@ -137,11 +152,20 @@ describe("a DPO round", () => {
   it("measures drift at the served length on held-out prompts; the root budget stops promotion and says why", async () => {
     const base = await serving();
     await seedVotes(t.db, base.id, 24, { offset: 400 });
-    await t.db.setting.upsert({ where: { key: "sampling" }, create: { key: "sampling", value: { maxNewTokens: 10 } }, update: { value: { maxNewTokens: 10 } } });
+    await t.db.setting.upsert({
+      where: { key: "sampling" },
+      create: { key: "sampling", value: { maxNewTokens: 10 } },
+      update: { value: { maxNewTokens: 10 } },
+    });
     await fastSettings(t.db, { dpo: { klPrompts: 4, klSamplesPerPrompt: 2, lr: 1e-2 }, gates: { klBudget: 1000, rootKlBudget: 0.001 } });
     const { outcome, round } = await runOne();
     expect(outcome).toBe("REJECTED");
-    const summary = round.summary as { klRoot: { kl: number; ucb: number; prompts: number; meanTokens: number }; klRound: { kl: number }; klServed: Record<string, unknown> | null; root: { name: string } };
+    const summary = round.summary as {
+      klRoot: { kl: number; ucb: number; prompts: number; meanTokens: number };
+      klRound: { kl: number };
+      klServed: Record<string, unknown> | null;
+      root: { name: string };
+    };
     expect(summary.root.name).toBe("v0");
     expect(summary.klRoot.prompts).toBe(4);
     expect(summary.klRoot.meanTokens).toBeLessThanOrEqual(10);
@@ -175,7 +199,9 @@ describe("a DPO round", () => {
 
       const v0 = await t.db.policyVersion.findFirstOrThrow({ where: { name: "v0" } });
       await writeFile(path.join(fileUriToPath(v0.checkpointUri), "model.safetensors"), Buffer.alloc(10));
-      await expect(promoteVersion({ db: t.db, versionId: v0.id, verify: (x) => verifyVersionCheckpoint(x, store) })).rejects.toThrow(/refusing to serve v0/);
+      await expect(promoteVersion({ db: t.db, versionId: v0.id, verify: (x) => verifyVersionCheckpoint(x, store) })).rejects.toThrow(
+        /refusing to serve v0/,
+      );
       expect((await serving()).id).toBe(current.id);
     } finally {
       await writeFile(weights, good);

@@ -4,12 +4,12 @@
 // token there opens a word (or the kept text ends a sentence).
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { createSampler, type Sampler } from "../../src/server/sampler/index.ts";
-import { createLogger } from "../../src/server/log.ts";
-import { sha256File } from "../../src/server/seed.ts";
 import { byteTokenizer } from "../../src/lm/index.ts";
+import { createLogger } from "../../src/server/log.ts";
+import { createSampler, type Sampler } from "../../src/server/sampler/index.ts";
 import { overshootFor } from "../../src/server/sampler/stop-rule.ts";
+import { sha256File } from "../../src/server/seed.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { tempDir } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -19,9 +19,22 @@ const HOUSE = path.resolve("models/house");
 beforeAll(async () => {
   t = await createTestDatabase();
   await t.db.policyVersion.create({
-    data: { name: "v0", checkpointUri: `file:${HOUSE}`, checkpointSha256: await sha256File(path.join(HOUSE, "model.safetensors")), status: "SERVING", promotedAt: new Date() },
+    data: {
+      name: "v0",
+      checkpointUri: `file:${HOUSE}`,
+      checkpointSha256: await sha256File(path.join(HOUSE, "model.safetensors")),
+      status: "SERVING",
+      promotedAt: new Date(),
+    },
   });
-  sampler = await createSampler({ databaseUrl: t.url, checkpointDir: await tempDir("boundary"), backend: "cpu", threads: 1, pollIntervalMs: 500, log: createLogger({}, () => {}) });
+  sampler = await createSampler({
+    databaseUrl: t.url,
+    checkpointDir: await tempDir("boundary"),
+    backend: "cpu",
+    threads: 1,
+    pollIntervalMs: 500,
+    log: createLogger({}, () => {}),
+  });
   for (let i = 0; i < 100 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
 });
 afterAll(async () => {
@@ -48,7 +61,13 @@ describe("sampler: completions end at a boundary", () => {
           s.text = s.text.slice(0, e.from) + e.append;
         },
       });
-      const exact = await sampler.generate({ ...params, seed, promptText: "The President", maxNewTokens: params.maxNewTokens + overshoot, exactLength: true });
+      const exact = await sampler.generate({
+        ...params,
+        seed,
+        promptText: "The President",
+        maxNewTokens: params.maxNewTokens + overshoot,
+        exactLength: true,
+      });
       for (const [i, c] of r.completions.entries()) {
         expect(["boundary", "eos", "length"]).toContain(c.finishReason);
         expect(streamed[i]!.ids).toEqual(c.tokenIds);

@@ -2,11 +2,11 @@
 // loop; a completion that started on a version finishes on it when a swap happens mid-stream,
 // and every result names the version that produced it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { byteTokenizer } from "../../src/lm/index.ts";
+import { createLogger } from "../../src/server/log.ts";
 import { createSampler, type Sampler } from "../../src/server/sampler/index.ts";
 import { promoteVersion } from "../../src/server/services/versions/promote.ts";
-import { createLogger } from "../../src/server/log.ts";
-import { byteTokenizer } from "../../src/lm/index.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { registerTinyHouse, tempDir } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -20,7 +20,14 @@ beforeAll(async () => {
   t = await createTestDatabase();
   v0 = await registerTinyHouse(t.db, { seed: 1 });
   v1 = await registerTinyHouse(t.db, { seed: 2, name: "v1", status: "CANDIDATE" });
-  sampler = await createSampler({ databaseUrl: t.url, checkpointDir: await tempDir("sampler"), backend: "cpu", threads: 2, pollIntervalMs: 500, log: createLogger({}, () => {}) });
+  sampler = await createSampler({
+    databaseUrl: t.url,
+    checkpointDir: await tempDir("sampler"),
+    backend: "cpu",
+    threads: 2,
+    pollIntervalMs: 500,
+    log: createLogger({}, () => {}),
+  });
 });
 afterAll(async () => {
   await sampler?.close();
@@ -56,7 +63,12 @@ describe("sampler", () => {
   });
 
   it("concurrent requests share decode steps on a thread and get exactly what they would get alone", async () => {
-    const reqs = Array.from({ length: 6 }, (_, i) => ({ ...params, promptText: `Batch ${"x".repeat(i * 3)} ${i}`, seed: 100 + i, maxNewTokens: 10 + 4 * i }));
+    const reqs = Array.from({ length: 6 }, (_, i) => ({
+      ...params,
+      promptText: `Batch ${"x".repeat(i * 3)} ${i}`,
+      seed: 100 + i,
+      maxNewTokens: 10 + 4 * i,
+    }));
     const together = await Promise.all(reqs.map((r) => sampler.generate(r)));
     for (const [i, r] of reqs.entries()) {
       const alone = await sampler.generate(r);
@@ -97,7 +109,13 @@ describe("sampler", () => {
     const old = await sampler.generate({ ...params, promptText: "Versus", versionId: v0.id });
     expect(old.versionName).toBe("v0");
     const ctrl = new AbortController();
-    const r = await sampler.generate({ ...params, promptText: "Stop me", maxNewTokens: 40, signal: ctrl.signal, onToken: () => ctrl.abort() });
+    const r = await sampler.generate({
+      ...params,
+      promptText: "Stop me",
+      maxNewTokens: 40,
+      signal: ctrl.signal,
+      onToken: () => ctrl.abort(),
+    });
     expect(r.completions.every((c) => c.finishReason === "aborted" && c.tokenIds.length < 40)).toBe(true);
     await expect(sampler.generate({ ...params, promptText: "x", versionId: 9999 })).rejects.toThrow(/does not exist/);
   });
@@ -105,7 +123,9 @@ describe("sampler", () => {
   it("many battles asking at once for an earlier version that is not loaded all get it", async () => {
     sampler.pool.retire(v0.id); // as a hot swap away from it does
     const results = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, i) => sampler.generate({ ...params, maxNewTokens: 4, seed: i, promptText: `Versus ${i}`, versionId: v0.id })),
+      Array.from({ length: 6 }, (_, i) =>
+        sampler.generate({ ...params, maxNewTokens: 4, seed: i, promptText: `Versus ${i}`, versionId: v0.id }),
+      ),
     );
     const failures = results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
     expect(failures).toEqual([]);

@@ -1,12 +1,12 @@
 // Trainers coordinating through Postgres: two trainers and concurrent triggers run one round;
 // a trainer killed with SIGKILL mid-round leaves serving untouched, its round FAILED by lease
 // expiry and its votes usable by the next round (which another trainer then runs).
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createLogger } from "../../src/server/log.ts";
 import { triggerRound } from "../../src/server/services/rounds/lifecycle.ts";
 import { startTrainer, type Trainer } from "../../workers/trainer-loop.ts";
-import { createLogger } from "../../src/server/log.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { fastSettings, registerTinyHouse, seedVotes, tempDir, trainableCount } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -66,14 +66,21 @@ describe("trainers", () => {
     // Long enough that the kill lands mid-training.
     await fastSettings(t.db, { dpo: { epochs: 20 } });
 
-    child = spawn(process.execPath, ["--import", "tsx", "workers/trainer.ts", "--lease-seconds", "6", "--tick-ms", "300", "--worker-id", "doomed"], {
-      env: { ...process.env, DATABASE_URL: t.url, CHECKPOINT_DIR: checkpointDir, TF_BACKEND: "cpu", LOG_LEVEL: "warn" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    child = spawn(
+      process.execPath,
+      ["--import", "tsx", "workers/trainer.ts", "--lease-seconds", "6", "--tick-ms", "300", "--worker-id", "doomed"],
+      {
+        env: { ...process.env, DATABASE_URL: t.url, CHECKPOINT_DIR: checkpointDir, TF_BACKEND: "cpu", LOG_LEVEL: "warn" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr!.on("data", (d) => (stderr += String(d)));
     const { round } = await triggerRound({ db: t.db, triggeredBy: "admin", force: true });
-    await until("training steps of the doomed trainer", async () => (await t.db.roundMetric.count({ where: { roundId: round.id } })) >= 2).catch((e) => {
+    await until(
+      "training steps of the doomed trainer",
+      async () => (await t.db.roundMetric.count({ where: { roundId: round.id } })) >= 2,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}; child stderr: ${stderr.slice(-2000)}`);
     });
     expect((await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } })).workerId).toBe("doomed");
@@ -83,11 +90,17 @@ describe("trainers", () => {
 
     // A surviving trainer reaps the round once the lease has expired.
     await fastSettings(t.db, { dpo: { epochs: 3 } });
-    trainers.push(await startTrainer({ databaseUrl: t.url, checkpointDir, workerId: "survivor", tickMs: 300, leaseSeconds: 10, log: quiet }));
-    const failed = await until("the lease to expire", async () => {
-      const r = await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } });
-      return r.status === "FAILED" ? r : null;
-    }, 60_000);
+    trainers.push(
+      await startTrainer({ databaseUrl: t.url, checkpointDir, workerId: "survivor", tickMs: 300, leaseSeconds: 10, log: quiet }),
+    );
+    const failed = await until(
+      "the lease to expire",
+      async () => {
+        const r = await t.db.trainingRound.findUniqueOrThrow({ where: { id: round.id } });
+        return r.status === "FAILED" ? r : null;
+      },
+      60_000,
+    );
     expect(failed.error).toMatch(/stopped renewing its lease/);
     expect(failed.resultVersionId).toBeNull();
     expect((await t.db.policyVersion.findFirstOrThrow({ where: { status: "SERVING" } })).id).toBe(servingBefore.id);
@@ -121,7 +134,9 @@ describe("trainers", () => {
     await new Promise((r) => setTimeout(r, 2500)); // several schedule checks
     expect(await t.db.trainingRound.count()).toBe(rounds);
     await addTrainable(8);
-    const scheduled = await until("a scheduled round", () => t.db.trainingRound.findFirst({ where: { triggeredBy: "schedule", status: { in: ["SUCCEEDED", "REJECTED", "FAILED"] } } }));
+    const scheduled = await until("a scheduled round", () =>
+      t.db.trainingRound.findFirst({ where: { triggeredBy: "schedule", status: { in: ["SUCCEEDED", "REJECTED", "FAILED"] } } }),
+    );
     expect(scheduled.error === null || scheduled.status === "REJECTED").toBe(true);
     expect(scheduled.pairsTrain).toBe(8);
   }, 300_000);

@@ -9,11 +9,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOUSE_MODEL_DIR } from "../../src/lm/index.ts";
-import { DirectoryCheckpointStore } from "../../src/server/policy/checkpoint-store.ts";
+import { DirectoryCheckpointStore, fileUriToPath } from "../../src/server/policy/checkpoint-store.ts";
 import { loadVerified } from "../../src/server/policy/load.ts";
 import { seed } from "../../src/server/seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { fileUriToPath } from "../../src/server/policy/checkpoint-store.ts";
 import { storeEntries, tempDir } from "./fixtures.ts";
 
 const exec = promisify(execFile);
@@ -24,23 +23,47 @@ afterAll(async () => {
 });
 
 describe("publishing a checkpoint", () => {
-  it.skipIf(!existsSync("/usr/bin/strace"))("fsyncs every file and the staging directory before the rename, and the store directory after it", async () => {
-    const root = await tempDir("fsync-store");
-    cleanup.push(root);
-    const trace = path.join(root, "..", `${path.basename(root)}.strace`);
-    cleanup.push(trace);
-    await exec("strace", ["-f", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, process.execPath, "--import", "tsx", "test/models/put-child.ts", HOUSE_MODEL_DIR, root, "k1"], { cwd: ROOT });
-    const lines = (await readFile(trace, "utf8")).split("\n");
-    const publish = lines.findIndex((l) => /rename(at2?)?\(.*\.staging-k1.*"?.*k1"/.test(l) && !l.includes("unfinished"));
-    expect(publish, "the staging directory is renamed onto the key").toBeGreaterThan(-1);
-    const synced = (pattern: RegExp, from: number, to: number) => lines.slice(from, to).some((l) => /f(data)?sync\(/.test(l) && pattern.test(l));
-    for (const f of ["config.json", "model.safetensors", "README.md"]) {
-      expect(synced(new RegExp(`\\.staging-k1[^/>]*/${f.replace(".", "\\.")}>`), 0, publish), `${f} flushed before the rename`).toBe(true);
-    }
-    expect(synced(/\.staging-k1[^/>]*>\)/, 0, publish), "staging directory flushed before the rename").toBe(true);
-    expect(synced(new RegExp(`<${root}>\\)`), publish, lines.length), "store directory flushed after the rename").toBe(true);
-    expect(await storeEntries(root)).toEqual(["k1"]);
-  });
+  it.skipIf(!existsSync("/usr/bin/strace"))(
+    "fsyncs every file and the staging directory before the rename, and the store directory after it",
+    async () => {
+      const root = await tempDir("fsync-store");
+      cleanup.push(root);
+      const trace = path.join(root, "..", `${path.basename(root)}.strace`);
+      cleanup.push(trace);
+      await exec(
+        "strace",
+        [
+          "-f",
+          "-y",
+          "-e",
+          "trace=fsync,fdatasync,rename,renameat,renameat2",
+          "-o",
+          trace,
+          process.execPath,
+          "--import",
+          "tsx",
+          "test/models/put-child.ts",
+          HOUSE_MODEL_DIR,
+          root,
+          "k1",
+        ],
+        { cwd: ROOT },
+      );
+      const lines = (await readFile(trace, "utf8")).split("\n");
+      const publish = lines.findIndex((l) => /rename(at2?)?\(.*\.staging-k1.*"?.*k1"/.test(l) && !l.includes("unfinished"));
+      expect(publish, "the staging directory is renamed onto the key").toBeGreaterThan(-1);
+      const synced = (pattern: RegExp, from: number, to: number) =>
+        lines.slice(from, to).some((l) => /f(data)?sync\(/.test(l) && pattern.test(l));
+      for (const f of ["config.json", "model.safetensors", "README.md"]) {
+        expect(synced(new RegExp(`\\.staging-k1[^/>]*/${f.replace(".", "\\.")}>`), 0, publish), `${f} flushed before the rename`).toBe(
+          true,
+        );
+      }
+      expect(synced(/\.staging-k1[^/>]*>\)/, 0, publish), "staging directory flushed before the rename").toBe(true);
+      expect(synced(new RegExp(`<${root}>\\)`), publish, lines.length), "store directory flushed after the rename").toBe(true);
+      expect(await storeEntries(root)).toEqual(["k1"]);
+    },
+  );
 
   it("cleans staging and trash left by dead writers at start, never a live writer's", async () => {
     const root = await tempDir("leftovers");
@@ -58,7 +81,9 @@ describe("publishing a checkpoint", () => {
     expect(removed.sort()).toEqual([dead, trash].sort());
     expect((await storeEntries(root)).sort()).toEqual([live, otherHost, "v1-abc"].sort());
     // A writer on another host is presumed dead only after hours.
-    expect(await new DirectoryCheckpointStore(root).cleanLeftovers(Date.now() + 7 * 3600_000)).toEqual(expect.arrayContaining([otherHost, live]));
+    expect(await new DirectoryCheckpointStore(root).cleanLeftovers(Date.now() + 7 * 3600_000)).toEqual(
+      expect.arrayContaining([otherHost, live]),
+    );
   });
 
   it("a put that fails leaves no staging directory behind", async () => {
@@ -88,6 +113,8 @@ describe("the recorded sha256", () => {
     const cfgFile = path.join(fileUriToPath(v0.checkpointUri), "config.json");
     const cfg = JSON.parse(await readFile(cfgFile, "utf8"));
     await writeFile(cfgFile, JSON.stringify({ ...cfg, layer_norm_epsilon: 0.1 }));
-    await expect(loadVerified(store, v0)).rejects.toThrow(/v0 is corrupt or was changed after registration: sha256 .* \(config\.json, weights and tokenizer\) does not match/);
+    await expect(loadVerified(store, v0)).rejects.toThrow(
+      /v0 is corrupt or was changed after registration: sha256 .* \(config\.json, weights and tokenizer\) does not match/,
+    );
   });
 });

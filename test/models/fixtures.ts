@@ -1,6 +1,6 @@
 // Model directories for the import tests: copies of the shipped house model (a GPT-2
 // Hugging Face directory), either varied into a different valid model or broken one way.
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { HOUSE_MODEL_DIR } from "../../src/lm/index.ts";
@@ -49,7 +49,7 @@ export async function editSafetensors(dir: string, edit: (header: Header, data: 
 
 export const BROKEN: Record<string, { break: (dir: string) => Promise<void>; error: RegExp }> = {
   "missing tensor": {
-    break: (dir) => editSafetensors(dir, (h, d) => ((delete h["transformer.h.1.mlp.c_fc.weight"]), d)),
+    break: (dir) => editSafetensors(dir, (h, d) => (delete h["transformer.h.1.mlp.c_fc.weight"], d)),
     error: /missing tensor transformer\.h\.1\.mlp\.c_fc\.weight/,
   },
   "wrong shape": {

@@ -2,15 +2,15 @@
 // changed (or re-pointed) house directory becomes a new HOUSE candidate, never a silent
 // mismatch between what is recorded and what is loaded.
 import { rm } from "node:fs/promises";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GPTConfig } from "../../src/lm/index.ts";
 import { DirectoryCheckpointStore } from "../../src/server/policy/checkpoint-store.ts";
 import { checkpointDigest, sha256File } from "../../src/server/policy/digest.ts";
 import { loadVerified } from "../../src/server/policy/load.ts";
 import { seed } from "../../src/server/seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { editConfig, houseCopy, tempDir } from "./fixtures.ts";
-import type { GPTConfig } from "../../src/lm/index.ts";
-import path from "node:path";
 
 let t: TestDatabase;
 let storeRoot: string;
@@ -63,7 +63,14 @@ describe("a changed HOUSE_MODEL_DIR", () => {
       const dir = await houseCopy("legacy-house");
       cleanup.push(dir);
       await other.db.policyVersion.create({
-        data: { name: "v0", source: "HOUSE", checkpointUri: `file:${dir}`, checkpointSha256: await sha256File(path.join(dir, "model.safetensors")), status: "SERVING", promotedAt: new Date() },
+        data: {
+          name: "v0",
+          source: "HOUSE",
+          checkpointUri: `file:${dir}`,
+          checkpointSha256: await sha256File(path.join(dir, "model.safetensors")),
+          status: "SERVING",
+          promotedAt: new Date(),
+        },
       });
       const r = await seed(other.db, { ...opts(), houseModelDir: dir });
       expect(r.houseModel.registered).toBe(false);

@@ -4,14 +4,14 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GPTConfig, HOUSE_MODEL_DIR } from "../../src/lm/index.ts";
 import { AppError } from "../../src/server/errors.ts";
 import { DirectoryCheckpointStore, fileUriToPath } from "../../src/server/policy/checkpoint-store.ts";
 import { checkpointDigest } from "../../src/server/policy/digest.ts";
 import { loadVerified } from "../../src/server/policy/load.ts";
+import { seed } from "../../src/server/seed.ts";
 import { importModel, serveModel } from "../../src/server/services/models/import-model.ts";
 import { listModels } from "../../src/server/services/models/list-models.ts";
-import { seed } from "../../src/server/seed.ts";
-import { HOUSE_MODEL_DIR, type GPTConfig } from "../../src/lm/index.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { BROKEN, houseCopy, houseVariant, storeEntries, tempDir } from "./fixtures.ts";
 
@@ -55,7 +55,9 @@ describe("importing a malformed directory", () => {
   it("a path that is not absolute, does not exist or is a file", async () => {
     await expect(importModel({ db: t.db, store, dir: "models/house", name: "x", serve: false })).rejects.toThrow(/not an absolute path/);
     await expect(importModel({ db: t.db, store, dir: "/nonexistent/model", name: "x", serve: false })).rejects.toThrow(/does not exist/);
-    await expect(importModel({ db: t.db, store, dir: path.join(HOUSE_MODEL_DIR, "config.json"), name: "x", serve: false })).rejects.toThrow(/not a directory/);
+    await expect(importModel({ db: t.db, store, dir: path.join(HOUSE_MODEL_DIR, "config.json"), name: "x", serve: false })).rejects.toThrow(
+      /not a directory/,
+    );
   });
 });
 
@@ -67,7 +69,14 @@ describe("importing a good directory", () => {
     const r = await importModel({ db: t.db, store, dir, name: "House variant", serve: false });
     expect(r.served).toBe(false);
     const v = await t.db.policyVersion.findUniqueOrThrow({ where: { id: r.version.id } });
-    expect(v).toMatchObject({ status: "CANDIDATE", parentId: null, source: "IMPORTED", architecture: "gpt2", displayName: "House variant", sourcePath: dir });
+    expect(v).toMatchObject({
+      status: "CANDIDATE",
+      parentId: null,
+      source: "IMPORTED",
+      architecture: "gpt2",
+      displayName: "House variant",
+      sourcePath: dir,
+    });
     expect(v.checkpointSha256).toBe(await checkpointDigest(dir));
     expect(Number(v.parameterCount)).toBe(r.report.parameterCount);
     // The store holds a copy (model files only), not a link to the source directory.
@@ -78,7 +87,13 @@ describe("importing a good directory", () => {
     (await loadVerified(store, v)).model.dispose();
 
     const rows = await listModels({ db: t.db });
-    expect(rows.find((m) => m.id === v.id)).toMatchObject({ source: "IMPORTED", architecture: "gpt2", displayName: "House variant", status: "CANDIDATE", rootName: v.name });
+    expect(rows.find((m) => m.id === v.id)).toMatchObject({
+      source: "IMPORTED",
+      architecture: "gpt2",
+      displayName: "House variant",
+      status: "CANDIDATE",
+      rootName: v.name,
+    });
 
     // The same files again: refused as a duplicate, nothing added.
     const count = await t.db.policyVersion.count();

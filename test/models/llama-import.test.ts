@@ -10,8 +10,8 @@ import { tinyHFConfig, writeTinyHF } from "../../src/lm/llama/fixtures.ts";
 import { AppError } from "../../src/server/errors.ts";
 import { DirectoryCheckpointStore } from "../../src/server/policy/checkpoint-store.ts";
 import { loadVerified } from "../../src/server/policy/load.ts";
-import { importModel } from "../../src/server/services/models/import-model.ts";
 import { seed } from "../../src/server/seed.ts";
+import { importModel } from "../../src/server/services/models/import-model.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { storeEntries, tempDir } from "./fixtures.ts";
 
@@ -41,7 +41,12 @@ describe("importing a Llama-family (qwen3) checkpoint", () => {
     const v = await t.db.policyVersion.findUniqueOrThrow({ where: { id: r.version.id } });
     expect(v).toMatchObject({ status: "SERVING", parentId: null, source: "IMPORTED", architecture: "qwen3" });
 
-    const loaded = await loadVerified(store, { id: v.id, name: v.name, checkpointUri: v.checkpointUri, checkpointSha256: v.checkpointSha256 });
+    const loaded = await loadVerified(store, {
+      id: v.id,
+      name: v.name,
+      checkpointUri: v.checkpointUri,
+      checkpointSha256: v.checkpointSha256,
+    });
     try {
       expect(loaded.model.arch).toBe("llama");
       // the prompt is rendered with the model's chat template, so scoring sees a user turn

@@ -4,7 +4,7 @@
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOUSE_MODEL_DIR, initBackend } from "../../src/lm/index.ts";
-import { DirectoryCheckpointStore, type CheckpointStore } from "../../src/server/policy/checkpoint-store.ts";
+import { type CheckpointStore, DirectoryCheckpointStore } from "../../src/server/policy/checkpoint-store.ts";
 import { checkpointDigest } from "../../src/server/policy/digest.ts";
 import { ModelCache } from "../../src/server/policy/model-cache.ts";
 import { tempDir } from "./fixtures.ts";
@@ -46,7 +46,9 @@ describe("ModelCache", () => {
   it("a checkpoint whose digest does not match is refused and not cached", async () => {
     const uri = await inner.put(HOUSE_MODEL_DIR, "v9", { files: ["config.json", "model.safetensors"] });
     const cache = new ModelCache(counting);
-    await expect(cache.load({ id: 9, name: "v9", checkpointUri: uri, checkpointSha256: "f".repeat(64) })).rejects.toThrow(/v9 is corrupt or was changed/);
+    await expect(cache.load({ id: 9, name: "v9", checkpointUri: uri, checkpointSha256: "f".repeat(64) })).rejects.toThrow(
+      /v9 is corrupt or was changed/,
+    );
     expect(cache.has(9)).toBe(false);
     expect(() => cache.acquire(9)).toThrow(/not loaded/);
   });

@@ -24,10 +24,26 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function version(name: string, o: { parent?: number; status: "SERVING" | "RETIRED" | "CANDIDATE" | "REJECTED"; promoted?: boolean; source?: "HOUSE" | "IMPORTED" | "TRAINED" }) {
+async function version(
+  name: string,
+  o: {
+    parent?: number;
+    status: "SERVING" | "RETIRED" | "CANDIDATE" | "REJECTED";
+    promoted?: boolean;
+    source?: "HOUSE" | "IMPORTED" | "TRAINED";
+  },
+) {
   const uri = await store.put(HOUSE_MODEL_DIR, name, { files: ["config.json"] });
   return t.db.policyVersion.create({
-    data: { name, parentId: o.parent ?? null, checkpointUri: uri, checkpointSha256: "0".repeat(64), status: o.status, promotedAt: o.promoted || o.status === "SERVING" ? new Date() : null, source: o.source ?? "TRAINED" },
+    data: {
+      name,
+      parentId: o.parent ?? null,
+      checkpointUri: uri,
+      checkpointSha256: "0".repeat(64),
+      status: o.status,
+      promotedAt: o.promoted || o.status === "SERVING" ? new Date() : null,
+      source: o.source ?? "TRAINED",
+    },
   });
 }
 
@@ -43,11 +59,15 @@ describe("pruneCheckpoints", () => {
     const v7 = await version("v7", { parent: v5.id, status: "REJECTED" }); // older rejected: pruned
     const v8 = await version("v8", { parent: v5.id, status: "CANDIDATE" }); // within the last N
     const v9 = await version("v9", { parent: v5.id, status: "REJECTED" }); // newest rejected: kept
-    await t.db.trainingRound.create({ data: { config: {}, triggeredBy: "admin", status: "RUNNING", baseVersionId: v4.id, referenceVersionId: v0.id } });
+    await t.db.trainingRound.create({
+      data: { config: {}, triggeredBy: "admin", status: "RUNNING", baseVersionId: v4.id, referenceVersionId: v0.id },
+    });
     // An old version whose files live outside the store (a legacy house directory) is never deleted.
     const outside = await tempDir("outside");
     await cp(path.join(HOUSE_MODEL_DIR, "config.json"), path.join(outside, "config.json"));
-    const legacy = await t.db.policyVersion.create({ data: { name: "v10", checkpointUri: `file:${outside}`, checkpointSha256: "0".repeat(64), status: "REJECTED" } });
+    const legacy = await t.db.policyVersion.create({
+      data: { name: "v10", checkpointUri: `file:${outside}`, checkpointSha256: "0".repeat(64), status: "REJECTED" },
+    });
     const v11 = await version("v11", { parent: v5.id, status: "CANDIDATE" });
 
     const r = await pruneCheckpoints({ db: t.db, store, keepLast: 2 });

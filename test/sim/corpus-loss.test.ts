@@ -1,9 +1,10 @@
 // Held-out corpus loss: pretraining's held-out text, scored the way pretraining scored it.
-import { createRequire } from "node:module";
+
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BYTE_BOS, BYTE_EOS, GPT, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, type GPTConfig } from "../../src/lm/index.ts";
+import { BYTE_BOS, BYTE_EOS, GPT, type GPTConfig, HOUSE_MODEL_DIR, initBackend, loadCheckpoint } from "../../src/lm/index.ts";
 import { corpusWindows, heldoutCorpusLoss, heldoutCorpusStream } from "../../src/sim/corpus-loss.ts";
 
 beforeAll(async () => {

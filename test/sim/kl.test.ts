@@ -1,7 +1,7 @@
 // KL from the root: the exact per-token estimator against the plain Monte Carlo one on a tiny
 // model, where both can be computed on the same samples.
 import { beforeAll, describe, expect, it } from "vitest";
-import { byteTokenizer, initBackend, sample, type GPTConfig, type ScoreItem } from "../../src/lm/index.ts";
+import { byteTokenizer, type GPTConfig, initBackend, type ScoreItem, sample } from "../../src/lm/index.ts";
 import { tinyModel } from "../../src/lm/testing.ts";
 import { clusteredMean, exactTokenKL, monteCarloKL, summedTokenKL } from "../../src/sim/kl.ts";
 
@@ -58,7 +58,10 @@ describe("KL(policy‖root) along policy samples", () => {
     expect(e.mean).toBeGreaterThan(0.5); // two different random models: a real distance to find
     expect(Math.abs(e.mean - m.mean)).toBeLessThan(3 * Math.hypot(e.stderr, m.stderr));
     // On the same samples the difference has mean 0 (E[log p/q at a token | prefix] is that token's KL).
-    const diff = clusteredMean(exact.map((k, i) => k - mc[i]), cluster);
+    const diff = clusteredMean(
+      exact.map((k, i) => k - mc[i]),
+      cluster,
+    );
     expect(Math.abs(diff.mean)).toBeLessThan(3 * diff.stderr);
     const variance = (xs: number[]) => {
       const mu = xs.reduce((a, x) => a + x, 0) / xs.length;

@@ -4,21 +4,43 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ratingsFromVotes, type ArenaVote } from "../../src/sim/evaluate.ts";
-import { bookPrefixes } from "../../src/sim/prompts.ts";
-import { cutBeforeSentimentWord, cutsBeforeSentimentWords, sentimentPrefixes } from "../../src/sim/sentiment-prompts.ts";
-import { planPrompts } from "../../src/sim/prompt-plan.ts";
-import { loopPatch, pairsUsed, rootKlBudgetOf, roundBeta } from "../../src/sim/product/settings-names.ts";
+import { type ArenaVote, ratingsFromVotes } from "../../src/sim/evaluate.ts";
 import { roundGates } from "../../src/sim/product/rounds.ts";
+import { loopPatch, pairsUsed, rootKlBudgetOf, roundBeta } from "../../src/sim/product/settings-names.ts";
+import { planPrompts } from "../../src/sim/prompt-plan.ts";
+import { bookPrefixes } from "../../src/sim/prompts.ts";
+import { type ReportVersion, SVG_FILE, writeReport } from "../../src/sim/report.ts";
+import { cutBeforeSentimentWord, cutsBeforeSentimentWords, sentimentPrefixes } from "../../src/sim/sentiment-prompts.ts";
 import { aggregateSeeds, summarize } from "../../src/sim/summary.ts";
-import { SVG_FILE, writeReport, type ReportVersion } from "../../src/sim/report.ts";
 
 function version(name: string, meanReward: number, extra: Partial<ReportVersion> = {}): ReportVersion {
   return {
-    name, meanReward, rewardStd: 1, rewardStderr: 0.1, meanRewardT1: meanReward - 0.1, rewardStdT1: 1, meanSummedReward: meanReward + 0.2,
-    repetitionRate: 0.01, repeatedWordShare: 0.05, degenerateShare: 0, klFromRoot: 0, klFromRootStderr: 0, klMonteCarlo: 0, klMonteCarloStderr: 0,
-    kl: 0, klStderr: 0, heldoutCorpusLoss: 1.48, heldoutAccuracy: null, examples: [],
-    rating: null, ratingCi: null, ratingBattles: 0, samples: 10, nonZeroShare: 0.5, status: "RETIRED", ...extra,
+    name,
+    meanReward,
+    rewardStd: 1,
+    rewardStderr: 0.1,
+    meanRewardT1: meanReward - 0.1,
+    rewardStdT1: 1,
+    meanSummedReward: meanReward + 0.2,
+    repetitionRate: 0.01,
+    repeatedWordShare: 0.05,
+    degenerateShare: 0,
+    klFromRoot: 0,
+    klFromRootStderr: 0,
+    klMonteCarlo: 0,
+    klMonteCarloStderr: 0,
+    kl: 0,
+    klStderr: 0,
+    heldoutCorpusLoss: 1.48,
+    heldoutAccuracy: null,
+    examples: [],
+    rating: null,
+    ratingCi: null,
+    ratingBattles: 0,
+    samples: 10,
+    nonZeroShare: 0.5,
+    status: "RETIRED",
+    ...extra,
   };
 }
 
@@ -70,8 +92,18 @@ describe("product settings and round records (read tolerantly)", () => {
   });
 
   it("reads pairs by origin from columns or the summary, null when absent", () => {
-    expect(pairsUsed({ pairsTrain: 800, pairsHeldout: 200 })).toEqual({ train: 800, heldout: 200, new: null, returned: null, versus: null });
-    expect(pairsUsed({ pairsTrain: 800, pairsHeldout: 200, summary: { pairs: { new: 700, returned: 60, versus: 40 } } })).toMatchObject({ new: 700, returned: 60, versus: 40 });
+    expect(pairsUsed({ pairsTrain: 800, pairsHeldout: 200 })).toEqual({
+      train: 800,
+      heldout: 200,
+      new: null,
+      returned: null,
+      versus: null,
+    });
+    expect(pairsUsed({ pairsTrain: 800, pairsHeldout: 200, summary: { pairs: { new: 700, returned: 60, versus: 40 } } })).toMatchObject({
+      new: 700,
+      returned: 60,
+      versus: 40,
+    });
     expect(pairsUsed({ pairsNew: 5, pairsReturned: 0, pairsVersus: 1 })).toMatchObject({ new: 5, returned: 0, versus: 1 });
   });
 
@@ -82,7 +114,9 @@ describe("product settings and round records (read tolerantly)", () => {
   });
 
   it("builds settings patches from the sim's knobs; raw --set values win", () => {
-    expect(loopPatch({ autoTrain: true, votesPerRound: 8, beta: 0.5 }, { dpo: { beta: 0.2, epochs: 1 }, gates: { klBudget: null } })).toEqual({
+    expect(
+      loopPatch({ autoTrain: true, votesPerRound: 8, beta: 0.5 }, { dpo: { beta: 0.2, epochs: 1 }, gates: { klBudget: null } }),
+    ).toEqual({
       schedule: { autoTrain: true, minNewPairs: 8 },
       dpo: { beta: 0.2, epochs: 1 },
       gates: { klBudget: null },
@@ -99,7 +133,10 @@ describe("product settings and round records (read tolerantly)", () => {
 
 describe("sentimentPrefixes", () => {
   it("cuts a sentence before every valenced word after the minimum context", () => {
-    expect(cutsBeforeSentimentWords("Happy are we, the good people of a free land", 3)).toEqual(["Happy are we, the", "Happy are we, the good people of a"]);
+    expect(cutsBeforeSentimentWords("Happy are we, the good people of a free land", 3)).toEqual([
+      "Happy are we, the",
+      "Happy are we, the good people of a",
+    ]);
     expect(cutsBeforeSentimentWords("The table and the chair stood there", 3)).toEqual([]);
   });
 
@@ -160,17 +197,35 @@ describe("ratingsFromVotes", () => {
 describe("summarize", () => {
   it("reports drift, fluency and vote efficiency against v0 and the root budget", () => {
     const s = summarize(
-      [version("v0", 0.2, { rewardStd: 1, repetitionRate: 0.02, heldoutCorpusLoss: 1.5 }), version("v1", 0.8, { klFromRoot: 9, kl: 9, repetitionRate: 0.05, heldoutCorpusLoss: 1.6 })],
+      [
+        version("v0", 0.2, { rewardStd: 1, repetitionRate: 0.02, heldoutCorpusLoss: 1.5 }),
+        version("v1", 0.8, { klFromRoot: 9, kl: 9, repetitionRate: 0.05, heldoutCorpusLoss: 1.6 }),
+      ],
       { decisiveVotes: 3000, votesUntilFirstPromotion: 1100, rootKlBudget: 12 },
     );
-    expect(s).toMatchObject({ lastKlFromRoot: 9, rootKlBudget: 12, withinRootKlBudget: true, votesUntilFirstPromotion: 1100, repetitionWithin2xOfV0: false, corpusLossWithin10PctOfV0: true });
+    expect(s).toMatchObject({
+      lastKlFromRoot: 9,
+      rootKlBudget: 12,
+      withinRootKlBudget: true,
+      votesUntilFirstPromotion: 1100,
+      repetitionWithin2xOfV0: false,
+      corpusLossWithin10PctOfV0: true,
+    });
     expect(s.gainPer1000DecisiveVotes as number).toBeCloseTo(0.2, 12);
     expect(summarize([version("v0", 0), version("v1", 1, { klFromRoot: 13 })], { rootKlBudget: 12 }).withinRootKlBudget).toBe(false);
-    expect(summarize([version("v0", 0), version("v1", 1)], {})).toMatchObject({ rootKlBudget: null, withinRootKlBudget: null, gainPer1000DecisiveVotes: null });
+    expect(summarize([version("v0", 0), version("v1", 1)], {})).toMatchObject({
+      rootKlBudget: null,
+      withinRootKlBudget: null,
+      gainPer1000DecisiveVotes: null,
+    });
   });
 
   it("aggregates seeds as mean ± s.e., booleans as shares", () => {
-    const a = aggregateSeeds([{ rise: 1, ok: true, name: "v2" }, { rise: 2, ok: false }, { rise: 3, ok: true }]);
+    const a = aggregateSeeds([
+      { rise: 1, ok: true, name: "v2" },
+      { rise: 2, ok: false },
+      { rise: 3, ok: true },
+    ]);
     expect(a.rise.mean).toBeCloseTo(2, 12);
     expect(a.rise.se!).toBeCloseTo(1 / Math.sqrt(3), 12);
     expect(a.ok.mean).toBeCloseTo(2 / 3, 12);
@@ -200,11 +255,21 @@ describe("writeReport", () => {
     try {
       const runs = [1, 2, 3].map((seed) => {
         const versions = [version("v0", 0.2), version("v1", 0.2 + 0.1 * seed, { klFromRoot: 2 * seed, kl: 2 * seed })];
-        return { seed, versions, rounds: [], summary: summarize(versions, { decisiveVotes: 1000, votesUntilFirstPromotion: 500 * seed, rootKlBudget: 12 }) };
+        return {
+          seed,
+          versions,
+          rounds: [],
+          summary: summarize(versions, { decisiveVotes: 1000, votesUntilFirstPromotion: 500 * seed, rootKlBudget: 12 }),
+        };
       });
       const files = await writeReport(dir, {
-        versions: runs[0].versions, rounds: [], seeds: runs, aggregate: aggregateSeeds(runs.map((r) => r.summary)),
-        summary: runs[0].summary, config: { rootKlBudget: 12 }, labelers: [],
+        versions: runs[0].versions,
+        rounds: [],
+        seeds: runs,
+        aggregate: aggregateSeeds(runs.map((r) => r.summary)),
+        summary: runs[0].summary,
+        config: { rootKlBudget: 12 },
+        labelers: [],
       });
       const json = JSON.parse(await readFile(files.json, "utf8"));
       expect(json.seeds).toHaveLength(3);
@@ -230,7 +295,18 @@ describe("writeReport", () => {
         labelers: [],
       });
       const json = JSON.parse(await readFile(files.json, "utf8"));
-      const documented = ["name", "meanReward", "rewardStd", "klFromRoot", "repetitionRate", "heldoutCorpusLoss", "meanRewardT1", "kl", "heldoutAccuracy", "rating"];
+      const documented = [
+        "name",
+        "meanReward",
+        "rewardStd",
+        "klFromRoot",
+        "repetitionRate",
+        "heldoutCorpusLoss",
+        "meanRewardT1",
+        "kl",
+        "heldoutAccuracy",
+        "rating",
+      ];
       for (const v of json.versions) expect(Object.keys(v)).toEqual(expect.arrayContaining(documented));
       expect(json.versions[1]).toMatchObject({ heldoutAccuracy: 0.75, rating: 1010, heldoutCorpusLoss: 1.48 });
       expect(json.config.rootKlBudget).toBe(12);

@@ -6,11 +6,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { byteTokenizer, GPT, initBackend, saveCheckpoint, type GPTConfig } from "../../src/lm/index.ts";
-import { runSim } from "../../src/sim/product/run.ts";
-import { summarize } from "../../src/sim/summary.ts";
-import { writeReport } from "../../src/sim/report.ts";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
+import { byteTokenizer, GPT, type GPTConfig, initBackend, saveCheckpoint } from "../../src/lm/index.ts";
+import { runSim } from "../../src/sim/product/run.ts";
+import { writeReport } from "../../src/sim/report.ts";
+import { summarize } from "../../src/sim/summary.ts";
 
 // Context long enough for the longest seed prompt (79 bytes) plus a few new tokens.
 const TINY: GPTConfig = { vocabSize: 260, nPositions: 96, nEmbd: 16, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
@@ -21,7 +21,14 @@ async function registerTinyV0(db: PrismaClient, dir: string): Promise<void> {
   const { sha256 } = await saveCheckpoint(model, byteTokenizer(), dir);
   model.dispose();
   await db.policyVersion.create({
-    data: { name: "v0", checkpointUri: `file:${dir}`, checkpointSha256: sha256, status: "SERVING", promotedAt: new Date(), modelConfig: { ...TINY } },
+    data: {
+      name: "v0",
+      checkpointUri: `file:${dir}`,
+      checkpointSha256: sha256,
+      status: "SERVING",
+      promotedAt: new Date(),
+      modelConfig: { ...TINY },
+    },
   });
 }
 
@@ -86,7 +93,10 @@ describe("npm run sim (short, tiny model)", () => {
     expect(round.pairs.train).toBe(round.pairsTrain);
     expect(result.votesUntilFirstPromotion).toBeGreaterThanOrEqual(8);
     // The serving version changed: v0 retired, v1 serving, both measured.
-    expect(result.versions.map((v) => [v.name, v.status])).toEqual([["v0", "RETIRED"], ["v1", "SERVING"]]);
+    expect(result.versions.map((v) => [v.name, v.status])).toEqual([
+      ["v0", "RETIRED"],
+      ["v1", "SERVING"],
+    ]);
     expect(result.versions[0].klFromRoot).toBe(0);
     expect(result.versions[1].klFromRoot).toBeGreaterThan(0);
     for (const v of result.versions) {
@@ -110,12 +120,27 @@ describe("npm run sim (short, tiny model)", () => {
     const files = await writeReport(out, {
       versions: result.versions,
       rounds: result.rounds,
-      summary: summarize(result.versions, { decisiveVotes: result.decisiveVotes, votesUntilFirstPromotion: result.votesUntilFirstPromotion, rootKlBudget: result.rootKlBudget }),
+      summary: summarize(result.versions, {
+        decisiveVotes: result.decisiveVotes,
+        votesUntilFirstPromotion: result.votesUntilFirstPromotion,
+        rootKlBudget: result.rootKlBudget,
+      }),
       config: { rootKlBudget: result.rootKlBudget },
       labelers: result.labelers,
     });
     const json = JSON.parse(await readFile(files.json, "utf8"));
-    for (const v of json.versions) for (const key of ["name", "meanReward", "rewardStd", "klFromRoot", "repetitionRate", "heldoutCorpusLoss", "heldoutAccuracy", "rating"]) expect(v).toHaveProperty(key);
+    for (const v of json.versions)
+      for (const key of [
+        "name",
+        "meanReward",
+        "rewardStd",
+        "klFromRoot",
+        "repetitionRate",
+        "heldoutCorpusLoss",
+        "heldoutAccuracy",
+        "rating",
+      ])
+        expect(v).toHaveProperty(key);
     expect(json.config).toHaveProperty("rootKlBudget");
     expect(existsSync(files.svg)).toBe(true);
     // Votes keep coming while round 1 trains, so a second round may already be queued.

@@ -13,7 +13,8 @@ export default async function ArenaPage() {
     <AppShell user={user}>
       <h1 className="text-2xl font-bold tracking-tight">Arena</h1>
       <p className="mt-1 text-sm text-slate-600">
-        Read the prompt, compare the two completions, and pick the better one.<span className="max-sm:hidden pointer-coarse:hidden"> The keyboard is fastest.</span>
+        Read the prompt, compare the two completions, and pick the better one.
+        <span className="max-sm:hidden pointer-coarse:hidden"> The keyboard is fastest.</span>
       </p>
       <Arena userId={user.id} />
     </AppShell>

@@ -21,7 +21,8 @@ function describePage(path: string): string {
 
 /** Why the visitor is here, when a page sent them (see requireUser). */
 function reasonText(reason: string | undefined, next: string | null): string | null {
-  if (reason === "expired") return `Your session has ended (it expired, you signed out elsewhere, or an admin disabled the account). Sign in again${next ? ` to return to ${describePage(next)}` : ""}.`;
+  if (reason === "expired")
+    return `Your session has ended (it expired, you signed out elsewhere, or an admin disabled the account). Sign in again${next ? ` to return to ${describePage(next)}` : ""}.`;
   if (reason === "signin" || next) return `You need to be signed in to open ${next ? describePage(next) : "that page"}.`;
   return null;
 }
@@ -38,7 +39,11 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
         <h1 className="mb-1 text-center text-2xl font-bold tracking-tight text-indigo-700">DPO Arena</h1>
         <p className="mb-6 text-center text-sm text-slate-600">Sign in to compare completions.</p>
         {why && (
-          <p role="status" className="mb-4 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900 ring-1 ring-amber-200" data-testid="login-reason">
+          <p
+            role="status"
+            className="mb-4 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900 ring-1 ring-amber-200"
+            data-testid="login-reason"
+          >
             {why}
           </p>
         )}

@@ -12,7 +12,12 @@ export function BarChart({ labels, series, label }: { labels: string[]; series: 
     <div className="relative h-56 w-full" role="img" aria-label={label}>
       <Bar
         data={{ labels, datasets: series.map((s, i) => ({ label: s.name, data: s.data, backgroundColor: COLORS[i % COLORS.length] })) }}
-        options={{ responsive: true, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }}
+        options={{
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
+          scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        }}
       />
     </div>
   );
@@ -23,7 +28,17 @@ export function BarChart({ labels, series, label }: { labels: string[]; series: 
  * also carries a visually hidden summary (points and latest value of each series) and
  * `data-points` (how many steps it plots).
  */
-export function LineChart({ labels, series, label, testId }: { labels: (string | number)[]; series: { name: string; data: (number | null)[] }[]; label: string; testId?: string }) {
+export function LineChart({
+  labels,
+  series,
+  label,
+  testId,
+}: {
+  labels: (string | number)[];
+  series: { name: string; data: (number | null)[] }[];
+  label: string;
+  testId?: string;
+}) {
   const summaryId = testId ? `${testId}-summary` : undefined;
   return (
     <figure className="relative h-48 w-full" data-testid={testId} data-points={labels.length}>
@@ -31,9 +46,22 @@ export function LineChart({ labels, series, label, testId }: { labels: (string |
         <Line
           data={{
             labels,
-            datasets: series.map((s, i) => ({ label: s.name, data: s.data, borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length], pointRadius: 0, borderWidth: 2, spanGaps: true })),
+            datasets: series.map((s, i) => ({
+              label: s.name,
+              data: s.data,
+              borderColor: COLORS[i % COLORS.length],
+              backgroundColor: COLORS[i % COLORS.length],
+              pointRadius: 0,
+              borderWidth: 2,
+              spanGaps: true,
+            })),
           }}
-          options={{ responsive: true, maintainAspectRatio: false, animation: false, scales: { x: { title: { display: true, text: "step" } } } }}
+          options={{
+            responsive: true,
+            maintainAspectRatio: false,
+            animation: false,
+            scales: { x: { title: { display: true, text: "step" } } },
+          }}
         />
       </div>
       <figcaption id={summaryId} className="sr-only">

@@ -4,7 +4,15 @@
 // "Saved." / error line.
 import { buttonPrimary, input, label } from "../ui";
 
-export function NumberField(props: { id: string; label: string; step: string; value: string; error?: string; help: string; onChange: (value: string) => void }) {
+export function NumberField(props: {
+  id: string;
+  label: string;
+  step: string;
+  value: string;
+  error?: string;
+  help: string;
+  onChange: (value: string) => void;
+}) {
   const { id, error } = props;
   return (
     <div>

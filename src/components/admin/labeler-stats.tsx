@@ -45,7 +45,8 @@ export function LabelerStats() {
         {r && (
           <>
             <p className="mt-1 text-sm text-slate-600" data-testid="fleiss">
-              Fleiss&apos; κ over {r.fleissKappa.items} overlapping item{r.fleissKappa.items === 1 ? "" : "s"}: <span className="font-semibold">{kappa(r.fleissKappa.kappa)}</span>
+              Fleiss&apos; κ over {r.fleissKappa.items} overlapping item{r.fleissKappa.items === 1 ? "" : "s"}:{" "}
+              <span className="font-semibold">{kappa(r.fleissKappa.kappa)}</span>
             </p>
             <div className="mt-3 overflow-x-auto">
               <table className="w-full min-w-[640px] text-left text-sm" data-testid="labeler-table">
@@ -98,7 +99,10 @@ export function LabelerStats() {
             )}
           </>
         )}
-        <p className="mt-3 text-xs text-slate-500">Create, disable and reset labelers on the Accounts tab. Overlapping items are battles on the same prompt with the same two completions.</p>
+        <p className="mt-3 text-xs text-slate-500">
+          Create, disable and reset labelers on the Accounts tab. Overlapping items are battles on the same prompt with the same two
+          completions.
+        </p>
       </section>
     </div>
   );

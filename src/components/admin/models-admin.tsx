@@ -2,7 +2,7 @@
 // Models (the `models` router): every version with its source, architecture, size and status;
 // importing a Hugging Face directory from the server's disk; serving a version now.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, card, input, label } from "../ui";
 
@@ -59,18 +59,26 @@ export function ModelsAdmin() {
                   <td className="py-2 pr-3">
                     {m.displayName ?? "—"}
                     <span className="block text-xs text-slate-500">
-                      {m.parentName ? `trained from ${m.parentName}` : "lineage root"} · sha256 {m.checkpointSha256.slice(0, 12)}…{m.checkpointPruned ? " · checkpoint pruned" : ""}
+                      {m.parentName ? `trained from ${m.parentName}` : "lineage root"} · sha256 {m.checkpointSha256.slice(0, 12)}…
+                      {m.checkpointPruned ? " · checkpoint pruned" : ""}
                     </span>
                   </td>
                   <td className="py-2 pr-3">{m.source.toLowerCase()}</td>
                   <td className="py-2 pr-3">{m.architecture ?? "—"}</td>
                   <td className="py-2 pr-3">{formatParams(m.parameterCount)}</td>
                   <td className="py-2 pr-3">
-                    <span className={`rounded-full px-2 py-0.5 text-xs font-medium ${STATUS_STYLE[m.status] ?? ""}`}>{m.status.toLowerCase()}</span>
+                    <span className={`rounded-full px-2 py-0.5 text-xs font-medium ${STATUS_STYLE[m.status] ?? ""}`}>
+                      {m.status.toLowerCase()}
+                    </span>
                   </td>
                   <td className="py-2 text-right">
                     {m.status !== "SERVING" && m.status !== "REJECTED" && !m.checkpointPruned && (
-                      <button type="button" className={buttonSecondary} disabled={serve.isPending} onClick={() => serve.mutate({ versionId: m.id })}>
+                      <button
+                        type="button"
+                        className={buttonSecondary}
+                        disabled={serve.isPending}
+                        onClick={() => serve.mutate({ versionId: m.id })}
+                      >
                         Serve now
                       </button>
                     )}
@@ -105,23 +113,38 @@ function ImportForm({ onImported }: { onImported: () => void }) {
         Import a model
       </h2>
       <p className="mt-1 text-sm text-slate-600">
-        A Hugging Face model directory on this server (config.json, safetensors weights, tokenizer files), copied here from wherever you downloaded it. It is
-        checked (architecture, every tensor&apos;s shape, tokenizer, a one-token forward pass) and copied into the checkpoint store; if anything is wrong nothing is
-        registered. Prompts longer than the serving model&apos;s context are handled by one rule at prompt import and battle assignment, never by a sampler.
+        A Hugging Face model directory on this server (config.json, safetensors weights, tokenizer files), copied here from wherever you
+        downloaded it. It is checked (architecture, every tensor&apos;s shape, tokenizer, a one-token forward pass) and copied into the
+        checkpoint store; if anything is wrong nothing is registered. Prompts longer than the serving model&apos;s context are handled by
+        one rule at prompt import and battle assignment, never by a sampler.
       </p>
       <form className="mt-3 grid gap-3 sm:grid-cols-2" onSubmit={submit}>
         <div className="sm:col-span-2">
           <label htmlFor="model-dir" className={label}>
             Directory on the server
           </label>
-          <input id="model-dir" className={`${input} mt-1 font-mono`} placeholder="/srv/models/SmolLM2-135M-Instruct" value={dir} onChange={(e) => setDir(e.target.value)} aria-invalid={!!error?.fields.dir} />
+          <input
+            id="model-dir"
+            className={`${input} mt-1 font-mono`}
+            placeholder="/srv/models/SmolLM2-135M-Instruct"
+            value={dir}
+            onChange={(e) => setDir(e.target.value)}
+            aria-invalid={!!error?.fields.dir}
+          />
           {error?.fields.dir && <p className="mt-1 text-xs text-red-700">{error.fields.dir}</p>}
         </div>
         <div>
           <label htmlFor="model-name" className={label}>
             Name
           </label>
-          <input id="model-name" className={`${input} mt-1`} placeholder="SmolLM2-135M-Instruct" value={name} onChange={(e) => setName(e.target.value)} aria-invalid={!!error?.fields.name} />
+          <input
+            id="model-name"
+            className={`${input} mt-1`}
+            placeholder="SmolLM2-135M-Instruct"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            aria-invalid={!!error?.fields.name}
+          />
           {error?.fields.name && <p className="mt-1 text-xs text-red-700">{error.fields.name}</p>}
         </div>
         <label className="flex items-center gap-2 self-end text-sm text-slate-700">
@@ -139,7 +162,11 @@ function ImportForm({ onImported }: { onImported: () => void }) {
           {done && !importer.isPending && !error && (
             <p role="status" className="text-sm text-green-700">
               Imported {done.version.name} ({done.report.architecture}, {formatParams(done.report.parameterCount)} parameters)
-              {done.served ? " and serving it now." : done.serveError ? `, but not served: ${done.serveError}` : ". Serve it from the table below when you want it."}
+              {done.served
+                ? " and serving it now."
+                : done.serveError
+                  ? `, but not served: ${done.serveError}`
+                  : ". Serve it from the table below when you want it."}
             </p>
           )}
         </div>

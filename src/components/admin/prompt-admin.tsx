@@ -2,7 +2,7 @@
 // The prompt pool: import a file or pasted text (with the rejected-lines report), search, and
 // enable/disable prompts.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, card, input, inputBase, label } from "../ui";
 
@@ -54,14 +54,22 @@ function ImportForm() {
         Import prompts
       </h2>
       <p className="mt-1 text-sm text-slate-600">
-        JSONL (<code>{'{"prompt": "…", "overlapTarget": 2}'}</code> per line), CSV with a <code>prompt</code> column (and optional <code>overlap_target</code>), or plain text with one prompt per line.
+        JSONL (<code>{'{"prompt": "…", "overlapTarget": 2}'}</code> per line), CSV with a <code>prompt</code> column (and optional{" "}
+        <code>overlap_target</code>), or plain text with one prompt per line.
       </p>
       <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
         <div>
           <label htmlFor="prompt-file" className={label}>
             File
           </label>
-          <input key={fileInputKey} id="prompt-file" type="file" accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv" className="mt-1 text-sm" onChange={(e) => void onFile(e.target.files?.[0])} />
+          <input
+            key={fileInputKey}
+            id="prompt-file"
+            type="file"
+            accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv"
+            className="mt-1 text-sm"
+            onChange={(e) => void onFile(e.target.files?.[0])}
+          />
         </div>
         <div>
           <label htmlFor="prompt-content" className={label}>
@@ -85,7 +93,12 @@ function ImportForm() {
             <label htmlFor="prompt-format" className={label}>
               Format
             </label>
-            <select id="prompt-format" className={`${inputBase} mt-1 block w-40`} value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+            <select
+              id="prompt-format"
+              className={`${inputBase} mt-1 block w-40`}
+              value={format}
+              onChange={(e) => setFormat(e.target.value as typeof format)}
+            >
               <option value="auto">Detect</option>
               <option value="jsonl">JSONL</option>
               <option value="csv">CSV</option>
@@ -96,7 +109,17 @@ function ImportForm() {
             <label htmlFor="prompt-overlap" className={label}>
               Overlap target
             </label>
-            <input id="prompt-overlap" type="number" min={1} max={100} placeholder="default" className={`${inputBase} mt-1 block w-32`} value={overlap} aria-invalid={!!error?.fields.overlapTarget} onChange={(e) => setOverlap(e.target.value)} />
+            <input
+              id="prompt-overlap"
+              type="number"
+              min={1}
+              max={100}
+              placeholder="default"
+              className={`${inputBase} mt-1 block w-32`}
+              value={overlap}
+              aria-invalid={!!error?.fields.overlapTarget}
+              onChange={(e) => setOverlap(e.target.value)}
+            />
             {error?.fields.overlapTarget && <p className="mt-1 text-xs text-red-700">{error.fields.overlapTarget}</p>}
           </div>
           <button type="submit" className={buttonPrimary} disabled={importer.isPending || content.trim() === ""}>
@@ -112,8 +135,10 @@ function ImportForm() {
       {report && (
         <div className="mt-4" data-testid="import-report">
           <p role="status" className="text-sm text-slate-800">
-            Added {report.added} prompt{report.added === 1 ? "" : "s"} ({report.format}); {report.duplicates} already in the pool; {report.rejectedTotal} line
-            {report.rejectedTotal === 1 ? "" : "s"} rejected{report.rejectedTotal > report.rejected.length ? ` (the first ${report.rejected.length} are listed)` : ""}.
+            Added {report.added} prompt{report.added === 1 ? "" : "s"} ({report.format}); {report.duplicates} already in the pool;{" "}
+            {report.rejectedTotal} line
+            {report.rejectedTotal === 1 ? "" : "s"} rejected
+            {report.rejectedTotal > report.rejected.length ? ` (the first ${report.rejected.length} are listed)` : ""}.
           </p>
           {report.rejected.length > 0 && (
             <table className="mt-2 w-full text-left text-sm">
@@ -148,7 +173,9 @@ function PromptList() {
   const [status, setStatus] = useState<"all" | "enabled" | "disabled">("all");
   const [page, setPage] = useState(0);
   const list = useQuery({ ...trpc.prompts.list.queryOptions({ search, status, page, pageSize: 25 }), placeholderData: keepPreviousData });
-  const toggle = useMutation(trpc.prompts.setEnabled.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() }) }));
+  const toggle = useMutation(
+    trpc.prompts.setEnabled.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() }) }),
+  );
   const pages = list.data ? Math.max(1, Math.ceil(list.data.total / list.data.pageSize)) : 1;
 
   return (
@@ -168,7 +195,12 @@ function PromptList() {
               setPage(0);
             }}
           />
-          <select aria-label="Status" className={`${inputBase} w-32`} value={status} onChange={(e) => (setStatus(e.target.value as typeof status), setPage(0))}>
+          <select
+            aria-label="Status"
+            className={`${inputBase} w-32`}
+            value={status}
+            onChange={(e) => (setStatus(e.target.value as typeof status), setPage(0))}
+          >
             <option value="all">All</option>
             <option value="enabled">Enabled</option>
             <option value="disabled">Disabled</option>
@@ -184,13 +216,20 @@ function PromptList() {
         {list.data?.prompts.map((p) => (
           <li key={p.id} className="flex flex-wrap items-start justify-between gap-2 py-2" data-testid="prompt-row">
             <div className="min-w-0 flex-1">
-              <p className={`whitespace-pre-wrap break-words text-sm ${p.enabled ? "text-slate-900" : "text-slate-400 line-through"}`}>{p.text}</p>
+              <p className={`whitespace-pre-wrap break-words text-sm ${p.enabled ? "text-slate-900" : "text-slate-400 line-through"}`}>
+                {p.text}
+              </p>
               <p className="text-xs text-slate-500">
                 {p.source} · overlap {p.overlapTarget} · {p.votes} vote{p.votes === 1 ? "" : "s"}
                 {p.heldOut ? " · held out" : ""}
               </p>
             </div>
-            <button type="button" className={buttonSecondary} disabled={toggle.isPending} onClick={() => toggle.mutate({ promptId: p.id, enabled: !p.enabled })}>
+            <button
+              type="button"
+              className={buttonSecondary}
+              disabled={toggle.isPending}
+              onClick={() => toggle.mutate({ promptId: p.id, enabled: !p.enabled })}
+            >
               {p.enabled ? "Disable" : "Enable"}
             </button>
           </li>

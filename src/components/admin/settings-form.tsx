@@ -2,7 +2,7 @@
 // Sampling and arena settings; the server validates and answers with field-level messages.
 // Every field says in one line what it does, in words a new admin knows.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { card, input, label } from "../ui";
 import { NumberField, SaveBar } from "./form-parts";
@@ -28,14 +28,70 @@ const unitHelp = (unit: Unit, version: string | null): string => {
 };
 
 const NUMERIC: NumericField[] = [
-  { key: "sampling.temperature", group: "sampling", name: "temperature", label: "Temperature", step: "0.05", help: "Randomness of the text: lower is safer and more repetitive, higher more varied. Must be above 0, or both answers would be the same." },
-  { key: "sampling.topP", group: "sampling", name: "topP", label: "Top-p (nucleus mass)", step: "0.01", help: "Samples only from the most likely next tokens that together make up this share of probability; 1 keeps them all, 0.9 drops the unlikely tail." },
-  { key: "sampling.topK", group: "sampling", name: "topK", label: "Top-k", step: "1", help: "Samples only from the k most likely next tokens; 0 turns this limit off." },
-  { key: "sampling.maxNewTokens", group: "sampling", name: "maxNewTokens", label: (u) => (u === "bytes" ? "Max new tokens (bytes for this model)" : "Max new tokens"), step: "1", help: unitHelp },
-  { key: "arena.onPolicyShare", group: "arena", name: "onPolicyShare", label: "On-policy share", step: "0.05", help: "Share of battles that compare two answers of the serving model (what training learns from); the rest pit it against an earlier version (what the leaderboard rates)." },
-  { key: "arena.battleLeaseMinutes", group: "arena", name: "battleLeaseMinutes", label: "Battle lease (minutes)", step: "1", help: "A battle nobody voted on within this time goes back to the pool for someone else." },
-  { key: "arena.overlapTarget", group: "arena", name: "overlapTarget", label: "Default overlap target", step: "1", help: "How many labelers judge each newly imported prompt (when the import does not say)." },
-  { key: "arena.agreementShare", group: "arena", name: "agreementShare", label: "Agreement share", step: "0.05", help: "Share of new prompts that two labelers judge when the default overlap is 1, so labeler agreement and κ can be measured. 0 turns it off." },
+  {
+    key: "sampling.temperature",
+    group: "sampling",
+    name: "temperature",
+    label: "Temperature",
+    step: "0.05",
+    help: "Randomness of the text: lower is safer and more repetitive, higher more varied. Must be above 0, or both answers would be the same.",
+  },
+  {
+    key: "sampling.topP",
+    group: "sampling",
+    name: "topP",
+    label: "Top-p (nucleus mass)",
+    step: "0.01",
+    help: "Samples only from the most likely next tokens that together make up this share of probability; 1 keeps them all, 0.9 drops the unlikely tail.",
+  },
+  {
+    key: "sampling.topK",
+    group: "sampling",
+    name: "topK",
+    label: "Top-k",
+    step: "1",
+    help: "Samples only from the k most likely next tokens; 0 turns this limit off.",
+  },
+  {
+    key: "sampling.maxNewTokens",
+    group: "sampling",
+    name: "maxNewTokens",
+    label: (u) => (u === "bytes" ? "Max new tokens (bytes for this model)" : "Max new tokens"),
+    step: "1",
+    help: unitHelp,
+  },
+  {
+    key: "arena.onPolicyShare",
+    group: "arena",
+    name: "onPolicyShare",
+    label: "On-policy share",
+    step: "0.05",
+    help: "Share of battles that compare two answers of the serving model (what training learns from); the rest pit it against an earlier version (what the leaderboard rates).",
+  },
+  {
+    key: "arena.battleLeaseMinutes",
+    group: "arena",
+    name: "battleLeaseMinutes",
+    label: "Battle lease (minutes)",
+    step: "1",
+    help: "A battle nobody voted on within this time goes back to the pool for someone else.",
+  },
+  {
+    key: "arena.overlapTarget",
+    group: "arena",
+    name: "overlapTarget",
+    label: "Default overlap target",
+    step: "1",
+    help: "How many labelers judge each newly imported prompt (when the import does not say).",
+  },
+  {
+    key: "arena.agreementShare",
+    group: "arena",
+    name: "agreementShare",
+    label: "Agreement share",
+    step: "0.05",
+    help: "Share of new prompts that two labelers judge when the default overlap is 1, so labeler agreement and κ can be measured. 0 turns it off.",
+  },
 ];
 
 export function SettingsForm() {
@@ -69,12 +125,16 @@ export function SettingsForm() {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setSaved(false);
-    const patch: { sampling: Record<string, number>; arena: Record<string, number | boolean | string> } = { sampling: {}, arena: { allowLabelerPrompts: allowPrompts, instructions } };
+    const patch: { sampling: Record<string, number>; arena: Record<string, number | boolean | string> } = {
+      sampling: {},
+      arena: { allowLabelerPrompts: allowPrompts, instructions },
+    };
     for (const f of NUMERIC) patch[f.group][f.name] = values[f.key]?.trim() === "" ? Number.NaN : Number(values[f.key]);
     save.mutate(patch as never);
   };
 
-  if (!settings.data) return <p className="mt-4 text-sm text-slate-500">{settings.error ? describeError(settings.error).message : "Loading…"}</p>;
+  if (!settings.data)
+    return <p className="mt-4 text-sm text-slate-500">{settings.error ? describeError(settings.error).message : "Loading…"}</p>;
   const u = unit.data?.unit ?? null;
   const version = unit.data?.version ?? null;
   const instructionsError = error?.fields["arena.instructions"];
@@ -113,7 +173,8 @@ export function SettingsForm() {
           onChange={(e) => setInstructions(e.target.value)}
         />
         <p id="arena.instructions-help" className={`mt-1 text-xs ${instructionsError ? "text-red-700" : "text-slate-500"}`}>
-          {instructionsError ?? 'What "better" means here. Shown to each labeler the first time they open the arena (and again after you change it), and under "How to judge". One paragraph per line.'}
+          {instructionsError ??
+            'What "better" means here. Shown to each labeler the first time they open the arena (and again after you change it), and under "How to judge". One paragraph per line.'}
         </p>
       </div>
       <SaveBar label="Save settings" pending={save.isPending} saved={saved} error={error?.message} />

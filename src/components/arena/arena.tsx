@@ -2,11 +2,11 @@
 // The labeler's arena: a prompt, completions A and B streaming side by side, keyboard voting,
 // the reveal of the last battle's versions, and the labeler's own stats.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, card, input } from "../ui";
 import { Instructions, useInstructions } from "./instructions";
-import { useBattleQueue, type Choice, type Reveal, type SlotName } from "./use-battle-queue";
+import { type Choice, type Reveal, type SlotName, useBattleQueue } from "./use-battle-queue";
 
 const CHOICES: { choice: Choice; label: string; keys: string }[] = [
   { choice: "A", label: "A is better", keys: "1 / ←" },
@@ -15,7 +15,16 @@ const CHOICES: { choice: Choice; label: string; keys: string }[] = [
   { choice: "BOTH_BAD", label: "Both are bad", keys: "4 / ↑" },
 ];
 
-const KEY_TO_CHOICE: Record<string, Choice> = { "1": "A", ArrowLeft: "A", "2": "B", ArrowRight: "B", "3": "TIE", ArrowDown: "TIE", "4": "BOTH_BAD", ArrowUp: "BOTH_BAD" };
+const KEY_TO_CHOICE: Record<string, Choice> = {
+  "1": "A",
+  ArrowLeft: "A",
+  "2": "B",
+  ArrowRight: "B",
+  "3": "TIE",
+  ArrowDown: "TIE",
+  "4": "BOTH_BAD",
+  ArrowUp: "BOTH_BAD",
+};
 
 export function Arena({ userId }: { userId: string }) {
   const trpc = useTRPC();
@@ -54,7 +63,11 @@ export function Arena({ userId }: { userId: string }) {
             Prompt
           </h2>
           <div className="flex items-center gap-3">
-            {q.upcoming > 0 && <span className="text-xs text-slate-400" data-testid="prefetched">next battle loaded</span>}
+            {q.upcoming > 0 && (
+              <span className="text-xs text-slate-400" data-testid="prefetched">
+                next battle loaded
+              </span>
+            )}
             {!instructions.open && options.data && (
               <button type="button" className="text-xs font-semibold text-indigo-700 hover:underline" onClick={instructions.show}>
                 How to judge
@@ -62,7 +75,11 @@ export function Arena({ userId }: { userId: string }) {
             )}
           </div>
         </div>
-        <p className="mt-2 whitespace-pre-wrap break-words text-slate-900" data-testid="arena-prompt" data-battle-id={current?.battleId ?? ""}>
+        <p
+          className="mt-2 whitespace-pre-wrap break-words text-slate-900"
+          data-testid="arena-prompt"
+          data-battle-id={current?.battleId ?? ""}
+        >
           {current?.promptText ?? q.empty ?? q.loadError ?? "Loading the next battle…"}
         </p>
         {q.loadError && (
@@ -90,10 +107,19 @@ export function Arena({ userId }: { userId: string }) {
 
       {/* Sticky: on a phone the completions stack and can be taller than the screen; the vote
           buttons stay in reach at the bottom instead of below the fold. */}
-      <div className="sticky bottom-0 z-10 -mx-4 border-t border-slate-200 bg-slate-50/95 px-4 py-3 backdrop-blur sm:mx-0 sm:rounded-lg sm:border-0 sm:bg-transparent sm:p-0 sm:backdrop-blur-none" data-testid="vote-bar">
+      <div
+        className="sticky bottom-0 z-10 -mx-4 border-t border-slate-200 bg-slate-50/95 px-4 py-3 backdrop-blur sm:mx-0 sm:rounded-lg sm:border-0 sm:bg-transparent sm:p-0 sm:backdrop-blur-none"
+        data-testid="vote-bar"
+      >
         <div className="grid grid-cols-3 gap-2 sm:flex sm:flex-wrap" role="group" aria-label="Your vote">
           {CHOICES.map(({ choice, label, keys }) => (
-            <button key={choice} type="button" className={`${buttonSecondary} max-sm:px-2`} disabled={!current?.ready} onClick={() => q.vote(choice)}>
+            <button
+              key={choice}
+              type="button"
+              className={`${buttonSecondary} max-sm:px-2`}
+              disabled={!current?.ready}
+              onClick={() => q.vote(choice)}
+            >
               {label} <Keys keys={keys} />
             </button>
           ))}
@@ -132,14 +158,23 @@ function Completion({ slot, text, done, active }: { slot: SlotName; text: string
         </span>
       </div>
       {/* Plain text on purpose: model output is never interpreted as HTML. */}
-      <div className="mt-2 max-h-80 overflow-y-auto whitespace-pre-wrap break-words font-mono text-sm text-slate-900" data-testid={`completion-${slot}`}>
+      <div
+        className="mt-2 max-h-80 overflow-y-auto whitespace-pre-wrap break-words font-mono text-sm text-slate-900"
+        data-testid={`completion-${slot}`}
+      >
         {text}
       </div>
     </section>
   );
 }
 
-const CHOICE_TEXT: Record<Reveal["choice"], string> = { A: "A is better", B: "B is better", TIE: "Tie", BOTH_BAD: "Both are bad", SKIP: "Skipped" };
+const CHOICE_TEXT: Record<Reveal["choice"], string> = {
+  A: "A is better",
+  B: "B is better",
+  TIE: "Tie",
+  BOTH_BAD: "Both are bad",
+  SKIP: "Skipped",
+};
 
 function RevealPanel({ reveal }: { reveal: Reveal }) {
   return (
@@ -152,14 +187,14 @@ function RevealPanel({ reveal }: { reveal: Reveal }) {
         <p className="mt-1 text-sm text-slate-700" data-testid="reveal-versions">
           {reveal.versions.A === reveal.versions.B ? (
             <>
-              Both answers came from the current model (<span className="font-mono font-semibold">{reveal.versions.A}</span>): your vote teaches it which
-              of its own answers is better.
+              Both answers came from the current model (<span className="font-mono font-semibold">{reveal.versions.A}</span>): your vote
+              teaches it which of its own answers is better.
             </>
           ) : (
             <>
               A was <span className="font-mono font-semibold">{reveal.versions.A}</span>, B was{" "}
-              <span className="font-mono font-semibold">{reveal.versions.B}</span>: the current model against an earlier version, which is how the
-              leaderboard rates them.
+              <span className="font-mono font-semibold">{reveal.versions.B}</span>: the current model against an earlier version, which is
+              how the leaderboard rates them.
             </>
           )}
         </p>
@@ -231,7 +266,9 @@ function AskForm({ onAsk }: { onAsk: (text: string) => Promise<void> }) {
       await onAsk(text);
       setText("");
     } catch (err) {
-      setError(err instanceof Error && !("data" in err) ? err.message : describeError(err).fields.promptText ?? describeError(err).message);
+      setError(
+        err instanceof Error && !("data" in err) ? err.message : (describeError(err).fields.promptText ?? describeError(err).message),
+      );
     } finally {
       setBusy(false);
     }
@@ -242,7 +279,14 @@ function AskForm({ onAsk }: { onAsk: (text: string) => Promise<void> }) {
         Your own prompt
       </label>
       <div className="mt-2 flex flex-col gap-2 sm:flex-row">
-        <input id="own-prompt" className={input} value={text} onChange={(e) => setText(e.target.value)} maxLength={2000} aria-invalid={!!error} />
+        <input
+          id="own-prompt"
+          className={input}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          maxLength={2000}
+          aria-invalid={!!error}
+        />
         <button type="submit" className={buttonPrimary} disabled={busy || text.trim() === ""}>
           Ask
         </button>

@@ -49,7 +49,9 @@ export function Instructions({ text, onDismiss }: { text: string; onDismiss: () 
           <p key={i}>{line}</p>
         ))}
       </div>
-      <p className="mt-2 text-xs text-slate-600 max-sm:hidden pointer-coarse:hidden">Keys: 1 or ← for A, 2 or → for B, 3 or ↓ tie, 4 or ↑ both bad, s skip.</p>
+      <p className="mt-2 text-xs text-slate-600 max-sm:hidden pointer-coarse:hidden">
+        Keys: 1 or ← for A, 2 or → for B, 3 or ↓ tie, 4 or ↑ both bad, s skip.
+      </p>
       <button type="button" className={`${buttonSecondary} mt-3`} onClick={onDismiss}>
         Got it
       </button>

@@ -68,7 +68,10 @@ export function useBattleQueue() {
   const finished = useRef<string[]>([]);
   const excluded = () => [...queueRef.current.map((b) => b.battleId), ...finished.current];
 
-  const patch = useCallback((battleId: string, f: (b: BattleView) => BattleView) => update((q) => q.map((b) => (b.battleId === battleId ? f(b) : b))), [update]);
+  const patch = useCallback(
+    (battleId: string, f: (b: BattleView) => BattleView) => update((q) => q.map((b) => (b.battleId === battleId ? f(b) : b))),
+    [update],
+  );
 
   const openStream = useCallback(
     (battleId: string) => {
@@ -154,7 +157,7 @@ export function useBattleQueue() {
   const vote = useCallback(
     (choice: Choice) => {
       const current = queueRef.current[0];
-      if (!current || !current.ready) return false;
+      if (!current?.ready) return false;
       const msToVote = Math.max(0, Math.round(performance.now() - (current.readyAt ?? performance.now())));
       setReveal({ battleId: current.battleId, choice, promptText: current.promptText, pending: true });
       advance();
@@ -162,8 +165,15 @@ export function useBattleQueue() {
         // Same idempotency key on every attempt: a retry after a lost response is not a second vote.
         for (let attempt = 0; ; attempt++) {
           try {
-            const r = await client.arena.vote.mutate({ battleId: current.battleId, choice, idempotencyKey: current.idempotencyKey, msToVote });
-            setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, choice: r.choice, versions: r.reveal, kind: r.kind, pending: false } : prev));
+            const r = await client.arena.vote.mutate({
+              battleId: current.battleId,
+              choice,
+              idempotencyKey: current.idempotencyKey,
+              msToVote,
+            });
+            setReveal((prev) =>
+              prev?.battleId === current.battleId ? { ...prev, choice: r.choice, versions: r.reveal, kind: r.kind, pending: false } : prev,
+            );
             setAcked((n) => n + 1);
             return;
           } catch (err) {
@@ -192,7 +202,8 @@ export function useBattleQueue() {
         setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, pending: false } : prev));
         setAcked((n) => n + 1);
       },
-      (err: unknown) => setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, pending: false, error: errorMessage(err) } : prev)),
+      (err: unknown) =>
+        setReveal((prev) => (prev?.battleId === current.battleId ? { ...prev, pending: false, error: errorMessage(err) } : prev)),
     );
     return true;
   }, [advance, client]);
@@ -202,7 +213,16 @@ export function useBattleQueue() {
     async (promptText: string) => {
       const res = await client.arena.next.mutate({ promptText, excludeBattleIds: excluded() });
       if (res.status !== "battle") throw new Error(res.message);
-      const view: BattleView = { battleId: res.battle.battleId, promptText: res.battle.promptText, texts: { A: "", B: "" }, done: { A: false, B: false }, ready: false, readyAt: null, error: null, idempotencyKey: newKey() };
+      const view: BattleView = {
+        battleId: res.battle.battleId,
+        promptText: res.battle.promptText,
+        texts: { A: "", B: "" },
+        done: { A: false, B: false },
+        ready: false,
+        readyAt: null,
+        error: null,
+        idempotencyKey: newKey(),
+      };
       update((q) => [view, ...q]);
       openStream(view.battleId);
     },

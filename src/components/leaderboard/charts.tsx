@@ -5,15 +5,15 @@ import {
   BarController,
   BarElement,
   CategoryScale,
+  type ChartData,
   Chart as ChartJS,
+  type ChartOptions,
   Legend,
   LinearScale,
   LineController,
   LineElement,
   PointElement,
   Tooltip,
-  type ChartData,
-  type ChartOptions,
 } from "chart.js";
 import { Chart, Line } from "react-chartjs-2";
 import { colorOf } from "./colors";
@@ -30,8 +30,24 @@ export function RatingIntervalChart({ rows }: { rows: IntervalRow[] }) {
   const data = {
     labels: rows.map((r) => r.model),
     datasets: [
-      { type: "bar" as const, label: "95% interval", data: rows.map((r) => r.ci), backgroundColor: "rgba(79, 70, 229, 0.25)", borderColor: "#4f46e5", borderWidth: 1, barPercentage: 0.5 },
-      { type: "line" as const, label: "Rating", data: rows.map((r) => r.rating), showLine: false, pointRadius: 5, pointBackgroundColor: "#1e1b4b", borderColor: "#1e1b4b" },
+      {
+        type: "bar" as const,
+        label: "95% interval",
+        data: rows.map((r) => r.ci),
+        backgroundColor: "rgba(79, 70, 229, 0.25)",
+        borderColor: "#4f46e5",
+        borderWidth: 1,
+        barPercentage: 0.5,
+      },
+      {
+        type: "line" as const,
+        label: "Rating",
+        data: rows.map((r) => r.rating),
+        showLine: false,
+        pointRadius: 5,
+        pointBackgroundColor: "#1e1b4b",
+        borderColor: "#1e1b4b",
+      },
     ],
   } as unknown as ChartData<"bar", (number | [number, number])[], string>;
   const options: ChartOptions<"bar"> = {
@@ -65,7 +81,15 @@ export function RatingHistoryChart({ battles, series }: { battles: number[]; ser
       <Line
         data={{
           labels: battles,
-          datasets: series.map((s) => ({ label: s.model, data: s.data, borderColor: colorOf(s.model), backgroundColor: colorOf(s.model), pointRadius: 0, borderWidth: 2, spanGaps: false })),
+          datasets: series.map((s) => ({
+            label: s.model,
+            data: s.data,
+            borderColor: colorOf(s.model),
+            backgroundColor: colorOf(s.model),
+            pointRadius: 0,
+            borderWidth: 2,
+            spanGaps: false,
+          })),
         }}
         options={{
           responsive: true,

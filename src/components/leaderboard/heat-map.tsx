@@ -2,7 +2,15 @@
 // column version (ties left out, as FastChat does), coloured from red (loses) to blue (wins).
 import { heatColor } from "./colors";
 
-export function WinHeatMap({ models, winFraction, battleCounts }: { models: string[]; winFraction: (number | null)[][]; battleCounts: number[][] }) {
+export function WinHeatMap({
+  models,
+  winFraction,
+  battleCounts,
+}: {
+  models: string[];
+  winFraction: (number | null)[][];
+  battleCounts: number[][];
+}) {
   return (
     <div className="overflow-x-auto">
       <table className="border-separate border-spacing-0.5 text-xs" data-testid="win-heat-map">
@@ -30,7 +38,11 @@ export function WinHeatMap({ models, winFraction, battleCounts }: { models: stri
                 const n = battleCounts[i]?.[j] ?? 0;
                 if (i === j || f === null) {
                   return (
-                    <td key={colModel} className="h-9 min-w-11 rounded bg-slate-100 text-center text-slate-400" title={i === j ? undefined : "no decisive battles"}>
+                    <td
+                      key={colModel}
+                      className="h-9 min-w-11 rounded bg-slate-100 text-center text-slate-400"
+                      title={i === j ? undefined : "no decisive battles"}
+                    >
                       {i === j ? "" : "–"}
                     </td>
                   );

@@ -11,14 +11,24 @@ import { VersionsPanel } from "./versions-panel";
 
 const fmt = (x: number, digits = 0) => x.toFixed(digits);
 
-export function LeaderboardView({ result, overview, isAdmin, visibility }: { result: LeaderboardResult; overview: VersionOverview; isAdmin: boolean; visibility: "public" | "labelers" }) {
+export function LeaderboardView({
+  result,
+  overview,
+  isAdmin,
+  visibility,
+}: {
+  result: LeaderboardResult;
+  overview: VersionOverview;
+  isAdmin: boolean;
+  visibility: "public" | "labelers";
+}) {
   const { snapshot, status, currentVotes } = result;
   const { board, history } = snapshot;
   const models = board.rows.map((r) => r.model);
   // Chart props travel to the browser in the page payload: one decimal is all a chart can show.
   const round1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
   const historySeries = models.map((model) => ({ model, data: (history.bt[model] ?? []).map(round1) }));
-  const updated = new Date(snapshot.computedAt).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  const updated = `${new Date(snapshot.computedAt).toISOString().replace("T", " ").slice(0, 19)} UTC`;
 
   return (
     <>
@@ -29,7 +39,9 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
         ) : (
           <>
             {board.totalBattles} rated battles among {models.length} versions
-            {board.selfBattles > 0 && <> · {board.selfBattles} self-battles (two samples of one version) train the model but do not count here</>}
+            {board.selfBattles > 0 && (
+              <> · {board.selfBattles} self-battles (two samples of one version) train the model but do not count here</>
+            )}
           </>
         )}{" "}
         · updated {updated}
@@ -42,15 +54,17 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
       {models.length === 0 ? (
         <section className={`${card} mt-6`}>
           <p className="text-sm text-slate-700" data-testid="no-ratings">
-            No ratings yet: the ranking, win rates and charts appear here once labelers have voted on battles between two different versions.
+            No ratings yet: the ranking, win rates and charts appear here once labelers have voted on battles between two different
+            versions.
           </p>
         </section>
       ) : (
         <>
           {snapshot.l2 !== null && (
             <p role="note" className="mt-4 rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-amber-200">
-              Early data: some version has not yet both won and lost (in all votes or in a bootstrap resample), so the plain maximum-likelihood fit FastChat uses
-              would put it at infinity; these ratings add a small L2 penalty (λ = {snapshot.l2}) to stay finite, which pulls extreme ratings slightly toward 1000.
+              Early data: some version has not yet both won and lost (in all votes or in a bootstrap resample), so the plain
+              maximum-likelihood fit FastChat uses would put it at infinity; these ratings add a small L2 penalty (λ = {snapshot.l2}) to
+              stay finite, which pulls extreme ratings slightly toward 1000.
             </p>
           )}
           <section aria-labelledby="lb-table-heading" className={`${card} mt-6`}>
@@ -58,27 +72,44 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
               Ranking
             </h2>
             <p className="mt-1 text-sm text-slate-600">
-              Rating is the Bradley–Terry fit on all votes (a 100-point gap means the higher version wins about 64% of the time), the interval is its 95% bootstrap
-              range, and rank 1 + the number of versions whose whole interval lies above this one, so versions with overlapping intervals share a rank.
+              Rating is the Bradley–Terry fit on all votes (a 100-point gap means the higher version wins about 64% of the time), the
+              interval is its 95% bootstrap range, and rank 1 + the number of versions whose whole interval lies above this one, so versions
+              with overlapping intervals share a rank.
             </p>
             <div className="mt-3 overflow-x-auto">
               <table className="w-full min-w-[36rem] text-sm" data-testid="leaderboard-table">
                 <thead className="border-b border-slate-200 text-left text-xs uppercase text-slate-500">
                   <tr>
-                    <th scope="col" className="py-2 pr-3">Rank</th>
-                    <th scope="col" className="py-2 pr-3">Version</th>
-                    <th scope="col" className="py-2 pr-3 text-right">Rating</th>
-                    <th scope="col" className="py-2 pr-3 text-right">95% CI</th>
-                    <th scope="col" className="py-2 pr-3 text-right">Elo</th>
-                    <th scope="col" className="py-2 pr-3 text-right">Battles</th>
-                    <th scope="col" className="py-2 text-right">W / L / T</th>
+                    <th scope="col" className="py-2 pr-3">
+                      Rank
+                    </th>
+                    <th scope="col" className="py-2 pr-3">
+                      Version
+                    </th>
+                    <th scope="col" className="py-2 pr-3 text-right">
+                      Rating
+                    </th>
+                    <th scope="col" className="py-2 pr-3 text-right">
+                      95% CI
+                    </th>
+                    <th scope="col" className="py-2 pr-3 text-right">
+                      Elo
+                    </th>
+                    <th scope="col" className="py-2 pr-3 text-right">
+                      Battles
+                    </th>
+                    <th scope="col" className="py-2 text-right">
+                      W / L / T
+                    </th>
                   </tr>
                 </thead>
                 <tbody className="divide-y divide-slate-100 tabular-nums">
                   {board.rows.map((r) => (
                     <tr key={r.model} data-testid={`leaderboard-row-${r.model}`}>
                       <td className="py-2 pr-3 font-semibold">{r.rank}</td>
-                      <th scope="row" className="py-2 pr-3 text-left font-semibold">{r.model}</th>
+                      <th scope="row" className="py-2 pr-3 text-left font-semibold">
+                        {r.model}
+                      </th>
                       <td className="py-2 pr-3 text-right">{fmt(r.rating, 1)}</td>
                       <td className="py-2 pr-3 text-right text-slate-600">
                         +{fmt(r.ci[1] - r.rating)} / −{fmt(r.rating - r.ci[0])}
@@ -94,7 +125,8 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
               </table>
             </div>
             <p className="mt-2 text-xs text-slate-500">
-              Elo is the online rating (K = 4) after replaying votes in time order; it depends on order, the Bradley–Terry rating does not. Ties include both-bad votes.
+              Elo is the online rating (K = 4) after replaying votes in time order; it depends on order, the Bradley–Terry rating does not.
+              Ties include both-bad votes.
             </p>
           </section>
 
@@ -102,7 +134,10 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
             <h2 id="lb-ci-heading" className="text-lg font-semibold">
               Ratings with confidence intervals
             </h2>
-            <p className="mt-1 text-sm text-slate-600">Each bar spans a version&apos;s 95% interval and the dot is its rating; two versions whose bars do not overlap are clearly different.</p>
+            <p className="mt-1 text-sm text-slate-600">
+              Each bar spans a version&apos;s 95% interval and the dot is its rating; two versions whose bars do not overlap are clearly
+              different.
+            </p>
             <div className="mt-3">
               <RatingIntervalChart rows={board.rows.map(({ model, rating, ci }) => ({ model, rating, ci }))} />
             </div>
@@ -113,7 +148,8 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
               Win rates
             </h2>
             <p className="mt-1 text-sm text-slate-600">
-              Each cell is the share of decisive votes the row version won against the column version (ties left out): blue above 0.5, red below.
+              Each cell is the share of decisive votes the row version won against the column version (ties left out): blue above 0.5, red
+              below.
             </p>
             <div className="mt-3">
               <WinHeatMap models={models} winFraction={board.winFraction} battleCounts={board.battleCounts} />
@@ -125,8 +161,8 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
               Ratings over time
             </h2>
             <p className="mt-1 text-sm text-slate-600">
-              Each line is a version&apos;s Bradley–Terry rating fitted on the votes up to that point, so a line starts when the version first played and flattens as
-              evidence accumulates.
+              Each line is a version&apos;s Bradley–Terry rating fitted on the votes up to that point, so a line starts when the version
+              first played and flattens as evidence accumulates.
             </p>
             <div className="mt-3">
               <RatingHistoryChart battles={history.points.map((p) => p.battles)} series={historySeries} />
@@ -135,8 +171,8 @@ export function LeaderboardView({ result, overview, isAdmin, visibility }: { res
         </>
       )}
       <p className="mt-6 text-xs text-slate-500">
-        Method: LMSYS FastChat&apos;s (Bradley–Terry with ties as half a win, {board.bootstrapRounds} seeded bootstrap rounds, online Elo K = 4), computed from{" "}
-        {snapshot.mark.votes} votes in {snapshot.computeMs} ms and cached until new votes arrive.
+        Method: LMSYS FastChat&apos;s (Bradley–Terry with ties as half a win, {board.bootstrapRounds} seeded bootstrap rounds, online Elo K
+        = 4), computed from {snapshot.mark.votes} votes in {snapshot.computeMs} ms and cached until new votes arrive.
       </p>
     </>
   );

@@ -21,8 +21,8 @@ export function VersionsPanel({ overview }: { overview: VersionOverview }) {
         Versions
       </h2>
       <p className="mt-1 text-sm text-slate-600">
-        A rating says how often one version beats another, so it needs votes on battles between two different versions; battles of two samples of the same
-        version train the model but cannot rate it.
+        A rating says how often one version beats another, so it needs votes on battles between two different versions; battles of two
+        samples of the same version train the model but cannot rate it.
         {rated < 2 && " Versus battles start once a training round has put a second version into service."}
       </p>
       {nextRound && <NextRoundProgress votes={nextRound.votes} threshold={nextRound.threshold} />}
@@ -30,10 +30,18 @@ export function VersionsPanel({ overview }: { overview: VersionOverview }) {
         <table className="w-full min-w-[28rem] text-sm" data-testid="versions-table">
           <thead className="border-b border-slate-200 text-left text-xs uppercase text-slate-500">
             <tr>
-              <th scope="col" className="py-2 pr-3">Version</th>
-              <th scope="col" className="py-2 pr-3">Status</th>
-              <th scope="col" className="py-2 pr-3 text-right" title="voted battles against a different version">Rated battles</th>
-              <th scope="col" className="py-2 text-right" title="voted battles of two samples of this version (training data)">Self-battles</th>
+              <th scope="col" className="py-2 pr-3">
+                Version
+              </th>
+              <th scope="col" className="py-2 pr-3">
+                Status
+              </th>
+              <th scope="col" className="py-2 pr-3 text-right" title="voted battles against a different version">
+                Rated battles
+              </th>
+              <th scope="col" className="py-2 text-right" title="voted battles of two samples of this version (training data)">
+                Self-battles
+              </th>
             </tr>
           </thead>
           <tbody className="divide-y divide-slate-100 tabular-nums">
@@ -41,7 +49,9 @@ export function VersionsPanel({ overview }: { overview: VersionOverview }) {
               const s = STATUS[v.status] ?? { label: v.status.toLowerCase(), tone: "bg-slate-50 text-slate-700 ring-slate-200" };
               return (
                 <tr key={v.name} data-testid={`version-row-${v.name}`}>
-                  <th scope="row" className="py-2 pr-3 text-left font-semibold">{v.name}</th>
+                  <th scope="row" className="py-2 pr-3 text-left font-semibold">
+                    {v.name}
+                  </th>
                   <td className="py-2 pr-3">
                     <span className={`rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${s.tone}`}>{s.label}</span>
                   </td>
@@ -76,11 +86,21 @@ function NextRoundProgress({ votes, threshold }: { votes: number; threshold: num
   return (
     <div className="mt-3" data-testid="next-round">
       <p className="text-sm text-slate-700">
-        Next training round: <span className="font-semibold tabular-nums">{count(votes)} of {count(threshold)} votes</span>
+        Next training round:{" "}
+        <span className="font-semibold tabular-nums">
+          {count(votes)} of {count(threshold)} votes
+        </span>
         <span className="text-slate-500"> (new A-or-B votes on battles of the serving version; ties and both-bad do not count)</span>
         {votes >= threshold && <span className="text-slate-500"> · due now</span>}
       </p>
-      <div className="mt-1 h-2 w-full overflow-hidden rounded-full bg-slate-100" role="progressbar" aria-label="Votes toward the next training round" aria-valuemin={0} aria-valuemax={threshold} aria-valuenow={Math.min(votes, threshold)}>
+      <div
+        className="mt-1 h-2 w-full overflow-hidden rounded-full bg-slate-100"
+        role="progressbar"
+        aria-label="Votes toward the next training round"
+        aria-valuemin={0}
+        aria-valuemax={threshold}
+        aria-valuenow={Math.min(votes, threshold)}
+      >
         <div className="h-full rounded-full bg-indigo-500" style={{ width: `${(share * 100).toFixed(1)}%` }} />
       </div>
     </div>

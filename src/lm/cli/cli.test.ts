@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { initBackend } from "../backend.ts";
 import { saveCheckpoint } from "../checkpoint.ts";
 import { scoreCompletions } from "../forward.ts";
-import { byteTokenizer, encodePrompt } from "../tokenizer.ts";
 import { tinyModel } from "../testing.ts";
+import { byteTokenizer, encodePrompt } from "../tokenizer.ts";
 import { run as logprobs } from "./logprobs.ts";
 import { run as sampleCmd } from "./sample.ts";
 
@@ -56,7 +56,9 @@ describe("lm CLI", () => {
   it("logprobs names the bad line of malformed input", async () => {
     const input = path.join(dir, "bad.jsonl");
     await writeFile(input, '{"prompt":"Hi","chosen":" there","rejected":" zz"}\n{"prompt":"x","chosen":3}\n');
-    await expect(logprobs(["--checkpoint", path.join(dir, "ckpt"), "--input", input])).rejects.toThrow(/bad\.jsonl:2: "chosen" must be a string/);
+    await expect(logprobs(["--checkpoint", path.join(dir, "ckpt"), "--input", input])).rejects.toThrow(
+      /bad\.jsonl:2: "chosen" must be a string/,
+    );
   });
 
   it("sample prints n completions as JSON lines, reproducibly", async () => {
@@ -87,7 +89,9 @@ describe("lm CLI", () => {
     expect(row.rejected_ids).toEqual(tokenizer.encode(" zz"));
     expect(row.chosen).toBeCloseTo(scoreCompletions(model, [{ promptIds: row.prompt_ids, completionIds: row.chosen_ids }]).sum[0], 5);
     model.dispose();
-    const out = await capture(() => sampleCmd(["--checkpoint", hf, "--prompt", "Hi", "--n", "2", "--max-new-tokens", "5", "--seed", "1", "--json"]));
+    const out = await capture(() =>
+      sampleCmd(["--checkpoint", hf, "--prompt", "Hi", "--n", "2", "--max-new-tokens", "5", "--seed", "1", "--json"]),
+    );
     expect(out.code).toBe(0);
     expect(out.lines).toHaveLength(2);
     expect(JSON.parse(out.lines[1]).ids.length).toBeGreaterThan(0);

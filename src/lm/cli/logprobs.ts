@@ -14,7 +14,10 @@ export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(argv, { values: ["checkpoint", "input", "batch-size"], switches: ["tokens"] }, USAGE);
   const input = f.get("input");
   if (typeof input !== "string") throw new Error(`--input is required\n${USAGE}`);
-  const lines = (await readFile(input, "utf8")).split("\n").map((l, i) => [l.trim(), i + 1] as const).filter(([l]) => l.length > 0);
+  const lines = (await readFile(input, "utf8"))
+    .split("\n")
+    .map((l, i) => [l.trim(), i + 1] as const)
+    .filter(([l]) => l.length > 0);
   const rows = lines.map(([l, no]) => {
     let o: unknown;
     try {
@@ -23,7 +26,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new Error(`${input}:${no}: not valid JSON`);
     }
     const r = o as Record<string, unknown>;
-    for (const k of ["prompt", "chosen", "rejected"]) if (typeof r[k] !== "string") throw new Error(`${input}:${no}: "${k}" must be a string`);
+    for (const k of ["prompt", "chosen", "rejected"])
+      if (typeof r[k] !== "string") throw new Error(`${input}:${no}: "${k}" must be a string`);
     return r as { prompt: string; chosen: string; rejected: string };
   });
   await initBackend();

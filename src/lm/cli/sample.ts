@@ -6,10 +6,15 @@ import { sample } from "../sample.ts";
 import { encodePrompt } from "../tokenizer.ts";
 import { numberFlag, parseFlags } from "./args.ts";
 
-const USAGE = "usage: npm run cli -- sample --checkpoint DIR --prompt TEXT [--n 2] [--temperature 1] [--top-k K] [--top-p P] [--max-new-tokens 64] [--seed 0] [--stop STR] [--json]";
+const USAGE =
+  "usage: npm run cli -- sample --checkpoint DIR --prompt TEXT [--n 2] [--temperature 1] [--top-k K] [--top-p P] [--max-new-tokens 64] [--seed 0] [--stop STR] [--json]";
 
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { values: ["checkpoint", "prompt", "n", "temperature", "top-k", "top-p", "max-new-tokens", "seed", "stop"], switches: ["json"] }, USAGE);
+  const f = parseFlags(
+    argv,
+    { values: ["checkpoint", "prompt", "n", "temperature", "top-k", "top-p", "max-new-tokens", "seed", "stop"], switches: ["json"] },
+    USAGE,
+  );
   const prompt = f.get("prompt");
   if (typeof prompt !== "string") throw new Error(`--prompt is required\n${USAGE}`);
   await initBackend();
@@ -31,8 +36,10 @@ export async function run(argv: string[]): Promise<number> {
   });
   const ms = performance.now() - t0;
   res.forEach((r, i) => {
-    if (f.get("json")) console.log(JSON.stringify({ index: i, text: r.text, ids: r.ids, logprob: r.logprob, finish_reason: r.finishReason }));
-    else console.log(`--- completion ${i} (logprob ${r.logprob.toFixed(3)}, ${r.ids.length} tokens, ${r.finishReason})\n${prompt}${r.text}`);
+    if (f.get("json"))
+      console.log(JSON.stringify({ index: i, text: r.text, ids: r.ids, logprob: r.logprob, finish_reason: r.finishReason }));
+    else
+      console.log(`--- completion ${i} (logprob ${r.logprob.toFixed(3)}, ${r.ids.length} tokens, ${r.finishReason})\n${prompt}${r.text}`);
   });
   const tokens = res.reduce((a, r) => a + r.ids.length, 0);
   console.error(JSON.stringify({ tokens, ms: Math.round(ms), tokens_per_s: Math.round(tokens / (ms / 1000)) }));

@@ -26,7 +26,12 @@ async function good(config = tinyHFConfig("llama")) {
 }
 
 /** Rewrites model.safetensors from the written weights after `edit` changes the tensor list. */
-async function rewrite(dir: string, written: Awaited<ReturnType<typeof good>>["written"], edit: (t: [string, number[], Float32Array][]) => [string, number[], Float32Array][], dtype: (name: string) => string = () => "F32") {
+async function rewrite(
+  dir: string,
+  written: Awaited<ReturnType<typeof good>>["written"],
+  edit: (t: [string, number[], Float32Array][]) => [string, number[], Float32Array][],
+  dtype: (name: string) => string = () => "F32",
+) {
   const tensors = edit([...written.weights].map(([k, w]) => [k, w.shape, w.values]));
   await writeFile(path.join(dir, "model.safetensors"), safetensorsBytes(tensors, dtype));
 }
@@ -51,7 +56,10 @@ describe("malformed directories", () => {
 
   it("another rope_scaling type, and a sliding window shorter than the context, are named", async () => {
     const a = await good();
-    await writeFile(path.join(a.dir, "config.json"), JSON.stringify(tinyHFConfig("llama", { rope_scaling: { rope_type: "yarn", factor: 4 } })));
+    await writeFile(
+      path.join(a.dir, "config.json"),
+      JSON.stringify(tinyHFConfig("llama", { rope_scaling: { rope_type: "yarn", factor: 4 } })),
+    );
     expect(await refused(a.dir)).toMatch(/rope_scaling\.rope_type = "yarn" is not supported/);
     const b = await good(tinyHFConfig("mistral"));
     await writeFile(path.join(b.dir, "config.json"), JSON.stringify(tinyHFConfig("mistral", { sliding_window: 16 })));
@@ -68,13 +76,20 @@ describe("malformed directories", () => {
 
   it("a wrong shape is named with both shapes", async () => {
     const { dir, written } = await good();
-    await rewrite(dir, written, (t) => t.map(([k, s, v]) => (k === "model.layers.0.self_attn.k_proj.weight" ? [k, [s[1], s[0]], v] : [k, s, v])));
+    await rewrite(dir, written, (t) =>
+      t.map(([k, s, v]) => (k === "model.layers.0.self_attn.k_proj.weight" ? [k, [s[1], s[0]], v] : [k, s, v])),
+    );
     expect(await refused(dir)).toMatch(/tensor model\.layers\.0\.self_attn\.k_proj\.weight has shape \[16,8\], expected \[8,16\]/);
   });
 
   it("an unknown dtype is named", async () => {
     const { dir, written } = await good();
-    await rewrite(dir, written, (t) => t, (k) => (k === "model.norm.weight" ? "F64" : "F32"));
+    await rewrite(
+      dir,
+      written,
+      (t) => t,
+      (k) => (k === "model.norm.weight" ? "F64" : "F32"),
+    );
     expect(await refused(dir)).toMatch(/tensor model\.norm\.weight has dtype F64/);
   });
 
@@ -101,7 +116,15 @@ describe("validateModelDir and the directory hash", () => {
   it("describes a good directory after a forward pass, with loadCheckpoint's sha256", async () => {
     const { dir } = await good(tinyHFConfig("qwen3", { tie_word_embeddings: true }));
     const info = await validateModelDir(dir);
-    expect(info).toMatchObject({ modelType: "qwen3", vocabSize: 264, contextLength: 64, nLayer: 2, hiddenSize: 16, tokenizer: "hf", hasChatTemplate: true });
+    expect(info).toMatchObject({
+      modelType: "qwen3",
+      vocabSize: 264,
+      contextLength: 64,
+      nLayer: 2,
+      hiddenSize: 16,
+      tokenizer: "hf",
+      hasChatTemplate: true,
+    });
     expect(Number.isFinite(info.probeLogprob)).toBe(true);
     const { model, sha256 } = await loadCheckpoint(dir);
     expect(info.numParams).toBe(model.numParams());
@@ -115,7 +138,9 @@ describe("validateModelDir and the directory hash", () => {
 
   it("refuses a directory whose weights overflow (non-finite log-probs)", async () => {
     const { dir, written } = await good();
-    await rewrite(dir, written, (t) => t.map(([k, s, v]) => (k === "model.norm.weight" ? [k, s, new Float32Array(v.length).fill(Number.NaN)] : [k, s, v])));
+    await rewrite(dir, written, (t) =>
+      t.map(([k, s, v]) => (k === "model.norm.weight" ? [k, s, new Float32Array(v.length).fill(Number.NaN)] : [k, s, v])),
+    );
     await expect(validateModelDir(dir)).rejects.toThrow(/non-finite log-prob/);
   });
 });

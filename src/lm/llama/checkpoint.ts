@@ -6,13 +6,13 @@
 // layout, so transformers loads the result unchanged.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import type { Tokenizer } from "../tokenizer.ts";
 import { TOKENIZER_FILES } from "../hf-tokenizer.ts";
+import type { Tokenizer } from "../tokenizer.ts";
 import type { LlamaConfig } from "./config.ts";
-import { hfShape, isTransposedLinear, llamaParamShapes, LlamaModel } from "./model.ts";
+import { hfShape, isTransposedLinear, LlamaModel, llamaParamShapes } from "./model.ts";
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 
@@ -51,7 +51,8 @@ async function readHeader(file: string): Promise<Map<string, TensorRef>> {
     for (const [name, raw] of Object.entries(header)) {
       if (name === "__metadata__") continue;
       const e = raw as { dtype: string; shape: number[]; data_offsets: [number, number] };
-      const begin = 8 + hlen + e.data_offsets[0], end = 8 + hlen + e.data_offsets[1];
+      const begin = 8 + hlen + e.data_offsets[0],
+        end = 8 + hlen + e.data_offsets[1];
       out.set(name, { file, dtype: e.dtype, shape: e.shape, begin, end });
       if (end > size) throw new Error(`${file}: truncated: tensor ${name} needs bytes up to ${end}, file has ${size}`);
     }
@@ -104,9 +105,13 @@ export async function checkTensors(dir: string, config: LlamaConfig): Promise<Ma
     const expected = hfShape(name, internal);
     if (!r) throw new Error(`${dir}: missing tensor ${name} (expected shape [${expected}] from config.json)`);
     if (!DTYPE_BYTES[r.dtype]) throw new Error(`${r.file}: tensor ${name} has dtype ${r.dtype}; expected F32, F16 or BF16`);
-    if (r.shape.length !== expected.length || r.shape.some((d, i) => d !== expected[i])) throw new Error(`${r.file}: tensor ${name} has shape [${r.shape}], expected [${expected}] from config.json`);
+    if (r.shape.length !== expected.length || r.shape.some((d, i) => d !== expected[i]))
+      throw new Error(`${r.file}: tensor ${name} has shape [${r.shape}], expected [${expected}] from config.json`);
     const n = expected.reduce((a, b) => a * b, 1);
-    if (r.end - r.begin !== n * DTYPE_BYTES[r.dtype]) throw new Error(`${r.file}: tensor ${name} has ${r.end - r.begin} bytes, expected ${n * DTYPE_BYTES[r.dtype]} for ${r.dtype}[${r.shape}]`);
+    if (r.end - r.begin !== n * DTYPE_BYTES[r.dtype])
+      throw new Error(
+        `${r.file}: tensor ${name} has ${r.end - r.begin} bytes, expected ${n * DTYPE_BYTES[r.dtype]} for ${r.dtype}[${r.shape}]`,
+      );
     out.set(name, r);
   }
   return out;
@@ -123,7 +128,10 @@ function toF32(bytes: Buffer, dtype: string): Float32Array {
   }
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) {
-    const h = src[i], s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    const h = src[i],
+      s = h & 0x8000 ? -1 : 1,
+      e = (h >> 10) & 0x1f,
+      f = h & 0x3ff;
     out[i] = e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
   }
   return out;
@@ -134,7 +142,8 @@ function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array 
   const BS = 32;
   for (let i0 = 0; i0 < rows; i0 += BS) {
     for (let j0 = 0; j0 < cols; j0 += BS) {
-      const i1 = Math.min(rows, i0 + BS), j1 = Math.min(cols, j0 + BS);
+      const i1 = Math.min(rows, i0 + BS),
+        j1 = Math.min(cols, j0 + BS);
       for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * rows + i] = a[i * cols + j];
     }
   }
@@ -239,8 +248,9 @@ export async function saveLlamaCheckpoint(model: LlamaModel, tok: Tokenizer, dir
   }
   await rename(tmp, stFile);
   await rm(path.join(dir, "model.safetensors.index.json"), { force: true }); // a stale index would win over the new file
-  await writeAtomic(path.join(dir, "config.json"), JSON.stringify({ ...model.config.hf, torch_dtype: "float32" }, null, 2) + "\n");
-  if (!tok.files?.has("tokenizer.json")) throw new Error(`saveCheckpoint: tokenizer "${tok.name}" has no tokenizer.json to save with a ${model.config.modelType} model`);
+  await writeAtomic(path.join(dir, "config.json"), `${JSON.stringify({ ...model.config.hf, torch_dtype: "float32" }, null, 2)}\n`);
+  if (!tok.files?.has("tokenizer.json"))
+    throw new Error(`saveCheckpoint: tokenizer "${tok.name}" has no tokenizer.json to save with a ${model.config.modelType} model`);
   for (const [name, text] of tok.files) await writeAtomic(path.join(dir, name), text);
   return { sha256: await hashModelDir(dir) };
 }

@@ -53,11 +53,13 @@ export function llamaConfigFromHF(j: Record<string, unknown>, file: string, cont
     throw new UnsupportedModelError(`${file}: ${field} = ${JSON.stringify(value)} is not supported (${why})`);
   };
   const modelType = j.model_type;
-  if (!LLAMA_MODEL_TYPES.includes(modelType as LlamaModelType)) refuse("model_type", modelType, `supported: gpt2, ${LLAMA_MODEL_TYPES.join(", ")}`);
+  if (!LLAMA_MODEL_TYPES.includes(modelType as LlamaModelType))
+    refuse("model_type", modelType, `supported: gpt2, ${LLAMA_MODEL_TYPES.join(", ")}`);
   const mt = modelType as LlamaModelType;
   const int = (k: string, dflt?: number): number => {
     const v = j[k] ?? dflt;
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new Error(`${file}: "${k}" must be a positive integer, got ${JSON.stringify(j[k])}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
+      throw new Error(`${file}: "${k}" must be a positive integer, got ${JSON.stringify(j[k])}`);
     return v;
   };
   const pos = (k: string, dflt: number): number => {
@@ -70,14 +72,17 @@ export function llamaConfigFromHF(j: Record<string, unknown>, file: string, cont
   if (j.mlp_bias === true) refuse("mlp_bias", true, "MLP projections without biases only");
   const prf = j.partial_rotary_factor;
   if (prf !== undefined && prf !== null && prf !== 1) refuse("partial_rotary_factor", prf, "full rotary embeddings only");
-  if (j.pretraining_tp !== undefined && j.pretraining_tp !== null && j.pretraining_tp !== 1) refuse("pretraining_tp", j.pretraining_tp, "only 1");
+  if (j.pretraining_tp !== undefined && j.pretraining_tp !== null && j.pretraining_tp !== 1)
+    refuse("pretraining_tp", j.pretraining_tp, "only 1");
   const nEmbd = int("hidden_size");
   const nHead = int("num_attention_heads");
   const nKVHead = int("num_key_value_heads", nHead);
-  if (nHead % nKVHead !== 0) throw new Error(`${file}: num_attention_heads (${nHead}) must be a multiple of num_key_value_heads (${nKVHead})`);
+  if (nHead % nKVHead !== 0)
+    throw new Error(`${file}: num_attention_heads (${nHead}) must be a multiple of num_key_value_heads (${nKVHead})`);
   const explicitHeadDim = j.head_dim;
   const headDim = explicitHeadDim === undefined || explicitHeadDim === null ? nEmbd / nHead : int("head_dim");
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new Error(`${file}: head_dim ${headDim} must be an even integer (hidden_size / num_attention_heads when not given)`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    throw new Error(`${file}: head_dim ${headDim} must be an even integer (hidden_size / num_attention_heads when not given)`);
   const maxPos = int("max_position_embeddings", 2048);
   const nPositions = Math.min(maxPos, contextLimit);
 
@@ -88,16 +93,23 @@ export function llamaConfigFromHF(j: Record<string, unknown>, file: string, cont
     if (type === "llama3") {
       const n = (k: string) => {
         const v = rs[k];
-        if (typeof v !== "number" || !(v > 0)) throw new Error(`${file}: rope_scaling.${k} must be a positive number, got ${JSON.stringify(v)}`);
+        if (typeof v !== "number" || !(v > 0))
+          throw new Error(`${file}: rope_scaling.${k} must be a positive number, got ${JSON.stringify(v)}`);
         return v;
       };
-      ropeScaling = { factor: n("factor"), lowFreqFactor: n("low_freq_factor"), highFreqFactor: n("high_freq_factor"), originalMaxPositionEmbeddings: n("original_max_position_embeddings") };
+      ropeScaling = {
+        factor: n("factor"),
+        lowFreqFactor: n("low_freq_factor"),
+        highFreqFactor: n("high_freq_factor"),
+        originalMaxPositionEmbeddings: n("original_max_position_embeddings"),
+      };
     } else if (type !== "default") refuse("rope_scaling.rope_type", type, "supported: llama3, default");
   }
   // sliding-window attention only changes results when the window is shorter than the context used
   const useSliding = mt === "mistral" ? j.use_sliding_window !== false : j.use_sliding_window === true;
   const sw = j.sliding_window;
-  if (useSliding && typeof sw === "number" && sw < nPositions) refuse("sliding_window", sw, `windows shorter than the context used (${nPositions}) are not implemented`);
+  if (useSliding && typeof sw === "number" && sw < nPositions)
+    refuse("sliding_window", sw, `windows shorter than the context used (${nPositions}) are not implemented`);
 
   const attentionBias = mt === "qwen2" ? true : j.attention_bias === true;
   return {
@@ -145,14 +157,21 @@ export function ropeInvFreq(c: Pick<LlamaConfig, "headDim" | "ropeTheta" | "rope
 }
 
 /** cos and sin tables (rows, headDim) for the given positions, each half repeated (rotate-half layout). */
-export function ropeTables(c: Pick<LlamaConfig, "headDim" | "ropeTheta" | "ropeScaling">, positions: ArrayLike<number>): { cos: Float32Array; sin: Float32Array } {
+export function ropeTables(
+  c: Pick<LlamaConfig, "headDim" | "ropeTheta" | "ropeScaling">,
+  positions: ArrayLike<number>,
+): { cos: Float32Array; sin: Float32Array } {
   const inv = ropeInvFreq(c);
-  const d = c.headDim, half = d / 2, n = positions.length;
-  const cos = new Float32Array(n * d), sin = new Float32Array(n * d);
+  const d = c.headDim,
+    half = d / 2,
+    n = positions.length;
+  const cos = new Float32Array(n * d),
+    sin = new Float32Array(n * d);
   for (let r = 0; r < n; r++) {
     for (let j = 0; j < half; j++) {
       const a = positions[r] * inv[j];
-      const cs = Math.cos(a), sn = Math.sin(a);
+      const cs = Math.cos(a),
+        sn = Math.sin(a);
       cos[r * d + j] = cos[r * d + j + half] = cs;
       sin[r * d + j] = sin[r * d + j + half] = sn;
     }

@@ -20,7 +20,8 @@ function host(model: LlamaModel): Host {
   const h = hostCache.get(model);
   if (h && h.version === model.version) return h;
   const vec = new Map<string, Float32Array>();
-  for (const n of model.paramNames()) if (model.getParam(n).rank === 1) vec.set(n, Float32Array.from(model.getParam(n).dataSync() as Float32Array));
+  for (const n of model.paramNames())
+    if (model.getParam(n).rank === 1) vec.set(n, Float32Array.from(model.getParam(n).dataSync() as Float32Array));
   const fresh = { version: model.version, vec, invFreq: ropeInvFreq(model.config) };
   hostCache.set(model, fresh);
   return fresh;
@@ -53,13 +54,17 @@ function addBias(y: Float32Array, b: Float32Array): void {
 
 /** Rotate-half RoPE in place for `heads` heads of each row, row r at position pos[r]. */
 function ropeJS(x: Float32Array, heads: number, d: number, pos: Int32Array, invFreq: Float64Array): void {
-  const half = d / 2, width = heads * d;
+  const half = d / 2,
+    width = heads * d;
   for (let r = 0; r < pos.length; r++) {
     for (let j = 0; j < half; j++) {
-      const a = pos[r] * invFreq[j], cs = Math.cos(a), sn = Math.sin(a);
+      const a = pos[r] * invFreq[j],
+        cs = Math.cos(a),
+        sn = Math.sin(a);
       for (let h = 0; h < heads; h++) {
         const o = r * width + h * d + j;
-        const x1 = x[o], x2 = x[o + half];
+        const x1 = x[o],
+          x2 = x[o + half];
         x[o] = x1 * cs - x2 * sn;
         x[o + half] = x2 * cs + x1 * sn;
       }
@@ -70,27 +75,40 @@ function ropeJS(x: Float32Array, heads: number, d: number, pos: Int32Array, invF
 export function llamaSegmentLogits(model: LlamaModel, segments: Segment[]): Float32Array {
   const c = model.config;
   if (segments.length === 0) return new Float32Array(0);
-  const C = c.nEmbd, H = c.nHead, KV = c.nKVHead, d = c.headDim, rep = H / KV, eps = c.rmsNormEps;
-  const qw = H * d, kvw = KV * d, scale = 1 / Math.sqrt(d);
+  const C = c.nEmbd,
+    H = c.nHead,
+    KV = c.nKVHead,
+    d = c.headDim,
+    rep = H / KV,
+    eps = c.rmsNormEps;
+  const qw = H * d,
+    kvw = KV * d,
+    scale = 1 / Math.sqrt(d);
   const hp = host(model);
   const first: number[] = [];
-  let N = 0, maxPos = 0;
+  let N = 0,
+    maxPos = 0;
   for (const sg of segments) {
     if (sg.tokens.length === 0) throw new Error("segmentLogits: a segment has no tokens");
-    if (sg.start + sg.tokens.length > c.nPositions) throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
+    if (sg.start + sg.tokens.length > c.nPositions)
+      throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
     first.push(N);
     N += sg.tokens.length;
     maxPos = Math.max(maxPos, sg.start + sg.tokens.length);
   }
-  const ids = new Int32Array(N), pos = new Int32Array(N);
-  segments.forEach((sg, s) => sg.tokens.forEach((id, t) => {
-    ids[first[s] + t] = id;
-    pos[first[s] + t] = sg.start + t;
-  }));
+  const ids = new Int32Array(N),
+    pos = new Int32Array(N);
+  segments.forEach((sg, s) =>
+    sg.tokens.forEach((id, t) => {
+      ids[first[s] + t] = id;
+      pos[first[s] + t] = sg.start + t;
+    }),
+  );
   const xt = tf.tidy(() => tf.gather(model.getParam("model.embed_tokens.weight") as tf.Tensor2D, tf.tensor1d(ids, "int32")));
   const x = Float32Array.from(xt.dataSync() as Float32Array); // (N, C)
   xt.dispose();
-  const scores = new Float64Array(maxPos), acc = new Float64Array(d);
+  const scores = new Float64Array(maxPos),
+    acc = new Float64Array(d);
   const h = new Float32Array(N * C);
   for (let l = 0; l < c.nLayer; l++) {
     const W = (suffix: string) => model.getParam(`model.layers.${l}.${suffix}`);
@@ -112,16 +130,20 @@ export function llamaSegmentLogits(model: LlamaModel, segments: Segment[]): Floa
     ropeJS(k, KV, d, pos, hp.invFreq);
     const att = new Float32Array(N * qw);
     segments.forEach((sg, s) => {
-      const K = sg.cache.k[l], V = sg.cache.v[l];
+      const K = sg.cache.k[l],
+        V = sg.cache.v[l];
       for (let t = 0; t < sg.tokens.length; t++) {
-        const src = (first[s] + t) * kvw, dst = (sg.start + t) * kvw;
+        const src = (first[s] + t) * kvw,
+          dst = (sg.start + t) * kvw;
         K.set(k.subarray(src, src + kvw), dst);
         V.set(v.subarray(src, src + kvw), dst);
       }
       for (let t = 0; t < sg.tokens.length; t++) {
-        const row = first[s] + t, upto = sg.start + t;
+        const row = first[s] + t,
+          upto = sg.start + t;
         for (let hh = 0; hh < H; hh++) {
-          const qo = row * qw + hh * d, ko = Math.floor(hh / rep) * d;
+          const qo = row * qw + hh * d,
+            ko = Math.floor(hh / rep) * d;
           let mx = -Infinity;
           for (let j = 0; j <= upto; j++) {
             let sc = 0;
@@ -135,7 +157,8 @@ export function llamaSegmentLogits(model: LlamaModel, segments: Segment[]): Floa
           for (let j = 0; j <= upto; j++) sum += scores[j] = Math.exp(scores[j] - mx);
           acc.fill(0);
           for (let j = 0; j <= upto; j++) {
-            const w = scores[j], vb = j * kvw + ko;
+            const w = scores[j],
+              vb = j * kvw + ko;
             for (let e = 0; e < d; e++) acc[e] += w * V[vb + e];
           }
           for (let e = 0; e < d; e++) att[qo + e] = acc[e] / sum;

@@ -38,10 +38,44 @@ export function tinyTokenizerFiles(chatTemplate: string | null = CHATML_TEMPLATE
   const u = bytesToUnicode();
   const vocab: Record<string, number> = {};
   u.forEach((ch, b) => (vocab[ch] = b));
-  const added = TINY_SPECIALS.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const added = TINY_SPECIALS.map((content, i) => ({
+    id: 256 + i,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
   const bl = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
-  const tok = { version: "1.0", truncation: null, padding: null, added_tokens: added, normalizer: null, pre_tokenizer: bl, post_processor: null, decoder: bl, model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, vocab, merges: [] } };
-  const cfg: Record<string, unknown> = { eos_token: "<|im_end|>", pad_token: "<|endoftext|>", bos_token: null, add_bos_token: false, clean_up_tokenization_spaces: false };
+  const tok = {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: bl,
+    post_processor: null,
+    decoder: bl,
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: [],
+    },
+  };
+  const cfg: Record<string, unknown> = {
+    eos_token: "<|im_end|>",
+    pad_token: "<|endoftext|>",
+    bos_token: null,
+    add_bos_token: false,
+    clean_up_tokenization_spaces: false,
+  };
   if (chatTemplate !== null) cfg.chat_template = chatTemplate;
   return {
     "tokenizer.json": JSON.stringify(tok),
@@ -51,9 +85,14 @@ export function tinyTokenizerFiles(chatTemplate: string | null = CHATML_TEMPLATE
 }
 
 /** A tiny config of each family; override fields per test. */
-export function tinyHFConfig(modelType: "llama" | "mistral" | "qwen2" | "qwen3", over: Record<string, unknown> = {}): Record<string, unknown> {
+export function tinyHFConfig(
+  modelType: "llama" | "mistral" | "qwen2" | "qwen3",
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
-    architectures: [{ llama: "LlamaForCausalLM", mistral: "MistralForCausalLM", qwen2: "Qwen2ForCausalLM", qwen3: "Qwen3ForCausalLM" }[modelType]],
+    architectures: [
+      { llama: "LlamaForCausalLM", mistral: "MistralForCausalLM", qwen2: "Qwen2ForCausalLM", qwen3: "Qwen3ForCausalLM" }[modelType],
+    ],
     model_type: modelType,
     vocab_size: 264,
     hidden_size: 16,
@@ -78,7 +117,9 @@ export type DiskDtype = "F32" | "F16" | "BF16";
 function f32ToF16Exact(x: number): number {
   if (x === 0) return 0;
   const u = new Uint32Array(new Float32Array([x]).buffer)[0];
-  const sign = (u >>> 16) & 0x8000, e = ((u >>> 23) & 0xff) - 127, mant = u & 0x7fffff;
+  const sign = (u >>> 16) & 0x8000,
+    e = ((u >>> 23) & 0xff) - 127,
+    mant = u & 0x7fffff;
   if (e < -14 || e > 15 || (mant & 0x1fff) !== 0) throw new Error(`fixture value ${x} is not exact in F16`);
   return sign | ((e + 15) << 10) | (mant >>> 13);
 }
@@ -91,7 +132,11 @@ function encode(v: Float32Array, dtype: DiskDtype): Buffer {
   return Buffer.from(out.buffer);
 }
 
-export function safetensorsBytes(tensors: [string, number[], Float32Array][], dtype: DiskDtype | ((name: string) => string), raw?: Map<string, Buffer>): Buffer {
+export function safetensorsBytes(
+  tensors: [string, number[], Float32Array][],
+  dtype: DiskDtype | ((name: string) => string),
+  raw?: Map<string, Buffer>,
+): Buffer {
   const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
   const bodies: Buffer[] = [];
   let off = 0;
@@ -118,7 +163,11 @@ export interface WrittenModel {
  * Writes a random HF checkpoint of `config` into `dir`. Values are k·2⁻⁹·scale with |k| < 128
  * (exact in F16 and BF16); norm weights are 1 + j/128, |j| < 64.
  */
-export async function writeTinyHF(dir: string, config: Record<string, unknown>, opts: { seed?: number; dtype?: DiskDtype; shards?: number; scale?: number; tokenizer?: Record<string, string> | null } = {}): Promise<WrittenModel> {
+export async function writeTinyHF(
+  dir: string,
+  config: Record<string, unknown>,
+  opts: { seed?: number; dtype?: DiskDtype; shards?: number; scale?: number; tokenizer?: Record<string, string> | null } = {},
+): Promise<WrittenModel> {
   const rand = makeRng(opts.seed ?? 1);
   const cfg = llamaConfigFromHF(config, "fixture");
   const scale = opts.scale ?? 64; // → weights in about ±0.125

@@ -8,14 +8,15 @@ import * as tf from "@tensorflow/tfjs-core";
 import { gatherRows, mm, weightGrad } from "../ops.ts";
 import type { Packed } from "../pack.ts";
 import { ropeTables } from "./config.ts";
-import { decoderLayer, layerParamNames, rmsNorm, type LayerContext } from "./layers.ts";
+import { decoderLayer, type LayerContext, layerParamNames, rmsNorm } from "./layers.ts";
 import type { LlamaModel } from "./model.ts";
 
 /** The RoPE tables and attention mask of a packed batch, as tensors (caller disposes via tidy/dispose). */
 function layerContext(model: LlamaModel, pk: Packed): LayerContext {
   const c = model.config;
   const { B, T } = pk;
-  const d = c.headDim, rep = c.nHead / c.nKVHead;
+  const d = c.headDim,
+    rep = c.nHead / c.nKVHead;
   const { cos, sin } = ropeTables(c, pk.pos);
   // one (T, T) mask per row (tree-shaped when prompts are shared), repeated for each query head of a group
   const rows = pk.bias ? B : 1;
@@ -132,16 +133,26 @@ export function llamaForwardSaved(model: LlamaModel, pk: Packed): LlamaPending {
   };
 }
 
-function backwardPass(model: LlamaModel, pk: Packed, ctx: LayerContext, inputs: tf.Tensor2D[], hSel: tf.Tensor2D, dlog: Float32Array): Map<string, tf.Tensor> {
+function backwardPass(
+  model: LlamaModel,
+  pk: Packed,
+  ctx: LayerContext,
+  inputs: tf.Tensor2D[],
+  hSel: tf.Tensor2D,
+  dlog: Float32Array,
+): Map<string, tf.Tensor> {
   const c = model.config;
-  const C = c.nEmbd, V = c.vocabSize, M = pk.sel.length, N = pk.B * pk.T;
+  const C = c.nEmbd,
+    V = c.vocabSize,
+    M = pk.sel.length,
+    N = pk.B * pk.T;
   const grads = new Map<string, tf.Tensor>();
   const P = (n: string) => model.getParam(n);
   try {
     const { dHead, dhf } = tf.tidy(() => {
       const dlogits = tf.tensor2d(dlog, [M, V]);
       const dHead = weightGrad(dlogits, hSel); // (V, C)
-      const dhSel = (mm(dlogits, P(model.headName) as tf.Tensor2D).dataSync() as Float32Array); // (M, C)
+      const dhSel = mm(dlogits, P(model.headName) as tf.Tensor2D).dataSync() as Float32Array; // (M, C)
       // a row shared by several completions (the last prompt position) collects all their gradients
       const acc = new Float32Array(N * C);
       pk.sel.forEach((r, m) => {
@@ -149,7 +160,9 @@ function backwardPass(model: LlamaModel, pk: Packed, ctx: LayerContext, inputs: 
       });
       return { dHead, dhf: tf.tensor2d(acc, [N, C]) };
     });
-    const [dxL, dNorm] = tf.tidy(() => tf.grads((x: tf.Tensor, w: tf.Tensor) => rmsNorm(x, w, c.rmsNormEps))([inputs[c.nLayer], P("model.norm.weight")], dhf));
+    const [dxL, dNorm] = tf.tidy(() =>
+      tf.grads((x: tf.Tensor, w: tf.Tensor) => rmsNorm(x, w, c.rmsNormEps))([inputs[c.nLayer], P("model.norm.weight")], dhf),
+    );
     dhf.dispose();
     grads.set("model.norm.weight", dNorm);
     let dx = dxL as tf.Tensor2D;
@@ -157,7 +170,9 @@ function backwardPass(model: LlamaModel, pk: Packed, ctx: LayerContext, inputs: 
       const names = layerParamNames(c, l);
       const w = names.map((n) => P(n));
       const dy = dx;
-      const g = tf.tidy(() => tf.grads((x: tf.Tensor, ...ws: tf.Tensor[]) => decoderLayer(c, x as tf.Tensor2D, ws, ctx))([inputs[l], ...w], dy));
+      const g = tf.tidy(() =>
+        tf.grads((x: tf.Tensor, ...ws: tf.Tensor[]) => decoderLayer(c, x as tf.Tensor2D, ws, ctx))([inputs[l], ...w], dy),
+      );
       dy.dispose();
       inputs[l + 1].dispose();
       dx = g[0] as tf.Tensor2D;
@@ -168,11 +183,15 @@ function backwardPass(model: LlamaModel, pk: Packed, ctx: LayerContext, inputs: 
     dx.dispose();
     const dE = new Float32Array(V * C);
     for (let r = 0; r < N; r++) {
-      const src = r * C, dst = pk.ids[r] * C;
+      const src = r * C,
+        dst = pk.ids[r] * C;
       for (let j = 0; j < C; j++) dE[dst + j] += dxd[src + j];
     }
     if (c.tieWordEmbeddings) {
-      grads.set("model.embed_tokens.weight", tf.tidy(() => tf.add(dHead, tf.tensor2d(dE, [V, C]))));
+      grads.set(
+        "model.embed_tokens.weight",
+        tf.tidy(() => tf.add(dHead, tf.tensor2d(dE, [V, C]))),
+      );
       dHead.dispose();
     } else {
       grads.set("model.embed_tokens.weight", tf.tensor2d(dE, [V, C]));

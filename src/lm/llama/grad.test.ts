@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend, useBackend, type BackendName } from "../backend.ts";
+import { type BackendName, initBackend, useBackend } from "../backend.ts";
 import { loadCheckpoint } from "../checkpoint.ts";
-import { logprobGrads, scoreCompletions, type ScoreItem } from "../forward.ts";
+import { logprobGrads, type ScoreItem, scoreCompletions } from "../forward.ts";
 import { makeRng } from "../model.ts";
 import { disposeGrads } from "../optim.ts";
 import { ropeTables } from "./config.ts";
@@ -37,9 +37,16 @@ function randn(rand: () => number, n: number, scale = 1): Float32Array {
 function check(f: (...a: tf.Tensor[]) => tf.Tensor, args: { shape: number[]; values: Float32Array }[], seed: number): number {
   const rand = makeRng(seed);
   const outShape = tf.tidy(() => f(...args.map((a) => tf.tensor(a.values, a.shape))).shape);
-  const R = randn(rand, outShape.reduce((a, b) => a * b, 1));
+  const R = randn(
+    rand,
+    outShape.reduce((a, b) => a * b, 1),
+  );
   const loss = (...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), tf.tensor(R, outShape)));
-  const analytic = tf.tidy(() => tf.grads(loss)(args.map((a) => tf.tensor(a.values, a.shape))).map((g) => Float32Array.from(g.dataSync() as Float32Array)));
+  const analytic = tf.tidy(() =>
+    tf
+      .grads(loss)(args.map((a) => tf.tensor(a.values, a.shape)))
+      .map((g) => Float32Array.from(g.dataSync() as Float32Array)),
+  );
   const evalAt = (vals: Float32Array[]) => tf.tidy(() => loss(...vals.map((v, i) => tf.tensor(v, args[i].shape))).dataSync()[0]);
   let worst = 0;
   const eps = 1e-2;
@@ -48,11 +55,14 @@ function check(f: (...a: tf.Tensor[]) => tf.Tensor, args: { shape: number[]; val
     let iMax = 0;
     for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[iMax])) iMax = i;
     for (const i of [iMax, Math.floor(rand() * g.length), Math.floor(rand() * g.length)]) {
-      const probe = (delta: number) => evalAt(args.map((b, bi) => {
-        const v = Float32Array.from(b.values);
-        if (bi === ai) v[i] += delta;
-        return v;
-      }));
+      const probe = (delta: number) =>
+        evalAt(
+          args.map((b, bi) => {
+            const v = Float32Array.from(b.values);
+            if (bi === ai) v[i] += delta;
+            return v;
+          }),
+        );
       const numeric = (probe(eps) - probe(-eps)) / (2 * eps);
       const err = Math.abs(numeric - g[i]) / Math.max(1e-2, Math.abs(numeric) + Math.abs(g[i]));
       worst = Math.max(worst, err);
@@ -69,30 +79,61 @@ for (const backend of ["cpu", "wasm"] as const) {
     const rand = makeRng(backend === "cpu" ? 1 : 2);
 
     it("RMSNorm", () => {
-      const worst = check((x, w) => rmsNorm(x, w, 1e-6), [{ shape: [5, 8], values: randn(rand, 40) }, { shape: [8], values: randn(rand, 8) }], 3);
+      const worst = check(
+        (x, w) => rmsNorm(x, w, 1e-6),
+        [
+          { shape: [5, 8], values: randn(rand, 40) },
+          { shape: [8], values: randn(rand, 8) },
+        ],
+        3,
+      );
       expect(worst).toBeLessThan(2e-2);
     });
 
     it("per-head q/k RMSNorm (qwen3)", () => {
-      const worst = check((x, w) => tf.reshape(rmsNorm(tf.reshape(x, [5, 3, 4]), w, 1e-6), [5, 12]), [{ shape: [5, 12], values: randn(rand, 60) }, { shape: [4], values: randn(rand, 4) }], 4);
+      const worst = check(
+        (x, w) => tf.reshape(rmsNorm(tf.reshape(x, [5, 3, 4]), w, 1e-6), [5, 12]),
+        [
+          { shape: [5, 12], values: randn(rand, 60) },
+          { shape: [4], values: randn(rand, 4) },
+        ],
+        4,
+      );
       expect(worst).toBeLessThan(2e-2);
     });
 
     it("RoPE (rotate half, llama3 scaling)", () => {
-      const cfg = { headDim: 8, ropeTheta: 500000, ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 16 } };
+      const cfg = {
+        headDim: 8,
+        ropeTheta: 500000,
+        ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 16 },
+      };
       const pos = [0, 1, 2, 7, 30, 5];
       const { cos, sin } = ropeTables(cfg, pos);
-      const worst = check((x) => rope(x as tf.Tensor2D, 2, 8, tf.tensor3d(cos, [6, 1, 8]), tf.tensor3d(sin, [6, 1, 8])), [{ shape: [6, 16], values: randn(rand, 96) }], 5);
+      const worst = check(
+        (x) => rope(x as tf.Tensor2D, 2, 8, tf.tensor3d(cos, [6, 1, 8]), tf.tensor3d(sin, [6, 1, 8])),
+        [{ shape: [6, 16], values: randn(rand, 96) }],
+        5,
+      );
       expect(worst).toBeLessThan(2e-2);
     });
 
     it("grouped-query attention (4 query heads on 2 key/value heads, causal)", () => {
-      const B = 2, T = 5, H = 4, KV = 2, d = 4, rep = H / KV;
+      const B = 2,
+        T = 5,
+        H = 4,
+        KV = 2,
+        d = 4,
+        rep = H / KV;
       const mask = new Float32Array(rep * T * T);
       for (let r = 0; r < rep; r++) for (let i = 0; i < T; i++) mask.fill(-1e9, r * T * T + i * T + i + 1, r * T * T + (i + 1) * T);
       const worst = check(
         (q, k, v) => gqa(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, B, T, H, KV, d, tf.tensor4d(mask, [1, 1, rep * T, T])),
-        [{ shape: [B * T, H * d], values: randn(rand, B * T * H * d) }, { shape: [B * T, KV * d], values: randn(rand, B * T * KV * d) }, { shape: [B * T, KV * d], values: randn(rand, B * T * KV * d) }],
+        [
+          { shape: [B * T, H * d], values: randn(rand, B * T * H * d) },
+          { shape: [B * T, KV * d], values: randn(rand, B * T * KV * d) },
+          { shape: [B * T, KV * d], values: randn(rand, B * T * KV * d) },
+        ],
         6,
       );
       expect(worst).toBeLessThan(2e-2);
@@ -101,7 +142,12 @@ for (const backend of ["cpu", "wasm"] as const) {
     it("SwiGLU MLP", () => {
       const worst = check(
         (x, g, u, dn) => swiglu(x as tf.Tensor2D, g, u, dn),
-        [{ shape: [4, 6], values: randn(rand, 24) }, { shape: [6, 10], values: randn(rand, 60, 0.5) }, { shape: [6, 10], values: randn(rand, 60, 0.5) }, { shape: [10, 6], values: randn(rand, 60, 0.5) }],
+        [
+          { shape: [4, 6], values: randn(rand, 24) },
+          { shape: [6, 10], values: randn(rand, 60, 0.5) },
+          { shape: [6, 10], values: randn(rand, 60, 0.5) },
+          { shape: [10, 6], values: randn(rand, 60, 0.5) },
+        ],
         7,
       );
       expect(worst).toBeLessThan(2e-2);
@@ -123,7 +169,8 @@ for (const backend of ["cpu", "wasm"] as const) {
       const w = [0.8, -1.1, 0.5];
       const lossOf = (lp: ArrayLike<number>) => Array.from(lp).reduce((a, x, i) => a + w[i] * x, 0);
       const { grads } = logprobGrads(m, items, () => ({ loss: 0, dlogps: Float64Array.from(w) }));
-      let worst = 0, checked = 0;
+      let worst = 0,
+        checked = 0;
       const eps = 1e-2;
       for (const name of m.paramNames()) {
         const base = Float32Array.from(m.getParam(name).dataSync() as Float32Array);

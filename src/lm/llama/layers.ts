@@ -6,8 +6,8 @@
 // its gradient registered on wasm and cpu (gather, whose gradient is missing on wasm, is not
 // used: embeddings are looked up outside the differentiated function).
 import * as tf from "@tensorflow/tfjs-core";
-import { ensureGradients } from "./gradients.ts";
 import type { LlamaConfig } from "./config.ts";
+import { ensureGradients } from "./gradients.ts";
 
 ensureGradients();
 
@@ -50,7 +50,17 @@ export function rope(x: tf.Tensor2D, heads: number, d: number, cos: tf.Tensor, s
  * (B, H, T, d) reshapes to (B, KV, (H/KV)·T, d) for free and each group is one batched matMul
  * against its shared keys. mask: (B or 1, 1, (H/KV)·T, T) additive.
  */
-export function gqa(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, B: number, T: number, H: number, KV: number, d: number, mask: tf.Tensor): tf.Tensor2D {
+export function gqa(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  B: number,
+  T: number,
+  H: number,
+  KV: number,
+  d: number,
+  mask: tf.Tensor,
+): tf.Tensor2D {
   const rep = H / KV;
   const qh = tf.reshape(tf.transpose(tf.reshape(q, [B, T, H, d]), [0, 2, 1, 3]), [B, KV, rep * T, d]);
   const kh = tf.transpose(tf.reshape(k, [B, T, KV, d]), [0, 2, 1, 3]); // (B, KV, T, d)
@@ -70,10 +80,16 @@ export function swiglu(x: tf.Tensor2D, wGate: tf.Tensor, wUp: tf.Tensor, wDown: 
 /** The parameter names of layer l, in the order `decoderLayer` takes them. */
 export function layerParamNames(c: LlamaConfig, l: number): string[] {
   const p = `model.layers.${l}.`;
-  const names = [p + "input_layernorm.weight", p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"];
-  if (c.attentionBias) names.push(p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias");
-  if (c.qkNorm) names.push(p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight");
-  names.push(p + "self_attn.o_proj.weight", p + "post_attention_layernorm.weight", p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight");
+  const names = [`${p}input_layernorm.weight`, `${p}self_attn.q_proj.weight`, `${p}self_attn.k_proj.weight`, `${p}self_attn.v_proj.weight`];
+  if (c.attentionBias) names.push(`${p}self_attn.q_proj.bias`, `${p}self_attn.k_proj.bias`, `${p}self_attn.v_proj.bias`);
+  if (c.qkNorm) names.push(`${p}self_attn.q_norm.weight`, `${p}self_attn.k_norm.weight`);
+  names.push(
+    `${p}self_attn.o_proj.weight`,
+    `${p}post_attention_layernorm.weight`,
+    `${p}mlp.gate_proj.weight`,
+    `${p}mlp.up_proj.weight`,
+    `${p}mlp.down_proj.weight`,
+  );
   return names;
 }
 
@@ -89,7 +105,10 @@ export interface LayerContext {
 export function decoderLayer(c: LlamaConfig, x: tf.Tensor2D, w: tf.Tensor[], ctx: LayerContext): tf.Tensor2D {
   let i = 0;
   const next = () => w[i++];
-  const d = c.headDim, H = c.nHead, KV = c.nKVHead, eps = c.rmsNormEps;
+  const d = c.headDim,
+    H = c.nHead,
+    KV = c.nKVHead,
+    eps = c.rmsNormEps;
   const h = rmsNorm(x, next(), eps) as tf.Tensor2D;
   let q: tf.Tensor2D = tf.matMul(h, next() as tf.Tensor2D);
   let k: tf.Tensor2D = tf.matMul(h, next() as tf.Tensor2D);

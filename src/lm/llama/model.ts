@@ -15,19 +15,28 @@ export function isTransposedLinear(name: string): boolean {
 
 /** Every parameter's HF name and internal shape, in a stable order. */
 export function llamaParamShapes(c: LlamaConfig): [string, number[]][] {
-  const C = c.nEmbd, q = c.nHead * c.headDim, kv = c.nKVHead * c.headDim, I = c.intermediateSize;
+  const C = c.nEmbd,
+    q = c.nHead * c.headDim,
+    kv = c.nKVHead * c.headDim,
+    I = c.intermediateSize;
   const out: [string, number[]][] = [["model.embed_tokens.weight", [c.vocabSize, C]]];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `model.layers.${l}.`;
-    out.push([p + "input_layernorm.weight", [C]], [p + "self_attn.q_proj.weight", [C, q]], [p + "self_attn.k_proj.weight", [C, kv]], [p + "self_attn.v_proj.weight", [C, kv]]);
-    if (c.attentionBias) out.push([p + "self_attn.q_proj.bias", [q]], [p + "self_attn.k_proj.bias", [kv]], [p + "self_attn.v_proj.bias", [kv]]);
-    if (c.qkNorm) out.push([p + "self_attn.q_norm.weight", [c.headDim]], [p + "self_attn.k_norm.weight", [c.headDim]]);
     out.push(
-      [p + "self_attn.o_proj.weight", [q, C]],
-      [p + "post_attention_layernorm.weight", [C]],
-      [p + "mlp.gate_proj.weight", [C, I]],
-      [p + "mlp.up_proj.weight", [C, I]],
-      [p + "mlp.down_proj.weight", [I, C]],
+      [`${p}input_layernorm.weight`, [C]],
+      [`${p}self_attn.q_proj.weight`, [C, q]],
+      [`${p}self_attn.k_proj.weight`, [C, kv]],
+      [`${p}self_attn.v_proj.weight`, [C, kv]],
+    );
+    if (c.attentionBias)
+      out.push([`${p}self_attn.q_proj.bias`, [q]], [`${p}self_attn.k_proj.bias`, [kv]], [`${p}self_attn.v_proj.bias`, [kv]]);
+    if (c.qkNorm) out.push([`${p}self_attn.q_norm.weight`, [c.headDim]], [`${p}self_attn.k_norm.weight`, [c.headDim]]);
+    out.push(
+      [`${p}self_attn.o_proj.weight`, [q, C]],
+      [`${p}post_attention_layernorm.weight`, [C]],
+      [`${p}mlp.gate_proj.weight`, [C, I]],
+      [`${p}mlp.up_proj.weight`, [C, I]],
+      [`${p}mlp.down_proj.weight`, [I, C]],
     );
   }
   out.push(["model.norm.weight", [C]]);
@@ -67,7 +76,11 @@ export class LlamaModel {
     const rand = makeRng(seed);
     for (const [name, shape] of llamaParamShapes(config)) {
       const n = shape.reduce((a, b) => a * b, 1);
-      const v = name.endsWith("norm.weight") ? new Float32Array(n).fill(1) : shape.length === 1 ? new Float32Array(n) : normals(n, std, rand);
+      const v = name.endsWith("norm.weight")
+        ? new Float32Array(n).fill(1)
+        : shape.length === 1
+          ? new Float32Array(n)
+          : normals(n, std, rand);
       m.params.set(name, tf.tensor(v, shape, "float32"));
     }
     return m;
@@ -182,7 +195,8 @@ function toTensor(name: string, v: tf.Tensor | Float32Array, shape: number[]): t
     if (v.length !== n) throw new Error(`parameter ${name}: expected ${n} values for shape [${shape}], got ${v.length}`);
     return tf.tensor(v, shape, "float32");
   }
-  if (v.size !== n || v.rank !== shape.length || v.shape.some((d, i) => d !== shape[i])) throw new Error(`parameter ${name}: expected shape [${shape}], got [${v.shape}]`);
+  if (v.size !== n || v.rank !== shape.length || v.shape.some((d, i) => d !== shape[i]))
+    throw new Error(`parameter ${name}: expected shape [${shape}], got [${v.shape}]`);
   if (v.dtype !== "float32") throw new Error(`parameter ${name}: expected float32, got ${v.dtype}`);
   return v;
 }

@@ -13,7 +13,7 @@ import { nextTokenLogprobs, scoreCompletions } from "../forward.ts";
 import { makeRng } from "../model.ts";
 import { sample } from "../sample.ts";
 import { encodePrompt } from "../tokenizer.ts";
-import { tinyHFConfig, writeTinyHF, type DiskDtype, type WrittenModel } from "./fixtures.ts";
+import { type DiskDtype, tinyHFConfig, type WrittenModel, writeTinyHF } from "./fixtures.ts";
 
 let root: string;
 beforeAll(async () => {
@@ -29,12 +29,16 @@ function reference(m: WrittenModel, ids: number[]): number[][] {
   const j = m.config as Record<string, any>;
   const W = (n: string) => m.weights.get(n)!.values;
   const has = (n: string) => m.weights.has(n);
-  const C = j.hidden_size, H = j.num_attention_heads, KV = j.num_key_value_heads ?? H;
-  const d = j.head_dim ?? C / H, eps = j.rms_norm_eps, T = ids.length;
+  const C = j.hidden_size,
+    H = j.num_attention_heads,
+    KV = j.num_key_value_heads ?? H;
+  const d = j.head_dim ?? C / H,
+    eps = j.rms_norm_eps,
+    T = ids.length;
   const half = d / 2;
   const freq: number[] = [];
   for (let i = 0; i < half; i++) {
-    let f = Math.pow(j.rope_theta, -(2 * i) / d);
+    let f = j.rope_theta ** (-(2 * i) / d);
     const rs = j.rope_scaling;
     if (rs && rs.rope_type === "llama3") {
       const old = rs.original_max_position_embeddings;
@@ -73,12 +77,14 @@ function reference(m: WrittenModel, ids: number[]): number[][] {
   for (let l = 0; l < j.num_hidden_layers; l++) {
     const p = `model.layers.${l}.`;
     const bias = (n: string) => (has(p + n) ? W(p + n) : undefined);
-    const qs: number[][][] = [], ks: number[][][] = [], vs: number[][][] = [];
+    const qs: number[][][] = [],
+      ks: number[][][] = [],
+      vs: number[][][] = [];
     for (let t = 0; t < T; t++) {
-      const h = rms(x[t], W(p + "input_layernorm.weight"));
-      const q = linear(h, W(p + "self_attn.q_proj.weight"), H * d, bias("self_attn.q_proj.bias"));
-      const k = linear(h, W(p + "self_attn.k_proj.weight"), KV * d, bias("self_attn.k_proj.bias"));
-      const v = linear(h, W(p + "self_attn.v_proj.weight"), KV * d, bias("self_attn.v_proj.bias"));
+      const h = rms(x[t], W(`${p}input_layernorm.weight`));
+      const q = linear(h, W(`${p}self_attn.q_proj.weight`), H * d, bias("self_attn.q_proj.bias"));
+      const k = linear(h, W(`${p}self_attn.k_proj.weight`), KV * d, bias("self_attn.k_proj.bias"));
+      const v = linear(h, W(`${p}self_attn.v_proj.weight`), KV * d, bias("self_attn.v_proj.bias"));
       const heads = (a: number[], n: number, norm?: string) =>
         Array.from({ length: n }, (_, hh) => {
           let vh = a.slice(hh * d, (hh + 1) * d);
@@ -101,13 +107,13 @@ function reference(m: WrittenModel, ids: number[]): number[][] {
         const z = ex.reduce((a, b) => a + b, 0);
         for (let e = 0; e < d; e++) att.push(ex.reduce((a, pw, s) => a + (pw / z) * vs[s][g][e], 0));
       }
-      const x1 = x[t].map((v, i) => v + linear(att, W(p + "self_attn.o_proj.weight"), C)[i]);
-      const h2 = rms(x1, W(p + "post_attention_layernorm.weight"));
+      const x1 = x[t].map((v, i) => v + linear(att, W(`${p}self_attn.o_proj.weight`), C)[i]);
+      const h2 = rms(x1, W(`${p}post_attention_layernorm.weight`));
       const I = j.intermediate_size;
-      const g = linear(h2, W(p + "mlp.gate_proj.weight"), I);
-      const u = linear(h2, W(p + "mlp.up_proj.weight"), I);
+      const g = linear(h2, W(`${p}mlp.gate_proj.weight`), I);
+      const u = linear(h2, W(`${p}mlp.up_proj.weight`), I);
       const a = g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]);
-      const dn = linear(a, W(p + "mlp.down_proj.weight"), C);
+      const dn = linear(a, W(`${p}mlp.down_proj.weight`), C);
       next.push(x1.map((v, i) => v + dn[i]));
     }
     x = next;
@@ -123,13 +129,27 @@ function reference(m: WrittenModel, ids: number[]): number[][] {
 
 const variants: { name: string; config: Record<string, unknown>; dtype: DiskDtype; shards: number }[] = [
   { name: "llama, GQA, untied head, F32", config: tinyHFConfig("llama"), dtype: "F32", shards: 1 },
-  { name: "llama, tied head, BF16, 3 shards", config: tinyHFConfig("llama", { tie_word_embeddings: true, num_key_value_heads: 4 }), dtype: "BF16", shards: 3 },
+  {
+    name: "llama, tied head, BF16, 3 shards",
+    config: tinyHFConfig("llama", { tie_word_embeddings: true, num_key_value_heads: 4 }),
+    dtype: "BF16",
+    shards: 3,
+  },
   { name: "mistral (window longer than the context), F16", config: tinyHFConfig("mistral"), dtype: "F16", shards: 1 },
   { name: "qwen2, q/k/v biases, 2 shards", config: tinyHFConfig("qwen2", { num_key_value_heads: 1 }), dtype: "F32", shards: 2 },
-  { name: "qwen3, q/k norm, explicit head_dim, tied", config: tinyHFConfig("qwen3", { tie_word_embeddings: true }), dtype: "BF16", shards: 1 },
+  {
+    name: "qwen3, q/k norm, explicit head_dim, tied",
+    config: tinyHFConfig("qwen3", { tie_word_embeddings: true }),
+    dtype: "BF16",
+    shards: 1,
+  },
   {
     name: "llama3 rope_scaling, explicit head_dim",
-    config: tinyHFConfig("llama", { head_dim: 8, rope_theta: 500000, rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } }),
+    config: tinyHFConfig("llama", {
+      head_dim: 8,
+      rope_theta: 500000,
+      rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
+    }),
     dtype: "F32",
     shards: 1,
   },
@@ -181,7 +201,10 @@ describe("sampling a Llama-family model", () => {
       expect(tf.memory().numTensors).toBe(before);
       for (const c of out) {
         expect(c.ids.length).toBeGreaterThan(0);
-        expect(c.logprob).toBeCloseTo(c.stepLogprobs.reduce((a, b) => a + b, 0), 9);
+        expect(c.logprob).toBeCloseTo(
+          c.stepLogprobs.reduce((a, b) => a + b, 0),
+          9,
+        );
         const scored = scoreCompletions(model, [{ promptIds, completionIds: c.ids }]);
         expect(Math.abs(scored.sum[0] - c.logprob)).toBeLessThan(1e-4);
         scored.perToken[0].forEach((lp, t) => expect(Math.abs(lp - c.stepLogprobs[t])).toBeLessThan(1e-4));
@@ -209,7 +232,11 @@ describe("sampling a Llama-family model", () => {
       const promptIds = encodePrompt(tokenizer, "x");
       const free = await sample(model, { ...tokenizer, stopIds: [] }, { promptIds, n: 1, temperature: 0, maxNewTokens: 4, seed: 1 });
       expect(free[0].ids).toHaveLength(4);
-      const stopped = await sample(model, { ...tokenizer, stopIds: [free[0].ids[1]] }, { promptIds, n: 1, temperature: 0, maxNewTokens: 4, seed: 1 });
+      const stopped = await sample(
+        model,
+        { ...tokenizer, stopIds: [free[0].ids[1]] },
+        { promptIds, n: 1, temperature: 0, maxNewTokens: 4, seed: 1 },
+      );
       expect(stopped[0].finishReason).toBe("eos");
       expect(stopped[0].ids).toEqual(free[0].ids.slice(0, free[0].ids.indexOf(free[0].ids[1]) + 1));
     } finally {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { preferenceLoss } from "../../dpo/losses.ts";
 import { initBackend } from "../backend.ts";
 import { loadCheckpoint, saveCheckpoint } from "../checkpoint.ts";
-import { logprobGrads, scoreCompletions, type ScoreItem } from "../forward.ts";
+import { logprobGrads, type ScoreItem, scoreCompletions } from "../forward.ts";
 import { makeRng } from "../model.ts";
 import { AdamW, clipGradNorm, disposeGrads } from "../optim.ts";
 import { encodePrompt, type Tokenizer } from "../tokenizer.ts";
@@ -38,13 +38,20 @@ function pairs(n: number, seed: number, tok: Tokenizer): { chosen: ScoreItem; re
     const at = Math.floor(rand() * 4);
     const withMarker = (m: string) => [...words.slice(0, at), m, ...words.slice(at)].join(" ");
     const promptIds = encodePrompt(tok, `say ${WORDS[Math.floor(rand() * WORDS.length)]}`);
-    const good = GOOD[Math.floor(rand() * GOOD.length)], bad = BAD[Math.floor(rand() * BAD.length)];
-    return { chosen: { promptIds, completionIds: tok.encode(withMarker(good)) }, rejected: { promptIds, completionIds: tok.encode(withMarker(bad)) } };
+    const good = GOOD[Math.floor(rand() * GOOD.length)],
+      bad = BAD[Math.floor(rand() * BAD.length)];
+    return {
+      chosen: { promptIds, completionIds: tok.encode(withMarker(good)) },
+      rejected: { promptIds, completionIds: tok.encode(withMarker(bad)) },
+    };
   });
 }
 
 function accuracy(model: LlamaModel, ps: ReturnType<typeof pairs>): number {
-  const { sum } = scoreCompletions(model, ps.flatMap((p) => [p.chosen, p.rejected]));
+  const { sum } = scoreCompletions(
+    model,
+    ps.flatMap((p) => [p.chosen, p.rejected]),
+  );
   let right = 0;
   for (let i = 0; i < ps.length; i++) right += sum[2 * i] > sum[2 * i + 1] ? 1 : sum[2 * i] === sum[2 * i + 1] ? 0.5 : 0;
   return right / ps.length;
@@ -52,19 +59,37 @@ function accuracy(model: LlamaModel, ps: ReturnType<typeof pairs>): number {
 
 it("DPO raises held-out accuracy on marker-word pairs from chance to >= 0.9, saves and reloads bit-identically", async () => {
   const dir = path.join(root, "base");
-  await writeTinyHF(dir, tinyHFConfig("qwen3", { hidden_size: 32, intermediate_size: 64, head_dim: 8, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true }), { seed: 3 });
+  await writeTinyHF(
+    dir,
+    tinyHFConfig("qwen3", {
+      hidden_size: 32,
+      intermediate_size: 64,
+      head_dim: 8,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      tie_word_embeddings: true,
+    }),
+    { seed: 3 },
+  );
   const loaded = await loadCheckpoint(dir);
   const policy = loaded.model as LlamaModel;
   const tok = loaded.tokenizer;
   const train = pairs(64, 1, tok);
   const heldOut = pairs(48, 2, tok);
   const before = accuracy(policy, heldOut);
-  const refOf = (ps: typeof train) => scoreCompletions(policy, ps.flatMap((p) => [p.chosen, p.rejected])).sum;
+  const refOf = (ps: typeof train) =>
+    scoreCompletions(
+      policy,
+      ps.flatMap((p) => [p.chosen, p.rejected]),
+    ).sum;
   const refTrain = refOf(train);
   const refHeld = refOf(heldOut);
   // TRL's rewards/accuracies on held-out pairs: implicit reward β·(log π − log π_ref) of chosen strictly above rejected
   const rewardAccuracy = () => {
-    const { sum } = scoreCompletions(policy, heldOut.flatMap((p) => [p.chosen, p.rejected]));
+    const { sum } = scoreCompletions(
+      policy,
+      heldOut.flatMap((p) => [p.chosen, p.rejected]),
+    );
     let right = 0;
     for (let i = 0; i < heldOut.length; i++) if (sum[2 * i] - refHeld[2 * i] > sum[2 * i + 1] - refHeld[2 * i + 1]) right++;
     return right / heldOut.length;
@@ -77,9 +102,12 @@ it("DPO raises held-out accuracy on marker-word pairs from chance to >= 0.9, sav
     const { grads } = logprobGrads(policy, items, (lp) => {
       const n = idx.length;
       const out = preferenceLoss({
-        policyChosen: idx.map((_, k) => lp[2 * k]), policyRejected: idx.map((_, k) => lp[2 * k + 1]),
-        refChosen: idx.map((i) => refTrain[2 * i]), refRejected: idx.map((i) => refTrain[2 * i + 1]),
-        beta: 0.5, lossType: "sigmoid",
+        policyChosen: idx.map((_, k) => lp[2 * k]),
+        policyRejected: idx.map((_, k) => lp[2 * k + 1]),
+        refChosen: idx.map((i) => refTrain[2 * i]),
+        refRejected: idx.map((i) => refTrain[2 * i + 1]),
+        beta: 0.5,
+        lossType: "sigmoid",
       });
       const d = new Float64Array(2 * n);
       for (let k = 0; k < n; k++) {
@@ -100,7 +128,13 @@ it("DPO raises held-out accuracy on marker-word pairs from chance to >= 0.9, sav
   for (let s = 0; s < 60; s++) stepOn(batch());
   const after = accuracy(policy, heldOut);
   const rewardAfter = rewardAccuracy();
-  console.log(JSON.stringify({ heldout_logp_preference_before: before, heldout_logp_preference_after: after, heldout_reward_accuracy_after: rewardAfter }));
+  console.log(
+    JSON.stringify({
+      heldout_logp_preference_before: before,
+      heldout_logp_preference_after: after,
+      heldout_reward_accuracy_after: rewardAfter,
+    }),
+  );
   expect(rewardAfter).toBeGreaterThanOrEqual(0.9);
   // and the policy itself now ranks chosen above rejected, whatever the random init preferred
   expect(after).toBeGreaterThanOrEqual(0.9);

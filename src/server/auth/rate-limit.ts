@@ -45,7 +45,12 @@ async function sweep(db: PrismaClient, windowMs: number, now: Date): Promise<voi
  * Counts one attempt against each key; returns 0 when it may go ahead, else the milliseconds
  * until the fullest window ends. Refused attempts are counted too (they are attempts).
  */
-export async function reserveLoginAttempt(options: { db: PrismaClient; keys: LoginKeys; limits?: LoginLimits; now?: Date }): Promise<number> {
+export async function reserveLoginAttempt(options: {
+  db: PrismaClient;
+  keys: LoginKeys;
+  limits?: LoginLimits;
+  now?: Date;
+}): Promise<number> {
   const { db, keys } = options;
   const limits = options.limits ?? DEFAULT_LOGIN_LIMITS;
   const now = options.now ?? new Date();

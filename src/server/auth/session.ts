@@ -83,7 +83,11 @@ export async function getSessionUser(options: {
   const { id, username, role } = session.user;
   if (cache) {
     if (cache.size >= MAX_CACHED_SESSIONS) cache.clear();
-    cache.set(sessionId, { user: { id, username, role }, expiresAt: session.expiresAt.getTime(), cachedUntil: now + getEnv().SESSION_CACHE_SECONDS * 1000 });
+    cache.set(sessionId, {
+      user: { id, username, role },
+      expiresAt: session.expiresAt.getTime(),
+      cachedUntil: now + getEnv().SESSION_CACHE_SECONDS * 1000,
+    });
   }
   return { user: { id, username, role }, sessionId };
 }

@@ -2,7 +2,7 @@
 // hot reload does not open a new connection pool on every edit.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../generated/prisma/client.ts";
-import { requireDatabaseUrl, getEnv } from "../env.ts";
+import { getEnv, requireDatabaseUrl } from "../env.ts";
 
 export type { PrismaClient };
 

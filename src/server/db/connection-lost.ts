@@ -2,7 +2,8 @@
 // restart, a failover) rather than "the query is wrong". The pool drops such a connection, so a
 // request that is safe to repeat can be retried once on a fresh one.
 
-const LOST_MESSAGE = /terminating connection|connection terminated|server closed the connection|connection (was )?(reset|refused|ended)|ECONNRESET|EPIPE|57P0[123]|Can't reach database server/i;
+const LOST_MESSAGE =
+  /terminating connection|connection terminated|server closed the connection|connection (was )?(reset|refused|ended)|ECONNRESET|EPIPE|57P0[123]|Can't reach database server/i;
 const LOST_PRISMA_CODES = new Set(["P1001", "P1002", "P1017"]);
 
 export function isConnectionLost(err: unknown): boolean {

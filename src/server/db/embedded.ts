@@ -34,7 +34,7 @@ function loadOrCreateCredentials(file: string, clusterExists: boolean): Credenti
     );
   }
   const creds = { user: "postgres", password: randomBytes(18).toString("base64url") };
-  writeFileSync(file, JSON.stringify(creds, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return creds;
 }
@@ -107,7 +107,7 @@ export async function startEmbeddedDatabase(opts: EmbeddedOptions): Promise<Embe
   base.password = creds.password;
   await ensureDatabase(base.toString(), database);
   const url = new URL(base.toString());
-  url.pathname = "/" + database;
+  url.pathname = `/${database}`;
   const pidFile = path.join(clusterDir, "postmaster.pid");
   return {
     url: url.toString(),

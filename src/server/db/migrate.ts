@@ -41,7 +41,10 @@ export interface MigrateResult {
 }
 
 export class MigrationError extends Error {
-  constructor(message: string, readonly migration?: string) {
+  constructor(
+    message: string,
+    readonly migration?: string,
+  ) {
     super(message);
     this.name = "MigrationError";
   }
@@ -204,10 +207,7 @@ async function applyOne(client: pg.Client, m: MigrationFile, log: NonNullable<Mi
     );
     // No parameters: the simple-query protocol, which runs a multi-statement script.
     await client.query(m.sql);
-    await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
-      [id],
-    );
+    await client.query(`UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`, [id]);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});

@@ -2,8 +2,9 @@
 // it to a store; every process that serves or trains from a version asks the store for a local
 // directory again. A directory store is the default; an object store (S3, GCS…) implements the
 // same calls by uploading / downloading into a cache directory.
-import { hostname } from "node:os";
+
 import { cp, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -80,7 +81,12 @@ export class DirectoryCheckpointStore implements CheckpointStore {
       }
       await fsyncPath(staging);
       let trash: string | null = null;
-      if (await stat(target).then(() => true, () => false)) {
+      if (
+        await stat(target).then(
+          () => true,
+          () => false,
+        )
+      ) {
         trash = path.join(this.root, `${TRASH_PREFIX}${key}-${process.pid}-${Date.now()}`);
         await rename(target, trash);
       }
@@ -151,8 +157,14 @@ export class DirectoryCheckpointStore implements CheckpointStore {
       if (!stale) {
         const parts = name.split("~");
         const [host, pid] = [parts[1], Number(parts[2])];
-        const age = now - (await stat(full).then((s) => s.mtimeMs, () => now));
-        stale = age > STALE_STAGING_MS || (host === hostname() && Number.isInteger(pid) && !pidAlive(pid)) || (parts.length < 4 && age > 60_000);
+        const age =
+          now -
+          (await stat(full).then(
+            (s) => s.mtimeMs,
+            () => now,
+          ));
+        stale =
+          age > STALE_STAGING_MS || (host === hostname() && Number.isInteger(pid) && !pidAlive(pid)) || (parts.length < 4 && age > 60_000);
       }
       if (!stale) continue;
       await rm(full, { recursive: true, force: true });

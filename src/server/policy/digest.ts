@@ -30,7 +30,10 @@ export function isModelFile(name: string): boolean {
 /** The model files of `dir`, sorted (so the digest does not depend on directory order). */
 export async function modelFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && isModelFile(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isFile() && isModelFile(e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
 export async function sha256File(file: string): Promise<string> {

@@ -3,9 +3,9 @@
 // serving the previous version when this throws.
 import { loadCheckpoint } from "../../lm/index.ts";
 import { CheckpointError, type CheckpointStore } from "./checkpoint-store.ts";
-import { verifyDigest, type VersionRef } from "./verify-digest.ts";
+import { type VersionRef, verifyDigest } from "./verify-digest.ts";
 
-export { verifyDigest, type VersionRef };
+export { type VersionRef, verifyDigest };
 
 export type LoadedCheckpoint = Awaited<ReturnType<typeof loadCheckpoint>>;
 
@@ -15,6 +15,8 @@ export async function loadVerified(store: CheckpointStore, version: VersionRef):
   try {
     return await loadCheckpoint(dir);
   } catch (err) {
-    throw new CheckpointError(`checkpoint of ${version.name} (${version.checkpointUri}) cannot be loaded: ${(err as Error).message}`, { cause: err });
+    throw new CheckpointError(`checkpoint of ${version.name} (${version.checkpointUri}) cannot be loaded: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -2,7 +2,7 @@
 // as they stream; a retired version is disposed only when its last lease ends, so a hot swap
 // never cuts a completion short and never mixes two versions' weights in one completion.
 import type { CheckpointStore } from "./checkpoint-store.ts";
-import { loadVerified, type LoadedCheckpoint, type VersionRef } from "./load.ts";
+import { type LoadedCheckpoint, loadVerified, type VersionRef } from "./load.ts";
 
 interface Entry {
   version: VersionRef;

@@ -4,9 +4,9 @@
 // loaded in the background; only when the load succeeded does `current()` switch, so requests
 // never wait for weights, and a corrupt checkpoint leaves the previous version serving.
 import pg from "pg";
-import type { VersionRef } from "./load.ts";
-import { SERVING_CHANNEL } from "../services/versions/promote.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { SERVING_CHANNEL } from "./channel.ts";
+import type { VersionRef } from "./load.ts";
 
 export interface PolicyLoader {
   /** Makes `version` ready to serve; throws (with a clear message) to refuse it. */
@@ -163,7 +163,13 @@ export class PolicyRegistry {
     const previous = this.serving;
     this.serving = target;
     this.refusals.delete(key);
-    const event: SwapEvent = { from: previous?.id ?? null, to: target.id, name: target.name, loadMs: Math.round(performance.now() - started), via };
+    const event: SwapEvent = {
+      from: previous?.id ?? null,
+      to: target.id,
+      name: target.name,
+      loadMs: Math.round(performance.now() - started),
+      via,
+    };
     this.log.info("serving policy version", { ...event });
     if (previous) await this.opts.loader.retire(previous.id);
     for (const l of this.listeners) l(event);

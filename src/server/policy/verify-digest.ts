@@ -20,13 +20,17 @@ export async function verifyDigest(dir: string, version: VersionRef): Promise<vo
   try {
     digest = await checkpointDigest(dir);
   } catch (err) {
-    throw new CheckpointError(`checkpoint of ${version.name} (${version.checkpointUri}) cannot be read: ${(err as Error).message}`, { cause: err });
+    throw new CheckpointError(`checkpoint of ${version.name} (${version.checkpointUri}) cannot be read: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (digest === version.checkpointSha256) return;
   if ((await legacyWeightsDigest(dir)) === version.checkpointSha256) {
     if (!warnedLegacy.has(version.id)) {
       warnedLegacy.add(version.id);
-      log.warn("version was registered before config.json was covered by its sha256; only its weights are verified", { version: version.name });
+      log.warn("version was registered before config.json was covered by its sha256; only its weights are verified", {
+        version: version.name,
+      });
     }
     return;
   }
@@ -34,4 +38,3 @@ export async function verifyDigest(dir: string, version: VersionRef): Promise<vo
     `checkpoint of ${version.name} is corrupt or was changed after registration: sha256 ${digest.slice(0, 12)}… (config.json, weights and tokenizer) does not match the recorded ${version.checkpointSha256.slice(0, 12)}…`,
   );
 }
-

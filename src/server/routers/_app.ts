@@ -2,16 +2,16 @@
 // procedures from publicProcedure / labelerProcedure / adminProcedure (src/server/trpc.ts) so
 // test/api/authorization.test.ts covers them automatically.
 import { createCallerFactory, router } from "../trpc.ts";
-import { authRouter } from "./auth.ts";
-import { usersRouter } from "./users.ts";
-import { roundsRouter } from "./rounds.ts";
+import { apiKeysRouter } from "./api-keys.ts";
 import { arenaRouter } from "./arena.ts";
-import { promptsRouter } from "./prompts.ts";
-import { statsRouter } from "./stats.ts";
+import { authRouter } from "./auth.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
 import { modelsRouter } from "./models.ts";
-import { apiKeysRouter } from "./api-keys.ts";
+import { promptsRouter } from "./prompts.ts";
 import { qualityRouter } from "./quality.ts";
+import { roundsRouter } from "./rounds.ts";
+import { statsRouter } from "./stats.ts";
+import { usersRouter } from "./users.ts";
 
 export const appRouter = router({
   auth: authRouter,

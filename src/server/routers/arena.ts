@@ -4,16 +4,25 @@ import { z } from "zod";
 import { arenaSettingsPatchSchema, getArenaSettings, servingLengthUnit, updateArenaSettings } from "../services/arena-settings/index.ts";
 import { nextBattle } from "../services/battles/assign.ts";
 import { castVote, skipBattle } from "../services/battles/vote.ts";
+import { MAX_PROMPT_CHARS } from "../services/prompts/parse-import.ts";
 import { myStats } from "../services/stats/labelers.ts";
 import { adminProcedure, labelerProcedure, router } from "../trpc.ts";
 import { idSchema, text } from "./inputs.ts";
-import { MAX_PROMPT_CHARS } from "../services/prompts/parse-import.ts";
 
 export const arenaRouter = router({
   /** The labeler's open battle not in `excludeBattleIds`, or a newly assigned one. */
   next: labelerProcedure
-    .input(z.object({ excludeBattleIds: z.array(idSchema).max(20, "At most 20 battle ids").default([]), promptText: text({ max: MAX_PROMPT_CHARS }).optional() }).strict())
-    .mutation(({ ctx, input }) => nextBattle({ db: ctx.db, labelerId: ctx.user.id, excludeBattleIds: input.excludeBattleIds, promptText: input.promptText })),
+    .input(
+      z
+        .object({
+          excludeBattleIds: z.array(idSchema).max(20, "At most 20 battle ids").default([]),
+          promptText: text({ max: MAX_PROMPT_CHARS }).optional(),
+        })
+        .strict(),
+    )
+    .mutation(({ ctx, input }) =>
+      nextBattle({ db: ctx.db, labelerId: ctx.user.id, excludeBattleIds: input.excludeBattleIds, promptText: input.promptText }),
+    ),
 
   vote: labelerProcedure
     .input(
@@ -21,7 +30,11 @@ export const arenaRouter = router({
         .object({
           battleId: idSchema,
           choice: z.enum(["A", "B", "TIE", "BOTH_BAD"], { message: "Choice must be A, B, TIE or BOTH_BAD" }),
-          idempotencyKey: z.string().min(8, "At least 8 characters").max(100, "At most 100 characters").regex(/^[A-Za-z0-9_-]+$/, "Only letters, digits, _ and -"),
+          idempotencyKey: z
+            .string()
+            .min(8, "At least 8 characters")
+            .max(100, "At most 100 characters")
+            .regex(/^[A-Za-z0-9_-]+$/, "Only letters, digits, _ and -"),
           msToVote: z.number().int("Must be whole milliseconds").min(0, "Must be ≥ 0").max(86_400_000, "Must be at most a day"),
         })
         .strict(),

@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { clearedSessionCookie, sessionCookie } from "../auth/session.ts";
 import { signIn } from "../services/auth/sign-in.ts";
 import { signOut } from "../services/auth/sign-out.ts";
-import { clearedSessionCookie, sessionCookie } from "../auth/session.ts";
 import { publicProcedure, router } from "../trpc.ts";
 import { text } from "./inputs.ts";
 

@@ -39,7 +39,13 @@ export function createTrpcRequestHandler(options?: { db: PrismaClient; sessionTt
         router: appRouter,
         createContext: ({ req: request, resHeaders }) =>
           options
-            ? createContextInner({ db: options.db, headers: request.headers, resHeaders, url: request.url, sessionTtlHours: options.sessionTtlHours })
+            ? createContextInner({
+                db: options.db,
+                headers: request.headers,
+                resHeaders,
+                url: request.url,
+                sessionTtlHours: options.sessionTtlHours,
+              })
             : createContext({ req: request, resHeaders }),
         responseMeta: () => ({ headers: { "cache-control": "no-store" } }),
       });

@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { getLeaderboard, refreshLeaderboard } from "../services/leaderboard/cache.ts";
-import { assertCanViewLeaderboard, getLeaderboardVisibility, leaderboardVisibilitySchema, setLeaderboardVisibility } from "../services/leaderboard/visibility.ts";
+import {
+  assertCanViewLeaderboard,
+  getLeaderboardVisibility,
+  leaderboardVisibilitySchema,
+  setLeaderboardVisibility,
+} from "../services/leaderboard/visibility.ts";
 import { adminProcedure, publicProcedure, router } from "../trpc.ts";
 
 export const leaderboardRouter = router({

@@ -19,7 +19,10 @@ export const modelsRouter = router({
     .input(
       z
         .object({
-          dir: text({ max: 4096 }).refine((d) => path.isAbsolute(d), "Give the directory's absolute path on the server, e.g. /srv/models/SmolLM2-135M-Instruct"),
+          dir: text({ max: 4096 }).refine(
+            (d) => path.isAbsolute(d),
+            "Give the directory's absolute path on the server, e.g. /srv/models/SmolLM2-135M-Instruct",
+          ),
           name: text({ max: 100 }).refine((n) => !/[\u0000-\u001f\u007f]/.test(n), "Must not contain control characters"),
           serve: z.boolean().default(false),
         })
@@ -34,7 +37,13 @@ export const modelsRouter = router({
         serve: input.serve,
         validate: { inWorker: true, backend: getEnv().TF_BACKEND },
       });
-      ctx.log.info("models: imported", { actorId: ctx.user.id, version: result.version.name, dir: result.report.dir, served: result.served, serveError: result.serveError });
+      ctx.log.info("models: imported", {
+        actorId: ctx.user.id,
+        version: result.version.name,
+        dir: result.report.dir,
+        served: result.served,
+        serveError: result.serveError,
+      });
       return { ...result, report: { ...result.report } };
     }),
 

@@ -42,7 +42,10 @@ export function bodyLimitFor(paths: string[]): number {
 }
 
 const tooLarge = (limit: number) =>
-  new RequestLimitError(413, `Request body too large: at most ${limit >= 1024 * 1024 ? `${limit / (1024 * 1024)} MB` : `${limit / 1024} KB`} for this call.`);
+  new RequestLimitError(
+    413,
+    `Request body too large: at most ${limit >= 1024 * 1024 ? `${limit / (1024 * 1024)} MB` : `${limit / 1024} KB`} for this call.`,
+  );
 
 /**
  * The request with its body read into memory, at most `limit` bytes of it: a declared length

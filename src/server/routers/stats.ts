@@ -7,6 +7,11 @@ export const statsRouter = router({
   labelers: adminProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => labelerReport({ db: ctx.db })),
 
   votesPerDay: adminProcedure
-    .input(z.object({ days: z.number().int().min(1).max(365).default(30) }).strict().optional())
+    .input(
+      z
+        .object({ days: z.number().int().min(1).max(365).default(30) })
+        .strict()
+        .optional(),
+    )
     .query(({ ctx, input }) => votesPerDay({ db: ctx.db, days: input?.days ?? 30 })),
 });

@@ -17,13 +17,11 @@ export const usersRouter = router({
       return user;
     }),
 
-  setDisabled: adminProcedure
-    .input(z.object({ userId: idSchema, disabled: z.boolean() }).strict())
-    .mutation(async ({ ctx, input }) => {
-      const user = await setUserDisabled({ db: ctx.db, userId: input.userId, disabled: input.disabled, actorId: ctx.user.id });
-      ctx.log.info(input.disabled ? "users: disabled" : "users: enabled", { actorId: ctx.user.id, targetId: user.id });
-      return user;
-    }),
+  setDisabled: adminProcedure.input(z.object({ userId: idSchema, disabled: z.boolean() }).strict()).mutation(async ({ ctx, input }) => {
+    const user = await setUserDisabled({ db: ctx.db, userId: input.userId, disabled: input.disabled, actorId: ctx.user.id });
+    ctx.log.info(input.disabled ? "users: disabled" : "users: enabled", { actorId: ctx.user.id, targetId: user.id });
+    return user;
+  }),
 
   resetPassword: adminProcedure
     .input(z.object({ userId: idSchema, password: newPasswordSchema }).strict())

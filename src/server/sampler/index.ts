@@ -3,12 +3,19 @@
 // an earlier version in a versus battle); each result says which version produced it.
 import os from "node:os";
 import path from "node:path";
+import { createPrismaClient, type PrismaClient } from "../db/client.ts";
 import { getEnv, requireDatabaseUrl } from "../env.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { createPrismaClient, type PrismaClient } from "../db/client.ts";
 import type { VersionRef } from "../policy/load.ts";
 import { PolicyRegistry } from "../policy/registry.ts";
-import { SamplerBusyError, SamplerPool, type GeneratedCompletion, type SamplePriority, type SamplingParams, type TokenEvent } from "./pool.ts";
+import {
+  type GeneratedCompletion,
+  type SamplePriority,
+  SamplerBusyError,
+  SamplerPool,
+  type SamplingParams,
+  type TokenEvent,
+} from "./pool.ts";
 
 export type { GeneratedCompletion, SamplePriority, SamplingParams, TokenEvent };
 export { SamplerBusyError };
@@ -52,10 +59,14 @@ export class Sampler {
 
   async generate(opts: GenerateOptions): Promise<GenerateResult> {
     const { versionId, onToken, signal, ...params } = opts;
-    if (!Number.isInteger(params.n) || params.n < 1 || params.n > 16) throw new RangeError(`n must be an integer in [1, 16], got ${params.n}`);
+    if (!Number.isInteger(params.n) || params.n < 1 || params.n > 16)
+      throw new RangeError(`n must be an integer in [1, 16], got ${params.n}`);
     for (let attempt = 0; ; attempt++) {
       const version = versionId === undefined ? this.registry.current() : await this.ensureLoaded(versionId);
-      if (!version) throw new SamplerUnavailableError("no policy version is loaded yet (none is SERVING, or its checkpoint failed to load; see the logs)");
+      if (!version)
+        throw new SamplerUnavailableError(
+          "no policy version is loaded yet (none is SERVING, or its checkpoint failed to load; see the logs)",
+        );
       try {
         const completions = await this.pool.generate({ ...params, versionId: version.id, onToken, signal });
         return { versionId: version.id, versionName: version.name, completions };
@@ -72,7 +83,10 @@ export class Sampler {
   private async ensureLoaded(versionId: number): Promise<VersionRef> {
     const serving = this.registry.current();
     if (serving?.id === versionId) return serving;
-    const v = await this.db.policyVersion.findUnique({ where: { id: versionId }, select: { id: true, name: true, checkpointUri: true, checkpointSha256: true } });
+    const v = await this.db.policyVersion.findUnique({
+      where: { id: versionId },
+      select: { id: true, name: true, checkpointUri: true, checkpointSha256: true },
+    });
     if (!v) throw new RangeError(`policy version ${versionId} does not exist`);
     if (!this.pool.loadedVersionIds().includes(v.id)) {
       // Concurrent battles asking for the same earlier version share one load; pushing it once

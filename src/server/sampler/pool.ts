@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { VersionRef } from "../policy/load.ts";
 import type { PolicyLoader } from "../policy/registry.ts";
-import type { FromThread, GeneratedCompletion, SamplingParams, ToThread, TokenUpdate } from "./protocol.ts";
+import type { FromThread, GeneratedCompletion, SamplingParams, TokenUpdate, ToThread } from "./protocol.ts";
 
 export type { GeneratedCompletion, SamplingParams };
 /** one sequence's new tokens and text change (see TokenUpdate in ./protocol.ts) */
@@ -103,7 +103,9 @@ export class SamplerPool implements PolicyLoader {
    * "background" (the /v1 API) waits while labelers' requests fill the pool (see below).
    * Either way the number of pending requests is bounded: past it the caller is told "busy".
    */
-  async generate(req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal; priority?: SamplePriority }): Promise<GeneratedCompletion[]> {
+  async generate(
+    req: SamplingParams & { versionId: number; onToken?: (e: TokenEvent) => void; signal?: AbortSignal; priority?: SamplePriority },
+  ): Promise<GeneratedCompletion[]> {
     const { versionId, onToken, signal, priority = "labeler", ...params } = req;
     const maxPending = this.opts.maxPending ?? 32 * this.opts.size;
     if (this.pendingGenerates >= maxPending) throw new SamplerBusyError(this.pendingGenerates);
@@ -131,7 +133,12 @@ export class SamplerPool implements PolicyLoader {
   private labelerInFlight = 0;
   private backgroundWaiters: (() => void)[] = [];
 
-  private async generateInBackground(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
+  private async generateInBackground(
+    versionId: number,
+    params: SamplingParams,
+    onToken?: (e: TokenEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<GeneratedCompletion[]> {
     while (this.labelerInFlight >= this.slots.length) {
       if (signal?.aborted) throw new Error("the request was cancelled while waiting for the sampler");
       await new Promise<void>((resolve) => {
@@ -143,11 +150,21 @@ export class SamplerPool implements PolicyLoader {
   }
   // --------------------------------------------------------------------------------------------
 
-  private async generateOnSomeThread(versionId: number, params: SamplingParams, onToken?: (e: TokenEvent) => void, signal?: AbortSignal): Promise<GeneratedCompletion[]> {
+  private async generateOnSomeThread(
+    versionId: number,
+    params: SamplingParams,
+    onToken?: (e: TokenEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<GeneratedCompletion[]> {
     for (let attempt = 0; ; attempt++) {
       const slot = this.leastBusy();
       try {
-        return (await this.request(slot, { type: "generate", id: 0, versionId, params, stream: !!onToken }, onToken, signal)) as GeneratedCompletion[];
+        return (await this.request(
+          slot,
+          { type: "generate", id: 0, versionId, params, stream: !!onToken },
+          onToken,
+          signal,
+        )) as GeneratedCompletion[];
       } catch (err) {
         // A thread that restarted lost its models: reload this version there and retry once.
         const known = this.versions.get(versionId);
@@ -224,8 +241,7 @@ export class SamplerPool implements PolicyLoader {
       if (!p) return;
       if (m.type === "tokens") {
         if (p.onToken) for (const u of m.updates) p.onToken(u);
-      }
-      else if (m.type === "loaded") p.resolve(undefined);
+      } else if (m.type === "loaded") p.resolve(undefined);
       else if (m.type === "done") p.resolve(m.completions);
       else if (m.type === "error") p.reject(m.notLoaded ? new NotLoadedError(m.message) : new Error(m.message));
     });

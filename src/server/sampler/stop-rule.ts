@@ -89,7 +89,8 @@ export class BoundaryStop {
     }
     const { target } = this.plan;
     // The new token opens a word: the text before it ends one.
-    const opensWord = count - 1 >= target && textSoFar.length > before.length && textSoFar.startsWith(before) && WHITESPACE.test(textSoFar[before.length]!);
+    const opensWord =
+      count - 1 >= target && textSoFar.length > before.length && textSoFar.startsWith(before) && WHITESPACE.test(textSoFar[before.length]!);
     if (opensWord && before.length > 0 && !WHITESPACE.test(before[before.length - 1]!)) return this.cut(index, count - 1, before);
     if (count >= target && SENTENCE_END.test(textSoFar)) return this.cut(index, count, textSoFar);
     if (count <= target) return { shown: count, text: textSoFar };

@@ -5,10 +5,10 @@
 // are per thread): sampling is throughput work, requests are latency work.
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { encodePrompt, initBackend, SampleBatcher, type BackendName } from "../../lm/index.ts";
+import { type BackendName, encodePrompt, initBackend, SampleBatcher } from "../../lm/index.ts";
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
 import { ModelCache } from "../policy/model-cache.ts";
-import type { FromThread, ToThread, TokenUpdate } from "./protocol.ts";
+import type { FromThread, TokenUpdate, ToThread } from "./protocol.ts";
 import { BoundaryStop, lengthUnitForVocab, overshootFor, planStop } from "./stop-rule.ts";
 
 if (!parentPort) throw new Error("sampler/thread.ts must run as a worker thread (see sampler/pool.ts)");
@@ -99,7 +99,10 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
   try {
     const promptIds = encodePrompt(lease.tokenizer, p.promptText);
     const room = lease.model.config.nPositions - promptIds.length;
-    if (room < 1) throw new Error(`the prompt is ${promptIds.length} tokens; ${lease.version.name} has a context of ${lease.model.config.nPositions}, so it needs a shorter prompt`);
+    if (room < 1)
+      throw new Error(
+        `the prompt is ${promptIds.length} tokens; ${lease.version.name} has a context of ${lease.model.config.nPositions}, so it needs a shorter prompt`,
+      );
     const overshoot = p.exactLength ? 0 : overshootFor(lengthUnitForVocab(lease.tokenizer.vocabSize));
     const plan = planStop(p.maxNewTokens, overshoot, room);
     const stop = p.exactLength ? null : new BoundaryStop(p.n, plan, lease.tokenizer.eos);

@@ -13,7 +13,11 @@ export async function heldOutPrompts(db: PrismaClient, limit: number): Promise<s
 export async function arenaVotes(db: PrismaClient): Promise<ArenaVote[]> {
   const rows = await db.vote.findMany({
     orderBy: { createdAt: "asc" },
-    select: { choice: true, createdAt: true, battle: { select: { completions: { select: { slot: true, policyVersion: { select: { name: true } } } } } } },
+    select: {
+      choice: true,
+      createdAt: true,
+      battle: { select: { completions: { select: { slot: true, policyVersion: { select: { name: true } } } } } },
+    },
   });
   const out: ArenaVote[] = [];
   for (const r of rows) {

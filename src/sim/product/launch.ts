@@ -2,15 +2,15 @@
 // its functions): a fresh database on the local Postgres (or DATABASE_URL's server), migrations,
 // the seed with a known admin password, then the web server and the trainer worker as child
 // processes. Everything it starts it stops, and the database is dropped unless kept.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { applyMigrations, ensureDatabaseExists } from "../../server/db/migrate.ts";
-import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
-import { seed } from "../../server/seed.ts";
 import { dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../../devtools/processes.ts";
+import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
+import { applyMigrations, ensureDatabaseExists } from "../../server/db/migrate.ts";
+import { seed } from "../../server/seed.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
 const NEXT_BIN = path.join(ROOT, "node_modules/next/dist/bin/next");
@@ -79,7 +79,8 @@ export async function launchProduct(opts: LaunchOptions): Promise<Product> {
     process.off("exit", killOnExit);
     await Promise.all(children.map(stopProcessGroup));
     await db.$disconnect().catch(() => {});
-    if (!opts.keepDatabase) await dropDatabase(serverUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${(err as Error).message}`));
+    if (!opts.keepDatabase)
+      await dropDatabase(serverUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${(err as Error).message}`));
   };
 
   try {
@@ -110,13 +111,19 @@ export async function launchProduct(opts: LaunchOptions): Promise<Product> {
       web === "next"
         ? spawnLogged("web", [NEXT_BIN, "start", "-p", String(port), "-H", "127.0.0.1"], { ...env, NODE_ENV: "production" })
         : spawnLogged("web", ["--import", "tsx", path.join(ROOT, "src/sim/product/host.ts")], { ...env, NODE_ENV: "production" });
-    spawnLogged("trainer", ["--import", "tsx", path.join(ROOT, "workers/trainer.ts"), "--tick-ms", String(opts.trainerTickMs ?? 1000)], env);
+    spawnLogged(
+      "trainer",
+      ["--import", "tsx", path.join(ROOT, "workers/trainer.ts"), "--tick-ms", String(opts.trainerTickMs ?? 1000)],
+      env,
+    );
     await waitForHealthy(baseUrl, webChild, 120_000);
     // A build older than the arena has no battle stream; fail now rather than in every labeler.
     const probe = await fetch(`${baseUrl}/api/battles/probe/stream`);
     await probe.body?.cancel();
     if (probe.status === 404) {
-      throw new Error("the web server has no /api/battles/<id>/stream route: the production build is older than the code; run `npm run build`, or use --web host");
+      throw new Error(
+        "the web server has no /api/battles/<id>/stream route: the production build is older than the code; run `npm run build`, or use --web host",
+      );
     }
     log(`product up at ${baseUrl} (${web === "next" ? "next start" : "API host"}), trainer running; logs in ${opts.workDir}`);
     return { baseUrl, databaseUrl, admin, checkpointDir, db, stop };

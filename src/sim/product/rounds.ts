@@ -35,7 +35,8 @@ export function roundGates(gates: unknown): ReportGate[] {
     .filter((g): g is Record<string, unknown> => !!g && typeof g === "object")
     .map((g) => {
       const extra: Record<string, number> = {};
-      for (const [k, v] of Object.entries(g)) if (!["name", "passed", "value", "threshold", "detail"].includes(k) && num(v) !== null) extra[k] = v as number;
+      for (const [k, v] of Object.entries(g))
+        if (!["name", "passed", "value", "threshold", "detail"].includes(k) && num(v) !== null) extra[k] = v as number;
       return {
         name: String(g.name ?? "?"),
         passed: g.passed === true,
@@ -48,7 +49,10 @@ export function roundGates(gates: unknown): ReportGate[] {
 }
 
 export async function roundReport(admin: ProductClient, r: RoundRow): Promise<ReportRound> {
-  const full = await admin.query<{ metrics: { step: number; values: Record<string, number> }[] }>("rounds.get", { roundId: r.id, afterStep: -1 });
+  const full = await admin.query<{ metrics: { step: number; values: Record<string, number> }[] }>("rounds.get", {
+    roundId: r.id,
+    afterStep: -1,
+  });
   return {
     number: r.number,
     status: r.status,
@@ -68,6 +72,11 @@ export async function roundReport(admin: ProductClient, r: RoundRow): Promise<Re
     gates: roundGates(r.gates),
     seconds: num(r.summary?.seconds),
     error: r.error,
-    metrics: full.metrics.map((m) => ({ step: m.step, loss: m.values.loss, margins: m.values["rewards/margins"], accuracy: m.values["rewards/accuracies"] })),
+    metrics: full.metrics.map((m) => ({
+      step: m.step,
+      loss: m.values.loss,
+      margins: m.values["rewards/margins"],
+      accuracy: m.values["rewards/accuracies"],
+    })),
   };
 }

@@ -2,19 +2,19 @@
 // labelers voting until R rounds finished or T minutes passed, then measurement of every
 // promoted version and the report data.
 import { randomBytes } from "node:crypto";
+import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
 import { ProductClient } from "../client.ts";
-import { driveLabelers, sleep, type LabelerAccount, type LabelerStats } from "../driver.ts";
+import { driveLabelers, type LabelerAccount, type LabelerStats, sleep } from "../driver.ts";
 import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
 import { createLabelerPool } from "../labeler.ts";
 import { planPrompts } from "../prompt-plan.ts";
-import { sentimentPrefixes } from "../sentiment-prompts.ts";
 import type { ReportRound, ReportVersion } from "../report.ts";
 import type { RewardKind } from "../reward.ts";
+import { sentimentPrefixes } from "../sentiment-prompts.ts";
 import { summarize } from "../summary.ts";
-import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
 import { arenaVotes, checkpointDirOf, decisiveVotesUntil, heldOutPrompts } from "./inspect.ts";
 import { launchProduct, type Product, type WebMode } from "./launch.ts";
-import { FINISHED, roundReport, type RoundRow } from "./rounds.ts";
+import { FINISHED, type RoundRow, roundReport } from "./rounds.ts";
 import { ARENA, loopPatch, rootKlBudgetOf } from "./settings-names.ts";
 
 export { summarize };
@@ -118,13 +118,24 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
   let baseUrl: string;
   let adminCreds: { username: string; password: string };
   if (opts.url) {
-    if (!opts.databaseUrl) throw new Error("--url needs --database-url (or DATABASE_URL): the evaluation reads held-out prompts and votes from the product's database");
-    if (!opts.adminPassword) throw new Error("--url needs the admin password (SIM_ADMIN_PASSWORD or --admin-password) to create labelers and set the schedule");
+    if (!opts.databaseUrl)
+      throw new Error(
+        "--url needs --database-url (or DATABASE_URL): the evaluation reads held-out prompts and votes from the product's database",
+      );
+    if (!opts.adminPassword)
+      throw new Error("--url needs the admin password (SIM_ADMIN_PASSWORD or --admin-password) to create labelers and set the schedule");
     baseUrl = opts.url;
     db = createPrismaClient(opts.databaseUrl);
     adminCreds = { username: opts.adminUsername ?? "admin", password: opts.adminPassword };
   } else {
-    product = await launchProduct({ workDir: opts.workDir, web: opts.web, houseModelDir: opts.houseModelDir, prepare: opts.prepare, tfBackend: opts.tfBackend, log });
+    product = await launchProduct({
+      workDir: opts.workDir,
+      web: opts.web,
+      houseModelDir: opts.houseModelDir,
+      prepare: opts.prepare,
+      tfBackend: opts.tfBackend,
+      log,
+    });
     baseUrl = product.baseUrl;
     db = product.db;
     adminCreds = product.admin;
@@ -139,7 +150,11 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       "rounds.updateSettings",
       loopPatch(
         { autoTrain: true, votesPerRound: opts.votesPerRound, checkIntervalSeconds: 2, beta: opts.beta },
-        { ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.dpo ? { dpo: opts.dpo } : {}), ...(opts.gates ? { gates: opts.gates } : {}) },
+        {
+          ...(opts.schedule ? { schedule: opts.schedule } : {}),
+          ...(opts.dpo ? { dpo: opts.dpo } : {}),
+          ...(opts.gates ? { gates: opts.gates } : {}),
+        },
       ),
     );
     const rootKlBudget = rootKlBudgetOf(settings);
@@ -152,7 +167,12 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     // One labeler per prompt: a prompt two labelers judge reuses the first battle's completions,
     // which in the rating phase would be an older on-policy pair instead of a rated one.
     const ratingMinutes = opts.ratingMinutes ?? 0;
-    const plan = planPrompts({ set: promptSet, training: opts.extraPrompts ?? "all", reserve: ratingMinutes > 0 ? (opts.ratingPrompts ?? 3000) : 0, seed: opts.seed });
+    const plan = planPrompts({
+      set: promptSet,
+      training: opts.extraPrompts ?? "all",
+      reserve: ratingMinutes > 0 ? (opts.ratingPrompts ?? 3000) : 0,
+      seed: opts.seed,
+    });
     // In chunks, each retried: one 30,000-line request outlived the client's timeout on a loaded
     // machine. A retry is safe because the import skips texts the pool already has; the ones a
     // timed-out attempt did store come back as duplicates and still count.
@@ -162,7 +182,12 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         const content = texts.slice(i, i + IMPORT_CHUNK).join("\n");
         for (let attempt = 0; ; attempt++) {
           try {
-            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", { content, filename: `sim-${promptSet}-${what}.txt`, format: "text", overlapTarget: 1 });
+            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", {
+              content,
+              filename: `sim-${promptSet}-${what}.txt`,
+              format: "text",
+              overlapTarget: 1,
+            });
             imported += r.added + (attempt > 0 ? r.duplicates : 0);
             break;
           } catch (err) {
@@ -177,7 +202,13 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     await importPrompts(plan.training, "training");
     if (plan.reserve.length) log(`holding ${plan.reserve.length} prompts back for the rating phase`);
 
-    const profiles = createLabelerPool({ count: opts.labelers, carelessFraction: opts.careless, temperature: opts.temperature, tieThreshold: opts.tieThreshold, seed: opts.seed });
+    const profiles = createLabelerPool({
+      count: opts.labelers,
+      carelessFraction: opts.careless,
+      temperature: opts.temperature,
+      tieThreshold: opts.tieThreshold,
+      seed: opts.seed,
+    });
     const tag = randomBytes(3).toString("hex");
     const accounts: LabelerAccount[] = [];
     for (const [i, profile] of profiles.entries()) {
@@ -212,7 +243,10 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       await sleep(3000, opts.signal);
       const rounds = await admin.query<RoundRow[]>("rounds.list", { limit: 200 });
       const finished = rounds.filter((r) => FINISHED.has(r.status));
-      const line = rounds.map((r) => `#${r.number} ${r.status}${r.resultVersion ? `→${r.resultVersion.name}` : ""}`).reverse().join(", ");
+      const line = rounds
+        .map((r) => `#${r.number} ${r.status}${r.resultVersion ? `→${r.resultVersion.name}` : ""}`)
+        .reverse()
+        .join(", ");
       if (line !== lastSeen || Date.now() - lastLog > 60_000) {
         log(`votes ${votes}; rounds: ${line || "none yet"}`);
         lastLog = Date.now();
@@ -220,7 +254,8 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       lastSeen = line;
       if (opts.signal?.aborted) stoppedBecause = "interrupted";
       else if (finished.length >= opts.rounds) stoppedBecause = `${finished.length} rounds finished`;
-      else if (Date.now() - started > trainingMs) stoppedBecause = `time limit of ${opts.minutes} minutes${ratingMinutes > 0 ? ` (training for the first ${opts.minutes - ratingMinutes})` : ""}`;
+      else if (Date.now() - started > trainingMs)
+        stoppedBecause = `time limit of ${opts.minutes} minutes${ratingMinutes > 0 ? ` (training for the first ${opts.minutes - ratingMinutes})` : ""}`;
     }
 
     let ratingVotes = 0;
@@ -254,10 +289,16 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     const promoted = versionRows.filter((v) => v.promotedAt !== null);
     // Sentiment evaluation prefixes are never imported, so never served; the seed's held-out
     // prompts are marked so in the database.
-    const prompts = promptSet === "sentiment" ? sentimentPrefixes(opts.evalPrompts, "eval", { seed: opts.seed }) : await heldOutPrompts(db, opts.evalPrompts);
+    const prompts =
+      promptSet === "sentiment"
+        ? sentimentPrefixes(opts.evalPrompts, "eval", { seed: opts.seed })
+        : await heldOutPrompts(db, opts.evalPrompts);
     const ratings = ratingsFromVotes(await arenaVotes(db), { seed: opts.seed });
     const sampling = (await admin.query<{ sampling: Record<string, number> }>("arena.settings")).sampling;
-    const firstPromotion = promoted.filter((v) => v.producedBy !== null && v.promotedAt !== null).map((v) => new Date(v.promotedAt!).getTime()).sort((a, b) => a - b)[0];
+    const firstPromotion = promoted
+      .filter((v) => v.producedBy !== null && v.promotedAt !== null)
+      .map((v) => new Date(v.promotedAt!).getTime())
+      .sort((a, b) => a - b)[0];
     const votesUntilFirstPromotion = firstPromotion === undefined ? null : await decisiveVotesUntil(db, new Date(firstPromotion));
     const minutes = (Date.now() - started) / 60_000;
 
@@ -272,7 +313,11 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         prompts,
         samplesPerPrompt: opts.evalSamplesPerPrompt,
         maxNewTokens: opts.evalMaxNewTokens ?? sampling[ARENA.sampling.maxNewTokens],
-        served: { temperature: sampling[ARENA.sampling.temperature], topP: sampling[ARENA.sampling.topP], topK: sampling[ARENA.sampling.topK] || undefined },
+        served: {
+          temperature: sampling[ARENA.sampling.temperature],
+          topP: sampling[ARENA.sampling.topP],
+          topK: sampling[ARENA.sampling.topK] || undefined,
+        },
         corpusWindows: opts.corpusWindows,
         seed: opts.seed + 1,
         onProgress: (e) => log(`  ${e.name}: mean reward ${e.meanReward.toFixed(3)}, KL ${e.kl.toFixed(3)}`),
@@ -292,7 +337,17 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       };
     });
     return {
-      versions, rounds, labelers, votes, minutes, stoppedBecause, ratingVotes, decisiveVotes, votesUntilFirstPromotion, rootKlBudget, settings,
+      versions,
+      rounds,
+      labelers,
+      votes,
+      minutes,
+      stoppedBecause,
+      ratingVotes,
+      decisiveVotes,
+      votesUntilFirstPromotion,
+      rootKlBudget,
+      settings,
       prompts: { training: plan.training.length, reserve: plan.reserve.length, reserveImported },
     };
   } finally {

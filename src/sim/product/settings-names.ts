@@ -39,16 +39,21 @@ export function loopPatch(knobs: LoopKnobs, raw: Patch = {}): Patch {
   if (knobs.learningRate !== undefined) dpo[LOOP.dpo.learningRate] = knobs.learningRate;
   if (knobs.epochs !== undefined) dpo[LOOP.dpo.epochs] = knobs.epochs;
   const patch: Patch = {};
-  for (const [group, own] of [["schedule", schedule], ["dpo", dpo]] as const) {
+  for (const [group, own] of [
+    ["schedule", schedule],
+    ["dpo", dpo],
+  ] as const) {
     const merged = { ...own, ...raw[group] };
     if (Object.keys(merged).length) patch[group] = merged;
   }
-  for (const [group, values] of Object.entries(raw)) if (group !== "schedule" && group !== "dpo" && group !== "sampling") patch[group] = values;
+  for (const [group, values] of Object.entries(raw))
+    if (group !== "schedule" && group !== "dpo" && group !== "sampling") patch[group] = values;
   return patch;
 }
 
 const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
-const obj = (x: unknown): Record<string, unknown> | null => (x && typeof x === "object" && !Array.isArray(x) ? (x as Record<string, unknown>) : null);
+const obj = (x: unknown): Record<string, unknown> | null =>
+  x && typeof x === "object" && !Array.isArray(x) ? (x as Record<string, unknown>) : null;
 
 /** The loop's root KL budget (nats per completion) from the settings the product returned, or null. */
 export function rootKlBudgetOf(settings: unknown): number | null {

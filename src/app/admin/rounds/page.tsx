@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
-import { AppShell } from "@/components/app-shell";
 import { AdminNav } from "@/components/admin/admin-nav";
 import { RoundsAdmin } from "@/components/admin/rounds-admin";
+import { AppShell } from "@/components/app-shell";
 import { requireAdmin } from "@/server/auth/current-user";
 
 export const dynamic = "force-dynamic";

@@ -2,8 +2,8 @@
 // The loop settings, generated from the loop's schema (src/dpo/config.ts): labels, help and
 // bounds come from there, so the form cannot drift from what the server accepts.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { loopFields, type LoopField, type LoopGroup } from "@/dpo/config";
+import { type FormEvent, useEffect, useMemo, useState } from "react";
+import { type LoopField, type LoopGroup, loopFields } from "@/dpo/config";
 import { describeError, useTRPC } from "@/trpc/react";
 import { card, input, label as labelClass } from "../../ui";
 import { NumberField, SaveBar } from "../form-parts";
@@ -85,7 +85,11 @@ export function LoopSettingsForm() {
                     if (f.kind === "boolean") {
                       return (
                         <label key={id} className="flex items-center gap-2 self-center text-sm text-slate-700">
-                          <input type="checkbox" checked={Boolean(values[key(f)])} onChange={(e) => setValues((v) => ({ ...v, [key(f)]: e.target.checked }))} />
+                          <input
+                            type="checkbox"
+                            checked={Boolean(values[key(f)])}
+                            onChange={(e) => setValues((v) => ({ ...v, [key(f)]: e.target.checked }))}
+                          />
                           {f.label}
                         </label>
                       );
@@ -96,7 +100,12 @@ export function LoopSettingsForm() {
                           <label htmlFor={id} className={labelClass}>
                             {f.label}
                           </label>
-                          <select id={id} className={`${input} mt-1`} value={String(values[key(f)] ?? "")} onChange={(e) => setValues((v) => ({ ...v, [key(f)]: e.target.value }))}>
+                          <select
+                            id={id}
+                            className={`${input} mt-1`}
+                            value={String(values[key(f)] ?? "")}
+                            onChange={(e) => setValues((v) => ({ ...v, [key(f)]: e.target.value }))}
+                          >
                             {f.options.map((o) => (
                               <option key={o} value={o}>
                                 {o}

@@ -52,11 +52,16 @@ export function StartRound({ onStarted }: { onStarted: (roundId: string) => void
       </div>
       {r && !r.enoughHeldout && !confirming && (
         <p className="text-sm text-amber-800" role="note">
-          The held-out set is small: with fewer than {n(r.minHeldoutPairs)} held-out votes a round cannot show that it improved, so it will not be served.
+          The held-out set is small: with fewer than {n(r.minHeldoutPairs)} held-out votes a round cannot show that it improved, so it will
+          not be served.
         </p>
       )}
       {confirming && r && (
-        <div role="alertdialog" aria-labelledby="confirm-round-title" className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm">
+        <div
+          role="alertdialog"
+          aria-labelledby="confirm-round-title"
+          className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm"
+        >
           <p id="confirm-round-title" className="font-medium text-amber-900">
             Not ready for a round
           </p>
@@ -89,9 +94,14 @@ export function DriftBudget() {
   const trpc = useTRPC();
   const readiness = useQuery({ ...trpc.rounds.readiness.queryOptions(), refetchInterval: 5000 });
   const d = readiness.data?.drift;
-  if (!d || !d.serving) return null;
+  if (!d?.serving) return null;
   const root = d.root?.name ?? "the root";
-  if (d.budget === null) return <p className="mt-3 text-sm text-slate-600" data-testid="drift-budget">Drift budget from {root}: off (no limit on how far the served policy moves).</p>;
+  if (d.budget === null)
+    return (
+      <p className="mt-3 text-sm text-slate-600" data-testid="drift-budget">
+        Drift budget from {root}: off (no limit on how far the served policy moves).
+      </p>
+    );
   const share = d.spent === null ? 0 : Math.min(1, d.spent / d.budget);
   return (
     <div className="mt-3 text-sm" data-testid="drift-budget" data-exhausted={d.exhausted}>

@@ -11,7 +11,15 @@ import { ACTIVE, Num } from "./format";
 import { RoundSummary, type Summary, type Usage } from "./round-summary";
 
 type Series = { step: number; values: Record<string, number> }[];
-type Gate = { name: string; passed: boolean; value: number | null; threshold: number | null; estimate?: number; pValue?: number; detail?: string };
+type Gate = {
+  name: string;
+  passed: boolean;
+  value: number | null;
+  threshold: number | null;
+  estimate?: number;
+  pValue?: number;
+  detail?: string;
+};
 
 /** What a gate decided on, in words, with rounded numbers (exact on hover). */
 function GateText({ g }: { g: Gate }) {
@@ -20,24 +28,29 @@ function GateText({ g }: { g: Gate }) {
     case "finite":
       return <>{g.passed ? "no NaN or infinity anywhere" : g.detail}</>;
     case "heldout_size":
-      return <>{v ?? 0} held-out pairs; at least {g.threshold} needed</>;
+      return (
+        <>
+          {v ?? 0} held-out pairs; at least {g.threshold} needed
+        </>
+      );
     case "heldout_improvement":
       return Number.isFinite(v ?? NaN) ? (
         <>
           loss fell by <Num value={g.estimate} /> (lower bound <Num value={v} />, must be above 0; p = <Num value={g.pValue} />)
         </>
       ) : (
-        <>{g.detail}</>
+        g.detail
       );
     case "kl_round":
     case "kl_root":
     case "kl":
       return Number.isFinite(v ?? NaN) ? (
         <>
-          <Num value={g.estimate ?? v} digits={2} /> nats (upper bound <Num value={v} digits={2} />, budget <Num value={g.threshold} digits={1} />)
+          <Num value={g.estimate ?? v} digits={2} /> nats (upper bound <Num value={v} digits={2} />, budget{" "}
+          <Num value={g.threshold} digits={1} />)
         </>
       ) : (
-        <>{g.detail}</>
+        g.detail
       );
     default:
       return (
@@ -91,7 +104,11 @@ export function RoundDetail({ roundId, status }: { roundId: string; status: stri
         <ul className="mt-2 space-y-1 text-sm" aria-label="Gates" data-testid="round-gates">
           {gates.map((g) => (
             <li key={g.name} title={g.detail} data-gate={g.name} data-passed={g.passed}>
-              <span className={`mr-2 rounded px-2 py-0.5 text-xs font-medium ${g.passed ? "bg-green-100 text-green-800" : "bg-red-100 text-red-800"}`}>{g.passed ? "passed" : "failed"}</span>{" "}
+              <span
+                className={`mr-2 rounded px-2 py-0.5 text-xs font-medium ${g.passed ? "bg-green-100 text-green-800" : "bg-red-100 text-red-800"}`}
+              >
+                {g.passed ? "passed" : "failed"}
+              </span>{" "}
               <span className="font-medium">{GATE_LABELS[g.name] ?? g.name}</span>: <GateText g={g} />
             </li>
           ))}
@@ -103,8 +120,18 @@ export function RoundDetail({ roundId, status }: { roundId: string; status: stri
       ) : (
         <div className="mt-3 grid gap-4 md:grid-cols-3">
           <LineChart testId="curve-loss" label="Loss per step" labels={steps} series={[{ name: "loss", data: col("loss") }]} />
-          <LineChart testId="curve-margin" label="Reward margin per step" labels={steps} series={[{ name: "rewards/margins", data: col("rewards/margins") }]} />
-          <LineChart testId="curve-accuracy" label="Reward accuracy per step" labels={steps} series={[{ name: "rewards/accuracies", data: col("rewards/accuracies") }]} />
+          <LineChart
+            testId="curve-margin"
+            label="Reward margin per step"
+            labels={steps}
+            series={[{ name: "rewards/margins", data: col("rewards/margins") }]}
+          />
+          <LineChart
+            testId="curve-accuracy"
+            label="Reward accuracy per step"
+            labels={steps}
+            series={[{ name: "rewards/accuracies", data: col("rewards/accuracies") }]}
+          />
         </div>
       )}
     </section>

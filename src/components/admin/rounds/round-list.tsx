@@ -18,10 +18,20 @@ export interface RoundRow {
   lastMetric: { step: number } | null;
 }
 
-export function RoundList({ rounds, selectedId, onSelect }: { rounds: RoundRow[] | undefined; selectedId: string | null; onSelect: (id: string) => void }) {
+export function RoundList({
+  rounds,
+  selectedId,
+  onSelect,
+}: {
+  rounds: RoundRow[] | undefined;
+  selectedId: string | null;
+  onSelect: (id: string) => void;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const cancel = useMutation(trpc.rounds.cancel.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.rounds.pathKey() }) }));
+  const cancel = useMutation(
+    trpc.rounds.cancel.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.rounds.pathKey() }) }),
+  );
   return (
     <>
       {cancel.error && (
@@ -29,10 +39,19 @@ export function RoundList({ rounds, selectedId, onSelect }: { rounds: RoundRow[]
           {describeError(cancel.error).message}
         </p>
       )}
-      {rounds?.length === 0 && <p className="mt-3 text-sm text-slate-500">No rounds yet. One starts automatically once enough new votes exist, or start one now.</p>}
+      {rounds?.length === 0 && (
+        <p className="mt-3 text-sm text-slate-500">
+          No rounds yet. One starts automatically once enough new votes exist, or start one now.
+        </p>
+      )}
       <ul className="mt-3 divide-y divide-slate-100" data-testid="round-list">
         {rounds?.map((r) => (
-          <li key={r.id} data-testid="round-row" data-status={r.status} className={`flex flex-wrap items-center justify-between gap-2 py-2 ${r.id === selectedId ? "bg-indigo-50/50" : ""}`}>
+          <li
+            key={r.id}
+            data-testid="round-row"
+            data-status={r.status}
+            className={`flex flex-wrap items-center justify-between gap-2 py-2 ${r.id === selectedId ? "bg-indigo-50/50" : ""}`}
+          >
             <button type="button" className="min-w-0 flex-1 text-left" onClick={() => onSelect(r.id)}>
               <span className="font-medium">Round {r.number}</span> <StatusBadge status={r.status} />
               <span className="ml-2 text-xs text-slate-500">

@@ -24,7 +24,16 @@ export type Summary = {
   // rounds recorded before the drift measurement
   kl?: { kl: number; stderr: number; n: number } | null;
 };
-export type Usage = { new: number; returned: number; versus: number; replay: number; train: number; heldout: number; heldoutPrompts: number; dropped: number };
+export type Usage = {
+  new: number;
+  returned: number;
+  versus: number;
+  replay: number;
+  train: number;
+  heldout: number;
+  heldoutPrompts: number;
+  dropped: number;
+};
 
 function KLText({ kl, served }: { kl: KL; served: KL | undefined }) {
   if (!kl) return <>—</>;
@@ -43,21 +52,60 @@ function KLText({ kl, served }: { kl: KL; served: KL | undefined }) {
 export function RoundSummary({ summary: s, usage }: { summary: Summary; usage: Usage | null }) {
   const rows: [string, ReactNode][] = [];
   if (usage) {
-    rows.push(["Pairs used", `${plural(usage.new, "new pair")}, ${usage.returned.toLocaleString("en-US")} returned, ${usage.versus.toLocaleString("en-US")} serving-vs-earlier, ${usage.heldout.toLocaleString("en-US")} held out (${plural(usage.heldoutPrompts, "prompt")})`]);
+    rows.push([
+      "Pairs used",
+      `${plural(usage.new, "new pair")}, ${usage.returned.toLocaleString("en-US")} returned, ${usage.versus.toLocaleString("en-US")} serving-vs-earlier, ${usage.heldout.toLocaleString("en-US")} held out (${plural(usage.heldoutPrompts, "prompt")})`,
+    ]);
   }
   if (s.heldout) {
-    rows.push([`Held-out accuracy (${plural(s.heldout.n, "pair")})`, <><Num value={s.heldoutBefore?.accuracy} /> → <Num value={s.heldout.accuracy} /></>]);
-    rows.push(["Held-out loss", <><Num value={s.heldoutBefore?.loss} /> → <Num value={s.heldout.loss} /></>]);
+    rows.push([
+      `Held-out accuracy (${plural(s.heldout.n, "pair")})`,
+      <>
+        <Num value={s.heldoutBefore?.accuracy} /> → <Num value={s.heldout.accuracy} />
+      </>,
+    ]);
+    rows.push([
+      "Held-out loss",
+      <>
+        <Num value={s.heldoutBefore?.loss} /> → <Num value={s.heldout.loss} />
+      </>,
+    ]);
   }
   const served = s.served ? ` (${s.served.maxNewTokens} tokens, T = 1)` : "";
-  if (s.klRound !== undefined) rows.push([`KL from its reference${served}`, <KLText kl={s.klRound ?? null} served={s.klServed?.reference ?? undefined} />]);
-  if (s.klRoot !== undefined) rows.push([`KL from the root ${s.root?.name ?? ""}${served}`, <KLText kl={s.klRoot ?? null} served={s.klServed?.root ?? s.klServed?.reference ?? undefined} />]);
-  if (s.kl) rows.push([`KL to reference (${s.kl.n} samples)`, <><Num value={s.kl.kl} /> ± <Num value={s.kl.stderr} /> nats</>]);
+  if (s.klRound !== undefined)
+    rows.push([`KL from its reference${served}`, <KLText kl={s.klRound ?? null} served={s.klServed?.reference ?? undefined} />]);
+  if (s.klRoot !== undefined)
+    rows.push([
+      `KL from the root ${s.root?.name ?? ""}${served}`,
+      <KLText kl={s.klRoot ?? null} served={s.klServed?.root ?? s.klServed?.reference ?? undefined} />,
+    ]);
+  if (s.kl)
+    rows.push([
+      `KL to reference (${s.kl.n} samples)`,
+      <>
+        <Num value={s.kl.kl} /> ± <Num value={s.kl.stderr} /> nats
+      </>,
+    ]);
   if (s.selectedStep !== undefined && s.steps !== undefined) {
-    rows.push(["Checkpoint kept", `after step ${s.selectedStep} of ${s.steps}${s.stoppedEarly ? ` (stopped early: ${s.stoppedEarly})` : ""}`]);
+    rows.push([
+      "Checkpoint kept",
+      `after step ${s.selectedStep} of ${s.steps}${s.stoppedEarly ? ` (stopped early: ${s.stoppedEarly})` : ""}`,
+    ]);
   }
-  if (s.last) rows.push(["Last step loss / margin / accuracy", <><Num value={s.last.loss} /> / <Num value={s.last["rewards/margins"]} /> / <Num value={s.last["rewards/accuracies"]} digits={2} /></>]);
-  if (s.steps !== undefined) rows.push(["Steps, time", <>{s.steps} steps in <Num value={s.seconds} digits={1} /> s (<Num value={s.pairsPerSecond} digits={2} /> pairs/s)</>]);
+  if (s.last)
+    rows.push([
+      "Last step loss / margin / accuracy",
+      <>
+        <Num value={s.last.loss} /> / <Num value={s.last["rewards/margins"]} /> / <Num value={s.last["rewards/accuracies"]} digits={2} />
+      </>,
+    ]);
+  if (s.steps !== undefined)
+    rows.push([
+      "Steps, time",
+      <>
+        {s.steps} steps in <Num value={s.seconds} digits={1} /> s (<Num value={s.pairsPerSecond} digits={2} /> pairs/s)
+      </>,
+    ]);
   return (
     <dl className="mt-3 grid grid-cols-1 gap-x-6 gap-y-1 text-sm sm:grid-cols-2" data-testid="round-summary">
       {rows.map(([k, v]) => (

@@ -5,7 +5,14 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonSecondary, card } from "../../ui";
 
-type Version = { id: number; name: string; status: string; parentId: number | null; promotedAt: Date | string | null; notes: string | null };
+type Version = {
+  id: number;
+  name: string;
+  status: string;
+  parentId: number | null;
+  promotedAt: Date | string | null;
+  notes: string | null;
+};
 
 export function Versions() {
   const trpc = useTRPC();
@@ -38,11 +45,23 @@ export function Versions() {
       )}
       <ul className="mt-3 divide-y divide-slate-100" data-testid="version-list">
         {list.map((v) => (
-          <li key={v.id} data-testid="version-row" data-name={v.name} data-status={v.status} className="flex items-center justify-between gap-2 py-2 text-sm">
+          <li
+            key={v.id}
+            data-testid="version-row"
+            data-name={v.name}
+            data-status={v.status}
+            className="flex items-center justify-between gap-2 py-2 text-sm"
+          >
             <span>
               <span className="font-mono font-semibold">{v.name}</span>{" "}
-              <span className={`ml-1 rounded-full px-2 py-0.5 text-xs ${v.status === "SERVING" ? "bg-green-100 text-green-800" : "bg-slate-100 text-slate-600"}`}>{v.status.toLowerCase()}</span>
-              <span className="ml-2 text-xs text-slate-500">{v.parentId !== null ? `from ${byId.get(v.parentId)?.name ?? "?"}` : "root"}</span>
+              <span
+                className={`ml-1 rounded-full px-2 py-0.5 text-xs ${v.status === "SERVING" ? "bg-green-100 text-green-800" : "bg-slate-100 text-slate-600"}`}
+              >
+                {v.status.toLowerCase()}
+              </span>
+              <span className="ml-2 text-xs text-slate-500">
+                {v.parentId !== null ? `from ${byId.get(v.parentId)?.name ?? "?"}` : "root"}
+              </span>
             </span>
             {v.status !== "SERVING" && (
               <button

@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
         console.log(
           [
             k.id,
-            k.prefix + "…",
+            `${k.prefix}…`,
             JSON.stringify(k.name),
             k.scopes.join(","),
             `${k.rateLimitPerMinute}/min`,

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
-import { lengthUnitForVocab, type LengthUnit } from "../../sampler/stop-rule.ts";
+import { type LengthUnit, lengthUnitForVocab } from "../../sampler/stop-rule.ts";
 
 export const DEFAULT_INSTRUCTIONS = [
   "Pick the completion that continues the prompt better: it stays on the prompt's subject, reads as English, and makes sense.",
@@ -23,24 +23,52 @@ export const samplingSettingsSchema = z.object({
    * labeler 11 words, too little to judge. Completions end at the next word boundary after it
    * (src/server/sampler/stop-rule.ts), on average 2.6 bytes later.
    */
-  maxNewTokens: z.number().int("Max new tokens must be a whole number").min(1, "Max new tokens must be ≥ 1").max(512, "Max new tokens must be ≤ 512").default(160),
+  maxNewTokens: z
+    .number()
+    .int("Max new tokens must be a whole number")
+    .min(1, "Max new tokens must be ≥ 1")
+    .max(512, "Max new tokens must be ≤ 512")
+    .default(160),
 });
 
 export const arenaSettingsSchema = z.object({
   /** share of battles that are two samples of the serving version (the DPO data) */
-  onPolicyShare: z.number().min(0, "On-policy share must be between 0 and 1").max(1, "On-policy share must be between 0 and 1").default(0.8),
-  battleLeaseMinutes: z.number().int("Lease must be whole minutes").min(1, "Lease must be ≥ 1 minute").max(1440, "Lease must be ≤ 1440 minutes").default(30),
+  onPolicyShare: z
+    .number()
+    .min(0, "On-policy share must be between 0 and 1")
+    .max(1, "On-policy share must be between 0 and 1")
+    .default(0.8),
+  battleLeaseMinutes: z
+    .number()
+    .int("Lease must be whole minutes")
+    .min(1, "Lease must be ≥ 1 minute")
+    .max(1440, "Lease must be ≤ 1440 minutes")
+    .default(30),
   /** overlap target given to prompts imported without one */
-  overlapTarget: z.number().int("Overlap target must be a whole number").min(1, "Overlap target must be ≥ 1").max(100, "Overlap target must be ≤ 100").default(1),
+  overlapTarget: z
+    .number()
+    .int("Overlap target must be a whole number")
+    .min(1, "Overlap target must be ≥ 1")
+    .max(100, "Overlap target must be ≤ 100")
+    .default(1),
   /**
    * share of new pool prompts that two labelers judge (when the default overlap target is 1), so
    * agreement and κ have overlapping items to compare from the first hour on
    */
-  agreementShare: z.number().min(0, "Agreement share must be between 0 and 1").max(1, "Agreement share must be between 0 and 1").default(0.2),
+  agreementShare: z
+    .number()
+    .min(0, "Agreement share must be between 0 and 1")
+    .max(1, "Agreement share must be between 0 and 1")
+    .default(0.2),
   /** labelers may type their own prompt instead of taking one from the pool */
   allowLabelerPrompts: z.boolean().default(false),
   /** what "better" means here, shown to a labeler the first time and on demand */
-  instructions: z.string().trim().min(1, "Instructions must not be empty").max(2000, "Instructions must be at most 2,000 characters").default(DEFAULT_INSTRUCTIONS),
+  instructions: z
+    .string()
+    .trim()
+    .min(1, "Instructions must not be empty")
+    .max(2000, "Instructions must be at most 2,000 characters")
+    .default(DEFAULT_INSTRUCTIONS),
 });
 
 export type SamplingSettings = z.infer<typeof samplingSettingsSchema>;
@@ -103,7 +131,11 @@ export function poolOverlapTarget(text: string, arena: Pick<ArenaOptions, "overl
  * (stop-rule.ts), read from both layouts stored here (Hugging Face `vocab_size`, or GPTConfig
  * `vocabSize` for versions a round produced). null: no serving version, or a config without it.
  */
-export async function servingLengthUnit({ db }: { db: Pick<PrismaClient, "policyVersion"> }): Promise<{ unit: LengthUnit | null; version: string | null }> {
+export async function servingLengthUnit({
+  db,
+}: {
+  db: Pick<PrismaClient, "policyVersion">;
+}): Promise<{ unit: LengthUnit | null; version: string | null }> {
   const v = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { name: true, modelConfig: true } });
   if (!v) return { unit: null, version: null };
   const c = (v.modelConfig ?? {}) as { vocab_size?: unknown; vocabSize?: unknown };

@@ -9,14 +9,23 @@ import { forgetUserSessions } from "../../auth/session.ts";
 import { createPrismaClient } from "../../db/client.ts";
 import { getEnv, requireDatabaseUrl } from "../../env.ts";
 
-export async function resetAdminPassword(options: { db: PrismaClient; username: string; password?: string }): Promise<{ username: string; password: string; generated: boolean; sessionsEnded: number }> {
+export async function resetAdminPassword(options: {
+  db: PrismaClient;
+  username: string;
+  password?: string;
+}): Promise<{ username: string; password: string; generated: boolean; sessionsEnded: number }> {
   const { db, username } = options;
   const generated = options.password === undefined;
   const password = options.password ?? randomBytes(15).toString("base64url");
   const passwordHash = await hashPassword(password);
-  const user = await db.user.findFirst({ where: { username: { equals: username, mode: "insensitive" } }, select: { id: true, username: true, role: true } });
-  if (!user) throw new Error(`no user named ${JSON.stringify(username)}; \`npm start\` creates the admin named by ADMIN_USERNAME on first start`);
-  if (user.role !== "ADMIN") throw new Error(`${user.username} is a labeler, not an admin; reset labelers' passwords on the admin Users page`);
+  const user = await db.user.findFirst({
+    where: { username: { equals: username, mode: "insensitive" } },
+    select: { id: true, username: true, role: true },
+  });
+  if (!user)
+    throw new Error(`no user named ${JSON.stringify(username)}; \`npm start\` creates the admin named by ADMIN_USERNAME on first start`);
+  if (user.role !== "ADMIN")
+    throw new Error(`${user.username} is a labeler, not an admin; reset labelers' passwords on the admin Users page`);
   const sessionsEnded = await db.$transaction(async (tx) => {
     await tx.user.update({ where: { id: user.id }, data: { passwordHash, disabled: false } });
     await tx.$executeRaw`DELETE FROM "LoginThrottle" WHERE key LIKE ${`pair:%|${user.username.toLowerCase()}`}`;

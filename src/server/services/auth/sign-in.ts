@@ -1,6 +1,6 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { hashPassword, verifyPassword } from "../../auth/password.ts";
-import { loginKeys, releaseLoginAttempt, reserveLoginAttempt, type LoginLimits } from "../../auth/rate-limit.ts";
+import { type LoginLimits, loginKeys, releaseLoginAttempt, reserveLoginAttempt } from "../../auth/rate-limit.ts";
 import { createSession, type SessionUser } from "../../auth/session.ts";
 import { AppError } from "../../errors.ts";
 

@@ -7,7 +7,7 @@
 // so that their votes can be compared (agreement, κ).
 import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
-import { getArenaSettings, type ArenaSettings } from "../arena-settings/index.ts";
+import { type ArenaSettings, getArenaSettings } from "../arena-settings/index.ts";
 import { contextTokensOf, maxPromptBytes, promptBytes } from "../prompts/context-fit.ts";
 
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
@@ -22,7 +22,10 @@ export interface AssignedBattle {
   ready: boolean;
 }
 
-export type NextBattleResult = { status: "battle"; battle: AssignedBattle } | { status: "empty"; message: string } | { status: "unavailable"; message: string };
+export type NextBattleResult =
+  | { status: "battle"; battle: AssignedBattle }
+  | { status: "empty"; message: string }
+  | { status: "unavailable"; message: string };
 
 const LEASE_SWEEP_INTERVAL_MS = 1000;
 const lastLeaseSweep = new WeakMap<object, number>();
@@ -35,9 +38,21 @@ export async function expireLeases({ db, now = new Date() }: { db: PrismaClient;
 async function toAssigned(db: PrismaClient, battleId: string): Promise<AssignedBattle> {
   const b = await db.battle.findUniqueOrThrow({
     where: { id: battleId },
-    select: { id: true, promptId: true, leaseExpiresAt: true, prompt: { select: { text: true } }, _count: { select: { completions: true } } },
+    select: {
+      id: true,
+      promptId: true,
+      leaseExpiresAt: true,
+      prompt: { select: { text: true } },
+      _count: { select: { completions: true } },
+    },
   });
-  return { battleId: b.id, promptId: b.promptId, promptText: b.prompt.text, leaseExpiresAt: b.leaseExpiresAt, ready: b._count.completions >= 2 };
+  return {
+    battleId: b.id,
+    promptId: b.promptId,
+    promptText: b.prompt.text,
+    leaseExpiresAt: b.leaseExpiresAt,
+    ready: b._count.completions >= 2,
+  };
 }
 
 export interface NextBattleOptions {
@@ -70,7 +85,8 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   // (Read without a lock as the fast path; the transaction below decides under one.)
   const exclude = new Set(opts.excludeBattleIds ?? []);
   const resumable = (open: { id: string }[]) => (opts.promptText === undefined ? open.find((b) => !exclude.has(b.id)) : undefined);
-  const capReached = (n: number) => new AppError("CONFLICT", { userMessage: `You already have ${n} open battles; vote or skip one first.` });
+  const capReached = (n: number) =>
+    new AppError("CONFLICT", { userMessage: `You already have ${n} open battles; vote or skip one first.` });
   const open = await db.battle.findMany({ where: { labelerId, status: "OPEN" }, orderBy: { createdAt: "asc" }, select: { id: true } });
   const resume = resumable(open);
   if (resume) return { status: "battle", battle: await toAssigned(db, resume.id) };
@@ -80,9 +96,15 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   const servingCtx = contextTokensOf(serving?.modelConfig);
   const maxBytes = servingCtx ? maxPromptBytes(servingCtx) : null;
   if (opts.promptText !== undefined && maxBytes !== null && promptBytes(opts.promptText) > maxBytes) {
-    throw new AppError("INVALID_REQUEST", { userMessage: `Your prompt is too long for the model being served: at most ${maxBytes} bytes (it has ${promptBytes(opts.promptText)}).` });
+    throw new AppError("INVALID_REQUEST", {
+      userMessage: `Your prompt is too long for the model being served: at most ${maxBytes} bytes (it has ${promptBytes(opts.promptText)}).`,
+    });
   }
-  if (!serving) return { status: "unavailable", message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version." };
+  if (!serving)
+    return {
+      status: "unavailable",
+      message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version.",
+    };
 
   const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | { resumeId: string } | null> => {
     // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
@@ -99,7 +121,10 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     let prompt: { id: string; text: string; hasCompletions: boolean } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
-      const created = await tx.prompt.create({ data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false }, select: { id: true, text: true } });
+      const created = await tx.prompt.create({
+        data: { text: opts.promptText, source: "labeler", authorId: labelerId, enabled: false },
+        select: { id: true, text: true },
+      });
       prompt = { ...created, hasCompletions: false };
     } else {
       prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes);
@@ -107,17 +132,34 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     }
     const promptId = prompt.id;
     const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
-    const assignedAs = (battleId: string, ready: boolean): AssignedBattle => ({ battleId, promptId, promptText: prompt.text, leaseExpiresAt, ready });
+    const assignedAs = (battleId: string, ready: boolean): AssignedBattle => ({
+      battleId,
+      promptId,
+      promptText: prompt.text,
+      leaseExpiresAt,
+      ready,
+    });
     // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
     // (The claim already said whether the prompt has any completions: usually not.)
-    const source = !prompt.hasCompletions ? null : await tx.battle.findFirst({
-      where: { promptId, completions: { some: {} } },
-      orderBy: { createdAt: "asc" },
-      select: { kind: true, policyAId: true, policyBId: true, swapped: true, completions: true },
-    });
+    const source = !prompt.hasCompletions
+      ? null
+      : await tx.battle.findFirst({
+          where: { promptId, completions: { some: {} } },
+          orderBy: { createdAt: "asc" },
+          select: { kind: true, policyAId: true, policyBId: true, swapped: true, completions: true },
+        });
     if (source && source.completions.length === 2) {
       const battle = await tx.battle.create({
-        data: { promptId, labelerId, kind: source.kind, policyAId: source.policyAId, policyBId: source.policyBId, swapped: source.swapped, leaseExpiresAt, createdAt: now },
+        data: {
+          promptId,
+          labelerId,
+          kind: source.kind,
+          policyAId: source.policyAId,
+          policyBId: source.policyBId,
+          swapped: source.swapped,
+          leaseExpiresAt,
+          createdAt: now,
+        },
         select: { id: true },
       });
       await tx.completion.createMany({
@@ -149,7 +191,10 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
   });
 
   if (assigned === null) {
-    return { status: "empty", message: "No prompts are waiting for you right now: you have judged everything available. Check back later." };
+    return {
+      status: "empty",
+      message: "No prompts are waiting for you right now: you have judged everything available. Check back later.",
+    };
   }
   if ("resumeId" in assigned) return { status: "battle", battle: await toAssigned(db, assigned.resumeId) };
   return { status: "battle", battle: assigned };
@@ -171,7 +216,11 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
  * committed between the query's snapshot and the lock is not in it (nor one this labeler got
  * a moment ago in another tab); such a prompt is passed over, and the next query sees why.
  */
-async function claimPoolPrompt(tx: PrismaClient, labelerId: string, maxBytes: number | null): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
+async function claimPoolPrompt(
+  tx: PrismaClient,
+  labelerId: string,
+  maxBytes: number | null,
+): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
   const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number; hasCompletions: boolean }[]>`
       SELECT p.id, p.text, p."overlapTarget",
              EXISTS (SELECT 1 FROM "Battle" b JOIN "Completion" c ON c."battleId" = b.id
@@ -209,6 +258,9 @@ async function claimPoolPrompt(tx: PrismaClient, labelerId: string, maxBytes: nu
 
 /** Versions that served before (retired after a promotion or a rollback). */
 async function earlierVersions(db: PrismaClient, servingId: number): Promise<number[]> {
-  const rows = await db.policyVersion.findMany({ where: { status: "RETIRED", promotedAt: { not: null }, id: { not: servingId } }, select: { id: true } });
+  const rows = await db.policyVersion.findMany({
+    where: { status: "RETIRED", promotedAt: { not: null }, id: { not: servingId } },
+    select: { id: true },
+  });
   return rows.map((r) => r.id);
 }

@@ -10,7 +10,13 @@ import { randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError, newErrorId } from "../../errors.ts";
 import { log } from "../../log.ts";
-import { SamplerBusyError, SamplerUnavailableError, type GenerateOptions, type GenerateResult, type TokenEvent } from "../../sampler/index.ts";
+import {
+  type GenerateOptions,
+  type GenerateResult,
+  SamplerBusyError,
+  SamplerUnavailableError,
+  type TokenEvent,
+} from "../../sampler/index.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
 
 export type SlotName = "A" | "B";
@@ -126,7 +132,9 @@ type CompletionRow = { slot: string | null; text: string; finishReason: string }
 /** Both slots' stored completions in slot order, or null while they are not both stored. */
 function bothSlots(rows: CompletionRow[]) {
   if (rows.length < 2) return null;
-  return rows.filter((r): r is CompletionRow & { slot: SlotName } => r.slot === "A" || r.slot === "B").sort((a, b) => a.slot.localeCompare(b.slot));
+  return rows
+    .filter((r): r is CompletionRow & { slot: SlotName } => r.slot === "A" || r.slot === "B")
+    .sort((a, b) => a.slot.localeCompare(b.slot));
 }
 
 async function storedCompletions(db: PrismaClient, battleId: string) {
@@ -147,7 +155,10 @@ interface BattleToSample {
 function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample): Job {
   const job: Job = { abort: new AbortController(), texts: { A: "", B: "" }, done: {}, listeners: new Set(), finished: Promise.resolve() };
   // Nobody can vote on it after its lease (another labeler gets the prompt): stop sampling then.
-  const leaseTimer = setTimeout(() => cancelBattleSampling(battleId, "this battle's lease ran out"), Math.max(0, battle.leaseExpiresAt.getTime() - Date.now()));
+  const leaseTimer = setTimeout(
+    () => cancelBattleSampling(battleId, "this battle's lease ran out"),
+    Math.max(0, battle.leaseExpiresAt.getTime() - Date.now()),
+  );
   leaseTimer.unref?.();
   const emit = (e: BattleEvent) => {
     for (const l of job.listeners) l(e);
@@ -159,7 +170,9 @@ function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, ba
   };
   job.finished = runJob(db, getSampler, battleId, battle, job, emit)
     .then(() => end({ type: "ready" }))
-    .catch((err: unknown) => end({ type: "error", message: userMessageOf(job.abort.signal.aborted ? job.abort.signal.reason : err, battleId) }))
+    .catch((err: unknown) =>
+      end({ type: "error", message: userMessageOf(job.abort.signal.aborted ? job.abort.signal.reason : err, battleId) }),
+    )
     .finally(() => {
       clearTimeout(leaseTimer);
       if (job.abandonTimer) clearTimeout(job.abandonTimer);
@@ -185,7 +198,14 @@ export function displayText(text: string): string {
   return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
-async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample, job: Job, emit: (e: BattleEvent) => void) {
+async function runJob(
+  db: PrismaClient,
+  getSampler: () => Promise<BattleSampler>,
+  battleId: string,
+  battle: BattleToSample,
+  job: Job,
+  emit: (e: BattleEvent) => void,
+) {
   const { sampling } = await getArenaSettings({ db });
   const sampler = await getSampler();
   const signal = job.abort.signal;
@@ -200,7 +220,14 @@ async function runJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>
     job.texts[slot] = job.texts[slot].slice(0, e.from) + append;
     emit({ type: "text", slot, from: e.from, append });
   };
-  const base = { promptText: battle.prompt.text, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK, maxNewTokens: sampling.maxNewTokens, signal };
+  const base = {
+    promptText: battle.prompt.text,
+    temperature: sampling.temperature,
+    topP: sampling.topP,
+    topK: sampling.topK,
+    maxNewTokens: sampling.maxNewTokens,
+    signal,
+  };
 
   type Sampled = { slot: SlotName; versionId: number; seed: number; c: GenerateResult["completions"][number] };
   let sampled: Sampled[];

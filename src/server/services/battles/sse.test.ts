@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { battleEventWriter } from "./sse.ts";
 import type { BattleEvent } from "./generate.ts";
+import { battleEventWriter } from "./sse.ts";
 
 type Sent = { event: string; data: { slot?: "A" | "B"; from?: number; append?: string; text?: string; message?: string } };
 
 function harness(flushMs = 50) {
   const sent: Sent[] = [];
   let closed = 0;
-  const w = battleEventWriter((event, data) => sent.push({ event, data: data as Sent["data"] }), () => closed++, flushMs);
+  const w = battleEventWriter(
+    (event, data) => sent.push({ event, data: data as Sent["data"] }),
+    () => closed++,
+    flushMs,
+  );
   /** what a client that applies every event holds */
   const client = () => {
     const t = { A: "", B: "" };
@@ -45,7 +49,7 @@ describe("battleEventWriter", () => {
     h.w.onEvent({ type: "text", slot: "A", from: 11, append: "dé" });
     vi.advanceTimersByTime(50);
     expect(h.sent.at(-1)!.data).toEqual({ slot: "A", from: 11, append: "dé" });
-    expect(h.client().A).toBe("Hello, world".slice(0, 11) + "dé");
+    expect(h.client().A).toBe(`${"Hello, world".slice(0, 11)}dé`);
   });
 
   it("sends done at once, drops the slot's pending text, flushes the other slot before ready, then closes", () => {

@@ -57,7 +57,9 @@ const result = (battleId: string, f: BattleFacts, voteId: string, choice: Choice
 });
 
 const judgedBefore = () =>
-  new AppError("CONFLICT", { userMessage: "You already judged this prompt in another battle; each prompt counts once per labeler. Load the next one." });
+  new AppError("CONFLICT", {
+    userMessage: "You already judged this prompt in another battle; each prompt counts once per labeler. Load the next one.",
+  });
 
 async function votedOnSamePrompt(db: PrismaClient, labelerId: string, battleId: string): Promise<boolean> {
   const rows = await db.$queryRaw<{ n: number }[]>`
@@ -66,7 +68,8 @@ async function votedOnSamePrompt(db: PrismaClient, labelerId: string, battleId: 
   return (rows[0]?.n ?? 0) > 0;
 }
 
-const keyReused = () => new AppError("CONFLICT", { userMessage: "This idempotency key was already used for a different vote; send a new key." });
+const keyReused = () =>
+  new AppError("CONFLICT", { userMessage: "This idempotency key was already used for a different vote; send a new key." });
 
 export interface CastVoteOptions {
   db: PrismaClient;
@@ -117,27 +120,48 @@ export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
     return result(battleId, facts!, prior.id, prior.choice, true);
   }
   const row = rows[0];
-  if (row?.voteId) return { voteId: row.voteId, battleId, choice: opts.choice, replayed: false, kind: row.kind, reveal: { A: row.nameA ?? "?", B: row.nameB ?? "?" } };
+  if (row?.voteId)
+    return {
+      voteId: row.voteId,
+      battleId,
+      choice: opts.choice,
+      replayed: false,
+      kind: row.kind,
+      reveal: { A: row.nameA ?? "?", B: row.nameB ?? "?" },
+    };
 
   const facts = await battleFacts(db, battleId);
   if (!facts) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
-  if (facts.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler; you cannot vote on it." });
+  if (facts.labelerId !== labelerId)
+    throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler; you cannot vote on it." });
   // A retry (same key) or another tab of the same labeler (another key): the stored vote stands
   // and is reported back, which is not a failure.
   if (facts.voteId) return result(battleId, facts, facts.voteId, facts.voteChoice!, true);
-  if (facts.status === "SKIPPED") throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
+  if (facts.status === "SKIPPED")
+    throw new AppError("CONFLICT", { userMessage: "You skipped this battle; it cannot be voted on any more." });
   if (facts.completions < 2) throw new AppError("CONFLICT", { userMessage: "Both completions must finish streaming before you can vote." });
   throw new AppError("CONFLICT", { userMessage: "This battle cannot be voted on now; load the next one." });
 }
 
 /** Skipping hands the prompt back to the pool for others; the labeler never gets it again. */
-export async function skipBattle({ db, labelerId, battleId }: { db: PrismaClient; labelerId: string; battleId: string }): Promise<{ battleId: string; status: "SKIPPED" }> {
+export async function skipBattle({
+  db,
+  labelerId,
+  battleId,
+}: {
+  db: PrismaClient;
+  labelerId: string;
+  battleId: string;
+}): Promise<{ battleId: string; status: "SKIPPED" }> {
   const battle = await db.battle.findUnique({ where: { id: battleId }, select: { labelerId: true, status: true } });
   if (!battle) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
   if (battle.labelerId !== labelerId) throw new AppError("FORBIDDEN", { userMessage: "This battle was assigned to another labeler." });
   if (battle.status === "VOTED") throw new AppError("CONFLICT", { userMessage: "You already voted on this battle." });
   if (battle.status !== "SKIPPED") {
-    const updated = await db.battle.updateMany({ where: { id: battleId, status: { in: ["OPEN", "EXPIRED"] } }, data: { status: "SKIPPED", finishedAt: new Date() } });
+    const updated = await db.battle.updateMany({
+      where: { id: battleId, status: { in: ["OPEN", "EXPIRED"] } },
+      data: { status: "SKIPPED", finishedAt: new Date() },
+    });
     if (updated.count === 0) throw new AppError("CONFLICT", { userMessage: "You already voted on this battle." });
   }
   // Nobody will vote on it: its sampling (if it runs in this process) gives way to live battles.

@@ -16,7 +16,7 @@ export function jsonLinesStream<Row, Cursor>(options: {
     async pull(controller) {
       if (done) return;
       const page = await options.readPage(after);
-      if (page.rows.length) controller.enqueue(encoder.encode(page.rows.map((r) => JSON.stringify(options.toLine(r)) + "\n").join("")));
+      if (page.rows.length) controller.enqueue(encoder.encode(page.rows.map((r) => `${JSON.stringify(options.toLine(r))}\n`).join("")));
       if (page.next === null) {
         done = true;
         controller.close();

@@ -53,7 +53,7 @@ export async function apiPreferencePairs(opts: { db: PrismaClient; limit: number
     const a = { completionId: r.aId, tokenIds: r.aTokens };
     const b = { completionId: r.bId, tokenIds: r.bTokens };
     const [chosen, rejected] = r.choice === "A" ? [a, b] : [b, a];
-    const promptId = "api:" + createHash("sha256").update(Int32Array.from(r.aPrompt)).digest("hex").slice(0, 32);
+    const promptId = `api:${createHash("sha256").update(Int32Array.from(r.aPrompt)).digest("hex").slice(0, 32)}`;
     pairs.push({
       source: "api",
       voteId: r.id,

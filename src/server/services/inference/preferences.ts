@@ -86,7 +86,7 @@ export async function recordApiPreference(opts: {
   });
   const inserted = await db.$queryRaw<{ id: string; createdAt: Date; choice: keyof typeof FLIP }[]>`
     INSERT INTO "ApiPreference" (id, "apiKeyId", "completionAId", "completionBId", choice)
-    VALUES (${"pref_" + crypto.randomUUID().replaceAll("-", "")}, ${apiKeyId}, ${first}, ${second}, ${choice}::"VoteChoice")
+    VALUES (${`pref_${crypto.randomUUID().replaceAll("-", "")}`}, ${apiKeyId}, ${first}, ${second}, ${choice}::"VoteChoice")
     ON CONFLICT ("completionAId", "completionBId") DO NOTHING
     RETURNING id, "createdAt", choice::text AS choice`;
   if (inserted[0]) return { created: true, record: toRecord(inserted[0]) };

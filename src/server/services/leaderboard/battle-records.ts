@@ -44,7 +44,15 @@ interface Row {
  * One batch of voted battles in vote order. The cursor compares whole milliseconds (the
  * column's precision) so a page boundary never skips or repeats a row.
  */
-export async function readVotedBattles({ db, after, limit }: { db: PrismaClient; after?: VoteCursor; limit: number }): Promise<VotedBattle[]> {
+export async function readVotedBattles({
+  db,
+  after,
+  limit,
+}: {
+  db: PrismaClient;
+  after?: VoteCursor;
+  limit: number;
+}): Promise<VotedBattle[]> {
   const afterMs = after?.votedAtMs ?? -1;
   const afterId = after?.voteId ?? "";
   const rows = await db.$queryRaw<Row[]>`
@@ -107,7 +115,10 @@ export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{
   const versions = await db.policyVersion.findMany({ select: { id: true, name: true } });
   const nameOf = new Map(versions.map((v) => [v.id, v.name]));
   const outcomes = [WINNER_OF_CHOICE.A, WINNER_OF_CHOICE.B, WINNER_OF_CHOICE.TIE, WINNER_OF_CHOICE.BOTH_BAD];
-  const a = row?.a ?? [], b = row?.b ?? [], c = row?.c ?? [], ms = row?.ms ?? [];
+  const a = row?.a ?? [],
+    b = row?.b ?? [],
+    c = row?.c ?? [],
+    ms = row?.ms ?? [];
   const battles: BattleRecord[] = new Array(a.length);
   for (let i = 0; i < a.length; i++) {
     battles[i] = { modelA: nameOf.get(a[i]!)!, modelB: nameOf.get(b[i]!)!, winner: outcomes[c[i]!]!, tstamp: ms[i]! / 1000 };

@@ -6,7 +6,7 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { log } from "../../log.ts";
 import { currentVoteMark, loadRatingBattles, sameMark, type VoteMark } from "./battle-records.ts";
-import { computeSnapshot, parseStoredSnapshot, type LeaderboardSnapshot } from "./snapshot.ts";
+import { computeSnapshot, type LeaderboardSnapshot, parseStoredSnapshot } from "./snapshot.ts";
 
 export const CACHE_SETTING_KEY = "leaderboard.cache";
 
@@ -66,7 +66,12 @@ export function refreshLeaderboard({ db }: { db: PrismaClient }): Promise<Leader
       const snapshot = computeSnapshot(battles, mark);
       adopt(entry, snapshot);
       await storeSnapshot(db, snapshot);
-      log.info("leaderboard: recomputed", { votes: snapshot.mark.votes, versions: snapshot.board.rows.length, computeMs: snapshot.computeMs, l2: snapshot.l2 });
+      log.info("leaderboard: recomputed", {
+        votes: snapshot.mark.votes,
+        versions: snapshot.board.rows.length,
+        computeMs: snapshot.computeMs,
+        l2: snapshot.l2,
+      });
       return snapshot;
     } finally {
       entry.refreshing = null;
@@ -81,7 +86,9 @@ export function leaderboardRefreshInFlight({ db }: { db: PrismaClient }): Promis
 }
 
 function refreshInBackground(db: PrismaClient): void {
-  refreshLeaderboard({ db }).catch((err: unknown) => log.error("leaderboard: background recomputation failed; serving the previous snapshot", { err }));
+  refreshLeaderboard({ db }).catch((err: unknown) =>
+    log.error("leaderboard: background recomputation failed; serving the previous snapshot", { err }),
+  );
 }
 
 function voteMark(db: PrismaClient, entry: Entry, maxAgeMs: number): Promise<VoteMark> {
@@ -97,7 +104,13 @@ function voteMark(db: PrismaClient, entry: Entry, maxAgeMs: number): Promise<Vot
 }
 
 /** `markMaxAgeMs`: how old a vote-count check may be before it is repeated (0: check every call). */
-export async function getLeaderboard({ db, markMaxAgeMs = DEFAULT_MARK_MAX_AGE_MS }: { db: PrismaClient; markMaxAgeMs?: number }): Promise<LeaderboardResult> {
+export async function getLeaderboard({
+  db,
+  markMaxAgeMs = DEFAULT_MARK_MAX_AGE_MS,
+}: {
+  db: PrismaClient;
+  markMaxAgeMs?: number;
+}): Promise<LeaderboardResult> {
   const entry = entryFor(db);
   const mark = await voteMark(db, entry, markMaxAgeMs);
   const answer = (snapshot: LeaderboardSnapshot): LeaderboardResult => ({

@@ -1,6 +1,6 @@
 // The leaderboard as computed once from all votes: the rating library's output plus what it
 // was computed at. Plain JSON, so it can live in memory and in a Setting row alike.
-import { leaderboard, ratingHistory, type BattleRecord, type Leaderboard, type RatingHistory } from "../../../rating/index.ts";
+import { type BattleRecord, type Leaderboard, leaderboard, type RatingHistory, ratingHistory } from "../../../rating/index.ts";
 import type { VoteMark } from "./battle-records.ts";
 
 /** FastChat's method: 100 bootstrap rounds; a fixed seed so every replica shows the same intervals. */
@@ -52,6 +52,7 @@ export function computeSnapshot(battles: readonly BattleRecord[], mark: VoteMark
 export function parseStoredSnapshot(value: unknown): LeaderboardSnapshot | null {
   if (typeof value !== "object" || value === null) return null;
   const s = value as Partial<LeaderboardSnapshot>;
-  if (s.format !== SNAPSHOT_FORMAT || typeof s.mark?.votes !== "number" || !Array.isArray(s.board?.rows) || typeof s.history !== "object") return null;
+  if (s.format !== SNAPSHOT_FORMAT || typeof s.mark?.votes !== "number" || !Array.isArray(s.board?.rows) || typeof s.history !== "object")
+    return null;
   return s as LeaderboardSnapshot;
 }

@@ -19,7 +19,11 @@ CHECKPOINT_DIR and registers it as a new base version (CANDIDATE, its own lineag
 export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: "string" }, serve: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { name: { type: "string" }, serve: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+    });
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     return 2;

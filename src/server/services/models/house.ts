@@ -17,7 +17,12 @@ export type HouseSync =
   | { action: "none"; reason: string };
 
 /** For a database that already has versions: registers the house directory again if it is not the registered house model. */
-export async function syncHouseModel(o: { db: PrismaClient; store: CheckpointStore; dir: string; log: (msg: string, fields?: Record<string, unknown>) => void }): Promise<HouseSync> {
+export async function syncHouseModel(o: {
+  db: PrismaClient;
+  store: CheckpointStore;
+  dir: string;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}): Promise<HouseSync> {
   const dir = path.resolve(o.dir);
   const digest = await checkpointDigest(dir).catch(() => null);
   if (!digest) return { action: "none", reason: `no house model at ${dir}` };
@@ -26,7 +31,8 @@ export async function syncHouseModel(o: { db: PrismaClient; store: CheckpointSto
     orderBy: { id: "desc" },
     select: { id: true, name: true, checkpointUri: true, checkpointSha256: true, checkpointPrunedAt: true },
   });
-  if (houses.length === 0) return { action: "none", reason: "no house version registered; policy versions already exist, so the house model is not added" };
+  if (houses.length === 0)
+    return { action: "none", reason: "no house version registered; policy versions already exist, so the house model is not added" };
   const legacy = await legacyWeightsDigest(dir);
   for (const h of houses) {
     if (h.checkpointSha256 === digest) return { action: "unchanged", versionName: h.name };
@@ -35,7 +41,15 @@ export async function syncHouseModel(o: { db: PrismaClient; store: CheckpointSto
   }
   const previous = houses[0]!;
   try {
-    const { version } = await registerModelDir({ db: o.db, store: o.store, dir, displayName: "house model", source: "HOUSE", validate: { inWorker: true }, notes: `HOUSE_MODEL_DIR ${dir} (changed after ${previous.name})` });
+    const { version } = await registerModelDir({
+      db: o.db,
+      store: o.store,
+      dir,
+      displayName: "house model",
+      source: "HOUSE",
+      validate: { inWorker: true },
+      notes: `HOUSE_MODEL_DIR ${dir} (changed after ${previous.name})`,
+    });
     const reason = `the house model at ${dir} is not the one registered as ${previous.name}; registered it as ${version.name} (CANDIDATE). Serve it from Admin → Models when you want it`;
     o.log("house model changed", { dir, previous: previous.name, registered: version.name, sha256: digest });
     return { action: "registered", versionId: version.id, versionName: version.name, reason };

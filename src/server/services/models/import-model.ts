@@ -7,7 +7,7 @@ import { AppError } from "../../errors.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
 import { promoteVersion } from "../versions/promote.ts";
 import { verifyVersionCheckpoint } from "../versions/verify.ts";
-import { DuplicateModelError, registerModelDir, type RegisteredModel } from "./register.ts";
+import { DuplicateModelError, type RegisteredModel, registerModelDir } from "./register.ts";
 import { ModelValidationError, type ValidateOptions } from "./validate.ts";
 
 export interface ImportModelOptions {
@@ -28,10 +28,19 @@ export interface ImportModelResult extends RegisteredModel {
 export async function importModel(o: ImportModelOptions): Promise<ImportModelResult> {
   let registered: RegisteredModel;
   try {
-    registered = await registerModelDir({ db: o.db, store: o.store, dir: o.dir, displayName: o.name, source: "IMPORTED", validate: o.validate });
+    registered = await registerModelDir({
+      db: o.db,
+      store: o.store,
+      dir: o.dir,
+      displayName: o.name,
+      source: "IMPORTED",
+      validate: o.validate,
+    });
   } catch (err) {
-    if (err instanceof ModelValidationError) throw new AppError("INVALID_REQUEST", { message: err.message, userMessage: `Cannot import: ${err.message}`, cause: err });
-    if (err instanceof DuplicateModelError) throw new AppError("CONFLICT", { message: err.message, userMessage: `Cannot import: ${err.message}`, cause: err });
+    if (err instanceof ModelValidationError)
+      throw new AppError("INVALID_REQUEST", { message: err.message, userMessage: `Cannot import: ${err.message}`, cause: err });
+    if (err instanceof DuplicateModelError)
+      throw new AppError("CONFLICT", { message: err.message, userMessage: `Cannot import: ${err.message}`, cause: err });
     throw err;
   }
   if (!o.serve) return { ...registered, served: false, serveError: null };

@@ -23,8 +23,19 @@ export async function listModels({ db }: { db: PrismaClient }): Promise<ModelRow
   const rows = await db.policyVersion.findMany({
     orderBy: { id: "desc" },
     select: {
-      id: true, name: true, displayName: true, source: true, architecture: true, parameterCount: true, status: true, parentId: true,
-      checkpointSha256: true, checkpointPrunedAt: true, sourcePath: true, createdAt: true, promotedAt: true,
+      id: true,
+      name: true,
+      displayName: true,
+      source: true,
+      architecture: true,
+      parameterCount: true,
+      status: true,
+      parentId: true,
+      checkpointSha256: true,
+      checkpointPrunedAt: true,
+      sourcePath: true,
+      createdAt: true,
+      promotedAt: true,
     },
   });
   const byId = new Map(rows.map((r) => [r.id, r]));

@@ -1,7 +1,7 @@
 // The one place the import flow calls the language-model library: src/lm's own directory
 // validator (config, tokenizer, every tensor's name, shape and dtype, the weights, and a
 // one-token forward pass whose log-prob must be finite), so whatever src/lm loads is importable.
-import { initBackend, validateModelDir, type BackendName } from "../../../lm/index.ts";
+import { type BackendName, initBackend, validateModelDir } from "../../../lm/index.ts";
 
 export interface LmValidation {
   parameterCount: number;

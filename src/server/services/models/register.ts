@@ -5,10 +5,10 @@
 import { readFile, statfs } from "node:fs/promises";
 import path from "node:path";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { DirectoryCheckpointStore, type CheckpointStore } from "../../policy/checkpoint-store.ts";
+import { type CheckpointStore, DirectoryCheckpointStore } from "../../policy/checkpoint-store.ts";
 import { checkpointDigest } from "../../policy/digest.ts";
 import { nextVersionName } from "../versions/list.ts";
-import { ModelValidationError, validateModelDir, type ModelReport, type ValidateOptions } from "./validate.ts";
+import { type ModelReport, ModelValidationError, type ValidateOptions, validateModelDir } from "./validate.ts";
 
 export interface RegisterOptions {
   db: PrismaClient;
@@ -28,7 +28,9 @@ export interface RegisteredModel {
 /** A version with these files already exists (and still has them). */
 export class DuplicateModelError extends Error {
   constructor(readonly existing: { id: number; name: string; displayName: string | null }) {
-    super(`this model is already registered as ${existing.name}${existing.displayName ? ` (${existing.displayName})` : ""}: same config, weights and tokenizer`);
+    super(
+      `this model is already registered as ${existing.name}${existing.displayName ? ` (${existing.displayName})` : ""}: same config, weights and tokenizer`,
+    );
     this.name = "DuplicateModelError";
   }
 }
@@ -40,7 +42,12 @@ export interface PreparedModel {
 }
 
 /** Validates `dir` and computes its digest; refuses a model that is already registered. */
-export async function prepareModelDir(o: { db: PrismaClient; store: CheckpointStore; dir: string; validate?: ValidateOptions }): Promise<PreparedModel> {
+export async function prepareModelDir(o: {
+  db: PrismaClient;
+  store: CheckpointStore;
+  dir: string;
+  validate?: ValidateOptions;
+}): Promise<PreparedModel> {
   // Digest first, compare with the copy last: a directory changed while we validated is refused.
   const report = await validateModelDir(o.dir, o.validate);
   const digest = await checkpointDigest(report.dir);
@@ -59,7 +66,8 @@ export async function copyToStore(store: CheckpointStore, p: PreparedModel, key:
   const uri = await store.put(p.report.dir, key, { files: p.report.files });
   try {
     const copied = await checkpointDigest(await store.localPath(uri));
-    if (copied !== p.digest) throw new ModelValidationError(`${p.report.dir} changed while it was being imported; import it again once nothing writes to it`);
+    if (copied !== p.digest)
+      throw new ModelValidationError(`${p.report.dir} changed while it was being imported; import it again once nothing writes to it`);
   } catch (err) {
     await store.remove(uri).catch(() => {});
     throw err;
@@ -68,7 +76,10 @@ export async function copyToStore(store: CheckpointStore, p: PreparedModel, key:
 }
 
 /** The columns of a new lineage root registered from `p`. */
-export function rootVersionData(p: PreparedModel, o: { name: string; uri: string; displayName: string; source: "HOUSE" | "IMPORTED"; status: "CANDIDATE" | "SERVING"; notes?: string }) {
+export function rootVersionData(
+  p: PreparedModel,
+  o: { name: string; uri: string; displayName: string; source: "HOUSE" | "IMPORTED"; status: "CANDIDATE" | "SERVING"; notes?: string },
+) {
   return {
     name: o.name,
     parentId: null,
@@ -113,6 +124,8 @@ async function requireFreeSpace(store: CheckpointStore, bytes: number): Promise<
   const free = fs.bavail * fs.bsize;
   // Leave room for the database and the next round's checkpoint too.
   if (free < bytes * 1.2) {
-    throw new ModelValidationError(`not enough disk space in ${store.root}: the model needs ${(bytes / 1e9).toFixed(2)} GB, ${(free / 1e9).toFixed(2)} GB are free`);
+    throw new ModelValidationError(
+      `not enough disk space in ${store.root}: the model needs ${(bytes / 1e9).toFixed(2)} GB, ${(free / 1e9).toFixed(2)} GB are free`,
+    );
   }
 }

@@ -13,16 +13,34 @@ export interface PruneResult {
   kept: number;
 }
 
-export async function pruneCheckpoints(o: { db: PrismaClient; store: CheckpointStore; keepLast: number; log?: (msg: string, fields?: Record<string, unknown>) => void }): Promise<PruneResult> {
+export async function pruneCheckpoints(o: {
+  db: PrismaClient;
+  store: CheckpointStore;
+  keepLast: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}): Promise<PruneResult> {
   const versions = await o.db.policyVersion.findMany({
     orderBy: { id: "desc" },
-    select: { id: true, name: true, status: true, parentId: true, checkpointUri: true, promotedAt: true, source: true, checkpointPrunedAt: true },
+    select: {
+      id: true,
+      name: true,
+      status: true,
+      parentId: true,
+      checkpointUri: true,
+      promotedAt: true,
+      source: true,
+      checkpointPrunedAt: true,
+    },
   });
-  const rounds = await o.db.trainingRound.findMany({ where: { status: { in: ["QUEUED", "RUNNING"] } }, select: { baseVersionId: true, referenceVersionId: true } });
+  const rounds = await o.db.trainingRound.findMany({
+    where: { status: { in: ["QUEUED", "RUNNING"] } },
+    select: { baseVersionId: true, referenceVersionId: true },
+  });
   const byId = new Map(versions.map((v) => [v.id, v]));
   const keep = new Set<number>();
   const keepLineage = (id: number | null) => {
-    for (let v = id === null ? undefined : byId.get(id); v && !keep.has(v.id); v = v.parentId === null ? undefined : byId.get(v.parentId)) keep.add(v.id);
+    for (let v = id === null ? undefined : byId.get(id); v && !keep.has(v.id); v = v.parentId === null ? undefined : byId.get(v.parentId))
+      keep.add(v.id);
   };
   for (const v of versions) {
     if (v.status === "SERVING" || v.promotedAt !== null) keepLineage(v.id);

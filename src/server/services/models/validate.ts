@@ -31,7 +31,8 @@ export interface ValidateOptions {
 }
 
 export async function validateModelDir(dirInput: string, opts: ValidateOptions = {}): Promise<ModelReport> {
-  if (!path.isAbsolute(dirInput)) throw new ModelValidationError(`"${dirInput}" is not an absolute path: give the model directory's full path on the server`);
+  if (!path.isAbsolute(dirInput))
+    throw new ModelValidationError(`"${dirInput}" is not an absolute path: give the model directory's full path on the server`);
   const dir = path.resolve(dirInput);
   const s = await stat(dir).catch(() => null);
   if (!s) throw new ModelValidationError(`${dir} does not exist on the server`);
@@ -45,12 +46,15 @@ export async function validateModelDir(dirInput: string, opts: ValidateOptions =
   } catch (err) {
     throw new ModelValidationError(`${dir}/config.json is not valid JSON (${(err as Error).message})`);
   }
-  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new ModelValidationError(`${dir}/config.json is not a JSON object`);
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new ModelValidationError(`${dir}/config.json is not a JSON object`);
   const architecture = config.model_type;
   if (typeof architecture !== "string" || architecture === "") throw new ModelValidationError(`${dir}/config.json has no "model_type"`);
   if (!files.some((f) => f.endsWith(".safetensors"))) {
     const torch = existsSync(path.join(dir, "pytorch_model.bin"));
-    throw new ModelValidationError(`${dir} has no model.safetensors${torch ? " (only pytorch_model.bin: convert it to safetensors first)" : ""}`);
+    throw new ModelValidationError(
+      `${dir} has no model.safetensors${torch ? " (only pytorch_model.bin: convert it to safetensors first)" : ""}`,
+    );
   }
   // The house model names a built-in tokenizer in config.json; every other model brings its
   // tokenizer files (tokenizer.json, or vocab.json + merges.txt in older GPT-2 exports).
@@ -63,7 +67,9 @@ export async function validateModelDir(dirInput: string, opts: ValidateOptions =
   let lm: LmValidation;
   try {
     // Imported lazily: tfjs stays out of web processes, whose imports validate in a worker thread.
-    lm = opts.inWorker ? await validateInWorker(dir, opts.backend ?? "auto") : await (await import("./lm-validate.ts")).validateWithLm(dir, opts.backend ?? "auto");
+    lm = opts.inWorker
+      ? await validateInWorker(dir, opts.backend ?? "auto")
+      : await (await import("./lm-validate.ts")).validateWithLm(dir, opts.backend ?? "auto");
   } catch (err) {
     throw new ModelValidationError((err as Error).message);
   }

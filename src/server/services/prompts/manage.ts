@@ -4,7 +4,7 @@ import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { getArenaSettings, poolOverlapTarget } from "../arena-settings/index.ts";
 import { promptBytes, servingPromptLimit } from "./context-fit.ts";
-import { detectFormat, parseImport, type ImportFormat, type RejectedLine } from "./parse-import.ts";
+import { detectFormat, type ImportFormat, parseImport, type RejectedLine } from "./parse-import.ts";
 
 /** A file of a million bad lines gets the first ones and a count, not a million entries. */
 export const MAX_REPORTED_REJECTIONS = 1000;
@@ -36,7 +36,11 @@ export async function importPrompts(opts: {
   const fitting = parsed.prompts.filter((p) => {
     const bytes = limit ? promptBytes(p.text) : 0;
     if (!limit || bytes <= limit.maxBytes) return true;
-    rejected.push({ line: p.line, reason: `does not fit the context of ${limit.versionName}, the model being served (${bytes} bytes; at most ${limit.maxBytes})`, excerpt: p.text.slice(0, 80) });
+    rejected.push({
+      line: p.line,
+      reason: `does not fit the context of ${limit.versionName}, the model being served (${bytes} bytes; at most ${limit.maxBytes})`,
+      excerpt: p.text.slice(0, 80),
+    });
     return false;
   });
   const seen = new Set<string>();
@@ -49,14 +53,28 @@ export async function importPrompts(opts: {
     return true;
   });
   const existing = new Set(
-    unique.length ? (await db.prompt.findMany({ where: { text: { in: unique.map((p) => p.text) } }, select: { text: true } })).map((p) => p.text) : [],
+    unique.length
+      ? (await db.prompt.findMany({ where: { text: { in: unique.map((p) => p.text) } }, select: { text: true } })).map((p) => p.text)
+      : [],
   );
   const fresh = unique.filter((p) => !existing.has(p.text));
   if (fresh.length > 0) {
-    await db.prompt.createMany({ data: fresh.map((p) => ({ text: p.text, source, overlapTarget: p.overlapTarget ?? opts.overlapTarget ?? poolOverlapTarget(p.text, arena) })) });
+    await db.prompt.createMany({
+      data: fresh.map((p) => ({
+        text: p.text,
+        source,
+        overlapTarget: p.overlapTarget ?? opts.overlapTarget ?? poolOverlapTarget(p.text, arena),
+      })),
+    });
   }
   rejected.sort((a, b) => a.line - b.line);
-  return { format, added: fresh.length, duplicates: unique.length - fresh.length, rejected: rejected.slice(0, MAX_REPORTED_REJECTIONS), rejectedTotal: rejected.length };
+  return {
+    format,
+    added: fresh.length,
+    duplicates: unique.length - fresh.length,
+    rejected: rejected.slice(0, MAX_REPORTED_REJECTIONS),
+    rejectedTotal: rejected.length,
+  };
 }
 
 export interface PromptRow {
@@ -70,7 +88,13 @@ export interface PromptRow {
   createdAt: Date;
 }
 
-export async function listPrompts(opts: { db: PrismaClient; search?: string; status?: "all" | "enabled" | "disabled"; page?: number; pageSize?: number }) {
+export async function listPrompts(opts: {
+  db: PrismaClient;
+  search?: string;
+  status?: "all" | "enabled" | "disabled";
+  page?: number;
+  pageSize?: number;
+}) {
   const { db } = opts;
   const pageSize = opts.pageSize ?? 50;
   const page = opts.page ?? 0;
@@ -85,7 +109,16 @@ export async function listPrompts(opts: { db: PrismaClient; search?: string; sta
       orderBy: [{ createdAt: "desc" }, { id: "asc" }],
       skip: page * pageSize,
       take: pageSize,
-      select: { id: true, text: true, source: true, enabled: true, heldOut: true, overlapTarget: true, createdAt: true, battles: { where: { status: "VOTED" }, select: { id: true } } },
+      select: {
+        id: true,
+        text: true,
+        source: true,
+        enabled: true,
+        heldOut: true,
+        overlapTarget: true,
+        createdAt: true,
+        battles: { where: { status: "VOTED" }, select: { id: true } },
+      },
     }),
   ]);
   const prompts: PromptRow[] = rows.map(({ battles, ...p }) => ({ ...p, votes: battles.length }));

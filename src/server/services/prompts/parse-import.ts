@@ -26,7 +26,11 @@ export function detectFormat(filename: string | undefined, content: string): Imp
   if (ext === "jsonl" || ext === "ndjson") return "jsonl";
   if (ext === "csv") return "csv";
   if (ext === "txt") return "text";
-  const first = content.split(/\r?\n/).find((l) => l.trim() !== "")?.trim() ?? "";
+  const first =
+    content
+      .split(/\r?\n/)
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? "";
   if (first.startsWith("{")) return "jsonl";
   if (/^"?prompt"?\s*(,|$)/i.test(first)) return "csv";
   return "text";
@@ -53,7 +57,8 @@ function checkText(text: string): string | null {
 function checkOverlap(v: unknown): { ok: true; value?: number } | { ok: false; reason: string } {
   if (v === undefined || v === null || v === "") return { ok: true };
   const n = typeof v === "number" ? v : Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 100) return { ok: false, reason: `overlap target must be a whole number from 1 to 100, got ${JSON.stringify(v)}` };
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    return { ok: false, reason: `overlap target must be a whole number from 1 to 100, got ${JSON.stringify(v)}` };
   return { ok: true, value: n };
 }
 
@@ -136,7 +141,8 @@ export function parseImport(content: string, format: ImportFormat): ParseResult 
       const raw = r.fields.join(",");
       if (r.error) rejected.push({ line: r.line, reason: r.error, excerpt: excerpt(raw) });
       else if (r.fields.length === 1 && r.fields[0]!.trim() === "") continue;
-      else if (r.fields.length !== header.length) rejected.push({ line: r.line, reason: `expected ${header.length} columns, found ${r.fields.length}`, excerpt: excerpt(raw) });
+      else if (r.fields.length !== header.length)
+        rejected.push({ line: r.line, reason: `expected ${header.length} columns, found ${r.fields.length}`, excerpt: excerpt(raw) });
       else accept(r.line, raw, r.fields[col]!, overlapCol >= 0 ? r.fields[overlapCol] : undefined);
     }
     return { format, prompts, rejected };
@@ -152,7 +158,8 @@ export function parseImport(content: string, format: ImportFormat): ParseResult 
     } catch {
       return rejected.push({ line, reason: "not valid JSON", excerpt: excerpt(raw) });
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return rejected.push({ line, reason: 'expected an object like {"prompt": "..."}', excerpt: excerpt(raw) });
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      return rejected.push({ line, reason: 'expected an object like {"prompt": "..."}', excerpt: excerpt(raw) });
     const obj = value as Record<string, unknown>;
     if (typeof obj.prompt !== "string") return rejected.push({ line, reason: 'missing a string "prompt" field', excerpt: excerpt(raw) });
     accept(line, raw, obj.prompt, obj.overlapTarget ?? obj.overlap_target);

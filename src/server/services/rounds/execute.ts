@@ -6,20 +6,20 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { encodePrompt, saveCheckpoint } from "../../../lm/index.ts";
-import { runRound, type RoundResult } from "../../../dpo/round.ts";
-import { gateFailureMessage } from "../../../dpo/gates.ts";
 import { dpoSchema, gatesSchema } from "../../../dpo/config.ts";
+import { gateFailureMessage } from "../../../dpo/gates.ts";
 import { evalSummary, type StepMetrics } from "../../../dpo/metrics.ts";
+import { type RoundResult, runRound } from "../../../dpo/round.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
-import { loadVerified, type LoadedCheckpoint } from "../../policy/load.ts";
-import { checkpointDigest } from "../../policy/digest.ts";
+import { encodePrompt, saveCheckpoint } from "../../../lm/index.ts";
 import { createLogger, type Logger } from "../../log.ts";
+import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
+import { checkpointDigest } from "../../policy/digest.ts";
+import { type LoadedCheckpoint, loadVerified } from "../../policy/load.ts";
 import { getArenaSettings } from "../arena-settings/index.ts";
-import { jsonSafe, recordVerdict, registerResult, RoundLostError } from "./finish.ts";
+import { jsonSafe, RoundLostError, recordVerdict, registerResult } from "./finish.ts";
 import { claimRound, finishRound, renewLease } from "./lifecycle.ts";
-import { gatherPairs, resolveLineage, toPair, type Prepared } from "./prepare.ts";
+import { gatherPairs, type Prepared, resolveLineage, toPair } from "./prepare.ts";
 import { referenceLogprobs } from "./reference-logps.ts";
 import { withDbRetry } from "./retry.ts";
 
@@ -60,14 +60,17 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
   if (opts.signal?.aborted) onOuterAbort();
   // Renew the lease well before it expires; losing it (cancel, or reaped after a long outage) stops the round.
-  const heartbeat = setInterval(() => {
-    renewLease({ db, roundId, workerId, leaseSeconds }).then(
-      (ours) => {
-        if (!ours && !abort.signal.aborted) abort.abort(new Error("the round was cancelled or its lease was taken over"));
-      },
-      (err) => log.warn("lease renewal failed; retrying", { error: err }),
-    );
-  }, Math.max(200, (leaseSeconds * 1000) / 3));
+  const heartbeat = setInterval(
+    () => {
+      renewLease({ db, roundId, workerId, leaseSeconds }).then(
+        (ours) => {
+          if (!ours && !abort.signal.aborted) abort.abort(new Error("the round was cancelled or its lease was taken over"));
+        },
+        (err) => log.warn("lease renewal failed; retrying", { error: err }),
+      );
+    },
+    Math.max(200, (leaseSeconds * 1000) / 3),
+  );
 
   const models: LoadedCheckpoint[] = [];
   let result: RoundResult | null = null;
@@ -107,15 +110,29 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
         }),
         db.trainingRound.update({
           where: { id: roundId },
-          data: { baseVersionId: base.id, referenceVersionId: reference.id, pairsTrain: train.length, pairsHeldout: heldout.length, usage: jsonSafe(usage) },
+          data: {
+            baseVersionId: base.id,
+            referenceVersionId: reference.id,
+            pairsTrain: train.length,
+            pairsHeldout: heldout.length,
+            usage: jsonSafe(usage),
+          },
         }),
       ]),
     );
     log.info("round started", { round: round.number, base: base.name, reference: reference.name, root: root.name, ...usage });
 
     const prepared: Prepared[] = [...train, ...heldout];
-    const ref = await referenceLogprobs({ db, referenceVersionId: reference.id, reference: refModel.model, sequences: prepared.flatMap((p) => [p.chosen, p.rejected]) });
-    const refOf = (ps: Prepared[]) => ({ chosen: ps.map((p) => ref.logps.get(p.chosen.completionId)!), rejected: ps.map((p) => ref.logps.get(p.rejected.completionId)!) });
+    const ref = await referenceLogprobs({
+      db,
+      referenceVersionId: reference.id,
+      reference: refModel.model,
+      sequences: prepared.flatMap((p) => [p.chosen, p.rejected]),
+    });
+    const refOf = (ps: Prepared[]) => ({
+      chosen: ps.map((p) => ref.logps.get(p.chosen.completionId)!),
+      rejected: ps.map((p) => ref.logps.get(p.rejected.completionId)!),
+    });
 
     const klIds = (await klPromptTexts(db, dpo.klPrompts))
       .map((t) => encodePrompt(baseModel.tokenizer, t))
@@ -124,9 +141,9 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     const flush = (step: StepMetrics) => {
       const { step: n, ...values } = step;
       metricWrites.push(
-        withDbRetry(() => db.roundMetric.createMany({ data: [{ roundId, step: n, values: jsonSafe(values) }], skipDuplicates: true })).catch((err) =>
-          log.warn("could not record a step's metrics", { step: n, error: err }),
-        ),
+        withDbRetry(() =>
+          db.roundMetric.createMany({ data: [{ roundId, step: n, values: jsonSafe(values) }], skipDuplicates: true }),
+        ).catch((err) => log.warn("could not record a step's metrics", { step: n, error: err })),
       );
     };
     result = await runRound({
@@ -151,7 +168,7 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
     await saveCheckpoint(result.model, baseModel.tokenizer, workDir);
     // The recorded digest covers config.json and tokenizer files too, not just the weights.
     const sha256 = await checkpointDigest(workDir);
-    const failure = result.passed ? null : gateFailureMessage(result.gates) ?? "a gate failed";
+    const failure = result.passed ? null : (gateFailureMessage(result.gates) ?? "a gate failed");
     const summary = jsonSafe({
       ...result.summary,
       heldout: evalSummary(result.heldout),
@@ -167,20 +184,37 @@ export async function executeRound(opts: ExecuteOptions): Promise<ExecuteOutcome
       config: result.config,
       referenceLogps: { cached: ref.cached, computed: ref.computed },
     });
-    const version = await registerResult({ db, store, workDir, sha256, parent: base, status: result.passed ? "CANDIDATE" : "REJECTED", roundNumber: round.number, model: result.model, tokenizerName: baseModel.tokenizer.name, failure });
+    const version = await registerResult({
+      db,
+      store,
+      workDir,
+      sha256,
+      parent: base,
+      status: result.passed ? "CANDIDATE" : "REJECTED",
+      roundNumber: round.number,
+      model: result.model,
+      tokenizerName: baseModel.tokenizer.name,
+      failure,
+    });
     const roundData = { summary, gates: jsonSafe(result.gates), resultVersionId: version.id, finishedAt: new Date() };
     return await recordVerdict({ db, store, roundId, workerId, base, version, failure, roundData, log });
   } catch (err) {
     await Promise.allSettled(metricWrites);
     if (err instanceof RoundLostError || abort.signal.aborted) {
-      const reason = abort.signal.aborted ? String((abort.signal.reason as Error)?.message ?? abort.signal.reason) : "the round was cancelled or reaped before it could promote";
-      const stillOurs = await withDbRetry(() => finishRound({ db, roundId, workerId, status: "FAILED", error: `stopped: ${reason}` })).catch(() => false);
+      const reason = abort.signal.aborted
+        ? String((abort.signal.reason as Error)?.message ?? abort.signal.reason)
+        : "the round was cancelled or reaped before it could promote";
+      const stillOurs = await withDbRetry(() =>
+        finishRound({ db, roundId, workerId, status: "FAILED", error: `stopped: ${reason}` }),
+      ).catch(() => false);
       log.warn("round stopped", { reason, markedFailed: stillOurs });
       return stillOurs ? "FAILED" : "CANCELLED";
     }
     const message = err instanceof Error ? err.message : String(err);
     log.error("round failed; serving unchanged", { error: err });
-    await withDbRetry(() => finishRound({ db, roundId, workerId, status: "FAILED", error: message })).catch((e) => log.error("could not mark the round FAILED; its lease will expire", { error: e }));
+    await withDbRetry(() => finishRound({ db, roundId, workerId, status: "FAILED", error: message })).catch((e) =>
+      log.error("could not mark the round FAILED; its lease will expire", { error: e }),
+    );
     return "FAILED";
   } finally {
     clearInterval(heartbeat);

@@ -2,15 +2,16 @@
 // REJECTED (a gate failed), SUCCEEDED and served, or SUCCEEDED but NOT served because its base
 // stopped serving while it trained (an admin's rollback is never undone by a finishing round).
 // Each ends in one transaction guarded by "this round is still ours".
-import type { CausalLM } from "../../../lm/index.ts";
+
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import type { CausalLM } from "../../../lm/index.ts";
+import type { Logger } from "../../log.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
 import { loadVerified } from "../../policy/load.ts";
-import type { Logger } from "../../log.ts";
 import { nextVersionName } from "../versions/list.ts";
 import { BaseNotServingError, promoteVersion } from "../versions/promote.ts";
-import { withDbRetry } from "./retry.ts";
 import type { VersionRow } from "./prepare.ts";
+import { withDbRetry } from "./retry.ts";
 
 export const jsonSafe = (v: unknown) => JSON.parse(JSON.stringify(v ?? null)) as object;
 
@@ -47,7 +48,9 @@ export async function registerResult(o: {
             checkpointSha256: o.sha256,
             status: o.status,
             modelConfig: jsonSafe({ ...o.model.config, tokenizer: o.tokenizerName }),
-            notes: o.failure ? `round #${o.roundNumber} (rejected: ${o.failure})`.slice(0, 1000) : `round #${o.roundNumber} from ${o.parent.name}`,
+            notes: o.failure
+              ? `round #${o.roundNumber} (rejected: ${o.failure})`.slice(0, 1000)
+              : `round #${o.roundNumber} from ${o.parent.name}`,
           },
           select: { id: true, name: true, checkpointUri: true, checkpointSha256: true },
         }),
@@ -75,7 +78,9 @@ export async function recordVerdict(o: {
   const { db, roundId, workerId } = o;
   const ours = { id: roundId, status: "RUNNING" as const, workerId };
   if (o.failure) {
-    const ok = await withDbRetry(() => db.trainingRound.updateMany({ where: ours, data: { ...o.roundData, status: "REJECTED", error: o.failure } }));
+    const ok = await withDbRetry(() =>
+      db.trainingRound.updateMany({ where: ours, data: { ...o.roundData, status: "REJECTED", error: o.failure } }),
+    );
     o.log.info("round rejected by its gates; serving unchanged", { version: o.version.name, failure: o.failure, ours: ok.count === 1 });
     return ok.count === 1 ? "REJECTED" : "CANCELLED";
   }
@@ -98,10 +103,14 @@ export async function recordVerdict(o: {
   } catch (err) {
     if (!(err instanceof BaseNotServingError)) throw err;
     const now = err.servingId === null ? null : await db.policyVersion.findUnique({ where: { id: err.servingId }, select: { name: true } });
-    const note = `Gates passed, but ${o.version.name} was not served: its base ${o.base.name} stopped serving during the round `
-      + `(${now ? `${now.name} is serving now, e.g. after a rollback` : "nothing is serving now"}). Promote ${o.version.name} by hand if you want it.`;
+    const note =
+      `Gates passed, but ${o.version.name} was not served: its base ${o.base.name} stopped serving during the round ` +
+      `(${now ? `${now.name} is serving now, e.g. after a rollback` : "nothing is serving now"}). Promote ${o.version.name} by hand if you want it.`;
     const ok = await withDbRetry(() => db.trainingRound.updateMany({ where: ours, data: { ...o.roundData, status: "SUCCEEDED", note } }));
-    o.log.warn("round succeeded but its base is no longer serving; registered without serving it", { version: o.version.name, base: o.base.name });
+    o.log.warn("round succeeded but its base is no longer serving; registered without serving it", {
+      version: o.version.name,
+      base: o.base.name,
+    });
     return ok.count === 1 ? "SUCCEEDED" : "CANCELLED";
   }
 }

@@ -38,7 +38,10 @@ export async function triggerRound(opts: {
   const { db } = opts;
   const settings = await getLoopSettings({ db });
   if (!opts.force) {
-    const active = await db.trainingRound.findFirst({ where: { status: { in: [...ACTIVE_STATUSES] } }, select: { id: true, number: true, status: true } });
+    const active = await db.trainingRound.findFirst({
+      where: { status: { in: [...ACTIVE_STATUSES] } },
+      select: { id: true, number: true, status: true },
+    });
     if (active) return { round: active, created: false };
     const ready = await loopReadiness({ db, settings });
     if (!ready.ready) throw loopError("CONFLICT", `Not ready for a round: ${ready.reasons.join("; ")}. Confirm to start anyway.`);
@@ -84,7 +87,12 @@ export async function claimRound(opts: { db: PrismaClient; roundId: string; work
   const now = new Date();
   const res = await opts.db.trainingRound.updateMany({
     where: { id: opts.roundId, status: "QUEUED" },
-    data: { status: "RUNNING", workerId: opts.workerId, startedAt: now, leaseExpiresAt: new Date(now.getTime() + opts.leaseSeconds * 1000) },
+    data: {
+      status: "RUNNING",
+      workerId: opts.workerId,
+      startedAt: now,
+      leaseExpiresAt: new Date(now.getTime() + opts.leaseSeconds * 1000),
+    },
   });
   return res.count === 1;
 }

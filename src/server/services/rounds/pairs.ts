@@ -54,7 +54,14 @@ function toPair(r: Row): VotePair | null {
   if (r.aTokens.length === r.bTokens.length && r.aTokens.every((t, i) => t === r.bTokens[i])) return null;
   const a = { completionId: r.aId, tokenIds: r.aTokens };
   const b = { completionId: r.bId, tokenIds: r.bTokens };
-  const common = { voteId: r.voteId, promptId: r.promptId, promptKey: r.promptKey, kind: r.kind, returned: r.returned, promptIds: r.aPrompt };
+  const common = {
+    voteId: r.voteId,
+    promptId: r.promptId,
+    promptKey: r.promptKey,
+    kind: r.kind,
+    returned: r.returned,
+    promptIds: r.aPrompt,
+  };
   return r.choice === "A" ? { ...common, chosen: a, rejected: b } : { ...common, chosen: b, rejected: a };
 }
 
@@ -155,5 +162,10 @@ export async function countPairs(db: PrismaClient, opts: { versus: boolean; held
     opts.versus,
   );
   const r = rows[0];
-  return { fresh: Number(r?.fresh ?? 0), returned: Number(r?.returned ?? 0), versus: Number(r?.versus ?? 0), heldout: Number(r?.heldout ?? 0) };
+  return {
+    fresh: Number(r?.fresh ?? 0),
+    returned: Number(r?.returned ?? 0),
+    versus: Number(r?.versus ?? 0),
+    heldout: Number(r?.heldout ?? 0),
+  };
 }

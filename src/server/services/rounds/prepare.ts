@@ -1,11 +1,12 @@
 // A round's inputs: its base, reference and lineage root, and the pairs it trains and is judged
 // on (trainable pairs, the persistent held-out set, optional replay), cut to fit the context.
-import { lineageOf, resolveReference } from "../../../dpo/reference.ts";
-import type { Pair } from "../../../dpo/pairs.ts";
+
 import type { DpoSettings } from "../../../dpo/config.ts";
+import type { Pair } from "../../../dpo/pairs.ts";
+import { lineageOf, resolveReference } from "../../../dpo/reference.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import type { ScoredSequence } from "./reference-logps.ts";
 import { assignSplits, heldoutPairs, replayPairs, trainablePairs, type VotePair } from "./pairs.ts";
+import type { ScoredSequence } from "./reference-logps.ts";
 
 export const versionRef = { id: true, name: true, checkpointUri: true, checkpointSha256: true, parentId: true } as const;
 export type VersionRow = { id: number; name: string; checkpointUri: string; checkpointSha256: string; parentId: number | null };
@@ -74,10 +75,13 @@ export async function gatherPairs(db: PrismaClient, dpo: DpoSettings, model: { n
   await assignSplits(db, dpo.heldoutFraction);
   const fresh = await trainablePairs(db, { limit: dpo.maxPairs, versus: dpo.versusPairs });
   const freshIds = new Set(fresh.map((p) => p.voteId));
-  const replay = (await replayPairs(db, { limit: Math.round(fresh.length * dpo.replayFraction), versus: dpo.versusPairs })).filter((p) => !freshIds.has(p.voteId));
+  const replay = (await replayPairs(db, { limit: Math.round(fresh.length * dpo.replayFraction), versus: dpo.versusPairs })).filter(
+    (p) => !freshIds.has(p.voteId),
+  );
   const held = await heldoutPairs(db, { limit: dpo.maxHeldoutPairs, versus: dpo.versusPairs });
   const all = fresh.length + replay.length + held.length;
-  const keep = (ps: VotePair[], isReplay: boolean) => ps.map((p) => prepare(p, isReplay, model.nPositions, model.vocabSize)).filter((p): p is Prepared => p !== null);
+  const keep = (ps: VotePair[], isReplay: boolean) =>
+    ps.map((p) => prepare(p, isReplay, model.nPositions, model.vocabSize)).filter((p): p is Prepared => p !== null);
   const train = [...keep(fresh, false), ...keep(replay, true)];
   const heldout = keep(held, false);
   const usable = train.filter((p) => !p.replay);

@@ -38,7 +38,12 @@ export async function startBoss({ databaseUrl, sendOnly }: BossOptions): Promise
   const existing = await boss.getQueue(ROUND_QUEUE);
   if (!existing) {
     try {
-      await boss.createQueue(ROUND_QUEUE, { name: ROUND_QUEUE, policy: "singleton", retryLimit: 0, expireInSeconds: ROUND_JOB_EXPIRE_SECONDS });
+      await boss.createQueue(ROUND_QUEUE, {
+        name: ROUND_QUEUE,
+        policy: "singleton",
+        retryLimit: 0,
+        expireInSeconds: ROUND_JOB_EXPIRE_SECONDS,
+      });
     } catch (err) {
       // Another process created it between our check and our insert.
       if (!(await boss.getQueue(ROUND_QUEUE))) throw err;

@@ -85,8 +85,23 @@ export async function loopReadiness({ db, settings }: { db: PrismaClient; settin
   const n = (x: number) => x.toLocaleString("en-US");
   if (!enoughTrain) reasons.push(`${n(counts.fresh)} of ${n(s.schedule.minNewPairs)} new votes a round waits for`);
   if (!enoughHeldout) {
-    reasons.push(`${n(counts.heldout)} of the ${n(s.gates.minHeldoutPairs)} held-out votes the gates need; a round started now cannot pass its gates (its votes return to the pool)`);
+    reasons.push(
+      `${n(counts.heldout)} of the ${n(s.gates.minHeldoutPairs)} held-out votes the gates need; a round started now cannot pass its gates (its votes return to the pool)`,
+    );
   }
-  if (drift.exhausted) reasons.push(`the drift budget from ${drift.root?.name ?? "the root"} is spent (${drift.spent!.toFixed(1)} of ${drift.budget} nats). ${DRIFT_ADVICE}`);
-  return { counts, trainable, minNewPairs: s.schedule.minNewPairs, minHeldoutPairs: s.gates.minHeldoutPairs, enoughTrain, enoughHeldout, drift, ready: reasons.length === 0, reasons };
+  if (drift.exhausted)
+    reasons.push(
+      `the drift budget from ${drift.root?.name ?? "the root"} is spent (${drift.spent!.toFixed(1)} of ${drift.budget} nats). ${DRIFT_ADVICE}`,
+    );
+  return {
+    counts,
+    trainable,
+    minNewPairs: s.schedule.minNewPairs,
+    minHeldoutPairs: s.gates.minHeldoutPairs,
+    enoughTrain,
+    enoughHeldout,
+    drift,
+    ready: reasons.length === 0,
+    reasons,
+  };
 }

@@ -1,8 +1,9 @@
 // log π_ref(y | x) per (completion, reference version), computed once and kept in RefLogprob:
 // with a fixed reference, every later round reuses them; with an iterative one, each new
 // reference version computes them once for the pairs it is asked about.
-import { scoreCompletions, type CausalLM } from "../../../lm/index.ts";
+
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { type CausalLM, scoreCompletions } from "../../../lm/index.ts";
 
 export interface ScoredSequence {
   completionId: string;
@@ -50,7 +51,12 @@ export async function referenceLogprobs(opts: {
     const toStore = missing.map((s, i) => ({ s, lp: sum[i]! })).filter(({ s, lp }) => !s.truncated && Number.isFinite(lp));
     if (toStore.length) {
       await db.refLogprob.createMany({
-        data: toStore.map(({ s, lp }) => ({ completionId: s.completionId, policyVersionId: referenceVersionId, logprob: lp, tokenCount: s.completionIds.length })),
+        data: toStore.map(({ s, lp }) => ({
+          completionId: s.completionId,
+          policyVersionId: referenceVersionId,
+          logprob: lp,
+          tokenCount: s.completionIds.length,
+        })),
         skipDuplicates: true,
       });
     }

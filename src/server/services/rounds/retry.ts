@@ -5,8 +5,32 @@ export function isTransientDbError(err: unknown): boolean {
   if (!e) return false;
   const code = e.code ?? "";
   const msg = e.message ?? "";
-  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "P1001", "P1002", "P1017", "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"].includes(code)) return true;
-  if (/connection terminated|connection refused|can't reach database|server closed the connection|terminating connection|Connection ended|timeout exceeded when trying to connect|timed out fetching a new connection|connection timeout|the database system is (starting up|shutting down)/i.test(msg)) return true;
+  if (
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "EPIPE",
+      "ENOTFOUND",
+      "P1001",
+      "P1002",
+      "P1017",
+      "57P01",
+      "57P02",
+      "57P03",
+      "08000",
+      "08003",
+      "08006",
+      "53300",
+    ].includes(code)
+  )
+    return true;
+  if (
+    /connection terminated|connection refused|can't reach database|server closed the connection|terminating connection|Connection ended|timeout exceeded when trying to connect|timed out fetching a new connection|connection timeout|the database system is (starting up|shutting down)/i.test(
+      msg,
+    )
+  )
+    return true;
   return e.cause !== undefined && e.cause !== err ? isTransientDbError(e.cause) : false;
 }
 

@@ -4,8 +4,18 @@
 // The seed writes the first defaults; every read re-validates, because rows written by an older
 // version of the code outlive it (migration 20261203110000_loop_guard renamed the old fields).
 import { z } from "zod";
+import {
+  type DpoSettings,
+  dpoSchema,
+  type GateConfig,
+  gatesSchema,
+  LOOP_GROUPS,
+  type LoopConfig,
+  loopConfigSchema,
+  patchSchemaOf,
+  scheduleSchema,
+} from "../../../dpo/config.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { dpoSchema, gatesSchema, LOOP_GROUPS, patchSchemaOf, loopConfigSchema, scheduleSchema, type DpoSettings, type GateConfig, type LoopConfig } from "../../../dpo/config.ts";
 
 export { dpoSchema, gatesSchema, scheduleSchema };
 /** The same schema under the name the seed and older callers import. */

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { hashPassword } from "../../auth/password.ts";
-import { AppError } from "../../errors.ts";
 import { forgetUserSessions } from "../../auth/session.ts";
+import { AppError } from "../../errors.ts";
 
 /** Sets a new password and signs the user out everywhere (the old password may be compromised). */
 export async function resetPassword(options: { db: PrismaClient; userId: string; password: string }) {

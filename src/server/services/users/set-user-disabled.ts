@@ -1,6 +1,6 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { AppError } from "../../errors.ts";
 import { forgetUserSessions } from "../../auth/session.ts";
+import { AppError } from "../../errors.ts";
 
 /** Disabling also ends every session of that user, so it takes effect immediately. */
 export async function setUserDisabled(options: { db: PrismaClient; userId: string; disabled: boolean; actorId: string }) {

@@ -5,7 +5,9 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { loopError } from "./errors.ts";
 
-export const SERVING_CHANNEL = "policy_serving";
+export { SERVING_CHANNEL } from "../../policy/channel.ts";
+
+import { SERVING_CHANNEL } from "../../policy/channel.ts";
 
 type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 

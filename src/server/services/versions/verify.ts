@@ -7,8 +7,8 @@
 // and a load that still fails there leaves the previous version serving.
 import path from "node:path";
 import { getEnv } from "../../env.ts";
-import { CheckpointError, DirectoryCheckpointStore, type CheckpointStore } from "../../policy/checkpoint-store.ts";
-import { verifyDigest, type VersionRef } from "../../policy/verify-digest.ts";
+import { CheckpointError, type CheckpointStore, DirectoryCheckpointStore } from "../../policy/checkpoint-store.ts";
+import { type VersionRef, verifyDigest } from "../../policy/verify-digest.ts";
 import { loopError } from "./errors.ts";
 
 export async function verifyVersionCheckpoint(version: VersionRef, store?: CheckpointStore): Promise<void> {

@@ -3,13 +3,13 @@
 // first `from` characters, then append), `done` per slot with the final text, then `ready`
 // when both are stored and the vote is open, or `failure` with a message for the labeler.
 // Text changes are merged and written a few times a second (services/battles/sse.ts).
-import { readCookie, SESSION_COOKIE, getSessionUser } from "@/server/auth/session";
+import { getSessionUser, readCookie, SESSION_COOKIE } from "@/server/auth/session";
 import { db } from "@/server/db/client";
 import { AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { getSampler } from "@/server/sampler";
 import { watchBattle } from "@/server/services/battles/generate";
-import { battleEventWriter, type BattleEventWriter } from "@/server/services/battles/sse";
+import { type BattleEventWriter, battleEventWriter } from "@/server/services/battles/sse";
 import { streamSlots } from "@/server/services/battles/stream-slots";
 
 export const dynamic = "force-dynamic";
