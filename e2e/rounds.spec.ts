@@ -47,9 +47,9 @@ test("an admin starts a round, watches its curves grow live, then rolls back, pr
   await page.getByRole("link", { name: "Rounds" }).first().click();
   await expect(page.getByRole("heading", { name: "Training rounds", level: 1 })).toBeVisible();
 
-  // A fresh install: only v0, so there is nothing to roll back to.
+  // (No "Roll back" with only v0: checked on the fresh install by admin-console.spec; by now
+  // models.spec has imported and served another version.)
   await expect(page.getByTestId("version-row")).not.toHaveCount(0);
-  await expect(page.getByRole("button", { name: "Roll back to the previous version" })).toHaveCount(0);
 
   // Below the minimums the page says how many votes exist and asks before starting.
   await expect(page.getByTestId("trainable-votes")).toHaveText(/^0 of 1,000 new votes$/);
