@@ -176,7 +176,9 @@ async function main() {
 
 /** The SmolLM2-135M-shape figures (issue 14), each in its own process so its peak RSS is its own, with PyTorch's next to them. */
 function smolBenchmarks(): void {
-  const torch = spawnSync("python3", ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" });
+  // Debian's python3-torch installs for the system interpreter, which a pyenv `python3` on PATH hides.
+  const python = ["/usr/bin/python3", "python3"].find((py) => spawnSync(py, ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" }).status === 0);
+  const torch = { status: python ? 0 : 1 };
   const haveTorch = torch.status === 0;
   for (const mode of ["sample", "concurrent", "train"]) {
     const r = spawnSync("npx", ["tsx", "bench/lm-smol.ts", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
@@ -188,7 +190,7 @@ function smolBenchmarks(): void {
     const ours = line ? JSON.parse(line) : { bench: `smol_${mode}`, error: `exited with ${r.status}` };
     let pytorch: unknown = null;
     if (haveTorch) {
-      const p = spawnSync("python3", ["bench/lm_smol_torch.py", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const p = spawnSync(python!, ["bench/lm_smol_torch.py", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
       const pl = p.stdout
         .trim()
         .split("\n")
