@@ -1,6 +1,6 @@
 // Every product setting and round-record field the sim reads or writes, in one place. The
-// loop's settings schema (src/server/services/rounds/settings.ts, moving to src/dpo) may rename
-// fields (learningRate→lr, batchPairs→batchSize, …); adapt the names here and nowhere else.
+// loop's settings schema lives in src/dpo/config.ts; when it renames a field, adapt the name
+// here and nowhere else (the sim's own knob `learningRate` maps to the setting `dpo.lr`).
 // Readers of round records are tolerant: a field a given product version does not have yet is
 // null, and the report shows "—".
 
