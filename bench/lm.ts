@@ -177,7 +177,9 @@ async function main() {
 /** The SmolLM2-135M-shape figures (issue 14), each in its own process so its peak RSS is its own, with PyTorch's next to them. */
 function smolBenchmarks(): void {
   // Debian's python3-torch installs for the system interpreter, which a pyenv `python3` on PATH hides.
-  const python = ["/usr/bin/python3", "python3"].find((py) => spawnSync(py, ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" }).status === 0);
+  const python = ["/usr/bin/python3", "python3"].find(
+    (py) => spawnSync(py, ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" }).status === 0,
+  );
   const torch = { status: python ? 0 : 1 };
   const haveTorch = torch.status === 0;
   for (const mode of ["sample", "concurrent", "train"]) {
