@@ -46,8 +46,7 @@ export interface KVCache {
 }
 
 export function newCache(model: CausalLM, capacity: number): KVCache {
-  const nLayer = model.config.nLayer,
-    width = kvWidth(model);
+  const nLayer = model.config.nLayer, width = kvWidth(model);
   const cache: KVCache = { k: [], v: [] };
   for (let l = 0; l < nLayer; l++) {
     cache.k.push(new Float32Array(capacity * width));
@@ -123,32 +122,16 @@ function linearJS(x: Float32Array, rows: number, w: tf.Tensor, bias: Float32Arra
  * breaking the dependency chain measured ~1.4× on the decode shape.
  */
 function attendOne(
-  qkv: Float32Array,
-  qo: number,
-  K: Float32Array,
-  V: Float32Array,
-  upto: number,
-  out: Float32Array,
-  oo: number,
-  C: number,
-  H: number,
-  q: Float64Array,
-  scores: Float64Array,
-  acc: Float64Array,
+  qkv: Float32Array, qo: number, K: Float32Array, V: Float32Array, upto: number,
+  out: Float32Array, oo: number, C: number, H: number, q: Float64Array, scores: Float64Array, acc: Float64Array,
 ): void {
-  const hd = C / H,
-    hd4 = hd - (hd % 4),
-    scale = 1 / Math.sqrt(hd);
+  const hd = C / H, hd4 = hd - (hd % 4), scale = 1 / Math.sqrt(hd);
   for (let i = 0; i < C; i++) q[i] = qkv[qo + i] * scale;
   for (let h = 0; h < H; h++) {
     const qh = h * hd;
     let mx = -Infinity;
     for (let j = 0, ko = qh; j <= upto; j++, ko += C) {
-      let s0 = 0,
-        s1 = 0,
-        s2 = 0,
-        s3 = 0,
-        e = 0;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, e = 0;
       for (; e < hd4; e += 4) {
         s0 += q[qh + e] * K[ko + e];
         s1 += q[qh + e + 1] * K[ko + e + 1];
@@ -205,278 +188,70 @@ interface SimdKernel {
 }
 
 function assembleKernel(): SimdKernel {
-  const uleb = (n: number): number[] => {
-    const o: number[] = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n) b |= 0x80;
-      o.push(b);
-    } while (n);
-    return o;
-  };
-  const sleb = (v: number): number[] => {
-    const o: number[] = [];
-    for (;;) {
-      const b = v & 0x7f;
-      v >>= 7;
-      if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
-        o.push(b);
-        return o;
-      }
-      o.push(b | 0x80);
-    }
-  };
-  const get = (i: number) => [0x20, i],
-    set = (i: number) => [0x21, i],
-    tee = (i: number) => [0x22, i];
+  const uleb = (n: number): number[] => { const o: number[] = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
+  const sleb = (v: number): number[] => { const o: number[] = []; for (;;) { const b = v & 0x7f; v >>= 7; if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) { o.push(b); return o; } o.push(b | 0x80); } };
+  const get = (i: number) => [0x20, i], set = (i: number) => [0x21, i], tee = (i: number) => [0x22, i];
   const i32 = (v: number) => [0x41, ...sleb(v)];
   const simd = (opcode: number) => [0xfd, ...uleb(opcode)];
   const splat = (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer), ...simd(0x13)]; // f32.const v; f32x4.splat
-  const add = 0x6a,
-    shl = 0x74,
-    ltU = 0x49,
-    brIf = 0x0d,
-    loop = [0x03, 0x40],
-    end = 0x0b,
-    f32Add = 0x92;
-  const vLoad = [...simd(0), 4, 0],
-    vStore = [...simd(11), 4, 0],
-    vZero = [...simd(12), ...new Array(16).fill(0)];
-  const fxAdd = simd(0xe4),
-    fxSub = simd(0xe5),
-    fxMul = simd(0xe6),
-    fxDiv = simd(0xe7),
-    fxMin = simd(0xe8),
-    fxMax = simd(0xe9);
+  const add = 0x6a, shl = 0x74, ltU = 0x49, brIf = 0x0d, loop = [0x03, 0x40], end = 0x0b, f32Add = 0x92;
+  const vLoad = [...simd(0), 4, 0], vStore = [...simd(11), 4, 0], vZero = [...simd(12), ...new Array(16).fill(0)];
+  const fxAdd = simd(0xe4), fxSub = simd(0xe5), fxMul = simd(0xe6), fxDiv = simd(0xe7), fxMin = simd(0xe8), fxMax = simd(0xe9);
   const lane = (k: number) => [...simd(0x1f), k];
   /** exp of the v128 on the stack; X, K, R are v128 scratch locals. */
   const expV = (X: number, K: number, R: number) => [
-    ...splat(88),
-    ...fxMin,
-    ...splat(-87),
-    ...fxMax,
-    ...tee(X),
-    ...splat(Math.LOG2E),
-    ...fxMul,
-    ...simd(0x6a) /* f32x4.nearest */,
-    ...set(K),
-    ...get(X),
-    ...get(K),
-    ...splat(0.693145751953125),
-    ...fxMul,
-    ...fxSub,
-    ...get(K),
-    ...splat(1.428606765330187e-6),
-    ...fxMul,
-    ...fxSub,
-    ...set(R), // r = x − k·ln2 (ln2 in two parts)
-    ...splat(1 / 720),
-    ...[1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1].flatMap((c) => [...get(R), ...fxMul, ...splat(c), ...fxAdd]),
-    ...get(K),
-    ...simd(0xf8) /* i32x4.trunc_sat_f32x4_s */,
-    ...i32(127),
-    ...simd(0x11) /* i32x4.splat */,
-    ...simd(0xae) /* i32x4.add */,
-    ...i32(23),
-    ...simd(0xab) /* i32x4.shl */,
-    ...fxMul,
+    ...splat(88), ...fxMin, ...splat(-87), ...fxMax, ...tee(X),
+    ...splat(Math.LOG2E), ...fxMul, ...simd(0x6a) /* f32x4.nearest */, ...set(K),
+    ...get(X), ...get(K), ...splat(0.693145751953125), ...fxMul, ...fxSub, ...get(K), ...splat(1.428606765330187e-6), ...fxMul, ...fxSub, ...set(R), // r = x − k·ln2 (ln2 in two parts)
+    ...splat(1 / 720), ...[1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1].flatMap((c) => [...get(R), ...fxMul, ...splat(c), ...fxAdd]),
+    ...get(K), ...simd(0xf8) /* i32x4.trunc_sat_f32x4_s */, ...i32(127), ...simd(0x11) /* i32x4.splat */, ...simd(0xae) /* i32x4.add */, ...i32(23), ...simd(0xab) /* i32x4.shl */, ...fxMul,
   ];
   // dots / wsum: params 0..5 as documented; locals 6 = j, 7 = e (bytes), 8 = v128
   const nextE = [...get(7), ...i32(16), add, ...tee(7), ...get(4), ltU, brIf, 0];
   const nextJ = [...get(1), ...get(3), add, ...set(1), ...get(6), ...i32(1), add, ...tee(6), ...get(2), ltU, brIf, 0];
   const dots = [
-    ...loop,
-    ...vZero,
-    ...set(8),
-    ...i32(0),
-    ...set(7),
-    ...loop,
-    ...get(8),
-    ...get(0),
-    ...get(7),
-    add,
-    ...vLoad,
-    ...get(1),
-    ...get(7),
-    add,
-    ...vLoad,
-    ...fxMul,
-    ...fxAdd,
-    ...set(8),
-    ...nextE,
-    end,
-    ...get(5),
-    ...get(6),
-    ...i32(2),
-    shl,
-    add,
-    ...get(8),
-    ...lane(0),
-    ...get(8),
-    ...lane(1),
-    f32Add,
-    ...get(8),
-    ...lane(2),
-    ...get(8),
-    ...lane(3),
-    f32Add,
-    f32Add,
-    0x38,
-    2,
-    0, // f32.store
-    ...nextJ,
-    end,
+    ...loop, ...vZero, ...set(8), ...i32(0), ...set(7),
+    ...loop, ...get(8), ...get(0), ...get(7), add, ...vLoad, ...get(1), ...get(7), add, ...vLoad, ...fxMul, ...fxAdd, ...set(8), ...nextE, end,
+    ...get(5), ...get(6), ...i32(2), shl, add,
+    ...get(8), ...lane(0), ...get(8), ...lane(1), f32Add, ...get(8), ...lane(2), ...get(8), ...lane(3), f32Add, f32Add, 0x38, 2, 0, // f32.store
+    ...nextJ, end,
   ];
   const wsum = [
-    ...i32(0),
-    ...set(7),
-    ...loop,
-    ...get(5),
-    ...get(7),
-    add,
-    ...vZero,
-    ...vStore,
-    ...nextE,
-    end,
-    ...loop,
-    ...get(0),
-    ...get(6),
-    ...i32(2),
-    shl,
-    add,
-    0x2a,
-    2,
-    0 /* f32.load */,
-    ...simd(0x13),
-    ...set(8),
-    ...i32(0),
-    ...set(7),
-    ...loop,
-    ...get(5),
-    ...get(7),
-    add,
-    ...get(5),
-    ...get(7),
-    add,
-    ...vLoad,
-    ...get(1),
-    ...get(7),
-    add,
-    ...vLoad,
-    ...get(8),
-    ...fxMul,
-    ...fxAdd,
-    ...vStore,
-    ...nextE,
-    end,
-    ...nextJ,
-    end,
+    ...i32(0), ...set(7), ...loop, ...get(5), ...get(7), add, ...vZero, ...vStore, ...nextE, end,
+    ...loop, ...get(0), ...get(6), ...i32(2), shl, add, 0x2a, 2, 0 /* f32.load */, ...simd(0x13), ...set(8), ...i32(0), ...set(7),
+    ...loop, ...get(5), ...get(7), add, ...get(5), ...get(7), add, ...vLoad, ...get(1), ...get(7), add, ...vLoad, ...get(8), ...fxMul, ...fxAdd, ...vStore, ...nextE, end,
+    ...nextJ, end,
   ];
   // expShift(x, bytes, shift: f32): locals 3 = i, 4..6 v128 · gelu(x, bytes): locals 2 = i, 3 = z, 4..6 v128
   const expShift = [
-    ...i32(0),
-    ...set(3),
-    ...loop,
-    ...get(0),
-    ...get(3),
-    add,
-    ...get(0),
-    ...get(3),
-    add,
-    ...vLoad,
-    ...get(2),
-    ...simd(0x13),
-    ...fxSub,
-    ...expV(4, 5, 6),
-    ...vStore,
-    ...get(3),
-    ...i32(16),
-    add,
-    ...tee(3),
-    ...get(1),
-    ltU,
-    brIf,
-    0,
-    end,
+    ...i32(0), ...set(3),
+    ...loop, ...get(0), ...get(3), add, ...get(0), ...get(3), add, ...vLoad, ...get(2), ...simd(0x13), ...fxSub, ...expV(4, 5, 6), ...vStore,
+    ...get(3), ...i32(16), add, ...tee(3), ...get(1), ltU, brIf, 0, end,
   ];
   const gelu = [
-    ...i32(0),
-    ...set(2),
-    ...loop,
-    ...get(0),
-    ...get(2),
-    add,
-    ...get(0),
-    ...get(2),
-    add,
-    ...vLoad,
-    ...tee(3), // z (the numerator)
-    ...get(3),
-    ...get(3),
-    ...fxMul,
-    ...get(3),
-    ...fxMul,
-    ...splat(0.044715),
-    ...fxMul,
-    ...get(3),
-    ...fxAdd,
-    ...splat(-2 * Math.sqrt(2 / Math.PI)),
-    ...fxMul,
-    ...expV(4, 5, 6),
-    ...splat(1),
-    ...fxAdd,
-    ...fxDiv,
-    ...vStore, // z / (1 + e^(−2u))
-    ...get(2),
-    ...i32(16),
-    add,
-    ...tee(2),
-    ...get(1),
-    ltU,
-    brIf,
-    0,
-    end,
+    ...i32(0), ...set(2),
+    ...loop, ...get(0), ...get(2), add, ...get(0), ...get(2), add, ...vLoad, ...tee(3), // z (the numerator)
+    ...get(3), ...get(3), ...fxMul, ...get(3), ...fxMul, ...splat(0.044715), ...fxMul, ...get(3), ...fxAdd, ...splat(-2 * Math.sqrt(2 / Math.PI)), ...fxMul,
+    ...expV(4, 5, 6), ...splat(1), ...fxAdd, ...fxDiv, ...vStore, // z / (1 + e^(−2u))
+    ...get(2), ...i32(16), add, ...tee(2), ...get(1), ltU, brIf, 0, end,
   ];
-  const I32 = 0x7f,
-    F32 = 0x7d,
-    V128 = 0x7b;
+  const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
   const section = (id: number, b: number[]) => [id, ...uleb(b.length), ...b];
   const name = (x: string) => [x.length, ...Array.from(x, (ch) => ch.charCodeAt(0))];
-  const body = (locals: number[], code: number[]) => {
-    const b = [...locals, ...code, end];
-    return [...uleb(b.length), ...b];
-  };
+  const body = (locals: number[], code: number[]) => { const b = [...locals, ...code, end]; return [...uleb(b.length), ...b]; };
   const bytes = new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
     ...section(1, [3, 0x60, 6, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, F32, 0, 0x60, 2, I32, I32, 0]), // types
     ...section(2, [1, ...name("m"), ...name("mem"), 2, 0, 1]), // imports: memory m.mem
     ...section(3, [4, 0, 0, 1, 2]), // functions' types
     ...section(7, [4, ...name("dots"), 0, 0, ...name("wsum"), 0, 1, ...name("expShift"), 0, 2, ...name("gelu"), 0, 3]),
-    ...section(10, [
-      4,
-      ...body([2, 2, I32, 1, V128], dots),
-      ...body([2, 2, I32, 1, V128], wsum),
-      ...body([2, 1, I32, 3, V128], expShift),
-      ...body([2, 1, I32, 4, V128], gelu),
-    ]),
+    ...section(10, [4, ...body([2, 2, I32, 1, V128], dots), ...body([2, 2, I32, 1, V128], wsum), ...body([2, 1, I32, 3, V128], expShift), ...body([2, 1, I32, 4, V128], gelu)]),
   ]);
   const memory = new WebAssembly.Memory({ initial: 16 });
   const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { mem: memory } }).exports;
   return {
-    memory,
-    f32: new Float32Array(memory.buffer),
-    dots: ex.dots as StridedFn,
-    wsum: ex.wsum as StridedFn,
-    expShift: ex.expShift as SimdKernel["expShift"],
-    gelu: ex.gelu as SimdKernel["gelu"],
+    memory, f32: new Float32Array(memory.buffer),
+    dots: ex.dots as StridedFn, wsum: ex.wsum as StridedFn, expShift: ex.expShift as SimdKernel["expShift"], gelu: ex.gelu as SimdKernel["gelu"],
   };
 }
 
@@ -529,40 +304,22 @@ function geluInPlace(u: Float32Array): void {
  * segment's own keys and values): token t attends to positions 0..start+t.
  * qkv rows (first + t) hold q | k | v; outputs go to att rows (first + t).
  */
-function attendSegment(
-  qkv: Float32Array,
-  first: number,
-  sg: Segment,
-  l: number,
-  att: Float32Array,
-  C: number,
-  H: number,
-  js: JsScratch,
-): void {
-  const hd = C / H,
-    scale = 1 / Math.sqrt(hd),
-    len = sg.tokens.length;
-  const K = sg.cache.k[l],
-    V = sg.cache.v[l];
+function attendSegment(qkv: Float32Array, first: number, sg: Segment, l: number, att: Float32Array, C: number, H: number, js: JsScratch): void {
+  const hd = C / H, scale = 1 / Math.sqrt(hd), len = sg.tokens.length;
+  const K = sg.cache.k[l], V = sg.cache.v[l];
   const kernel = hd % 4 === 0 ? getKernel() : null;
   if (!kernel) {
-    for (let t = 0; t < len; t++)
-      attendOne(qkv, (first + t) * 3 * C, K, V, sg.start + t, att, (first + t) * C, C, H, js.q, js.scores, js.acc);
+    for (let t = 0; t < len; t++) attendOne(qkv, (first + t) * 3 * C, K, V, sg.start + t, att, (first + t) * C, C, H, js.q, js.scores, js.acc);
     return;
   }
   // kernel memory (floats): keys (n, C) | values (n, C) | query (C) | scores (n, padded to 4) | acc (hd)
   const n = sg.start + len;
-  const vOff = n * C,
-    qOff = 2 * n * C,
-    sOff = qOff + C,
-    aOff = sOff + Math.ceil(n / 4) * 4;
+  const vOff = n * C, qOff = 2 * n * C, sOff = qOff + C, aOff = sOff + Math.ceil(n / 4) * 4;
   const f = kernelFloats(kernel, aOff + hd);
   f.set(K.subarray(0, n * C), 0);
   f.set(V.subarray(0, n * C), vOff);
   for (let t = 0; t < len; t++) {
-    const qo = (first + t) * 3 * C,
-      oo = (first + t) * C,
-      m = sg.start + t + 1; // attends to m positions
+    const qo = (first + t) * 3 * C, oo = (first + t) * C, m = sg.start + t + 1; // attends to m positions
     for (let i = 0; i < C; i++) f[qOff + i] = qkv[qo + i] * scale;
     for (let h = 0; h < H; h++) {
       kernel.dots(4 * (qOff + h * hd), 4 * h * hd, m, 4 * C, 4 * hd, 4 * sOff);
@@ -578,11 +335,7 @@ function attendSegment(
   }
 }
 
-interface JsScratch {
-  q: Float64Array;
-  scores: Float64Array;
-  acc: Float64Array;
-}
+interface JsScratch { q: Float64Array; scores: Float64Array; acc: Float64Array }
 
 /**
  * Runs every segment's tokens through the blocks (writing their keys and values into the
@@ -593,21 +346,17 @@ interface JsScratch {
 export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Array {
   if (model.arch === "llama") return llamaSegmentLogits(model, segments);
   const c = model.config;
-  const C = c.nEmbd,
-    H = c.nHead,
-    eps = c.layerNormEpsilon;
+  const C = c.nEmbd, H = c.nHead, eps = c.layerNormEpsilon;
   const hp = hostParams(model);
   const vec = (n: string) => hp.vec.get(n)!;
   const W = (n: string) => model.getParam(n);
   if (segments.length === 0) return new Float32Array(0);
   // token i of segment s is row first[s] + i of the (N, ·) activations
   const first: number[] = [];
-  let N = 0,
-    maxPos = 0;
+  let N = 0, maxPos = 0;
   for (const sg of segments) {
     if (sg.tokens.length === 0) throw new Error("segmentLogits: a segment has no tokens");
-    if (sg.start + sg.tokens.length > c.nPositions)
-      throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
+    if (sg.start + sg.tokens.length > c.nPositions) throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
     first.push(N);
     N += sg.tokens.length;
     maxPos = Math.max(maxPos, sg.start + sg.tokens.length);
@@ -615,9 +364,7 @@ export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Arra
   const x = new Float32Array(N * C); // (N, C)
   segments.forEach((sg, s) => {
     sg.tokens.forEach((id, t) => {
-      const o = (first[s] + t) * C,
-        te = id * C,
-        pe = (sg.start + t) * C;
+      const o = (first[s] + t) * C, te = id * C, pe = (sg.start + t) * C;
       for (let j = 0; j < C; j++) x[o + j] = hp.wte[te + j] + hp.wpe[pe + j];
     });
   });
@@ -628,11 +375,9 @@ export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Arra
     const qkv = linearJS(h1, N, W(`${p}attn.c_attn.weight`), vec(`${p}attn.c_attn.bias`)); // (N, 3C): q | k | v
     const att = new Float32Array(N * C); // (N, C)
     segments.forEach((sg, s) => {
-      const K = sg.cache.k[l],
-        V = sg.cache.v[l];
+      const K = sg.cache.k[l], V = sg.cache.v[l];
       for (let t = 0; t < sg.tokens.length; t++) {
-        const src = (first[s] + t) * 3 * C,
-          dst = (sg.start + t) * C;
+        const src = (first[s] + t) * 3 * C, dst = (sg.start + t) * C;
         K.set(qkv.subarray(src + C, src + 2 * C), dst);
         V.set(qkv.subarray(src + 2 * C, src + 3 * C), dst);
       }
@@ -657,19 +402,10 @@ export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Arra
 let pickScratch = new Float64Array(0);
 
 /** Chooses a token from one row of logits; returns it with its temperature-1 log-prob. */
-export function pickToken(
-  logits: Float32Array,
-  opts: { temperature: number; topK?: number; topP?: number },
-  rand: () => number,
-): { id: number; logprob: number } {
+export function pickToken(logits: Float32Array, opts: { temperature: number; topK?: number; topP?: number }, rand: () => number): { id: number; logprob: number } {
   const V = logits.length;
-  let mx = -Infinity,
-    arg = 0;
-  for (let i = 0; i < V; i++)
-    if (logits[i] > mx) {
-      mx = logits[i];
-      arg = i;
-    }
+  let mx = -Infinity, arg = 0;
+  for (let i = 0; i < V; i++) if (logits[i] > mx) { mx = logits[i]; arg = i; }
   let z = 0;
   for (let i = 0; i < V; i++) z += Math.exp(logits[i] - mx);
   const lse = mx + Math.log(z);
@@ -694,8 +430,7 @@ export function pickToken(
   const w = order.map((i) => Math.exp((logits[i] - mx) / tau));
   if (opts.topP !== undefined && opts.topP < 1) {
     const total = w.reduce((a, b) => a + b, 0);
-    let acc = 0,
-      keep = 0;
+    let acc = 0, keep = 0;
     while (keep < w.length) {
       acc += w[keep++] / total;
       if (acc >= opts.topP) break;
@@ -708,10 +443,7 @@ export function pickToken(
   let pick = order[order.length - 1];
   for (let j = 0; j < order.length; j++) {
     u -= w[j];
-    if (u < 0) {
-      pick = order[j];
-      break;
-    }
+    if (u < 0) { pick = order[j]; break; }
   }
   return { id: pick, logprob: logits[pick] - lse };
 }
@@ -719,17 +451,12 @@ export function pickToken(
 function validate(model: CausalLM, tok: Tokenizer, o: SampleOptions): void {
   if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`sample: n must be a positive integer, got ${o.n}`);
   if (!(o.temperature >= 0)) throw new Error(`sample: temperature must be >= 0, got ${o.temperature}`);
-  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0))
-    throw new Error(`sample: topK must be a non-negative integer, got ${o.topK}`);
+  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new Error(`sample: topK must be a non-negative integer, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${o.topP}`);
-  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0)
-    throw new Error(`sample: maxNewTokens must be a non-negative integer, got ${o.maxNewTokens}`);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) throw new Error(`sample: maxNewTokens must be a non-negative integer, got ${o.maxNewTokens}`);
   if (o.promptIds.length < 1) throw new Error("sample: promptIds is empty (start it with BOS; use encodePrompt)");
-  if (o.promptIds.length > model.config.nPositions)
-    throw new Error(`sample: prompt has ${o.promptIds.length} tokens; the model's context is ${model.config.nPositions}`);
-  for (const id of o.promptIds)
-    if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize)
-      throw new Error(`sample: prompt token ${id} is outside the vocabulary`);
+  if (o.promptIds.length > model.config.nPositions) throw new Error(`sample: prompt has ${o.promptIds.length} tokens; the model's context is ${model.config.nPositions}`);
+  for (const id of o.promptIds) if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize) throw new Error(`sample: prompt token ${id} is outside the vocabulary`);
   if (tok.vocabSize > model.config.vocabSize) throw new Error(`sample: tokenizer "${tok.name}" does not fit the model's vocabulary`);
 }
 
@@ -759,26 +486,15 @@ export class SampleRequest {
   private steps = 0;
   private fed: Row[] = [];
 
-  constructor(
-    readonly model: CausalLM,
-    readonly tok: Tokenizer,
-    readonly opts: SampleOptions,
-  ) {
+  constructor(readonly model: CausalLM, readonly tok: Tokenizer, readonly opts: SampleOptions) {
     validate(model, tok, opts);
-    const P = model.config.nPositions,
-      T0 = opts.promptIds.length;
+    const P = model.config.nPositions, T0 = opts.promptIds.length;
     this.n = opts.n;
     this.rand = makeRng(opts.seed);
     this.stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
     this.budget = Math.min(opts.maxNewTokens, P - T0 + 1);
     this.out = Array.from({ length: this.n }, () => ({ ids: [], text: "", logprob: 0, stepLogprobs: [], finishReason: "length" as const }));
-    this.rows = Array.from({ length: this.n }, (_, index) => ({
-      index,
-      cache: { k: [], v: [] },
-      pos: T0,
-      logits: null,
-      done: this.budget <= 0,
-    }));
+    this.rows = Array.from({ length: this.n }, (_, index) => ({ index, cache: { k: [], v: [] }, pos: T0, logits: null, done: this.budget <= 0 }));
   }
 
   get finished(): boolean {
@@ -798,8 +514,7 @@ export class SampleRequest {
 
   /** Copies the prompt's cache to the other rows; every row starts from the same logits (1, V). */
   acceptPrefill(logits: Float32Array): void {
-    const T0 = this.opts.promptIds.length,
-      C = kvWidth(this.model);
+    const T0 = this.opts.promptIds.length, C = kvWidth(this.model);
     const src = this.rows[0].cache;
     for (const row of this.rows) {
       row.logits = logits;
@@ -839,16 +554,10 @@ export class SampleRequest {
       o.stepLogprobs.push(logprob);
       o.logprob += logprob;
       o.text = tok.decode(o.ids);
-      if (stops.includes(id)) {
-        row.done = true;
-        o.finishReason = "eos";
-      } else {
+      if (stops.includes(id)) { row.done = true; o.finishReason = "eos"; }
+      else {
         const hit = this.stops.map((st) => o.text.indexOf(st)).filter((i) => i >= 0);
-        if (hit.length) {
-          row.done = true;
-          o.finishReason = "stop";
-          o.text = o.text.slice(0, Math.min(...hit));
-        }
+        if (hit.length) { row.done = true; o.finishReason = "stop"; o.text = o.text.slice(0, Math.min(...hit)); }
       }
       opts.onToken?.(row.index, id, o.text);
       row.logits = null;
