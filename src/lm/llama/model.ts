@@ -5,7 +5,7 @@
 // read transposed, like GPT-2's tied head).
 import * as tf from "@tensorflow/tfjs-core";
 import { makeRng } from "../model.ts";
-import { transposedMatMulsFast } from "../ops.ts";
+import { ParamStore, toTensor } from "../param-store.ts";
 import type { LlamaConfig } from "./config.ts";
 
 /** Names whose internal layout is the transpose of the HF tensor. */
@@ -58,16 +58,21 @@ function normals(n: number, std: number, rand: () => number): Float32Array {
   return out;
 }
 
-export class LlamaModel {
+export class LlamaModel extends ParamStore {
   readonly arch = "llama" as const;
   readonly config: LlamaConfig;
-  private params = new Map<string, tf.Tensor>();
-  private transposed = new Map<string, tf.Tensor2D>();
-  private disposed = false;
-  private paramVersion = 0;
 
   private constructor(config: LlamaConfig) {
+    super();
     this.config = { ...config };
+  }
+
+  protected paramShapeList(): [string, number[]][] {
+    return llamaParamShapes(this.config);
+  }
+
+  protected get label(): string {
+    return `${this.config.modelType} model`;
   }
 
   /** Random init (N(0, std) weights, unit norms, zero biases): for tests and benchmarks. */
@@ -109,94 +114,8 @@ export class LlamaModel {
     return m;
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    for (const v of this.params.values()) v.dispose();
-    this.invalidateTransposes();
-    this.params.clear();
-    this.disposed = true;
-  }
-
-  paramNames(): string[] {
-    return llamaParamShapes(this.config).map(([n]) => n);
-  }
-
-  getParam(name: string): tf.Tensor {
-    this.assertLive();
-    const p = this.params.get(name);
-    if (!p) throw new Error(`${this.config.modelType} model has no parameter "${name}"`);
-    return p;
-  }
-
   /** The (V, C) matrix the logits are read from: the embedding when tied. */
   get headName(): string {
     return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
   }
-
-  get version(): number {
-    return this.paramVersion;
-  }
-
-  setParams(values: Map<string, tf.Tensor | Float32Array>): void {
-    this.assertLive();
-    this.paramVersion++;
-    const shapes = new Map(llamaParamShapes(this.config));
-    for (const [name, v] of values) {
-      const shape = shapes.get(name);
-      if (!shape) throw new Error(`${this.config.modelType} model has no parameter "${name}"`);
-      const t = toTensor(name, v, shape);
-      const old = this.params.get(name);
-      if (old && old !== t) old.dispose();
-      this.params.set(name, t);
-      const tt = this.transposed.get(name);
-      if (tt) {
-        tt.dispose();
-        this.transposed.delete(name);
-      }
-    }
-  }
-
-  numParams(): number {
-    let n = 0;
-    for (const [, s] of llamaParamShapes(this.config)) n += s.reduce((a, b) => a * b, 1);
-    return n;
-  }
-
-  /** x·Wᵀ for a 2-D weight (the LM head): transposed in the kernel when that is fast, else via a cached Wᵀ. */
-  matMulWeightT(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    if (transposedMatMulsFast()) return tf.matMul(x, this.getParam(name) as tf.Tensor2D, false, true) as tf.Tensor2D;
-    return tf.matMul(x, this.weightT(name)) as tf.Tensor2D;
-  }
-
-  weightT(name: string): tf.Tensor2D {
-    let t = this.transposed.get(name);
-    if (!t) {
-      const w = this.getParam(name);
-      if (w.rank !== 2) throw new Error(`weightT: ${name} is not 2-D`);
-      t = tf.keep(tf.transpose(w as tf.Tensor2D));
-      this.transposed.set(name, t);
-    }
-    return t;
-  }
-
-  invalidateTransposes(): void {
-    for (const t of this.transposed.values()) t.dispose();
-    this.transposed.clear();
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new Error("model has been disposed");
-  }
-}
-
-function toTensor(name: string, v: tf.Tensor | Float32Array, shape: number[]): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (v instanceof Float32Array) {
-    if (v.length !== n) throw new Error(`parameter ${name}: expected ${n} values for shape [${shape}], got ${v.length}`);
-    return tf.tensor(v, shape, "float32");
-  }
-  if (v.size !== n || v.rank !== shape.length || v.shape.some((d, i) => d !== shape[i]))
-    throw new Error(`parameter ${name}: expected shape [${shape}], got [${v.shape}]`);
-  if (v.dtype !== "float32") throw new Error(`parameter ${name}: expected float32, got ${v.dtype}`);
-  return v;
 }
