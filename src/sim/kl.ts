@@ -7,6 +7,7 @@
 // averages over each position's next token instead of using the one sampled.
 // Standard errors are clustered by prompt: samples of one prompt share its context and are not
 // independent, so the s.e. comes from the spread of per-prompt means.
+import { clusteredMean as clusterRobustMean } from "../dpo/stats.ts";
 import { type CausalLM, nextTokenLogprobs, type ScoreItem, scoreCompletions } from "../lm/index.ts";
 
 export interface ClusteredMean {
@@ -17,28 +18,17 @@ export interface ClusteredMean {
   samples: number;
 }
 
-/** Mean of `values` with a standard error clustered by `cluster` (one key per value). */
+/**
+ * Mean of `values` with a standard error clustered by `cluster` (one key per value): the gates'
+ * cluster-robust estimate (src/dpo/stats.ts), reported the sim's way. With one prompt there is no
+ * spread between prompts to estimate from and the sim reports 0 where the gates say NaN.
+ */
 export function clusteredMean(values: readonly number[], cluster: readonly (string | number)[]): ClusteredMean {
   if (values.length === 0 || values.length !== cluster.length) {
     throw new Error(`clusteredMean: need one cluster key per value (got ${values.length} values, ${cluster.length} keys)`);
   }
-  const sums = new Map<string | number, { s: number; n: number }>();
-  for (let i = 0; i < values.length; i++) {
-    const c = sums.get(cluster[i]) ?? { s: 0, n: 0 };
-    c.s += values[i];
-    c.n++;
-    sums.set(cluster[i], c);
-  }
-  // Cluster means weighted by their sizes reproduce the plain mean; the s.e. is the cluster-robust
-  // one for a ratio of totals, which for equal cluster sizes is sd(cluster means)/√clusters.
-  const total = values.reduce((a, x) => a + x, 0);
-  const mean = total / values.length;
-  const G = sums.size;
-  let ss = 0;
-  for (const { s, n } of sums.values()) ss += (s - n * mean) ** 2;
-  const nbar = values.length / G;
-  const stderr = G > 1 ? Math.sqrt((G / (G - 1)) * ss) / (G * nbar) : 0;
-  return { mean, stderr, prompts: G, samples: values.length };
+  const m = clusterRobustMean(values, cluster);
+  return { mean: m.mean, stderr: m.clusters > 1 ? m.stderr : 0, prompts: m.clusters, samples: m.n };
 }
 
 /** Σ_t KL(p_t‖q_t) over the rows of two (T × V) log-softmax arrays. */
