@@ -2,6 +2,7 @@
 // Create (shown once), list and revoke API keys.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
+import type { ApiKeySummary } from "@/server/services/api-keys/keys";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonDanger, buttonPrimary, card, input, label } from "../ui";
 
@@ -151,18 +152,7 @@ function CreateKeyForm() {
   );
 }
 
-interface RowKey {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  rateLimitPerMinute: number;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  revokedAt: Date | null;
-}
-
-function KeyRow({ apiKey: k }: { apiKey: RowKey }) {
+function KeyRow({ apiKey: k }: { apiKey: ApiKeySummary }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const revoke = useMutation(

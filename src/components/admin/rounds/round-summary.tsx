@@ -3,7 +3,11 @@
 // from the lineage root, at T = 1 and at the served settings), which checkpoint was kept, and
 // what data it used.
 import type { ReactNode } from "react";
+import type { Usage } from "@/server/services/rounds/prepare";
 import { Num, plural } from "./format";
+
+/** What a round used, as the server stores it (TrainingRound.usage). */
+export type { Usage };
 
 type Eval = { n: number; accuracy: number; loss: number; rewardMargin: number; prompts?: number } | null;
 type KL = { kl: number; stderr: number; ucb: number; n: number; prompts: number; meanTokens: number } | null;
@@ -24,17 +28,6 @@ export type Summary = {
   // rounds recorded before the drift measurement
   kl?: { kl: number; stderr: number; n: number } | null;
 };
-export type Usage = {
-  new: number;
-  returned: number;
-  versus: number;
-  replay: number;
-  train: number;
-  heldout: number;
-  heldoutPrompts: number;
-  dropped: number;
-};
-
 function KLText({ kl, served }: { kl: KL; served: KL | undefined }) {
   if (!kl) return <>—</>;
   return (
