@@ -5,6 +5,7 @@
 // Arena prompts are plain text, which the API also treats as one user message.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { jsonLinesStream } from "./streams.ts";
+import { readDecisiveVotes } from "./trl.ts";
 
 interface Message {
   role: string;
@@ -32,21 +33,19 @@ interface Row {
 
 type Cursor = { phase: "arena" | "api"; afterMs: number; afterId: string };
 
-function readPage(db: PrismaClient, c: Cursor, limit: number): Promise<Row[]> {
+async function readPage(db: PrismaClient, c: Cursor, limit: number): Promise<Row[]> {
   const after = { ms: c.afterMs, id: c.afterId };
   if (c.phase === "arena") {
-    return db.$queryRaw<Row[]>`
-      SELECT v.id, (extract(epoch FROM v."createdAt") * 1000)::float8 AS created_ms, v.choice::text AS choice,
-             p.text AS prompt, NULL::jsonb AS messages, ca.text AS text_a, cb.text AS text_b
-        FROM "Vote" v
-        JOIN "Battle" b ON b.id = v."battleId"
-        JOIN "Prompt" p ON p.id = b."promptId"
-        JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
-        JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'
-       WHERE v.choice IN ('A', 'B')
-         AND (v."createdAt", v.id) > ('epoch'::timestamp + ${after.ms}::float8 * interval '1 millisecond', ${after.id})
-       ORDER BY v."createdAt", v.id
-       LIMIT ${limit}`;
+    const votes = await readDecisiveVotes(db, { votedAtMs: after.ms, voteId: after.id }, limit);
+    return votes.map((v) => ({
+      id: v.vote_id,
+      created_ms: v.voted_at_ms,
+      choice: v.choice,
+      prompt: v.prompt,
+      messages: null,
+      text_a: v.text_a,
+      text_b: v.text_b,
+    }));
   }
   return db.$queryRaw<Row[]>`
     SELECT pr.id, (extract(epoch FROM pr."createdAt") * 1000)::float8 AS created_ms, pr.choice::text AS choice,

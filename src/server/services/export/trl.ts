@@ -10,7 +10,7 @@ export interface TrlPair {
   rejected: string;
 }
 
-interface Row {
+export interface DecisiveVoteRow {
   vote_id: string;
   voted_at_ms: number;
   choice: "A" | "B";
@@ -24,8 +24,13 @@ interface Cursor {
   voteId: string;
 }
 
-async function readPairs(db: PrismaClient, after: Cursor | undefined, limit: number): Promise<Row[]> {
-  return db.$queryRaw<Row[]>`
+/** One page of decisive (A/B) arena votes with their prompt and both completions, oldest first. */
+export async function readDecisiveVotes(
+  db: PrismaClient,
+  after: { votedAtMs: number; voteId: string } | undefined,
+  limit: number,
+): Promise<DecisiveVoteRow[]> {
+  return db.$queryRaw<DecisiveVoteRow[]>`
     SELECT v.id AS vote_id,
            (extract(epoch FROM v."createdAt") * 1000)::float8 AS voted_at_ms,
            v.choice::text AS choice,
@@ -43,15 +48,15 @@ async function readPairs(db: PrismaClient, after: Cursor | undefined, limit: num
     LIMIT ${limit}`;
 }
 
-export function toTrlPair(row: Pick<Row, "choice" | "prompt" | "text_a" | "text_b">): TrlPair {
+export function toTrlPair(row: Pick<DecisiveVoteRow, "choice" | "prompt" | "text_a" | "text_b">): TrlPair {
   const aWon = row.choice === "A";
   return { prompt: row.prompt, chosen: aWon ? row.text_a : row.text_b, rejected: aWon ? row.text_b : row.text_a };
 }
 
 export function streamTrlPairs({ db, batchSize = 2_000 }: { db: PrismaClient; batchSize?: number }): ReadableStream<Uint8Array> {
-  return jsonLinesStream<Row, Cursor>({
+  return jsonLinesStream<DecisiveVoteRow, Cursor>({
     async readPage(after) {
-      const rows = await readPairs(db, after, batchSize);
+      const rows = await readDecisiveVotes(db, after, batchSize);
       const last = rows[rows.length - 1];
       return { rows, next: rows.length < batchSize || !last ? null : { votedAtMs: last.voted_at_ms, voteId: last.vote_id } };
     },
