@@ -119,6 +119,27 @@ describe("the held-out split", () => {
   });
 });
 
+describe("the stored prompt key (20261203170000_prompt_text_key_column)", () => {
+  it("is the normalized text's key on insert and on edit, whatever the client writes, and is indexed", async () => {
+    const key = async (text: string) => (await t.db.$queryRaw<{ k: string }[]>`SELECT prompt_text_key(${text}) AS k`)[0]!.k;
+    const p = await t.db.prompt.create({ data: { text: "  Keyed   PROMPT ", source: "test", textKey: "forged" } });
+    expect(p.textKey).toBe(await key("keyed prompt"));
+    const edited = await t.db.prompt.update({ where: { id: p.id }, data: { text: "another text" } });
+    expect(edited.textKey).toBe(await key("another text"));
+    expect(edited.textKey).not.toBe(p.textKey);
+    const forged = await t.db.prompt.update({ where: { id: p.id }, data: { textKey: "forged" } });
+    expect(forged.textKey).toBe(await key("another text"));
+    // The pair queries join PromptSplit on it: with the index, a lookup by key does not scan Prompt.
+    await t.db.$executeRawUnsafe(`ANALYZE "Prompt"`);
+    await t.db.$executeRawUnsafe("SET enable_seqscan = off");
+    const plan = await t.db.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(
+      `EXPLAIN SELECT id FROM "Prompt" WHERE "textKey" = '${edited.textKey}'`,
+    );
+    await t.db.$executeRawUnsafe("RESET enable_seqscan");
+    expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(/Prompt_textKey_idx/);
+  });
+});
+
 describe("the settings migration (20261203110000_loop_guard)", () => {
   it("rewrites stored rows with the old field names and drops the old gates, keeping every value", async () => {
     await t.db.setting.deleteMany({ where: { key: { in: ["dpo", "gates"] } } });

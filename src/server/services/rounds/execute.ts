@@ -41,7 +41,7 @@ async function klPromptTexts(db: PrismaClient, n: number): Promise<string[]> {
   if (n === 0) return [];
   const rows = await db.$queryRaw<{ text: string }[]>`
     SELECT DISTINCT ON (s."assignedAt", s.key) p.text
-      FROM "PromptSplit" s JOIN "Prompt" p ON prompt_text_key(p.text) = s.key
+      FROM "PromptSplit" s JOIN "Prompt" p ON p."textKey" = s.key
      WHERE s.split = 'HELDOUT'
      ORDER BY s."assignedAt", s.key, p."createdAt"
      LIMIT ${n}`;

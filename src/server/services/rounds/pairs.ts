@@ -65,14 +65,19 @@ function toPair(r: Row): VotePair | null {
   return r.choice === "A" ? { ...common, chosen: a, rejected: b } : { ...common, chosen: b, rejected: a };
 }
 
-/** Puts every prompt text not yet on a side on one, by a salted hash against `fraction`. */
+/**
+ * Puts every prompt text not yet on a side on one, by a salted hash against `fraction`. The keys
+ * are stored and indexed (Prompt.textKey), so when nothing is new this is an index anti-join that
+ * inserts nothing; it runs before pairs are counted or read so a new prompt's votes are never
+ * left out for want of a side.
+ */
 export async function assignSplits(db: PrismaClient, fraction: number): Promise<number> {
   return db.$executeRaw`
     INSERT INTO "PromptSplit" (key, split)
     SELECT k, (CASE WHEN ('x' || substr(md5('dpo-arena-split:' || k), 1, 8))::bit(32)::bigint < ${fraction} * 4294967296.0
                     THEN 'HELDOUT' ELSE 'TRAIN' END)::"PairSplit"
-      FROM (SELECT DISTINCT prompt_text_key(p.text) AS k FROM "Prompt" p) keys
-     WHERE NOT EXISTS (SELECT 1 FROM "PromptSplit" s WHERE s.key = keys.k)
+      FROM (SELECT DISTINCT p."textKey" AS k FROM "Prompt" p
+             WHERE NOT EXISTS (SELECT 1 FROM "PromptSplit" s WHERE s.key = p."textKey")) keys
     ON CONFLICT (key) DO NOTHING`;
 }
 
@@ -88,7 +93,7 @@ const CTES = `
     SELECT r.root FROM roots r JOIN "PolicyVersion" pv ON pv.id = r.id AND pv.status = 'SERVING'
   ), candidates AS (
     SELECT v.id AS "voteId", v."battleId", v.choice::text AS choice, b.kind::text AS kind, b."promptId", v."createdAt",
-           s.split::text AS split, prompt_text_key(p.text) AS "promptKey",
+           s.split::text AS split, p."textKey" AS "promptKey",
            EXISTS (SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
                     WHERE rv."voteId" = v.id AND rv.split = 'TRAIN'
                       AND (r.status = 'RUNNING' OR (r.status = 'SUCCEEDED' AND r."resultVersionId" IN (SELECT id FROM lineage)))) AS absorbed,
@@ -96,7 +101,7 @@ const CTES = `
       FROM "Vote" v
       JOIN "Battle" b ON b.id = v."battleId"
       JOIN "Prompt" p ON p.id = b."promptId"
-      JOIN "PromptSplit" s ON s.key = prompt_text_key(p.text)
+      JOIN "PromptSplit" s ON s.key = p."textKey"
      WHERE v.choice IN ('A', 'B')
        AND (b.kind = 'ON_POLICY' OR ($1::boolean AND b.kind = 'VERSUS'))
        AND (SELECT root FROM roots WHERE id = b."policyAId") = (SELECT root FROM serving_root)
