@@ -13,7 +13,7 @@
 // renormalised over the SAME tokens (the policy's nucleus). Filtering the reference by its own
 // nucleus would make the KL infinite whenever the policy's nucleus reaches one token outside
 // the reference's; leaving it unfiltered would report a drift for an unchanged model.
-import { type CausalLM, nextTokenLogprobs, type ScoreItem, sample, type Tokenizer } from "../lm/index.ts";
+import { type CausalLM, nextTokenLogprobs, nucleus, type ScoreItem, sample, type Tokenizer } from "../lm/index.ts";
 import { clusteredMean, oneSided } from "./stats.ts";
 
 export interface KLPrompts {
@@ -81,22 +81,12 @@ export function servedLogDist(row: Float32Array, s: { temperature: number; topP?
   const useK = filter && s.topK !== undefined && s.topK > 0 && s.topK < V;
   const useP = filter && s.topP !== undefined && s.topP < 1;
   if (!useK && !useP) return out;
-  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => out[b] - out[a]);
-  if (useK) order = order.slice(0, s.topK);
-  if (useP) {
-    let acc = 0;
-    let keep = 0;
-    const total = order.reduce((a, i) => a + Math.exp(out[i]), 0);
-    while (keep < order.length) {
-      acc += Math.exp(out[order[keep++]]) / total;
-      if (acc >= (s.topP as number)) break;
-    }
-    order = order.slice(0, keep);
-  }
-  const kept = new Float32Array(V).fill(-Infinity);
-  const mass = order.reduce((a, i) => a + Math.exp(out[i]), 0);
-  for (const i of order) kept[i] = out[i] - Math.log(mass);
-  return kept;
+  // The kept tokens and their order depend only on the tempered row; `out` is row / T shifted.
+  const kept = nucleus(out, 1, s.topK, s.topP);
+  const filtered = new Float32Array(V).fill(-Infinity);
+  const mass = kept.ids.reduce((a, i) => a + Math.exp(out[i]), 0);
+  for (const i of kept.ids) filtered[i] = out[i] - Math.log(mass);
+  return filtered;
 }
 
 function toServed(rows: Float32Array, V: number, s: SamplingSettings): Float32Array {

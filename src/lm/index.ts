@@ -16,6 +16,7 @@ export { hashModelDir } from "./llama/checkpoint.ts";
 export { DEFAULT_CONTEXT_LIMIT, type LlamaConfig, type LlamaModelType, llamaConfigFromHF, UnsupportedModelError } from "./llama/config.ts";
 export { LlamaModel } from "./llama/model.ts";
 export { GPT, type GPTConfig, makeRng, paramShapes, validateConfig } from "./model.ts";
+export { type Nucleus, nucleus } from "./nucleus.ts";
 export { AdamW, type AdamWOptions, clipGradNorm, disposeGrads } from "./optim.ts";
 export { GradWorkerPool } from "./parallel.ts";
 export { pickToken, type SampledCompletion, type SampleOptions, sample } from "./sample.ts";
