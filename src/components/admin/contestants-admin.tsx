@@ -120,7 +120,7 @@ function AddContestantForm() {
             value={model}
             onChange={setModel}
             error={error?.fields.model}
-            hint="The `model` the endpoint expects"
+            hint="The model name the endpoint expects"
           />
           <Field
             id="contestant-key"
