@@ -13,6 +13,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
     summary: "create, list or revoke API keys (create prints the key once)",
     load: () => import("../src/server/services/api-keys/cli.ts"),
   },
+  contestants: {
+    summary: "add, list, check or remove external contestants (OpenAI-compatible endpoints)",
+    load: () => import("../src/server/services/contestants/cli.ts"),
+  },
 };
 
 /** A lost first-start admin password: set a new one (src/server/services/auth/reset-admin-password.ts). */

@@ -69,6 +69,17 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.:_-]{1,255}$/, "must be a host name or IP address")
     .optional(),
+  /**
+   * Encrypts external contestants' API keys at rest (AES-256-GCM): 32 random bytes as 64 hex
+   * characters or base64 (`openssl rand -hex 32`). Unset: contestants without a key still work,
+   * and registering one with a key is refused.
+   */
+  CONTESTANT_SECRET_KEY: z
+    .string()
+    .refine((v) => /^[0-9a-fA-F]{64}$/.test(v) || (/^[A-Za-z0-9+/]{43}=?$/.test(v) && Buffer.from(v, "base64").length === 32), {
+      message: "must be 32 random bytes as 64 hex characters or base64 (e.g. the output of `openssl rand -hex 32`)",
+    })
+    .optional(),
   TRUSTED_PROXIES: z.coerce
     .number({ message: "must be a number (proxies)" })
     .int("must be a whole number")
@@ -100,7 +111,10 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     const problems = result.error.issues.map((issue) => {
       const name = issue.path.join(".") || "(environment)";
       // Never echo secrets back in an error message.
-      const shown = name === "ADMIN_PASSWORD" || name === "DATABASE_URL" ? "" : ` (got ${JSON.stringify(cleaned[name] ?? null)})`;
+      const shown =
+        name === "ADMIN_PASSWORD" || name === "DATABASE_URL" || name === "CONTESTANT_SECRET_KEY"
+          ? ""
+          : ` (got ${JSON.stringify(cleaned[name] ?? null)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new EnvError(problems);

@@ -314,7 +314,7 @@ describe("pair selection", () => {
         include: { completions: { include: { policyVersion: true } } },
       });
       expect(battle.kind).toBe("VERSUS");
-      const bySlot = Object.fromEntries(battle.completions.map((c) => [c.slot, c.policyVersion.name]));
+      const bySlot = Object.fromEntries(battle.completions.map((c) => [c.slot, c.policyVersion?.name]));
       expect(bySlot).toEqual(battle.swapped ? { A: "v0", B: "v1" } : { A: "v1", B: "v0" });
       // Ratings read the battle's policyA/policyB as the versions in slots A/B.
       expect({ A: battle.policyAId, B: battle.policyBId }).toEqual(

@@ -83,6 +83,7 @@ describe("schema round-trip through Prisma Client", () => {
       status: "VOTED",
       policyAId: 77,
       policyBId: parent.id,
+      contestantId: null,
       swapped: true,
       leaseExpiresAt: at("6"),
       createdAt: at("5"),
@@ -98,6 +99,7 @@ describe("schema round-trip through Prisma Client", () => {
       slot: "B",
       promptId: "prompt_1",
       policyVersionId: 77,
+      contestantId: null,
       text: "the end.\n",
       promptTokenIds: [256, 79, 110, -1, 2147483647],
       tokenIds: [116, 104, 101],
@@ -248,6 +250,48 @@ describe("schema round-trip through Prisma Client", () => {
     };
     await db.goldPair.create({ data: written.GoldPair as Prisma.GoldPairUncheckedCreateInput });
     read.GoldPair = await db.goldPair.findUnique({ where: { id: "gold_1" } });
+
+    written.Contestant = {
+      id: 5,
+      name: "llama-8b",
+      baseUrl: "http://gpu-box:8000/v1",
+      model: "meta-llama/Llama-3.1-8B-Instruct",
+      api: "completions",
+      apiKeyEncrypted: "aXYxMjM0NTY3ODlhYnRhZ3RhZ3RhZ3RhZ3RhZ2NpcGhlcg==",
+      enabled: false,
+      lastSuccessAt: at("2"),
+      lastErrorAt: at("3"),
+      lastError: "cannot reach http://gpu-box:8000/v1: fetch failed (ECONNREFUSED)",
+      createdAt: at("1"),
+      removedAt: at("4"),
+    };
+    await db.contestant.create({ data: written.Contestant as Prisma.ContestantUncheckedCreateInput });
+    read.Contestant = await db.contestant.findUnique({ where: { id: 5 } });
+    // A contestant battle has exactly one slot without a version; a completion has one source.
+    const contestantBattle = { promptId: "prompt_1", labelerId: "user_1", kind: "CONTESTANT" as const, leaseExpiresAt: at("6") };
+    await expect(db.battle.create({ data: { ...contestantBattle, policyAId: 77, policyBId: 77, contestantId: 5 } })).rejects.toThrow();
+    await expect(db.battle.create({ data: { ...contestantBattle, policyAId: null, policyBId: null, contestantId: 5 } })).rejects.toThrow();
+    await expect(db.battle.create({ data: { ...contestantBattle, policyAId: 77, policyBId: null, contestantId: null } })).rejects.toThrow();
+    const cb = await db.battle.create({
+      data: { ...contestantBattle, policyAId: null, policyBId: 77, contestantId: 5 },
+      select: { id: true },
+    });
+    const completion = {
+      battleId: cb.id,
+      slot: "A" as const,
+      promptId: "prompt_1",
+      text: "hi",
+      temperature: 1,
+      topP: 1,
+      topK: 0,
+      maxNewTokens: 8,
+      seed: 1,
+      finishReason: "eos",
+      latencyMs: 1,
+    };
+    await expect(db.completion.create({ data: { ...completion, policyVersionId: 77, contestantId: 5 } })).rejects.toThrow();
+    await expect(db.completion.create({ data: { ...completion, policyVersionId: null, contestantId: null } })).rejects.toThrow();
+    await db.completion.create({ data: { ...completion, policyVersionId: null, contestantId: 5 } });
 
     for (const model of Object.values(Prisma.ModelName)) {
       const fields = scalarFields(model);

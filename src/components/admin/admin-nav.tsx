@@ -9,6 +9,7 @@ const SECTIONS = [
   { href: "/admin/models", label: "Models" },
   { href: "/admin/quality", label: "Quality" },
   { href: "/admin/api-keys", label: "API keys" },
+  { href: "/admin/contestants", label: "Contestants" },
 ];
 
 /** Tabs across the admin console; `current` is the href of the page showing it. */

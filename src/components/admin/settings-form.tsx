@@ -69,6 +69,14 @@ const NUMERIC: NumericField[] = [
     help: "Share of battles that compare two answers of the serving model (what training learns from); the rest pit it against an earlier version (what the leaderboard rates).",
   },
   {
+    key: "arena.contestantShare",
+    group: "arena",
+    name: "contestantShare",
+    label: "Contestant share",
+    step: "0.05",
+    help: "Of the battles that are not on-policy, the share that pits the serving model against an external contestant (Admin → Contestants) instead of an earlier version. Used only while an enabled contestant is reachable; 0 turns contestants off.",
+  },
+  {
     key: "arena.battleLeaseMinutes",
     group: "arena",
     name: "battleLeaseMinutes",

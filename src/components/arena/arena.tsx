@@ -193,8 +193,10 @@ function RevealPanel({ reveal }: { reveal: Reveal }) {
           ) : (
             <>
               A was <span className="font-mono font-semibold">{reveal.versions.A}</span>, B was{" "}
-              <span className="font-mono font-semibold">{reveal.versions.B}</span>: the current model against an earlier version, which is
-              how the leaderboard rates them.
+              <span className="font-mono font-semibold">{reveal.versions.B}</span>:{" "}
+              {reveal.kind === "CONTESTANT"
+                ? "the current model against an external model, which the leaderboard rates and training never uses."
+                : "the current model against an earlier version, which is how the leaderboard rates them."}
             </>
           )}
         </p>

@@ -25,7 +25,7 @@ export interface Reveal {
   choice: Choice | "SKIP";
   promptText: string;
   versions?: { A: string; B: string };
-  kind?: "ON_POLICY" | "VERSUS";
+  kind?: "ON_POLICY" | "VERSUS" | "CONTESTANT";
   /** the vote is still being sent (retried on network errors with the same key) */
   pending: boolean;
   error?: string;

@@ -8,6 +8,7 @@ const STATUS: Record<string, { label: string; tone: string }> = {
   CANDIDATE: { label: "Candidate", tone: "bg-sky-50 text-sky-800 ring-sky-200" },
   RETIRED: { label: "Retired", tone: "bg-slate-50 text-slate-700 ring-slate-200" },
   REJECTED: { label: "Rejected by its gates", tone: "bg-red-50 text-red-800 ring-red-200" },
+  EXTERNAL: { label: "External contestant", tone: "bg-amber-50 text-amber-800 ring-amber-200" },
 };
 
 const count = (n: number) => n.toLocaleString("en-US");

@@ -5,6 +5,7 @@ import { createCallerFactory, router } from "../trpc.ts";
 import { apiKeysRouter } from "./api-keys.ts";
 import { arenaRouter } from "./arena.ts";
 import { authRouter } from "./auth.ts";
+import { contestantsRouter } from "./contestants.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
 import { modelsRouter } from "./models.ts";
 import { promptsRouter } from "./prompts.ts";
@@ -23,6 +24,7 @@ export const appRouter = router({
   leaderboard: leaderboardRouter,
   models: modelsRouter,
   apiKeys: apiKeysRouter,
+  contestants: contestantsRouter,
   quality: qualityRouter,
 });
 

@@ -21,8 +21,8 @@ export async function arenaVotes(db: PrismaClient): Promise<ArenaVote[]> {
   });
   const out: ArenaVote[] = [];
   for (const r of rows) {
-    const a = r.battle.completions.find((c) => c.slot === "A")?.policyVersion.name;
-    const b = r.battle.completions.find((c) => c.slot === "B")?.policyVersion.name;
+    const a = r.battle.completions.find((c) => c.slot === "A")?.policyVersion?.name;
+    const b = r.battle.completions.find((c) => c.slot === "B")?.policyVersion?.name;
     if (a && b) out.push({ versionA: a, versionB: b, choice: r.choice, at: r.createdAt });
   }
   return out;

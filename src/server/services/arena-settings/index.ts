@@ -38,6 +38,15 @@ export const arenaSettingsSchema = z.object({
     .min(0, "On-policy share must be between 0 and 1")
     .max(1, "On-policy share must be between 0 and 1")
     .default(0.8),
+  /**
+   * share of the versus battles (those not on-policy) that meet an external contestant instead
+   * of an earlier version, when an enabled, reachable contestant exists (issue 17)
+   */
+  contestantShare: z
+    .number()
+    .min(0, "Contestant share must be between 0 and 1")
+    .max(1, "Contestant share must be between 0 and 1")
+    .default(0.5),
   battleLeaseMinutes: z
     .number()
     .int("Lease must be whole minutes")

@@ -8,6 +8,7 @@
 import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { type ArenaSettings, getArenaSettings } from "../arena-settings/index.ts";
+import { pickContestant } from "../contestants/pick.ts";
 import { contextTokensOf, maxPromptBytes, promptBytes } from "../prompts/context-fit.ts";
 
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
@@ -146,7 +147,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       : await tx.battle.findFirst({
           where: { promptId, completions: { some: {} } },
           orderBy: { createdAt: "asc" },
-          select: { kind: true, policyAId: true, policyBId: true, swapped: true, completions: true },
+          select: { kind: true, policyAId: true, policyBId: true, contestantId: true, swapped: true, completions: true },
         });
     if (source && source.completions.length === 2) {
       const battle = await tx.battle.create({
@@ -156,6 +157,7 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
           kind: source.kind,
           policyAId: source.policyAId,
           policyBId: source.policyBId,
+          contestantId: source.contestantId,
           swapped: source.swapped,
           leaseExpiresAt,
           createdAt: now,
@@ -168,9 +170,15 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       return assignedAs(battle.id, true);
     }
 
-    const earlier = random() < settings.arena.onPolicyShare ? [] : await earlierVersions(tx as unknown as PrismaClient, serving.id);
+    const versusShare = random() >= settings.arena.onPolicyShare;
+    // Part of the versus share meets an external contestant instead of an earlier version.
+    const contestantId = versusShare
+      ? await pickContestant(tx as unknown as PrismaClient, { share: settings.arena.contestantShare, random, now })
+      : null;
+    const earlier = versusShare && contestantId === null ? await earlierVersions(tx as unknown as PrismaClient, serving.id) : [];
     const versus = earlier.length > 0;
-    const other = versus ? earlier[Math.floor(random() * earlier.length)]! : serving.id;
+    // The other side's version: none for a contestant (its slot's column stays null).
+    const other = contestantId !== null ? null : versus ? earlier[Math.floor(random() * earlier.length)]! : serving.id;
     // policyA/policyB are the versions in slots A and B (what ratings read); `swapped` records
     // that the random left/right draw put the serving version on the right.
     const swapped = random() < 0.5;
@@ -178,9 +186,10 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       data: {
         promptId,
         labelerId,
-        kind: versus ? "VERSUS" : "ON_POLICY",
+        kind: contestantId !== null ? "CONTESTANT" : versus ? "VERSUS" : "ON_POLICY",
         policyAId: swapped ? other : serving.id,
         policyBId: swapped ? serving.id : other,
+        contestantId,
         swapped,
         leaseExpiresAt,
         createdAt: now,

@@ -17,7 +17,8 @@ import {
   SamplerUnavailableError,
   type TokenEvent,
 } from "../../sampler/index.ts";
-import { getArenaSettings } from "../arena-settings/index.ts";
+import { getArenaSettings, servingLengthUnit } from "../arena-settings/index.ts";
+import { sampleContestantBattle } from "../contestants/battle.ts";
 
 export type SlotName = "A" | "B";
 
@@ -90,6 +91,7 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
       swapped: true,
       policyAId: true,
       policyBId: true,
+      contestantId: true,
       promptId: true,
       leaseExpiresAt: true,
       prompt: { select: { text: true } },
@@ -143,10 +145,12 @@ async function storedCompletions(db: PrismaClient, battleId: string) {
 
 /** What sampling a battle needs to know about it (read once by watchBattle). */
 interface BattleToSample {
-  kind: "ON_POLICY" | "VERSUS";
+  kind: "ON_POLICY" | "VERSUS" | "CONTESTANT";
   swapped: boolean;
-  policyAId: number;
-  policyBId: number;
+  /** null in a CONTESTANT battle's contestant slot */
+  policyAId: number | null;
+  policyBId: number | null;
+  contestantId: number | null;
   promptId: string;
   leaseExpiresAt: Date;
   prompt: { text: string };
@@ -231,6 +235,7 @@ async function runJob(
 
   type Sampled = { slot: SlotName; versionId: number; seed: number; c: GenerateResult["completions"][number] };
   let sampled: Sampled[];
+  if (battle.kind === "CONTESTANT") return runContestantJob(db, sampler, battleId, battle, job, emit, base, onText);
   if (battle.kind === "ON_POLICY") {
     // Two samples of whatever serves now, in one call (they share the prompt's forward pass).
     const seed = randomInt(1, 2 ** 31 - 1);
@@ -246,7 +251,7 @@ async function runJob(
         ...base,
         n: 1,
         seed,
-        versionId: first ? undefined : battle.swapped ? battle.policyAId : battle.policyBId,
+        versionId: first ? undefined : ((battle.swapped ? battle.policyAId : battle.policyBId) ?? undefined),
         onToken: onText(slot),
       });
       const c = r.completions[0]!;
@@ -298,6 +303,101 @@ async function runJob(
   } catch (err) {
     if ((err as { code?: string }).code !== "P2002") throw err;
     // Another process stored this battle's completions first; those are the ones the vote is about.
+    const stored = await storedCompletions(db, battleId);
+    if (!stored) throw err;
+    for (const c of stored) markDone(job, emit, c.slot, c.text, c.finishReason, true);
+  }
+}
+
+type SamplingBase = { promptText: string; temperature: number; topP: number; topK: number; maxNewTokens: number; signal: AbortSignal };
+
+/**
+ * The serving policy against an external contestant (services/contestants). Both sides reach
+ * the labeler on one schedule, and only once the whole battle is stored is it "ready". When the
+ * contestant failed, a serving sample took its slot and the battle is stored as on-policy.
+ */
+async function runContestantJob(
+  db: PrismaClient,
+  sampler: BattleSampler,
+  battleId: string,
+  battle: BattleToSample,
+  job: Job,
+  emit: (e: BattleEvent) => void,
+  base: SamplingBase,
+  onText: (slot: SlotName) => (e: TokenEvent) => void,
+) {
+  const { signal, promptText, ...sampling } = base;
+  const contestantSlot: SlotName = battle.policyAId === null ? "A" : "B";
+  const { unit } = await servingLengthUnit({ db });
+  const r = await sampleContestantBattle({
+    db,
+    sampler,
+    contestantId: battle.contestantId!,
+    contestantSlot,
+    promptText,
+    sampling,
+    unit: unit ?? "tokens",
+    signal,
+    onText: (slot, e) => onText(slot)({ ...e, index: 0, tokenIds: [] }),
+    onDone: (slot, text, finishReason) => markDone(job, emit, slot, text, finishReason),
+  });
+  signal.throwIfAborted();
+  const common = {
+    battleId,
+    promptId: battle.promptId,
+    temperature: sampling.temperature,
+    topP: sampling.topP,
+    topK: sampling.topK,
+    maxNewTokens: sampling.maxNewTokens,
+  };
+  const rows = r.sides.map((s) =>
+    s.source === "local"
+      ? {
+          ...common,
+          slot: s.slot,
+          policyVersionId: s.versionId,
+          text: displayText(s.c.text),
+          promptTokenIds: s.c.promptTokenIds,
+          tokenIds: s.c.tokenIds,
+          logprob: s.c.logprob,
+          seed: s.seed,
+          finishReason: s.c.finishReason,
+          firstTokenMs: s.c.firstTokenMs,
+          latencyMs: s.c.latencyMs,
+        }
+      : {
+          ...common,
+          slot: s.slot,
+          contestantId: s.contestantId,
+          text: displayText(s.text),
+          promptTokenIds: [],
+          tokenIds: [],
+          logprob: null,
+          seed: s.seed,
+          finishReason: s.finishReason,
+          firstTokenMs: s.firstTokenMs,
+          latencyMs: s.latencyMs,
+        },
+  );
+  const versionOf = (slot: SlotName) => {
+    const side = r.sides.find((s) => s.slot === slot)!;
+    return side.source === "local" ? side.versionId : null;
+  };
+  try {
+    await db.$transaction([
+      db.$executeRaw`SET LOCAL synchronous_commit = off`,
+      db.completion.createMany({ data: rows }),
+      // Record who really answered: the serving version may have been swapped meanwhile, and a
+      // failed contestant's slot went to a serving sample (an on-policy battle from then on).
+      db.battle.update({
+        where: { id: battleId },
+        data: r.fellBack
+          ? { kind: "ON_POLICY", contestantId: null, policyAId: versionOf("A"), policyBId: versionOf("B") }
+          : { policyAId: versionOf("A"), policyBId: versionOf("B") },
+      }),
+    ]);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "P2002") throw err;
     const stored = await storedCompletions(db, battleId);
     if (!stored) throw err;
     for (const c of stored) markDone(job, emit, c.slot, c.text, c.finishReason, true);

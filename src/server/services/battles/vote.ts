@@ -15,14 +15,14 @@ export interface VoteResult {
   choice: Choice;
   /** true when this request did not create the vote (a retry, or another tab voted first) */
   replayed: boolean;
-  kind: "ON_POLICY" | "VERSUS";
+  kind: "ON_POLICY" | "VERSUS" | "CONTESTANT";
   reveal: { A: string; B: string };
 }
 
 interface BattleFacts {
   labelerId: string;
   status: string;
-  kind: "ON_POLICY" | "VERSUS";
+  kind: "ON_POLICY" | "VERSUS" | "CONTESTANT";
   voteId: string | null;
   voteChoice: Choice | null;
   completions: number;
@@ -36,12 +36,13 @@ async function battleFacts(db: PrismaClient, battleId: string): Promise<BattleFa
     SELECT b."labelerId", b.status::text AS status, b.kind::text AS kind,
            v.id AS "voteId", v.choice::text AS "voteChoice",
            count(c.id)::int AS completions,
-           max(pv.name) FILTER (WHERE c.slot = 'A') AS "nameA",
-           max(pv.name) FILTER (WHERE c.slot = 'B') AS "nameB"
+           max(COALESCE(pv.name, ct.name)) FILTER (WHERE c.slot = 'A') AS "nameA",
+           max(COALESCE(pv.name, ct.name)) FILTER (WHERE c.slot = 'B') AS "nameB"
       FROM "Battle" b
       LEFT JOIN "Vote" v ON v."battleId" = b.id
       LEFT JOIN "Completion" c ON c."battleId" = b.id
       LEFT JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+      LEFT JOIN "Contestant" ct ON ct.id = c."contestantId"
      WHERE b.id = ${battleId}
      GROUP BY b.id, v.id`;
   return rows[0] ?? null;
@@ -89,7 +90,7 @@ export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
   // makes the UPDATE wait for it and then match nothing. Anything else takes the slow path below,
   // which says why.
   const voteId = randomUUID();
-  let rows: { voteId: string | null; kind: "ON_POLICY" | "VERSUS"; nameA: string | null; nameB: string | null }[];
+  let rows: { voteId: string | null; kind: VoteResult["kind"]; nameA: string | null; nameB: string | null }[];
   try {
     rows = await db.$queryRaw`
       WITH moved AS (
@@ -102,9 +103,11 @@ export async function castVote(opts: CastVoteOptions): Promise<VoteResult> {
         SELECT ${voteId}, moved.id, ${labelerId}, ${opts.choice}::"VoteChoice", ${opts.msToVote}, ${idempotencyKey}, now() FROM moved
         RETURNING id)
       SELECT (SELECT id FROM inserted) AS "voteId", moved.kind::text AS kind,
-             (SELECT max(pv.name) FROM "Completion" c JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+             (SELECT max(COALESCE(pv.name, ct.name)) FROM "Completion" c LEFT JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+               LEFT JOIN "Contestant" ct ON ct.id = c."contestantId"
                WHERE c."battleId" = moved.id AND c.slot = 'A') AS "nameA",
-             (SELECT max(pv.name) FROM "Completion" c JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+             (SELECT max(COALESCE(pv.name, ct.name)) FROM "Completion" c LEFT JOIN "PolicyVersion" pv ON pv.id = c."policyVersionId"
+               LEFT JOIN "Contestant" ct ON ct.id = c."contestantId"
                WHERE c."battleId" = moved.id AND c.slot = 'B') AS "nameB"
         FROM moved`;
   } catch (err) {

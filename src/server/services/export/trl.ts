@@ -1,6 +1,7 @@
 // Decisive votes as TRL preference data ({"prompt", "chosen", "rejected"} JSON lines), for
 // training models too large for TensorFlow.js elsewhere (DESIGN.md "Scale-out"). Ties and
 // both-bad say nothing about which completion is better, so they are left out, as in training.
+// Votes on external contestants' battles are left out too: contestants are rated, never trained on.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { jsonLinesStream } from "./streams.ts";
 
@@ -42,7 +43,7 @@ export async function readDecisiveVotes(
     JOIN "Prompt" p ON p.id = b."promptId"
     JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
     JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'
-    WHERE v.choice IN ('A', 'B')
+    WHERE v.choice IN ('A', 'B') AND b.kind <> 'CONTESTANT'
       AND (v."createdAt", v.id) > ('epoch'::timestamp + ${after?.votedAtMs ?? -1}::float8 * interval '1 millisecond', ${after?.voteId ?? ""})
     ORDER BY v."createdAt", v.id
     LIMIT ${limit}`;

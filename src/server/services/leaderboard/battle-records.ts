@@ -1,5 +1,7 @@
 // Votes as rating battles. Battle.policyAId / policyBId are the versions in the slots the
 // labeler saw as A and B, so a vote for A is a win for model_a: no un-swapping is needed here.
+// In a CONTESTANT battle the contestant's slot has no version: the entry there is the
+// contestant's name (services/contestants: never a version name), rated like any version.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import type { BattleRecord, Outcome } from "../../../rating/index.ts";
 
@@ -16,7 +18,7 @@ export const WINNER_OF_CHOICE: Record<VoteChoiceName, Outcome> = {
 export interface VotedBattle extends BattleRecord {
   battleId: string;
   labelerId: string;
-  kind: "ON_POLICY" | "VERSUS";
+  kind: "ON_POLICY" | "VERSUS" | "CONTESTANT";
   /** Vote time in whole milliseconds since the epoch (UTC); with `voteId` the reading order. */
   votedAtMs: number;
   voteId: string;
@@ -35,7 +37,7 @@ interface Row {
   choice: VoteChoiceName;
   battle_id: string;
   labeler_id: string;
-  kind: "ON_POLICY" | "VERSUS";
+  kind: "ON_POLICY" | "VERSUS" | "CONTESTANT";
   model_a: string;
   model_b: string;
 }
@@ -62,12 +64,13 @@ export async function readVotedBattles({
            b.id AS battle_id,
            v."labelerId" AS labeler_id,
            b.kind::text AS kind,
-           pa.name AS model_a,
-           pb.name AS model_b
+           COALESCE(pa.name, ct.name) AS model_a,
+           COALESCE(pb.name, ct.name) AS model_b
     FROM "Vote" v
     JOIN "Battle" b ON b.id = v."battleId"
-    JOIN "PolicyVersion" pa ON pa.id = b."policyAId"
-    JOIN "PolicyVersion" pb ON pb.id = b."policyBId"
+    LEFT JOIN "PolicyVersion" pa ON pa.id = b."policyAId"
+    LEFT JOIN "PolicyVersion" pb ON pb.id = b."policyBId"
+    LEFT JOIN "Contestant" ct ON ct.id = b."contestantId"
     WHERE (v."createdAt", v.id) > ('epoch'::timestamp + ${afterMs}::float8 * interval '1 millisecond', ${afterId})
     ORDER BY v."createdAt", v.id
     LIMIT ${limit}`;
@@ -106,14 +109,18 @@ export async function loadVotedBattles({ db, batchSize = 20_000 }: { db: PrismaC
  * the driver seconds, four arrays a few milliseconds. Version ids map to names afterwards.
  */
 export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{ battles: BattleRecord[]; mark: VoteMark }> {
+  // A contestant's slot holds minus its id (version ids are positive), so one array per slot stays.
   const [row] = await db.$queryRaw<{ a: number[] | null; b: number[] | null; c: number[] | null; ms: number[] | null }[]>`
-    SELECT array_agg(b."policyAId" ORDER BY v."createdAt", v.id) AS a,
-           array_agg(b."policyBId" ORDER BY v."createdAt", v.id) AS b,
+    SELECT array_agg(COALESCE(b."policyAId", -b."contestantId") ORDER BY v."createdAt", v.id) AS a,
+           array_agg(COALESCE(b."policyBId", -b."contestantId") ORDER BY v."createdAt", v.id) AS b,
            array_agg(CASE v.choice WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'TIE' THEN 2 ELSE 3 END ORDER BY v."createdAt", v.id) AS c,
            array_agg((extract(epoch FROM v."createdAt") * 1000)::float8 ORDER BY v."createdAt", v.id) AS ms
     FROM "Vote" v JOIN "Battle" b ON b.id = v."battleId"`;
-  const versions = await db.policyVersion.findMany({ select: { id: true, name: true } });
-  const nameOf = new Map(versions.map((v) => [v.id, v.name]));
+  const [versions, contestants] = await Promise.all([
+    db.policyVersion.findMany({ select: { id: true, name: true } }),
+    db.contestant.findMany({ select: { id: true, name: true } }),
+  ]);
+  const nameOf = new Map([...versions.map((v) => [v.id, v.name] as const), ...contestants.map((c) => [-c.id, c.name] as const)]);
   const outcomes = [WINNER_OF_CHOICE.A, WINNER_OF_CHOICE.B, WINNER_OF_CHOICE.TIE, WINNER_OF_CHOICE.BOTH_BAD];
   const a = row?.a ?? [],
     b = row?.b ?? [],

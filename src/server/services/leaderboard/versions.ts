@@ -47,15 +47,24 @@ export async function versionOverview({ db }: { db: PrismaClient }): Promise<Ver
   const [rows, next] = await Promise.all([
     db.$queryRaw<{ name: string; status: string; rated: number; self: number; createdAt: Date }[]>`
       WITH sides AS (
-        SELECT "policyAId" AS version, "policyAId" = "policyBId" AS self FROM "Battle" WHERE status = 'VOTED'
+        SELECT "policyAId" AS version, "policyAId" IS NOT DISTINCT FROM "policyBId" AS self FROM "Battle"
+         WHERE status = 'VOTED' AND "policyAId" IS NOT NULL
         UNION ALL
-        SELECT "policyBId", false FROM "Battle" WHERE status = 'VOTED' AND "policyAId" <> "policyBId")
-      SELECT pv.name, pv.status::text AS status, pv."createdAt",
-             (count(s.version) FILTER (WHERE NOT s.self))::int AS rated,
-             (count(s.version) FILTER (WHERE s.self))::int AS self
-        FROM "PolicyVersion" pv LEFT JOIN sides s ON s.version = pv.id
-       GROUP BY pv.id
-       ORDER BY pv.id`,
+        SELECT "policyBId", false FROM "Battle"
+         WHERE status = 'VOTED' AND "policyBId" IS NOT NULL AND "policyAId" IS DISTINCT FROM "policyBId")
+      SELECT name, status, "createdAt", rated, self FROM (
+        SELECT 0 AS part, pv.id AS ord, pv.name, pv.status::text AS status, pv."createdAt",
+               (count(s.version) FILTER (WHERE NOT s.self))::int AS rated,
+               (count(s.version) FILTER (WHERE s.self))::int AS self
+          FROM "PolicyVersion" pv LEFT JOIN sides s ON s.version = pv.id
+         GROUP BY pv.id
+        UNION ALL
+        -- external contestants (issue 17): rated against the serving policy, never self-battles
+        SELECT 1, ct.id, ct.name, 'EXTERNAL', ct."createdAt", count(b.id)::int, 0
+          FROM "Contestant" ct LEFT JOIN "Battle" b ON b."contestantId" = ct.id AND b.status = 'VOTED'
+         GROUP BY ct.id
+        HAVING ct."removedAt" IS NULL OR count(b.id) > 0) t
+       ORDER BY part, ord`,
     nextRound(db),
   ]);
   return { versions: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })), nextRound: next };
