@@ -9,6 +9,8 @@ import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { AppError } from "../../errors.ts";
 import { type ArenaSettings, getArenaSettings } from "../arena-settings/index.ts";
 import { contextTokensOf, maxPromptBytes, promptBytes } from "../prompts/context-fit.ts";
+import { claimGoldBattle } from "./gold.ts";
+import { fillsOverlapFirst } from "./overlap-preference.ts";
 
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
 export const MAX_OPEN_BATTLES = 3;
@@ -118,6 +120,18 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     const resumeNow = resumable(openNow);
     if (resumeNow) return { resumeId: resumeNow.id };
     if (openNow.length >= MAX_OPEN_BATTLES) throw capReached(openNow.length);
+    const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
+    if (opts.promptText === undefined) {
+      const gold = await claimGoldBattle(tx as unknown as PrismaClient, {
+        labelerId,
+        servingId: serving.id,
+        rate: settings.arena.goldRate,
+        random,
+        now,
+        leaseExpiresAt,
+      });
+      if (gold) return { ...gold, leaseExpiresAt, ready: false };
+    }
     let prompt: { id: string; text: string; hasCompletions: boolean } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
@@ -127,11 +141,11 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       });
       prompt = { ...created, hasCompletions: false };
     } else {
-      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes);
+      const overlapFirst = await fillsOverlapFirst({ db, labelerId, enabled: settings.arena.overlapPreferUncertain });
+      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes, overlapFirst);
       if (prompt === null) return null;
     }
     const promptId = prompt.id;
-    const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
     const assignedAs = (battleId: string, ready: boolean): AssignedBattle => ({
       battleId,
       promptId,
@@ -220,7 +234,11 @@ async function claimPoolPrompt(
   tx: PrismaClient,
   labelerId: string,
   maxBytes: number | null,
+  overlapFirst = true,
 ): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
+  // overlap-preference.ts: labelers with a well-checked estimate take fresh prompts first (the
+  // same index walked backwards), leaving overlap slots to the least certain ones.
+  const order = overlapFirst ? Prisma.sql`p."activeBattles" DESC, p.id` : Prisma.sql`p."activeBattles" ASC, p.id DESC`;
   const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number; hasCompletions: boolean }[]>`
       SELECT p.id, p.text, p."overlapTarget",
              EXISTS (SELECT 1 FROM "Battle" b JOIN "Completion" c ON c."battleId" = b.id
@@ -231,7 +249,7 @@ async function claimPoolPrompt(
          AND (${maxBytes}::int IS NULL OR octet_length(p.text) <= ${maxBytes}::int)
          AND NOT EXISTS (
            SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId})
-       ORDER BY p."activeBattles" DESC, p.id
+       ORDER BY ${order}
        LIMIT 1
        ${lock}`;
   for (let attempt = 0; attempt < 8; attempt++) {
