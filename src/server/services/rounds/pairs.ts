@@ -32,6 +32,8 @@ export interface VotePair {
   promptIds: number[];
   chosen: PairSide;
   rejected: PairSide;
+  /** how much the pair counts in training (labeler quality, set by prepare.ts); absent = 1 */
+  weight?: number;
 }
 
 interface Row {
