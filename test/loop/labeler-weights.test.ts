@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dpoSchema } from "../../src/dpo/config.ts";
 import { byteTokenizer, encodePrompt } from "../../src/lm/index.ts";
+import { getLeaderboard, refreshLeaderboard } from "../../src/server/services/leaderboard/cache.ts";
+import { setLeaderboardQuality } from "../../src/server/services/leaderboard/labeler-quality-filter.ts";
 import { gatherPairs, toPair } from "../../src/server/services/rounds/prepare.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { registerTinyHouse } from "./fixtures.ts";
@@ -72,7 +74,7 @@ beforeAll(async () => {
   await t.db.battle.createMany({ data: battles as never });
   await t.db.completion.createMany({ data: completions as never });
   await t.db.vote.createMany({ data: votes });
-}, 120_000);
+}, 240_000);
 afterAll(() => t?.drop());
 
 const settings = (labelerWeighting: "off" | "weight" | "exclude") => dpoSchema.parse({ labelerWeighting, heldoutFraction: 0 });
@@ -107,5 +109,15 @@ describe("labeler quality in round preparation", () => {
     expect(usage).not.toHaveProperty("doubtful");
     expect(usage).not.toHaveProperty("meanWeight");
     expect(coinId).not.toBe("");
+  });
+
+  it("the leaderboard rates every vote by default and can leave the doubtful ones out; switching recomputes", async () => {
+    // All battles here are v0 against itself: the board counts them as self-battles.
+    expect((await refreshLeaderboard({ db: t.db })).board.selfBattles).toBe(120);
+    await setLeaderboardQuality({ db: t.db, quality: { mode: "exclude-doubtful", minConfidence: 0.5 } });
+    expect((await getLeaderboard({ db: t.db, markMaxAgeMs: 0 })).status).toBe("stale");
+    expect((await refreshLeaderboard({ db: t.db })).board.selfBattles).toBe(100);
+    await setLeaderboardQuality({ db: t.db, quality: { mode: "all", minConfidence: 0.5 } });
+    expect((await refreshLeaderboard({ db: t.db })).board.selfBattles).toBe(120);
   });
 });

@@ -108,6 +108,10 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version.",
     };
 
+  // Read outside the transaction: its (cached) count query needs a connection of its own, and
+  // transactions waiting for one while holding theirs could exhaust the pool.
+  const overlapFirst =
+    opts.promptText === undefined ? await fillsOverlapFirst({ db, labelerId, enabled: settings.arena.overlapPreferUncertain }) : true;
   const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | { resumeId: string } | null> => {
     // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
     // (votes, which must never be lost, commit synchronously and flush everything before them).
@@ -141,7 +145,6 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       });
       prompt = { ...created, hasCompletions: false };
     } else {
-      const overlapFirst = await fillsOverlapFirst({ db, labelerId, enabled: settings.arena.overlapPreferUncertain });
       prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes, overlapFirst);
       if (prompt === null) return null;
     }

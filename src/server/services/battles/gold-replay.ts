@@ -103,7 +103,7 @@ export async function replayGold(opts: {
     }
   }
   const both = out as Record<"A" | "B", GeneratedCompletion>;
-  const second = opts.firstSlot === "A" ? "B" : "A";
-  for (const slot of [opts.firstSlot, second]) opts.onDone(slot, both[slot].text, pace.finishReason);
+  const order: ("A" | "B")[] = opts.firstSlot === "A" ? ["A", "B"] : ["B", "A"];
+  for (const slot of order) opts.onDone(slot, both[slot].text, pace.finishReason);
   return both;
 }

@@ -111,7 +111,11 @@ export async function loadVotedBattles({ db, batchSize = 20_000 }: { db: PrismaC
  * Only what the ratings need, as four arrays in one row: converting 50k row objects costs
  * the driver seconds, four arrays a few milliseconds. Version ids map to names afterwards.
  */
-export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{ battles: BattleRecord[]; mark: VoteMark }> {
+export async function loadRatingBattles({
+  db,
+}: {
+  db: PrismaClient;
+}): Promise<{ battles: BattleRecord[]; voteIds: string[]; mark: VoteMark }> {
   // The mark comes from the same statement as the battles, so they always agree.
   const [row] = await db.$queryRaw<
     {
@@ -119,6 +123,7 @@ export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{
       b: number[] | null;
       c: number[] | null;
       ms: number[] | null;
+      ids: string[] | null;
       votes: number;
       last_ms: number | null;
       excluded: string;
@@ -129,6 +134,7 @@ export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{
            array_agg(CASE v.choice WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'TIE' THEN 2 ELSE 3 END ORDER BY v."createdAt", v.id)
              FILTER (WHERE ${COUNTED_VOTE}) AS c,
            array_agg((extract(epoch FROM v."createdAt") * 1000)::float8 ORDER BY v."createdAt", v.id) FILTER (WHERE ${COUNTED_VOTE}) AS ms,
+           array_agg(v.id ORDER BY v."createdAt", v.id) FILTER (WHERE ${COUNTED_VOTE}) AS ids,
            count(*)::int AS votes, (extract(epoch FROM max(v."createdAt")) * 1000)::float8 AS last_ms, ${EXCLUDED_KEY} AS excluded
     FROM "Vote" v JOIN "Battle" b ON b.id = v."battleId"`;
   const versions = await db.policyVersion.findMany({ select: { id: true, name: true } });
@@ -142,7 +148,11 @@ export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{
   for (let i = 0; i < a.length; i++) {
     battles[i] = { modelA: nameOf.get(a[i]!)!, modelB: nameOf.get(b[i]!)!, winner: outcomes[c[i]!]!, tstamp: ms[i]! / 1000 };
   }
-  return { battles, mark: { votes: row?.votes ?? 0, lastVoteAtMs: row?.last_ms ?? null, excluded: row?.excluded ?? "" } };
+  return {
+    battles,
+    voteIds: row?.ids ?? [],
+    mark: { votes: row?.votes ?? 0, lastVoteAtMs: row?.last_ms ?? null, excluded: row?.excluded ?? "" },
+  };
 }
 
 /**
@@ -153,11 +163,15 @@ export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{
 export interface VoteMark {
   votes: number;
   lastVoteAtMs: number | null;
-  /** md5 of the excluded labelers' ids in order, "" when none (absent in snapshots of older code) */
+  /**
+   * md5 of the excluded labelers' ids in order ("" when none), then ":" and the leaderboard's
+   * labeler-quality setting when one is stored (absent in snapshots of older code)
+   */
   excluded?: string;
 }
 
-const EXCLUDED_KEY = Prisma.sql`(SELECT COALESCE(md5(string_agg(id, ',' ORDER BY id)), '') FROM "User" WHERE excluded)`;
+const EXCLUDED_KEY = Prisma.sql`((SELECT COALESCE(md5(string_agg(id, ',' ORDER BY id)), '') FROM "User" WHERE excluded)
+  || COALESCE((SELECT ':' || value::text FROM "Setting" WHERE key = 'leaderboard.labelerQuality'), ''))`;
 
 export async function currentVoteMark({ db }: { db: PrismaClient }): Promise<VoteMark> {
   const [row] = await db.$queryRaw<{ votes: number; last_ms: number | null; excluded: string }[]>`
