@@ -1,10 +1,17 @@
 // The labeler-quality page in real Chromium: the reliability table and ε on the stored votes,
-// gold-pair import with its report, the gold list and deactivation.
-import { expect, test } from "@playwright/test";
+// gold-pair import with its report, the gold list and deactivation; marking a finished battle as
+// gold, a labeler answering it in the arena like any battle, and the gold accuracy it earns.
+import { type APIRequestContext, expect, test } from "@playwright/test";
 import { signInAdmin } from "./admin.ts";
-import { insertDecisiveVotes } from "./db.ts";
+import { insertDecisiveVotes, withClient } from "./db.ts";
 
 const run = Date.now().toString(36);
+
+/** A tRPC mutation as the browser client makes it (superjson envelope), with the page's session. */
+async function trpc(request: APIRequestContext, path: string, input: unknown) {
+  const res = await request.post(`/api/trpc/${path}`, { data: { json: input }, headers: { "content-type": "application/json" } });
+  if (!res.ok()) throw new Error(`${path} → ${res.status()}: ${await res.text()}`);
+}
 
 test("an admin reads labeler reliability and imports gold pairs", async ({ page }) => {
   await insertDecisiveVotes(6, `quality-${run}`);
@@ -45,4 +52,72 @@ test("an admin reads labeler reliability and imports gold pairs", async ({ page 
   await item.getByRole("button", { name: "Deactivate" }).click();
   await expect(item.getByRole("button", { name: "Activate" })).toBeVisible();
   await expect(page.getByTestId("quality-summary")).toContainText("Active gold pairs1");
+});
+
+test("an admin marks a finished battle as gold, a labeler answers it like any battle, the labelers page shows gold accuracy", async ({
+  page,
+  browser,
+}) => {
+  test.setTimeout(300_000);
+  const tag = `gold-${run}`;
+  const [voteId] = await insertDecisiveVotes(1, tag);
+  const battleId = voteId!.replace("e2e-vote-", "e2e-battle-");
+  // Only this test's gold pair may be served, and often (the largest gold rate).
+  await withClient((db) => db.query(`UPDATE "GoldPair" SET active = false`));
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await signInAdmin(page);
+  const labeler = `goldlabeler${run}`;
+  await trpc(page.request, "users.createLabeler", { username: labeler, password: "labeler-pass-123" });
+  await trpc(page.request, "arena.updateSettings", { sampling: { maxNewTokens: 12 }, arena: { goldRate: 0.5, onPolicyShare: 1 } });
+
+  await page.goto("/admin/quality");
+  const item = page.locator(`[data-battle-id="${battleId}"]`);
+  await item.getByLabel("Right answer").selectOption("TIE");
+  await item.getByRole("button", { name: "Mark as gold" }).click();
+  await expect(item.getByRole("status")).toHaveText("Marked as gold");
+  const gold = page
+    .getByTestId("gold-list")
+    .getByRole("listitem")
+    .filter({ hasText: `battle:${battleId}` });
+  await expect(gold).toContainText("Expected: tie");
+
+  // The labeler votes until the gold pair comes up (half of the battles at this rate).
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const arena = await context.newPage();
+  await arena.goto("/login");
+  await arena.getByLabel("Username").fill(labeler);
+  await arena.getByLabel("Password").fill("labeler-pass-123");
+  await arena.getByRole("button", { name: "Sign in" }).click();
+  await expect(arena).toHaveURL(/\/arena$/);
+  const goldPrompt = await withClient(async (db) => {
+    const res = await db.query<{ text: string }>(`SELECT p.text FROM "Prompt" p JOIN "Battle" b ON b."promptId" = p.id WHERE b.id = $1`, [
+      battleId,
+    ]);
+    return res.rows[0]!.text;
+  });
+  let served = false;
+  let ordinaryReveal: string | null = null;
+  for (let i = 0; i < 16 && !served; i++) {
+    await expect(arena.getByRole("button", { name: /A is better/ })).toBeEnabled({ timeout: 90_000 });
+    const id = await arena.getByTestId("arena-prompt").getAttribute("data-battle-id");
+    const isGold = ((await arena.getByTestId("arena-prompt").textContent()) ?? "").includes(goldPrompt);
+    // No visible difference: the same controls, statuses and layout as any battle.
+    await expect(arena.getByTestId("vote-bar").getByRole("button")).toHaveCount(5);
+    await arena.getByRole("button", { name: isGold ? "Tie" : "A is better" }).click();
+    await expect(arena.getByTestId("arena-prompt")).not.toHaveAttribute("data-battle-id", id ?? "");
+    const reveal = (await arena.getByTestId("reveal-versions").textContent()) ?? "";
+    if (isGold) {
+      served = true;
+      expect(reveal).toMatch(/Both answers came from the current model \(v\d+\)/);
+      if (ordinaryReveal !== null) expect(reveal).toBe(ordinaryReveal);
+    } else ordinaryReveal = reveal;
+  }
+  expect(served).toBe(true);
+  await context.close();
+
+  await page.goto("/admin/labelers");
+  await expect(page.getByTestId(`labeler-${labeler}`).getByTestId("gold-accuracy")).toHaveText("100% of 1");
+  // Leave the arena as the other specs expect it: no gold pairs served.
+  await withClient((db) => db.query(`UPDATE "GoldPair" SET active = false`));
+  await trpc(page.request, "arena.updateSettings", { arena: { goldRate: 0.05 } });
 });

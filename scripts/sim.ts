@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { cp, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { HOUSE_MODEL_DIR, initBackend } from "../src/lm/index.ts";
+import { CARELESS_KINDS, type CarelessKind } from "../src/sim/labeler.ts";
 import { ROOT } from "../src/sim/product/launch.ts";
 import { runSim, type SimOptions, type SimResult } from "../src/sim/product/run.ts";
 import { LOOP } from "../src/sim/product/settings-names.ts";
@@ -20,6 +21,7 @@ const HELP = `npm run sim -- [options]
                          [next when a production build exists, else host]
   --labelers N           synthetic labelers                                       [8]
   --careless F           fraction of careless labelers (vote at random)           [0]
+  --careless-kind K      how careless labelers click: random, always-a, longer    [random]
   --temperature T        Bradley–Terry temperature in reward units                [1]
   --tie-threshold D      |rA − rB| below D is a tie                               [0.5]
   --think-ms MS          pause before each vote                                   [0]
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
     houseModelDir: houseCopy,
     labelers: number(flags, "labelers", 8, (n) => Number.isInteger(n) && n >= 1),
     careless: number(flags, "careless", 0, (n) => n >= 0 && n <= 1),
+    carelessKind: carelessKindOf(flags.get("careless-kind")),
     temperature: number(flags, "temperature", 1, (n) => n > 0),
     tieThreshold: number(flags, "tie-threshold", 0.5),
     thinkMs: number(flags, "think-ms", 0),
@@ -217,6 +220,9 @@ async function main(): Promise<void> {
         rootKlBudget: result.rootKlBudget,
       }),
       votes: result.votes,
+      ...(result.labelerQuality
+        ? { chanceFlagPrecision: result.labelerQuality.flags.precision, chanceFlagRecall: result.labelerQuality.flags.recall }
+        : {}),
       ratingVotes: result.ratingVotes,
       minutes: result.minutes,
       stoppedBecause: result.stoppedBecause,
@@ -249,6 +255,7 @@ async function main(): Promise<void> {
       loopSettings: first.result.settings,
     },
     labelers: first.result.labelers,
+    ...(first.result.labelerQuality ? { labelerQuality: first.result.labelerQuality } : {}),
   };
   const files = await writeReport(out, report);
   log(`report: ${files.json}, ${files.html} and ${files.svg}`);
@@ -259,6 +266,13 @@ async function main(): Promise<void> {
         .map(([k, a]) => `${k} ${a.mean.toFixed(3)}${a.se === null ? "" : ` ± ${a.se.toFixed(3)}`}`)
         .join("; ")}`,
     );
+}
+
+function carelessKindOf(value: string | undefined): CarelessKind | undefined {
+  if (value === undefined) return undefined;
+  if (!CARELESS_KINDS.includes(value as CarelessKind))
+    throw new Error(`--careless-kind must be one of ${CARELESS_KINDS.join(", ")}, got "${value}"`);
+  return value as CarelessKind;
 }
 
 main().then(

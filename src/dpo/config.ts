@@ -69,6 +69,22 @@ export const dpoSchema = z.object({
     .max(10)
     .default(0)
     .meta(meta({ label: "SFT weight", help: "NLL of the chosen answer", step: "0.1" })),
+  /**
+   * Labeler quality (issue 15) in training: "weight" multiplies each pair's loss by the posterior
+   * probability that its vote is right (the reliability model over all votes and gold answers);
+   * "exclude" drops pairs whose probability is below `minVoteConfidence`; "off" counts every vote
+   * the same. Off by default until the sim has measured which helps (docs/labeler-quality.md).
+   */
+  labelerWeighting: z
+    .enum(["off", "weight", "exclude"])
+    .default("off")
+    .meta(meta({ label: "Labeler reliability", help: "weight: each vote counts by how likely it is right; exclude: drop doubtful votes" })),
+  minVoteConfidence: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .meta(meta({ label: "Min vote confidence", help: "exclude: votes less likely right than this are dropped", step: "0.05" })),
   lr: z
     .number()
     .min(1e-7, "lr must be ≥ 1e-7")

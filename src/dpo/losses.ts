@@ -16,6 +16,8 @@
 // Optional SFT term (TRL's `rpo_alpha`): + w·(−log π(y_w) / |y_w|), the chosen completion's
 // per-token negative log-likelihood of THIS pair. TRL averages tokens over the whole batch
 // instead; per pair keeps every loss a per-pair quantity, and with equal lengths they agree.
+// Optional per-pair weights w_i (labeler quality: the probability that the vote is right) scale
+// each pair's whole loss, SFT term included, and so its gradient: w_i·L_i.
 
 export type LossType = "sigmoid" | "ipo" | "robust" | "hinge";
 export const LOSS_TYPES: readonly LossType[] = ["sigmoid", "ipo", "robust", "hinge"];
@@ -37,10 +39,12 @@ export interface PreferenceLossInput {
   rejectedLengths?: Nums;
   /** Weight of the per-token NLL of the chosen completion added to each pair's loss. */
   sftWeight?: number;
+  /** Per-pair weights ≥ 0 multiplying each pair's loss (and gradient); absent means all 1. */
+  weights?: Nums;
 }
 
 export interface PreferenceLossOutput {
-  /** Per-pair loss, including the SFT term when sftWeight > 0. */
+  /** Per-pair loss, including the SFT term when sftWeight > 0, times the pair's weight. */
   losses: Float64Array;
   /** Detached implicit rewards β·(log π − log π_ref) on SUMMED log-probs, for every loss type. */
   chosenRewards: Float64Array;
@@ -104,6 +108,14 @@ export function preferenceLoss(input: PreferenceLossInput): PreferenceLossOutput
   if (!(sftWeight >= 0 && Number.isFinite(sftWeight))) {
     throw new Error(`preferenceLoss: sftWeight must be a finite number >= 0 (got ${sftWeight})`);
   }
+  const weights = input.weights;
+  if (weights) {
+    if (weights.length !== n) throw new Error(`preferenceLoss: weights has ${weights.length} entries but there are ${n} pairs`);
+    for (let i = 0; i < n; i++) {
+      if (!(Number.isFinite(weights[i]) && weights[i] >= 0))
+        throw new Error(`preferenceLoss: weights[${i}] = ${weights[i]}; weights must be finite and >= 0`);
+    }
+  }
   const needLengths = lossType === "ipo" ? "for the ipo loss" : sftWeight > 0 ? "when sftWeight > 0" : null;
   const lw = needLengths ? checkLengths("chosenLengths", input.chosenLengths, n, needLengths) : null;
   const ll = lossType === "ipo" ? checkLengths("rejectedLengths", input.rejectedLengths, n, "for the ipo loss") : null;
@@ -159,11 +171,12 @@ export function preferenceLoss(input: PreferenceLossInput): PreferenceLossOutput
       loss += (-sftWeight * policyChosen[i]) / lw![i];
       dPolicyChosen += -sftWeight / lw![i];
     }
-    out.losses[i] = loss;
-    out.gradPolicyChosen[i] = dPolicyChosen;
-    out.gradPolicyRejected[i] = dRejected;
-    out.gradRefChosen[i] = -dChosen;
-    out.gradRefRejected[i] = -dRejected;
+    const w = weights ? weights[i] : 1;
+    out.losses[i] = w * loss;
+    out.gradPolicyChosen[i] = w * dPolicyChosen;
+    out.gradPolicyRejected[i] = w * dRejected;
+    out.gradRefChosen[i] = -w * dChosen;
+    out.gradRefRejected[i] = -w * dRejected;
   }
   return out;
 }

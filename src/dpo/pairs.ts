@@ -9,6 +9,11 @@ export interface Pair {
   rejectedIds: number[];
   /** the prompt the pair belongs to, for standard errors clustered by prompt */
   cluster?: string | number;
+  /**
+   * How much the pair counts in the training loss (default 1), e.g. the probability that its
+   * vote is right (labeler quality). Held-out evaluation ignores it.
+   */
+  weight?: number;
 }
 
 /** Summed completion log-probs of each pair's chosen and rejected completion under one model. */
@@ -23,6 +28,8 @@ export function validatePairs(what: string, pairs: readonly Pair[], model: Causa
     if (!p || !Array.isArray(p.promptIds) || !Array.isArray(p.chosenIds) || !Array.isArray(p.rejectedIds)) {
       throw new Error(`${what}[${i}]: expected { promptIds, chosenIds, rejectedIds } arrays of token ids`);
     }
+    if (p.weight !== undefined && !(Number.isFinite(p.weight) && p.weight >= 0 && p.weight <= 1))
+      throw new Error(`${what}[${i}].weight = ${p.weight}; a pair's weight must be in [0, 1]`);
     if (p.promptIds.length === 0) throw new Error(`${what}[${i}]: the prompt is empty; it needs at least a BOS token to condition on`);
     for (const side of ["chosenIds", "rejectedIds"] as const) {
       const ids = p[side];

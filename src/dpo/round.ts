@@ -157,10 +157,12 @@ function trainStep(model: CausalLM, opt: AdamW, batch: Pair[], ref: PairLogps, c
       lossType: cfg.lossType,
       labelSmoothing: cfg.labelSmoothing,
       sftWeight: cfg.sftWeight,
+      weights: batch.some((p) => p.weight !== undefined) ? batch.map((p) => p.weight ?? 1) : undefined,
       chosenLengths: lengths.subarray(0, n),
       rejectedLengths: lengths.subarray(n, 2 * n),
     });
-    // The batch loss is the mean of per-pair losses.
+    // The batch loss is the mean of per-pair (weighted) losses: a batch of doubtful votes moves the
+    // model less, rather than being scaled back up to full strength.
     const dlogps = new Float64Array(2 * n);
     let total = 0;
     for (let i = 0; i < n; i++) {

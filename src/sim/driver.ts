@@ -4,7 +4,7 @@
 // calls, in the same order, as the arena page in a browser.
 import { randomUUID } from "node:crypto";
 import { ProductClient, ProductError } from "./client.ts";
-import { createRng, type Judgement, judge, type LabelerProfile } from "./labeler.ts";
+import { type CarelessKind, createRng, type Judgement, judge, type LabelerProfile } from "./labeler.ts";
 import type { RewardKind } from "./reward.ts";
 
 export interface LabelerAccount {
@@ -16,6 +16,8 @@ export interface LabelerAccount {
 export interface LabelerStats {
   username: string;
   careless: boolean;
+  /** how a careless labeler clicks (absent for careful ones) */
+  carelessKind?: CarelessKind;
   votes: Record<Judgement, number>;
   skipped: number;
   failures: number;
@@ -60,6 +62,7 @@ async function runOne(account: LabelerAccount, index: number, opts: DriveOptions
   const stats: LabelerStats = {
     username: account.username,
     careless: account.profile.careless,
+    ...(account.profile.careless ? { carelessKind: account.profile.carelessKind ?? "random" } : {}),
     votes: { A: 0, B: 0, TIE: 0, BOTH_BAD: 0 },
     skipped: 0,
     failures: 0,

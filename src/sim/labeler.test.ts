@@ -123,3 +123,27 @@ describe("judge (labelers that read the text)", () => {
     expect(j.rewardA).toBe(29);
   });
 });
+
+describe("biased careless labelers (issue 15)", () => {
+  it("'always-a' clicks the left answer and 'longer' the longer one, whatever the rewards, drawing one uniform per vote", () => {
+    const alwaysA: LabelerProfile = { ...careful, careless: true, carelessKind: "always-a" };
+    const longer: LabelerProfile = { ...careful, careless: true, carelessKind: "longer" };
+    const rng = createRng(21);
+    for (let k = 0; k < 200; k++) expect(decide(0, 100, alwaysA, rng)).toBe("A");
+    expect(judge("a short and happy one", "a much longer, sadder, dreadful and awful answer", longer, createRng(1)).choice).toBe("B");
+    expect(judge("a much longer, happier, lovely and wonderful answer", "bad, awful", longer, createRng(1)).choice).toBe("A");
+    // One uniform per call on every branch, so the seeded stream stays aligned.
+    const a = createRng(5);
+    const b = createRng(5);
+    judge("x", "yy", longer, a);
+    b.next();
+    expect(a.next()).toBe(b.next());
+  });
+
+  it("the pool gives the kind to its careless labelers only, and refuses an unknown kind", () => {
+    const pool = createLabelerPool({ count: 10, carelessFraction: 0.3, carelessKind: "longer", temperature: 1, seed: 2 });
+    expect(pool.filter((l) => l.careless).every((l) => l.carelessKind === "longer")).toBe(true);
+    expect(pool.filter((l) => !l.careless).every((l) => l.carelessKind === undefined)).toBe(true);
+    expect(() => createLabelerPool({ count: 3, carelessKind: "sleepy" as never, temperature: 1 })).toThrow(/carelessKind must be one of/);
+  });
+});

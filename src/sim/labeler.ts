@@ -10,13 +10,22 @@ export type Vote = "A" | "B" | "TIE";
 /** What a labeler can click in the arena: a preference, a tie, or "both are bad". */
 export type Judgement = Vote | "BOTH_BAD";
 
+/**
+ * How a careless labeler clicks without reading: "random" (A or B with probability ½),
+ * "always-a" (the left answer every time) or "longer" (whichever completion is longer).
+ */
+export type CarelessKind = "random" | "always-a" | "longer";
+export const CARELESS_KINDS: readonly CarelessKind[] = ["random", "always-a", "longer"];
+
 export interface LabelerProfile {
   /** Bradley–Terry temperature in reward units: larger means noisier votes. Must be > 0. */
   temperature: number;
   /** |rA − rB| below this is a tie (the labeler cannot tell them apart). */
   tieThreshold: number;
-  /** Clicks A or B at random, ignoring the completions. */
+  /** Ignores what the completions say (see `carelessKind`). */
   careless: boolean;
+  /** how a careless labeler clicks; default "random" */
+  carelessKind?: CarelessKind;
 }
 
 /** P(vote A | not careless, not a tie) = σ((rA − rB) / temperature). */
@@ -40,7 +49,7 @@ export function decide(rewardA: number, rewardB: number, labeler: LabelerProfile
   }
   if (!(labeler.tieThreshold >= 0)) throw new Error(`decide: labeler tieThreshold must be >= 0, got ${labeler.tieThreshold}`);
   const u = rng.next();
-  if (labeler.careless) return u < 0.5 ? "A" : "B";
+  if (labeler.careless) return labeler.carelessKind === "always-a" ? "A" : u < 0.5 ? "A" : "B";
   if (Math.abs(rewardA - rewardB) < labeler.tieThreshold) return "TIE";
   return u < preferenceProbability(rewardA, rewardB, labeler.temperature) ? "A" : "B";
 }
@@ -49,6 +58,8 @@ export interface LabelerPoolOptions {
   count: number;
   /** Fraction of careless labelers, rounded to the nearest whole labeler (issue 8: 0.2). */
   carelessFraction?: number;
+  /** how the careless ones click (default "random") */
+  carelessKind?: CarelessKind;
   temperature: number;
   tieThreshold?: number;
   /**
@@ -65,6 +76,8 @@ export function createLabelerPool(opts: LabelerPoolOptions): LabelerProfile[] {
   const fraction = opts.carelessFraction ?? 0;
   if (!Number.isInteger(count) || count < 0) throw new Error(`createLabelerPool: count must be a non-negative integer, got ${count}`);
   if (!(fraction >= 0 && fraction <= 1)) throw new Error(`createLabelerPool: carelessFraction must be in [0, 1], got ${fraction}`);
+  if (opts.carelessKind !== undefined && !CARELESS_KINDS.includes(opts.carelessKind))
+    throw new Error(`createLabelerPool: carelessKind must be one of ${CARELESS_KINDS.join(", ")}, got ${String(opts.carelessKind)}`);
   const rng = createRng(opts.seed ?? 0);
   const careless = Math.round(count * fraction);
   const order = Array.from({ length: count }, (_, i) => i);
@@ -75,7 +88,14 @@ export function createLabelerPool(opts: LabelerPoolOptions): LabelerProfile[] {
   const spread = opts.temperatureSpread ?? 0;
   return order.map((slot) => {
     const gaussian = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-    return { temperature: temperature * Math.exp(spread * gaussian), tieThreshold: opts.tieThreshold ?? 0, careless: slot < careless };
+    const profile: LabelerProfile = {
+      temperature: temperature * Math.exp(spread * gaussian),
+      tieThreshold: opts.tieThreshold ?? 0,
+      careless: slot < careless,
+    };
+    return profile.careless && opts.carelessKind && opts.carelessKind !== "random"
+      ? { ...profile, carelessKind: opts.carelessKind }
+      : profile;
   });
 }
 
@@ -96,6 +116,10 @@ export interface Judged {
 export function judge(textA: string, textB: string, labeler: LabelerProfile, rng: Rng, kind: RewardKind = "distinct"): Judged {
   const rewardA = trueReward(textA, kind);
   const rewardB = trueReward(textB, kind);
+  if (labeler.careless && labeler.carelessKind === "longer") {
+    rng.next();
+    return { choice: textA.length >= textB.length ? "A" : "B", rewardA, rewardB };
+  }
   if (kind === "summed" || labeler.careless) return { choice: decide(rewardA, rewardB, labeler, rng), rewardA, rewardB };
   const badA = isDegenerate(textA);
   const badB = isDegenerate(textB);

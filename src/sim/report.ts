@@ -8,6 +8,7 @@ import path from "node:path";
 import type { VersionEvaluation } from "./evaluate.ts";
 import { type Curve, rewardKlSvg } from "./plot.ts";
 import type { PairsUsed } from "./product/settings-names.ts";
+import type { FlagScore, LabelerEstimateRow } from "./quality-report.ts";
 import type { SeedStat } from "./summary.ts";
 
 /** A version's measurement (see evaluate.ts) plus what the arena and the trainer know of it. */
@@ -79,6 +80,8 @@ export interface SimReport {
   /** the run's options; `rootKlBudget` is the loop's setting (null when the product has none) */
   config: Record<string, unknown> & { rootKlBudget: number | null };
   labelers: unknown[];
+  /** the product's estimate of every labeler next to the sim's truth (quality-report.ts) */
+  labelerQuality?: { rows: LabelerEstimateRow[]; flags: FlagScore };
 }
 
 export const SVG_FILE = "reward-vs-kl.svg";
@@ -118,6 +121,23 @@ export async function writeReport(outDir: string, report: SimReport): Promise<{ 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
+
+/** The product's estimate of each labeler next to the truth, and how well the chance flag did. */
+export function labelerQualityTable(q: SimReport["labelerQuality"]): string {
+  if (!q) return "";
+  const rows = q.rows
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.username)}</td><td>${r.careless ? escapeHtml(`careless (${r.carelessKind})`) : "careful"}</td><td>${r.votes}</td>` +
+        `<td>${fmt(r.flipRate, 2)}${r.flipRateInterval ? ` [${fmt(r.flipRateInterval[0], 2)}, ${fmt(r.flipRateInterval[1], 2)}]` : ""}</td>` +
+        `<td>${escapeHtml(r.flag ?? "–")}</td><td>${fmt(r.goldAccuracy, 2)}</td></tr>`,
+    )
+    .join("\n");
+  return `<h2>Labelers: the product's estimate against the sim's truth</h2>
+<p>"chance" flag: precision ${fmt(q.flags.precision, 2)}, recall ${fmt(q.flags.recall, 2)} (${q.flags.flagged} flagged, ${q.flags.careless} careless)</p>
+<table><tr><th>labeler</th><th>truth</th><th>votes</th><th>flip rate [interval]</th><th>flag</th><th>gold accuracy</th></tr>
+${rows}</table>`;
+}
 
 function versionTable(versions: ReportVersion[]): string {
   const rows = versions
@@ -174,6 +194,7 @@ ${aggregate}
 ${versionTable(report.versions)}
 <p><img src="${SVG_FILE}" alt="true reward against KL from v0"></p>
 ${roundTable(report.rounds)}
+${labelerQualityTable(report.labelerQuality)}
 <div class="grid">
 <div class="card"><h2>Mean true reward per version (± 1 s.e.)</h2><canvas id="reward"></canvas></div>
 <div class="card"><h2>True reward vs KL(π‖π_ref)</h2><canvas id="frontier"></canvas></div>

@@ -30,7 +30,16 @@ describe("schema round-trip through Prisma Client", () => {
     const written: Record<string, Record<string, unknown>> = {};
     const read: Record<string, Record<string, unknown> | null> = {};
 
-    written.User = { id: "user_1", username: "ada", passwordHash: "$argon2id$x", role: "ADMIN", disabled: true, createdAt: at("1") };
+    written.User = {
+      id: "user_1",
+      username: "ada",
+      passwordHash: "$argon2id$x",
+      role: "ADMIN",
+      disabled: true,
+      excluded: true,
+      excludedAt: at("2"),
+      createdAt: at("1"),
+    };
     await db.user.create({ data: written.User as Prisma.UserUncheckedCreateInput });
     read.User = await db.user.findUnique({ where: { id: "user_1" } });
 
@@ -88,6 +97,8 @@ describe("schema round-trip through Prisma Client", () => {
       leaseExpiresAt: at("6"),
       createdAt: at("5"),
       finishedAt: at("7"),
+      // a gold battle's pair is written below; this one is an ordinary battle
+      goldPairId: null,
     };
     await db.battle.create({ data: written.Battle as Prisma.BattleUncheckedCreateInput });
     read.Battle = await db.battle.findUnique({ where: { id: "battle_1" } });
@@ -247,6 +258,7 @@ describe("schema round-trip through Prisma Client", () => {
       createdById: "user_1",
       active: false,
       createdAt: at("5"),
+      promptId: "prompt_1",
     };
     await db.goldPair.create({ data: written.GoldPair as Prisma.GoldPairUncheckedCreateInput });
     read.GoldPair = await db.goldPair.findUnique({ where: { id: "gold_1" } });

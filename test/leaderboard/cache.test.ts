@@ -33,7 +33,7 @@ describe("leaderboard cache", () => {
     const first = await getLeaderboard({ db: t.db, markMaxAgeMs: 0 });
     expect(first.status).toBe("fresh");
     expect(first.snapshot.board.rows).toEqual([]);
-    expect(first.snapshot.mark).toEqual({ votes: 0, lastVoteAtMs: null });
+    expect(first.snapshot.mark).toEqual({ votes: 0, lastVoteAtMs: null, excluded: "" });
     expect((await readStoredSnapshot({ db: t.db }))?.computedAt).toBe(first.snapshot.computedAt);
   });
 

@@ -40,7 +40,7 @@ describe("vote → battle record", () => {
     // The leaderboard's array-shaped read gives the same battles and the mark of the newest vote.
     const lean = await loadRatingBattles({ db: t.db });
     expect(lean.battles).toEqual(rows.map(({ modelA, modelB, winner, tstamp }) => ({ modelA, modelB, winner, tstamp })));
-    expect(lean.mark).toEqual({ votes: 5, lastVoteAtMs: t0 + 5000 });
+    expect(lean.mark).toEqual({ votes: 5, lastVoteAtMs: t0 + 5000, excluded: "" });
   });
 
   it("counts self-battles apart and rates only the others", async () => {

@@ -119,7 +119,7 @@ describe("the held-out split", () => {
   });
 });
 
-describe("the stored prompt key (20261203170000_prompt_text_key_column)", () => {
+describe("the stored prompt key (20261203170100_prompt_text_key_column)", () => {
   it("is the normalized text's key on insert and on edit, whatever the client writes, and is indexed", async () => {
     const key = async (text: string) => (await t.db.$queryRaw<{ k: string }[]>`SELECT prompt_text_key(${text}) AS k`)[0]!.k;
     const p = await t.db.prompt.create({ data: { text: "  Keyed   PROMPT ", source: "test", textKey: "forged" } });

@@ -59,7 +59,8 @@ export function LabelerStats() {
                     <th className="py-1 pr-3">Tie rate</th>
                     <th className="py-1 pr-3">Both bad</th>
                     <th className="py-1 pr-3">Agrees with majority</th>
-                    <th className="py-1">Mean Cohen&apos;s κ</th>
+                    <th className="py-1 pr-3">Mean Cohen&apos;s κ</th>
+                    <th className="py-1">Gold accuracy</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -68,6 +69,7 @@ export function LabelerStats() {
                       <td className="py-1 pr-3 font-medium">
                         {l.username}
                         {l.disabled && <span className="ml-1 text-xs text-slate-400">(disabled)</span>}
+                        {l.excluded && <span className="ml-1 text-xs text-amber-700">(excluded)</span>}
                       </td>
                       <td className="py-1 pr-3">
                         {l.votes} ({l.votesToday})
@@ -79,7 +81,10 @@ export function LabelerStats() {
                       <td className="py-1 pr-3">
                         {pct(l.majorityAgreement.rate)} <span className="text-xs text-slate-400">of {l.majorityAgreement.compared}</span>
                       </td>
-                      <td className="py-1">{kappa(l.meanCohenKappa)}</td>
+                      <td className="py-1 pr-3">{kappa(l.meanCohenKappa)}</td>
+                      <td className="py-1" data-testid="gold-accuracy">
+                        {pct(l.gold.accuracy)} <span className="text-xs text-slate-400">of {l.gold.total}</span>
+                      </td>
                     </tr>
                   ))}
                 </tbody>

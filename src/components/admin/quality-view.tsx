@@ -1,11 +1,11 @@
 "use client";
 // Labeler quality (issue 15): the reliability model's estimate per labeler, the overall flip
-// rate ε, and gold pairs (import and list). Read-only apart from gold pairs: nothing here
-// changes training or ratings yet.
+// rate ε, excluding a labeler, and gold pairs (import, mark a finished battle, list).
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, card, input, label } from "../ui";
+import { MarkGold } from "./quality-mark-gold";
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
 const num = (x: number) => x.toFixed(2);
@@ -16,6 +16,7 @@ export function QualityView() {
   return (
     <div className="mt-4 space-y-6">
       <Reliability />
+      <MarkGold />
       <GoldImport />
       <GoldList />
     </div>
@@ -37,7 +38,13 @@ const FLAG_TEXT = {
 
 function Reliability() {
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const report = useQuery({ ...trpc.quality.labelers.queryOptions(), refetchInterval: 60_000 });
+  const exclude = useMutation(
+    trpc.quality.setExcluded.mutationOptions({
+      onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.quality.labelers.pathKey() }),
+    }),
+  );
   const r = report.data;
   return (
     <section aria-labelledby="reliability-heading" className={card}>
@@ -104,7 +111,10 @@ function Reliability() {
                   <th className="py-1 pr-3">Tie rate</th>
                   <th className="py-1 pr-3">Votes</th>
                   <th className="py-1 pr-3">Overlapping</th>
-                  <th className="py-1">Flag</th>
+                  <th className="py-1 pr-3">Flag</th>
+                  <th className="py-1" title="Excluded: their votes leave training pools and ratings until restored; nothing is deleted">
+                    Data
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -113,6 +123,7 @@ function Reliability() {
                     <td className="py-1 pr-3 font-medium">
                       {l.username}
                       {l.disabled && <span className="ml-1 text-xs text-slate-400">(disabled)</span>}
+                      {l.excluded && <span className="ml-1 text-xs text-amber-700">(excluded)</span>}
                     </td>
                     <td className="py-1 pr-3">
                       {num(l.reliability.estimate)} <span className="text-xs text-slate-400">{range(l.reliability)}</span>
@@ -130,7 +141,7 @@ function Reliability() {
                     <td className="py-1 pr-3">{pct(l.tieRate)}</td>
                     <td className="py-1 pr-3">{l.votes}</td>
                     <td className="py-1 pr-3">{l.overlappingVotes}</td>
-                    <td className="py-1">
+                    <td className="py-1 pr-3">
                       {l.flag && (
                         <span
                           title={FLAG_TEXT[l.flag].title}
@@ -140,15 +151,31 @@ function Reliability() {
                         </span>
                       )}
                     </td>
+                    <td className="py-1">
+                      <button
+                        type="button"
+                        className={buttonSecondary}
+                        disabled={exclude.isPending}
+                        onClick={() => exclude.mutate({ labelerId: l.labelerId, excluded: !l.excluded })}
+                      >
+                        {l.excluded ? "Restore" : "Exclude"}
+                      </button>
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
+          {exclude.error && (
+            <p role="alert" className="mt-2 text-sm text-red-700">
+              {describeError(exclude.error).message}
+            </p>
+          )}
           <p className="mt-3 text-xs text-slate-500">
             A pair is one prompt with the same two completions; overlap copies and gold pairs with identical texts count as the same pair.
             Only pairs seen by a second labeler or with a gold answer say anything about a labeler; with none, the estimate is the prior.
-            Nothing on this page changes training or the leaderboard yet.
+            Excluding a labeler takes all their votes out of training pools, the leaderboard and the exports (nothing is deleted; Restore
+            brings them back). The rounds settings decide whether training also weights votes by these estimates.
           </p>
         </>
       )}
@@ -183,7 +210,8 @@ function GoldImport() {
       <p className="mt-1 text-sm text-slate-600">
         JSONL, one pair per line:{" "}
         <code>{'{"prompt": "…", "completion_a": "…", "completion_b": "…", "expected": "A" | "B" | "TIE", "note": "…"}'}</code>. Votes
-        already cast on a pair with the same texts are checked against its answer. Gold pairs are not yet served in the arena.
+        already cast on a pair with the same texts are checked against its answer. Active gold pairs are served in the arena at the gold
+        rate (Settings), looking like any other battle; their votes never train or rate.
       </p>
       <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
         <div>

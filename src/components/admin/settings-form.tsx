@@ -100,6 +100,14 @@ const NUMERIC: NumericField[] = [
     step: "0.05",
     help: "Share of new prompts that two labelers judge when the default overlap is 1, so labeler agreement and κ can be measured. 0 turns it off.",
   },
+  {
+    key: "arena.goldRate",
+    group: "arena",
+    name: "goldRate",
+    label: "Gold rate",
+    step: "0.01",
+    help: "Share of battles that serve a gold pair (a pair with a known answer, see Labeler quality) while any is active. They look like any other battle; their votes check the labeler and never train or rate. 0 turns it off.",
+  },
 ];
 
 export function SettingsForm() {
@@ -109,6 +117,7 @@ export function SettingsForm() {
   const unit = useQuery(trpc.arena.lengthUnit.queryOptions());
   const [values, setValues] = useState<Fields>({});
   const [allowPrompts, setAllowPrompts] = useState(false);
+  const [preferUncertain, setPreferUncertain] = useState(true);
   const [instructions, setInstructions] = useState("");
   const [saved, setSaved] = useState(false);
   const save = useMutation(
@@ -126,6 +135,7 @@ export function SettingsForm() {
     for (const f of NUMERIC) v[f.key] = String((settings.data[f.group] as Record<string, unknown>)[f.name]);
     setValues(v);
     setAllowPrompts(settings.data.arena.allowLabelerPrompts);
+    setPreferUncertain(settings.data.arena.overlapPreferUncertain);
     setInstructions(settings.data.arena.instructions);
   }, [settings.data]);
 
@@ -135,7 +145,7 @@ export function SettingsForm() {
     setSaved(false);
     const patch: { sampling: Record<string, number>; arena: Record<string, number | boolean | string> } = {
       sampling: {},
-      arena: { allowLabelerPrompts: allowPrompts, instructions },
+      arena: { allowLabelerPrompts: allowPrompts, overlapPreferUncertain: preferUncertain, instructions },
     };
     for (const f of NUMERIC) patch[f.group][f.name] = values[f.key]?.trim() === "" ? Number.NaN : Number(values[f.key]);
     save.mutate(patch as never);
@@ -165,6 +175,10 @@ export function SettingsForm() {
       <label className="flex items-center gap-2 text-sm text-slate-700">
         <input type="checkbox" checked={allowPrompts} onChange={(e) => setAllowPrompts(e.target.checked)} />
         Labelers may type their own prompts
+      </label>
+      <label className="flex items-center gap-2 text-sm text-slate-700">
+        <input type="checkbox" checked={preferUncertain} onChange={(e) => setPreferUncertain(e.target.checked)} />
+        Second looks at overlap prompts go first to the labelers whose reliability is least certain
       </label>
       <div>
         <label htmlFor="arena.instructions" className={label}>

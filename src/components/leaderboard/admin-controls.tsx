@@ -1,6 +1,6 @@
 "use client";
-// Admin-only: who may see this page, recompute now, and the data exports.
-import { useMutation } from "@tanstack/react-query";
+// Admin-only: who may see this page, which votes are rated, recompute now, and the data exports.
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
@@ -28,7 +28,21 @@ export function LeaderboardAdminControls({ visibility }: { visibility: Visibilit
       },
     }),
   );
-  const error = setVisibility.error ?? refresh.error;
+  const quality = useQuery(trpc.leaderboard.labelerQuality.queryOptions());
+  const setQuality = useMutation(
+    trpc.leaderboard.setLabelerQuality.mutationOptions({
+      onSuccess: (q) => {
+        setMessage(
+          q.mode === "all"
+            ? "Every vote is rated (FastChat's method); recomputing."
+            : "Votes unlikely to be right are left out of the ratings; recomputing.",
+        );
+        void quality.refetch();
+        router.refresh();
+      },
+    }),
+  );
+  const error = setVisibility.error ?? refresh.error ?? setQuality.error;
 
   return (
     <section aria-labelledby="lb-admin-heading" className={`${card} mt-6`}>
@@ -49,6 +63,23 @@ export function LeaderboardAdminControls({ visibility }: { visibility: Visibilit
           >
             <option value="labelers">Signed-in users only</option>
             <option value="public">Anyone (public)</option>
+          </select>
+        </div>
+        <div>
+          <label htmlFor="lb-quality" className={label}>
+            Votes rated
+          </label>
+          <select
+            id="lb-quality"
+            className="mt-1 rounded-md bg-white px-3 py-2 text-sm ring-1 ring-slate-300"
+            value={quality.data?.mode ?? "all"}
+            disabled={setQuality.isPending || !quality.data}
+            onChange={(e) =>
+              setQuality.mutate({ mode: e.target.value as "all" | "exclude-doubtful", minConfidence: quality.data?.minConfidence ?? 0.5 })
+            }
+          >
+            <option value="all">Every vote (FastChat method)</option>
+            <option value="exclude-doubtful">Without votes unlikely to be right (labeler quality)</option>
           </select>
         </div>
         <button type="button" className={buttonSecondary} disabled={refresh.isPending} onClick={() => refresh.mutate()}>

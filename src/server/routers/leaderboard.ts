@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { getLeaderboard, refreshLeaderboard } from "../services/leaderboard/cache.ts";
+import { getLeaderboardQuality, leaderboardQualitySchema, setLeaderboardQuality } from "../services/leaderboard/labeler-quality-filter.ts";
 import {
   assertCanViewLeaderboard,
   getLeaderboardVisibility,
@@ -21,6 +22,15 @@ export const leaderboardRouter = router({
     const visibility = await setLeaderboardVisibility({ db: ctx.db, visibility: input.visibility });
     ctx.log.info("leaderboard: visibility changed", { actorId: ctx.user.id, visibility });
     return visibility;
+  }),
+
+  /** labeler quality in the ratings: every vote (FastChat's method) or without doubtful votes */
+  labelerQuality: adminProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => getLeaderboardQuality({ db: ctx.db })),
+
+  setLabelerQuality: adminProcedure.input(leaderboardQualitySchema).mutation(async ({ ctx, input }) => {
+    const quality = await setLeaderboardQuality({ db: ctx.db, quality: input });
+    ctx.log.info("leaderboard: labeler quality setting changed", { actorId: ctx.user.id, ...quality });
+    return quality;
   }),
 
   /** Recompute now instead of on the next view after new votes (e.g. after importing data). */

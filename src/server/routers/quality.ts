@@ -1,6 +1,13 @@
 // Labeler quality (issue 15): the reliability model's view of every labeler, and gold pairs.
 import { z } from "zod";
-import { importGoldPairs, listGoldPairs, setGoldPairActive } from "../services/quality/gold-pairs.ts";
+import { setLabelerExcluded } from "../services/quality/exclusion.ts";
+import {
+  importGoldPairs,
+  listGoldPairs,
+  markBattleGold,
+  recentFinishedBattles,
+  setGoldPairActive,
+} from "../services/quality/gold-pairs.ts";
 import { labelerQuality } from "../services/quality/labeler-quality.ts";
 import { adminProcedure, router } from "../trpc.ts";
 import { idSchema } from "./inputs.ts";
@@ -44,6 +51,34 @@ export const qualityRouter = router({
   setGoldActive: adminProcedure.input(z.object({ goldPairId: idSchema, active: z.boolean() }).strict()).mutation(async ({ ctx, input }) => {
     const result = await setGoldPairActive({ db: ctx.db, ...input });
     ctx.log.info("quality: gold pair active changed", { actorId: ctx.user.id, ...input });
+    return result;
+  }),
+
+  /** the newest voted battles, to mark one as gold by hand */
+  recentBattles: adminProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(100).default(20) }).strict())
+    .query(({ ctx, input }) => recentFinishedBattles({ db: ctx.db, limit: input.limit })),
+
+  markGold: adminProcedure
+    .input(
+      z
+        .object({
+          battleId: idSchema,
+          expected: z.enum(["A", "B", "TIE"], { message: "The expected answer must be A, B or TIE" }),
+          note: z.string().trim().max(500, "At most 500 characters").optional(),
+        })
+        .strict(),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const result = await markBattleGold({ db: ctx.db, ...input, createdById: ctx.user.id });
+      ctx.log.info("quality: battle marked as gold", { actorId: ctx.user.id, battleId: input.battleId, ...result });
+      return result;
+    }),
+
+  /** excluded: the labeler's votes leave training pools and ratings until restored */
+  setExcluded: adminProcedure.input(z.object({ labelerId: idSchema, excluded: z.boolean() }).strict()).mutation(async ({ ctx, input }) => {
+    const result = await setLabelerExcluded({ db: ctx.db, ...input });
+    ctx.log.info("quality: labeler exclusion changed", { actorId: ctx.user.id, ...input });
     return result;
   }),
 });

@@ -6,8 +6,9 @@ import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts
 import { ProductClient } from "../client.ts";
 import { driveLabelers, type LabelerAccount, type LabelerStats, sleep } from "../driver.ts";
 import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
-import { createLabelerPool } from "../labeler.ts";
+import { type CarelessKind, createLabelerPool } from "../labeler.ts";
 import { planPrompts } from "../prompt-plan.ts";
+import { type EstimatedLabeler, type FlagScore, type LabelerEstimateRow, labelerEstimates } from "../quality-report.ts";
 import type { ReportRound, ReportVersion } from "../report.ts";
 import type { RewardKind } from "../reward.ts";
 import { sentimentPrefixes } from "../sentiment-prompts.ts";
@@ -31,6 +32,8 @@ export interface SimOptions {
   prepare?: (db: PrismaClient) => Promise<void>;
   labelers: number;
   careless: number;
+  /** how the careless labelers click (default "random") */
+  carelessKind?: CarelessKind;
   temperature: number;
   tieThreshold: number;
   thinkMs: number;
@@ -85,6 +88,8 @@ export interface SimResult {
   versions: ReportVersion[];
   rounds: ReportRound[];
   labelers: LabelerStats[];
+  /** the product's reliability estimate per labeler next to the sim's truth (issue 15) */
+  labelerQuality: { rows: LabelerEstimateRow[]; flags: FlagScore } | null;
   votes: number;
   minutes: number;
   stoppedBecause: string;
@@ -205,6 +210,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     const profiles = createLabelerPool({
       count: opts.labelers,
       carelessFraction: opts.careless,
+      carelessKind: opts.carelessKind,
       temperature: opts.temperature,
       tieThreshold: opts.tieThreshold,
       seed: opts.seed,
@@ -301,6 +307,14 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       .sort((a, b) => a - b)[0];
     const votesUntilFirstPromotion = firstPromotion === undefined ? null : await decisiveVotesUntil(db, new Date(firstPromotion));
     const minutes = (Date.now() - started) / 60_000;
+    // The product's own estimate of every labeler, read through its admin API like an admin would.
+    const labelerQuality = await admin.query<{ labelers: EstimatedLabeler[] }>("quality.labelers").then(
+      (q) => labelerEstimates(labelers, q.labelers),
+      (err: unknown) => {
+        log(`labeler quality could not be read: ${(err as Error).message}`);
+        return null;
+      },
+    );
 
     // Stop the web server and trainer first: measurement gets the CPU to itself.
     if (product) await product.stop();
@@ -340,6 +354,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       versions,
       rounds,
       labelers,
+      labelerQuality,
       votes,
       minutes,
       stoppedBecause,

@@ -49,6 +49,8 @@ export function RoundSummary({ summary: s, usage }: { summary: Summary; usage: U
       "Pairs used",
       `${plural(usage.new, "new pair")}, ${usage.returned.toLocaleString("en-US")} returned, ${usage.versus.toLocaleString("en-US")} serving-vs-earlier, ${usage.heldout.toLocaleString("en-US")} held out (${plural(usage.heldoutPrompts, "prompt")})`,
     ]);
+    if (usage.doubtful !== undefined) rows.push(["Doubtful votes left out", plural(usage.doubtful, "pair")]);
+    if (usage.meanWeight !== undefined) rows.push(["Mean vote weight", usage.meanWeight.toFixed(2)]);
   }
   if (s.heldout) {
     rows.push([

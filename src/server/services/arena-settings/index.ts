@@ -69,6 +69,16 @@ export const arenaSettingsSchema = z.object({
     .min(0, "Agreement share must be between 0 and 1")
     .max(1, "Agreement share must be between 0 and 1")
     .default(0.2),
+  /**
+   * share of assignments that serve a gold pair (a known answer) when active gold pairs exist;
+   * they look like any other battle, and their votes check the labeler instead of training
+   */
+  goldRate: z.number().min(0, "Gold rate must be between 0 and 0.5").max(0.5, "Gold rate must be between 0 and 0.5").default(0.05),
+  /**
+   * second-labeler slots of overlap prompts go first to labelers whose reliability estimate is
+   * least certain (battles/overlap-preference.ts); off: whoever asks next fills them
+   */
+  overlapPreferUncertain: z.boolean().default(true),
   /** labelers may type their own prompt instead of taking one from the pool */
   allowLabelerPrompts: z.boolean().default(false),
   /** what "better" means here, shown to a labeler the first time and on demand */

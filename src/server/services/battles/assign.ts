@@ -10,6 +10,8 @@ import { AppError } from "../../errors.ts";
 import { type ArenaSettings, getArenaSettings } from "../arena-settings/index.ts";
 import { pickContestant } from "../contestants/pick.ts";
 import { contextTokensOf, maxPromptBytes, promptBytes } from "../prompts/context-fit.ts";
+import { claimGoldBattle } from "./gold.ts";
+import { fillsOverlapFirst } from "./overlap-preference.ts";
 
 /** The current battle plus prefetched ones; more would hold pool prompts nobody looks at. */
 export const MAX_OPEN_BATTLES = 3;
@@ -107,6 +109,10 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       message: "No model is being served yet, so no battles can be sampled. An admin must register or promote a policy version.",
     };
 
+  // Read outside the transaction: its (cached) count query needs a connection of its own, and
+  // transactions waiting for one while holding theirs could exhaust the pool.
+  const overlapFirst =
+    opts.promptText === undefined ? await fillsOverlapFirst({ db, labelerId, enabled: settings.arena.overlapPreferUncertain }) : true;
   const assigned = await db.$transaction(async (tx): Promise<AssignedBattle | { resumeId: string } | null> => {
     // No need to wait for the WAL flush: a battle lost in a crash is only handed out again
     // (votes, which must never be lost, commit synchronously and flush everything before them).
@@ -119,6 +125,18 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
     const resumeNow = resumable(openNow);
     if (resumeNow) return { resumeId: resumeNow.id };
     if (openNow.length >= MAX_OPEN_BATTLES) throw capReached(openNow.length);
+    const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
+    if (opts.promptText === undefined) {
+      const gold = await claimGoldBattle(tx as unknown as PrismaClient, {
+        labelerId,
+        servingId: serving.id,
+        rate: settings.arena.goldRate,
+        random,
+        now,
+        leaseExpiresAt,
+      });
+      if (gold) return { ...gold, leaseExpiresAt, ready: false };
+    }
     let prompt: { id: string; text: string; hasCompletions: boolean } | null;
     if (opts.promptText !== undefined) {
       // Kept out of the pool until an admin enables it: typed prompts are not reviewed.
@@ -128,11 +146,10 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       });
       prompt = { ...created, hasCompletions: false };
     } else {
-      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes);
+      prompt = await claimPoolPrompt(tx as unknown as PrismaClient, labelerId, maxBytes, overlapFirst);
       if (prompt === null) return null;
     }
     const promptId = prompt.id;
-    const leaseExpiresAt = new Date(now.getTime() + settings.arena.battleLeaseMinutes * 60_000);
     const assignedAs = (battleId: string, ready: boolean): AssignedBattle => ({
       battleId,
       promptId,
@@ -229,7 +246,11 @@ async function claimPoolPrompt(
   tx: PrismaClient,
   labelerId: string,
   maxBytes: number | null,
+  overlapFirst = true,
 ): Promise<{ id: string; text: string; hasCompletions: boolean } | null> {
+  // overlap-preference.ts: labelers with a well-checked estimate take fresh prompts first (the
+  // same index walked backwards), leaving overlap slots to the least certain ones.
+  const order = overlapFirst ? Prisma.sql`p."activeBattles" DESC, p.id` : Prisma.sql`p."activeBattles" ASC, p.id DESC`;
   const candidates = (lock: Prisma.Sql) => tx.$queryRaw<{ id: string; text: string; overlapTarget: number; hasCompletions: boolean }[]>`
       SELECT p.id, p.text, p."overlapTarget",
              EXISTS (SELECT 1 FROM "Battle" b JOIN "Completion" c ON c."battleId" = b.id
@@ -240,7 +261,7 @@ async function claimPoolPrompt(
          AND (${maxBytes}::int IS NULL OR octet_length(p.text) <= ${maxBytes}::int)
          AND NOT EXISTS (
            SELECT 1 FROM "Battle" mine WHERE mine."promptId" = p.id AND mine."labelerId" = ${labelerId})
-       ORDER BY p."activeBattles" DESC, p.id
+       ORDER BY ${order}
        LIMIT 1
        ${lock}`;
   for (let attempt = 0; attempt < 8; attempt++) {

@@ -19,6 +19,8 @@ import {
 } from "../../sampler/index.ts";
 import { getArenaSettings, servingLengthUnit } from "../arena-settings/index.ts";
 import { sampleContestantBattle } from "../contestants/battle.ts";
+import { goldSlots } from "./gold.ts";
+import { recentPace, replayGold } from "./gold-replay.ts";
 
 export type SlotName = "A" | "B";
 
@@ -96,6 +98,7 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
       leaseExpiresAt: true,
       prompt: { select: { text: true } },
       completions: { select: { slot: true, text: true, finishReason: true } },
+      goldPair: { select: { completionA: true, completionB: true } },
     },
   });
   if (!battle) throw new AppError("NOT_FOUND", { userMessage: "This battle does not exist." });
@@ -154,6 +157,8 @@ interface BattleToSample {
   promptId: string;
   leaseExpiresAt: Date;
   prompt: { text: string };
+  /** a gold pair's fixed completions (gold.ts): replayed, not sampled */
+  goldPair: { completionA: string; completionB: string } | null;
 }
 
 function startJob(db: PrismaClient, getSampler: () => Promise<BattleSampler>, battleId: string, battle: BattleToSample): Job {
@@ -211,15 +216,15 @@ async function runJob(
   emit: (e: BattleEvent) => void,
 ) {
   const { sampling } = await getArenaSettings({ db });
-  const sampler = await getSampler();
   const signal = job.abort.signal;
+  const sampler = battle.goldPair ? null : await getSampler();
   // The reason is an AppError with the labeler's message (see cancelBattleSampling).
   const stopIfCancelled = () => signal.throwIfAborted();
   stopIfCancelled();
   // The first-chosen policy's completion goes to A unless the left/right draw swapped them.
   const slotOf = (first: boolean): SlotName => (first !== battle.swapped ? "A" : "B");
   // displayText keeps lengths (one UTF-16 unit for one), so the offsets stay valid.
-  const onText = (slot: SlotName) => (e: TokenEvent) => {
+  const onText = (slot: SlotName) => (e: Pick<TokenEvent, "from" | "append">) => {
     const append = displayText(e.append);
     job.texts[slot] = job.texts[slot].slice(0, e.from) + append;
     emit({ type: "text", slot, from: e.from, append });
@@ -235,8 +240,27 @@ async function runJob(
 
   type Sampled = { slot: SlotName; versionId: number; seed: number; c: GenerateResult["completions"][number] };
   let sampled: Sampled[];
-  if (battle.kind === "CONTESTANT") return runContestantJob(db, sampler, battleId, battle, job, emit, base, onText);
-  if (battle.kind === "ON_POLICY") {
+  if (battle.goldPair) {
+    // A gold pair, shown as an on-policy battle of whatever serves now (gold.ts).
+    const serving = await db.policyVersion.findFirst({ where: { status: "SERVING" }, select: { id: true } });
+    const versionId = serving?.id ?? battle.policyAId;
+    if (versionId === null) throw new Error("a gold battle is stored with a version in slot A; this one has none");
+    const texts = goldSlots(battle.goldPair, battle.swapped);
+    const seed = randomInt(1, 2 ** 31 - 1);
+    const r = await replayGold({
+      texts,
+      pace: await recentPace(db, versionId),
+      signal,
+      onText: (slot, from, append) => onText(slot)({ from, append }),
+      onDone: (slot, text, finishReason) => markDone(job, emit, slot, text, finishReason),
+      firstSlot: slotOf(true),
+    });
+    sampled = (["A", "B"] as const).map((slot) => ({ slot, versionId, seed, c: r[slot] }));
+  } else if (!sampler) {
+    throw new Error("unreachable: a sampled battle without a sampler");
+  } else if (battle.kind === "CONTESTANT") {
+    return runContestantJob(db, sampler, battleId, battle, job, emit, base, onText);
+  } else if (battle.kind === "ON_POLICY") {
     // Two samples of whatever serves now, in one call (they share the prompt's forward pass).
     const seed = randomInt(1, 2 ** 31 - 1);
     const streams = [onText(slotOf(true)), onText(slotOf(false))];
@@ -278,7 +302,7 @@ async function runJob(
           text: displayText(s.c.text),
           promptTokenIds: s.c.promptTokenIds,
           tokenIds: s.c.tokenIds,
-          logprob: s.c.logprob,
+          logprob: battle.goldPair ? null : s.c.logprob,
           temperature: base.temperature,
           topP: base.topP,
           topK: base.topK,

@@ -43,7 +43,8 @@ export async function readDecisiveVotes(
     JOIN "Prompt" p ON p.id = b."promptId"
     JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
     JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'
-    WHERE v.choice IN ('A', 'B') AND b.kind <> 'CONTESTANT'
+    WHERE v.choice IN ('A', 'B') AND b.kind <> 'CONTESTANT' AND b."goldPairId" IS NULL
+      AND NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = v."labelerId" AND u.excluded)
       AND (v."createdAt", v.id) > ('epoch'::timestamp + ${after?.votedAtMs ?? -1}::float8 * interval '1 millisecond', ${after?.voteId ?? ""})
     ORDER BY v."createdAt", v.id
     LIMIT ${limit}`;

@@ -2,8 +2,13 @@
 // labeler saw as A and B, so a vote for A is a win for model_a: no un-swapping is needed here.
 // In a CONTESTANT battle the contestant's slot has no version: the entry there is the
 // contestant's name (services/contestants: never a version name), rated like any version.
-import type { PrismaClient } from "../../../generated/prisma/client.ts";
+// Votes on gold battles (they check labelers) and votes of excluded labelers are not rating
+// battles (COUNTED_VOTE below).
+import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import type { BattleRecord, Outcome } from "../../../rating/index.ts";
+
+/** The rating battles among votes v joined to their battles b (a SQL condition). */
+const COUNTED_VOTE = Prisma.sql`b."goldPairId" IS NULL AND NOT EXISTS (SELECT 1 FROM "User" u WHERE u.id = v."labelerId" AND u.excluded)`;
 
 export type VoteChoiceName = "A" | "B" | "TIE" | "BOTH_BAD";
 
@@ -72,6 +77,7 @@ export async function readVotedBattles({
     LEFT JOIN "PolicyVersion" pb ON pb.id = b."policyBId"
     LEFT JOIN "Contestant" ct ON ct.id = b."contestantId"
     WHERE (v."createdAt", v.id) > ('epoch'::timestamp + ${afterMs}::float8 * interval '1 millisecond', ${afterId})
+      AND ${COUNTED_VOTE}
     ORDER BY v."createdAt", v.id
     LIMIT ${limit}`;
   return rows.map((r) => {
@@ -108,13 +114,32 @@ export async function loadVotedBattles({ db, batchSize = 20_000 }: { db: PrismaC
  * Only what the ratings need, as four arrays in one row: converting 50k row objects costs
  * the driver seconds, four arrays a few milliseconds. Version ids map to names afterwards.
  */
-export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{ battles: BattleRecord[]; mark: VoteMark }> {
-  // A contestant's slot holds minus its id (version ids are positive), so one array per slot stays.
-  const [row] = await db.$queryRaw<{ a: number[] | null; b: number[] | null; c: number[] | null; ms: number[] | null }[]>`
-    SELECT array_agg(COALESCE(b."policyAId", -b."contestantId") ORDER BY v."createdAt", v.id) AS a,
-           array_agg(COALESCE(b."policyBId", -b."contestantId") ORDER BY v."createdAt", v.id) AS b,
-           array_agg(CASE v.choice WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'TIE' THEN 2 ELSE 3 END ORDER BY v."createdAt", v.id) AS c,
-           array_agg((extract(epoch FROM v."createdAt") * 1000)::float8 ORDER BY v."createdAt", v.id) AS ms
+export async function loadRatingBattles({
+  db,
+}: {
+  db: PrismaClient;
+}): Promise<{ battles: BattleRecord[]; voteIds: string[]; mark: VoteMark }> {
+  // The mark comes from the same statement as the battles, so they always agree. A contestant's
+  // slot holds minus its id (version ids are positive), so one array per slot stays.
+  const [row] = await db.$queryRaw<
+    {
+      a: number[] | null;
+      b: number[] | null;
+      c: number[] | null;
+      ms: number[] | null;
+      ids: string[] | null;
+      votes: number;
+      last_ms: number | null;
+      excluded: string;
+    }[]
+  >`
+    SELECT array_agg(COALESCE(b."policyAId", -b."contestantId") ORDER BY v."createdAt", v.id) FILTER (WHERE ${COUNTED_VOTE}) AS a,
+           array_agg(COALESCE(b."policyBId", -b."contestantId") ORDER BY v."createdAt", v.id) FILTER (WHERE ${COUNTED_VOTE}) AS b,
+           array_agg(CASE v.choice WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'TIE' THEN 2 ELSE 3 END ORDER BY v."createdAt", v.id)
+             FILTER (WHERE ${COUNTED_VOTE}) AS c,
+           array_agg((extract(epoch FROM v."createdAt") * 1000)::float8 ORDER BY v."createdAt", v.id) FILTER (WHERE ${COUNTED_VOTE}) AS ms,
+           array_agg(v.id ORDER BY v."createdAt", v.id) FILTER (WHERE ${COUNTED_VOTE}) AS ids,
+           count(*)::int AS votes, (extract(epoch FROM max(v."createdAt")) * 1000)::float8 AS last_ms, ${EXCLUDED_KEY} AS excluded
     FROM "Vote" v JOIN "Battle" b ON b.id = v."battleId"`;
   const [versions, contestants] = await Promise.all([
     db.policyVersion.findMany({ select: { id: true, name: true } }),
@@ -130,21 +155,37 @@ export async function loadRatingBattles({ db }: { db: PrismaClient }): Promise<{
   for (let i = 0; i < a.length; i++) {
     battles[i] = { modelA: nameOf.get(a[i]!)!, modelB: nameOf.get(b[i]!)!, winner: outcomes[c[i]!]!, tstamp: ms[i]! / 1000 };
   }
-  return { battles, mark: { votes: a.length, lastVoteAtMs: ms.length ? ms[ms.length - 1]! : null } };
+  return {
+    battles,
+    voteIds: row?.ids ?? [],
+    mark: { votes: row?.votes ?? 0, lastVoteAtMs: row?.last_ms ?? null, excluded: row?.excluded ?? "" },
+  };
 }
 
-/** What the cache was computed at: votes are append-only, so count + newest time moves on every new vote. */
+/**
+ * What the cache was computed at: votes are append-only, so count + newest time moves on every
+ * new vote (gold votes included: counting them costs nothing and only triggers a recomputation);
+ * `excluded` names the excluded labelers, so excluding or restoring one recomputes the ratings.
+ */
 export interface VoteMark {
   votes: number;
   lastVoteAtMs: number | null;
+  /**
+   * md5 of the excluded labelers' ids in order ("" when none), then ":" and the leaderboard's
+   * labeler-quality setting when one is stored (absent in snapshots of older code)
+   */
+  excluded?: string;
 }
 
+const EXCLUDED_KEY = Prisma.sql`((SELECT COALESCE(md5(string_agg(id, ',' ORDER BY id)), '') FROM "User" WHERE excluded)
+  || COALESCE((SELECT ':' || value::text FROM "Setting" WHERE key = 'leaderboard.labelerQuality'), ''))`;
+
 export async function currentVoteMark({ db }: { db: PrismaClient }): Promise<VoteMark> {
-  const [row] = await db.$queryRaw<{ votes: number; last_ms: number | null }[]>`
-    SELECT count(*)::int AS votes, (extract(epoch FROM max("createdAt")) * 1000)::float8 AS last_ms FROM "Vote"`;
-  return { votes: row?.votes ?? 0, lastVoteAtMs: row?.last_ms ?? null };
+  const [row] = await db.$queryRaw<{ votes: number; last_ms: number | null; excluded: string }[]>`
+    SELECT count(*)::int AS votes, (extract(epoch FROM max("createdAt")) * 1000)::float8 AS last_ms, ${EXCLUDED_KEY} AS excluded FROM "Vote"`;
+  return { votes: row?.votes ?? 0, lastVoteAtMs: row?.last_ms ?? null, excluded: row?.excluded ?? "" };
 }
 
 export function sameMark(a: VoteMark, b: VoteMark): boolean {
-  return a.votes === b.votes && a.lastVoteAtMs === b.lastVoteAtMs;
+  return a.votes === b.votes && a.lastVoteAtMs === b.lastVoteAtMs && (a.excluded ?? null) === (b.excluded ?? null);
 }

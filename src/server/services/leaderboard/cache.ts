@@ -5,7 +5,9 @@
 // very first view of an arena without any stored snapshot computes in the request.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { log } from "../../log.ts";
+import { voteConfidence } from "../quality/inputs.ts";
 import { currentVoteMark, loadRatingBattles, sameMark, type VoteMark } from "./battle-records.ts";
+import { getLeaderboardQuality } from "./labeler-quality-filter.ts";
 import { computeSnapshot, type LeaderboardSnapshot, parseStoredSnapshot } from "./snapshot.ts";
 
 export const CACHE_SETTING_KEY = "leaderboard.cache";
@@ -62,7 +64,14 @@ export function refreshLeaderboard({ db }: { db: PrismaClient }): Promise<Leader
   const entry = entryFor(db);
   entry.refreshing ??= (async () => {
     try {
-      const { battles, mark } = await loadRatingBattles({ db });
+      const [loaded, quality] = await Promise.all([loadRatingBattles({ db }), getLeaderboardQuality({ db })]);
+      const { mark } = loaded;
+      let battles = loaded.battles;
+      if (quality.mode === "exclude-doubtful") {
+        // labeler-quality-filter.ts: votes unlikely to be right leave the ratings.
+        const confidence = await voteConfidence({ db });
+        battles = battles.filter((_, i) => (confidence.get(loaded.voteIds[i]!) ?? 1) >= quality.minConfidence);
+      }
       const snapshot = computeSnapshot(battles, mark);
       adopt(entry, snapshot);
       await storeSnapshot(db, snapshot);

@@ -98,7 +98,9 @@ export async function listPrompts(opts: {
   const { db } = opts;
   const pageSize = opts.pageSize ?? 50;
   const page = opts.page ?? 0;
+  // Gold pairs' own prompt rows are managed on the quality page, not here.
   const where = {
+    NOT: { source: { startsWith: "gold:" } },
     ...(opts.search ? { text: { contains: opts.search, mode: "insensitive" as const } } : {}),
     ...(opts.status === "enabled" ? { enabled: true } : opts.status === "disabled" ? { enabled: false } : {}),
   };

@@ -1,25 +1,8 @@
-// Runs the reliability model (src/quality) on the stored votes for the admin's quality page.
-// A pair is its prompt text and its two completion texts, so overlap copies of a battle and
-// gold pairs with the same texts are the same item; the A/B order is normalised (by the
-// completions' hashes) so a pair shown the other way round still counts as the same item.
+// Runs the reliability model (src/quality) on the stored votes (inputs.ts) for the admin's
+// quality page.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import { type Answer, type GoldAnswer, type Interval, MaceModel, type QualityState, type QualityVote } from "../../../quality/index.ts";
-
-interface VoteRow {
-  labelerId: string;
-  choice: Answer;
-  msToVote: number;
-  hp: string;
-  ha: string;
-  hb: string;
-}
-
-const flip = (a: Answer): Answer => (a === "A" ? "B" : a === "B" ? "A" : a);
-
-/** The item key and the answer as seen in the normalised order. */
-function normalise(hp: string, ha: string, hb: string, answer: Answer): { item: string; answer: Answer } {
-  return ha <= hb ? { item: `${hp}:${ha}:${hb}`, answer } : { item: `${hp}:${hb}:${ha}`, answer: flip(answer) };
-}
+import { type Interval, MaceModel, type QualityState } from "../../../quality/index.ts";
+import { loadQualityInputs } from "./inputs.ts";
 
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
@@ -33,6 +16,8 @@ export interface LabelerQualityRow {
   username: string;
   role: "LABELER" | "ADMIN";
   disabled: boolean;
+  /** votes left out of training and ratings (exclusion.ts) */
+  excluded: boolean;
   votes: number;
   decisiveVotes: number;
   overlappingVotes: number;
@@ -72,29 +57,10 @@ export async function labelerQuality({
   db: PrismaClient;
   model?: MaceModel;
 }): Promise<LabelerQualityReport> {
-  const [rows, goldRows, users] = await Promise.all([
-    db.$queryRaw<VoteRow[]>`
-      SELECT v."labelerId", v.choice::text AS choice, v."msToVote",
-             md5(p.text) AS hp, md5(ca.text) AS ha, md5(cb.text) AS hb
-        FROM "Vote" v
-        JOIN "Battle" b ON b.id = v."battleId"
-        JOIN "Prompt" p ON p.id = b."promptId"
-        JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
-        JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'`,
-    db.$queryRaw<{ hp: string; ha: string; hb: string; expected: "A" | "B" | "TIE" }[]>`
-      SELECT md5("promptText") AS hp, md5("completionA") AS ha, md5("completionB") AS hb, expected::text AS expected
-        FROM "GoldPair" WHERE active`,
-    db.user.findMany({ select: { id: true, username: true, role: true, disabled: true } }),
+  const [{ rows, votes, gold }, users] = await Promise.all([
+    loadQualityInputs(db),
+    db.user.findMany({ select: { id: true, username: true, role: true, disabled: true, excluded: true } }),
   ]);
-
-  const votes: QualityVote[] = rows.map((r) => {
-    const n = normalise(r.hp, r.ha, r.hb, r.choice);
-    return { labeler: r.labelerId, item: n.item, answer: n.answer };
-  });
-  const gold: GoldAnswer[] = goldRows.map((g) => {
-    const n = normalise(g.hp, g.ha, g.hb, g.expected);
-    return { item: n.item, answer: n.answer as GoldAnswer["answer"] };
-  });
   const goldItems = new Set(gold.map((g) => g.item));
 
   const started = performance.now();
@@ -122,6 +88,7 @@ export async function labelerQuality({
       username: u.username,
       role: u.role,
       disabled: u.disabled,
+      excluded: u.excluded,
       votes: e?.votes ?? 0,
       decisiveVotes: e?.decisiveVotes ?? 0,
       overlappingVotes: e?.overlappingVotes ?? 0,
@@ -144,7 +111,7 @@ export async function labelerQuality({
     computedAt: new Date(),
     votes: votes.length,
     goldVotes: votes.filter((v) => goldItems.has(v.item)).length,
-    activeGoldPairs: goldRows.length,
+    activeGoldPairs: gold.length,
     labelers,
     flipRate: fit.flipRate,
     noPreferenceShare: fit.classPrior.NONE,

@@ -12,6 +12,8 @@
 // - Kinds: on-policy battles (two samples of the serving version) and, when `versusPairs` is on,
 //   serving-vs-earlier battles as off-policy pairs. Only versions of the base's lineage (same
 //   root, hence the same tokenizer) give pairs.
+// - Never: votes on gold battles (they check the labeler), and votes of labelers an admin
+//   excluded (labeler quality; clearing the flag brings their votes back).
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 
 export interface PairSide {
@@ -30,6 +32,8 @@ export interface VotePair {
   promptIds: number[];
   chosen: PairSide;
   rejected: PairSide;
+  /** how much the pair counts in training (labeler quality, set by prepare.ts); absent = 1 */
+  weight?: number;
 }
 
 interface Row {
@@ -102,7 +106,8 @@ const CTES = `
       JOIN "Battle" b ON b.id = v."battleId"
       JOIN "Prompt" p ON p.id = b."promptId"
       JOIN "PromptSplit" s ON s.key = p."textKey"
-     WHERE v.choice IN ('A', 'B')
+      JOIN "User" u ON u.id = v."labelerId"
+     WHERE v.choice IN ('A', 'B') AND b."goldPairId" IS NULL AND NOT u.excluded
        AND (b.kind = 'ON_POLICY' OR ($1::boolean AND b.kind = 'VERSUS'))
        AND (SELECT root FROM roots WHERE id = b."policyAId") = (SELECT root FROM serving_root)
        AND (SELECT root FROM roots WHERE id = b."policyBId") = (SELECT root FROM serving_root)

@@ -5,6 +5,7 @@ import type { DpoSettings } from "../../../dpo/config.ts";
 import type { Pair } from "../../../dpo/pairs.ts";
 import { lineageOf, resolveReference } from "../../../dpo/reference.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { voteConfidence } from "../quality/inputs.ts";
 import { assignSplits, heldoutPairs, replayPairs, trainablePairs, type VotePair } from "./pairs.ts";
 import type { ScoredSequence } from "./reference-logps.ts";
 
@@ -48,6 +49,9 @@ export interface Usage {
   heldoutPrompts: number;
   /** pairs dropped because they could not fit the model's context */
   dropped: number;
+  /** labeler quality: training pairs dropped as doubtful ("exclude"), and the mean weight ("weight") */
+  doubtful?: number;
+  meanWeight?: number;
 }
 
 /** Fit prompt + completion into the context by cutting the completion's tail. */
@@ -82,7 +86,8 @@ export async function gatherPairs(db: PrismaClient, dpo: DpoSettings, model: { n
   const all = fresh.length + replay.length + held.length;
   const keep = (ps: VotePair[], isReplay: boolean) =>
     ps.map((p) => prepare(p, isReplay, model.nPositions, model.vocabSize)).filter((p): p is Prepared => p !== null);
-  const train = [...keep(fresh, false), ...keep(replay, true)];
+  const kept = [...keep(fresh, false), ...keep(replay, true)];
+  const train = await applyLabelerQuality(db, dpo, kept);
   const heldout = keep(held, false);
   const usable = train.filter((p) => !p.replay);
   const usage: Usage = {
@@ -93,7 +98,11 @@ export async function gatherPairs(db: PrismaClient, dpo: DpoSettings, model: { n
     train: train.length,
     heldout: heldout.length,
     heldoutPrompts: new Set(heldout.map((p) => p.vote.promptKey)).size,
-    dropped: all - train.length - heldout.length,
+    dropped: all - kept.length - heldout.length,
+    ...(dpo.labelerWeighting === "exclude" ? { doubtful: kept.length - train.length } : {}),
+    ...(dpo.labelerWeighting === "weight" && train.length
+      ? { meanWeight: train.reduce((s, p) => s + (p.vote.weight ?? 1), 0) / train.length }
+      : {}),
   };
   return { train, heldout, usage };
 }
@@ -103,4 +112,22 @@ export const toPair = (p: Prepared): Pair => ({
   chosenIds: p.chosen.completionIds,
   rejectedIds: p.rejected.completionIds,
   cluster: p.vote.promptKey,
+  ...(p.vote.weight === undefined ? {} : { weight: p.vote.weight }),
 });
+
+/**
+ * Labeler quality in training (dpo.labelerWeighting): each training pair's weight is the
+ * probability that its vote is right, or pairs below `minVoteConfidence` are dropped. The
+ * held-out set is left as it is: the gates compare versions on the votes as cast.
+ */
+async function applyLabelerQuality(db: PrismaClient, dpo: DpoSettings, train: Prepared[]): Promise<Prepared[]> {
+  if (dpo.labelerWeighting === "off" || train.length === 0) return train;
+  const confidence = await voteConfidence({ db });
+  const withWeight = train.map((p) => ({ ...p, vote: { ...p.vote, weight: confidence.get(p.vote.voteId) ?? 1 } }));
+  return dpo.labelerWeighting === "weight" ? withWeight : withWeight.filter((p) => p.vote.weight >= dpo.minVoteConfidence).map(unweighted);
+}
+
+const unweighted = (p: Prepared): Prepared => {
+  const { weight: _w, ...vote } = p.vote;
+  return { ...p, vote };
+};

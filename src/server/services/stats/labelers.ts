@@ -76,6 +76,24 @@ export interface LabelerStats {
   majorityAgreement: { rate: number | null; compared: number };
   /** mean Cohen's κ with each labeler sharing at least one item (weighted by shared items) */
   meanCohenKappa: number | null;
+  /** answers on gold battles that match the gold answer (TIE and BOTH_BAD both mean "no preference") */
+  gold: { correct: number; total: number; accuracy: number | null };
+  /** their votes are left out of training and ratings (labeler quality) */
+  excluded: boolean;
+}
+
+/** Per labeler: votes on gold battles, and how many matched the gold answer in the order shown. */
+async function goldAnswers(db: PrismaClient): Promise<Map<string, { correct: number; total: number }>> {
+  const rows = await db.$queryRaw<{ labelerId: string; correct: number; total: number }[]>`
+    SELECT v."labelerId", count(*)::int AS total,
+           count(*) FILTER (WHERE
+             CASE WHEN v.choice IN ('TIE', 'BOTH_BAD') THEN 'TIE'
+                  WHEN (v.choice = 'A') <> b.swapped THEN 'A' ELSE 'B' END = g.expected::text)::int AS correct
+      FROM "Vote" v
+      JOIN "Battle" b ON b.id = v."battleId"
+      JOIN "GoldPair" g ON g.id = b."goldPairId"
+     GROUP BY v."labelerId"`;
+  return new Map(rows.map((r) => [r.labelerId, { correct: r.correct, total: r.total }]));
 }
 
 export interface LabelerReport {
@@ -85,10 +103,15 @@ export interface LabelerReport {
 }
 
 export async function labelerReport({ db, now = new Date() }: { db: PrismaClient; now?: Date }): Promise<LabelerReport> {
-  const [users, rows, skips] = await Promise.all([
-    db.user.findMany({ where: { role: "LABELER" }, select: { id: true, username: true, disabled: true }, orderBy: { username: "asc" } }),
+  const [users, rows, skips, gold] = await Promise.all([
+    db.user.findMany({
+      where: { role: "LABELER" },
+      select: { id: true, username: true, disabled: true, excluded: true },
+      orderBy: { username: "asc" },
+    }),
     voteRows(db),
     db.battle.groupBy({ by: ["labelerId"], where: { status: "SKIPPED" }, _count: { _all: true } }),
+    goldAnswers(db),
   ]);
   const ratings = toRatings(rows);
   const today = startOfUtcDay(now);
@@ -128,10 +151,18 @@ export async function labelerReport({ db, now = new Date() }: { db: PrismaClient
       bothBadRate: n ? mine.filter((r) => r.choice === "BOTH_BAD").length / n : null,
       majorityAgreement: { rate: maj.compared ? maj.agree / maj.compared : null, compared: maj.compared },
       meanCohenKappa: weight ? weighted / weight : null,
+      gold: goldOf(gold.get(u.id)),
+      excluded: u.excluded,
     };
   });
   return { labelers, fleissKappa: fleissKappa(ratings), cohenPairs };
 }
+
+const goldOf = (g: { correct: number; total: number } | undefined) => ({
+  correct: g?.correct ?? 0,
+  total: g?.total ?? 0,
+  accuracy: g?.total ? g.correct / g.total : null,
+});
 
 /** Votes per UTC day for the last `days` days, zero-filled, oldest first. */
 export async function votesPerDay({ db, days = 30, now = new Date() }: { db: PrismaClient; days?: number; now?: Date }) {
