@@ -1,9 +1,12 @@
-// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--max-new-tokens 32] [--think-ms 0] [--server-node-args "--cpu-prof"] [--url http://host:port --admin-user u --admin-password p]`
+// `npx tsx bench/arena.ts [--labelers 16] [--seconds 60] [--hostile-seconds 60] [--max-new-tokens 32] [--think-ms 0] [--server-node-args "--cpu-prof"] [--url http://host:port --admin-user u --admin-password p]`
 // Simulated labelers over HTTP, each voting as fast as the arena allows: assign a battle, stream
 // it (SSE), vote the moment both completions finished. Prints JSON lines: time to first token
 // and to both completions finished (p50/p95), and vote request latency (p50/p99) measured while
-// other labelers' generations run. Without --url it starts its own server (fresh database,
-// seeded with the house model, `next start`) and tears it down afterwards.
+// other labelers' generations run. Then the hostile case (issue 16): the same honest labelers
+// plus one abusive client (batched sign-in guesses, oversized bodies, next/skip floods, 1,000
+// open streams); it prints the honest vote p99 calm and hostile (`--hostile-seconds 0` skips it).
+// Without --url it starts its own server (fresh database, seeded with the house model, `next
+// start`) and tears it down afterwards.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -22,6 +25,7 @@ const arg = (name: string, fallback: string) => {
 };
 const LABELERS = Number(arg("labelers", "16"));
 const SECONDS = Number(arg("seconds", "60"));
+const HOSTILE_SECONDS = Number(arg("hostile-seconds", String(SECONDS)));
 const MAX_NEW_TOKENS = Number(arg("max-new-tokens", "32"));
 /** reading time between "both finished" and the vote (0: vote the moment the arena allows) */
 const THINK_MS = Number(arg("think-ms", "0"));
@@ -133,6 +137,99 @@ async function labeler(base: string, username: string, password: string, until: 
       await new Promise((r) => setTimeout(r, 500));
     }
   } while (Date.now() < until);
+}
+
+// --- the abusive client (hostile case) -------------------------------------------------------
+const abuse: Record<string, Record<string, number>> = {};
+const tally = (what: string, status: number | string) => {
+  const t = (abuse[what] ??= {});
+  t[String(status)] = (t[String(status)] ?? 0) + 1;
+};
+
+async function statusOf(p: Promise<Response>): Promise<number | string> {
+  try {
+    const res = await p;
+    await res.body?.cancel().catch(() => {});
+    return res.status;
+  } catch (err) {
+    return (err as Error).name === "TimeoutError" ? "timeout" : "error";
+  }
+}
+
+/** Everything an abusive client can do without being an admin, until `until`. */
+async function abuser(base: string, username: string, password: string, until: number): Promise<() => void> {
+  const c = new Client(base);
+  await c.call("auth.signIn", { username, password });
+  const loops: Promise<void>[] = [];
+  const during = (fn: () => Promise<void>) =>
+    loops.push(
+      (async () => {
+        while (Date.now() < until) await fn();
+      })(),
+    );
+  // batched sign-in guesses against the admin account, 10 per request (the batch cap)
+  during(async () => {
+    const n = 10;
+    const input = Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [i, { json: { username: "admin", password: `guess-${Math.random()}` } }]),
+    );
+    tally(
+      "signIn_batch",
+      await statusOf(
+        fetch(`${base}/api/trpc/${Array(n).fill("auth.signIn").join(",")}?batch=1`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(input),
+          signal: AbortSignal.timeout(30_000),
+        }),
+      ),
+    );
+  });
+  // oversized bodies (8 MB), anonymous
+  const big = new Uint8Array(8 * 1024 * 1024).fill(120);
+  during(async () => {
+    tally(
+      "oversized_body",
+      await statusOf(
+        fetch(`${base}/api/trpc/auth.signIn`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: big,
+          signal: AbortSignal.timeout(30_000),
+        }),
+      ),
+    );
+  });
+  // next/skip flood on its own labeler account
+  during(async () => {
+    try {
+      const next = await c.call<{ status: string; battle?: { battleId: string } }>("arena.next", { excludeBattleIds: [] });
+      tally("next", 200);
+      if (next.battle) {
+        await c.call("arena.skip", { battleId: next.battle.battleId });
+        tally("skip", 200);
+      }
+    } catch (err) {
+      tally("next_or_skip", /HTTP (\d+)/.exec((err as Error).message)?.[1] ?? "error");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  // 1,000 open streams, held open and never read
+  const holders: AbortController[] = [];
+  const next = await c.call<{ status: string; battle?: { battleId: string } }>("arena.next", { excludeBattleIds: [] }).catch(() => null);
+  const battleId = next?.battle?.battleId ?? "nosuchbattle";
+  for (let i = 0; i < 1000; i++) {
+    const ac = new AbortController();
+    holders.push(ac);
+    fetch(`${base}/api/battles/${battleId}/stream`, { headers: { cookie: c.cookie }, signal: ac.signal }).then(
+      (res) => tally("open_stream", res.status),
+      () => tally("open_stream", "error"),
+    );
+  }
+  return () => {
+    for (const ac of holders) ac.abort();
+    void Promise.allSettled(loops);
+  };
 }
 
 /** A fresh database seeded with the house model, and `next start` on it. */
@@ -266,6 +363,34 @@ async function main() {
       max_new_tokens: MAX_NEW_TOKENS,
       think_ms: THINK_MS,
     });
+
+    if (HOSTILE_SECONDS > 0) {
+      const calm = { p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length };
+      ttft.length = bothDone.length = voteMs.length = voteServerMs.length = nextMs.length = voteMsWhileGenerating.length = 0;
+      const abusive = `abuser${tag}`;
+      await admin.call("users.createLabeler", { username: abusive, password: "bench-labeler-pass" });
+      log(`hostile: ${LABELERS} labelers plus one abusive client for ${HOSTILE_SECONDS} s`);
+      const hostileStart = Date.now();
+      const until = hostileStart + HOSTILE_SECONDS * 1000;
+      const honest = Promise.all(names.map((n) => labeler(server.base, n, "bench-labeler-pass", until)));
+      // Every client here shares 127.0.0.1, so the abuser's failed sign-ins would also throttle
+      // the honest labelers' sign-ins (per address): let those finish first.
+      await new Promise((r) => setTimeout(r, 3000));
+      const stopAbuse = await abuser(server.base, abusive, "bench-labeler-pass", until);
+      await honest;
+      stopAbuse();
+      const hostile = { p50: quantile(voteMs, 0.5), p99: quantile(voteMs, 0.99), n: voteMs.length };
+      emit({ metric: "abusive_client_answers", ...abuse });
+      emit({ metric: "both_finished_ms_hostile", p50: quantile(bothDone, 0.5), p95: quantile(bothDone, 0.95), n: bothDone.length });
+      emit({
+        metric: "honest_vote_request_ms",
+        calm,
+        hostile,
+        p99_ratio: calm.p99 && hostile.p99 ? Math.round((hostile.p99 / calm.p99) * 100) / 100 : null,
+        load_average_1m: Math.round(os.loadavg()[0]! * 10) / 10,
+        errors,
+      });
+    }
   } finally {
     await server.stop();
   }

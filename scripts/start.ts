@@ -1,7 +1,7 @@
 // `npm start`: one command from a fresh clone to a running arena.
 // database (DATABASE_URL, or an embedded PostgreSQL under .data/) → migrations → seed →
 // production build if missing → `next start` + trainer worker, supervised together: a crashed
-// web server or trainer is restarted with backoff; Ctrl-C stops everything.
+// web server, trainer or embedded PostgreSQL is restarted with backoff; Ctrl-C stops everything.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
@@ -39,7 +39,10 @@ function superviseRestarts(first: Supervised): void {
   });
 }
 
-/** The embedded server has no supervisor of its own: say loudly when it stops answering. */
+/**
+ * A server that exits is restarted by startEmbeddedDatabase (restart: true); this also catches one
+ * that runs but stops answering, and says so loudly.
+ */
 function watchEmbeddedDatabase(databaseUrl: string): void {
   let failures = 0;
   const timer = setInterval(() => {
@@ -152,6 +155,9 @@ async function main(): Promise<void> {
       dataDir: path.join(ROOT, ".data"),
       port: env.EMBEDDED_PG_PORT,
       log: (msg, fields) => log.info(msg, fields),
+      // a crashed or killed server comes back by itself (backoff 1 s … 30 s, said in the log)
+      restart: true,
+      logError: (msg, fields) => log.error(msg, fields),
     });
     databaseUrl = embedded.url;
     databaseLabel = `embedded PostgreSQL on 127.0.0.1:${env.EMBEDDED_PG_PORT}, data in .data/pg`;
@@ -171,7 +177,13 @@ async function main(): Promise<void> {
   }
   if (shuttingDown) return;
 
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(env.PORT) };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PORT: String(env.PORT),
+    // the health check then reports the embedded server as a part of its own
+    DATABASE_EMBEDDED: embedded ? "true" : "false",
+  };
 
   if (!existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
     log.info("no production build found; running `next build` (first start only, takes a few minutes)");

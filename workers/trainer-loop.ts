@@ -2,6 +2,7 @@
 // Trainers coordinate only through Postgres: pg-boss hands the one active round job to one of
 // them; every trainer also reaps dead rounds, (re)sends jobs for queued rounds, and applies
 // the schedule, so any of them can die without stopping the loop.
+import os from "node:os";
 import type PgBoss from "pg-boss";
 import { createPrismaClient, type PrismaClient } from "../src/server/db/client.ts";
 import { getEnv } from "../src/server/env.ts";
@@ -70,7 +71,10 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
 
   let lastScheduleCheck = 0;
   let lastPrune = 0;
+  const startedAt = new Date();
   async function tick(): Promise<void> {
+    // The web's health check counts a trainer as running while this row is recent.
+    await beat({ db, workerId, startedAt });
     if (Date.now() - lastPrune >= 60_000) {
       lastPrune = Date.now();
       await pruneCheckpoints({ db, store, keepLast: getEnv().CHECKPOINT_KEEP_LAST, log: (msg, fields) => log.info(msg, fields) }).catch(
@@ -133,8 +137,20 @@ export async function startTrainer(opts: TrainerOptions): Promise<Trainer> {
       shutdown.abort();
       // graceful: wait for the running round to notice the abort and record it
       await boss.stop({ graceful: true, wait: true, timeout: 30_000 }).catch(() => {});
+      await db.trainerHeartbeat.deleteMany({ where: { workerId } }).catch(() => {});
       await db.$disconnect().catch(() => {});
       log.info("trainer stopped");
     },
   };
+}
+
+async function beat({ db, workerId, startedAt }: { db: PrismaClient; workerId: string; startedAt: Date }): Promise<void> {
+  const seenAt = new Date();
+  await db.trainerHeartbeat.upsert({
+    where: { workerId },
+    create: { workerId, pid: process.pid, host: os.hostname(), startedAt, seenAt },
+    update: { pid: process.pid, startedAt, seenAt },
+  });
+  // Rows of trainers that died without saying so (kill -9) stop mattering after an hour.
+  await db.trainerHeartbeat.deleteMany({ where: { seenAt: { lt: new Date(seenAt.getTime() - 3_600_000) } } });
 }

@@ -55,6 +55,8 @@ export const envSchema = z.object({
     .min(0, "must be ≥ 0")
     .max(19, "must be ≤ 19")
     .default(10),
+  /** Set by `npm start` for its children when DATABASE_URL points at its embedded PostgreSQL (health reports that part). */
+  DATABASE_EMBEDDED: booleanString.default(false),
   /** Port of the embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset. */
   EMBEDDED_PG_PORT: positiveInt("TCP port").max(65535, "must be ≤ 65535").default(54329),
   /**

@@ -12,6 +12,7 @@ export const AppErrorCode = {
   USERNAME_TAKEN: "USERNAME_TAKEN",
   INVALID_REQUEST: "INVALID_REQUEST",
   CONFLICT: "CONFLICT",
+  UNAVAILABLE: "UNAVAILABLE",
   INTERNAL: "INTERNAL",
 } as const;
 export type AppErrorCode = (typeof AppErrorCode)[keyof typeof AppErrorCode];
@@ -32,6 +33,11 @@ export const APP_ERROR_TABLE: Record<AppErrorCode, CodeInfo> = {
   USERNAME_TAKEN: { trpc: "CONFLICT", httpStatus: 409, userMessage: "That username is already taken." },
   INVALID_REQUEST: { trpc: "BAD_REQUEST", httpStatus: 400, userMessage: "The request is not valid." },
   CONFLICT: { trpc: "CONFLICT", httpStatus: 409, userMessage: "That conflicts with the current state; reload and try again." },
+  UNAVAILABLE: {
+    trpc: "SERVICE_UNAVAILABLE",
+    httpStatus: 503,
+    userMessage: "The database is not answering right now; try again in a few seconds.",
+  },
   INTERNAL: { trpc: "INTERNAL_SERVER_ERROR", httpStatus: 500, userMessage: "Something went wrong on our side." },
 };
 

@@ -6,9 +6,9 @@ import type { PrismaClient } from "../generated/prisma/client.ts";
 import { clientAddressFrom } from "./auth/client-address.ts";
 import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
 import { db as defaultDb } from "./db/client.ts";
-import { isConnectionLost, retryOnConnectionLoss } from "./db/connection-lost.ts";
+import { isConnectionLost, isDatabaseUnavailable, retryOnConnectionLoss } from "./db/connection-lost.ts";
 import { getEnv } from "./env.ts";
-import { AppError, internalErrorMessage, newErrorId } from "./errors.ts";
+import { APP_ERROR_TABLE, AppError, internalErrorMessage, newErrorId } from "./errors.ts";
 import { type Logger, log } from "./log.ts";
 
 export interface TrpcContext {
@@ -37,7 +37,15 @@ export async function createContextInner(options: {
   const { db, headers } = options;
   const sessionToken = readCookie(headers.get("cookie"), SESSION_COOKIE) ?? null;
   // A read: safe to repeat on a fresh connection if the database dropped this one.
-  const session = sessionToken ? await retryOnConnectionLoss(() => getSessionUser({ db, token: sessionToken })) : null;
+  const session = sessionToken
+    ? await retryOnConnectionLoss(() => getSessionUser({ db, token: sessionToken })).catch((err: unknown) => {
+        // Database down or restarting: a 503 that says to retry, not an internal error.
+        if (isDatabaseUnavailable(err)) {
+          throw new TRPCError({ code: APP_ERROR_TABLE.UNAVAILABLE.trpc, message: APP_ERROR_TABLE.UNAVAILABLE.userMessage, cause: err });
+        }
+        throw err;
+      })
+    : null;
   const clientAddress = clientAddressFrom(headers, options.trustedProxies ?? 0);
   return {
     db,
@@ -152,6 +160,12 @@ const mapErrors = t.middleware(async ({ ctx, next, path, type }) => {
   }
   if (prismaCode === "P2002") {
     return { ...result, error: new TRPCError({ code: "CONFLICT", message: "That already exists.", cause }) };
+  }
+  // The database is down or restarting (after the retry above, for calls safe to retry): a 503
+  // that says to try again, not a 500 that says something broke.
+  if (isDatabaseUnavailable(cause ?? result.error)) {
+    const message = APP_ERROR_TABLE.UNAVAILABLE.userMessage;
+    return { ...result, error: new TRPCError({ code: APP_ERROR_TABLE.UNAVAILABLE.trpc, message, cause }) };
   }
   return result;
 });

@@ -52,9 +52,72 @@ describe("GET /api/health", () => {
     };
     expect(body.eventLoopDelayMs.max).toBeGreaterThanOrEqual(100);
     expect(body.eventLoopDelayMs.p50).toBeLessThanOrEqual(body.eventLoopDelayMs.max);
-    expect(body.status).toBe("ok");
+    // no trainer runs here: still 200 (votes are taken), but not "ok" (see the parts test below)
+    expect(body.status).toBe("degraded");
     expect(body.database.ok).toBe(true);
     expect(body.database.latencyMs).toBeGreaterThanOrEqual(0);
     expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("GET /api/health parts (issue 16 item 9)", () => {
+  type Body = {
+    status: string;
+    parts: {
+      web: { ok: boolean; pid: number };
+      database: { ok: boolean };
+      sampler: { ok: boolean; state: string };
+      trainer: { ok: boolean; running: number; workers: { workerId: string; alive: boolean }[] };
+      embeddedPostgres?: { ok: boolean; startedAt: string | null };
+    };
+  };
+  const get = async (): Promise<{ status: number; body: Body }> => {
+    const { GET } = await import("../../src/app/api/health/route.ts");
+    const res = await GET(new Request("http://localhost/api/health"));
+    return { status: res.status, body: (await res.json()) as Body };
+  };
+
+  it("reports web, database, sampler and trainer; a silent trainer makes it degraded, not down", async () => {
+    process.env.DATABASE_URL = t.url;
+    delete process.env.DATABASE_EMBEDDED;
+    resetEnvCache();
+    await t.db.trainerHeartbeat.deleteMany();
+    let r = await get();
+    expect(r.status).toBe(200);
+    expect(r.body.parts.web).toMatchObject({ ok: true, pid: process.pid });
+    expect(r.body.parts.database.ok).toBe(true);
+    expect(r.body.parts.sampler).toMatchObject({ ok: true, state: "idle" });
+    expect(r.body.parts.trainer).toMatchObject({ ok: false, running: 0 });
+    expect(r.body.status).toBe("degraded");
+    expect(r.body.parts.embeddedPostgres).toBeUndefined();
+
+    const now = Date.now();
+    await t.db.trainerHeartbeat.createMany({
+      data: [
+        { workerId: "t-live", pid: 1, host: "h", startedAt: new Date(now - 30_000), seenAt: new Date(now - 1000) },
+        { workerId: "t-dead", pid: 2, host: "h", startedAt: new Date(now - 600_000), seenAt: new Date(now - 120_000) },
+      ],
+    });
+    r = await get();
+    expect(r.body.status).toBe("ok");
+    expect(r.body.parts.trainer.running).toBe(1);
+    expect(r.body.parts.trainer.workers.map((w) => [w.workerId, w.alive])).toEqual([
+      ["t-live", true],
+      ["t-dead", false],
+    ]);
+  });
+
+  it("reports the embedded PostgreSQL (with its start time) when npm start runs one", async () => {
+    process.env.DATABASE_URL = t.url;
+    process.env.DATABASE_EMBEDDED = "true";
+    resetEnvCache();
+    try {
+      const r = await get();
+      expect(r.body.parts.embeddedPostgres?.ok).toBe(true);
+      expect(Date.parse(r.body.parts.embeddedPostgres?.startedAt ?? "")).toBeLessThan(Date.now());
+    } finally {
+      delete process.env.DATABASE_EMBEDDED;
+      resetEnvCache();
+    }
   });
 });

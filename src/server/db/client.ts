@@ -6,12 +6,24 @@ import { getEnv, requireDatabaseUrl } from "../env.ts";
 
 export type { PrismaClient };
 
+const urls = new WeakMap<object, string>();
+
+/** The URL a client was created with (work that runs in another thread opens its own connection). */
+export function databaseUrlOf(client: PrismaClient): string | undefined {
+  // the app's shared `db` is a proxy in front of the real client
+  return urls.get(client) ?? (client === db ? urls.get(getDb()) : undefined);
+}
+
 export function createPrismaClient(databaseUrl: string): PrismaClient {
   // 20 connections: the arena holds one per in-flight request, and assignments wait on row locks.
   // synchronous_commit on, whatever the server's or database's default: an acknowledged vote
   // must survive a crash. Writes that may be lost (battles, completions) turn it off per
   // transaction with SET LOCAL.
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 20, options: "-c synchronous_commit=on" }) });
+  const client = new PrismaClient({
+    adapter: new PrismaPg({ connectionString: databaseUrl, max: 20, options: "-c synchronous_commit=on" }),
+  });
+  urls.set(client, databaseUrl);
+  return client;
 }
 
 const globalForDb = globalThis as unknown as { __dpoArenaDb?: PrismaClient };

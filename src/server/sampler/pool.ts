@@ -80,6 +80,16 @@ export class SamplerPool implements PolicyLoader {
     return this.slots.length;
   }
 
+  /** For the health check: threads running (a crashed one is replaced) and requests in flight or waiting. */
+  stats(): { threads: number; threadsAlive: number; pending: number; maxPending: number } {
+    return {
+      threads: this.slots.length,
+      threadsAlive: this.slots.filter((s) => s.alive && s.wasReady).length,
+      pending: this.pendingGenerates,
+      maxPending: this.opts.maxPending ?? 32 * this.opts.size,
+    };
+  }
+
   loadedVersionIds(): number[] {
     return [...this.versions.keys()];
   }

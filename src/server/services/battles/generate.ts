@@ -21,6 +21,7 @@ import { getArenaSettings, servingLengthUnit } from "../arena-settings/index.ts"
 import { sampleContestantBattle } from "../contestants/battle.ts";
 import { goldSlots } from "./gold.ts";
 import { recentPace, replayGold } from "./gold-replay.ts";
+import { lockstep, replayStored, type StoredCompletion } from "./lockstep.ts";
 
 export type SlotName = "A" | "B";
 
@@ -82,7 +83,9 @@ export interface WatchOptions {
  * resolves once the job has stored both completions or failed.
  */
 export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => void; finished: Promise<void> }> {
-  const { db, battleId, labelerId, onEvent } = opts;
+  const { db, battleId, labelerId } = opts;
+  // Both sides shown together, whatever their sampling speed (see lockstep.ts).
+  const onEvent = lockstep(opts.onEvent);
   // One query for everything a watch (and the job it may start) needs.
   const battle = await db.battle.findUnique({
     where: { id: battleId },
@@ -97,7 +100,7 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
       promptId: true,
       leaseExpiresAt: true,
       prompt: { select: { text: true } },
-      completions: { select: { slot: true, text: true, finishReason: true } },
+      completions: { select: { slot: true, text: true, finishReason: true, firstTokenMs: true, latencyMs: true } },
       goldPair: { select: { completionA: true, completionB: true } },
     },
   });
@@ -106,9 +109,21 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
 
   const stored = bothSlots(battle.completions);
   if (stored) {
-    for (const c of stored) onEvent({ type: "done", slot: c.slot, text: c.text, finishReason: c.finishReason });
-    onEvent({ type: "ready" });
-    return { stop: () => {}, finished: Promise.resolve() };
+    // An overlap copy (or a battle sampled before) plays at the pace it was sampled: shown all
+    // at once, it would tell the labeler that other labelers judge the same pair.
+    let endReplay!: () => void;
+    const finished = new Promise<void>((r) => (endReplay = r));
+    const stopReplay = replayStored(stored, (e) => {
+      onEvent(e);
+      if (e.type === "ready") endReplay();
+    });
+    return {
+      stop: () => {
+        stopReplay();
+        endReplay();
+      },
+      finished,
+    };
   }
   if (battle.status !== "OPEN") throw new AppError("CONFLICT", { userMessage: "This battle is no longer open (skipped or expired)." });
 
@@ -132,13 +147,20 @@ export async function watchBattle(opts: WatchOptions): Promise<{ stop: () => voi
   return { stop: () => unwatch(j, onEvent, battleId), finished: j.finished };
 }
 
-type CompletionRow = { slot: string | null; text: string; finishReason: string };
+type CompletionRow = { slot: string | null; text: string; finishReason: string; firstTokenMs?: number | null; latencyMs?: number };
 
 /** Both slots' stored completions in slot order, or null while they are not both stored. */
-function bothSlots(rows: CompletionRow[]) {
+function bothSlots(rows: CompletionRow[]): StoredCompletion[] | null {
   if (rows.length < 2) return null;
   return rows
     .filter((r): r is CompletionRow & { slot: SlotName } => r.slot === "A" || r.slot === "B")
+    .map((r) => ({
+      slot: r.slot,
+      text: r.text,
+      finishReason: r.finishReason,
+      firstTokenMs: r.firstTokenMs ?? null,
+      latencyMs: r.latencyMs ?? 0,
+    }))
     .sort((a, b) => a.slot.localeCompare(b.slot));
 }
 

@@ -5,10 +5,9 @@
 // very first view of an arena without any stored snapshot computes in the request.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { log } from "../../log.ts";
-import { voteConfidence } from "../quality/inputs.ts";
-import { currentVoteMark, loadRatingBattles, sameMark, type VoteMark } from "./battle-records.ts";
-import { getLeaderboardQuality } from "./labeler-quality-filter.ts";
-import { computeSnapshot, type LeaderboardSnapshot, parseStoredSnapshot } from "./snapshot.ts";
+import { currentVoteMark, sameMark, type VoteMark } from "./battle-records.ts";
+import { computeLeaderboardSnapshot } from "./compute.ts";
+import { type LeaderboardSnapshot, parseStoredSnapshot } from "./snapshot.ts";
 
 export const CACHE_SETTING_KEY = "leaderboard.cache";
 
@@ -64,15 +63,8 @@ export function refreshLeaderboard({ db }: { db: PrismaClient }): Promise<Leader
   const entry = entryFor(db);
   entry.refreshing ??= (async () => {
     try {
-      const [loaded, quality] = await Promise.all([loadRatingBattles({ db }), getLeaderboardQuality({ db })]);
-      const { mark } = loaded;
-      let battles = loaded.battles;
-      if (quality.mode === "exclude-doubtful") {
-        // labeler-quality-filter.ts: votes unlikely to be right leave the ratings.
-        const confidence = await voteConfidence({ db });
-        battles = battles.filter((_, i) => (confidence.get(loaded.voteIds[i]!) ?? 1) >= quality.minConfidence);
-      }
-      const snapshot = computeSnapshot(battles, mark);
+      // In a worker thread when the client's URL is known (compute.ts): off this event loop.
+      const { snapshot, where } = await computeLeaderboardSnapshot({ db });
       adopt(entry, snapshot);
       await storeSnapshot(db, snapshot);
       log.info("leaderboard: recomputed", {
@@ -80,6 +72,7 @@ export function refreshLeaderboard({ db }: { db: PrismaClient }): Promise<Leader
         versions: snapshot.board.rows.length,
         computeMs: snapshot.computeMs,
         l2: snapshot.l2,
+        where,
       });
       return snapshot;
     } finally {

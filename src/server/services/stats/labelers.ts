@@ -1,6 +1,6 @@
 // Per-labeler statistics for admins and for a labeler's own "my stats", computed from votes.
 // An overlapping item is one prompt with the same two completions in the same order.
-import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { Prisma, type PrismaClient } from "../../../generated/prisma/client.ts";
 import { cohenKappa, fleissKappa, majorityAgreement, pairwiseAgreement, type Rating } from "./agreement.ts";
 
 interface VoteRow {
@@ -19,6 +19,19 @@ async function voteRows(db: PrismaClient): Promise<VoteRow[]> {
       JOIN "Battle" b ON b.id = v."battleId"
       JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
       JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'`;
+}
+
+/** Every vote on the prompts this labeler voted on, as agreement items (see myStats). */
+export function myItemsQuery(labelerId: string): Prisma.Sql {
+  return Prisma.sql`
+    SELECT v."labelerId", v.choice::text AS choice, v."msToVote", v."createdAt",
+           b."promptId" || ':' || md5(ca.text) || ':' || md5(cb.text) AS item
+      FROM "Battle" b
+      JOIN "Vote" v ON v."battleId" = b.id
+      JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
+      JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B'
+     WHERE b."promptId" IN (SELECT mb."promptId" FROM "Vote" mv JOIN "Battle" mb ON mb.id = mv."battleId"
+                             WHERE mv."labelerId" = ${labelerId})`;
 }
 
 function startOfUtcDay(now: Date): Date {
@@ -48,17 +61,11 @@ export async function myStats({ db, labelerId, now = new Date() }: { db: PrismaC
     db.vote.count({ where: { labelerId, createdAt: { gte: startOfUtcDay(now) } } }),
     db.battle.count({ where: { labelerId, status: "SKIPPED" } }),
   ]);
-  // Only items this labeler voted on matter; other labelers' votes on them are few.
-  const rows = await db.$queryRaw<VoteRow[]>`
-    WITH items AS (
-      SELECT v."labelerId", v.choice::text AS choice, v."msToVote", v."createdAt",
-             b."promptId" || ':' || md5(ca.text) || ':' || md5(cb.text) AS item, b."promptId"
-        FROM "Vote" v
-        JOIN "Battle" b ON b.id = v."battleId"
-        JOIN "Completion" ca ON ca."battleId" = b.id AND ca.slot = 'A'
-        JOIN "Completion" cb ON cb."battleId" = b.id AND cb.slot = 'B')
-    SELECT "labelerId", choice, "msToVote", "createdAt", item FROM items
-     WHERE "promptId" IN (SELECT "promptId" FROM items WHERE "labelerId" = ${labelerId})`;
+  // Only items this labeler voted on matter; other labelers' votes on them are few. Every step
+  // is an index lookup (Vote by labeler, Battle by prompt, Vote and Completion by battle): the
+  // cost follows this labeler's votes and their overlaps, not the whole table, which the page
+  // asks for again after every vote (issue 16 item 4; `npm run bench -- stats`).
+  const rows = await db.$queryRaw<VoteRow[]>(myItemsQuery(labelerId));
   const a = pairwiseAgreement(toRatings(rows), labelerId);
   return { votesToday, votesTotal, skipped, agreement: { rate: a.compared ? a.agree / a.compared : null, compared: a.compared } };
 }

@@ -5,7 +5,8 @@
 // Text changes are merged and written a few times a second (services/battles/sse.ts).
 import { getSessionUser, readCookie, SESSION_COOKIE } from "@/server/auth/session";
 import { db } from "@/server/db/client";
-import { AppError } from "@/server/errors";
+import { isDatabaseUnavailable } from "@/server/db/connection-lost";
+import { APP_ERROR_TABLE, AppError } from "@/server/errors";
 import { log } from "@/server/log";
 import { getSampler } from "@/server/sampler";
 import { watchBattle } from "@/server/services/battles/generate";
@@ -23,7 +24,14 @@ export async function GET(req: Request, { params }: { params: Promise<{ id: stri
   const { id } = await params;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return fail(400, "Not a valid battle id.");
   const token = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-  const session = token ? await getSessionUser({ db, token }) : null;
+  let session: Awaited<ReturnType<typeof getSessionUser>> = null;
+  try {
+    session = token ? await getSessionUser({ db, token }) : null;
+  } catch (err) {
+    // The database is down or restarting: say so (503), as the API does, instead of a 500.
+    if (isDatabaseUnavailable(err)) return fail(503, APP_ERROR_TABLE.UNAVAILABLE.userMessage);
+    throw err;
+  }
   if (!session) return fail(401, "Please sign in.");
   const slot = streamSlots.acquire(session.user.id);
   if (!slot.ok) return fail(slot.status, slot.message);
