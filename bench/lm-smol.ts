@@ -3,6 +3,7 @@
 // Prints one JSON line; never asserts timings.
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
+import { parseOrExit } from "../src/cli/args.ts";
 import {
   AdamW,
   byteTokenizer,
@@ -36,7 +37,12 @@ const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 async function main() {
-  const mode = process.argv[2];
+  const [mode] = parseOrExit({
+    command: "npx tsx bench/lm-smol.ts",
+    description: "One measurement at the SmolLM2-135M shape with random weights (bench/lm.ts runs each in its own process).",
+    positionals: [{ name: "MODE", required: true, help: "sample, concurrent or train" }],
+    options: {},
+  }).positionals;
   const backend = await initBackend();
   const t0 = performance.now();
   const model = LlamaModel.create(llamaConfigFromHF(SMOL_CONFIG, "smollm2-135m-shape"), 1);

@@ -2,9 +2,15 @@
 // backend state are per benchmark) and passes its JSON lines through to stdout.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { parseOrExit } from "../src/cli/args.ts";
 
 const all = ["lm", "gemm", "dpo", "rating", "quality", "leaderboard", "stats", "loop", "arena"];
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const wanted = parseOrExit({
+  command: "npm run bench --",
+  description: "Runs each benchmark in its own process; every one prints JSON lines and none passes or fails on timings.",
+  positionals: [{ name: "NAME", variadic: true, help: `benchmarks to run (default all: ${all.join(", ")})` }],
+  options: {},
+}).positionals;
 const names = wanted.length ? wanted : all;
 let failed = 0;
 for (const name of names) {

@@ -1,5 +1,8 @@
 // `npm run cli -- <command> …`: one entry point for the project's command-line tools.
-// Each command lives beside the library it drives and exports `run(argv): Promise<number>`.
+// Each command lives beside the library it drives and exports `run(argv): Promise<number>`;
+// its options are declared once with src/cli/args.ts, which also writes its --help.
+import { formatSubcommands } from "../src/cli/args.ts";
+
 const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   sample: { summary: "sample completions from a checkpoint", load: () => import("../src/lm/cli/sample.ts") },
   logprobs: { summary: "score prompt/chosen/rejected JSONL with a checkpoint", load: () => import("../src/lm/cli/logprobs.ts") },
@@ -29,11 +32,15 @@ function resetAdminPasswordCommand() {
 
 async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);
-  const cmd = name ? commands[name] : undefined;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    // no command at all is a question, not a mistake: the list, exit 0 (on stderr, as before, unless asked for)
+    (name === undefined ? console.error : console.log)(formatSubcommands("npm run cli --", commands));
+    return 0;
+  }
+  const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!cmd) {
-    const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(13)} ${c.summary}`);
-    console.error(`usage: npm run cli -- <command> [options]\n\ncommands:\n${lines.join("\n")}`);
-    return name ? 2 : 0;
+    console.error(`unknown command "${name}"\n\n${formatSubcommands("npm run cli --", commands)}`);
+    return 2;
   }
   return (await cmd.load()).run(rest);
 }

@@ -1,4 +1,4 @@
-// `npm run pretrain -- [--minutes 80] [--out models/house] [--resume] [--d 256 --layers 4 --heads 4 --ctx 256] [--workers 0]`
+// `npm run pretrain -- [--minutes 80] [--out models/house] [--resume] [--d 256 --layers 4 --heads 4 --ctx 256] [--workers 0]` (`--help` lists all)
 // Pre-trains the house byte-level GPT on public-domain English shipped in npm (State of the
 // Union addresses, Moby-Dick) with a deterministic held-out split. The learning-rate schedule
 // follows wall-clock time (warmup, then cosine to 10%) so a run of any length ends annealed.
@@ -9,6 +9,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { type CommandSpec, parseOrExit } from "../src/cli/args.ts";
 import {
   AdamW,
   BYTE_BOS,
@@ -49,60 +50,53 @@ interface Args {
   workers: number;
 }
 
+const positive = (help: string, dflt: number) => ({ type: "number", above: 0, default: dflt, help }) as const;
+
+const SPEC = {
+  command: "npm run pretrain --",
+  description: `Pre-trains the house byte-level GPT on public-domain English shipped in npm (State of the Union
+addresses, Moby-Dick; every 20th document held out). The learning rate follows wall-clock time,
+and checkpoints are written atomically every few minutes, so a run can be stopped at any time.`,
+  options: {
+    minutes: positive("training time budget", 80),
+    out: { type: "string", value: "DIR", default: "models/house", help: "where the finished checkpoint is published" },
+    state: { type: "string", value: "DIR", default: ".data/pretrain-state", help: "optimizer state for --resume" },
+    resume: { type: "boolean", help: "continue from --state (its saved shape wins over the size options)" },
+    d: positive("embedding width", 256),
+    layers: positive("transformer layers", 4),
+    heads: positive("attention heads", 4),
+    ctx: positive("training context in bytes (at most 256)", 256),
+    batch: positive("sequences per step", 8),
+    lr: positive("peak learning rate", 1e-3),
+    "warmup-steps": positive("learning-rate warmup steps", 60),
+    "eval-every": positive("held-out evaluation every N steps", 50),
+    "save-minutes": positive("checkpoint every M minutes", 4),
+    seed: positive("initialisation and data-order seed", 1),
+    "max-steps": { type: "number", above: 0, help: "stop after N steps (default: no limit)" },
+    workers: { type: "number", min: 0, default: 0, help: "extra gradient worker threads (data-parallel)" },
+  },
+} as const satisfies CommandSpec;
+
 function parseArgs(argv: string[]): Args {
-  const a: Args = {
-    minutes: 80,
-    out: "models/house",
-    state: ".data/pretrain-state",
-    resume: false,
-    d: 256,
-    layers: 4,
-    heads: 4,
-    ctx: 256,
-    batch: 8,
-    lr: 1e-3,
-    warmupSteps: 60,
-    evalEvery: 50,
-    saveMinutes: 4,
-    seed: 1,
-    maxSteps: Infinity,
-    workers: 0,
+  const { values: v } = parseOrExit(SPEC, argv);
+  return {
+    minutes: v.minutes,
+    out: v.out,
+    state: v.state,
+    resume: v.resume,
+    d: v.d,
+    layers: v.layers,
+    heads: v.heads,
+    ctx: v.ctx,
+    batch: v.batch,
+    lr: v.lr,
+    warmupSteps: v["warmup-steps"],
+    evalEvery: v["eval-every"],
+    saveMinutes: v["save-minutes"],
+    seed: v.seed,
+    maxSteps: v["max-steps"] ?? Infinity,
+    workers: v.workers,
   };
-  const keys: Record<string, keyof Args> = {
-    "--minutes": "minutes",
-    "--out": "out",
-    "--state": "state",
-    "--d": "d",
-    "--layers": "layers",
-    "--heads": "heads",
-    "--ctx": "ctx",
-    "--batch": "batch",
-    "--lr": "lr",
-    "--warmup-steps": "warmupSteps",
-    "--eval-every": "evalEvery",
-    "--save-minutes": "saveMinutes",
-    "--seed": "seed",
-    "--max-steps": "maxSteps",
-    "--workers": "workers",
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const f = argv[i];
-    if (f === "--resume") {
-      a.resume = true;
-      continue;
-    }
-    const k = keys[f];
-    if (!k) throw new Error(`unknown flag ${f} (known: --resume ${Object.keys(keys).join(" ")})`);
-    const v = argv[++i];
-    if (v === undefined) throw new Error(`${f} needs a value`);
-    if (k === "out" || k === "state") (a as unknown as Record<string, unknown>)[k] = v;
-    else {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0 || (n === 0 && k !== "workers")) throw new Error(`${f} must be a positive number, got "${v}"`);
-      (a as unknown as Record<string, unknown>)[k] = n;
-    }
-  }
-  return a;
 }
 
 /** Documents → one id stream per split: BOS doc EOS BOS doc EOS …; every 20th document is held out. */

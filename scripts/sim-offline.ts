@@ -9,6 +9,7 @@
 //   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 1000 --lr 5e-5 --beta 0.1
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { type CommandSpec, type ParsedArgs, parseOrExit } from "../src/cli/args.ts";
 import { loopConfigSchema } from "../src/dpo/config.ts";
 import { allGatesPassed, type Pair, runRound } from "../src/dpo/index.ts";
 import { type CausalLM, encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher } from "../src/lm/index.ts";
@@ -24,50 +25,59 @@ import { sentimentPrefixes } from "../src/sim/sentiment-prompts.ts";
 const loop = loopConfigSchema.parse({});
 const sampling = samplingSettingsSchema.parse({});
 
-const DEFAULTS = {
-  model: HOUSE_MODEL_DIR,
-  rounds: 4,
-  pairs: loop.schedule.minNewPairs, // decisive votes per round (training + held-out)
-  lr: loop.dpo.lr,
-  epochs: loop.dpo.epochs,
-  beta: loop.dpo.beta,
-  batch: loop.dpo.batchSize,
-  "heldout-fraction": loop.dpo.heldoutFraction,
-  "max-new-tokens": sampling.maxNewTokens,
-  temperature: sampling.temperature,
-  "top-p": sampling.topP,
-  labelers: 8,
-  careless: 0,
-  "bt-temperature": 1,
-  "tie-threshold": 0.5,
-  "min-heldout": loop.gates.minHeldoutPairs,
-  confidence: loop.gates.confidence,
-  "kl-budget": loop.gates.klBudget as number | null,
-  "root-kl-budget": loop.gates.rootKlBudget as number | null,
-  "eval-every": loop.dpo.evalEverySteps,
-  patience: loop.dpo.patience,
-  "kl-prompts": loop.dpo.klPrompts,
-  reference: loop.dpo.reference as string,
-  prompts: "sentiment",
-  "eval-prompts": 48,
-  "eval-samples": 8,
-  seed: 1,
-};
-type Options = typeof DEFAULTS;
-
-function parse(argv: string[]): Options {
-  const o: Record<string, unknown> = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, "");
-    if (!(key in DEFAULTS)) throw new Error(`unknown option ${argv[i]}; known: ${Object.keys(DEFAULTS).join(", ")}`);
-    const raw = argv[i + 1];
-    if (raw === undefined) throw new Error(`${argv[i]} needs a value`);
-    const d = (DEFAULTS as Record<string, unknown>)[key];
-    o[key] = raw === "null" ? null : typeof d === "string" ? raw : Number(raw);
-    if (typeof o[key] === "number" && !Number.isFinite(o[key])) throw new Error(`${argv[i]}: not a number: ${raw}`);
-  }
-  return o as Options;
-}
+const SPEC = {
+  command: "node --import tsx scripts/sim-offline.ts",
+  description: `The sim's experiment in one process, without the web: each round samples battles from the serving
+policy, simulated labelers vote, the product's DPO round code trains and gates; one JSON line per round.`,
+  options: {
+    model: { type: "string", value: "DIR", default: HOUSE_MODEL_DIR, help: "the v0 checkpoint" },
+    rounds: { type: "number", integer: true, min: 1, default: 4, help: "rounds to run" },
+    pairs: {
+      type: "number",
+      integer: true,
+      min: 2,
+      default: loop.schedule.minNewPairs,
+      help: "decisive votes per round (training + held-out)",
+    },
+    lr: { type: "number", above: 0, default: loop.dpo.lr, help: "DPO learning rate" },
+    epochs: { type: "number", integer: true, above: 0, default: loop.dpo.epochs, help: "DPO epochs per round" },
+    beta: { type: "number", above: 0, default: loop.dpo.beta, help: "DPO β" },
+    batch: { type: "number", integer: true, above: 0, default: loop.dpo.batchSize, help: "pairs per step" },
+    "heldout-fraction": { type: "number", min: 0, max: 1, default: loop.dpo.heldoutFraction, help: "share of a round's pairs held out" },
+    "max-new-tokens": { type: "number", integer: true, above: 0, default: sampling.maxNewTokens, help: "completion length" },
+    temperature: { type: "number", min: 0, default: sampling.temperature, help: "sampling temperature" },
+    "top-p": { type: "number", above: 0, max: 1, default: sampling.topP, help: "sampling top-p" },
+    labelers: { type: "number", integer: true, min: 1, default: 8, help: "simulated labelers" },
+    careless: { type: "number", min: 0, max: 1, default: 0, help: "fraction of careless labelers" },
+    "bt-temperature": { type: "number", above: 0, default: 1, help: "labelers' Bradley–Terry temperature in reward units" },
+    "tie-threshold": { type: "number", min: 0, default: 0.5, help: "|rA − rB| below this is a tie" },
+    "min-heldout": { type: "number", integer: true, min: 0, default: loop.gates.minHeldoutPairs, help: "gate: held-out pairs needed" },
+    confidence: { type: "number", above: 0, max: 1, default: loop.gates.confidence, help: "gate: confidence of the one-sided tests" },
+    "kl-budget": {
+      type: "number",
+      min: 0,
+      nullable: true,
+      default: loop.gates.klBudget,
+      help: "gate: per-round KL budget in nats (null: none)",
+    },
+    "root-kl-budget": {
+      type: "number",
+      min: 0,
+      nullable: true,
+      default: loop.gates.rootKlBudget,
+      help: "gate: KL budget from v0 in nats (null: none)",
+    },
+    "eval-every": { type: "number", integer: true, min: 0, default: loop.dpo.evalEverySteps, help: "held-out evaluation every N steps" },
+    patience: { type: "number", integer: true, min: 0, default: loop.dpo.patience, help: "early stopping patience (evaluations)" },
+    "kl-prompts": { type: "number", integer: true, min: 0, default: loop.dpo.klPrompts, help: "prompts for the in-round KL check" },
+    reference: { type: "string", choices: ["iterative", "fixed"], default: loop.dpo.reference, help: "reference model of each round" },
+    prompts: { type: "string", value: "SET", choices: ["sentiment", "moby"], default: "sentiment", help: "training prompt set" },
+    "eval-prompts": { type: "number", integer: true, min: 1, default: 48, help: "held-out prompts for measurement" },
+    "eval-samples": { type: "number", integer: true, min: 1, default: 8, help: "samples per held-out prompt" },
+    seed: { type: "number", integer: true, default: 1, help: "seed of labelers, sampling and measurement" },
+  },
+} as const satisfies CommandSpec;
+type Options = ParsedArgs<typeof SPEC>["values"];
 
 /** The seed file's held-out prompts: the product's KL gate samples the first few of these. */
 function seedHeldOut(): string[] {
@@ -89,7 +99,7 @@ function evalPrompts(o: Options): string[] {
 const emit = (x: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(x)}\n`);
 
 async function main() {
-  const o = parse(process.argv.slice(2));
+  const o = parseOrExit(SPEC).values;
   await initBackend("wasm");
   const v0 = await loadCheckpoint(o.model);
   const tok = v0.tokenizer;

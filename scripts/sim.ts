@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { cp, mkdir } from "node:fs/promises";
 import path from "node:path";
+import { type CommandSpec, parseOrExit } from "../src/cli/args.ts";
 import { HOUSE_MODEL_DIR, initBackend } from "../src/lm/index.ts";
 import { CARELESS_KINDS, type CarelessKind } from "../src/sim/labeler.ts";
 import { ROOT } from "../src/sim/product/launch.ts";
@@ -13,75 +14,114 @@ import { type SeedRun, type SimReport, type SweepPoint, writeReport } from "../s
 import { REWARD_KINDS, type RewardKind } from "../src/sim/reward.ts";
 import { aggregateSeeds, summarize } from "../src/sim/summary.ts";
 
-const HELP = `npm run sim -- [options]
-  --url URL              use a running product (also --database-url URL and SIM_ADMIN_PASSWORD)
-                         default: start a private one (fresh database, seed, web + trainer)
-  --web next|host        how to serve the web when starting one: next start (needs a build) or the
-                         API-only host (the same route handlers, no build)
-                         [next when a production build exists, else host]
-  --labelers N           synthetic labelers                                       [8]
-  --careless F           fraction of careless labelers (vote at random)           [0]
-  --careless-kind K      how careless labelers click: random, always-a, longer    [random]
-  --temperature T        Bradley–Terry temperature in reward units                [1]
-  --tie-threshold D      |rA − rB| below D is a tie                               [0.5]
-  --think-ms MS          pause before each vote                                   [0]
-  --rounds R             stop after R finished rounds                             [4]
-  --minutes T            or after T minutes of labeling in all                    [30]
-  --rating-minutes M     then M minutes (within T) of battles between the serving
-                         version and earlier ones, with no training, so the final
-                         leaderboard can rate the last version                    [4]
-  --rating-prompts N     prompts held back from training and imported when the
-                         rating phase starts, so it always has prompts to serve   [3000]
-  --reward KIND          the true reward labelers judge by: distinct = each AFINN
-                         word once per completion, −0.5 per repeated word, and
-                         degenerate (heavily repeated) text judged bad; summed =
-                         the old sum of every match, which a policy can hack by
-                         repeating "best"                                          [distinct]
-  --seeds N              run N seeds (seed, seed+1, …), each on a fresh product,
-                         and report mean ± s.e. over them                          [1]
-  --beta B               DPO β (default: the product's setting)
-  --votes-per-round N    new decisive votes that start a round (default: the product's setting)
-  --learning-rate LR     DPO learning rate (default: the product's setting)
-  --epochs E             DPO epochs per round (default: the product's setting)
-  --max-new-tokens N     completion length in battles (default: the product's setting)
-  --set K=V[,K=V…]       other product settings over HTTP, K one of dpo.*, gates.*, schedule.*,
-                         sampling.*, V JSON (e.g. dpo.heldoutFraction=0.25,gates.klBudget=null)
-  --sweep-beta LIST      run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off
-  --prompts SET          sentiment: corpus prefixes cut before a valenced word replace the seed
-                         pool; measured on disjoint held-out prefixes. book: Moby-Dick openings
-                         added to the seed pool; measured on the seed's held-out prompts [sentiment]
-  --extra-prompts N      training prompts imported into the pool: a number, or
-                         all = every distinct training prefix of the prompt set
-                         less the rating reserve (sentiment: 33,591 − 3,000)       [all]
-  --eval-prompts N       held-out prompts for measurement                         [48]
-  --eval-samples N       samples per held-out prompt                              [8]
-  --corpus-windows N     windows of held-out pretraining text scored per version
-                         for the corpus loss (nats/byte)                          [32]
-  --out DIR              report directory                                         [sim-report]
-  --seed S               seed of labelers and measurement                         [1]`;
+const count = (help: string, dflt: number) => ({ type: "number", integer: true, min: 1, default: dflt, help }) as const;
 
-function parseArgs(argv: string[]): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(`${HELP}\n`);
-      process.exit(0);
-    }
-    if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}" (see --help)`);
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value (see --help)`);
-    flags.set(a.slice(2), v);
-    i++;
-  }
-  const known = new Set(
-    HELP.match(/--[a-z-]+/g)!
-      .map((f) => f.slice(2))
-      .concat(["database-url", "admin-user", "admin-password", "keep-db"]),
-  );
-  for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k} (see --help)`);
-  return flags;
-}
+const SPEC = {
+  command: "npm run sim --",
+  description: `Synthetic labelers with a known reward vote on the real product over HTTP while its trainer runs
+DPO rounds; the report says whether the served policy's true reward rose, and at what KL from v0.`,
+  options: {
+    url: {
+      type: "string",
+      value: "URL",
+      help: "use a running product (with --database-url and SIM_ADMIN_PASSWORD)\ndefault: start a private one (fresh database, seed, web + trainer)",
+    },
+    "database-url": { type: "string", value: "URL", help: "the running product's database (default DATABASE_URL)" },
+    "admin-user": { type: "string", value: "NAME", help: "the running product's admin" },
+    "admin-password": { type: "string", value: "PASSWORD", help: "its password (default SIM_ADMIN_PASSWORD)" },
+    web: {
+      type: "string",
+      choices: ["next", "host"],
+      help: `how to serve the web when starting one: next start (needs a build) or the
+API-only host (the same route handlers, no build)
+[next when a production build exists, else host]`,
+    },
+    labelers: count("synthetic labelers", 8),
+    careless: { type: "number", min: 0, max: 1, default: 0, value: "F", help: "fraction of careless labelers" },
+    "careless-kind": {
+      type: "string",
+      choices: CARELESS_KINDS,
+      default: "random",
+      value: "K",
+      help: "how careless labelers click: random, always-a (always the left answer), longer (always the longer answer)",
+    },
+    temperature: { type: "number", above: 0, default: 1, value: "T", help: "Bradley–Terry temperature in reward units" },
+    "tie-threshold": { type: "number", min: 0, default: 0.5, help: "|rA − rB| below D is a tie", value: "D" },
+    "think-ms": { type: "number", min: 0, default: 0, help: "pause before each vote", value: "MS" },
+    rounds: { ...count("stop after R finished rounds", 4), value: "R" },
+    minutes: { type: "number", above: 0, default: 30, help: "or after T minutes of labeling in all", value: "T" },
+    "rating-minutes": {
+      type: "number",
+      min: 0,
+      default: 4,
+      value: "M",
+      help: `then M minutes (within T) of battles between the serving version and earlier
+ones, with no training, so the final leaderboard can rate the last version`,
+    },
+    "rating-prompts": {
+      type: "number",
+      integer: true,
+      min: 0,
+      default: 3000,
+      help: "prompts held back from training and imported when the rating phase starts,\nso it always has prompts to serve",
+    },
+    reward: {
+      type: "string",
+      value: "KIND",
+      choices: REWARD_KINDS,
+      default: "distinct",
+      help: `the true reward labelers judge by: distinct = each AFINN word once per
+completion, −0.5 per repeated word, and degenerate (heavily repeated) text
+judged bad; summed = the old sum of every match, which a policy can hack by
+repeating "best"`,
+    },
+    seeds: count("run N seeds (seed, seed+1, …), each on a fresh product, and report mean ± s.e.", 1),
+    beta: { type: "number", above: 0, value: "B", help: "DPO β (default: the product's setting)" },
+    "votes-per-round": {
+      type: "number",
+      integer: true,
+      min: 2,
+      help: "new decisive votes that start a round (default: the product's setting)",
+    },
+    "learning-rate": { type: "number", above: 0, value: "LR", help: "DPO learning rate (default: the product's setting)" },
+    epochs: { type: "number", integer: true, above: 0, value: "E", help: "DPO epochs per round (default: the product's setting)" },
+    "max-new-tokens": { type: "number", integer: true, above: 0, help: "completion length in battles (default: the product's setting)" },
+    set: {
+      type: "string",
+      value: "K=V[,K=V…]",
+      help: `other product settings over HTTP, K one of dpo.*, gates.*, schedule.*, sampling.*,
+V JSON (e.g. dpo.heldoutFraction=0.25,gates.klBudget=null)`,
+    },
+    "sweep-beta": { type: "string", value: "LIST", help: "run the loop once per β (e.g. 0.05,0.1,0.5) and chart the reward/KL trade-off" },
+    prompts: {
+      type: "string",
+      value: "SET",
+      choices: ["sentiment", "book"],
+      default: "sentiment",
+      help: `sentiment: corpus prefixes cut before a valenced word replace the seed pool;
+measured on disjoint held-out prefixes. book: Moby-Dick openings added to the
+seed pool; measured on the seed's held-out prompts`,
+    },
+    "extra-prompts": {
+      type: "string",
+      value: "N",
+      default: "all",
+      help: `training prompts imported into the pool: a number, or all = every distinct
+training prefix of the prompt set less the rating reserve (sentiment: 33,591 − 3,000)`,
+    },
+    "eval-prompts": count("held-out prompts for measurement", 48),
+    "eval-samples": count("samples per held-out prompt", 8),
+    "corpus-windows": {
+      type: "number",
+      integer: true,
+      min: 0,
+      default: 32,
+      help: "windows of held-out pretraining text scored per version for the corpus loss (nats/byte)",
+    },
+    out: { type: "string", value: "DIR", default: "sim-report", help: "report directory" },
+    seed: { type: "number", integer: true, default: 1, value: "S", help: "seed of labelers and measurement" },
+  },
+} as const satisfies CommandSpec;
 
 /** `--set dpo.heldoutFraction=0.25,gates.klBudget=null` → { dpo: {…}, gates: {…} }. */
 function parseSet(raw: string | undefined): Record<string, Record<string, unknown>> {
@@ -101,18 +141,6 @@ function parseSet(raw: string | undefined): Record<string, Record<string, unknow
   return out;
 }
 
-function number(flags: Map<string, string>, name: string, fallback: number, check: (n: number) => boolean = (n) => n >= 0): number {
-  const raw = flags.get(name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || !check(n)) throw new Error(`--${name} has an invalid value "${raw}"`);
-  return n;
-}
-
-function optional(flags: Map<string, string>, name: string, check: (n: number) => boolean = (n) => n > 0): number | undefined {
-  return flags.has(name) ? number(flags, name, 0, check) : undefined;
-}
-
 // First Ctrl-C: stop voting, measure what exists and write the report. Second: leave now.
 const interrupt = new AbortController();
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -124,75 +152,67 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 
 async function main(): Promise<void> {
-  const flags = parseArgs(process.argv.slice(2));
-  const out = path.resolve(flags.get("out") ?? "sim-report");
+  const { values: o, given } = parseOrExit(SPEC);
+  const out = path.resolve(o.out);
   const log = (msg: string) => process.stdout.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   // Without a production build `next start` cannot run; the defaults must still work, so they
   // fall back to the API host (the same route handlers). An explicit --web next still insists.
   const hasBuild = existsSync(path.join(ROOT, ".next", "BUILD_ID"));
-  const web = flags.get("web") ?? (hasBuild ? "next" : "host");
-  if (web !== "next" && web !== "host") throw new Error(`--web must be next or host, got "${web}"`);
-  if (!flags.has("web") && !hasBuild) log("no production build (.next/BUILD_ID): serving the API with --web host");
+  const web = o.web ?? (hasBuild ? "next" : "host");
+  if (o.web === undefined && !hasBuild) log("no production build (.next/BUILD_ID): serving the API with --web host");
   await initBackend((process.env.TF_BACKEND as "auto" | "wasm" | "cpu" | undefined) ?? "auto");
 
   const houseCopy = path.join(out, "house-v0");
-  const promptSet = flags.get("prompts") ?? "sentiment";
-  if (promptSet !== "sentiment" && promptSet !== "book") throw new Error(`--prompts must be sentiment or book, got "${promptSet}"`);
+  const promptSet = o.prompts;
 
   const dpo: Record<string, unknown> = {};
-  const lr = optional(flags, "learning-rate");
-  if (lr !== undefined) dpo[LOOP.dpo.learningRate] = lr;
-  const epochs = optional(flags, "epochs", Number.isInteger);
-  if (epochs !== undefined) dpo[LOOP.dpo.epochs] = epochs;
-  const reward = (flags.get("reward") ?? "distinct") as RewardKind;
-  if (!REWARD_KINDS.includes(reward)) throw new Error(`--reward must be one of ${REWARD_KINDS.join(", ")}, got "${flags.get("reward")}"`);
-  const extraRaw = flags.get("extra-prompts");
-  const extraPrompts: number | "all" =
-    extraRaw === undefined || extraRaw === "all" ? "all" : number(flags, "extra-prompts", 0, Number.isInteger);
-  const maxNewTokens = optional(flags, "max-new-tokens", Number.isInteger);
-  const extra = parseSet(flags.get("set"));
+  if (o["learning-rate"] !== undefined) dpo[LOOP.dpo.learningRate] = o["learning-rate"];
+  if (o.epochs !== undefined) dpo[LOOP.dpo.epochs] = o.epochs;
+  const reward: RewardKind = o.reward;
+  const extraPrompts: number | "all" = o["extra-prompts"] === "all" ? "all" : Number(o["extra-prompts"]);
+  if (extraPrompts !== "all" && !Number.isInteger(extraPrompts))
+    throw new Error(`--extra-prompts must be an integer or all, got "${o["extra-prompts"]}"`);
+  const maxNewTokens = o["max-new-tokens"];
+  const extra = parseSet(o.set);
   Object.assign(dpo, extra.dpo);
   const base: Omit<SimOptions, "workDir"> = {
-    url: flags.get("url"),
-    databaseUrl: flags.get("database-url") ?? (flags.get("url") ? process.env.DATABASE_URL : undefined),
-    adminUsername: flags.get("admin-user"),
-    adminPassword: flags.get("admin-password") ?? process.env.SIM_ADMIN_PASSWORD,
+    url: o.url,
+    databaseUrl: o["database-url"] ?? (o.url ? process.env.DATABASE_URL : undefined),
+    adminUsername: o["admin-user"],
+    adminPassword: o["admin-password"] ?? process.env.SIM_ADMIN_PASSWORD,
     web,
     houseModelDir: houseCopy,
-    labelers: number(flags, "labelers", 8, (n) => Number.isInteger(n) && n >= 1),
-    careless: number(flags, "careless", 0, (n) => n >= 0 && n <= 1),
-    carelessKind: carelessKindOf(flags.get("careless-kind")),
-    temperature: number(flags, "temperature", 1, (n) => n > 0),
-    tieThreshold: number(flags, "tie-threshold", 0.5),
-    thinkMs: number(flags, "think-ms", 0),
-    rounds: number(flags, "rounds", 4, (n) => Number.isInteger(n) && n >= 1),
-    minutes: number(flags, "minutes", 30, (n) => n > 0),
-    ratingMinutes: number(flags, "rating-minutes", 4),
-    beta: optional(flags, "beta"),
-    votesPerRound: optional(flags, "votes-per-round", (n) => Number.isInteger(n) && n >= 2),
+    labelers: o.labelers,
+    careless: o.careless,
+    carelessKind: o["careless-kind"] as CarelessKind,
+    temperature: o.temperature,
+    tieThreshold: o["tie-threshold"],
+    thinkMs: o["think-ms"],
+    rounds: o.rounds,
+    minutes: o.minutes,
+    ratingMinutes: o["rating-minutes"],
+    beta: o.beta,
+    votesPerRound: o["votes-per-round"],
     dpo,
     sampling: maxNewTokens || extra.sampling ? { ...extra.sampling, ...(maxNewTokens ? { maxNewTokens } : {}) } : undefined,
     gates: extra.gates,
     schedule: extra.schedule,
     extraPrompts,
-    ratingPrompts: number(flags, "rating-prompts", 3000, Number.isInteger),
+    ratingPrompts: o["rating-prompts"],
     reward,
-    corpusWindows: number(flags, "corpus-windows", 32, Number.isInteger),
+    corpusWindows: o["corpus-windows"],
     promptSet,
-    evalPrompts: number(flags, "eval-prompts", 48, (n) => Number.isInteger(n) && n >= 1),
-    evalSamplesPerPrompt: number(flags, "eval-samples", 8, (n) => Number.isInteger(n) && n >= 1),
-    seed: number(flags, "seed", 1, Number.isInteger),
+    evalPrompts: o["eval-prompts"],
+    evalSamplesPerPrompt: o["eval-samples"],
+    seed: o.seed,
     log,
     signal: interrupt.signal,
   };
 
-  const sweep = flags
-    .get("sweep-beta")
-    ?.split(",")
-    .map((s) => Number(s.trim()));
+  const sweep = o["sweep-beta"]?.split(",").map((s) => Number(s.trim()));
   if (sweep?.some((b) => !(b > 0)))
-    throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${flags.get("sweep-beta")}"`);
-  const seeds = number(flags, "seeds", 1, (n) => Number.isInteger(n) && n >= 1);
+    throw new Error(`--sweep-beta must be a comma-separated list of positive numbers, got "${o["sweep-beta"]}"`);
+  const seeds = o.seeds;
   if (sweep && seeds > 1) throw new Error("--sweep-beta and --seeds run one loop per value each; use one of them");
 
   // Only now that every option is valid: touch the file system.
@@ -248,7 +268,7 @@ async function main(): Promise<void> {
     ...(seedRuns ? { seeds: seedRuns, aggregate: aggregateSeeds(seedRuns.map((r) => r.summary)) } : {}),
     summary: first.summary,
     config: {
-      ...Object.fromEntries(flags),
+      ...given,
       reward,
       rootKlBudget: first.result.rootKlBudget,
       prompts: first.result.prompts,
@@ -266,13 +286,6 @@ async function main(): Promise<void> {
         .map(([k, a]) => `${k} ${a.mean.toFixed(3)}${a.se === null ? "" : ` ± ${a.se.toFixed(3)}`}`)
         .join("; ")}`,
     );
-}
-
-function carelessKindOf(value: string | undefined): CarelessKind | undefined {
-  if (value === undefined) return undefined;
-  if (!CARELESS_KINDS.includes(value as CarelessKind))
-    throw new Error(`--careless-kind must be one of ${CARELESS_KINDS.join(", ")}, got "${value}"`);
-  return value as CarelessKind;
 }
 
 main().then(

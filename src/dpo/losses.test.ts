@@ -32,7 +32,7 @@ describe("preferenceLoss at initialisation (policy = reference)", () => {
       expect(out.chosenRewards[i]).toBe(0);
       expect(out.rejectedRewards[i]).toBe(0);
       expect(out.chosenRewards[i] > out.rejectedRewards[i]).toBe(false);
-      // DESIGN.md: gradient is −β·σ(r̂_l − r̂_w) on log π(y_w), i.e. −β/2 at init.
+      // docs/architecture.md: the gradient is −β·σ(r̂_l − r̂_w) on log π(y_w), i.e. −β/2 at init.
       expect(out.gradPolicyChosen[i]).toBeCloseTo(-0.05, 15);
       expect(out.gradPolicyRejected[i]).toBeCloseTo(0.05, 15);
     }
@@ -51,7 +51,7 @@ describe("preferenceLoss at initialisation (policy = reference)", () => {
 });
 
 describe("preferenceLoss matches the closed forms", () => {
-  it("sigmoid gradient equals DESIGN.md's −β σ(r̂_l − r̂_w) weighting", () => {
+  it("sigmoid gradient equals docs/architecture.md's −β σ(r̂_l − r̂_w) weighting", () => {
     const p = randomPairs(32, 3);
     const beta = 0.3;
     const out = preferenceLoss({ ...p, beta, lossType: "sigmoid" });

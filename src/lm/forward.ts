@@ -37,7 +37,6 @@ interface Forward {
 function forward(model: GPT, pk: Packed, save: boolean): Forward {
   const c = model.config;
   const { B, T } = pk;
-  const C = c.nEmbd;
   const P = (n: string) => model.getParam(n);
   let x = tf.add(
     gatherRows(P("transformer.wte.weight") as tf.Tensor2D, pk.ids),
@@ -225,9 +224,7 @@ export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGra
   if (model.arch === "llama") return llamaForwardWithGrad(model, items);
   const c = model.config;
   const V = c.vocabSize;
-  const C = c.nEmbd;
   const pk = pack(model, items);
-  const { B, T } = pk;
   let logits: Float32Array = new Float32Array(0);
   let attn: AttnSaved[] = [];
   const saved = tf.tidy(() => {

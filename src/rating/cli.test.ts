@@ -58,8 +58,8 @@ describe("ratings CLI", () => {
     const cases: [string[], RegExp][] = [
       [["--input", file, "--bootstrap", "zero"], /--bootstrap must be a positive integer/],
       [["--input", file, "--anchor", "beta"], /--anchor must look like MODEL=RATING/],
-      [["--input", file, "--frobnicate"], /unknown argument "--frobnicate"/],
-      [["--json"], /--input FILE is required/],
+      [["--input", file, "--frobnicate"], /unknown option --frobnicate/],
+      [["--json"], /--input is required \(--input FILE\)/],
       [["--input", path.join(dir, "missing.jsonl")], /cannot read .*missing.jsonl: ENOENT/],
       [["--input", bad], /bad.jsonl: line 2: not valid JSON/],
       [["--input", file, "--anchor", "delta=1000"], /anchor model "delta" has no rated battles/],

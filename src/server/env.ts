@@ -39,7 +39,7 @@ export const envSchema = z.object({
   TF_BACKEND: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto"),
   CHECKPOINT_DIR: z.string().min(1).default(".data/checkpoints"),
   HOUSE_MODEL_DIR: z.string().min(1).default("models/house"),
-  /** Checkpoints kept besides the serving lineage, every version that ever served and imports (see README "Bring your own model"). */
+  /** Checkpoints kept besides the serving lineage, every version that ever served and imports (see README "Disk and checkpoints"). */
   CHECKPOINT_KEEP_LAST: z.coerce
     .number({ message: "must be a number (checkpoints)" })
     .int("must be a whole number")

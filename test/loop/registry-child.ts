@@ -15,7 +15,7 @@ if (!databaseUrl || !root) {
 await initBackend("cpu");
 const cache = new ModelCache(new DirectoryCheckpointStore(root));
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...o, at: Date.now() })}\n`);
-const log = createLogger({ component: "registry-child" }, (level, line) => {
+const log = createLogger({ component: "registry-child" }, (_level, line) => {
   const rec = JSON.parse(line) as { msg: string; version?: string; error?: string };
   if (rec.msg.startsWith("refused")) emit({ event: "refused", version: rec.version, error: rec.error });
 });

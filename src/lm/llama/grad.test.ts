@@ -50,7 +50,7 @@ function check(f: (...a: tf.Tensor[]) => tf.Tensor, args: { shape: number[]; val
   const evalAt = (vals: Float32Array[]) => tf.tidy(() => loss(...vals.map((v, i) => tf.tensor(v, args[i].shape))).dataSync()[0]);
   let worst = 0;
   const eps = 1e-2;
-  args.forEach((a, ai) => {
+  args.forEach((_a, ai) => {
     const g = analytic[ai];
     let iMax = 0;
     for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[iMax])) iMax = i;

@@ -54,7 +54,6 @@ export class Sampler {
     readonly pool: SamplerPool,
     readonly registry: PolicyRegistry,
     private readonly db: PrismaClient,
-    private readonly log: Logger,
   ) {}
 
   async generate(opts: GenerateOptions): Promise<GenerateResult> {
@@ -136,7 +135,7 @@ export async function createSampler(opts: CreateSamplerOptions): Promise<Sampler
   await pool.ready();
   const registry = new PolicyRegistry({ databaseUrl: opts.databaseUrl, loader: pool, pollIntervalMs: opts.pollIntervalMs, log });
   await registry.start();
-  return new Sampler(pool, registry, createPrismaClient(opts.databaseUrl), log);
+  return new Sampler(pool, registry, createPrismaClient(opts.databaseUrl));
 }
 
 const globalForSampler = globalThis as unknown as {

@@ -3,6 +3,7 @@
 // in ADMIN_PASSWORD), enables the account, ends its sessions and clears its sign-in throttles,
 // then prints the password once.
 import { randomBytes } from "node:crypto";
+import { type CommandSpec, runCommand } from "../../../cli/args.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { hashPassword } from "../../auth/password.ts";
 import { forgetUserSessions } from "../../auth/session.ts";
@@ -35,22 +36,18 @@ export async function resetAdminPassword(options: {
   return { username: user.username, password, generated, sessionsEnded };
 }
 
-function usage(): string {
-  return "usage: npm run cli -- reset-admin-password [--username NAME]\n  Sets ADMIN_PASSWORD if set, else a generated password, and prints it once.";
+const SPEC = {
+  command: "npm run cli -- reset-admin-password",
+  description:
+    "Sets ADMIN_PASSWORD if set, else a generated password, and prints it once; enables the account,\nends its sessions and clears its sign-in throttles.",
+  options: { username: { type: "string", value: "NAME", help: "the admin account (default: ADMIN_USERNAME)" } },
+} as const satisfies CommandSpec;
+
+export function run(argv: string[]): Promise<number> {
+  return runCommand(SPEC, argv, ({ values }) => resetFromShell(values.username));
 }
 
-export async function run(argv: string[]): Promise<number> {
-  let username: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--username" && argv[i + 1]) username = argv[++i];
-    else if (argv[i] === "--help" || argv[i] === "-h") {
-      console.log(usage());
-      return 0;
-    } else {
-      console.error(`unknown argument ${JSON.stringify(argv[i])}\n${usage()}`);
-      return 2;
-    }
-  }
+async function resetFromShell(username: string | undefined): Promise<number> {
   const env = getEnv();
   const db = createPrismaClient(requireDatabaseUrl());
   try {

@@ -1,5 +1,5 @@
 // Decisive votes as TRL preference data ({"prompt", "chosen", "rejected"} JSON lines), for
-// training models too large for TensorFlow.js elsewhere (DESIGN.md "Scale-out"). Ties and
+// training models too large for TensorFlow.js elsewhere (README "How it scales"). Ties and
 // both-bad say nothing about which completion is better, so they are left out, as in training.
 // Votes on external contestants' battles are left out too: contestants are rated, never trained on.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";

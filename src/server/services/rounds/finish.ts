@@ -1,17 +1,24 @@
-// A trained round's verdict recorded: the checkpoint registered as a version, then either
-// REJECTED (a gate failed), SUCCEEDED and served, or SUCCEEDED but NOT served because its base
-// stopped serving while it trained (an admin's rollback is never undone by a finishing round).
-// Each ends in one transaction guarded by "this round is still ours".
+// Step 4 of a round (execute.ts): the verdict recorded. The checkpoint is registered as a
+// version, then the round ends REJECTED (a gate failed), SUCCEEDED and served, or SUCCEEDED but
+// NOT served because its base stopped serving while it trained (an admin's rollback is never
+// undone by a finishing round). Each ends in one transaction guarded by "this round is still ours".
 
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { RoundResult } from "../../../dpo/round.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
-import type { CausalLM } from "../../../lm/index.ts";
+import { type CausalLM, saveCheckpoint } from "../../../lm/index.ts";
 import type { Logger } from "../../log.ts";
 import type { CheckpointStore } from "../../policy/checkpoint-store.ts";
+import { checkpointDigest } from "../../policy/digest.ts";
 import { loadVerified } from "../../policy/load.ts";
 import { nextVersionName } from "../versions/list.ts";
 import { BaseNotServingError, promoteVersion } from "../versions/promote.ts";
+import type { RoundInputs } from "./inputs.ts";
 import type { VersionRow } from "./prepare.ts";
 import { withDbRetry } from "./retry.ts";
+import type { Judgement } from "./verdict.ts";
 
 export const jsonSafe = (v: unknown) => JSON.parse(JSON.stringify(v ?? null)) as object;
 
@@ -112,5 +119,45 @@ export async function recordVerdict(o: {
       base: o.base.name,
     });
     return ok.count === 1 ? "SUCCEEDED" : "CANCELLED";
+  }
+}
+
+/**
+ * Writes the candidate's checkpoint (whatever the verdict, so a rejected version can be
+ * inspected), registers it and records the verdict; promotes it when every gate passed.
+ */
+export async function publishResult(o: {
+  db: PrismaClient;
+  store: CheckpointStore;
+  roundId: string;
+  workerId: string;
+  inputs: RoundInputs;
+  result: RoundResult;
+  judgement: Judgement;
+  log: Logger;
+}): Promise<Verdict> {
+  const { db, store, roundId, workerId, inputs, result, log } = o;
+  const { failure, summary } = o.judgement;
+  const workDir = await mkdtemp(path.join(tmpdir(), "dpo-round-"));
+  try {
+    await saveCheckpoint(result.model, inputs.baseModel.tokenizer, workDir);
+    // The recorded digest covers config.json and tokenizer files too, not just the weights.
+    const sha256 = await checkpointDigest(workDir);
+    const version = await registerResult({
+      db,
+      store,
+      workDir,
+      sha256,
+      parent: inputs.base,
+      status: result.passed ? "CANDIDATE" : "REJECTED",
+      roundNumber: inputs.roundNumber,
+      model: result.model,
+      tokenizerName: inputs.baseModel.tokenizer.name,
+      failure,
+    });
+    const roundData = { summary, gates: jsonSafe(result.gates), resultVersionId: version.id, finishedAt: new Date() };
+    return await recordVerdict({ db, store, roundId, workerId, base: inputs.base, version, failure, roundData, log });
+  } finally {
+    await rm(workDir, { recursive: true, force: true }).catch(() => {});
   }
 }
