@@ -1,7 +1,15 @@
 export { type BackendName, initBackend, useBackend } from "./backend.ts";
 export { type BatcherStats, SampleBatcher, type SampleBatcherOptions } from "./batch.ts";
 export type { CausalLM, ModelConfig } from "./causal.ts";
-export { HOUSE_MODEL_DIR, type LoadOptions, loadCheckpoint, parseSafetensors, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
+export {
+  HOUSE_MODEL_DIR,
+  type LoadOptions,
+  loadCheckpoint,
+  loadTokenizer,
+  parseSafetensors,
+  saveCheckpoint,
+  serializeSafetensors,
+} from "./checkpoint.ts";
 export {
   forwardWithGrad,
   type LossFn,
@@ -25,6 +33,7 @@ export {
   BYTE_PAD,
   BYTE_VOCAB_SIZE,
   byteTokenizer,
+  encodeChat,
   encodePrompt,
   gpt2Tokenizer,
   type Tokenizer,

@@ -7,6 +7,7 @@ import { arenaRouter } from "./arena.ts";
 import { authRouter } from "./auth.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
 import { modelsRouter } from "./models.ts";
+import { preferencesRouter } from "./preferences.ts";
 import { promptsRouter } from "./prompts.ts";
 import { qualityRouter } from "./quality.ts";
 import { roundsRouter } from "./rounds.ts";
@@ -24,6 +25,7 @@ export const appRouter = router({
   models: modelsRouter,
   apiKeys: apiKeysRouter,
   quality: qualityRouter,
+  preferences: preferencesRouter,
 });
 
 export type AppRouter = typeof appRouter;

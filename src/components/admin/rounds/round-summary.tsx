@@ -49,6 +49,9 @@ export function RoundSummary({ summary: s, usage }: { summary: Summary; usage: U
       "Pairs used",
       `${plural(usage.new, "new pair")}, ${usage.returned.toLocaleString("en-US")} returned, ${usage.versus.toLocaleString("en-US")} serving-vs-earlier, ${usage.heldout.toLocaleString("en-US")} held out (${plural(usage.heldoutPrompts, "prompt")})`,
     ]);
+    // Offline sources, when a round used any (counted in the new / returned pairs above too).
+    if (usage.imported || usage.api)
+      rows.push(["Of the training pairs", `${plural(usage.imported ?? 0, "imported pair")}, ${plural(usage.api ?? 0, "API preference")}`]);
   }
   if (s.heldout) {
     rows.push([
