@@ -3,6 +3,11 @@ import type { VersionRef } from "../policy/load.ts";
 
 export interface SamplingParams {
   promptText: string;
+  /**
+   * A chat request's conversation: a model with a chat template is conditioned on the template's
+   * rendering of all of it; a model without one on `promptText` (its plain rendering).
+   */
+  messages?: { role: string; content: string }[];
   n: number;
   temperature: number;
   topK: number;
@@ -23,6 +28,8 @@ export interface GeneratedCompletion {
   text: string;
   /** exact ids the completion was conditioned on (with BOS), and the ids it produced */
   promptTokenIds: number[];
+  /** the text `promptTokenIds` encode when it is not `promptText` (a chat template's rendering) */
+  renderedPrompt?: string;
   tokenIds: number[];
   /** summed log-prob under the producing policy */
   logprob: number;

@@ -47,7 +47,8 @@ export async function runApiCompletion(opts: {
   endpoint: "chat" | "completions";
   id: string;
   promptText: string;
-  messages: unknown;
+  /** a chat request's messages: the sampler renders them with the model's chat template when it has one */
+  messages: { role: string; content: string }[] | undefined;
   versionId: number | undefined;
   sampling: ApiSampling;
   onToken?: (e: TokenEvent) => void;
@@ -59,6 +60,7 @@ export async function runApiCompletion(opts: {
   try {
     result = await opts.sampler.generate({
       promptText: opts.promptText,
+      messages: opts.messages,
       n: s.n,
       temperature: s.temperature,
       topK: 0,
@@ -95,7 +97,7 @@ export async function runApiCompletion(opts: {
       endpoint: opts.endpoint,
       policyVersionId: result.versionId,
       messages: opts.messages === undefined ? undefined : (opts.messages as object),
-      promptText: opts.promptText,
+      promptText: c.renderedPrompt ?? opts.promptText,
       promptTokenIds: c.promptTokenIds,
       tokenIds: c.tokenIds,
       text: c.text,
