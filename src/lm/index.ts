@@ -26,7 +26,7 @@ export { LlamaModel } from "./llama/model.ts";
 export { GPT, type GPTConfig, makeRng, paramShapes, validateConfig } from "./model.ts";
 export { AdamW, type AdamWOptions, clipGradNorm, disposeGrads } from "./optim.ts";
 export { GradWorkerPool } from "./parallel.ts";
-export { pickToken, type SampledCompletion, type SampleOptions, sample } from "./sample.ts";
+export { pickToken, type SampledCompletion, type SampleOptions, sample, topLogprobs } from "./sample.ts";
 export {
   BYTE_BOS,
   BYTE_EOS,
@@ -38,5 +38,6 @@ export {
   gpt2Tokenizer,
   type Tokenizer,
   tokenizerByName,
+  tokenPiece,
 } from "./tokenizer.ts";
 export { type ModelDirInfo, validateModelDir } from "./validate.ts";

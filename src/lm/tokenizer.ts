@@ -99,3 +99,14 @@ export function encodeChat(
   }
   return { ids: encodePrompt(tok, plainText), text: plainText };
 }
+
+/**
+ * One token as text and bytes, for per-token log-probs (OpenAI's `token` / `bytes`). A byte-level
+ * token is its one byte (its text U+FFFD when that byte is part of a multi-byte character);
+ * special tokens (BOS, EOS, end of turn) have no text.
+ */
+export function tokenPiece(tok: Tokenizer, id: number): { token: string; bytes: number[] } {
+  if (tok.name === "byte") return id >= 0 && id < 256 ? { token: tok.decode([id]), bytes: [id] } : { token: "", bytes: [] };
+  const token = tok.decode([id]);
+  return { token, bytes: Array.from(utf8.encode(token)) };
+}

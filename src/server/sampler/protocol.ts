@@ -22,6 +22,17 @@ export interface SamplingParams {
   stopStrings?: string[];
   /** stop at exactly `maxNewTokens`, even mid-word (measurements and tests that count tokens) */
   exactLength?: boolean;
+  /** return each token's log-prob, and this many most likely alternatives per step (0–20) */
+  logprobs?: { top: number };
+}
+
+/** One produced token as text and bytes with its temperature-1 log-prob (OpenAI's logprobs content). */
+export interface TokenLogprob {
+  token: string;
+  bytes: number[];
+  logprob: number;
+  /** the most likely tokens at this step, most likely first */
+  top: { token: string; bytes: number[]; logprob: number }[];
 }
 
 export interface GeneratedCompletion {
@@ -33,6 +44,8 @@ export interface GeneratedCompletion {
   tokenIds: number[];
   /** summed log-prob under the producing policy */
   logprob: number;
+  /** with `logprobs`: one entry per id of `tokenIds` */
+  tokenLogprobs?: TokenLogprob[];
   /** "eos", "stop" (a stop string), "boundary" (ended at a word or sentence boundary after
    * maxNewTokens), "length" (no boundary within the overshoot, or the context was full), "aborted" */
   finishReason: string;
