@@ -1,5 +1,6 @@
 // Per-token logprobs on /v1/completions and /v1/chat/completions in OpenAI's shapes, over real
 // HTTP with the shipped house model on the real sampler.
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSse, startV1World, type V1World } from "./world.ts";
 
@@ -113,5 +114,33 @@ describe("logprobs on /v1/chat/completions", () => {
       param: "top_logprobs",
       message: "top_logprobs is only allowed when logprobs is true.",
     });
+  });
+});
+
+describe("logprobs through the official openai client", () => {
+  it("reads them from a non-streamed and a streamed chat completion and a legacy completion, and gets a BadRequestError past the bound", async () => {
+    const client = new OpenAI({ baseURL: `${w.baseUrl}/v1`, apiKey: key, maxRetries: 0 });
+    const ask = {
+      model: "policy",
+      messages: [{ role: "user" as const, content: "Moby" }],
+      max_tokens: 6,
+      seed: 4,
+      logprobs: true,
+      top_logprobs: 2,
+    };
+    const chat = await client.chat.completions.create(ask);
+    const content = chat.choices[0]!.logprobs!.content!;
+    expect(content).toHaveLength(chat.usage!.completion_tokens);
+    expect(content.every((t) => t.top_logprobs.length === 2 && t.logprob <= 0)).toBe(true);
+
+    const stream = await client.chat.completions.create({ ...ask, stream: true });
+    const streamed: typeof content = [];
+    for await (const chunk of stream) for (const ch of chunk.choices) streamed.push(...(ch.logprobs?.content ?? []));
+    expect(streamed).toEqual(content);
+
+    const legacy = await client.completions.create({ model: "policy", prompt: "Moby", max_tokens: 4, temperature: 0, logprobs: 2 });
+    expect(legacy.choices[0]!.logprobs!.tokens).toHaveLength(legacy.usage!.completion_tokens);
+
+    await expect(client.chat.completions.create({ ...ask, top_logprobs: 21 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 });
