@@ -19,15 +19,19 @@ served. Stored whole or not at all: any bad line rejects the file, and each is l
 Rounds train on imported pairs when the loop setting "Train on imported preference data" is on.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { format: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
+  const parsed = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: { format: { type: "string" }, help: { type: "boolean", short: "h" } },
+      });
+    } catch (err) {
+      return err as Error;
+    }
+  })();
+  if (parsed instanceof Error) {
+    console.error(`${parsed.message}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
