@@ -12,6 +12,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   },
   ratings: { summary: "Elo / Bradley–Terry ratings from FastChat clean_battle data", load: () => import("../src/rating/cli.ts") },
   "reset-admin-password": resetAdminPasswordCommand(),
+  "import-preferences": {
+    summary: "import a TRL or Anthropic HH preference file as offline DPO pairs (--format trl|hh)",
+    load: () => import("../src/server/services/preference-import/cli.ts"),
+  },
   "api-keys": {
     summary: "create, list or revoke API keys (create prints the key once)",
     load: () => import("../src/server/services/api-keys/cli.ts"),

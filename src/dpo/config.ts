@@ -193,6 +193,20 @@ export const dpoSchema = z.object({
     .boolean()
     .default(true)
     .meta(meta({ label: "Train on serving-vs-earlier votes", help: "as off-policy pairs" })),
+  /**
+   * Pairs of imported preference datasets (TRL / Anthropic HH files, Admin → Preference data) join
+   * the votes, newest first, at most `maxPairs` of them. Off by default: offline data was not
+   * judged by this arena's labelers, so a round should use it only when an admin says so.
+   */
+  importedPairs: z
+    .boolean()
+    .default(false)
+    .meta(meta({ label: "Train on imported preference data", help: "offline pairs from Admin → Preference data (at most Max new pairs)" })),
+  /** decisive preferences apps sent with POST /v1/preferences join the votes, at most `maxPairs` */
+  apiPairs: z
+    .boolean()
+    .default(false)
+    .meta(meta({ label: "Train on API preferences", help: "A/B choices apps send to /v1/preferences (at most Max new pairs)" })),
   /** held-out pool prompts the KL is measured on (at the arena's served length) */
   klPrompts: z
     .number()

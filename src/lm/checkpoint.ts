@@ -242,6 +242,16 @@ export async function loadCheckpoint(
   return loadGPT2(dir, cfgJson);
 }
 
+/**
+ * Only the tokenizer of a checkpoint directory (no weights read): what importing text data for
+ * a model needs, in processes that do not hold the model.
+ */
+export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const cfgJson = await readConfig(dir);
+  if (!isGPT2(cfgJson)) return loadHFTokenizer(dir, cfgJson);
+  return tokenizerByName(configFromHF(cfgJson, path.join(dir, "config.json")).tokenizer);
+}
+
 async function loadGPT2(dir: string, cfgJson: Record<string, unknown>): Promise<{ model: GPT; tokenizer: Tokenizer; sha256: string }> {
   const cfgFile = path.join(dir, "config.json");
   const stFile = path.join(dir, "model.safetensors");

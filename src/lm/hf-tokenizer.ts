@@ -98,6 +98,10 @@ export function hfTokenizerFromJSON(
   }
   const bosText = tokenText(tokConfig.bos_token) ?? "";
   const eosText = tokenText(tokConfig.eos_token) ?? "";
+  const render = template
+    ? (messages: { role: string; content: string }[]) =>
+        template.render({ messages, add_generation_prompt: true, bos_token: bosText, eos_token: eosText })
+    : null;
   return {
     name: "hf",
     vocabSize,
@@ -109,15 +113,8 @@ export function hfTokenizerFromJSON(
     // special tokens written in the text (e.g. a rendered chat template) are matched whole, never split
     encode: (text) => hf.encode(text, { add_special_tokens: false }).ids,
     decode: (idList) => hf.decode(idList, { skip_special_tokens: true }),
-    chatPrompt: template
-      ? (prompt: string) =>
-          template.render({
-            messages: [{ role: "user", content: prompt }],
-            add_generation_prompt: true,
-            bos_token: bosText,
-            eos_token: eosText,
-          })
-      : undefined,
+    chatPrompt: render ? (prompt: string) => render([{ role: "user", content: prompt }]) : undefined,
+    chatMessages: render ?? undefined,
     prependBos: bosTok !== null,
     files,
   };

@@ -1,7 +1,15 @@
 export { type BackendName, initBackend, useBackend } from "./backend.ts";
 export { type BatcherStats, SampleBatcher, type SampleBatcherOptions } from "./batch.ts";
 export type { CausalLM, ModelConfig } from "./causal.ts";
-export { HOUSE_MODEL_DIR, type LoadOptions, loadCheckpoint, parseSafetensors, saveCheckpoint, serializeSafetensors } from "./checkpoint.ts";
+export {
+  HOUSE_MODEL_DIR,
+  type LoadOptions,
+  loadCheckpoint,
+  loadTokenizer,
+  parseSafetensors,
+  saveCheckpoint,
+  serializeSafetensors,
+} from "./checkpoint.ts";
 export {
   forwardWithGrad,
   type LossFn,
@@ -19,16 +27,18 @@ export { GPT, type GPTConfig, makeRng, paramShapes, validateConfig } from "./mod
 export { type Nucleus, nucleus } from "./nucleus.ts";
 export { AdamW, type AdamWOptions, clipGradNorm, disposeGrads } from "./optim.ts";
 export { GradWorkerPool } from "./parallel.ts";
-export { pickToken, type SampledCompletion, type SampleOptions, sample } from "./sample.ts";
+export { pickToken, type SampledCompletion, type SampleOptions, sample, topLogprobs } from "./sample.ts";
 export {
   BYTE_BOS,
   BYTE_EOS,
   BYTE_PAD,
   BYTE_VOCAB_SIZE,
   byteTokenizer,
+  encodeChat,
   encodePrompt,
   gpt2Tokenizer,
   type Tokenizer,
   tokenizerByName,
+  tokenPiece,
 } from "./tokenizer.ts";
 export { type ModelDirInfo, validateModelDir } from "./validate.ts";

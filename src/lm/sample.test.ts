@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { scoreCompletions } from "./forward.ts";
 import { type GPTConfig, makeRng } from "./model.ts";
-import { attentionKernel, pickToken, sample } from "./sample.ts";
+import { attentionKernel, pickToken, sample, topLogprobs } from "./sample.ts";
 import { tinyModel } from "./testing.ts";
 import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
 
@@ -183,6 +183,44 @@ describe("memory", () => {
     for (let i = 0; i < 100; i++) train();
     expect(count()).toBe(before);
     opt.dispose();
+    model.dispose();
+  });
+});
+
+describe("topLogprobs", () => {
+  it("returns the k most likely tokens, most likely first (ties by id), as log-probs of the full softmax", () => {
+    const rand = makeRng(3);
+    const logits = Float32Array.from({ length: 1000 }, () => Math.round((rand() * 20 - 10) * 4) / 4); // many ties
+    const lse = Math.log(logits.reduce((a, x) => a + Math.exp(x), 0));
+    const expected = Array.from(logits.keys())
+      .sort((a, b) => logits[b]! - logits[a]! || a - b)
+      .slice(0, 7)
+      .map((id) => ({ id, logprob: logits[id]! - lse }));
+    const got = topLogprobs(logits, 7);
+    expect(got.map((t) => t.id)).toEqual(expected.map((t) => t.id));
+    got.forEach((t, i) => expect(t.logprob).toBeCloseTo(expected[i]!.logprob, 5));
+    expect(topLogprobs(logits, 0)).toEqual([]);
+  });
+
+  it("sample reports them per step when asked, with the sampled token's log-prob among them under greedy", async () => {
+    const model = tinyModel(11, CFG);
+    const [c] = await sample(model, tok, {
+      promptIds: encodePrompt(tok, "ab"),
+      n: 1,
+      temperature: 0,
+      maxNewTokens: 6,
+      seed: 1,
+      topLogprobs: 3,
+    });
+    expect(c!.stepTopLogprobs).toHaveLength(c!.ids.length);
+    c!.stepTopLogprobs!.forEach((top, t) => {
+      expect(top).toHaveLength(3);
+      expect(top[0]!.id).toBe(c!.ids[t]);
+      expect(top[0]!.logprob).toBeCloseTo(c!.stepLogprobs[t]!, 5);
+    });
+    const [plain] = await sample(model, tok, { promptIds: encodePrompt(tok, "ab"), n: 1, temperature: 0, maxNewTokens: 6, seed: 1 });
+    expect(plain!.stepTopLogprobs).toBeUndefined();
+    expect(plain!.ids).toEqual(c!.ids);
     model.dispose();
   });
 });

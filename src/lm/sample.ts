@@ -24,6 +24,8 @@ export interface SampleOptions {
   maxNewTokens: number;
   stopStrings?: string[];
   seed: number;
+  /** also record, per step, the this-many most likely tokens with their temperature-1 log-probs (OpenAI's top_logprobs) */
+  topLogprobs?: number;
   onToken?: (index: number, tokenId: number, textSoFar: string) => void;
   signal?: AbortSignal;
 }
@@ -36,6 +38,8 @@ export interface SampledCompletion {
   /** log π(ids | prompt) at temperature 1, unfiltered: the sum of stepLogprobs. */
   logprob: number;
   stepLogprobs: number[];
+  /** with `topLogprobs`: per step, the most likely tokens, most likely first */
+  stepTopLogprobs?: { id: number; logprob: number }[][];
   finishReason: "eos" | "stop" | "length" | "aborted";
 }
 
@@ -448,12 +452,34 @@ export function pickToken(logits: Float32Array, opts: { temperature: number; top
   return { id: pick, logprob: logits[pick] - lse };
 }
 
+/** The k most likely tokens of one row of logits with their temperature-1 log-probs, most likely first (ties by id). */
+export function topLogprobs(logits: Float32Array, k: number): { id: number; logprob: number }[] {
+  const V = logits.length;
+  let mx = -Infinity;
+  for (let i = 0; i < V; i++) if (logits[i] > mx) mx = logits[i];
+  let z = 0;
+  for (let i = 0; i < V; i++) z += Math.exp(logits[i] - mx);
+  const lse = mx + Math.log(z);
+  // one pass keeping the best k in a small sorted list: k is at most 20, V up to ~150k
+  const best: number[] = [];
+  const better = (a: number, b: number) => logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
+  for (let i = 0; i < V; i++) {
+    if (best.length === k && !better(i, best[k - 1])) continue;
+    let j = best.length < k ? best.length : k - 1;
+    if (best.length < k) best.push(i);
+    while (j > 0 && better(i, best[j - 1])) { best[j] = best[j - 1]; j--; }
+    best[j] = i;
+  }
+  return best.map((id) => ({ id, logprob: logits[id] - lse }));
+}
+
 function validate(model: CausalLM, tok: Tokenizer, o: SampleOptions): void {
   if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`sample: n must be a positive integer, got ${o.n}`);
   if (!(o.temperature >= 0)) throw new Error(`sample: temperature must be >= 0, got ${o.temperature}`);
   if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw new Error(`sample: topK must be a non-negative integer, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${o.topP}`);
   if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) throw new Error(`sample: maxNewTokens must be a non-negative integer, got ${o.maxNewTokens}`);
+  if (o.topLogprobs !== undefined && (!Number.isInteger(o.topLogprobs) || o.topLogprobs < 0 || o.topLogprobs > 20)) throw new Error(`sample: topLogprobs must be an integer in [0, 20], got ${o.topLogprobs}`);
   if (o.promptIds.length < 1) throw new Error("sample: promptIds is empty (start it with BOS; use encodePrompt)");
   if (o.promptIds.length > model.config.nPositions) throw new Error(`sample: prompt has ${o.promptIds.length} tokens; the model's context is ${model.config.nPositions}`);
   for (const id of o.promptIds) if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize) throw new Error(`sample: prompt token ${id} is outside the vocabulary`);
@@ -550,6 +576,7 @@ export class SampleRequest {
       if (row.done) continue;
       const { id, logprob } = pickToken(row.logits!, opts, this.rand);
       const o = this.out[row.index];
+      if (opts.topLogprobs) (o.stepTopLogprobs ??= []).push(topLogprobs(row.logits!, opts.topLogprobs));
       o.ids.push(id);
       o.stepLogprobs.push(logprob);
       o.logprob += logprob;

@@ -12,6 +12,8 @@ export interface Tokenizer {
   stopIds?: number[];
   /** Renders a raw prompt as one user turn of the model's chat template, ready for the assistant's reply. */
   chatPrompt?: (prompt: string) => string;
+  /** Renders a whole conversation with the model's chat template, ending with the assistant's turn (present with `chatPrompt`). */
+  chatMessages?: (messages: { role: string; content: string }[]) => string;
   /** Whether prompts without a chat template start with `bos` (false for models that have no BOS token). */
   prependBos?: boolean;
   /** The tokenizer's source files by name, written back unchanged when a checkpoint is saved. */
@@ -78,4 +80,33 @@ export function encodePrompt(tok: Tokenizer, text: string): number[] {
     return ids.length ? ids : [tok.bos];
   }
   return [tok.bos, ...tok.encode(text)];
+}
+
+/**
+ * The ids a conversation is conditioned on, and the text they encode: the model's chat template
+ * over every message when it has one; else `plainText` (the caller's rendering of the
+ * conversation, e.g. a transcript) as a prompt, exactly as `encodePrompt` conditions on it.
+ */
+export function encodeChat(
+  tok: Tokenizer,
+  messages: { role: string; content: string }[],
+  plainText: string,
+): { ids: number[]; text: string } {
+  if (tok.chatMessages) {
+    const text = tok.chatMessages(messages);
+    const ids = tok.encode(text);
+    return { ids: ids.length ? ids : [tok.bos], text };
+  }
+  return { ids: encodePrompt(tok, plainText), text: plainText };
+}
+
+/**
+ * One token as text and bytes, for per-token log-probs (OpenAI's `token` / `bytes`). A byte-level
+ * token is its one byte (its text U+FFFD when that byte is part of a multi-byte character);
+ * special tokens (BOS, EOS, end of turn) have no text.
+ */
+export function tokenPiece(tok: Tokenizer, id: number): { token: string; bytes: number[] } {
+  if (tok.name === "byte") return id >= 0 && id < 256 ? { token: tok.decode([id]), bytes: [id] } : { token: "", bytes: [] };
+  const token = tok.decode([id]);
+  return { token, bytes: Array.from(utf8.encode(token)) };
 }

@@ -192,6 +192,10 @@ describe("schema round-trip through Prisma Client", () => {
     written.LoginThrottle = { key: "pair:10.0.0.1|ada", failures: 3, windowStart: at("2") };
     await db.loginThrottle.create({ data: written.LoginThrottle as Prisma.LoginThrottleUncheckedCreateInput });
     read.LoginThrottle = await db.loginThrottle.findUnique({ where: { key: "pair:10.0.0.1|ada" } });
+
+    written.TrainerHeartbeat = { workerId: "host-a:4242", pid: 4242, host: "host-a", startedAt: at("3"), seenAt: at("4") };
+    await db.trainerHeartbeat.create({ data: written.TrainerHeartbeat as Prisma.TrainerHeartbeatUncheckedCreateInput });
+    read.TrainerHeartbeat = await db.trainerHeartbeat.findUnique({ where: { workerId: "host-a:4242" } });
     // API keys, completions and preferences (issue 17)
     written.ApiKey = {
       id: "key_1",
@@ -262,6 +266,32 @@ describe("schema round-trip through Prisma Client", () => {
     };
     await db.goldPair.create({ data: written.GoldPair as Prisma.GoldPairUncheckedCreateInput });
     read.GoldPair = await db.goldPair.findUnique({ where: { id: "gold_1" } });
+    written.PreferenceImport = {
+      id: "import_1",
+      filename: "hh-rlhf.jsonl",
+      format: "hh",
+      pairCount: 1,
+      rootVersionId: 77,
+      createdById: "user_1",
+      createdAt: at("6"),
+    };
+    await db.preferenceImport.create({ data: written.PreferenceImport as Prisma.PreferenceImportUncheckedCreateInput });
+    read.PreferenceImport = await db.preferenceImport.findUnique({ where: { id: "import_1" } });
+    written.ImportedPair = {
+      id: "ipair_1",
+      importId: "import_1",
+      line: 42,
+      prompt: "User: Hi ✨\n\nAssistant:",
+      promptMessages: [{ role: "user", content: "Hi ✨" }],
+      chosen: " Hello!",
+      rejected: " Go away.",
+      promptTokenIds: [256, 72, 105],
+      chosenTokenIds: [33, 257],
+      rejectedTokenIds: [34, 257],
+      createdAt: at("7"),
+    };
+    await db.importedPair.create({ data: written.ImportedPair as Prisma.ImportedPairUncheckedCreateInput });
+    read.ImportedPair = await db.importedPair.findUnique({ where: { id: "ipair_1" } });
 
     written.Contestant = {
       id: 5,

@@ -223,7 +223,7 @@ describe("OpenAI error contract", () => {
     r = await post("/v1/completions", "{not json");
     expect(r.status).toBe(400);
     expect((await errorOf(r)).message).toMatch(/not valid JSON/);
-    r = await post("/v1/chat/completions", { model: "policy", messages: [{ role: "user", content: "x" }], logprobs: true });
+    r = await post("/v1/chat/completions", { model: "policy", messages: [{ role: "user", content: "x" }], logprobs: "yes" });
     expect(await errorOf(r)).toMatchObject({ param: "logprobs" });
   });
 

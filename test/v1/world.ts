@@ -21,13 +21,15 @@ export interface V1World {
   close(): Promise<void>;
 }
 
-export async function startV1World(): Promise<V1World> {
+/** `beforeSampler` runs on the seeded database before the sampler loads the serving version (e.g. to serve another model). */
+export async function startV1World(opts: { beforeSampler?: (db: PrismaClient) => Promise<void> } = {}): Promise<V1World> {
   const tdb = await createTestDatabase();
   const saved = { DATABASE_URL: process.env.DATABASE_URL, SAMPLER_THREADS: process.env.SAMPLER_THREADS };
   process.env.DATABASE_URL = tdb.url;
   process.env.SAMPLER_THREADS = "1";
   resetEnvCache();
   await seed(tdb.db, { adminPassword: "admin-password-for-tests" });
+  await opts.beforeSampler?.(tdb.db);
   const routes: Record<string, RouteModule> = {
     "/v1/models": await import("../../src/app/v1/models/route.ts"),
     "/v1/chat/completions": await import("../../src/app/v1/chat/completions/route.ts"),
@@ -38,8 +40,8 @@ export async function startV1World(): Promise<V1World> {
     "/api/export/hf-preferences": await import("../../src/app/api/export/hf-preferences/route.ts"),
   };
   const sampler = await getSampler();
-  for (let i = 0; i < 200 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!sampler.registry.current()) throw new Error("the sampler did not load the house model within 10 s");
+  for (let i = 0; i < 1200 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!sampler.registry.current()) throw new Error("the sampler did not load the serving model within 60 s");
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");

@@ -8,6 +8,7 @@ const SECTIONS = [
   { href: "/admin/rounds", label: "Training rounds" },
   { href: "/admin/models", label: "Models" },
   { href: "/admin/quality", label: "Quality" },
+  { href: "/admin/preferences", label: "Preference data" },
   { href: "/admin/api-keys", label: "API keys" },
   { href: "/admin/contestants", label: "Contestants" },
 ];

@@ -8,6 +8,7 @@ import { authRouter } from "./auth.ts";
 import { contestantsRouter } from "./contestants.ts";
 import { leaderboardRouter } from "./leaderboard.ts";
 import { modelsRouter } from "./models.ts";
+import { preferencesRouter } from "./preferences.ts";
 import { promptsRouter } from "./prompts.ts";
 import { qualityRouter } from "./quality.ts";
 import { roundsRouter } from "./rounds.ts";
@@ -26,6 +27,7 @@ export const appRouter = router({
   apiKeys: apiKeysRouter,
   contestants: contestantsRouter,
   quality: qualityRouter,
+  preferences: preferencesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -14,6 +14,7 @@ const BODY_LIMITS: Record<string, number> = {
   "auth.signIn": 8 * 1024,
   "auth.signOut": 1024,
   "prompts.import": IMPORT_BODY_LIMIT,
+  "preferences.import": IMPORT_BODY_LIMIT,
 };
 
 /** The client batches a page's queries; nothing legitimate sends more at once. */

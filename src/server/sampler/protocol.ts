@@ -3,6 +3,11 @@ import type { VersionRef } from "../policy/load.ts";
 
 export interface SamplingParams {
   promptText: string;
+  /**
+   * A chat request's conversation: a model with a chat template is conditioned on the template's
+   * rendering of all of it; a model without one on `promptText` (its plain rendering).
+   */
+  messages?: { role: string; content: string }[];
   n: number;
   temperature: number;
   topK: number;
@@ -17,15 +22,30 @@ export interface SamplingParams {
   stopStrings?: string[];
   /** stop at exactly `maxNewTokens`, even mid-word (measurements and tests that count tokens) */
   exactLength?: boolean;
+  /** return each token's log-prob, and this many most likely alternatives per step (0–20) */
+  logprobs?: { top: number };
+}
+
+/** One produced token as text and bytes with its temperature-1 log-prob (OpenAI's logprobs content). */
+export interface TokenLogprob {
+  token: string;
+  bytes: number[];
+  logprob: number;
+  /** the most likely tokens at this step, most likely first */
+  top: { token: string; bytes: number[]; logprob: number }[];
 }
 
 export interface GeneratedCompletion {
   text: string;
   /** exact ids the completion was conditioned on (with BOS), and the ids it produced */
   promptTokenIds: number[];
+  /** the text `promptTokenIds` encode when it is not `promptText` (a chat template's rendering) */
+  renderedPrompt?: string;
   tokenIds: number[];
   /** summed log-prob under the producing policy */
   logprob: number;
+  /** with `logprobs`: one entry per id of `tokenIds` */
+  tokenLogprobs?: TokenLogprob[];
   /** "eos", "stop" (a stop string), "boundary" (ended at a word or sentence boundary after
    * maxNewTokens), "length" (no boundary within the overshoot, or the context was full), "aborted" */
   finishReason: string;

@@ -5,7 +5,7 @@
 // are per thread): sampling is throughput work, requests are latency work.
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { type BackendName, encodePrompt, initBackend, SampleBatcher } from "../../lm/index.ts";
+import { type BackendName, encodeChat, encodePrompt, initBackend, SampleBatcher, tokenPiece } from "../../lm/index.ts";
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
 import { ModelCache } from "../policy/model-cache.ts";
 import type { FromThread, TokenUpdate, ToThread } from "./protocol.ts";
@@ -97,7 +97,10 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
     streamed[index] = count;
   };
   try {
-    const promptIds = encodePrompt(lease.tokenizer, p.promptText);
+    // A chat request on a model with a chat template: the template renders the whole conversation.
+    const chat = p.messages ? encodeChat(lease.tokenizer, p.messages, p.promptText) : null;
+    const promptIds = chat ? chat.ids : encodePrompt(lease.tokenizer, p.promptText);
+    const renderedPrompt = chat && chat.text !== p.promptText ? chat.text : undefined;
     const room = lease.model.config.nPositions - promptIds.length;
     if (room < 1)
       throw new Error(
@@ -117,6 +120,7 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
       maxNewTokens: plan.limit,
       seed: p.seed,
       stopStrings: p.stopStrings,
+      topLogprobs: p.logprobs?.top,
       signal: abort.signal,
       onToken: (index: number, tokenId: number, textSoFar: string) => {
         if (firstToken[index] === null) firstToken[index] = Math.round(performance.now() - started);
@@ -140,11 +144,19 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
       return {
         text,
         promptTokenIds: promptIds,
+        renderedPrompt,
         tokenIds: kept,
         // over the kept tokens only: training scores exactly these
         logprob: cut ? r.stepLogprobs.slice(0, cut.keep).reduce((a, b) => a + b, 0) : r.logprob,
         finishReason: cut ? "boundary" : r.finishReason,
         firstTokenMs: firstToken[i] ?? null,
+        tokenLogprobs: p.logprobs
+          ? kept.map((id, t) => ({
+              ...tokenPiece(lease.tokenizer, id),
+              logprob: r.stepLogprobs[t]!,
+              top: (r.stepTopLogprobs?.[t] ?? []).map((alt) => ({ ...tokenPiece(lease.tokenizer, alt.id), logprob: alt.logprob })),
+            }))
+          : undefined,
       };
     });
     streamer?.flush(); // every token is out before "done"

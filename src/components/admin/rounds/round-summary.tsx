@@ -51,6 +51,9 @@ export function RoundSummary({ summary: s, usage }: { summary: Summary; usage: U
     ]);
     if (usage.doubtful !== undefined) rows.push(["Doubtful votes left out", plural(usage.doubtful, "pair")]);
     if (usage.meanWeight !== undefined) rows.push(["Mean vote weight", usage.meanWeight.toFixed(2)]);
+    // Offline sources, when a round used any (counted in the new / returned pairs above too).
+    if (usage.imported || usage.api)
+      rows.push(["Of the training pairs", `${plural(usage.imported ?? 0, "imported pair")}, ${plural(usage.api ?? 0, "API preference")}`]);
   }
   if (s.heldout) {
     rows.push([

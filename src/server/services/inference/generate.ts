@@ -4,6 +4,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { log } from "../../log.ts";
 import { type GenerateOptions, type GenerateResult, SamplerUnavailableError, type TokenEvent } from "../../sampler/index.ts";
+import type { TokenLogprob } from "../../sampler/protocol.ts";
 import { OpenAiError } from "./openai-errors.ts";
 import type { ApiSampling } from "./params.ts";
 
@@ -19,6 +20,8 @@ export interface ApiChoice {
   finishReason: "stop" | "length";
   promptTokens: number;
   completionTokens: number;
+  /** when the request asked for logprobs: one per completion token */
+  tokenLogprobs?: TokenLogprob[];
 }
 
 export interface ApiResult {
@@ -47,7 +50,8 @@ export async function runApiCompletion(opts: {
   endpoint: "chat" | "completions";
   id: string;
   promptText: string;
-  messages: unknown;
+  /** a chat request's messages: the sampler renders them with the model's chat template when it has one */
+  messages: { role: string; content: string }[] | undefined;
   versionId: number | undefined;
   sampling: ApiSampling;
   onToken?: (e: TokenEvent) => void;
@@ -59,6 +63,7 @@ export async function runApiCompletion(opts: {
   try {
     result = await opts.sampler.generate({
       promptText: opts.promptText,
+      messages: opts.messages,
       n: s.n,
       temperature: s.temperature,
       topK: 0,
@@ -68,6 +73,7 @@ export async function runApiCompletion(opts: {
       exactLength: true,
       seed,
       stopStrings: s.stop.length ? s.stop : undefined,
+      logprobs: s.logprobs ?? undefined,
       versionId: opts.versionId,
       onToken: opts.onToken,
       signal: opts.signal,
@@ -86,6 +92,7 @@ export async function runApiCompletion(opts: {
     finishReason: finishReason(c.finishReason),
     promptTokens: c.promptTokenIds.length,
     completionTokens: c.tokenIds.length,
+    tokenLogprobs: c.tokenLogprobs,
   }));
   // Stored before the answer is sent, so an id a client sees can come back as a preference.
   await db.apiCompletion.createMany({
@@ -95,7 +102,7 @@ export async function runApiCompletion(opts: {
       endpoint: opts.endpoint,
       policyVersionId: result.versionId,
       messages: opts.messages === undefined ? undefined : (opts.messages as object),
-      promptText: opts.promptText,
+      promptText: c.renderedPrompt ?? opts.promptText,
       promptTokenIds: c.promptTokenIds,
       tokenIds: c.tokenIds,
       text: c.text,

@@ -8,6 +8,7 @@ import { type AuthenticatedKey, checkApiKey } from "../api-keys/authenticate.ts"
 import type { ApiKeyScope } from "../api-keys/keys.ts";
 import { AdmissionGate, readApiLimits } from "./admission.ts";
 import { type ApiResult, type InferenceSampler, newResponseId, runApiCompletion } from "./generate.ts";
+import { chatLogprobs, completionLogprobs } from "./logprobs.ts";
 import { promptForMessages } from "./messages.ts";
 import { listApiModels, resolveApiModel } from "./models.ts";
 import { badRequest, keyCheckError, OpenAiError } from "./openai-errors.ts";
@@ -81,9 +82,9 @@ export function createV1Handlers(deps: V1Deps): { models: Handler; chatCompletio
       });
     if (!parsed.sampling.stream) {
       const result = await runWith();
-      return Response.json(kind === "chat" ? chatBody(result) : completionBody(result), { headers: NO_STORE });
+      return Response.json(kind === "chat" ? chatBody(result) : completionBody(result, promptText), { headers: NO_STORE });
     }
-    return sseResponse(kind, id, parsed.sampling, runWith, abort);
+    return sseResponse(kind, id, parsed.sampling, runWith, abort, promptText);
   }
 
   return {
@@ -126,7 +127,7 @@ function chatBody(r: ApiResult) {
     choices: r.choices.map((c) => ({
       index: c.index,
       message: { role: "assistant", content: c.text },
-      logprobs: null,
+      logprobs: chatLogprobs(c),
       finish_reason: c.finishReason,
       completion_id: c.completionId,
     })),
@@ -134,7 +135,7 @@ function chatBody(r: ApiResult) {
   };
 }
 
-function completionBody(r: ApiResult) {
+function completionBody(r: ApiResult, promptText: string) {
   return {
     id: r.id,
     object: "text_completion",
@@ -143,7 +144,7 @@ function completionBody(r: ApiResult) {
     choices: r.choices.map((c) => ({
       index: c.index,
       text: c.text,
-      logprobs: null,
+      logprobs: completionLogprobs(c, promptText),
       finish_reason: c.finishReason,
       completion_id: c.completionId,
     })),
@@ -155,7 +156,9 @@ function completionBody(r: ApiResult) {
  * Server-sent events as OpenAI streams them: one `data: <chunk>` per event, text as appended
  * deltas, each choice's last chunk with its finish_reason (and its completion_id), the usage
  * chunk when asked for, then `data: [DONE]`. An error after the stream began is sent as a
- * `data: {"error": …}` event, since the status line is already out.
+ * `data: {"error": …}` event, since the status line is already out. Per-token log-probs, when asked
+ * for, come whole in each choice's last chunk (clients append chunks' logprobs, so the sum is the
+ * same as in a non-streamed answer).
  */
 function sseResponse(
   kind: "chat" | "completions",
@@ -163,6 +166,7 @@ function sseResponse(
   s: ApiSampling,
   run: (onToken: (e: TokenEvent) => void) => Promise<ApiResult>,
   abort: AbortController,
+  promptText: string,
 ): Response {
   const encoder = new TextEncoder();
   const created = Math.floor(Date.now() / 1000);
@@ -200,8 +204,13 @@ function sseResponse(
           if (text) send(chunk([choice(e.index, text, null)]));
         });
         model = result.model;
-        for (const c of result.choices)
-          send(chunk([choice(c.index, deltas.finish(c.index, c.text), c.finishReason, { completion_id: c.completionId })]));
+        for (const c of result.choices) {
+          const extra = {
+            completion_id: c.completionId,
+            ...(c.tokenLogprobs ? { logprobs: kind === "chat" ? chatLogprobs(c) : completionLogprobs(c, promptText) } : {}),
+          };
+          send(chunk([choice(c.index, deltas.finish(c.index, c.text), c.finishReason, extra)]));
+        }
         if (s.includeUsage) send(chunk([], { usage: result.usage }));
         send("[DONE]");
       } catch (err) {

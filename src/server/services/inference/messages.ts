@@ -8,9 +8,12 @@
 // plain transcript, a blank line between turns, each turn as "<Role>: <text>" (System, User,
 // Assistant; developer counts as System), ending with "Assistant:" for the model to continue.
 //
-// Models with a chat template: `ChatPromptRenderer` is the hook. `promptForMessages` uses the
-// renderer it is given instead of the plain-text rendering; the sampler thread's encodePrompt
-// must then not template the text again (see the README "API" section).
+// Models with a chat template (Llama-family checkpoints whose tokenizer_config.json has one):
+// the request's messages go to the sampler thread with this plain rendering, and the thread,
+// which holds the model's tokenizer, renders the whole conversation with the template instead
+// (lm `encodeChat`); the stored ApiCompletion keeps the rendered text. `promptForMessages` still
+// takes a `ChatPromptRenderer` for a caller that holds a tokenizer (preference imports, which do,
+// call `encodeChat` directly).
 export interface ChatMessage {
   role: "system" | "developer" | "user" | "assistant";
   content: string;

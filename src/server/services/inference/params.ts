@@ -1,6 +1,6 @@
 // Request bodies of /v1/chat/completions and /v1/completions, validated with OpenAI's names and
 // ranges. Unknown arguments are refused (as OpenAI does) rather than silently ignored, and so
-// are known ones this server cannot honour (penalties, per-token log-probs, tools…).
+// are known ones this server cannot honour (penalties, tools…).
 import { z } from "zod";
 import type { ChatMessage } from "./messages.ts";
 import { badRequest } from "./openai-errors.ts";
@@ -16,10 +16,15 @@ export interface ApiSampling {
   seed: number | null;
   stream: boolean;
   includeUsage: boolean;
+  /** per-token log-probs with this many alternatives per token; null when not asked for */
+  logprobs: { top: number } | null;
 }
 
 export const MAX_N = 8;
 export const DEFAULT_MAX_TOKENS = 128;
+/** OpenAI's bounds: chat `top_logprobs` 0–20, legacy completions `logprobs` 0–5 */
+export const MAX_TOP_LOGPROBS = 20;
+export const MAX_COMPLETION_LOGPROBS = 5;
 const MAX_TOKENS_CAP = 4096;
 
 const stop = z
@@ -67,8 +72,13 @@ const chatSchema = z
     ...common,
     messages: z.array(message, { message: "messages must be an array of {role, content}" }).min(1, "messages must not be empty"),
     max_completion_tokens: common.max_tokens,
-    logprobs: z.literal(false, { message: "per-token logprobs are not available from this server yet" }).nullish(),
-    top_logprobs: z.literal(0, { message: "top_logprobs is not available from this server yet" }).nullish(),
+    logprobs: z.boolean({ message: "logprobs must be true or false" }).nullish(),
+    top_logprobs: z
+      .number()
+      .int("top_logprobs must be an integer")
+      .min(0, "top_logprobs must be ≥ 0")
+      .max(MAX_TOP_LOGPROBS, `top_logprobs must be ≤ ${MAX_TOP_LOGPROBS}`)
+      .nullish(),
   })
   .strict();
 
@@ -76,7 +86,12 @@ const completionSchema = z
   .object({
     ...common,
     prompt: z.union([z.string(), z.array(z.string()).length(1, "send one prompt per request")], { message: "prompt must be a string" }),
-    logprobs: z.literal(0, { message: "per-token logprobs are not available from this server yet" }).nullish(),
+    logprobs: z
+      .number({ message: `logprobs must be an integer from 0 to ${MAX_COMPLETION_LOGPROBS}` })
+      .int("logprobs must be an integer")
+      .min(0, "logprobs must be ≥ 0")
+      .max(MAX_COMPLETION_LOGPROBS, `logprobs must be ≤ ${MAX_COMPLETION_LOGPROBS}`)
+      .nullish(),
     echo: z.literal(false, { message: "echo is not supported" }).nullish(),
     best_of: z.literal(1, { message: "best_of is not supported (only 1)" }).nullish(),
     suffix: z.null({ message: "suffix is not supported" }).optional(),
@@ -120,7 +135,11 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
   );
 }
 
-function sampling(b: z.infer<typeof chatSchema> | z.infer<typeof completionSchema>, maxTokens: number | null | undefined): ApiSampling {
+function sampling(
+  b: z.infer<typeof chatSchema> | z.infer<typeof completionSchema>,
+  maxTokens: number | null | undefined,
+  logprobs: { top: number } | null,
+): ApiSampling {
   return {
     model: b.model,
     n: b.n ?? 1,
@@ -131,6 +150,7 @@ function sampling(b: z.infer<typeof chatSchema> | z.infer<typeof completionSchem
     seed: b.seed ?? null,
     stream: b.stream ?? false,
     includeUsage: b.stream_options?.include_usage ?? false,
+    logprobs,
   };
 }
 
@@ -141,11 +161,15 @@ export function parseChatRequest(body: unknown): { sampling: ApiSampling; messag
     role: m.role,
     content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""),
   }));
-  return { sampling: sampling(b, b.max_completion_tokens ?? b.max_tokens), messages };
+  if (b.top_logprobs != null && !b.logprobs)
+    throw badRequest("top_logprobs is only allowed when logprobs is true.", "top_logprobs", "invalid_value");
+  const logprobs = b.logprobs ? { top: b.top_logprobs ?? 0 } : null;
+  return { sampling: sampling(b, b.max_completion_tokens ?? b.max_tokens, logprobs), messages };
 }
 
 export function parseCompletionRequest(body: unknown): { sampling: ApiSampling; prompt: string } {
   const b = parseWith(completionSchema, body);
   if (b.stream_options && !b.stream) throw badRequest("stream_options is only allowed when stream is true.", "stream_options");
-  return { sampling: sampling(b, b.max_tokens), prompt: typeof b.prompt === "string" ? b.prompt : b.prompt[0]! };
+  const logprobs = b.logprobs == null ? null : { top: b.logprobs };
+  return { sampling: sampling(b, b.max_tokens, logprobs), prompt: typeof b.prompt === "string" ? b.prompt : b.prompt[0]! };
 }

@@ -26,7 +26,10 @@ export interface VotePair {
   promptId: string;
   /** normalized prompt text key: the cluster for standard errors and the split's unit */
   promptKey: string;
-  kind: "ON_POLICY" | "VERSUS";
+  /** OFFLINE: an imported dataset's pair (offline-pairs.ts) */
+  kind: "ON_POLICY" | "VERSUS" | "OFFLINE";
+  /** where the pair comes from; arena votes when absent (offline-pairs.ts adds the others) */
+  source?: "arena" | "api" | "imported";
   /** trained on by an earlier round that did not end in the serving lineage */
   returned: boolean;
   promptIds: number[];

@@ -6,6 +6,7 @@ import type { Pair } from "../../../dpo/pairs.ts";
 import { lineageOf, resolveReference } from "../../../dpo/reference.ts";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { voteConfidence } from "../quality/inputs.ts";
+import { apiTrainPairs, importedTrainPairs } from "./offline-pairs.ts";
 import { assignSplits, heldoutPairs, replayPairs, trainablePairs, type VotePair } from "./pairs.ts";
 import type { ScoredSequence } from "./reference-logps.ts";
 
@@ -52,6 +53,10 @@ export interface Usage {
   /** labeler quality: training pairs dropped as doubtful ("exclude"), and the mean weight ("weight") */
   doubtful?: number;
   meanWeight?: number;
+  /** of the training pairs (counted in new / returned too), those from imported datasets (setting `importedPairs`) */
+  imported?: number;
+  /** of the training pairs (counted in new / returned too), those from API preferences (setting `apiPairs`) */
+  api?: number;
 }
 
 /** Fit prompt + completion into the context by cutting the completion's tail. */
@@ -77,7 +82,11 @@ function prepare(vote: VotePair, isReplay: boolean, nPositions: number, vocabSiz
 
 export async function gatherPairs(db: PrismaClient, dpo: DpoSettings, model: { nPositions: number; vocabSize: number }) {
   await assignSplits(db, dpo.heldoutFraction);
-  const fresh = await trainablePairs(db, { limit: dpo.maxPairs, versus: dpo.versusPairs });
+  const fresh = [
+    ...(await trainablePairs(db, { limit: dpo.maxPairs, versus: dpo.versusPairs })),
+    ...(dpo.importedPairs ? await importedTrainPairs(db, { limit: dpo.maxPairs }) : []),
+    ...(dpo.apiPairs ? await apiTrainPairs(db, { limit: dpo.maxPairs }) : []),
+  ];
   const freshIds = new Set(fresh.map((p) => p.voteId));
   const replay = (await replayPairs(db, { limit: Math.round(fresh.length * dpo.replayFraction), versus: dpo.versusPairs })).filter(
     (p) => !freshIds.has(p.voteId),
@@ -103,6 +112,8 @@ export async function gatherPairs(db: PrismaClient, dpo: DpoSettings, model: { n
     ...(dpo.labelerWeighting === "weight" && train.length
       ? { meanWeight: train.reduce((s, p) => s + (p.vote.weight ?? 1), 0) / train.length }
       : {}),
+    imported: usable.filter((p) => p.vote.source === "imported").length,
+    api: usable.filter((p) => p.vote.source === "api").length,
   };
   return { train, heldout, usage };
 }
