@@ -5,10 +5,11 @@
 // are per thread): sampling is throughput work, requests are latency work.
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
 import { type BackendName, encodePrompt, initBackend, SampleBatcher } from "../../lm/index.ts";
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
-import { ModelCache } from "../policy/model-cache.ts";
-import type { FromThread, TokenUpdate, ToThread } from "./protocol.ts";
+import { ModelCache, type ModelLease } from "../policy/model-cache.ts";
+import type { FromThread, ThreadMemory, TokenUpdate, ToThread } from "./protocol.ts";
 import { BoundaryStop, lengthUnitForVocab, overshootFor, planStop } from "./stop-rule.ts";
 
 if (!parentPort) throw new Error("sampler/thread.ts must run as a worker thread (see sampler/pool.ts)");
@@ -76,7 +77,7 @@ function tokenStreamer(id: number) {
 }
 
 async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<void> {
-  let lease;
+  let lease: ModelLease;
   try {
     lease = cache.acquire(msg.versionId);
   } catch (err) {
@@ -158,6 +159,13 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
   }
 }
 
+function threadMemory(): ThreadMemory {
+  const m = tf.memory();
+  // the wasm backend's heap (an internal field: reported for measurement only)
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.byteLength ?? null;
+  return { tensors: m.numTensors, tensorBytes: m.numBytes, wasmHeapBytes: heap, versions: cache.loadedIds() };
+}
+
 port.on("message", (msg: ToThread) => {
   switch (msg.type) {
     case "load":
@@ -174,6 +182,9 @@ port.on("message", (msg: ToThread) => {
       break;
     case "cancel":
       cancels.get(msg.id)?.abort();
+      break;
+    case "memory":
+      post({ type: "memory", id: msg.id, memory: threadMemory() });
       break;
   }
 });
