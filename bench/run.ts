@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
-const all = ["lm", "gemm", "dpo", "rating", "quality", "leaderboard", "loop", "arena"];
+const all = ["lm", "gemm", "dpo", "rating", "quality", "leaderboard", "loop", "arena", "memory"];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = wanted.length ? wanted : all;
 let failed = 0;
