@@ -73,3 +73,35 @@ describe("SamplerPool memory", () => {
     await expect(pool.generate({ ...params, versionId: 1 })).rejects.toThrow(/not loaded/);
   });
 });
+
+describe("SamplerPool on wasm: few-row decode steps", () => {
+  // a model big enough that a packed copy of its weights cannot fit in the heap's slack (~40 MB)
+  const BIG: GPTConfig = { vocabSize: 260, nPositions: 64, nEmbd: 384, nLayer: 6, nHead: 6, layerNormEpsilon: 1e-5 };
+
+  async function heapGrowth(packedWeightsLimitBytes: number, dir: string): Promise<{ loaded: number; after: number }> {
+    const p = new SamplerPool({ size: 1, backend: "wasm", checkpointRoot: root, packedWeightsLimitBytes });
+    try {
+      await p.ready();
+      await p.load({ id: 7, name: "big", checkpointUri: `file:${dir}`, checkpointSha256: await checkpointDigest(dir) });
+      const loaded = (await p.memory())[0].wasmHeapBytes!;
+      await p.generate({ ...params, versionId: 7, n: 2, maxNewTokens: 4 }); // 2 rows a step
+      return { loaded, after: (await p.memory())[0].wasmHeapBytes! };
+    } finally {
+      await p.close();
+    }
+  }
+
+  it("keep no packed copy of the weights once the model is over the limit", async () => {
+    const dir = path.join(root, "big");
+    const model = GPT.create(BIG, 5);
+    await saveCheckpoint(model, byteTokenizer(), dir);
+    const weightBytes = model.numParams() * 4;
+    model.dispose();
+    // over the limit: the heap stays as loading left it
+    const limited = await heapGrowth(0, dir);
+    expect(limited.after).toBe(limited.loaded);
+    // the control: with the wasm backend's own few-row kernel, the heap grows by about a copy
+    const unlimited = await heapGrowth(Number.MAX_SAFE_INTEGER, dir);
+    expect(unlimited.after - unlimited.loaded).toBeGreaterThan(weightBytes / 2);
+  });
+});

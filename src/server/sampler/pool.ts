@@ -40,6 +40,11 @@ export interface SamplerPoolOptions {
   threadFile?: string;
   /** generate requests in flight (running or waiting) beyond which new ones are refused; default 32 per thread */
   maxPending?: number;
+  /**
+   * Weight bytes from which a thread stops letting the wasm backend keep packed copies of the
+   * weights for few-row products (see thread.ts `avoidPackedCopies`); default 64 MB.
+   */
+  packedWeightsLimitBytes?: number;
 }
 
 class NotLoadedError extends Error {}
@@ -230,7 +235,12 @@ export class SamplerPool implements PolicyLoader {
     const file = this.opts.threadFile ?? path.resolve(process.cwd(), "src/server/sampler/thread.ts");
     const worker = new Worker(bootstrap(file), {
       eval: true,
-      workerData: { backend: this.opts.backend, checkpointRoot: this.opts.checkpointRoot, nice: this.opts.nice ?? 0 },
+      workerData: {
+        backend: this.opts.backend,
+        checkpointRoot: this.opts.checkpointRoot,
+        nice: this.opts.nice ?? 0,
+        packedWeightsLimitBytes: this.opts.packedWeightsLimitBytes ?? 64 * 2 ** 20,
+      },
     });
     let markReady!: () => void;
     let failReady!: (e: Error) => void;
