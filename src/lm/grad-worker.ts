@@ -1,13 +1,25 @@
 // Worker thread for GradWorkerPool: holds its own tfjs backend and model copy, and runs the
-// forward and backward halves of logprobGrads on its shard when the main thread asks.
+// forward and backward halves of logprobGrads on its shard when the main thread asks. The
+// weights come from the pool's SharedArrayBuffer (parallel.ts): the buffer arrives once per
+// model, and on `reload` the worker refreshes its tensors from it (a copy into its own tfjs
+// backend, one tensor at a time) instead of receiving the parameters in the message.
 import { parentPort } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
 import { type BackendName, useBackend } from "./backend.ts";
 import { type CausalLM, type ModelConfig, modelFromParams } from "./causal.ts";
 import { forwardWithGrad, type PendingGrads, type ScoreItem } from "./forward.ts";
+import { sharedViews } from "./parallel.ts";
+
+export interface SharedWeightsMessage {
+  config: ModelConfig;
+  buffer: SharedArrayBuffer;
+  layout: [string, number, number[]][];
+}
 
 export type WorkerRequest =
   | { type: "init"; backend: BackendName }
-  | { type: "forward"; config: ModelConfig; params?: [string, Float32Array][]; items: ScoreItem[] }
+  /** `weights`: a new model's shared buffer; `reload`: the buffer holds newer values than the model */
+  | { type: "forward"; weights?: SharedWeightsMessage; reload: boolean; items: ScoreItem[] }
   | { type: "backward"; dlogps: Float64Array }
   | { type: "discard" };
 
@@ -19,18 +31,37 @@ export type WorkerReply =
   | { type: "error"; message: string };
 
 let model: CausalLM | null = null;
+let shared: { buffer: SharedArrayBuffer; layout: [string, number, number[]][] } | null = null;
 let pending: PendingGrads | null = null;
+
+/**
+ * The parameters as the shared buffer holds them now. The wasm backend copies a view into its
+ * own memory when a tensor is made; the cpu backend would keep the view itself, which the main
+ * thread overwrites on its next step, so there each value is copied first.
+ */
+function currentParams(): Map<string, Float32Array> {
+  const views = sharedViews(shared!.buffer, shared!.layout);
+  if (tf.getBackend() === "wasm") return views;
+  return new Map([...views].map(([n, v]) => [n, v.slice()]));
+}
 
 function handle(msg: WorkerRequest): Promise<WorkerReply> | WorkerReply {
   switch (msg.type) {
     case "init":
       return useBackend(msg.backend).then(() => ({ type: "ready" }) as WorkerReply);
     case "forward": {
-      if (msg.params) {
+      if (msg.weights) {
+        pending?.dispose();
+        pending = null;
         model?.dispose();
-        model = modelFromParams(msg.config, new Map(msg.params));
+        model = null;
+        shared = { buffer: msg.weights.buffer, layout: msg.weights.layout };
+        model = modelFromParams(msg.weights.config, currentParams());
+      } else if (msg.reload) {
+        if (!model || !shared) throw new Error("worker has no model: the first forward request must carry the shared weights");
+        model.setParams(currentParams()); // one tensor at a time: the old one is freed as its successor arrives
       }
-      if (!model) throw new Error("worker has no model: the first forward request must carry params");
+      if (!model) throw new Error("worker has no model: the first forward request must carry the shared weights");
       pending?.dispose();
       pending = forwardWithGrad(model, msg.items);
       return { type: "logps", logps: pending.logps };

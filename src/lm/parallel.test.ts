@@ -45,9 +45,25 @@ describe("GradWorkerPool", () => {
       return { loss: -Math.log(e[0] / z), dlogps: Float64Array.from(e, (x, i) => x / z - (i === 0 ? 1 : 0)) };
     };
     const opt = new AdamW({ lr: 1e-2 });
+    let buffer: SharedArrayBuffer | undefined;
     for (let round = 0; round < 2; round++) {
       const a = logprobGrads(model, items, lossFn);
       const b = await pool.logprobGrads(model, items, lossFn);
+      // the workers' weights: one shared buffer per model, rewritten in place after each update
+      const shared = pool.sharedWeightsOf(model)!;
+      expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(shared.buffer.byteLength).toBe(model.numParams() * 4);
+      if (buffer) expect(shared.buffer).toBe(buffer);
+      buffer = shared.buffer;
+      expect(shared.version).toBe(model.version);
+      for (const [name, offset, shape] of shared.layout) {
+        const inBuffer = new Float32Array(
+          shared.buffer,
+          offset * 4,
+          shape.reduce((x, y) => x * y, 1),
+        );
+        expect(Array.from(inBuffer), name).toEqual(Array.from(values(model.getParam(name))));
+      }
       expect(b.loss).toBeCloseTo(a.loss, 5);
       Array.from(a.logps).forEach((x, i) => expect(b.logps[i]).toBeCloseTo(x, 4));
       for (const [n, g] of a.grads) {

@@ -2,17 +2,63 @@
 // each worker thread (its own wasm backend, its own model copy) another; the loss sees all
 // log-probs at once, then every shard backpropagates its part and the gradients are summed.
 // On wasm, one Node thread uses one core, so this is how training uses a multi-core machine.
+//
+// Weights reach the workers through one SharedArrayBuffer per model (SharedWeights below),
+// handed to every worker once: after an optimizer step the main thread writes the new values
+// into it and the workers reload their tensors from it. Before, every step posted a fresh copy
+// of all parameters to every worker (at 135M parameters: 0.54 GB copied into a JS array, then
+// cloned again into each worker, per step).
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendName } from "./backend.ts";
 import type { CausalLM } from "./causal.ts";
-import { forwardWithGrad, type LossFn, type ScoreItem } from "./forward.ts";
+import { forwardWithGrad, type LossFn, type PendingGrads, type ScoreItem } from "./forward.ts";
 import type { WorkerReply, WorkerRequest } from "./grad-worker.ts";
 
 interface Slot {
   worker: Worker;
-  synced: { model: CausalLM; version: number } | null;
+  /** the shared weights this worker was given, and the model version it last loaded from them */
+  synced: { weights: SharedWeights; version: number } | null;
   queue: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }[];
+}
+
+/**
+ * A model's parameters in one SharedArrayBuffer, laid out in `paramNames()` order: the single
+ * copy of the weights that the main thread writes and every gradient worker reads.
+ */
+export class SharedWeights {
+  readonly buffer: SharedArrayBuffer;
+  /** name, element offset, shape */
+  readonly layout: [string, number, number[]][];
+  /** the model version the buffer holds (-1: not written yet) */
+  version = -1;
+
+  constructor(readonly model: CausalLM) {
+    let offset = 0;
+    this.layout = model.paramNames().map((name) => {
+      const shape = model.getParam(name).shape;
+      const entry: [string, number, number[]] = [name, offset, shape];
+      offset += shape.reduce((a, b) => a * b, 1);
+      return entry;
+    });
+    this.buffer = new SharedArrayBuffer(offset * 4);
+  }
+
+  /** Copies the model's current parameters into the buffer, unless it already holds them. */
+  sync(): void {
+    if (this.version === this.model.version) return;
+    for (const [name, offset, shape] of this.layout) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      new Float32Array(this.buffer, offset * 4, n).set(this.model.getParam(name).dataSync() as Float32Array);
+    }
+    this.version = this.model.version;
+  }
+}
+
+/** Views over a SharedWeights buffer, by parameter name (what a worker builds its model from). */
+export function sharedViews(buffer: SharedArrayBuffer, layout: [string, number, number[]][]): Map<string, Float32Array> {
+  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  return new Map(layout.map(([name, offset, shape]) => [name, new Float32Array(buffer, offset * 4, size(shape))]));
 }
 
 /**
@@ -45,7 +91,15 @@ export function assignShards(items: ScoreItem[], k: number): number[][] {
 }
 
 export class GradWorkerPool {
+  /** one shared buffer per model trained through this pool (weak: a disposed model's goes with it) */
+  private weights = new WeakMap<CausalLM, SharedWeights>();
+
   private constructor(private slots: Slot[]) {}
+
+  /** The shared buffer the workers read `model`'s weights from (created on its first step). */
+  sharedWeightsOf(model: CausalLM): SharedWeights | undefined {
+    return this.weights.get(model);
+  }
 
   /** Starts `workers` extra threads (total shards = workers + 1, the main thread included). */
   static async create(opts: { workers: number; backend?: BackendName }): Promise<GradWorkerPool> {
@@ -98,15 +152,22 @@ export class GradWorkerPool {
     const parts = assignShards(items, k).filter((p) => p.length > 0);
     const shard = (i: number) => parts[i].map((j) => items[j]);
     const used = this.slots.slice(0, parts.length - 1);
+    let shared = this.weights.get(model);
+    if (used.length > 0) {
+      if (!shared) {
+        shared = new SharedWeights(model);
+        this.weights.set(model, shared);
+      }
+      shared.sync(); // workers are idle here: every earlier request has been answered
+    }
     const fwd = used.map((slot, i) => {
-      const fresh = !slot.synced || slot.synced.model !== model || slot.synced.version !== model.version;
-      const params = fresh
-        ? model.paramNames().map((p) => [p, Float32Array.from(model.getParam(p).dataSync() as Float32Array)] as [string, Float32Array])
-        : undefined;
-      slot.synced = { model, version: model.version };
-      return this.call(slot, { type: "forward", config: model.config, params, items: shard(i + 1) });
+      const weights =
+        slot.synced?.weights === shared ? undefined : { config: model.config, buffer: shared!.buffer, layout: shared!.layout };
+      const reload = weights !== undefined || slot.synced!.version !== model.version;
+      slot.synced = { weights: shared!, version: model.version };
+      return this.call(slot, { type: "forward", weights, reload, items: shard(i + 1) });
     });
-    let local;
+    let local: PendingGrads;
     try {
       local = forwardWithGrad(model, shard(0));
     } catch (e) {

@@ -6,9 +6,9 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { VersionRef } from "../policy/load.ts";
 import type { PolicyLoader } from "../policy/registry.ts";
-import type { FromThread, GeneratedCompletion, SamplingParams, TokenUpdate, ToThread } from "./protocol.ts";
+import type { FromThread, GeneratedCompletion, SamplingParams, ThreadMemory, TokenUpdate, ToThread } from "./protocol.ts";
 
-export type { GeneratedCompletion, SamplingParams };
+export type { GeneratedCompletion, SamplingParams, ThreadMemory };
 /** one sequence's new tokens and text change (see TokenUpdate in ./protocol.ts) */
 export type TokenEvent = TokenUpdate;
 /** "labeler": arena battles (the default); "background": API requests, which yield to them */
@@ -40,6 +40,11 @@ export interface SamplerPoolOptions {
   threadFile?: string;
   /** generate requests in flight (running or waiting) beyond which new ones are refused; default 32 per thread */
   maxPending?: number;
+  /**
+   * Weight bytes from which a thread stops letting the wasm backend keep packed copies of the
+   * weights for few-row products (see thread.ts `avoidPackedCopies`); default 64 MB.
+   */
+  packedWeightsLimitBytes?: number;
 }
 
 class NotLoadedError extends Error {}
@@ -98,8 +103,13 @@ export class SamplerPool implements PolicyLoader {
     await Promise.all(this.slots.map((s) => s.ready));
   }
 
+  /**
+   * Loads a version in every thread, one thread after another: a load holds a tensor's bytes
+   * several times over while it converts them (file buffer, float32, transposed), and threads
+   * loading at once would add those peaks up (at 135M the embedding alone is 113 MB a copy).
+   */
   async load(version: VersionRef): Promise<void> {
-    await Promise.all(this.slots.map((s) => this.request(s, { type: "load", id: 0, version })));
+    for (const s of this.slots) await this.request(s, { type: "load", id: 0, version });
     this.versions.set(version.id, version);
   }
 
@@ -187,6 +197,12 @@ export class SamplerPool implements PolicyLoader {
     }
   }
 
+  /** What each live thread holds now (tensors, wasm heap, versions), in thread order. */
+  async memory(): Promise<ThreadMemory[]> {
+    const alive = this.slots.filter((s) => s.alive);
+    return (await Promise.all(alive.map((s) => this.request(s, { type: "memory", id: 0 })))) as ThreadMemory[];
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
@@ -229,7 +245,12 @@ export class SamplerPool implements PolicyLoader {
     const file = this.opts.threadFile ?? path.resolve(process.cwd(), "src/server/sampler/thread.ts");
     const worker = new Worker(bootstrap(file), {
       eval: true,
-      workerData: { backend: this.opts.backend, checkpointRoot: this.opts.checkpointRoot, nice: this.opts.nice ?? 0 },
+      workerData: {
+        backend: this.opts.backend,
+        checkpointRoot: this.opts.checkpointRoot,
+        nice: this.opts.nice ?? 0,
+        packedWeightsLimitBytes: this.opts.packedWeightsLimitBytes ?? 64 * 2 ** 20,
+      },
     });
     let markReady!: () => void;
     let failReady!: (e: Error) => void;
@@ -253,6 +274,7 @@ export class SamplerPool implements PolicyLoader {
         if (p.onToken) for (const u of m.updates) p.onToken(u);
       } else if (m.type === "loaded") p.resolve(undefined);
       else if (m.type === "done") p.resolve(m.completions);
+      else if (m.type === "memory") p.resolve(m.memory);
       else if (m.type === "error") p.reject(m.notLoaded ? new NotLoadedError(m.message) : new Error(m.message));
     });
     worker.on("error", (err) => process.stderr.write(`sampler thread error: ${err.message}\n`));

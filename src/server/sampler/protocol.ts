@@ -70,7 +70,19 @@ export type ToThread =
   | { type: "load"; id: number; version: VersionRef }
   | { type: "retire"; versionId: number }
   | { type: "generate"; id: number; versionId: number; params: SamplingParams; stream: boolean }
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  | { type: "memory"; id: number };
+
+/** What one sampler thread holds (the web process's RSS counts every thread's). */
+export interface ThreadMemory {
+  /** tensors alive in the thread's tfjs, and their bytes (the loaded models' weights, mostly) */
+  tensors: number;
+  tensorBytes: number;
+  /** size of the thread's WebAssembly heap (wasm backend; it grows and never shrinks), else null */
+  wasmHeapBytes: number | null;
+  /** versions the thread holds */
+  versions: number[];
+}
 
 export type FromThread =
   | { type: "ready" }
@@ -78,4 +90,5 @@ export type FromThread =
   /** at most one message per request per decode step, covering every sequence that advanced */
   | { type: "tokens"; id: number; updates: TokenUpdate[] }
   | { type: "done"; id: number; completions: GeneratedCompletion[] }
+  | { type: "memory"; id: number; memory: ThreadMemory }
   | { type: "error"; id: number; message: string; notLoaded?: boolean };

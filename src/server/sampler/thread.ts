@@ -5,15 +5,22 @@
 // are per thread): sampling is throughput work, requests are latency work.
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
 import { type BackendName, encodeChat, encodePrompt, initBackend, SampleBatcher, tokenPiece } from "../../lm/index.ts";
+import { nativeGemmRouting } from "../../lm/native.ts";
 import { DirectoryCheckpointStore } from "../policy/checkpoint-store.ts";
-import { ModelCache } from "../policy/model-cache.ts";
-import type { FromThread, TokenUpdate, ToThread } from "./protocol.ts";
+import { ModelCache, type ModelLease } from "../policy/model-cache.ts";
+import type { FromThread, ThreadMemory, TokenUpdate, ToThread } from "./protocol.ts";
 import { BoundaryStop, lengthUnitForVocab, overshootFor, planStop } from "./stop-rule.ts";
 
 if (!parentPort) throw new Error("sampler/thread.ts must run as a worker thread (see sampler/pool.ts)");
 const port = parentPort;
-const { backend, checkpointRoot, nice } = workerData as { backend: BackendName | "auto"; checkpointRoot: string; nice: number };
+const { backend, checkpointRoot, nice, packedWeightsLimitBytes } = workerData as {
+  backend: BackendName | "auto";
+  checkpointRoot: string;
+  nice: number;
+  packedWeightsLimitBytes: number;
+};
 if (nice > 0) {
   try {
     os.setPriority(nice); // pid 0: on Linux, this thread only
@@ -76,7 +83,7 @@ function tokenStreamer(id: number) {
 }
 
 async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<void> {
-  let lease;
+  let lease: ModelLease;
   try {
     lease = cache.acquire(msg.versionId);
   } catch (err) {
@@ -170,11 +177,38 @@ async function generate(msg: Extract<ToThread, { type: "generate" }>): Promise<v
   }
 }
 
+/**
+ * Decode steps multiply a few rows by every weight. Below `nativeGemmRouting.minRowsNN` rows the
+ * wasm backend's own kernel (XNNPACK) runs them, and it keeps a packed copy of every weight it
+ * has multiplied, for good: at 135M parameters that is +0.4 GB in each thread's wasm heap, which
+ * never shrinks. Once this thread serves a model of at least `packedWeightsLimitBytes`, every
+ * product goes to the native GEMM, which packs small blocks per call and keeps nothing. Small
+ * models (the house model) keep XNNPACK's faster path for a handful of rows.
+ */
+function avoidPackedCopies(versionId: number): void {
+  const lease = cache.acquire(versionId);
+  try {
+    if (lease.model.numParams() * 4 >= packedWeightsLimitBytes) nativeGemmRouting.minRowsNN = 1;
+  } finally {
+    lease.release();
+  }
+}
+
+function threadMemory(): ThreadMemory {
+  const m = tf.memory();
+  // the wasm backend's heap (an internal field: reported for measurement only)
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.byteLength ?? null;
+  return { tensors: m.numTensors, tensorBytes: m.numBytes, wasmHeapBytes: heap, versions: cache.loadedIds() };
+}
+
 port.on("message", (msg: ToThread) => {
   switch (msg.type) {
     case "load":
       cache.load(msg.version).then(
-        () => post({ type: "loaded", id: msg.id }),
+        () => {
+          avoidPackedCopies(msg.version.id);
+          post({ type: "loaded", id: msg.id });
+        },
         (err) => post({ type: "error", id: msg.id, message: (err as Error).message }),
       );
       break;
@@ -186,6 +220,9 @@ port.on("message", (msg: ToThread) => {
       break;
     case "cancel":
       cancels.get(msg.id)?.abort();
+      break;
+    case "memory":
+      post({ type: "memory", id: msg.id, memory: threadMemory() });
       break;
   }
 });

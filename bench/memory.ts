@@ -1,0 +1,264 @@
+// `npm run bench -- memory`: where the memory goes (issues 14 and 18). Each measurement runs in
+// its own process, so each peak RSS is its own:
+//   serve N     a web process's sampler pool with N threads serving a SmolLM2-135M-shape checkpoint
+//               (random weights, written once to a temp directory), 16 concurrent requests
+//   train W     one DPO step at that shape (8 pairs × 128 tokens), W gradient worker threads
+//   rounds      20 DPO rounds on the house model the way the trainer runs them (load base,
+//               train, save, dispose): RSS and tf.memory() after every round
+// Prints JSON lines; memory is not load-sensitive, but every timing carries the load average.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { runRound } from "../src/dpo/round.ts";
+import { markerPairs } from "../src/dpo/testdata.ts";
+import {
+  AdamW,
+  disposeGrads,
+  GradWorkerPool,
+  HOUSE_MODEL_DIR,
+  initBackend,
+  LlamaModel,
+  llamaConfigFromHF,
+  loadCheckpoint,
+  logprobGrads,
+  makeRng,
+  type ScoreItem,
+  saveCheckpoint,
+} from "../src/lm/index.ts";
+import { tinyTokenizerFiles, writeTinyHF } from "../src/lm/llama/fixtures.ts";
+import { checkpointDigest } from "../src/server/policy/digest.ts";
+import { SamplerPool, type ThreadMemory } from "../src/server/sampler/pool.ts";
+
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const load1m = () => +os.loadavg()[0].toFixed(2);
+/** The SmolLM2-135M shape (as in bench/lm-smol.ts, which runs when imported). */
+const SMOL_CONFIG = {
+  model_type: "llama",
+  hidden_size: 576,
+  num_hidden_layers: 30,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  intermediate_size: 1536,
+  vocab_size: 49152,
+  tie_word_embeddings: true,
+  max_position_embeddings: 2048,
+  rope_theta: 100000,
+  rms_norm_eps: 1e-5,
+  hidden_act: "silu",
+};
+const SMOL_DIR = path.join(os.tmpdir(), "dpo-arena-bench-smollm2-135m-shape");
+
+/**
+ * The 135M-shape checkpoint the serving measurement loads, written once (by a process of its
+ * own: writing it holds the weights twice, which must not count in the measured peak).
+ */
+function smolCheckpoint(): string {
+  if (!existsSync(path.join(SMOL_DIR, "tokenizer.json"))) {
+    // written last
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], "prepare"], { stdio: "inherit" });
+    if (r.status !== 0) throw new Error(`writing the 135M-shape checkpoint to ${SMOL_DIR} failed`);
+  }
+  return SMOL_DIR;
+}
+
+async function serve(threads: number): Promise<void> {
+  const dir = smolCheckpoint();
+  const base = { bench: "memory_serve", threads, model: "SmolLM2-135M shape (random weights, float32 0.54 GB)" };
+  const rssBefore = mb(process.memoryUsage().rss);
+  const pool = new SamplerPool({ size: threads, backend: "auto", checkpointRoot: dir });
+  try {
+    await pool.ready();
+    const version = { id: 1, name: "smol", checkpointUri: `file:${dir}`, checkpointSha256: await checkpointDigest(dir) };
+    await pool.load(version);
+    const loadedRss = mb(process.memoryUsage().rss);
+    const loadedPeak = peakRssMb();
+    const perThread = (ms: ThreadMemory[]) =>
+      ms.map((m) => ({ tensor_mb: mb(m.tensorBytes), wasm_heap_mb: m.wasmHeapBytes === null ? null : mb(m.wasmHeapBytes) }));
+    const threadsLoaded = perThread(await pool.memory());
+    const ask = (i: number, maxNewTokens: number) =>
+      pool.generate({
+        versionId: 1,
+        promptText: `prompt number ${i} asks for a story about the sea`,
+        n: 2,
+        temperature: 1,
+        topK: 0,
+        topP: 1,
+        maxNewTokens,
+        seed: i,
+        exactLength: true,
+      });
+    await ask(0, 2);
+    const t0 = performance.now();
+    const out = await Promise.all(Array.from({ length: 16 }, (_, i) => ask(i + 1, 32)));
+    const ms = performance.now() - t0;
+    const tokens = out.flat().reduce((a, c) => a + c.tokenIds.length, 0);
+    emit({
+      ...base,
+      what: "16 concurrent requests x 2 completions x 32 tokens",
+      rss_start_mb: rssBefore,
+      rss_loaded_mb: loadedRss,
+      peak_rss_loaded_mb: loadedPeak,
+      threads_loaded: threadsLoaded,
+      threads_after: perThread(await pool.memory()),
+      rss_after_mb: mb(process.memoryUsage().rss),
+      peak_rss_mb: peakRssMb(),
+      tokens,
+      tokens_per_s: +(tokens / (ms / 1000)).toFixed(1),
+      loadavg_1m: load1m(),
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function train(workers: number): Promise<void> {
+  const backend = await initBackend();
+  const model = LlamaModel.create(llamaConfigFromHF(SMOL_CONFIG, "smollm2-135m-shape"), 1);
+  const rand = makeRng(3);
+  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 49000));
+  const items: ScoreItem[] = Array.from({ length: 8 }, () => {
+    const promptIds = ids(64);
+    return [
+      { promptIds, completionIds: ids(64) },
+      { promptIds, completionIds: ids(64) },
+    ];
+  }).flat();
+  const ref = new Float64Array(items.length).map(() => -700 + rand());
+  const beta = 0.1;
+  const loss = (lp: Float64Array) => {
+    const d = new Float64Array(lp.length);
+    let l = 0;
+    for (let i = 0; i < lp.length; i += 2) {
+      const sig = 1 / (1 + Math.exp(-beta * (lp[i] - ref[i] - (lp[i + 1] - ref[i + 1]))));
+      l += -Math.log(sig) / 8;
+      d[i] = (-(1 - sig) * beta) / 8;
+      d[i + 1] = ((1 - sig) * beta) / 8;
+    }
+    return { loss: l, dlogps: d };
+  };
+  const pool = workers > 0 ? await GradWorkerPool.create({ workers }) : null;
+  const opt = new AdamW({ lr: 1e-5 });
+  const rss: number[] = [];
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      const { grads } = pool ? await pool.logprobGrads(model, items, loss) : logprobGrads(model, items, loss);
+      opt.step(model, grads);
+      disposeGrads(grads);
+      times.push(Math.round(performance.now() - t0));
+      rss.push(mb(process.memoryUsage().rss));
+    }
+  } finally {
+    await pool?.close();
+  }
+  emit({
+    bench: "memory_train_step",
+    backend,
+    workers,
+    model: "SmolLM2-135M shape (random weights)",
+    what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, 2 steps",
+    rss_after_step_mb: rss,
+    peak_rss_mb: peakRssMb(),
+    runs_ms: times,
+    tensors: tf.memory().numTensors,
+    loadavg_1m: load1m(),
+  });
+  opt.dispose();
+  model.dispose();
+}
+
+/** 20 rounds as the trainer runs them: each loads its base from the previous round's checkpoint. */
+async function rounds(count: number): Promise<void> {
+  const backend = await initBackend();
+  const work = await mkdtemp(path.join(os.tmpdir(), "dpo-arena-bench-rounds-"));
+  const perRound: { rss_mb: number; tensors: number; tensor_mb: number }[] = [];
+  try {
+    let baseDir = HOUSE_MODEL_DIR;
+    const house = await loadCheckpoint(baseDir);
+    const tok = house.tokenizer;
+    house.model.dispose();
+    for (let r = 0; r < count; r++) {
+      const base = await loadCheckpoint(baseDir);
+      const reference = await loadCheckpoint(HOUSE_MODEL_DIR);
+      const result = await runRound({
+        policy: base.model,
+        reference: reference.model,
+        pairs: markerPairs(tok, { n: 32, seed: 10 + r }),
+        heldout: markerPairs(tok, { n: 16, seed: 1000 + r }),
+        config: {
+          beta: 0.1,
+          lr: 1e-4,
+          batchSize: 8,
+          epochs: 1,
+          seed: r,
+          gates: { minHeldoutPairs: 1, klBudget: null, rootKlBudget: null },
+        },
+      });
+      const dir = path.join(work, `r${r}`);
+      await saveCheckpoint(result.model, tok, dir);
+      result.model.dispose();
+      base.model.dispose();
+      reference.model.dispose();
+      if (baseDir !== HOUSE_MODEL_DIR) await rm(baseDir, { recursive: true, force: true });
+      baseDir = dir;
+      const m = tf.memory();
+      perRound.push({ rss_mb: mb(process.memoryUsage().rss), tensors: m.numTensors, tensor_mb: +(m.numBytes / 2 ** 20).toFixed(2) });
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const rss = perRound.map((p) => p.rss_mb);
+  emit({
+    bench: "memory_trainer_rounds",
+    backend,
+    model: "house",
+    rounds: count,
+    what: "load base + reference, runRound (32 pairs, 1 epoch), save, dispose; per round",
+    rss_mb: rss,
+    rss_growth_last_10_mb: rss[rss.length - 1] - rss[Math.min(9, rss.length - 1)],
+    tensors: perRound.map((p) => p.tensors),
+    tensor_mb: perRound.map((p) => p.tensor_mb),
+    peak_rss_mb: peakRssMb(),
+    loadavg_1m: load1m(),
+  });
+}
+
+async function main() {
+  const [mode, arg] = process.argv.slice(2);
+  if (mode === "prepare") {
+    await writeTinyHF(SMOL_DIR, { ...SMOL_CONFIG, eos_token_id: 258 }, { tokenizer: tinyTokenizerFiles() });
+    return;
+  }
+  if (mode === "serve") return serve(Number(arg ?? 1));
+  if (mode === "train") return train(Number(arg ?? 0));
+  if (mode === "rounds") return rounds(Number(arg ?? 20));
+  if (mode) throw new Error(`usage: tsx bench/memory.ts [serve N | train W | rounds R] (got ${mode})`);
+  // every measurement in its own process
+  const runs = [
+    ["serve", "1"],
+    ["serve", "2"],
+    ["train", "0"],
+    ["train", "1"],
+    ["rounds", "20"],
+  ];
+  let failed = 0;
+  for (const args of runs) {
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args], { stdio: "inherit" });
+    if (r.status !== 0) {
+      console.error(`memory bench ${args.join(" ")} exited with ${r.status}`);
+      failed++;
+    }
+  }
+  if (failed) process.exit(1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
