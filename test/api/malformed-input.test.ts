@@ -174,30 +174,42 @@ describe("malformed input over HTTP", () => {
 });
 
 describe("internal failures", () => {
-  // A client for a server that refuses connections: every query fails inside Prisma.
-  const brokenDb = () => createPrismaClient("postgresql://postgres@127.0.0.1:1/nowhere");
+  // A client for a server that refuses connections: the database is unavailable (issue 16: a 503
+  // the client may retry, not a 500).
+  const unreachableDb = () => createPrismaClient("postgresql://postgres@127.0.0.1:1/nowhere");
+  // A client for a database without the app's tables: every query fails inside Prisma with an
+  // error that is nobody's fault but ours (a 500).
+  const schemaLessDb = () => {
+    const url = new URL(t.url);
+    url.pathname = "/postgres";
+    return createPrismaClient(url.toString());
+  };
+  const noInternals = /ECONNREFUSED|127\.0\.0\.1|prisma|relation|\.ts:\d+|"stack"/i;
 
   it("a failure inside a procedure is a 500 with a generic message and an error id, no internals", async () => {
-    const db = brokenDb();
+    const db = schemaLessDb();
     try {
       const res = await httpClient(db).mutate("auth.signIn", { username: "someone", password: "password123" });
       expect(res.status).toBe(500);
       const error = errorOf(res);
       expect(error.message).toMatch(/^Something went wrong on our side \(error id [0-9a-f]{8}\)/);
       expect(error.errorId).toMatch(/^[0-9a-f]{8}$/);
-      expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|prisma|\.ts:\d+|"stack"/i);
+      expect(res.text).not.toMatch(noInternals);
     } finally {
       await db.$disconnect();
     }
   });
 
-  it("a failure before any procedure runs (reading the session) is the same generic 500", async () => {
-    const db = brokenDb();
+  it("a database that does not answer is a 503 that says to try again, in a procedure and before one (reading the session)", async () => {
+    const db = unreachableDb();
     try {
-      const res = await httpClient(db).query("auth.me", undefined, { cookie: "dpo_session=some-token" });
-      expect(res.status).toBe(500);
-      expect(res.text).toMatch(/error id [0-9a-f]{8}/);
-      expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|prisma|\.ts:\d+|"stack"/i);
+      const inProcedure = await httpClient(db).mutate("auth.signIn", { username: "someone", password: "password123" });
+      const beforeProcedure = await httpClient(db).query("auth.me", undefined, { cookie: "dpo_session=some-token" });
+      for (const res of [inProcedure, beforeProcedure]) {
+        expect(res.status).toBe(503);
+        expect(res.text).toMatch(/try again/);
+        expect(res.text).not.toMatch(noInternals);
+      }
     } finally {
       await db.$disconnect();
     }

@@ -20,6 +20,7 @@ describe("parseEnv", () => {
       TRAINER_ENABLED: true,
       SAMPLER_NICE: 10,
       EMBEDDED_PG_PORT: 54329,
+      DATABASE_EMBEDDED: false,
       TRUSTED_PROXIES: 0,
     });
   });
