@@ -158,11 +158,16 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       ready,
     });
     // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
-    // (The claim already said whether the prompt has any completions: usually not.)
+    // (The claim already said whether the prompt has any completions: usually not.) A pair from
+    // a contestant an admin removed or disabled is not shown again: the prompt gets a new pair.
     const source = !prompt.hasCompletions
       ? null
       : await tx.battle.findFirst({
-          where: { promptId, completions: { some: {} } },
+          where: {
+            promptId,
+            completions: { some: {} },
+            OR: [{ contestantId: null }, { contestant: { is: { removedAt: null, enabled: true } } }],
+          },
           orderBy: { createdAt: "asc" },
           select: { kind: true, policyAId: true, policyBId: true, contestantId: true, swapped: true, completions: true },
         });
