@@ -187,7 +187,9 @@ export async function markBattleGold(opts: {
 export async function recentFinishedBattles(opts: { db: PrismaClient; limit?: number }) {
   const rows = await opts.db.battle.findMany({
     where: { status: "VOTED", goldPairId: null, vote: { isNot: null } },
-    orderBy: [{ finishedAt: "desc" }, { id: "asc" }],
+    // newest vote first (every listed battle has one; finishedAt may be unset on imported rows,
+    // and PostgreSQL sorts NULLs first in descending order)
+    orderBy: [{ vote: { createdAt: "desc" } }, { id: "asc" }],
     take: opts.limit ?? 20,
     select: {
       id: true,
