@@ -1,7 +1,7 @@
 // Fused pieces with hand-written backward passes. Every matMul the model issues goes
 // through `mm` (plain NN) or, where `transposedMatMulsFast()` says so, through `mmT`.
 import * as tf from "@tensorflow/tfjs-core";
-import { enableNativeGemm } from "./native.ts";
+import { enableNativeGemm, fusedAttentionAvailable, fusedGelu, fusedGeluBackward } from "./native.ts";
 
 const layoutByBackend = new Map<string, boolean>();
 
@@ -92,11 +92,13 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 
 export function gelu(u: tf.Tensor2D): tf.Tensor2D {
+  if (fusedAttentionAvailable()) return fusedGelu(u) as tf.Tensor2D; // one native pass instead of 7 kernels
   const z2 = tf.mul(tf.add(u, tf.mul(tf.mul(tf.square(u), u), GELU_A)), 2 * GELU_C);
   return tf.mul(u, tf.sigmoid(z2)) as tf.Tensor2D;
 }
 
 export function geluBackward(dg: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
+  if (fusedAttentionAvailable()) return fusedGeluBackward(dg, u) as tf.Tensor2D;
   const u2 = tf.square(u);
   const s = tf.sigmoid(tf.mul(tf.add(u, tf.mul(tf.mul(u2, u), GELU_A)), 2 * GELU_C));
   // d/du [u σ(2z)] = σ + u σ(1-σ) · 2c(1 + 3a u²)
