@@ -551,31 +551,43 @@ describe("fused causal attention (native, heads in place)", () => {
     }
   });
 
-  it.runIf(active)(`is differentiable with tf.grads (separate q, k, v, as the Llama layers use it) and matches the reference${notBuilt}`, () => {
-    const { fusedAttentionForward } = nativeApi;
-    const rand = makeRng(23);
-    const B = 2,
-      T = 53,
-      heads = 4,
-      kvHeads = 2,
-      d = 8;
-    const rows = B * T;
-    const qd = randomArray(rows * heads * d, rand),
-      kd = randomArray(rows * kvHeads * d, rand),
-      vd = randomArray(rows * kvHeads * d, rand),
-      w = randomArray(rows * heads * d, rand);
-    const attrs = { B, T, heads, kvHeads, headDim: d, qCol: 0, kCol: 0, vCol: 0 };
-    const ref = attentionReference(qd, kd, vd, w, null, { ...attrs, qs: heads * d, kvs: kvHeads * d });
-    const got = tf.tidy(() => {
-      const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
-        tf.sum(tf.mul(fusedAttentionForward(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, null, attrs).out, tf.tensor2d(w, [rows, heads * d])));
-      const g = tf.grads(f)([tf.tensor2d(qd, [rows, heads * d]), tf.tensor2d(kd, [rows, kvHeads * d]), tf.tensor2d(vd, [rows, kvHeads * d])]);
-      return g.map((t) => t.dataSync() as Float32Array);
-    });
-    expect(maxRel(got[0], ref.dq), "dq").toBeLessThan(1e-5);
-    expect(maxRel(got[1], ref.dk), "dk").toBeLessThan(1e-5);
-    expect(maxRel(got[2], ref.dv), "dv").toBeLessThan(1e-5);
-  });
+  it.runIf(active)(
+    `is differentiable with tf.grads (separate q, k, v, as the Llama layers use it) and matches the reference${notBuilt}`,
+    () => {
+      const { fusedAttentionForward } = nativeApi;
+      const rand = makeRng(23);
+      const B = 2,
+        T = 53,
+        heads = 4,
+        kvHeads = 2,
+        d = 8;
+      const rows = B * T;
+      const qd = randomArray(rows * heads * d, rand),
+        kd = randomArray(rows * kvHeads * d, rand),
+        vd = randomArray(rows * kvHeads * d, rand),
+        w = randomArray(rows * heads * d, rand);
+      const attrs = { B, T, heads, kvHeads, headDim: d, qCol: 0, kCol: 0, vCol: 0 };
+      const ref = attentionReference(qd, kd, vd, w, null, { ...attrs, qs: heads * d, kvs: kvHeads * d });
+      const got = tf.tidy(() => {
+        const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              fusedAttentionForward(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, null, attrs).out,
+              tf.tensor2d(w, [rows, heads * d]),
+            ),
+          );
+        const g = tf.grads(f)([
+          tf.tensor2d(qd, [rows, heads * d]),
+          tf.tensor2d(kd, [rows, kvHeads * d]),
+          tf.tensor2d(vd, [rows, kvHeads * d]),
+        ]);
+        return g.map((t) => t.dataSync() as Float32Array);
+      });
+      expect(maxRel(got[0], ref.dq), "dq").toBeLessThan(1e-5);
+      expect(maxRel(got[1], ref.dk), "dk").toBeLessThan(1e-5);
+      expect(maxRel(got[2], ref.dv), "dv").toBeLessThan(1e-5);
+    },
+  );
 
   it.runIf(active)(`rejects operands that do not fit the heap or the shape${notBuilt}`, () => {
     const heap = new Float32Array(64);

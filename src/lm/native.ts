@@ -322,7 +322,8 @@ export function fusedGelu(u: tf.Tensor): tf.Tensor {
 
 /** dg · gelu_new'(u) in one native pass. */
 export function fusedGeluBackward(dg: tf.Tensor, u: tf.Tensor): tf.Tensor {
-  if (!tf.util.arraysEqual(dg.shape, u.shape)) throw new Error(`fusedGeluBackward: dg ${JSON.stringify(dg.shape)} and u ${JSON.stringify(u.shape)} differ`);
+  if (!tf.util.arraysEqual(dg.shape, u.shape))
+    throw new Error(`fusedGeluBackward: dg ${JSON.stringify(dg.shape)} and u ${JSON.stringify(u.shape)} differ`);
   return tf.engine().runKernel(GELU_BACKWARD, { dg, u } as tf.NamedTensorMap, {}) as tf.Tensor;
 }
 
