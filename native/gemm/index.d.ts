@@ -75,3 +75,29 @@ export function attentionBackward(
 export function gelu(heap: ArrayBuffer | ArrayBufferView, uOff: number, gOff: number, n: number): void;
 /** du = dg · gelu_new'(u) over n floats. */
 export function geluBackward(heap: ArrayBuffer | ArrayBufferView, dgOff: number, uOff: number, duOff: number, n: number): void;
+/** LayerNorm over the rows of a (rows, cols) x: writes y, xhat (rows, cols) and rstd (rows). */
+export function layerNorm(
+  heap: ArrayBuffer | ArrayBufferView,
+  xOff: number,
+  gOff: number,
+  bOff: number,
+  yOff: number,
+  xhatOff: number,
+  rstdOff: number,
+  rows: number,
+  cols: number,
+  eps: number,
+): void;
+/** LayerNorm's backward pass from xhat and rstd: writes dx (rows, cols), dg and db (cols). */
+export function layerNormBackward(
+  heap: ArrayBuffer | ArrayBufferView,
+  dyOff: number,
+  xhatOff: number,
+  rstdOff: number,
+  gOff: number,
+  dxOff: number,
+  dgOff: number,
+  dbOff: number,
+  rows: number,
+  cols: number,
+): void;

@@ -635,3 +635,68 @@ describe("fused GELU (native)", () => {
     }
   });
 });
+
+describe("fused LayerNorm (native)", () => {
+  it.runIf(active)(`forward and backward match float64, odd shapes and rows with a large mean${notBuilt}`, () => {
+    setNativeGemmActive(true);
+    const { fusedAttentionAvailable, fusedLayerNorm, fusedLayerNormBackward } = nativeApi;
+    expect(fusedAttentionAvailable()).toBe(true);
+    const rand = makeRng(41);
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 7],
+      [37, 256],
+      [5, 1001],
+    ]) {
+      const eps = 1e-5;
+      const x = Float32Array.from({ length: rows * cols }, (_, i) => 3 * (rand() - 0.5) + (Math.floor(i / cols) % 2 ? 50 : 0));
+      const g = randomArray(cols, rand),
+        b = randomArray(cols, rand),
+        dy = randomArray(rows * cols, rand);
+      // float64 reference, straight from the definitions
+      const y = new Float64Array(rows * cols),
+        xh = new Float64Array(rows * cols),
+        dx = new Float64Array(rows * cols),
+        dg = new Float64Array(cols),
+        db = new Float64Array(cols);
+      for (let r = 0; r < rows; r++) {
+        let mean = 0;
+        for (let j = 0; j < cols; j++) mean += x[r * cols + j] / cols;
+        let v = 0;
+        for (let j = 0; j < cols; j++) v += (x[r * cols + j] - mean) ** 2 / cols;
+        const rs = 1 / Math.sqrt(v + eps);
+        let m1 = 0,
+          m2 = 0;
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          xh[i] = (x[i] - mean) * rs;
+          y[i] = xh[i] * g[j] + b[j];
+          dg[j] += dy[i] * xh[i];
+          db[j] += dy[i];
+          m1 += (dy[i] * g[j]) / cols;
+          m2 += (dy[i] * g[j] * xh[i]) / cols;
+        }
+        for (let j = 0; j < cols; j++) dx[r * cols + j] = rs * (dy[r * cols + j] * g[j] - m1 - xh[r * cols + j] * m2);
+      }
+      const got = tf.tidy(() => {
+        const f = fusedLayerNorm(tf.tensor2d(x, [rows, cols]), tf.tensor1d(g), tf.tensor1d(b), eps);
+        expect(f.rstd.shape).toEqual([rows, 1]);
+        const bw = fusedLayerNormBackward(tf.tensor2d(dy, [rows, cols]), f.xhat, f.rstd, tf.tensor1d(g));
+        return [f.y, f.xhat, bw.dx, bw.dg, bw.db].map((t) => t.dataSync() as Float32Array);
+      });
+      const worst = (a: Float32Array, ref: Float64Array) => {
+        let s = 0,
+          w = 0;
+        for (const r of ref) s = Math.max(s, Math.abs(r));
+        for (let i = 0; i < ref.length; i++) w = Math.max(w, Math.abs(a[i] - ref[i]));
+        return w / (s + 1e-30);
+      };
+      const label = `${rows}x${cols}`;
+      expect(worst(got[0], y), `${label} y`).toBeLessThan(1e-5);
+      expect(worst(got[1], xh), `${label} xhat`).toBeLessThan(1e-5);
+      if (cols > 1) expect(worst(got[2], dx), `${label} dx`).toBeLessThan(1e-4);
+      expect(worst(got[3], dg), `${label} dg`).toBeLessThan(1e-5);
+      expect(worst(got[4], db), `${label} db`).toBeLessThan(1e-5);
+    }
+  });
+});

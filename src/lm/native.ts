@@ -327,15 +327,99 @@ export function fusedGeluBackward(dg: tf.Tensor, u: tf.Tensor): tf.Tensor {
   return tf.engine().runKernel(GELU_BACKWARD, { dg, u } as tf.NamedTensorMap, {}) as tf.Tensor;
 }
 
+const LN_FORWARD = "DpoArenaLayerNorm";
+const LN_BACKWARD = "DpoArenaLayerNormGrad";
+
+function layerNormKernel(args: { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs: unknown }): tf.TensorInfo[] {
+  const { x, g, b } = args.inputs;
+  const { eps } = args.attrs as { eps: number };
+  const be = args.backend;
+  const [rows, cols] = x.shape;
+  const y = be.makeOutput([rows, cols], "float32");
+  const xhat = be.makeOutput([rows, cols], "float32");
+  const rstd = be.makeOutput([rows, 1], "float32");
+  addon!.layerNorm(
+    be.wasm.HEAPU8,
+    offsetOf(be, x),
+    offsetOf(be, g),
+    offsetOf(be, b),
+    offsetOf(be, y),
+    offsetOf(be, xhat),
+    offsetOf(be, rstd),
+    rows,
+    cols,
+    eps,
+  );
+  return [y, xhat, rstd];
+}
+
+function layerNormGradKernel(args: { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike }): tf.TensorInfo[] {
+  const { dy, xhat, rstd, g } = args.inputs;
+  const be = args.backend;
+  const [rows, cols] = dy.shape;
+  const dx = be.makeOutput([rows, cols], "float32");
+  const dg = be.makeOutput([cols], "float32");
+  const db = be.makeOutput([cols], "float32");
+  addon!.layerNormBackward(
+    be.wasm.HEAPU8,
+    offsetOf(be, dy),
+    offsetOf(be, xhat),
+    offsetOf(be, rstd),
+    offsetOf(be, g),
+    offsetOf(be, dx),
+    offsetOf(be, dg),
+    offsetOf(be, db),
+    rows,
+    cols,
+  );
+  return [dx, dg, db];
+}
+
+/** LayerNorm of a (rows, cols) x in one native pass: y, and the xhat and rstd (rows, 1) its backward needs. */
+export function fusedLayerNorm(
+  x: tf.Tensor2D,
+  g: tf.Tensor,
+  b: tf.Tensor,
+  eps: number,
+): { y: tf.Tensor2D; xhat: tf.Tensor2D; rstd: tf.Tensor2D } {
+  const cols = x.shape[1];
+  if (g.size !== cols || b.size !== cols) throw new Error(`fusedLayerNorm: g and b must hold ${cols} values`);
+  const [y, xhat, rstd] = tf
+    .engine()
+    .runKernel(LN_FORWARD, { x, g, b } as tf.NamedTensorMap, { eps } as unknown as tf.NamedAttrMap) as tf.Tensor2D[];
+  return { y, xhat, rstd };
+}
+
+/** LayerNorm's backward pass in one native pass: dx, dg, db. */
+export function fusedLayerNormBackward(
+  dy: tf.Tensor2D,
+  xhat: tf.Tensor2D,
+  rstd: tf.Tensor2D,
+  g: tf.Tensor,
+): { dx: tf.Tensor2D; dg: tf.Tensor1D; db: tf.Tensor1D } {
+  if (!tf.util.arraysEqual(dy.shape, xhat.shape) || rstd.size !== dy.shape[0] || g.size !== dy.shape[1])
+    throw new Error(
+      `fusedLayerNormBackward: shapes dy ${JSON.stringify(dy.shape)}, xhat ${JSON.stringify(xhat.shape)}, rstd ${JSON.stringify(rstd.shape)}, g ${JSON.stringify(g.shape)} do not fit`,
+    );
+  const [dx, dg, db] = tf.engine().runKernel(LN_BACKWARD, { dy, xhat, rstd, g } as tf.NamedTensorMap, {}) as tf.Tensor[];
+  return { dx: dx as tf.Tensor2D, dg: dg as tf.Tensor1D, db: db as tf.Tensor1D };
+}
+
 let attentionKernelsRegistered = false;
 
 /**
- * Whether the fused kernels (attention, GELU) can run now: the native GEMM is installed and active in
+ * Whether the fused kernels (attention, GELU, LayerNorm) can run now: the native GEMM is installed and active in
  * this thread, the active backend is wasm and the addon has them. Callers keep their own path
  * for every other case (cpu, tensorflow, no addon, `DPO_ARENA_NATIVE_GEMM=0`).
  */
 export function fusedAttentionAvailable(): boolean {
-  if (!active || !addon || typeof addon.attentionForward !== "function" || typeof addon.gelu !== "function" || tf.getBackend() !== "wasm")
+  if (
+    !active ||
+    !addon ||
+    typeof addon.attentionForward !== "function" ||
+    typeof addon.layerNorm !== "function" ||
+    tf.getBackend() !== "wasm"
+  )
     return false;
   if (!attentionKernelsRegistered) {
     const reg = (kernelName: string, f: unknown) => tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: f as tf.KernelFunc });
@@ -343,6 +427,8 @@ export function fusedAttentionAvailable(): boolean {
     reg(ATTN_BACKWARD, attnBackwardKernel);
     reg(GELU_FORWARD, geluKernel);
     reg(GELU_BACKWARD, geluGradKernel);
+    reg(LN_FORWARD, layerNormKernel);
+    reg(LN_BACKWARD, layerNormGradKernel);
     // autodiff through the forward kernel (the Llama layers differentiate with tf.grads)
     if (!tf.getGradient(ATTN_FORWARD))
       tf.registerGradient({

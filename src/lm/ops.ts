@@ -1,7 +1,14 @@
 // Fused pieces with hand-written backward passes. Every matMul the model issues goes
 // through `mm` (plain NN) or, where `transposedMatMulsFast()` says so, through `mmT`.
 import * as tf from "@tensorflow/tfjs-core";
-import { enableNativeGemm, fusedAttentionAvailable, fusedGelu, fusedGeluBackward } from "./native.ts";
+import {
+  enableNativeGemm,
+  fusedAttentionAvailable,
+  fusedGelu,
+  fusedGeluBackward,
+  fusedLayerNorm,
+  fusedLayerNormBackward,
+} from "./native.ts";
 
 const layoutByBackend = new Map<string, boolean>();
 
@@ -67,6 +74,11 @@ export interface LNSaved {
 }
 
 export function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): { y: tf.Tensor2D; saved: LNSaved } {
+  if (fusedAttentionAvailable()) {
+    // one native pass instead of 9 kernels
+    const { y, xhat, rstd } = fusedLayerNorm(x, g, b, eps);
+    return { y, saved: { xhat, rstd } };
+  }
   const mean = tf.mean(x, 1, true);
   const xc = tf.sub(x, mean);
   const variance = tf.mean(tf.square(xc), 1, true);
@@ -77,6 +89,7 @@ export function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: numbe
 }
 
 export function layerNormBackward(dy: tf.Tensor2D, s: LNSaved, g: tf.Tensor): { dx: tf.Tensor2D; dg: tf.Tensor; db: tf.Tensor } {
+  if (fusedAttentionAvailable()) return fusedLayerNormBackward(dy, s.xhat, s.rstd, g);
   const dg = colSum(tf.mul(dy, s.xhat) as tf.Tensor2D);
   const db = colSum(dy);
   const dxhat = tf.mul(dy, g);

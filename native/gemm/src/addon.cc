@@ -246,6 +246,57 @@ napi_value GeluImpl(napi_env env, napi_callback_info info, bool backward) {
 napi_value Gelu(napi_env env, napi_callback_info info) { return GeluImpl(env, info, false); }
 napi_value GeluBackward(napi_env env, napi_callback_info info) { return GeluImpl(env, info, true); }
 
+/** layerNorm(heap, xOff, gOff, bOff, yOff, xhatOff, rstdOff, rows, cols, eps) */
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc != 10) return throw_range(env, "layerNorm expects 10 arguments, got " + std::to_string(argc));
+  uint8_t* heap = nullptr;
+  size_t bytes = 0;
+  if (!get_bytes(env, argv[0], &heap, &bytes)) {
+    napi_throw_type_error(env, nullptr, "layerNorm: the first argument must be an ArrayBuffer or a typed array");
+    return nullptr;
+  }
+  int64_t v[8];
+  if (!get_ints(env, "layerNorm", argv, 1, 8, v)) return nullptr;
+  double eps = 0;
+  if (napi_get_value_double(env, argv[9], &eps) != napi_ok || !(eps >= 0)) return throw_range(env, "layerNorm: eps must be a number >= 0");
+  const int64_t rows = v[6], cols = v[7];
+  if (rows < 1 || cols < 1) return throw_range(env, "layerNorm: rows and cols must be >= 1");
+  const bool ok = matrix_fits(v[0], rows, cols, cols, bytes) && matrix_fits(v[1], 1, cols, cols, bytes) && matrix_fits(v[2], 1, cols, cols, bytes) &&
+                  matrix_fits(v[3], rows, cols, cols, bytes) && matrix_fits(v[4], rows, cols, cols, bytes) && matrix_fits(v[5], 1, rows, rows, bytes);
+  if (!ok) return throw_range(env, "layerNorm: an operand lies outside the buffer");
+  auto f = [&](int64_t off) { return reinterpret_cast<float*>(heap + off); };
+  gemm::layernorm_forward(f(v[0]), f(v[1]), f(v[2]), f(v[3]), f(v[4]), f(v[5]), size_t(rows), size_t(cols), float(eps));
+  return nullptr;
+}
+
+/** layerNormBackward(heap, dyOff, xhatOff, rstdOff, gOff, dxOff, dgOff, dbOff, rows, cols) */
+napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc != 10) return throw_range(env, "layerNormBackward expects 10 arguments, got " + std::to_string(argc));
+  uint8_t* heap = nullptr;
+  size_t bytes = 0;
+  if (!get_bytes(env, argv[0], &heap, &bytes)) {
+    napi_throw_type_error(env, nullptr, "layerNormBackward: the first argument must be an ArrayBuffer or a typed array");
+    return nullptr;
+  }
+  int64_t v[9];
+  if (!get_ints(env, "layerNormBackward", argv, 1, 9, v)) return nullptr;
+  const int64_t rows = v[7], cols = v[8];
+  if (rows < 1 || cols < 1) return throw_range(env, "layerNormBackward: rows and cols must be >= 1");
+  const bool ok = matrix_fits(v[0], rows, cols, cols, bytes) && matrix_fits(v[1], rows, cols, cols, bytes) && matrix_fits(v[2], 1, rows, rows, bytes) &&
+                  matrix_fits(v[3], 1, cols, cols, bytes) && matrix_fits(v[4], rows, cols, cols, bytes) && matrix_fits(v[5], 1, cols, cols, bytes) &&
+                  matrix_fits(v[6], 1, cols, cols, bytes);
+  if (!ok) return throw_range(env, "layerNormBackward: an operand lies outside the buffer");
+  auto f = [&](int64_t off) { return reinterpret_cast<float*>(heap + off); };
+  gemm::layernorm_backward(f(v[0]), f(v[1]), f(v[2]), f(v[3]), f(v[4]), f(v[5]), f(v[6]), size_t(rows), size_t(cols));
+  return nullptr;
+}
+
 napi_value Kernel(napi_env env, napi_callback_info) {
   napi_value s;
   CHECK_NAPI(env, napi_create_string_utf8(env, gemm::current_kernel(), NAPI_AUTO_LENGTH, &s));
@@ -289,6 +340,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"geluBackward", nullptr, GeluBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "gemm.h"
 
@@ -92,6 +93,56 @@ void gelu_backward(const float* dg, const float* u, float* du, std::size_t n) {
   for (std::size_t i = 0; i < n; i++) {
     const float x = u[i], s = gate(x);
     du[i] = dg[i] * (s + x * s * (1.0f - s) * kC2 * (1.0f + 3.0f * kA * x * x));
+  }
+}
+
+// LayerNorm: tfjs composes the forward from 9 kernels and the backward from ~12, each a full pass
+// over (rows, cols); here each is two passes over a row that stays in L1. Row sums accumulate in
+// double, as the variance of a row with a large mean needs.
+void layernorm_forward(const float* x, const float* g, const float* b, float* y, float* xhat, float* rstd, std::size_t rows,
+                       std::size_t cols, float eps) {
+  for (std::size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    double s = 0;
+    for (std::size_t j = 0; j < cols; j++) s += xr[j];
+    const float mean = static_cast<float>(s / cols);
+    double v = 0;
+    for (std::size_t j = 0; j < cols; j++) {
+      const double c = xr[j] - mean;
+      v += c * c;
+    }
+    const float rs = static_cast<float>(1.0 / std::sqrt(v / cols + eps));
+    rstd[r] = rs;
+    float* hr = xhat + r * cols;
+    float* yr = y + r * cols;
+    for (std::size_t j = 0; j < cols; j++) {
+      hr[j] = (xr[j] - mean) * rs;
+      yr[j] = hr[j] * g[j] + b[j];
+    }
+  }
+}
+
+void layernorm_backward(const float* dy, const float* xhat, const float* rstd, const float* g, float* dx, float* dg, float* db,
+                        std::size_t rows, std::size_t cols) {
+  std::vector<double> sg(cols, 0.0), sb(cols, 0.0);
+  for (std::size_t r = 0; r < rows; r++) {
+    const float* dyr = dy + r * cols;
+    const float* hr = xhat + r * cols;
+    double m1 = 0, m2 = 0;
+    for (std::size_t j = 0; j < cols; j++) {
+      const float d = dyr[j] * g[j];
+      m1 += d;
+      m2 += static_cast<double>(d) * hr[j];
+      sg[j] += static_cast<double>(dyr[j]) * hr[j];
+      sb[j] += dyr[j];
+    }
+    const float a = static_cast<float>(m1 / cols), c = static_cast<float>(m2 / cols), rs = rstd[r];
+    float* dxr = dx + r * cols;
+    for (std::size_t j = 0; j < cols; j++) dxr[j] = rs * (dyr[j] * g[j] - a - hr[j] * c);
+  }
+  for (std::size_t j = 0; j < cols; j++) {
+    dg[j] = static_cast<float>(sg[j]);
+    db[j] = static_cast<float>(sb[j]);
   }
 }
 
