@@ -1,5 +1,7 @@
-// Causal self-attention for full sequences. Head split/merge are JS array copies (tfjs
-// slice/transpose kernels are slow for rank > 2 on wasm). Where transposed and batched matMuls
+// Causal self-attention for full sequences. With the native addon active on wasm, one fused
+// kernel reads the heads in place from c_attn's output and skips the masked triangle (native.ts,
+// native/gemm/src/attention.cc). Otherwise head split/merge are JS array copies (tfjs
+// slice/transpose kernels are slow for rank > 2 on wasm), and where transposed and batched matMuls
 // are fast (the native GEMM, cpu, tensorflow; see ops.ts), each product is one batched matMul
 // over (batch·heads) with transposes done by the kernel. On wasm with XNNPACK alone a batched
 // 3-D matMul is ~7× slower than a loop of small 2-D NN matMuls per (sequence, head), so that
