@@ -7,7 +7,7 @@
 // 3-D matMul is ~7× slower than a loop of small 2-D NN matMuls per (sequence, head), so that
 // layout is kept there.
 import * as tf from "@tensorflow/tfjs-core";
-import { type FusedAttentionAttrs, fusedAttentionAvailable, fusedAttentionBackward, fusedAttentionForward } from "./native.ts";
+import { type FusedAttentionAttrs, fusedAttentionAvailable, fusedAttentionBackward, fusedAttentionForward } from "./native-fused.ts";
 import { transposedMatMulsFast, transposeJS } from "./ops.ts";
 
 export type AttnSaved = PerHeadSaved | BatchedSaved | FusedSaved;

@@ -12,7 +12,7 @@ import type { GPT } from "./model.ts";
 export type { ScoreItem } from "./pack.ts";
 
 import { type AttnSaved, attentionBackward, attentionForward, disposeAttnSaved } from "./attention.ts";
-import { fusedAttentionAvailable } from "./native.ts";
+import { fusedAttentionAvailable } from "./native-fused.ts";
 import { colSum, gatherRows, gelu, geluBackward, type LNSaved, layerNorm, layerNormBackward, linear, mm, weightGrad } from "./ops.ts";
 import { type Packed, pack, type ScoreItem } from "./pack.ts";
 

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { logprobGrads, type ScoreItem, scoreCompletions } from "./forward.ts";
 import { makeRng } from "./model.ts";
-import * as nativeApi from "./native.ts";
 import {
   enableNativeGemm,
   loadNativeGemm,
@@ -18,6 +17,7 @@ import {
   nativeGemmRouting,
   setNativeGemmActive,
 } from "./native.ts";
+import * as nativeApi from "./native-fused.ts";
 import { randomIds, TINY, tinyModel } from "./testing.ts";
 
 const gemm = loadNativeGemm();

@@ -1,14 +1,8 @@
 // Fused pieces with hand-written backward passes. Every matMul the model issues goes
 // through `mm` (plain NN) or, where `transposedMatMulsFast()` says so, through `mmT`.
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  enableNativeGemm,
-  fusedAttentionAvailable,
-  fusedGelu,
-  fusedGeluBackward,
-  fusedLayerNorm,
-  fusedLayerNormBackward,
-} from "./native.ts";
+import { enableNativeGemm } from "./native.ts";
+import { fusedAttentionAvailable, fusedGelu, fusedGeluBackward, fusedLayerNorm, fusedLayerNormBackward } from "./native-fused.ts";
 
 const layoutByBackend = new Map<string, boolean>();
 

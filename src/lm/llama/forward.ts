@@ -5,7 +5,7 @@
 // holds one layer's activations. The LM head and embedding gradients are written by hand (the
 // head is a (M, V) product worth doing once; gather's gradient kernel is missing on wasm).
 import * as tf from "@tensorflow/tfjs-core";
-import { fusedAttentionAvailable } from "../native.ts";
+import { fusedAttentionAvailable } from "../native-fused.ts";
 import { gatherRows, mm, weightGrad } from "../ops.ts";
 import type { Packed } from "../pack.ts";
 import { ropeTables } from "./config.ts";

@@ -6,7 +6,7 @@
 // its gradient registered on wasm and cpu (gather, whose gradient is missing on wasm, is not
 // used: embeddings are looked up outside the differentiated function).
 import * as tf from "@tensorflow/tfjs-core";
-import { fusedAttentionForward } from "../native.ts";
+import { fusedAttentionForward } from "../native-fused.ts";
 import type { LlamaConfig } from "./config.ts";
 import { ensureGradients } from "./gradients.ts";
 
