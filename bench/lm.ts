@@ -18,6 +18,30 @@ import { attentionKernel, type SampledCompletion, type SampleOptions } from "../
 import { DPO_STEP_CONFIG, dpoStep } from "./dpo-step.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+
+/** The interpreter that can `import torch` (Debian's python3-torch installs for the system
+ *  python3, which a pyenv `python3` on PATH hides), or null. */
+function torchPython(): string | null {
+  return (
+    ["/usr/bin/python3", "python3"].find((py) => spawnSync(py, ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" }).status === 0) ??
+    null
+  );
+}
+
+/** Tokens/s of bench/lm_torch.py's PyTorch peer for `mode`, measured now; null without torch. */
+function pytorchTokensPerS(python: string | null, mode: "train" | "sample"): number | null {
+  if (!python) return null;
+  const p = spawnSync(python, ["bench/lm_torch.py", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const line = p.stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .at(-1);
+  const v = line ? (JSON.parse(line) as { tokens_per_s?: number }).tokens_per_s : undefined;
+  return typeof v === "number" ? v : null;
+}
+
+const ratio = (ours: number, theirs: number | null) => (theirs ? +(ours / theirs).toFixed(2) : null);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function matmulRoofline(): number {
@@ -40,6 +64,7 @@ function matmulRoofline(): number {
 
 async function main() {
   const backend = await initBackend();
+  const python = torchPython();
   const load = (await import("node:os")).loadavg()[0];
   const gflops = matmulRoofline();
   emit({ bench: "matmul_roofline", backend, shape: [2048, 256, 1024], gflops: +gflops.toFixed(2), loadavg_1m: +load.toFixed(2) });
@@ -60,6 +85,8 @@ async function main() {
     times.push(performance.now() - t0);
   }
   const stepMs = median(times);
+  // PyTorch (1 thread, its best here) on the same step, right after ours so both see the same load
+  const pyTrain = pytorchTokensPerS(python, "train");
   // forward+backward ≈ 3× forward FLOPs: 2·params per token for the linear layers, plus attention.
   // Counted for the unshared batch, so rows saved by prompt sharing show up as effective GFLOP/s.
   const flops = 3 * (2 * model.numParams() * tokens + cfg.nLayer * 4 * items.length * 128 * 128 * cfg.nEmbd);
@@ -71,7 +98,8 @@ async function main() {
     tokens_per_s: Math.round(tokens / (stepMs / 1000)),
     effective_gflops: +(flops / (stepMs / 1000) / 1e9).toFixed(2),
     roofline_ratio: +(flops / (stepMs / 1000) / 1e9 / gflops).toFixed(3),
-    pytorch_reference_tokens_per_s: 5000,
+    pytorch_tokens_per_s: pyTrain,
+    ratio_vs_pytorch: ratio(tokens / (stepMs / 1000), pyTrain),
   });
 
   // data-parallel: the main thread plus one worker thread, each with its own wasm backend
@@ -97,6 +125,8 @@ async function main() {
     runs_ms: ptimes.map(Math.round),
     tokens_per_s: Math.round(tokens / (pMs / 1000)),
     speedup_vs_single: +(stepMs / pMs).toFixed(2),
+    pytorch_tokens_per_s: pyTrain,
+    ratio_vs_pytorch: ratio(tokens / (pMs / 1000), pyTrain),
     roofline_ratio_per_thread: +(flops / (pMs / 1000) / 1e9 / gflops / 2).toFixed(3),
   });
 
@@ -110,6 +140,7 @@ async function main() {
     st.push(performance.now() - t0);
   }
   const sMs = median(st);
+  const pySample = pytorchTokensPerS(python, "sample");
   const sFlops = 2 * 2 * model.numParams() * 64;
   emit({
     bench: "sample",
@@ -117,7 +148,8 @@ async function main() {
     ms: +sMs.toFixed(1),
     tokens_per_s: Math.round(128 / (sMs / 1000)),
     roofline_ratio: +(sFlops / (sMs / 1000) / 1e9 / gflops).toFixed(4),
-    pytorch_reference_tokens_per_s: 870,
+    pytorch_tokens_per_s: pySample,
+    ratio_vs_pytorch: ratio(128 / (sMs / 1000), pySample),
     attention: attentionKernel(),
   });
 
@@ -171,17 +203,12 @@ async function main() {
   emit({ bench: "peak_rss_mb", value: Math.round(process.resourceUsage().maxRSS / 1024), tensors: tf.memory().numTensors });
   opt.dispose();
   model.dispose();
-  smolBenchmarks();
+  smolBenchmarks(python);
 }
 
 /** The SmolLM2-135M-shape figures (issue 14), each in its own process so its peak RSS is its own, with PyTorch's next to them. */
-function smolBenchmarks(): void {
-  // Debian's python3-torch installs for the system interpreter, which a pyenv `python3` on PATH hides.
-  const python = ["/usr/bin/python3", "python3"].find(
-    (py) => spawnSync(py, ["bench/lm_smol_torch.py", "--check"], { encoding: "utf8" }).status === 0,
-  );
-  const torch = { status: python ? 0 : 1 };
-  const haveTorch = torch.status === 0;
+function smolBenchmarks(python: string | null): void {
+  const haveTorch = python !== null;
   for (const mode of ["sample", "concurrent", "train"]) {
     const r = spawnSync("npx", ["tsx", "bench/lm-smol.ts", mode], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     const line = r.stdout

@@ -1,7 +1,7 @@
 # PyTorch CPU reference for bench/lm-smol.ts at the SmolLM2-135M shape (random weights), called
 # by bench/lm.ts when `import torch` works: `python3 bench/lm_smol_torch.py sample|concurrent|train`
 # prints one JSON line with the best thread count's tokens/s; `--check` exits 0 when torch loads.
-import json, resource, sys, time
+import json, math, resource, sys, time
 
 try:
     import torch
@@ -13,6 +13,15 @@ if sys.argv[1:] == ["--check"]:
 
 C, L, H, KV, I, V, D = 576, 30, 9, 3, 1536, 49152, 64
 THETA, EPS = 100000.0, 1e-5
+
+
+def attention(q, k, v, causal):
+    """softmax(q·kᵀ/√d + causal mask)·v, written out: torch 1.13 (Debian's) has no scaled_dot_product_attention."""
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if causal:
+        T = q.shape[-2]
+        s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(s, -1) @ v
 
 
 class Model(torch.nn.Module):
@@ -52,7 +61,7 @@ class Model(torch.nn.Module):
                     k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
                 cache[i] = (k, v)
             k, v = k.repeat_interleave(H // KV, 1), v.repeat_interleave(H // KV, 1)
-            a = F.scaled_dot_product_attention(q, k, v, is_causal=(T > 1 and start == 0))
+            a = attention(q, k, v, causal=(T > 1 and start == 0))
             x = x + a.transpose(1, 2).reshape(B, T, H * D) @ m.o.T
             h = rms(x, m.n2)
             x = x + (F.silu(h @ m.g.T) * (h @ m.u.T)) @ m.d.T

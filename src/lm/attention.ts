@@ -1,13 +1,25 @@
-// Causal self-attention for full sequences. Head split/merge are JS array copies (tfjs
-// slice/transpose kernels are slow for rank > 2 on wasm). Where transposed and batched matMuls
+// Causal self-attention for full sequences. With the native addon active on wasm, one fused
+// kernel reads the heads in place from c_attn's output and skips the masked triangle (native.ts,
+// native/gemm/src/attention.cc). Otherwise head split/merge are JS array copies (tfjs
+// slice/transpose kernels are slow for rank > 2 on wasm), and where transposed and batched matMuls
 // are fast (the native GEMM, cpu, tensorflow; see ops.ts), each product is one batched matMul
 // over (batch·heads) with transposes done by the kernel. On wasm with XNNPACK alone a batched
 // 3-D matMul is ~7× slower than a loop of small 2-D NN matMuls per (sequence, head), so that
 // layout is kept there.
 import * as tf from "@tensorflow/tfjs-core";
+import { type FusedAttentionAttrs, fusedAttentionAvailable, fusedAttentionBackward, fusedAttentionForward } from "./native-fused.ts";
 import { transposedMatMulsFast, transposeJS } from "./ops.ts";
 
-export type AttnSaved = PerHeadSaved | BatchedSaved;
+export type AttnSaved = PerHeadSaved | BatchedSaved | FusedSaved;
+
+/** Saved by the fused native kernel (tf.keep'd until `disposeAttnSaved`): the c_attn output
+ *  itself, heads in place, and the (B·H, T, T) probabilities. */
+interface FusedSaved {
+  kind: "fused";
+  qkv: tf.Tensor2D;
+  p: tf.Tensor3D;
+  attrs: FusedAttentionAttrs;
+}
 
 /** Saved by the batched layout, kept on the backend (tf.keep) until `disposeAttnSaved`:
  *  (B·H, T, hd) scaled queries, keys, values; (B·H, T, T) probabilities. */
@@ -26,6 +38,7 @@ interface BatchedSaved {
 /** Releases the tensors a batched-layout forward pass kept (idempotent; a no-op for the per-head layout). */
 export function disposeAttnSaved(s: AttnSaved): void {
   if (s.kind === "batched") for (const t of [s.q, s.k, s.v, s.p]) t.dispose();
+  if (s.kind === "fused") for (const t of [s.qkv, s.p]) t.dispose();
 }
 
 interface PerHeadSaved {
@@ -62,14 +75,46 @@ export function attentionForward(
   T: number,
   H: number,
   save: boolean,
-  bias: Float32Array | null = null,
+  bias: Float32Array | tf.Tensor | null = null,
 ): { out: tf.Tensor2D; saved: AttnSaved | null } {
-  return transposedMatMulsFast() ? forwardBatched(qkv, B, T, H, save, bias) : forwardPerHead(qkv, B, T, H, save, bias);
+  if (fusedAttentionAvailable()) return forwardFused(qkv, B, T, H, save, bias);
+  const b = bias instanceof tf.Tensor ? (bias.dataSync() as Float32Array) : bias;
+  return transposedMatMulsFast() ? forwardBatched(qkv, B, T, H, save, b) : forwardPerHead(qkv, B, T, H, save, b);
 }
 
 /** dOut: (B*T, C). Returns dqkv (B*T, 3C). */
 export function attentionBackward(dOut: tf.Tensor2D, s: AttnSaved): tf.Tensor2D {
+  if (s.kind === "fused") return fusedAttentionBackward(s.qkv, s.qkv, s.qkv, s.p, dOut, s.attrs)[0];
   return s.kind === "batched" ? backwardBatched(dOut, s) : backwardPerHead(dOut, s);
+}
+
+/**
+ * The native fused kernel: reads the heads where c_attn wrote them, skips the masked upper
+ * triangle, writes the merged output directly. `bias` is best passed as a tensor made once per
+ * pass (every layer shares it).
+ */
+function forwardFused(
+  qkv: tf.Tensor2D,
+  B: number,
+  T: number,
+  H: number,
+  save: boolean,
+  bias: Float32Array | tf.Tensor | null,
+): { out: tf.Tensor2D; saved: FusedSaved | null } {
+  const C = qkv.shape[1] / 3;
+  const hd = C / H;
+  const attrs: FusedAttentionAttrs = { B, T, heads: H, kvHeads: H, headDim: hd, qCol: 0, kCol: C, vCol: 2 * C };
+  const bt = bias instanceof Float32Array ? tf.tensor3d(bias, [B, T, T]) : bias;
+  try {
+    const { out, probs } = fusedAttentionForward(qkv, qkv, qkv, bt, attrs);
+    if (!save) {
+      probs.dispose();
+      return { out, saved: null };
+    }
+    return { out, saved: { kind: "fused", qkv: tf.keep(qkv), p: tf.keep(probs), attrs } };
+  } finally {
+    if (bias instanceof Float32Array) bt?.dispose();
+  }
 }
 
 /** Copies columns [offset, offset + C) of a row-major (B*T, width) array into (B·H, T, hd), times `scale`. */

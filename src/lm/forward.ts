@@ -12,6 +12,7 @@ import type { GPT } from "./model.ts";
 export type { ScoreItem } from "./pack.ts";
 
 import { type AttnSaved, attentionBackward, attentionForward, disposeAttnSaved } from "./attention.ts";
+import { fusedAttentionAvailable } from "./native-fused.ts";
 import { colSum, gatherRows, gelu, geluBackward, type LNSaved, layerNorm, layerNormBackward, linear, mm, weightGrad } from "./ops.ts";
 import { type Packed, pack, type ScoreItem } from "./pack.ts";
 
@@ -43,6 +44,8 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
     gatherRows(P("transformer.wpe.weight") as tf.Tensor2D, pk.pos),
   ) as tf.Tensor2D; // (B*T, C)
   const layers: LayerSaved[] = [];
+  // the tree mask, uploaded once for every layer's fused attention (freed with this pass's scope)
+  const bias = pk.bias && fusedAttentionAvailable() ? tf.tensor3d(pk.bias, [B, T, T]) : pk.bias;
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}.`;
     let attn: AttnSaved | null = null;
@@ -51,7 +54,7 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
       tf.tidy(() => {
         const ln1 = layerNorm(x, P(`${p}ln_1.weight`), P(`${p}ln_1.bias`), c.layerNormEpsilon);
         const qkv = linear(ln1.y, P(`${p}attn.c_attn.weight`), P(`${p}attn.c_attn.bias`)); // (B*T, 3C)
-        const a = attentionForward(qkv, B, T, c.nHead, save, pk.bias);
+        const a = attentionForward(qkv, B, T, c.nHead, save, bias);
         attn = a.saved;
         const x1 = tf.add(x, linear(a.out, P(`${p}attn.c_proj.weight`), P(`${p}attn.c_proj.bias`))) as tf.Tensor2D;
         const ln2 = layerNorm(x1, P(`${p}ln_2.weight`), P(`${p}ln_2.bias`), c.layerNormEpsilon);

@@ -17,6 +17,7 @@ import {
   nativeGemmRouting,
   setNativeGemmActive,
 } from "./native.ts";
+import * as nativeApi from "./native-fused.ts";
 import { randomIds, TINY, tinyModel } from "./testing.ts";
 
 const gemm = loadNativeGemm();
@@ -159,6 +160,9 @@ describe("native GEMM on the wasm backend", () => {
           dims[Math.floor(rand() * dims.length)],
         ]);
       cases.push([37, 45, 300], [25, 1030, 19], [130, 70, 513], [3, 7, 1]);
+      // exactly at and one past each blocking edge: one micro-tile (12 × 32), one MC block (96
+      // rows of full 12-row panels, packed k-outermost), two MC blocks, one KC slice, one NC block
+      cases.push([12, 32, 256], [96, 31, 255], [97, 33, 257], [193, 1025, 5], [49, 97, 512], [24, 64, 24]);
       let checked = 0;
       for (const [m, n, k] of cases)
         for (const ta of [false, true])
@@ -385,5 +389,314 @@ describe("native GEMM on the wasm backend", () => {
     await worker.terminate();
     expect(reply.calls).toEqual({ native: 1, fallback: 0 });
     expect(reply.sum).toBe(16 * 8 * 8);
+  });
+});
+
+/** Causal attention in float64, straight from the definition: per (row, head), scores over keys
+ *  j ≤ i plus the additive bias, softmax, weighted values; and its gradients for a given dOut. */
+function attentionReference(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dOut: Float32Array,
+  bias: Float32Array | null,
+  a: {
+    B: number;
+    T: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    qs: number;
+    kvs: number;
+    qCol: number;
+    kCol: number;
+    vCol: number;
+  },
+) {
+  const { B, T, heads: H, kvHeads: KV, headDim: d, qs, kvs } = a;
+  const C = H * d;
+  const out = new Float64Array(B * T * C),
+    dq = new Float64Array(B * T * C),
+    dk = new Float64Array(B * T * KV * d),
+    dv = new Float64Array(B * T * KV * d);
+  const scale = 1 / Math.sqrt(d);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / (H / KV));
+      const Q = (t: number, e: number) => q[(b * T + t) * qs + a.qCol + h * d + e];
+      const K = (t: number, e: number) => k[(b * T + t) * kvs + a.kCol + g * d + e];
+      const V = (t: number, e: number) => v[(b * T + t) * kvs + a.vCol + g * d + e];
+      const dO = (t: number, e: number) => dOut[(b * T + t) * C + h * d + e];
+      for (let i = 0; i < T; i++) {
+        const s: number[] = [];
+        for (let j = 0; j <= i; j++) {
+          let x = 0;
+          for (let e = 0; e < d; e++) x += Q(i, e) * K(j, e);
+          s.push(x * scale + (bias ? bias[(b * T + i) * T + j] : 0));
+        }
+        const mx = Math.max(...s);
+        const p = s.map((x) => Math.exp(x - mx));
+        const z = p.reduce((x, y) => x + y, 0);
+        for (let j = 0; j <= i; j++) p[j] /= z;
+        const dp = p.map((_, j) => {
+          let x = 0;
+          for (let e = 0; e < d; e++) x += dO(i, e) * V(j, e);
+          return x;
+        });
+        const dot = p.reduce((acc, pj, j) => acc + pj * dp[j], 0);
+        for (let j = 0; j <= i; j++) {
+          const ds = p[j] * (dp[j] - dot) * scale;
+          for (let e = 0; e < d; e++) {
+            out[(b * T + i) * C + h * d + e] += p[j] * V(j, e);
+            dq[(b * T + i) * C + h * d + e] += ds * K(j, e);
+            dk[(b * T + j) * KV * d + g * d + e] += ds * Q(i, e);
+            dv[(b * T + j) * KV * d + g * d + e] += p[j] * dO(i, e);
+          }
+        }
+      }
+    }
+  return { out, dq, dk, dv };
+}
+
+describe("fused causal attention (native, heads in place)", () => {
+  const maxRel = (x: Float32Array, ref: Float64Array) => {
+    let scale = 0,
+      worst = 0;
+    for (const r of ref) scale = Math.max(scale, Math.abs(r));
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(x[i] - ref[i]));
+    return worst / (scale + 1e-30);
+  };
+
+  it.runIf(active)(`matches a float64 reference, forward and backward, packed and GQA, odd lengths, with a bias${notBuilt}`, () => {
+    setNativeGemmActive(true);
+    nativeGemmRouting.minRowsNN = defaultMinRows;
+    gemm!.setKernel(gemm!.kernels()[0]);
+    const { fusedAttentionAvailable, fusedAttentionBackward, fusedAttentionForward } = nativeApi;
+    expect(fusedAttentionAvailable()).toBe(true);
+    const rand = makeRng(21);
+    // T crosses the kernel's 48-row query blocks; heads 6 with 2 and 6 KV heads; one packed c_attn layout
+    const cases = [
+      { B: 2, T: 1, heads: 2, kvHeads: 2, headDim: 8, packed: true, bias: false },
+      { B: 2, T: 50, heads: 3, kvHeads: 3, headDim: 16, packed: true, bias: true },
+      { B: 1, T: 97, heads: 6, kvHeads: 2, headDim: 8, packed: false, bias: true },
+      { B: 3, T: 13, heads: 4, kvHeads: 1, headDim: 5, packed: false, bias: false },
+    ];
+    for (const c of cases) {
+      const { B, T, heads, kvHeads, headDim: d } = c;
+      const rows = B * T;
+      const label = JSON.stringify(c);
+      const qW = c.packed ? (heads + 2 * kvHeads) * d : heads * d + 3; // + 3: heads need not start at column 0
+      const kvW = c.packed ? qW : kvHeads * d;
+      const cols = c.packed ? { qCol: 0, kCol: heads * d, vCol: (heads + kvHeads) * d } : { qCol: 3, kCol: 0, vCol: 0 };
+      const qd = randomArray(rows * qW, rand),
+        kd = c.packed ? qd : randomArray(rows * kvW, rand),
+        vd = c.packed ? qd : randomArray(rows * kvW, rand);
+      const dOut = randomArray(rows * heads * d, rand);
+      let bias: Float32Array | null = null;
+      if (c.bias) {
+        bias = new Float32Array(B * T * T);
+        // a tree-like mask: some keys below the diagonal hidden (never the diagonal), the rest 0 or a small offset
+        for (let i = 0; i < bias.length; i++) {
+          const r = Math.floor(i / T) % T,
+            j = i % T;
+          bias[i] = j < r && rand() < 0.3 ? -1e9 : rand() - 0.5;
+        }
+      }
+      const attrs = { B, T, heads, kvHeads, headDim: d, ...cols };
+      const ref = attentionReference(qd, kd, vd, dOut, bias, { ...attrs, qs: qW, kvs: kvW });
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => {
+        const q = tf.tensor2d(qd, [rows, qW]);
+        const k = c.packed ? q : tf.tensor2d(kd, [rows, kvW]);
+        const v = c.packed ? q : tf.tensor2d(vd, [rows, kvW]);
+        const bt = bias ? tf.tensor3d(bias, [B, T, T]) : null;
+        const { out, probs } = fusedAttentionForward(q, k, v, bt, attrs);
+        const p = probs.dataSync() as Float32Array;
+        // masked probabilities are exact zeros and every row sums to 1
+        for (let r = 0; r < B * heads * T; r++) {
+          const i = r % T;
+          let sum = 0;
+          for (let j = 0; j < T; j++) {
+            if (j > i) expect(p[r * T + j], label).toBe(0);
+            sum += p[r * T + j];
+          }
+          expect(sum, label).toBeCloseTo(1, 5);
+        }
+        const g = fusedAttentionBackward(q, k, v, probs, tf.tensor2d(dOut, [rows, heads * d]), attrs);
+        return { out: out.dataSync() as Float32Array, g: g.map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array })) };
+      });
+      expect(tf.memory().numTensors, `${label}: no tensor leaked`).toBe(before);
+      expect(maxRel(got.out, ref.out), `${label} out`).toBeLessThan(1e-5);
+      const pick = (data: Float32Array, width: number, col: number, w: number) => {
+        const o = new Float32Array(rows * w);
+        for (let r = 0; r < rows; r++) o.set(data.subarray(r * width + col, r * width + col + w), r * w);
+        return o;
+      };
+      if (c.packed) {
+        expect(got.g.length).toBe(1);
+        expect(got.g[0].shape).toEqual([rows, qW]);
+        expect(maxRel(pick(got.g[0].data, qW, cols.qCol, heads * d), ref.dq), `${label} dq`).toBeLessThan(1e-5);
+        expect(maxRel(pick(got.g[0].data, qW, cols.kCol, kvHeads * d), ref.dk), `${label} dk`).toBeLessThan(1e-5);
+        expect(maxRel(pick(got.g[0].data, qW, cols.vCol, kvHeads * d), ref.dv), `${label} dv`).toBeLessThan(1e-5);
+      } else {
+        expect(got.g.map((g) => g.shape)).toEqual([
+          [rows, heads * d],
+          [rows, kvHeads * d],
+          [rows, kvHeads * d],
+        ]);
+        expect(maxRel(got.g[0].data, ref.dq), `${label} dq`).toBeLessThan(1e-5);
+        expect(maxRel(got.g[1].data, ref.dk), `${label} dk`).toBeLessThan(1e-5);
+        expect(maxRel(got.g[2].data, ref.dv), `${label} dv`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it.runIf(active)(
+    `is differentiable with tf.grads (separate q, k, v, as the Llama layers use it) and matches the reference${notBuilt}`,
+    () => {
+      const { fusedAttentionForward } = nativeApi;
+      const rand = makeRng(23);
+      const B = 2,
+        T = 53,
+        heads = 4,
+        kvHeads = 2,
+        d = 8;
+      const rows = B * T;
+      const qd = randomArray(rows * heads * d, rand),
+        kd = randomArray(rows * kvHeads * d, rand),
+        vd = randomArray(rows * kvHeads * d, rand),
+        w = randomArray(rows * heads * d, rand);
+      const attrs = { B, T, heads, kvHeads, headDim: d, qCol: 0, kCol: 0, vCol: 0 };
+      const ref = attentionReference(qd, kd, vd, w, null, { ...attrs, qs: heads * d, kvs: kvHeads * d });
+      const got = tf.tidy(() => {
+        const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              fusedAttentionForward(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, null, attrs).out,
+              tf.tensor2d(w, [rows, heads * d]),
+            ),
+          );
+        const g = tf.grads(f)([
+          tf.tensor2d(qd, [rows, heads * d]),
+          tf.tensor2d(kd, [rows, kvHeads * d]),
+          tf.tensor2d(vd, [rows, kvHeads * d]),
+        ]);
+        return g.map((t) => t.dataSync() as Float32Array);
+      });
+      expect(maxRel(got[0], ref.dq), "dq").toBeLessThan(1e-5);
+      expect(maxRel(got[1], ref.dk), "dk").toBeLessThan(1e-5);
+      expect(maxRel(got[2], ref.dv), "dv").toBeLessThan(1e-5);
+    },
+  );
+
+  it.runIf(active)(`rejects operands that do not fit the heap or the shape${notBuilt}`, () => {
+    const heap = new Float32Array(64);
+    // B=1, T=4, 2 heads of 2: q needs 4 rows of 4 floats, probs 2·4·4 = 32 floats
+    expect(() => gemm!.attentionForward(heap, 1, 4, 2, 2, 2, 0, 4, 0, 0, 4, -1, 0, 4, 64)).not.toThrow();
+    expect(() => gemm!.attentionForward(heap, 1, 4, 2, 2, 2, 0, 4, 0, 0, 4, -1, 0, 4, 132)).toThrow(RangeError); // probs past the end
+    expect(() => gemm!.attentionForward(heap, 1, 4, 3, 2, 2, 0, 8, 0, 0, 8, -1, 0, 8, 0)).toThrow(RangeError); // 3 heads, 2 KV heads
+    expect(() => gemm!.attentionForward(heap, 1, 4, 2, 2, 2, 0, 3, 0, 0, 4, -1, 0, 4, 64)).toThrow(RangeError); // row narrower than the heads
+    expect(() => gemm!.attentionBackward(heap, 1, 4, 2, 2, 2, 0, 4, 0, 0, 4, 64, 0, 4, 0, 4, 0, 0, 4)).not.toThrow();
+    expect(() => gemm!.attentionBackward(heap, 1, 4, 2, 2, 2, 0, 4, 0, 0, 4, 64, 0, 4, 200, 4, 0, 0, 4)).toThrow(RangeError); // dq past the end
+  });
+});
+
+describe("fused GELU (native)", () => {
+  it.runIf(active)(`gelu_new and its derivative match float64 on every kernel path, odd lengths and large |u|${notBuilt}`, () => {
+    setNativeGemmActive(true);
+    const { fusedAttentionAvailable, fusedGelu, fusedGeluBackward } = nativeApi;
+    expect(fusedAttentionAvailable()).toBe(true);
+    const c = Math.sqrt(2 / Math.PI),
+      a = 0.044715;
+    const ref = (u: number) => 0.5 * u * (1 + Math.tanh(c * (u + a * u ** 3))); // the HF definition, tanh form
+    const dref = (u: number) => {
+      const t = Math.tanh(c * (u + a * u ** 3));
+      return 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * a * u * u);
+    };
+    const rand = makeRng(31);
+    try {
+      for (const kernel of gemm!.kernels()) {
+        gemm!.setKernel(kernel); // "avx512" takes the vector path, the others the scalar one
+        for (const n of [1, 15, 16, 17, 1001]) {
+          const u = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 40 * (rand() - 0.5) : 6 * (rand() - 0.5)));
+          const dg = randomArray(n, rand);
+          const [g, du] = tf.tidy(() => {
+            const ut = tf.tensor1d(u);
+            return [fusedGelu(ut).dataSync() as Float32Array, fusedGeluBackward(tf.tensor1d(dg), ut).dataSync() as Float32Array];
+          });
+          for (let i = 0; i < n; i++) {
+            expect(Math.abs(g[i] - ref(u[i])), `${kernel} gelu(${u[i]})`).toBeLessThan(2e-6 * (1 + Math.abs(u[i])));
+            expect(Math.abs(du[i] - dg[i] * dref(u[i])), `${kernel} gelu'(${u[i]})`).toBeLessThan(2e-6 * (1 + Math.abs(dg[i])));
+          }
+        }
+      }
+    } finally {
+      gemm!.setKernel(gemm!.kernels()[0]);
+    }
+  });
+});
+
+describe("fused LayerNorm (native)", () => {
+  it.runIf(active)(`forward and backward match float64, odd shapes and rows with a large mean${notBuilt}`, () => {
+    setNativeGemmActive(true);
+    const { fusedAttentionAvailable, fusedLayerNorm, fusedLayerNormBackward } = nativeApi;
+    expect(fusedAttentionAvailable()).toBe(true);
+    const rand = makeRng(41);
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 7],
+      [37, 256],
+      [5, 1001],
+    ]) {
+      const eps = 1e-5;
+      const x = Float32Array.from({ length: rows * cols }, (_, i) => 3 * (rand() - 0.5) + (Math.floor(i / cols) % 2 ? 50 : 0));
+      const g = randomArray(cols, rand),
+        b = randomArray(cols, rand),
+        dy = randomArray(rows * cols, rand);
+      // float64 reference, straight from the definitions
+      const y = new Float64Array(rows * cols),
+        xh = new Float64Array(rows * cols),
+        dx = new Float64Array(rows * cols),
+        dg = new Float64Array(cols),
+        db = new Float64Array(cols);
+      for (let r = 0; r < rows; r++) {
+        let mean = 0;
+        for (let j = 0; j < cols; j++) mean += x[r * cols + j] / cols;
+        let v = 0;
+        for (let j = 0; j < cols; j++) v += (x[r * cols + j] - mean) ** 2 / cols;
+        const rs = 1 / Math.sqrt(v + eps);
+        let m1 = 0,
+          m2 = 0;
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          xh[i] = (x[i] - mean) * rs;
+          y[i] = xh[i] * g[j] + b[j];
+          dg[j] += dy[i] * xh[i];
+          db[j] += dy[i];
+          m1 += (dy[i] * g[j]) / cols;
+          m2 += (dy[i] * g[j] * xh[i]) / cols;
+        }
+        for (let j = 0; j < cols; j++) dx[r * cols + j] = rs * (dy[r * cols + j] * g[j] - m1 - xh[r * cols + j] * m2);
+      }
+      const got = tf.tidy(() => {
+        const f = fusedLayerNorm(tf.tensor2d(x, [rows, cols]), tf.tensor1d(g), tf.tensor1d(b), eps);
+        expect(f.rstd.shape).toEqual([rows, 1]);
+        const bw = fusedLayerNormBackward(tf.tensor2d(dy, [rows, cols]), f.xhat, f.rstd, tf.tensor1d(g));
+        return [f.y, f.xhat, bw.dx, bw.dg, bw.db].map((t) => t.dataSync() as Float32Array);
+      });
+      const worst = (a: Float32Array, ref: Float64Array) => {
+        let s = 0,
+          w = 0;
+        for (const r of ref) s = Math.max(s, Math.abs(r));
+        for (let i = 0; i < ref.length; i++) w = Math.max(w, Math.abs(a[i] - ref[i]));
+        return w / (s + 1e-30);
+      };
+      const label = `${rows}x${cols}`;
+      expect(worst(got[0], y), `${label} y`).toBeLessThan(1e-5);
+      expect(worst(got[1], xh), `${label} xhat`).toBeLessThan(1e-5);
+      if (cols > 1) expect(worst(got[2], dx), `${label} dx`).toBeLessThan(1e-4);
+      expect(worst(got[3], dg), `${label} dg`).toBeLessThan(1e-5);
+      expect(worst(got[4], db), `${label} db`).toBeLessThan(1e-5);
+    }
   });
 });

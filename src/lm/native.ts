@@ -48,7 +48,8 @@ export function nativeGemmLoadError(): string {
 interface WasmTensorData {
   memoryOffset: number | null;
 }
-interface WasmBackendLike {
+/** The parts of the wasm backend the native kernels use (also native-fused.ts's). */
+export interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): WasmTensorData | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -185,6 +186,11 @@ export function setNativeGemmActive(on: boolean): boolean {
   const was = active;
   if (original) active = on;
   return was;
+}
+
+/** Whether the native GEMM is installed and switched on in this thread (the fused kernels follow it). */
+export function nativeGemmActive(): boolean {
+  return active;
 }
 
 /** Calls routed to the native GEMM and to the original kernel since the last reset. */

@@ -2,6 +2,7 @@
 // through `mm` (plain NN) or, where `transposedMatMulsFast()` says so, through `mmT`.
 import * as tf from "@tensorflow/tfjs-core";
 import { enableNativeGemm } from "./native.ts";
+import { fusedAttentionAvailable, fusedGelu, fusedGeluBackward, fusedLayerNorm, fusedLayerNormBackward } from "./native-fused.ts";
 
 const layoutByBackend = new Map<string, boolean>();
 
@@ -67,6 +68,11 @@ export interface LNSaved {
 }
 
 export function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): { y: tf.Tensor2D; saved: LNSaved } {
+  if (fusedAttentionAvailable()) {
+    // one native pass instead of 9 kernels
+    const { y, xhat, rstd } = fusedLayerNorm(x, g, b, eps);
+    return { y, saved: { xhat, rstd } };
+  }
   const mean = tf.mean(x, 1, true);
   const xc = tf.sub(x, mean);
   const variance = tf.mean(tf.square(xc), 1, true);
@@ -77,6 +83,7 @@ export function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: numbe
 }
 
 export function layerNormBackward(dy: tf.Tensor2D, s: LNSaved, g: tf.Tensor): { dx: tf.Tensor2D; dg: tf.Tensor; db: tf.Tensor } {
+  if (fusedAttentionAvailable()) return fusedLayerNormBackward(dy, s.xhat, s.rstd, g);
   const dg = colSum(tf.mul(dy, s.xhat) as tf.Tensor2D);
   const db = colSum(dy);
   const dxhat = tf.mul(dy, g);
@@ -92,11 +99,13 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 
 export function gelu(u: tf.Tensor2D): tf.Tensor2D {
+  if (fusedAttentionAvailable()) return fusedGelu(u) as tf.Tensor2D; // one native pass instead of 7 kernels
   const z2 = tf.mul(tf.add(u, tf.mul(tf.mul(tf.square(u), u), GELU_A)), 2 * GELU_C);
   return tf.mul(u, tf.sigmoid(z2)) as tf.Tensor2D;
 }
 
 export function geluBackward(dg: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
+  if (fusedAttentionAvailable()) return fusedGeluBackward(dg, u) as tf.Tensor2D;
   const u2 = tf.square(u);
   const s = tf.sigmoid(tf.mul(tf.add(u, tf.mul(tf.mul(u2, u), GELU_A)), 2 * GELU_C));
   // d/du [u σ(2z)] = σ + u σ(1-σ) · 2c(1 + 3a u²)

@@ -5,6 +5,7 @@
 // holds one layer's activations. The LM head and embedding gradients are written by hand (the
 // head is a (M, V) product worth doing once; gather's gradient kernel is missing on wasm).
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedAttentionAvailable } from "../native-fused.ts";
 import { gatherRows, mm, weightGrad } from "../ops.ts";
 import type { Packed } from "../pack.ts";
 import { ropeTables } from "./config.ts";
@@ -18,6 +19,15 @@ function layerContext(model: LlamaModel, pk: Packed): LayerContext {
   const d = c.headDim,
     rep = c.nHead / c.nKVHead;
   const { cos, sin } = ropeTables(c, pk.pos);
+  if (fusedAttentionAvailable())
+    return {
+      B,
+      T,
+      cos: tf.tensor3d(cos, [B * T, 1, d]),
+      sin: tf.tensor3d(sin, [B * T, 1, d]),
+      mask: null,
+      fused: { bias: pk.bias ? tf.tensor3d(pk.bias, [B, T, T]) : null },
+    };
   // one (T, T) mask per row (tree-shaped when prompts are shared), repeated for each query head of a group
   const rows = pk.bias ? B : 1;
   const mask = new Float32Array(rows * rep * T * T);
@@ -36,11 +46,12 @@ function layerContext(model: LlamaModel, pk: Packed): LayerContext {
     cos: tf.tensor3d(cos, [B * T, 1, d]),
     sin: tf.tensor3d(sin, [B * T, 1, d]),
     mask: tf.tensor4d(mask, [rows, 1, rep * T, T]),
+    fused: null,
   };
 }
 
 function disposeContext(ctx: LayerContext): void {
-  for (const t of [ctx.cos, ctx.sin, ctx.mask]) t.dispose();
+  for (const t of [ctx.cos, ctx.sin, ctx.mask, ctx.fused?.bias]) t?.dispose();
 }
 
 function embed(model: LlamaModel, pk: Packed): tf.Tensor2D {

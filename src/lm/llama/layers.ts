@@ -6,6 +6,7 @@
 // its gradient registered on wasm and cpu (gather, whose gradient is missing on wasm, is not
 // used: embeddings are looked up outside the differentiated function).
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedAttentionForward } from "../native-fused.ts";
 import type { LlamaConfig } from "./config.ts";
 import { ensureGradients } from "./gradients.ts";
 
@@ -98,7 +99,11 @@ export interface LayerContext {
   T: number;
   cos: tf.Tensor; // (B·T, 1, d)
   sin: tf.Tensor;
-  mask: tf.Tensor; // (B or 1, 1, rep·T, T)
+  /** (B or 1, 1, rep·T, T) additive mask for `gqa`; null when the fused kernel runs attention */
+  mask: tf.Tensor | null;
+  /** Run attention in the native fused kernel (heads in place, masked triangle skipped), with
+   *  this (B, T, T) additive tree mask on top of the causal one (null: causal only). */
+  fused: { bias: tf.Tensor | null } | null;
 }
 
 /** One pre-norm decoder layer: x + attn(norm(x)), then + mlp(norm(·)). x: (B·T, C). */
@@ -125,7 +130,10 @@ export function decoderLayer(c: LlamaConfig, x: tf.Tensor2D, w: tf.Tensor[], ctx
   }
   q = rope(q, H, d, ctx.cos, ctx.sin);
   k = rope(k, KV, d, ctx.cos, ctx.sin);
-  const att = gqa(q, k, v, ctx.B, ctx.T, H, KV, d, ctx.mask);
+  const att = ctx.fused
+    ? fusedAttentionForward(q, k, v, ctx.fused.bias, { B: ctx.B, T: ctx.T, heads: H, kvHeads: KV, headDim: d, qCol: 0, kCol: 0, vCol: 0 })
+        .out
+    : gqa(q, k, v, ctx.B, ctx.T, H, KV, d, ctx.mask!);
   const x1 = tf.add(x, tf.matMul(att, next() as tf.Tensor2D)) as tf.Tensor2D;
   const h2 = rmsNorm(x1, next(), eps) as tf.Tensor2D;
   const [wg, wu, wd] = [next(), next(), next()];
