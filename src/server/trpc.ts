@@ -133,19 +133,26 @@ function prismaErrorCode(err: unknown): string | undefined {
   return typeof code === "string" && /^P\d{4}$/.test(code) ? code : undefined;
 }
 
-/** Mutations that are safe to run twice: a vote carries an idempotency key. */
+/** Mutations that are safe to run again: a vote carries an idempotency key. */
 const IDEMPOTENT_MUTATIONS = new Set(["arena.vote"]);
 
 /**
  * AppError → its tRPC code and user message; a few Prisma outcomes → what they mean. A read (or
- * an idempotent mutation) that failed because the database dropped its connection runs once
- * more: the pool has discarded that connection, so the retry gets a fresh one.
+ * an idempotent mutation) that failed because the database dropped its connection runs again
+ * (at most CONNECTION_RETRIES times): the pool discards dead connections, so a retry gets a
+ * fresh one.
  */
+const CONNECTION_RETRIES = 2;
+const RETRY_PAUSE_MS = 25;
 const mapErrors = t.middleware(async ({ ctx, next, path, type }) => {
   const started = performance.now();
   let result = await next();
-  if (!result.ok && (type === "query" || IDEMPOTENT_MUTATIONS.has(path)) && isConnectionLost(result.error.cause ?? result.error)) {
-    ctx.log.warn("trpc: database connection lost; retrying once", { path });
+  // Up to two more tries, a moment apart: when every pooled connection was terminated at once,
+  // the first retry can still draw one whose termination the pool has not noticed yet.
+  for (let attempt = 1; attempt <= CONNECTION_RETRIES; attempt++) {
+    if (result.ok || !(type === "query" || IDEMPOTENT_MUTATIONS.has(path)) || !isConnectionLost(result.error.cause ?? result.error)) break;
+    ctx.log.warn("trpc: database connection lost; retrying", { path, attempt });
+    await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * attempt));
     result = await next();
   }
   ctx.log.debug("trpc: call", { path, type, ok: result.ok, ms: Math.round(performance.now() - started) });

@@ -31,13 +31,19 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Runs `fn`, and once more if the connection was lost. Only for work that is safe to repeat. */
+/**
+ * Runs `fn`, and up to twice more, a moment apart, while the connection was lost (after a mass
+ * termination the first retry can draw another dead pooled connection). Only for work that is
+ * safe to repeat.
+ */
 export async function retryOnConnectionLoss<T>(fn: () => Promise<T>, onRetry?: (err: unknown) => void): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!isConnectionLost(err)) throw err;
-    onRetry?.(err);
-    return fn();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 2 || !isConnectionLost(err)) throw err;
+      onRetry?.(err);
+      await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+    }
   }
 }
