@@ -87,7 +87,7 @@ async function main(): Promise<number> {
       TRAINER_ENABLED: "false",
       CHECKPOINT_DIR: checkpointDir,
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
-      // encrypts external contestants' API keys (e2e/contestants.spec.ts registers one with a key)
+      // encrypts external contestants' API keys (e2e/versus-contestants.spec.ts registers one with a key)
       CONTESTANT_SECRET_KEY: process.env.CONTESTANT_SECRET_KEY ?? randomBytes(32).toString("hex"),
     };
     server = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(port), "-H", "127.0.0.1"], {

@@ -1,3 +1,6 @@
+// Named to run after first-hour.spec.ts (Playwright runs spec files in name order, one worker):
+// its contestant battles are rated on the leaderboard for good, and the first-hour spec checks
+// what a fresh install's leaderboard says before anything is rated.
 // External contestants (issue 17) in real Chromium: a second dpo-arena (test/contestants/
 // instance.ts: its own process, port and database) is registered in the console as the
 // contestant of the server under test; a labeler votes battles against it in the arena, the
