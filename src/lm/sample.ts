@@ -13,6 +13,7 @@ import { type CausalLM, kvWidth } from "./causal.ts";
 import { llamaSegmentLogits } from "./llama/decode.ts";
 import type { GPT } from "./model.ts";
 import { makeRng } from "./model.ts";
+import { nucleus } from "./nucleus.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 export interface SampleOptions {
@@ -429,19 +430,9 @@ export function pickToken(logits: Float32Array, opts: { temperature: number; top
     }
     return { id: V - 1, logprob: logits[V - 1] - lse };
   }
-  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a]);
-  if (opts.topK && opts.topK > 0) order = order.slice(0, opts.topK);
-  const w = order.map((i) => Math.exp((logits[i] - mx) / tau));
-  if (opts.topP !== undefined && opts.topP < 1) {
-    const total = w.reduce((a, b) => a + b, 0);
-    let acc = 0, keep = 0;
-    while (keep < w.length) {
-      acc += w[keep++] / total;
-      if (acc >= opts.topP) break;
-    }
-    order = order.slice(0, keep);
-    w.length = keep;
-  }
+  // The kept tokens most likely first, as sorting the whole row would give them, without sorting
+  // it (nucleus.ts: ~10 ms a token at a 49k vocabulary otherwise).
+  const { ids: order, weights: w } = nucleus(logits, tau, opts.topK, opts.topP);
   const total = w.reduce((a, b) => a + b, 0);
   let u = rand() * total;
   let pick = order[order.length - 1];
