@@ -43,18 +43,24 @@ export interface KLEstimate {
   meanTokens: number;
 }
 
-/** Σ_t KL(p_t ‖ q_t) over the rows of two (L × V) log-prob arrays. */
+/**
+ * Σ_t KL(p_t ‖ q_t) over the rows of two (L × V) log-prob arrays. Tokens p gives no mass
+ * (log-prob −∞, or below e^−80) add nothing; a total that rounding leaves a hair below 0 counts
+ * 0, since KL is never negative. The one definition: the gates and the sim's measurements use it.
+ */
 export function exactSequenceKL(pRows: Float32Array, qRows: Float32Array, V: number): number {
-  const L = pRows.length / V;
+  if (pRows.length !== qRows.length || pRows.length % V !== 0)
+    throw new Error(`exactSequenceKL: shapes differ (${pRows.length} vs ${qRows.length}, V ${V})`);
   let kl = 0;
-  for (let t = 0; t < L; t++) {
-    const o = t * V;
+  for (let o = 0; o < pRows.length; o += V) {
     for (let v = 0; v < V; v++) {
       const lp = pRows[o + v];
       if (lp > -80) kl += Math.exp(lp) * (lp - qRows[o + v]);
     }
   }
-  return kl;
+  // Clamped once, not per row: per-row clamping would keep each row's positive rounding noise
+  // and drop the negative, a bias that grows with the length.
+  return Math.max(0, kl);
 }
 
 /** log π_θ(y) − log π_ref(y) along y from the same rows: the plain Monte Carlo term. */

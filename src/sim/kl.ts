@@ -7,6 +7,7 @@
 // averages over each position's next token instead of using the one sampled.
 // Standard errors are clustered by prompt: samples of one prompt share its context and are not
 // independent, so the s.e. comes from the spread of per-prompt means.
+import { exactSequenceKL } from "../dpo/kl.ts";
 import { clusteredMean as clusterRobustMean } from "../dpo/stats.ts";
 import { type CausalLM, nextTokenLogprobs, type ScoreItem, scoreCompletions } from "../lm/index.ts";
 
@@ -31,24 +32,6 @@ export function clusteredMean(values: readonly number[], cluster: readonly (stri
   return { mean: m.mean, stderr: m.clusters > 1 ? m.stderr : 0, prompts: m.clusters, samples: m.n };
 }
 
-/** Σ_t KL(p_t‖q_t) over the rows of two (T × V) log-softmax arrays. */
-export function summedTokenKL(logp: Float32Array, logq: Float32Array, V: number): number {
-  if (logp.length !== logq.length || logp.length % V !== 0)
-    throw new Error(`summedTokenKL: shapes differ (${logp.length} vs ${logq.length}, V ${V})`);
-  let kl = 0;
-  for (let o = 0; o < logp.length; o += V) {
-    let row = 0;
-    for (let v = 0; v < V; v++) {
-      const lp = logp[o + v];
-      if (lp === -Infinity) continue;
-      row += Math.exp(lp) * (lp - logq[o + v]);
-    }
-    // Rounding can leave a row a hair below 0; KL is not negative.
-    kl += Math.max(0, row);
-  }
-  return kl;
-}
-
 /**
  * The exact per-token KL of each item (completions sampled from `policy`) against `root`, in
  * chunks so only `chunk` items' (T × V) rows are held at once.
@@ -67,7 +50,7 @@ export function exactTokenKL(
     const part = items.slice(s, s + chunk);
     const p = nextTokenLogprobs(policy, part, { batchSize: opts.batchSize ?? 8 });
     const q = policy === root ? p : nextTokenLogprobs(root, part, { batchSize: opts.batchSize ?? 8 });
-    for (let i = 0; i < part.length; i++) out.push(summedTokenKL(p[i], q[i], V));
+    for (let i = 0; i < part.length; i++) out.push(exactSequenceKL(p[i], q[i], V));
   }
   return out;
 }

@@ -1,9 +1,10 @@
 // KL from the root: the exact per-token estimator against the plain Monte Carlo one on a tiny
 // model, where both can be computed on the same samples.
 import { beforeAll, describe, expect, it } from "vitest";
+import { exactSequenceKL } from "../../src/dpo/kl.ts";
 import { byteTokenizer, type GPTConfig, initBackend, type ScoreItem, sample } from "../../src/lm/index.ts";
 import { tinyModel } from "../../src/lm/testing.ts";
-import { clusteredMean, exactTokenKL, monteCarloKL, summedTokenKL } from "../../src/sim/kl.ts";
+import { clusteredMean, exactTokenKL, monteCarloKL } from "../../src/sim/kl.ts";
 
 const CFG: GPTConfig = { vocabSize: 260, nPositions: 24, nEmbd: 8, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
 
@@ -11,14 +12,18 @@ beforeAll(async () => {
   await initBackend("cpu");
 });
 
-describe("summedTokenKL", () => {
-  it("sums KL(p‖q) over positions", () => {
+describe("exactSequenceKL (the one definition the gates and the sim share)", () => {
+  it("sums KL(p‖q) over positions, skips tokens p gives no mass, never goes below 0", () => {
     const lp = Float32Array.from([Math.log(0.5), Math.log(0.5), Math.log(0.9), Math.log(0.1)]);
     const lq = Float32Array.from([Math.log(0.9), Math.log(0.1), Math.log(0.9), Math.log(0.1)]);
     const want = 0.5 * Math.log(0.5 / 0.9) + 0.5 * Math.log(0.5 / 0.1);
-    expect(summedTokenKL(lp, lq, 2)).toBeCloseTo(want, 6);
-    expect(summedTokenKL(lq, lq, 2)).toBe(0);
-    expect(() => summedTokenKL(lp, lq.subarray(0, 2), 2)).toThrow(/shapes differ/);
+    expect(exactSequenceKL(lp, lq, 2)).toBeCloseTo(want, 6);
+    expect(exactSequenceKL(lq, lq, 2)).toBe(0);
+    expect(exactSequenceKL(Float32Array.from([0, -Infinity]), Float32Array.from([Math.log(0.5), Math.log(0.5)]), 2)).toBeCloseTo(
+      Math.log(2),
+      6,
+    );
+    expect(() => exactSequenceKL(lp, lq.subarray(0, 2), 2)).toThrow(/shapes differ/);
   });
 });
 
