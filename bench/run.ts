@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parseOrExit } from "../src/cli/args.ts";
 
-const all = ["lm", "gemm", "dpo", "rating", "quality", "leaderboard", "stats", "loop", "arena", "memory"];
+const all = ["lm", "gemm", "dpo", "rating", "quality", "leaderboard", "stats", "loop", "arena", "memory", "export"];
 const wanted = parseOrExit({
   command: "npm run bench --",
   description: "Runs each benchmark in its own process; every one prints JSON lines and none passes or fails on timings.",
