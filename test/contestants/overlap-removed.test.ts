@@ -77,4 +77,64 @@ describe("overlap copies of contestant battles", () => {
     expect(row.contestantId).toBeNull();
     expect(row.completions).toEqual([]); // sampled afresh when watched, not copied
   });
+
+  it("does not copy a pair of a version that no longer serves: after a swap the prompt gets a new pair", async () => {
+    const { db, v0 } = world;
+    await addPrompts(db, ["a prompt judged before the swap"], 2);
+    const prompt = await db.prompt.findFirstOrThrow({ where: { text: "a prompt judged before the swap" } });
+    const first = await addLabeler(db, "before-swap");
+    const old = await db.battle.create({
+      data: {
+        promptId: prompt.id,
+        labelerId: first.id,
+        kind: "ON_POLICY",
+        status: "VOTED",
+        policyAId: v0.id,
+        policyBId: v0.id,
+        leaseExpiresAt: new Date(Date.now() + 60_000),
+      },
+    });
+    const common = {
+      battleId: old.id,
+      promptId: prompt.id,
+      policyVersionId: v0.id,
+      promptTokenIds: [256],
+      temperature: 1,
+      topP: 1,
+      topK: 0,
+      maxNewTokens: 6,
+    };
+    await db.completion.createMany({
+      data: [
+        { ...common, slot: "A", text: " one", tokenIds: [32], seed: 1, finishReason: "length", latencyMs: 10 },
+        { ...common, slot: "B", text: " two", tokenIds: [33], seed: 2, finishReason: "length", latencyMs: 10 },
+      ],
+    });
+    await db.vote.create({ data: { battleId: old.id, labelerId: first.id, choice: "B", msToVote: 900, idempotencyKey: `v-${old.id}` } });
+    // A swap: v0 retires, another version serves.
+    const v = await db.policyVersion.findUniqueOrThrow({ where: { id: v0.id } });
+    await db.policyVersion.update({ where: { id: v0.id }, data: { status: "RETIRED" } });
+    const v1 = await db.policyVersion.create({
+      data: {
+        name: "v1-after-swap",
+        parentId: v0.id,
+        checkpointUri: v.checkpointUri,
+        checkpointSha256: v.checkpointSha256,
+        status: "SERVING",
+        modelConfig: v.modelConfig ?? undefined,
+      },
+    });
+    try {
+      const later = await addLabeler(db, "after-swap");
+      let got = battleOf(await nextBattle({ db, labelerId: later.id }));
+      for (let i = 0; i < 5 && got.promptId !== prompt.id; i++) got = battleOf(await nextBattle({ db, labelerId: later.id }));
+      expect(got.promptId).toBe(prompt.id);
+      const row = await db.battle.findUniqueOrThrow({ where: { id: got.battleId }, include: { completions: true } });
+      expect(row.completions).toEqual([]); // not a copy of v0's pair
+      expect(row.policyAId === v1.id || row.policyBId === v1.id).toBe(true);
+    } finally {
+      await db.policyVersion.update({ where: { id: v1.id }, data: { status: "RETIRED" } });
+      await db.policyVersion.update({ where: { id: v0.id }, data: { status: "SERVING" } });
+    }
+  });
 });

@@ -158,15 +158,22 @@ export async function nextBattle(opts: NextBattleOptions): Promise<NextBattleRes
       ready,
     });
     // Overlap: reuse the pair another labeler judged (same order), so votes are comparable.
-    // (The claim already said whether the prompt has any completions: usually not.) A pair from
-    // a contestant an admin removed or disabled is not shown again: the prompt gets a new pair.
+    // (The claim already said whether the prompt has any completions: usually not.) Only a pair
+    // the serving version took part in is copied: after a swap, an older pair would be revealed as
+    // "the current model" when it is not, and would train the new version on another's samples.
+    // Nor is a pair from a contestant an admin removed or disabled. Otherwise the prompt gets a
+    // new pair.
     const source = !prompt.hasCompletions
       ? null
       : await tx.battle.findFirst({
           where: {
             promptId,
             completions: { some: {} },
-            OR: [{ contestantId: null }, { contestant: { is: { removedAt: null, enabled: true } } }],
+            AND: [
+              { OR: [{ policyAId: serving.id }, { policyBId: serving.id }] },
+              { OR: [{ kind: { not: "ON_POLICY" } }, { policyAId: serving.id, policyBId: serving.id }] },
+              { OR: [{ contestantId: null }, { contestant: { is: { removedAt: null, enabled: true } } }] },
+            ],
           },
           orderBy: { createdAt: "asc" },
           select: { kind: true, policyAId: true, policyBId: true, contestantId: true, swapped: true, completions: true },
