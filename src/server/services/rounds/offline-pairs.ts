@@ -10,24 +10,8 @@
 // They are training pairs only: the held-out set stays arena votes.
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { apiPreferencePairs } from "../inference/pairs.ts";
-import type { VotePair } from "./pairs.ts";
+import { absorbedSql, everTrainedSql, SERVING_LINEAGE_CTES, type VotePair } from "./pairs.ts";
 
-const SERVING_ROOT = `
-  WITH RECURSIVE lineage(id) AS (
-    SELECT id FROM "PolicyVersion" WHERE status = 'SERVING'
-    UNION SELECT pv."parentId" FROM "PolicyVersion" pv JOIN lineage l ON pv.id = l.id WHERE pv."parentId" IS NOT NULL
-  ), roots(id, root) AS (
-    SELECT id, id FROM "PolicyVersion" WHERE "parentId" IS NULL
-    UNION ALL SELECT pv.id, r.root FROM "PolicyVersion" pv JOIN roots r ON pv."parentId" = r.id
-  ), serving_root AS (
-    SELECT r.root FROM roots r JOIN "PolicyVersion" pv ON pv.id = r.id AND pv.status = 'SERVING'
-  )`;
-
-/** SQL: whether the pair with id `col` is absorbed into the serving lineage, or was ever trained on. */
-const absorbed = (col: string) => `EXISTS (SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
-   WHERE rv."voteId" = ${col} AND rv.split = 'TRAIN'
-     AND (r.status = 'RUNNING' OR (r.status = 'SUCCEEDED' AND r."resultVersionId" IN (SELECT id FROM lineage))))`;
-const everTrained = (col: string) => `EXISTS (SELECT 1 FROM "RoundVote" rv WHERE rv."voteId" = ${col} AND rv.split = 'TRAIN')`;
 const heldoutText = (expr: string) =>
   `EXISTS (SELECT 1 FROM "PromptSplit" s WHERE s.key = prompt_text_key(${expr}) AND s.split = 'HELDOUT')`;
 
@@ -45,13 +29,13 @@ interface ImportedRow {
 export async function importedTrainPairs(db: PrismaClient, opts: { limit: number }): Promise<VotePair[]> {
   if (opts.limit <= 0) return [];
   const rows = await db.$queryRawUnsafe<ImportedRow[]>(
-    `${SERVING_ROOT}
-     SELECT ip.id, ip."importId", prompt_text_key(ip.prompt) AS "promptKey", ${everTrained("ip.id")} AS returned,
+    `${SERVING_LINEAGE_CTES}
+     SELECT ip.id, ip."importId", prompt_text_key(ip.prompt) AS "promptKey", ${everTrainedSql("ip.id")} AS returned,
             ip."promptTokenIds", ip."chosenTokenIds", ip."rejectedTokenIds"
        FROM "ImportedPair" ip JOIN "PreferenceImport" pi ON pi.id = ip."importId"
       WHERE pi."rootVersionId" = (SELECT root FROM serving_root)
         AND NOT ${heldoutText("ip.prompt")}
-        AND NOT ${absorbed("ip.id")}
+        AND NOT ${absorbedSql("ip.id")}
       ORDER BY ip."createdAt" DESC, ip.id
       LIMIT $1`,
     opts.limit,
@@ -75,11 +59,11 @@ export async function apiTrainPairs(db: PrismaClient, opts: { limit: number }): 
   // Preferences a round may not use (absorbed, held-out prompt, another lineage), and those
   // returned from rounds outside the serving lineage; apiPreferencePairs reads the rest.
   const flags = await db.$queryRawUnsafe<{ id: string; excluded: boolean; returned: boolean; promptKey: string }[]>(
-    `${SERVING_ROOT}
+    `${SERVING_LINEAGE_CTES}
      SELECT p.id, prompt_text_key(a."promptText") AS "promptKey",
-            (${absorbed("p.id")} OR ${heldoutText(`a."promptText"`)}
+            (${absorbedSql("p.id")} OR ${heldoutText(`a."promptText"`)}
               OR (SELECT root FROM roots WHERE id = a."policyVersionId") IS DISTINCT FROM (SELECT root FROM serving_root)) AS excluded,
-            (${everTrained("p.id")} AND NOT ${absorbed("p.id")}) AS returned
+            (${everTrainedSql("p.id")} AND NOT ${absorbedSql("p.id")}) AS returned
        FROM "ApiPreference" p JOIN "ApiCompletion" a ON a.id = p."completionAId"
       WHERE p.choice IN ('A', 'B')`,
   );
@@ -109,15 +93,15 @@ export interface OfflinePairCounts {
 /** What the rounds page shows beside the vote counts (whether or not the settings use them). */
 export async function countOfflinePairs(db: PrismaClient): Promise<OfflinePairCounts> {
   const rows = await db.$queryRawUnsafe<{ imported: bigint; api: bigint }[]>(
-    `${SERVING_ROOT}
+    `${SERVING_LINEAGE_CTES}
      SELECT (SELECT count(*) FROM "ImportedPair" ip JOIN "PreferenceImport" pi ON pi.id = ip."importId"
               WHERE pi."rootVersionId" = (SELECT root FROM serving_root)
-                AND NOT ${heldoutText("ip.prompt")} AND NOT ${absorbed("ip.id")}) AS imported,
+                AND NOT ${heldoutText("ip.prompt")} AND NOT ${absorbedSql("ip.id")}) AS imported,
             (SELECT count(*) FROM "ApiPreference" p JOIN "ApiCompletion" a ON a.id = p."completionAId"
               JOIN "ApiCompletion" b ON b.id = p."completionBId"
               WHERE p.choice IN ('A', 'B') AND a."policyVersionId" = b."policyVersionId"
                 AND (SELECT root FROM roots WHERE id = a."policyVersionId") = (SELECT root FROM serving_root)
-                AND NOT ${heldoutText(`a."promptText"`)} AND NOT ${absorbed("p.id")}) AS api`,
+                AND NOT ${heldoutText(`a."promptText"`)} AND NOT ${absorbedSql("p.id")}) AS api`,
   );
   return { imported: Number(rows[0]?.imported ?? 0), api: Number(rows[0]?.api ?? 0) };
 }

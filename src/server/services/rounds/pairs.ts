@@ -88,8 +88,12 @@ export async function assignSplits(db: PrismaClient, fraction: number): Promise<
     ON CONFLICT (key) DO NOTHING`;
 }
 
-// The serving version's lineage, each version's root, and for every vote whether it is absorbed.
-const CTES = `
+/**
+ * SQL: the serving version's lineage (`lineage`), each version's root (`roots`) and the serving
+ * version's root (`serving_root`), as the opening of a WITH RECURSIVE clause. Shared with the
+ * offline pair sources (offline-pairs.ts), which follow the same lineage rules.
+ */
+export const SERVING_LINEAGE_CTES = `
   WITH RECURSIVE lineage(id) AS (
     SELECT id FROM "PolicyVersion" WHERE status = 'SERVING'
     UNION SELECT pv."parentId" FROM "PolicyVersion" pv JOIN lineage l ON pv.id = l.id WHERE pv."parentId" IS NOT NULL
@@ -98,13 +102,21 @@ const CTES = `
     UNION ALL SELECT pv.id, r.root FROM "PolicyVersion" pv JOIN roots r ON pv."parentId" = r.id
   ), serving_root AS (
     SELECT r.root FROM roots r JOIN "PolicyVersion" pv ON pv.id = r.id AND pv.status = 'SERVING'
-  ), candidates AS (
+  )`;
+
+/** SQL: whether the pair whose id is `col` is absorbed into the serving lineage (needs `lineage`). */
+export const absorbedSql = (col: string) => `EXISTS (SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
+   WHERE rv."voteId" = ${col} AND rv.split = 'TRAIN'
+     AND (r.status = 'RUNNING' OR (r.status = 'SUCCEEDED' AND r."resultVersionId" IN (SELECT id FROM lineage))))`;
+/** SQL: whether any round ever trained on the pair whose id is `col`. */
+export const everTrainedSql = (col: string) => `EXISTS (SELECT 1 FROM "RoundVote" rv WHERE rv."voteId" = ${col} AND rv.split = 'TRAIN')`;
+
+// For every vote of the serving lineage: its split, and whether it is absorbed.
+const CTES = `${SERVING_LINEAGE_CTES.trimEnd()}, candidates AS (
     SELECT v.id AS "voteId", v."battleId", v.choice::text AS choice, b.kind::text AS kind, b."promptId", v."createdAt",
            s.split::text AS split, p."textKey" AS "promptKey",
-           EXISTS (SELECT 1 FROM "RoundVote" rv JOIN "TrainingRound" r ON r.id = rv."roundId"
-                    WHERE rv."voteId" = v.id AND rv.split = 'TRAIN'
-                      AND (r.status = 'RUNNING' OR (r.status = 'SUCCEEDED' AND r."resultVersionId" IN (SELECT id FROM lineage)))) AS absorbed,
-           EXISTS (SELECT 1 FROM "RoundVote" rv WHERE rv."voteId" = v.id AND rv.split = 'TRAIN') AS "everTrained"
+           ${absorbedSql("v.id")} AS absorbed,
+           ${everTrainedSql("v.id")} AS "everTrained"
       FROM "Vote" v
       JOIN "Battle" b ON b.id = v."battleId"
       JOIN "Prompt" p ON p.id = b."promptId"
