@@ -14,24 +14,9 @@ import {
   logprobGrads,
   makeRng,
   SampleBatcher,
-  type ScoreItem,
   sample,
 } from "../src/lm/index.ts";
-
-export const SMOL_CONFIG = {
-  model_type: "llama",
-  hidden_size: 576,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  intermediate_size: 1536,
-  vocab_size: 49152,
-  tie_word_embeddings: true,
-  max_position_embeddings: 8192,
-  rope_theta: 100000,
-  rms_norm_eps: 1e-5,
-  hidden_act: "silu",
-};
+import { SMOL_CONFIG, smolDpoStep } from "./smol-shape.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
@@ -102,28 +87,8 @@ async function main() {
       loadavg_1m: +os.loadavg()[0].toFixed(2),
     });
   } else if (mode === "train") {
-    // 8 pairs x (64 prompt + 64 completion) tokens, chosen and rejected sharing the prompt; reference log-probs precomputed
-    const items: ScoreItem[] = Array.from({ length: 8 }, () => {
-      const promptIds = ids(64);
-      return [
-        { promptIds, completionIds: ids(64) },
-        { promptIds, completionIds: ids(64) },
-      ];
-    }).flat();
-    const ref = new Float64Array(items.length).map(() => -700 + rand());
-    const beta = 0.1;
-    const loss = (lp: Float64Array) => {
-      const d = new Float64Array(lp.length);
-      let l = 0;
-      for (let i = 0; i < lp.length; i += 2) {
-        const z = beta * (lp[i] - ref[i] - (lp[i + 1] - ref[i + 1]));
-        const sig = 1 / (1 + Math.exp(-z));
-        l += -Math.log(sig) / 8;
-        d[i] = (-(1 - sig) * beta) / 8;
-        d[i + 1] = ((1 - sig) * beta) / 8;
-      }
-      return { loss: l, dlogps: d };
-    };
+    // 8 pairs x (64 prompt + 64 completion) tokens, reference log-probs precomputed (smol-shape.ts)
+    const { items, loss } = smolDpoStep(rand);
     const opt = new AdamW({ lr: 1e-5 });
     const step = () => {
       const { grads } = logprobGrads(model, items, loss);

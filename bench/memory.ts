@@ -25,32 +25,19 @@ import {
   loadCheckpoint,
   logprobGrads,
   makeRng,
-  type ScoreItem,
   saveCheckpoint,
 } from "../src/lm/index.ts";
 import { tinyTokenizerFiles, writeTinyHF } from "../src/lm/llama/fixtures.ts";
 import { checkpointDigest } from "../src/server/policy/digest.ts";
 import { SamplerPool, type ThreadMemory } from "../src/server/sampler/pool.ts";
+import { SMOL_CONFIG as SMOL_SHAPE, smolDpoStep } from "./smol-shape.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const load1m = () => +os.loadavg()[0].toFixed(2);
-/** The SmolLM2-135M shape (as in bench/lm-smol.ts, which runs when imported). */
-const SMOL_CONFIG = {
-  model_type: "llama",
-  hidden_size: 576,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  intermediate_size: 1536,
-  vocab_size: 49152,
-  tie_word_embeddings: true,
-  max_position_embeddings: 2048,
-  rope_theta: 100000,
-  rms_norm_eps: 1e-5,
-  hidden_act: "silu",
-};
+/** The SmolLM2-135M shape (smol-shape.ts), with the 2,048-token context this bench has always written. */
+const SMOL_CONFIG = { ...SMOL_SHAPE, max_position_embeddings: 2048 };
 const SMOL_DIR = path.join(os.tmpdir(), "dpo-arena-bench-smollm2-135m-shape");
 
 /**
@@ -120,27 +107,7 @@ async function train(workers: number): Promise<void> {
   const backend = await initBackend();
   const model = LlamaModel.create(llamaConfigFromHF(SMOL_CONFIG, "smollm2-135m-shape"), 1);
   const rand = makeRng(3);
-  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 49000));
-  const items: ScoreItem[] = Array.from({ length: 8 }, () => {
-    const promptIds = ids(64);
-    return [
-      { promptIds, completionIds: ids(64) },
-      { promptIds, completionIds: ids(64) },
-    ];
-  }).flat();
-  const ref = new Float64Array(items.length).map(() => -700 + rand());
-  const beta = 0.1;
-  const loss = (lp: Float64Array) => {
-    const d = new Float64Array(lp.length);
-    let l = 0;
-    for (let i = 0; i < lp.length; i += 2) {
-      const sig = 1 / (1 + Math.exp(-beta * (lp[i] - ref[i] - (lp[i + 1] - ref[i + 1]))));
-      l += -Math.log(sig) / 8;
-      d[i] = (-(1 - sig) * beta) / 8;
-      d[i + 1] = ((1 - sig) * beta) / 8;
-    }
-    return { loss: l, dlogps: d };
-  };
+  const { items, loss } = smolDpoStep(rand);
   const pool = workers > 0 ? await GradWorkerPool.create({ workers }) : null;
   const opt = new AdamW({ lr: 1e-5 });
   const rss: number[] = [];
