@@ -451,16 +451,8 @@ export function topLogprobs(logits: Float32Array, k: number): { id: number; logp
   let z = 0;
   for (let i = 0; i < V; i++) z += Math.exp(logits[i] - mx);
   const lse = mx + Math.log(z);
-  // one pass keeping the best k in a small sorted list: k is at most 20, V up to ~150k
-  const best: number[] = [];
-  const better = (a: number, b: number) => logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
-  for (let i = 0; i < V; i++) {
-    if (best.length === k && !better(i, best[k - 1])) continue;
-    let j = best.length < k ? best.length : k - 1;
-    if (best.length < k) best.push(i);
-    while (j > 0 && better(i, best[j - 1])) { best[j] = best[j - 1]; j--; }
-    best[j] = i;
-  }
+  // the k most likely, ties by id: the top-k rule the sampler uses (nucleus.ts)
+  const best = k > 0 ? nucleus(logits, 1, k).ids : [];
   return best.map((id) => ({ id, logprob: logits[id] - lse }));
 }
 
