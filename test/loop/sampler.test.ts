@@ -38,7 +38,8 @@ describe("sampler", () => {
   it("streams tokens from a worker thread while the event loop stays free", async () => {
     const tokens: { index: number; tokenIds: number[]; from: number; append: string }[] = [];
     let maxLag = 0;
-    let last = performance.now();
+    const started = performance.now();
+    let last = started;
     const ticker = setInterval(() => {
       const now = performance.now();
       maxLag = Math.max(maxLag, now - last - 5);
@@ -46,6 +47,7 @@ describe("sampler", () => {
     }, 5);
     const r = await sampler.generate({ ...params, promptText: "Hello", maxNewTokens: 40, onToken: (e) => tokens.push(e) });
     clearInterval(ticker);
+    const elapsed = performance.now() - started;
     expect(r.versionId).toBe(v0.id);
     expect(r.completions).toHaveLength(2);
     const tok = byteTokenizer();
@@ -58,8 +60,10 @@ describe("sampler", () => {
       expect(mine.reduce((text, e) => text.slice(0, e.from) + e.append, "")).toBe(c.text);
       expect(c.logprob).toBeLessThan(0);
     }
-    // generous: the machine may be shared; a blocked loop would stall for the whole generation
-    expect(maxLag).toBeLessThan(250);
+    // A blocked loop stalls for the whole generation, so its longest gap is about the elapsed
+    // time. On a shared machine a scheduling hiccup can exceed a fixed bound, so the bound is
+    // 250 ms or a third of the generation, whichever is longer.
+    expect(maxLag).toBeLessThan(Math.max(250, elapsed / 3));
   });
 
   it("concurrent requests share decode steps on a thread and get exactly what they would get alone", async () => {
@@ -108,17 +112,30 @@ describe("sampler", () => {
   it("samples an earlier version on request (versus battles), and can be cancelled", async () => {
     const old = await sampler.generate({ ...params, promptText: "Versus", versionId: v0.id });
     expect(old.versionName).toBe("v0");
+    // Seed 10 runs both completions of this prompt to the model's 40-token cap when nothing stops
+    // them. (With seed 5 one completion ended at an EOS after 14 tokens, so an abort that
+    // landed later than that on a loaded machine read "eos", and CI failed.)
+    const request = { ...params, seed: 10, promptText: "Stop me", maxNewTokens: 200 };
+    const natural = await sampler.generate(request);
+    expect(natural.completions.map((c) => c.finishReason)).toEqual(["length", "length"]);
+    const cap = natural.completions[0]!.tokenIds.length;
+    // Cancelled while queued: the request is refused, nothing is sampled.
+    const early = new AbortController();
+    const refused = sampler.generate({ ...request, signal: early.signal });
+    early.abort();
+    await expect(refused).rejects.toThrow();
+    // Cancelled mid-stream, at the first token: the thread stops at its next step. The abort
+    // crosses two threads, so a completion may reach the cap first on a very busy machine; then
+    // it must be exactly what it is without the abort. Aborted ones are its prefix.
     const ctrl = new AbortController();
-    const r = await sampler.generate({
-      ...params,
-      promptText: "Stop me",
-      // long enough that the abort, sent at the first token, lands before the thread could
-      // finish on its own even on a loaded machine (40 tokens took ~40 ms and raced it)
-      maxNewTokens: 200,
-      signal: ctrl.signal,
-      onToken: () => ctrl.abort(),
-    });
-    expect(r.completions.every((c) => c.finishReason === "aborted" && c.tokenIds.length < 200)).toBe(true);
+    const r = await sampler.generate({ ...request, signal: ctrl.signal, onToken: () => ctrl.abort() });
+    for (const [i, c] of r.completions.entries()) {
+      const whole = natural.completions[i]!;
+      if (c.finishReason === "aborted") {
+        expect(c.tokenIds.length).toBeLessThan(cap);
+        expect(c.tokenIds).toEqual(whole.tokenIds.slice(0, c.tokenIds.length));
+      } else expect(c.tokenIds).toEqual(whole.tokenIds);
+    }
     await expect(sampler.generate({ ...params, promptText: "x", versionId: 9999 })).rejects.toThrow(/does not exist/);
   });
 
