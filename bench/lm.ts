@@ -18,6 +18,11 @@ import { attentionKernel, type SampledCompletion, type SampleOptions } from "../
 import { DPO_STEP_CONFIG, dpoStep } from "./dpo-step.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+/** This process's resident set now and its peak so far, in MB: which phase sets the peak. */
+const rssNow = () => ({
+  rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+  peak_rss_so_far_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+});
 
 /** The interpreter that can `import torch` (Debian's python3-torch installs for the system
  *  python3, which a pyenv `python3` on PATH hides), or null. */
@@ -100,6 +105,7 @@ async function main() {
     roofline_ratio: +(flops / (stepMs / 1000) / 1e9 / gflops).toFixed(3),
     pytorch_tokens_per_s: pyTrain,
     ratio_vs_pytorch: ratio(tokens / (stepMs / 1000), pyTrain),
+    ...rssNow(),
   });
 
   // data-parallel: the main thread plus one worker thread, each with its own wasm backend
@@ -116,6 +122,7 @@ async function main() {
     await stepParallel();
     ptimes.push(performance.now() - t0);
   }
+  const rssWithWorker = rssNow();
   await pool.close();
   const pMs = median(ptimes);
   emit({
@@ -128,6 +135,8 @@ async function main() {
     pytorch_tokens_per_s: pyTrain,
     ratio_vs_pytorch: ratio(tokens / (pMs / 1000), pyTrain),
     roofline_ratio_per_thread: +(flops / (pMs / 1000) / 1e9 / gflops / 2).toFixed(3),
+    // measured before the pool closed: the worker's own wasm heap is part of this process
+    ...rssWithWorker,
   });
 
   const tok = byteTokenizer();
@@ -151,6 +160,7 @@ async function main() {
     pytorch_tokens_per_s: pySample,
     ratio_vs_pytorch: ratio(128 / (sMs / 1000), pySample),
     attention: attentionKernel(),
+    ...rssNow(),
   });
 
   // 16 labelers' requests arriving together (n=2, 64 new tokens, different prompts), as a sampler
