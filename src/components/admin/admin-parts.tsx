@@ -3,7 +3,7 @@
 // mutation's, a form's, a field's), a list with its loading / error / empty states, a text
 // field, the file-or-paste input of the import forms with their rejected-lines report, and a
 // pager. Each page keeps its own wording, ids and test ids; these keep the markup alike.
-import type { ReactNode } from "react";
+import { type ReactNode, useState } from "react";
 import { describeError } from "@/trpc/react";
 import { buttonSecondary, card, input, label } from "../ui";
 
@@ -158,6 +158,27 @@ export function FileOrPaste(props: {
       </div>
     </>
   );
+}
+
+/**
+ * The state behind a FileOrPaste: the content and its file's name, `input` to spread onto the
+ * FileOrPaste, and `clear()` to empty it after an import (the same text would only come back as
+ * duplicates).
+ */
+export function useImportText() {
+  const [content, setContent] = useState("");
+  const [filename, setFilename] = useState<string | undefined>();
+  const [resetKey, setResetKey] = useState(0);
+  const onChange = (text: string, name: string | undefined) => {
+    setContent(text);
+    setFilename(name);
+  };
+  const clear = () => {
+    setContent("");
+    setFilename(undefined);
+    setResetKey((k) => k + 1);
+  };
+  return { content, filename, clear, input: { content, onChange, resetKey } };
 }
 
 /** The lines an import rejected (the first 200): line number, reason, the line's start. */

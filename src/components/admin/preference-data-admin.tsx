@@ -6,7 +6,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, inputBase, label } from "../ui";
-import { ErrorAlert, FileOrPaste, FormError, RejectedLines, Section } from "./admin-parts";
+import { ErrorAlert, FileOrPaste, FormError, RejectedLines, Section, useImportText } from "./admin-parts";
 
 const n = (x: number) => x.toLocaleString("en-US");
 
@@ -22,17 +22,13 @@ export function PreferenceDataAdmin() {
 function ImportForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [content, setContent] = useState("");
-  const [filename, setFilename] = useState<string | undefined>();
+  const text = useImportText();
   const [format, setFormat] = useState<"trl" | "hh">("trl");
-  const [fileInputKey, setFileInputKey] = useState(0);
   const importer = useMutation(
     trpc.preferences.import.mutationOptions({
       onSuccess: (r) => {
         if (r.importId === null) return;
-        setContent("");
-        setFilename(undefined);
-        setFileInputKey((k) => k + 1);
+        text.clear();
         return queryClient.invalidateQueries({ queryKey: trpc.preferences.list.pathKey() });
       },
     }),
@@ -41,7 +37,7 @@ function ImportForm() {
   const report = importer.data;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    importer.mutate({ content, filename, format });
+    importer.mutate({ content: text.content, filename: text.filename, format });
   };
 
   return (
@@ -56,13 +52,8 @@ function ImportForm() {
           accept=".jsonl,.ndjson,.json,application/x-ndjson,text/plain"
           pasteLabel="Or paste lines"
           rows={5}
-          content={content}
-          onChange={(text, name) => {
-            setContent(text);
-            setFilename(name);
-          }}
+          {...text.input}
           error={error?.fields.content}
-          resetKey={fileInputKey}
         />
         <div className="flex flex-wrap items-end gap-3">
           <div>
@@ -79,7 +70,7 @@ function ImportForm() {
               <option value="hh">Anthropic HH</option>
             </select>
           </div>
-          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content.trim() === ""}>
+          <button type="submit" className={buttonPrimary} disabled={importer.isPending || text.content.trim() === ""}>
             {importer.isPending ? "Importing…" : "Import"}
           </button>
         </div>

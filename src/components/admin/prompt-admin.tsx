@@ -5,7 +5,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, inputBase, label } from "../ui";
-import { ErrorAlert, FieldError, FileOrPaste, FormError, Pager, RejectedLines, Section } from "./admin-parts";
+import { ErrorAlert, FieldError, FileOrPaste, FormError, Pager, RejectedLines, Section, useImportText } from "./admin-parts";
 
 export function PromptAdmin() {
   return (
@@ -19,19 +19,14 @@ export function PromptAdmin() {
 function ImportForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [content, setContent] = useState("");
-  const [filename, setFilename] = useState<string | undefined>();
+  const text = useImportText();
   const [format, setFormat] = useState<"auto" | "jsonl" | "csv" | "text">("auto");
   const [overlap, setOverlap] = useState("");
-  // Bumped after an import to reset the file input (a file input's value cannot be set).
-  const [fileInputKey, setFileInputKey] = useState(0);
   const importer = useMutation(
     trpc.prompts.import.mutationOptions({
       onSuccess: () => {
         // The same text again would only come back as duplicates: the form empties, the report stays.
-        setContent("");
-        setFilename(undefined);
-        setFileInputKey((k) => k + 1);
+        text.clear();
         return queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() });
       },
     }),
@@ -40,7 +35,12 @@ function ImportForm() {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    importer.mutate({ content, filename, format, overlapTarget: overlap.trim() === "" ? undefined : Number(overlap) });
+    importer.mutate({
+      content: text.content,
+      filename: text.filename,
+      format,
+      overlapTarget: overlap.trim() === "" ? undefined : Number(overlap),
+    });
   };
   const report = importer.data;
 
@@ -56,13 +56,8 @@ function ImportForm() {
           accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv"
           pasteLabel="Or paste prompts"
           rows={5}
-          content={content}
-          onChange={(text, name) => {
-            setContent(text);
-            setFilename(name);
-          }}
+          {...text.input}
           error={error?.fields.content}
-          resetKey={fileInputKey}
         />
         <div className="flex flex-wrap items-end gap-3">
           <div>
@@ -98,7 +93,7 @@ function ImportForm() {
             />
             <FieldError message={error?.fields.overlapTarget} />
           </div>
-          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content.trim() === ""}>
+          <button type="submit" className={buttonPrimary} disabled={importer.isPending || text.content.trim() === ""}>
             {importer.isPending ? "Importing…" : "Import"}
           </button>
         </div>

@@ -5,7 +5,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
 import { buttonPrimary, buttonSecondary, input, label } from "../ui";
-import { ErrorAlert, FileOrPaste, FormError, Pager, RejectedLines, Section } from "./admin-parts";
+import { ErrorAlert, FileOrPaste, FormError, Pager, RejectedLines, Section, useImportText } from "./admin-parts";
 import { MarkGold } from "./quality-mark-gold";
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
@@ -176,8 +176,7 @@ function Reliability() {
 function GoldImport() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [content, setContent] = useState("");
-  const [filename, setFilename] = useState<string | undefined>();
+  const text = useImportText();
   const importer = useMutation(
     trpc.quality.importGold.mutationOptions({
       onSuccess: () => {
@@ -189,7 +188,7 @@ function GoldImport() {
   const error = importer.error ? describeError(importer.error) : null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    importer.mutate({ content, filename });
+    importer.mutate({ content: text.content, filename: text.filename });
   };
   const report = importer.data;
   return (
@@ -206,14 +205,10 @@ function GoldImport() {
           accept=".jsonl,.ndjson,application/x-ndjson,text/plain"
           pasteLabel="Or paste JSONL"
           rows={4}
-          content={content}
-          onChange={(text, name) => {
-            setContent(text);
-            setFilename(name);
-          }}
+          {...text.input}
           error={error?.fields.content}
         />
-        <button type="submit" className={buttonPrimary} disabled={importer.isPending || content === ""}>
+        <button type="submit" className={buttonPrimary} disabled={importer.isPending || text.content === ""}>
           Import
         </button>
         <FormError error={error} />
