@@ -14,7 +14,8 @@ import {
   SampleBatcher,
   sample,
 } from "../src/lm/index.ts";
-import { attentionKernel, type SampledCompletion, type SampleOptions } from "../src/lm/sample.ts";
+import type { SampledCompletion, SampleOptions } from "../src/lm/sample.ts";
+import { attentionKernel } from "../src/lm/simd-kernel.ts";
 import { DPO_STEP_CONFIG, dpoStep } from "./dpo-step.ts";
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));

@@ -10,7 +10,8 @@
 // requests join and leave mid-flight. Each request draws from its own RNG in its own row order,
 // so its results are the same as `sample()`'s for the same options, whatever else shares the steps.
 import type { CausalLM } from "./causal.ts";
-import { type SampledCompletion, type SampleOptions, SampleRequest, type Segment, segmentLogits, yieldToEventLoop } from "./sample.ts";
+import { type Segment, segmentLogits } from "./decode.ts";
+import { type SampledCompletion, type SampleOptions, SampleRequest, yieldToEventLoop } from "./sample.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 export interface SampleBatcherOptions {

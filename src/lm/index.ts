@@ -27,7 +27,8 @@ export { GPT, type GPTConfig, makeRng, paramShapes, validateConfig } from "./mod
 export { type Nucleus, nucleus } from "./nucleus.ts";
 export { AdamW, type AdamWOptions, clipGradNorm, disposeGrads } from "./optim.ts";
 export { GradWorkerPool } from "./parallel.ts";
-export { pickToken, type SampledCompletion, type SampleOptions, sample, topLogprobs } from "./sample.ts";
+export { pickToken, topLogprobs } from "./pick.ts";
+export { type SampledCompletion, type SampleOptions, sample } from "./sample.ts";
 export {
   BYTE_BOS,
   BYTE_EOS,

@@ -2,7 +2,7 @@
 // LM head tied to the token embedding. Weights use Hugging Face GPT-2 names and Conv1D
 // layout (in, out), so a forward linear layer is x @ W: the fast 2-D NN matMul on wasm.
 // The maths that uses these parameters lives in forward.ts (training/scoring) and
-// sample.ts (incremental decoding); both are hand-differentiated, not autodiff.
+// decode.ts (incremental decoding); both are hand-differentiated, not autodiff.
 import * as tf from "@tensorflow/tfjs-core";
 import { ParamStore, toTensor } from "./param-store.ts";
 

@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.ts";
 import { scoreCompletions } from "./forward.ts";
 import { type GPTConfig, makeRng } from "./model.ts";
-import { attentionKernel, pickToken, sample, topLogprobs } from "./sample.ts";
+import { pickToken, topLogprobs } from "./pick.ts";
+import { sample } from "./sample.ts";
+import { attentionKernel } from "./simd-kernel.ts";
 import { tinyModel } from "./testing.ts";
 import { byteTokenizer, encodePrompt, type Tokenizer } from "./tokenizer.ts";
 

@@ -4,10 +4,7 @@
 // data; stopping it marks it unreachable and the arena keeps serving battles.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import { resetEnvCache } from "../../src/server/env.ts";
@@ -19,6 +16,7 @@ import { versionOverview } from "../../src/server/services/leaderboard/versions.
 import { countPairs } from "../../src/server/services/rounds/pairs.ts";
 import { createUser } from "../api/fixtures.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { serveRoutes } from "../v1/serve-routes.ts";
 
 const SECRET = randomBytes(32).toString("hex");
 const TTL_HOURS = 24;
@@ -73,40 +71,19 @@ async function startArena(): Promise<Arena> {
   const streamRoute = await import("../../src/app/api/battles/[id]/stream/route.ts");
   const sampler = await getSampler();
   for (let i = 0; i < 200 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
-  const server = http.createServer(async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://arena.test");
-    const abort = new AbortController();
-    res.on("close", () => abort.abort());
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
-    const body = req.method === "POST" ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined;
-    const request = new Request(url, { method: req.method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit);
+  // The request URL's host stays "arena.test", as this test has always seen it.
+  const server = await serveRoutes(async (request, url) => {
     const stream = url.pathname.match(/^\/api\/battles\/([^/]+)\/stream$/);
-    const response = stream
-      ? await streamRoute.GET(request, { params: Promise.resolve({ id: stream[1]! }) })
-      : url.pathname.startsWith("/api/trpc/")
-        ? await trpc(request)
-        : new Response("not found", { status: 404 });
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    if (!response.body) return void res.end();
-    const reader = response.body.getReader();
-    res.on("close", () => void reader.cancel().catch(() => {}));
-    for (;;) {
-      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
-      if (done) break;
-      res.write(value);
-    }
-    res.end();
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    if (stream) return streamRoute.GET(request, { params: Promise.resolve({ id: stream[1]! }) });
+    return url.pathname.startsWith("/api/trpc/") ? trpc(request) : new Response("not found", { status: 404 });
+  }, "http://arena.test");
+  const url = server.url;
   return {
     tdb,
     db: tdb.db,
     url,
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await server.close();
       await sampler.close();
       (globalThis as { __dpoArenaSampler?: unknown }).__dpoArenaSampler = undefined;
       await tdb.drop();

@@ -1,15 +1,13 @@
 // A real HTTP server on a free port serving the app's real /v1 and export route modules (the
 // same functions Next.js calls), on a fresh database seeded with the shipped house model and
 // the process's real sampler (worker threads).
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import { resetEnvCache } from "../../src/server/env.ts";
 import { getSampler } from "../../src/server/sampler/index.ts";
 import { seed } from "../../src/server/seed.ts";
 import { createApiKey } from "../../src/server/services/api-keys/keys.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { serveRoutes } from "./serve-routes.ts";
 
 type RouteModule = { GET?: (req: Request) => Promise<Response>; POST?: (req: Request) => Promise<Response> };
 
@@ -43,35 +41,11 @@ export async function startV1World(opts: { beforeSampler?: (db: PrismaClient) =>
   for (let i = 0; i < 1200 && !sampler.registry.current(); i++) await new Promise((r) => setTimeout(r, 50));
   if (!sampler.registry.current()) throw new Error("the sampler did not load the serving model within 60 s");
 
-  const server = http.createServer(async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const route = routes[url.pathname];
-    const handler = route?.[req.method as "GET" | "POST"];
-    if (!handler) {
-      res.writeHead(route ? 405 : 404).end();
-      return;
-    }
-    const abort = new AbortController();
-    res.on("close", () => abort.abort());
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
-    const body = req.method === "POST" ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined;
-    const response = await handler(
-      new Request(url, { method: req.method, headers, body, signal: abort.signal, duplex: "half" } as RequestInit),
-    );
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    if (!response.body) return void res.end();
-    const reader = response.body.getReader();
-    res.on("close", () => void reader.cancel().catch(() => {}));
-    for (;;) {
-      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
-      if (done) break;
-      res.write(value);
-    }
-    res.end();
+  const server = await serveRoutes(async (request, url) => {
+    const handler = routes[url.pathname]?.[request.method as "GET" | "POST"];
+    return handler ? handler(request) : new Response(null, { status: routes[url.pathname] ? 405 : 404 });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const baseUrl = server.url;
   return {
     tdb,
     db: tdb.db,
@@ -82,8 +56,7 @@ export async function startV1World(opts: { beforeSampler?: (db: PrismaClient) =>
       ).key;
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await server.close();
       await sampler.close();
       (globalThis as { __dpoArenaSampler?: unknown }).__dpoArenaSampler = undefined;
       for (const [k, v] of Object.entries(saved))

@@ -4,7 +4,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import type { ApiKeySummary } from "@/server/services/api-keys/keys";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonDanger, buttonPrimary, card, input, label } from "../ui";
+import { buttonDanger, buttonPrimary, input, label } from "../ui";
+import { ErrorAlert, FieldError, FormError, QueryList, Section, TextField } from "./admin-parts";
 
 const SCOPES = [
   { id: "inference", help: "/v1/models, /v1/chat/completions, /v1/completions" },
@@ -22,25 +23,11 @@ export function ApiKeysAdmin() {
   return (
     <div className="mt-6 space-y-6">
       <CreateKeyForm />
-      <section aria-labelledby="keys-heading" className={card}>
-        <h2 id="keys-heading" className="text-lg font-semibold">
-          Keys
-        </h2>
-        {keys.isPending && <p className="mt-4 text-sm text-slate-500">Loading…</p>}
-        {keys.error && (
-          <p role="alert" className="mt-4 text-sm text-red-700">
-            {describeError(keys.error).message}
-          </p>
-        )}
-        {keys.data?.length === 0 && <p className="mt-4 text-sm text-slate-500">No API keys yet.</p>}
-        {keys.data && keys.data.length > 0 && (
-          <ul className="mt-4 divide-y divide-slate-200" data-testid="api-key-list">
-            {keys.data.map((k) => (
-              <KeyRow key={k.id} apiKey={k} />
-            ))}
-          </ul>
-        )}
-      </section>
+      <Section id="keys-heading" title="Keys">
+        <QueryList query={keys} empty="No API keys yet." testId="api-key-list">
+          {(k) => <KeyRow key={k.id} apiKey={k} />}
+        </QueryList>
+      </Section>
     </div>
   );
 }
@@ -70,25 +57,10 @@ function CreateKeyForm() {
   }
 
   return (
-    <section aria-labelledby="create-key-heading" className={card}>
-      <h2 id="create-key-heading" className="text-lg font-semibold">
-        Create a key
-      </h2>
+    <Section id="create-key-heading" title="Create a key">
       <form onSubmit={submit} className="mt-4 space-y-4" noValidate>
         <div className="grid gap-4 sm:grid-cols-[2fr_1fr]">
-          <div>
-            <label htmlFor="key-name" className={label}>
-              Name (who or what uses it)
-            </label>
-            <input
-              id="key-name"
-              className={`${input} mt-1`}
-              value={name}
-              aria-invalid={!!error?.fields.name}
-              onChange={(e) => setName(e.target.value)}
-            />
-            {error?.fields.name && <p className="mt-1 text-xs text-red-700">{error.fields.name}</p>}
-          </div>
+          <TextField id="key-name" text="Name (who or what uses it)" value={name} onChange={setName} error={error?.fields.name} />
           <div>
             <label htmlFor="key-rate" className={label}>
               Requests per minute
@@ -102,7 +74,7 @@ function CreateKeyForm() {
               aria-invalid={!!error?.fields.rateLimitPerMinute}
               onChange={(e) => setRate(e.target.value)}
             />
-            {error?.fields.rateLimitPerMinute && <p className="mt-1 text-xs text-red-700">{error.fields.rateLimitPerMinute}</p>}
+            <FieldError message={error?.fields.rateLimitPerMinute} />
           </div>
         </div>
         <fieldset>
@@ -122,17 +94,13 @@ function CreateKeyForm() {
               </label>
             ))}
           </div>
-          {error?.fields.scopes && <p className="mt-1 text-xs text-red-700">{error.fields.scopes}</p>}
+          <FieldError message={error?.fields.scopes} />
         </fieldset>
         <div className="flex items-center gap-3">
           <button type="submit" className={buttonPrimary} disabled={create.isPending}>
             Create key
           </button>
-          {error && !Object.keys(error.fields).length && (
-            <p role="alert" className="text-sm text-red-700">
-              {error.message}
-            </p>
-          )}
+          <FormError error={error} />
         </div>
       </form>
       {shown && (
@@ -148,7 +116,7 @@ function CreateKeyForm() {
           </code>
         </div>
       )}
-    </section>
+    </Section>
   );
 }
 
@@ -169,11 +137,7 @@ function KeyRow({ apiKey: k }: { apiKey: ApiKeySummary }) {
           {k.scopes.join(", ")} · {k.rateLimitPerMinute}/min · created {when(k.createdAt)} · last used {when(k.lastUsedAt)}
           {k.revokedAt && ` · revoked ${when(k.revokedAt)}`}
         </p>
-        {revoke.error && (
-          <p role="alert" className="text-xs text-red-700">
-            {describeError(revoke.error).message}
-          </p>
-        )}
+        <ErrorAlert error={revoke.error} className="text-xs" />
       </div>
       {!k.revokedAt && (
         <button

@@ -4,7 +4,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import type { ContestantSummary } from "@/server/services/contestants/manage";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonDanger, buttonPrimary, buttonSecondary, card, input, label } from "../ui";
+import { buttonDanger, buttonPrimary, buttonSecondary, label } from "../ui";
+import { ErrorAlert, FormError, QueryList, Section, TextField } from "./admin-parts";
 
 const when = (d: Date | string | null) => (d ? new Date(d).toLocaleString() : "never");
 
@@ -20,54 +21,11 @@ export function ContestantsAdmin() {
   return (
     <div className="mt-6 space-y-6">
       <AddContestantForm />
-      <section aria-labelledby="contestants-heading" className={card}>
-        <h2 id="contestants-heading" className="text-lg font-semibold">
-          Contestants
-        </h2>
-        {list.isPending && <p className="mt-4 text-sm text-slate-500">Loading…</p>}
-        {list.error && (
-          <p role="alert" className="mt-4 text-sm text-red-700">
-            {describeError(list.error).message}
-          </p>
-        )}
-        {list.data?.length === 0 && <p className="mt-4 text-sm text-slate-500">No contestants yet.</p>}
-        {list.data && list.data.length > 0 && (
-          <ul className="mt-4 divide-y divide-slate-200" data-testid="contestant-list">
-            {list.data.map((c) => (
-              <ContestantRow key={c.id} contestant={c} />
-            ))}
-          </ul>
-        )}
-      </section>
-    </div>
-  );
-}
-
-function Field(props: {
-  id: string;
-  text: string;
-  value: string;
-  onChange: (v: string) => void;
-  error?: string;
-  type?: string;
-  hint?: string;
-}) {
-  return (
-    <div>
-      <label htmlFor={props.id} className={label}>
-        {props.text}
-      </label>
-      <input
-        id={props.id}
-        type={props.type ?? "text"}
-        autoComplete="off"
-        className={`${input} mt-1`}
-        value={props.value}
-        aria-invalid={!!props.error}
-        onChange={(e) => props.onChange(e.target.value)}
-      />
-      {props.hint && !props.error && <p className="mt-1 text-xs text-slate-500">{props.hint}</p>}
-      {props.error && <p className="mt-1 text-xs text-red-700">{props.error}</p>}
+      <Section id="contestants-heading" title="Contestants">
+        <QueryList query={list} empty="No contestants yet." testId="contestant-list">
+          {(c) => <ContestantRow key={c.id} contestant={c} />}
+        </QueryList>
+      </Section>
     </div>
   );
 }
@@ -99,14 +57,11 @@ function AddContestantForm() {
   }
 
   return (
-    <section aria-labelledby="add-contestant-heading" className={card}>
-      <h2 id="add-contestant-heading" className="text-lg font-semibold">
-        Register a contestant
-      </h2>
+    <Section id="add-contestant-heading" title="Register a contestant">
       <form onSubmit={submit} className="mt-4 space-y-4" noValidate>
         <div className="grid gap-4 sm:grid-cols-2">
-          <Field id="contestant-name" text="Name (its leaderboard entry)" value={name} onChange={setName} error={error?.fields.name} />
-          <Field
+          <TextField id="contestant-name" text="Name (its leaderboard entry)" value={name} onChange={setName} error={error?.fields.name} />
+          <TextField
             id="contestant-url"
             text="Base URL"
             value={baseUrl}
@@ -114,7 +69,7 @@ function AddContestantForm() {
             error={error?.fields.baseUrl}
             hint="The part before /chat/completions, e.g. http://gpu-box:8000/v1"
           />
-          <Field
+          <TextField
             id="contestant-model"
             text="Model"
             value={model}
@@ -122,7 +77,7 @@ function AddContestantForm() {
             error={error?.fields.model}
             hint="The model name the endpoint expects"
           />
-          <Field
+          <TextField
             id="contestant-key"
             text="API key (optional)"
             type="password"
@@ -149,14 +104,10 @@ function AddContestantForm() {
           <button type="submit" className={buttonPrimary} disabled={add.isPending}>
             Register
           </button>
-          {error && !Object.keys(error.fields).length && (
-            <p role="alert" className="text-sm text-red-700">
-              {error.message}
-            </p>
-          )}
+          <FormError error={error} />
         </div>
       </form>
-    </section>
+    </Section>
   );
 }
 
@@ -193,11 +144,7 @@ function ContestantRow({ contestant: c }: { contestant: ContestantSummary }) {
             {c.lastError}
           </p>
         )}
-        {failure && (
-          <p role="alert" className="text-xs text-red-700">
-            {describeError(failure).message}
-          </p>
-        )}
+        <ErrorAlert error={failure} className="text-xs" />
       </div>
       <div className="flex gap-2">
         <button type="button" className={buttonSecondary} disabled={check.isPending} onClick={() => check.mutate({ id: c.id })}>

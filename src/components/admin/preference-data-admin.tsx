@@ -5,7 +5,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonPrimary, card, input, inputBase, label } from "../ui";
+import { buttonPrimary, inputBase, label } from "../ui";
+import { ErrorAlert, FileOrPaste, FormError, RejectedLines, Section, useImportText } from "./admin-parts";
 
 const n = (x: number) => x.toLocaleString("en-US");
 
@@ -21,73 +22,39 @@ export function PreferenceDataAdmin() {
 function ImportForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [content, setContent] = useState("");
-  const [filename, setFilename] = useState<string | undefined>();
+  const text = useImportText();
   const [format, setFormat] = useState<"trl" | "hh">("trl");
-  const [fileInputKey, setFileInputKey] = useState(0);
   const importer = useMutation(
     trpc.preferences.import.mutationOptions({
       onSuccess: (r) => {
         if (r.importId === null) return;
-        setContent("");
-        setFilename(undefined);
-        setFileInputKey((k) => k + 1);
+        text.clear();
         return queryClient.invalidateQueries({ queryKey: trpc.preferences.list.pathKey() });
       },
     }),
   );
   const error = importer.error ? describeError(importer.error) : null;
   const report = importer.data;
-  const onFile = async (file: File | undefined) => {
-    if (!file) return;
-    setFilename(file.name);
-    setContent(await file.text());
-  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    importer.mutate({ content, filename, format });
+    importer.mutate({ content: text.content, filename: text.filename, format });
   };
 
   return (
-    <section aria-labelledby="pref-import-heading" className={card}>
-      <h2 id="pref-import-heading" className="text-lg font-semibold">
-        Import preference data
-      </h2>
+    <Section id="pref-import-heading" title="Import preference data">
       <p className="mt-1 text-sm text-slate-600">
         JSON lines in TRL&apos;s form (<code>{'{"prompt", "chosen", "rejected"}'}</code> as strings or chat messages) or Anthropic HH&apos;s
         (<code>{'{"chosen", "rejected"}'}</code>, the prompt being their shared beginning). The file is imported whole or not at all.
       </p>
       <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
-        <div>
-          <label htmlFor="pref-file" className={label}>
-            File
-          </label>
-          <input
-            key={fileInputKey}
-            id="pref-file"
-            type="file"
-            accept=".jsonl,.ndjson,.json,application/x-ndjson,text/plain"
-            className="mt-1 text-sm"
-            onChange={(e) => void onFile(e.target.files?.[0])}
-          />
-        </div>
-        <div>
-          <label htmlFor="pref-content" className={label}>
-            Or paste lines
-          </label>
-          <textarea
-            id="pref-content"
-            rows={5}
-            className={`${input} mt-1 font-mono text-sm`}
-            value={content}
-            aria-invalid={!!error?.fields.content}
-            onChange={(e) => {
-              setContent(e.target.value);
-              setFilename(undefined);
-            }}
-          />
-          {error?.fields.content && <p className="mt-1 text-xs text-red-700">{error.fields.content}</p>}
-        </div>
+        <FileOrPaste
+          idPrefix="pref"
+          accept=".jsonl,.ndjson,.json,application/x-ndjson,text/plain"
+          pasteLabel="Or paste lines"
+          rows={5}
+          {...text.input}
+          error={error?.fields.content}
+        />
         <div className="flex flex-wrap items-end gap-3">
           <div>
             <label htmlFor="pref-format" className={label}>
@@ -103,15 +70,11 @@ function ImportForm() {
               <option value="hh">Anthropic HH</option>
             </select>
           </div>
-          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content.trim() === ""}>
+          <button type="submit" className={buttonPrimary} disabled={importer.isPending || text.content.trim() === ""}>
             {importer.isPending ? "Importing…" : "Import"}
           </button>
         </div>
-        {error && !Object.keys(error.fields).length && (
-          <p role="alert" className="text-sm text-red-700">
-            {error.message}
-          </p>
-        )}
+        <FormError error={error} />
       </form>
       {report && (
         <div className="mt-4" data-testid="preference-import-report">
@@ -122,29 +85,10 @@ function ImportForm() {
                   report.rejectedTotal > report.rejected.length ? ` (the first ${n(report.rejected.length)} are listed)` : ""
                 }. Fix them and import the file again.`}
           </p>
-          {report.rejected.length > 0 && (
-            <table className="mt-2 w-full text-left text-sm">
-              <thead className="text-xs text-slate-500">
-                <tr>
-                  <th className="py-1 pr-2">Line</th>
-                  <th className="py-1 pr-2">Reason</th>
-                  <th className="py-1">Content</th>
-                </tr>
-              </thead>
-              <tbody>
-                {report.rejected.slice(0, 200).map((r) => (
-                  <tr key={`${r.line}-${r.reason}`} className="border-t border-slate-100">
-                    <td className="py-1 pr-2 font-mono">{r.line}</td>
-                    <td className="py-1 pr-2">{r.reason}</td>
-                    <td className="py-1 font-mono text-xs text-slate-600 break-all">{r.excerpt}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <RejectedLines rejected={report.rejected} />
         </div>
       )}
-    </section>
+    </Section>
   );
 }
 
@@ -153,10 +97,7 @@ function ImportList() {
   const list = useQuery(trpc.preferences.list.queryOptions());
   const data = list.data;
   return (
-    <section aria-labelledby="pref-list-heading" className={card}>
-      <h2 id="pref-list-heading" className="text-lg font-semibold">
-        Offline pairs
-      </h2>
+    <Section id="pref-list-heading" title="Offline pairs">
       {data && (
         <p className="mt-1 text-sm text-slate-600" data-testid="offline-pair-counts">
           A round could use {n(data.trainable.imported)} imported pairs and {n(data.trainable.api)} API preferences now (of the served
@@ -164,7 +105,7 @@ function ImportList() {
           &ldquo;Train on API preferences&rdquo; on the rounds page are on. They are never counted as votes.
         </p>
       )}
-      {list.error && <p className="mt-2 text-sm text-red-700">{describeError(list.error).message}</p>}
+      <ErrorAlert error={list.error} />
       {data && data.imports.length === 0 && <p className="mt-3 text-sm text-slate-500">Nothing imported yet.</p>}
       {data && data.imports.length > 0 && (
         <table className="mt-3 w-full text-left text-sm">
@@ -192,6 +133,6 @@ function ImportList() {
           </tbody>
         </table>
       )}
-    </section>
+    </Section>
   );
 }

@@ -4,7 +4,8 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonPrimary, buttonSecondary, card, input, inputBase, label } from "../ui";
+import { buttonPrimary, buttonSecondary, inputBase, label } from "../ui";
+import { ErrorAlert, FieldError, FileOrPaste, FormError, Pager, RejectedLines, Section, useImportText } from "./admin-parts";
 
 export function PromptAdmin() {
   return (
@@ -18,76 +19,46 @@ export function PromptAdmin() {
 function ImportForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [content, setContent] = useState("");
-  const [filename, setFilename] = useState<string | undefined>();
+  const text = useImportText();
   const [format, setFormat] = useState<"auto" | "jsonl" | "csv" | "text">("auto");
   const [overlap, setOverlap] = useState("");
-  // Bumped after an import to reset the file input (a file input's value cannot be set).
-  const [fileInputKey, setFileInputKey] = useState(0);
   const importer = useMutation(
     trpc.prompts.import.mutationOptions({
       onSuccess: () => {
         // The same text again would only come back as duplicates: the form empties, the report stays.
-        setContent("");
-        setFilename(undefined);
-        setFileInputKey((k) => k + 1);
+        text.clear();
         return queryClient.invalidateQueries({ queryKey: trpc.prompts.list.pathKey() });
       },
     }),
   );
   const error = importer.error ? describeError(importer.error) : null;
 
-  const onFile = async (file: File | undefined) => {
-    if (!file) return;
-    setFilename(file.name);
-    setContent(await file.text());
-  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    importer.mutate({ content, filename, format, overlapTarget: overlap.trim() === "" ? undefined : Number(overlap) });
+    importer.mutate({
+      content: text.content,
+      filename: text.filename,
+      format,
+      overlapTarget: overlap.trim() === "" ? undefined : Number(overlap),
+    });
   };
   const report = importer.data;
 
   return (
-    <section aria-labelledby="import-heading" className={card}>
-      <h2 id="import-heading" className="text-lg font-semibold">
-        Import prompts
-      </h2>
+    <Section id="import-heading" title="Import prompts">
       <p className="mt-1 text-sm text-slate-600">
         JSONL (<code>{'{"prompt": "…", "overlapTarget": 2}'}</code> per line), CSV with a <code>prompt</code> column (and optional{" "}
         <code>overlap_target</code>), or plain text with one prompt per line.
       </p>
       <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
-        <div>
-          <label htmlFor="prompt-file" className={label}>
-            File
-          </label>
-          <input
-            key={fileInputKey}
-            id="prompt-file"
-            type="file"
-            accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv"
-            className="mt-1 text-sm"
-            onChange={(e) => void onFile(e.target.files?.[0])}
-          />
-        </div>
-        <div>
-          <label htmlFor="prompt-content" className={label}>
-            Or paste prompts
-          </label>
-          <textarea
-            id="prompt-content"
-            rows={5}
-            className={`${input} mt-1 font-mono text-sm`}
-            value={content}
-            aria-invalid={!!error?.fields.content}
-            onChange={(e) => {
-              setContent(e.target.value);
-              setFilename(undefined);
-            }}
-          />
-          {error?.fields.content && <p className="mt-1 text-xs text-red-700">{error.fields.content}</p>}
-        </div>
+        <FileOrPaste
+          idPrefix="prompt"
+          accept=".jsonl,.ndjson,.csv,.txt,text/plain,text/csv"
+          pasteLabel="Or paste prompts"
+          rows={5}
+          {...text.input}
+          error={error?.fields.content}
+        />
         <div className="flex flex-wrap items-end gap-3">
           <div>
             <label htmlFor="prompt-format" className={label}>
@@ -120,17 +91,13 @@ function ImportForm() {
               aria-invalid={!!error?.fields.overlapTarget}
               onChange={(e) => setOverlap(e.target.value)}
             />
-            {error?.fields.overlapTarget && <p className="mt-1 text-xs text-red-700">{error.fields.overlapTarget}</p>}
+            <FieldError message={error?.fields.overlapTarget} />
           </div>
-          <button type="submit" className={buttonPrimary} disabled={importer.isPending || content.trim() === ""}>
+          <button type="submit" className={buttonPrimary} disabled={importer.isPending || text.content.trim() === ""}>
             {importer.isPending ? "Importing…" : "Import"}
           </button>
         </div>
-        {error && !Object.keys(error.fields).length && (
-          <p role="alert" className="text-sm text-red-700">
-            {error.message}
-          </p>
-        )}
+        <FormError error={error} />
       </form>
       {report && (
         <div className="mt-4" data-testid="import-report">
@@ -140,29 +107,10 @@ function ImportForm() {
             {report.rejectedTotal === 1 ? "" : "s"} rejected
             {report.rejectedTotal > report.rejected.length ? ` (the first ${report.rejected.length} are listed)` : ""}.
           </p>
-          {report.rejected.length > 0 && (
-            <table className="mt-2 w-full text-left text-sm">
-              <thead className="text-xs text-slate-500">
-                <tr>
-                  <th className="py-1 pr-2">Line</th>
-                  <th className="py-1 pr-2">Reason</th>
-                  <th className="py-1">Content</th>
-                </tr>
-              </thead>
-              <tbody>
-                {report.rejected.slice(0, 200).map((r) => (
-                  <tr key={`${r.line}-${r.reason}`} className="border-t border-slate-100">
-                    <td className="py-1 pr-2 font-mono">{r.line}</td>
-                    <td className="py-1 pr-2">{r.reason}</td>
-                    <td className="py-1 font-mono text-xs text-slate-600 break-all">{r.excerpt}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <RejectedLines rejected={report.rejected} />
         </div>
       )}
-    </section>
+    </Section>
   );
 }
 
@@ -179,11 +127,10 @@ function PromptList() {
   const pages = list.data ? Math.max(1, Math.ceil(list.data.total / list.data.pageSize)) : 1;
 
   return (
-    <section aria-labelledby="pool-heading" className={card}>
-      <div className="flex flex-wrap items-end justify-between gap-3">
-        <h2 id="pool-heading" className="text-lg font-semibold">
-          Prompt pool {list.data && <span className="text-sm font-normal text-slate-500">({list.data.total})</span>}
-        </h2>
+    <Section
+      id="pool-heading"
+      title={<>Prompt pool {list.data && <span className="text-sm font-normal text-slate-500">({list.data.total})</span>}</>}
+      aside={
         <div className="flex w-full gap-2 sm:w-auto">
           <input
             aria-label="Search prompts"
@@ -206,12 +153,9 @@ function PromptList() {
             <option value="disabled">Disabled</option>
           </select>
         </div>
-      </div>
-      {list.error && (
-        <p role="alert" className="mt-3 text-sm text-red-700">
-          {describeError(list.error).message}
-        </p>
-      )}
+      }
+    >
+      <ErrorAlert error={list.error} className="mt-3 text-sm" />
       <ul className="mt-3 divide-y divide-slate-100" data-testid="prompt-list">
         {list.data?.prompts.map((p) => (
           <li key={p.id} className="flex flex-wrap items-start justify-between gap-2 py-2" data-testid="prompt-row">
@@ -235,17 +179,7 @@ function PromptList() {
           </li>
         ))}
       </ul>
-      <div className="mt-3 flex items-center gap-2 text-sm">
-        <button type="button" className={buttonSecondary} disabled={page === 0} onClick={() => setPage((p) => p - 1)}>
-          Previous
-        </button>
-        <span>
-          Page {page + 1} of {pages}
-        </span>
-        <button type="button" className={buttonSecondary} disabled={page + 1 >= pages} onClick={() => setPage((p) => p + 1)}>
-          Next
-        </button>
-      </div>
-    </section>
+      <Pager page={page} pages={pages} onPage={setPage} />
+    </Section>
   );
 }

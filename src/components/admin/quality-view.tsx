@@ -4,7 +4,8 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError, useTRPC } from "@/trpc/react";
-import { buttonPrimary, buttonSecondary, card, input, label } from "../ui";
+import { buttonPrimary, buttonSecondary, input, label } from "../ui";
+import { ErrorAlert, FileOrPaste, FormError, Pager, RejectedLines, Section, useImportText } from "./admin-parts";
 import { MarkGold } from "./quality-mark-gold";
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
@@ -47,16 +48,9 @@ function Reliability() {
   );
   const r = report.data;
   return (
-    <section aria-labelledby="reliability-heading" className={card}>
-      <h2 id="reliability-heading" className="text-lg font-semibold">
-        Reliability
-      </h2>
+    <Section id="reliability-heading" title="Reliability">
       {report.isLoading && <p className="mt-2 text-sm text-slate-500">Estimating…</p>}
-      {report.error && (
-        <p role="alert" className="mt-2 text-sm text-red-700">
-          {describeError(report.error).message}
-        </p>
-      )}
+      <ErrorAlert error={report.error} />
       {r && (
         <>
           <dl className="mt-3 grid grid-cols-2 gap-3 text-sm sm:grid-cols-4" data-testid="quality-summary">
@@ -166,11 +160,7 @@ function Reliability() {
               </tbody>
             </table>
           </div>
-          {exclude.error && (
-            <p role="alert" className="mt-2 text-sm text-red-700">
-              {describeError(exclude.error).message}
-            </p>
-          )}
+          <ErrorAlert error={exclude.error} />
           <p className="mt-3 text-xs text-slate-500">
             A pair is one prompt with the same two completions; overlap copies and gold pairs with identical texts count as the same pair.
             Only pairs seen by a second labeler or with a gold answer say anything about a labeler; with none, the estimate is the prior.
@@ -179,15 +169,14 @@ function Reliability() {
           </p>
         </>
       )}
-    </section>
+    </Section>
   );
 }
 
 function GoldImport() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [content, setContent] = useState("");
-  const [filename, setFilename] = useState<string | undefined>();
+  const text = useImportText();
   const importer = useMutation(
     trpc.quality.importGold.mutationOptions({
       onSuccess: () => {
@@ -199,14 +188,11 @@ function GoldImport() {
   const error = importer.error ? describeError(importer.error) : null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    importer.mutate({ content, filename });
+    importer.mutate({ content: text.content, filename: text.filename });
   };
   const report = importer.data;
   return (
-    <section aria-labelledby="gold-import-heading" className={card}>
-      <h2 id="gold-import-heading" className="text-lg font-semibold">
-        Import gold pairs
-      </h2>
+    <Section id="gold-import-heading" title="Import gold pairs">
       <p className="mt-1 text-sm text-slate-600">
         JSONL, one pair per line:{" "}
         <code>{'{"prompt": "…", "completion_a": "…", "completion_b": "…", "expected": "A" | "B" | "TIE", "note": "…"}'}</code>. Votes
@@ -214,48 +200,18 @@ function GoldImport() {
         rate (Settings), looking like any other battle; their votes never train or rate.
       </p>
       <form onSubmit={submit} className="mt-4 space-y-3" noValidate>
-        <div>
-          <label htmlFor="gold-file" className={label}>
-            File
-          </label>
-          <input
-            id="gold-file"
-            type="file"
-            accept=".jsonl,.ndjson,application/x-ndjson,text/plain"
-            className="mt-1 text-sm"
-            onChange={async (e) => {
-              const file = e.target.files?.[0];
-              if (!file) return;
-              setFilename(file.name);
-              setContent(await file.text());
-            }}
-          />
-        </div>
-        <div>
-          <label htmlFor="gold-content" className={label}>
-            Or paste JSONL
-          </label>
-          <textarea
-            id="gold-content"
-            rows={4}
-            className={`${input} mt-1 font-mono text-sm`}
-            value={content}
-            aria-invalid={!!error?.fields.content}
-            onChange={(e) => {
-              setContent(e.target.value);
-              setFilename(undefined);
-            }}
-          />
-          {error?.fields.content && <p className="mt-1 text-xs text-red-700">{error.fields.content}</p>}
-        </div>
-        <button type="submit" className={buttonPrimary} disabled={importer.isPending || content === ""}>
+        <FileOrPaste
+          idPrefix="gold"
+          accept=".jsonl,.ndjson,application/x-ndjson,text/plain"
+          pasteLabel="Or paste JSONL"
+          rows={4}
+          {...text.input}
+          error={error?.fields.content}
+        />
+        <button type="submit" className={buttonPrimary} disabled={importer.isPending || text.content === ""}>
           Import
         </button>
-        {error && !Object.keys(error.fields).length && (
-          <p role="alert" className="text-sm text-red-700">
-            {error.message}
-          </p>
-        )}
+        <FormError error={error} />
       </form>
       {report && (
         <div className="mt-4" data-testid="gold-import-report">
@@ -263,29 +219,10 @@ function GoldImport() {
             Added {report.added} gold pair{report.added === 1 ? "" : "s"}; {report.duplicates} already stored; {report.rejected.length} line
             {report.rejected.length === 1 ? "" : "s"} rejected.
           </p>
-          {report.rejected.length > 0 && (
-            <table className="mt-2 w-full text-left text-sm">
-              <thead className="text-xs text-slate-500">
-                <tr>
-                  <th className="py-1 pr-2">Line</th>
-                  <th className="py-1 pr-2">Reason</th>
-                  <th className="py-1">Content</th>
-                </tr>
-              </thead>
-              <tbody>
-                {report.rejected.slice(0, 200).map((x) => (
-                  <tr key={`${x.line}-${x.reason}`} className="border-t border-slate-100">
-                    <td className="py-1 pr-2 font-mono">{x.line}</td>
-                    <td className="py-1 pr-2">{x.reason}</td>
-                    <td className="py-1 font-mono text-xs text-slate-600 break-all">{x.excerpt}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <RejectedLines rejected={report.rejected} />
         </div>
       )}
-    </section>
+    </Section>
   );
 }
 
@@ -305,11 +242,10 @@ function GoldList() {
   );
   const pages = list.data ? Math.max(1, Math.ceil(list.data.total / list.data.pageSize)) : 1;
   return (
-    <section aria-labelledby="gold-list-heading" className={card}>
-      <div className="flex flex-wrap items-end justify-between gap-3">
-        <h2 id="gold-list-heading" className="text-lg font-semibold">
-          Gold pairs {list.data && <span className="text-sm font-normal text-slate-500">({list.data.active} active)</span>}
-        </h2>
+    <Section
+      id="gold-list-heading"
+      title={<>Gold pairs {list.data && <span className="text-sm font-normal text-slate-500">({list.data.active} active)</span>}</>}
+      aside={
         <div>
           <label htmlFor="gold-status" className={label}>
             Show
@@ -328,17 +264,10 @@ function GoldList() {
             <option value="inactive">Inactive</option>
           </select>
         </div>
-      </div>
-      {list.error && (
-        <p role="alert" className="mt-2 text-sm text-red-700">
-          {describeError(list.error).message}
-        </p>
-      )}
-      {toggle.error && (
-        <p role="alert" className="mt-2 text-sm text-red-700">
-          {describeError(toggle.error).message}
-        </p>
-      )}
+      }
+    >
+      <ErrorAlert error={list.error} />
+      <ErrorAlert error={toggle.error} />
       {list.data && list.data.total === 0 && <p className="mt-3 text-sm text-slate-500">No gold pairs yet.</p>}
       <ul className="mt-3 divide-y divide-slate-100" data-testid="gold-list">
         {list.data?.pairs.map((p) => (
@@ -375,19 +304,7 @@ function GoldList() {
           </li>
         ))}
       </ul>
-      {pages > 1 && (
-        <div className="mt-3 flex items-center gap-2 text-sm">
-          <button type="button" className={buttonSecondary} disabled={page === 0} onClick={() => setPage((x) => x - 1)}>
-            Previous
-          </button>
-          <span>
-            Page {page + 1} of {pages}
-          </span>
-          <button type="button" className={buttonSecondary} disabled={page + 1 >= pages} onClick={() => setPage((x) => x + 1)}>
-            Next
-          </button>
-        </div>
-      )}
-    </section>
+      {pages > 1 && <Pager page={page} pages={pages} onPage={setPage} />}
+    </Section>
   );
 }

@@ -1,11 +1,11 @@
 // Incremental decoding of a LlamaModel with a KV cache: the Llama-family counterpart of
-// sample.ts's `segmentLogits`, with the same contract (segments of tokens, each entering its own
+// decode.ts's `segmentLogits`, with the same contract (segments of tokens, each entering its own
 // row's cache at its own position; logits after each segment's last token). Linear layers run
 // as tfjs matMuls on all tokens of all segments at once; RMSNorm, RoPE, SwiGLU's gating and
 // attention over the cache are loops on typed arrays (small work per token, cheaper than
 // launching kernels). Caches hold the keys after RoPE, (capacity, KV·headDim) per layer.
 import * as tf from "@tensorflow/tfjs-core";
-import type { Segment } from "../sample.ts";
+import type { Segment } from "../decode.ts";
 import { ropeInvFreq } from "./config.ts";
 import type { LlamaModel } from "./model.ts";
 

@@ -1,21 +1,20 @@
-// One sim run end to end: product up (or an existing one), admin set-up over HTTP, synthetic
-// labelers voting until R rounds finished or T minutes passed, then measurement of every
-// promoted version and the report data.
-import { randomBytes } from "node:crypto";
+// One sim run end to end: product up (or an existing one), admin set-up over HTTP
+// (admin-setup.ts), synthetic labelers voting until R rounds finished or T minutes passed, an
+// optional rating phase, then measurement of every promoted version (measure.ts) and the report
+// data.
 import { createPrismaClient, type PrismaClient } from "../../server/db/client.ts";
 import { ProductClient } from "../client.ts";
-import { driveLabelers, type LabelerAccount, type LabelerStats, sleep } from "../driver.ts";
-import { evaluateVersions, ratingsFromVotes } from "../evaluate.ts";
+import { driveLabelers, type LabelerStats, sleep } from "../driver.ts";
 import { type CarelessKind, createLabelerPool } from "../labeler.ts";
 import { planPrompts } from "../prompt-plan.ts";
-import { type EstimatedLabeler, type FlagScore, type LabelerEstimateRow, labelerEstimates } from "../quality-report.ts";
+import type { FlagScore, LabelerEstimateRow } from "../quality-report.ts";
 import type { ReportRound, ReportVersion } from "../report.ts";
 import type { RewardKind } from "../reward.ts";
-import { sentimentPrefixes } from "../sentiment-prompts.ts";
 import { summarize } from "../summary.ts";
-import { arenaVotes, checkpointDirOf, decisiveVotesUntil, heldOutPrompts } from "./inspect.ts";
+import { createLabelers, disableServedPool, importPrompts } from "./admin-setup.ts";
 import { launchProduct, type Product, type WebMode } from "./launch.ts";
-import { FINISHED, type RoundRow, roundReport } from "./rounds.ts";
+import { readOutcome, scoreVersions } from "./measure.ts";
+import { FINISHED, type RoundRow } from "./rounds.ts";
 import { ARENA, loopPatch, rootKlBudgetOf } from "./settings-names.ts";
 
 export { summarize };
@@ -105,17 +104,6 @@ export interface SimResult {
   settings: unknown;
 }
 
-interface VersionRow {
-  id: number;
-  name: string;
-  status: string;
-  checkpointUri: string;
-  promotedAt: Date | null;
-  producedBy: { number: number } | null;
-}
-
-const IMPORT_CHUNK = 2000;
-
 export async function runSim(opts: SimOptions): Promise<SimResult> {
   const log = opts.log ?? (() => {});
   let product: Product | undefined;
@@ -178,33 +166,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       reserve: ratingMinutes > 0 ? (opts.ratingPrompts ?? 3000) : 0,
       seed: opts.seed,
     });
-    // In chunks, each retried: one 30,000-line request outlived the client's timeout on a loaded
-    // machine. A retry is safe because the import skips texts the pool already has; the ones a
-    // timed-out attempt did store come back as duplicates and still count.
-    const importPrompts = async (texts: string[], what: string) => {
-      let imported = 0;
-      for (let i = 0; i < texts.length; i += IMPORT_CHUNK) {
-        const content = texts.slice(i, i + IMPORT_CHUNK).join("\n");
-        for (let attempt = 0; ; attempt++) {
-          try {
-            const r = await admin.mutation<{ added: number; duplicates: number }>("prompts.import", {
-              content,
-              filename: `sim-${promptSet}-${what}.txt`,
-              format: "text",
-              overlapTarget: 1,
-            });
-            imported += r.added + (attempt > 0 ? r.duplicates : 0);
-            break;
-          } catch (err) {
-            if (attempt >= 2) throw err;
-            log(`prompt import (${what}) failed, retrying: ${(err as Error).message}`);
-          }
-        }
-      }
-      if (texts.length) log(`imported ${imported} ${promptSet} prompts (${what})`);
-      return imported;
-    };
-    await importPrompts(plan.training, "training");
+    await importPrompts(admin, plan.training, { promptSet, what: "training", log });
     if (plan.reserve.length) log(`holding ${plan.reserve.length} prompts back for the rating phase`);
 
     const profiles = createLabelerPool({
@@ -215,13 +177,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       tieThreshold: opts.tieThreshold,
       seed: opts.seed,
     });
-    const tag = randomBytes(3).toString("hex");
-    const accounts: LabelerAccount[] = [];
-    for (const [i, profile] of profiles.entries()) {
-      const account = { username: `sim-${tag}-${i}`, password: `pw-${randomBytes(9).toString("base64url")}`, profile };
-      await admin.mutation("users.createLabeler", { username: account.username, password: account.password });
-      accounts.push(account);
-    }
+    const accounts = await createLabelers(admin, profiles);
     log(`${accounts.length} labelers created (${profiles.filter((p) => p.careless).length} careless); voting`);
 
     let votes = 0;
@@ -278,7 +234,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         );
       }
       await admin.mutation("arena.updateSettings", { arena: { [ARENA.arena.onPolicyShare]: 0 } });
-      reserveImported = await importPrompts(plan.reserve, "rating reserve");
+      reserveImported = await importPrompts(admin, plan.reserve, { promptSet, what: "rating reserve", log });
       const before = votes;
       log(`rating phase: ${ratingMinutes} minutes of battles between the serving version and earlier ones`);
       await sleep(ratingMinutes * 60_000, opts.signal);
@@ -289,67 +245,29 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     const labelers = await labeling;
     log(`stopped: ${stoppedBecause}; ${votes} votes`);
 
-    const roundRows = (await admin.query<RoundRow[]>("rounds.list", { limit: 200 })).sort((a, b) => a.number - b.number);
-    const rounds = await Promise.all(roundRows.map((r) => roundReport(admin, r)));
-    const versionRows = (await admin.query<VersionRow[]>("rounds.versions")).sort((a, b) => a.id - b.id);
-    const promoted = versionRows.filter((v) => v.promotedAt !== null);
-    // Sentiment evaluation prefixes are never imported, so never served; the seed's held-out
-    // prompts are marked so in the database.
-    const prompts =
-      promptSet === "sentiment"
-        ? sentimentPrefixes(opts.evalPrompts, "eval", { seed: opts.seed })
-        : await heldOutPrompts(db, opts.evalPrompts);
-    const ratings = ratingsFromVotes(await arenaVotes(db), { seed: opts.seed });
-    const sampling = (await admin.query<{ sampling: Record<string, number> }>("arena.settings")).sampling;
-    const firstPromotion = promoted
-      .filter((v) => v.producedBy !== null && v.promotedAt !== null)
-      .map((v) => new Date(v.promotedAt!).getTime())
-      .sort((a, b) => a - b)[0];
-    const votesUntilFirstPromotion = firstPromotion === undefined ? null : await decisiveVotesUntil(db, new Date(firstPromotion));
-    const minutes = (Date.now() - started) / 60_000;
-    // The product's own estimate of every labeler, read through its admin API like an admin would.
-    const labelerQuality = await admin.query<{ labelers: EstimatedLabeler[] }>("quality.labelers").then(
-      (q) => labelerEstimates(labelers, q.labelers),
-      (err: unknown) => {
-        log(`labeler quality could not be read: ${(err as Error).message}`);
-        return null;
-      },
-    );
+    const outcome = await readOutcome({
+      admin,
+      db,
+      promptSet,
+      evalPrompts: opts.evalPrompts,
+      seed: opts.seed,
+      labelers,
+      started,
+      log,
+    });
 
     // Stop the web server and trainer first: measurement gets the CPU to itself.
     if (product) await product.stop();
     product = undefined;
 
-    log(`evaluating ${promoted.length} versions on ${prompts.length} held-out prompts × ${opts.evalSamplesPerPrompt} samples`);
-    const evals = await evaluateVersions(
-      promoted.map((v) => ({ name: v.name, checkpointDir: checkpointDirOf(v.checkpointUri) })),
-      {
-        prompts,
-        samplesPerPrompt: opts.evalSamplesPerPrompt,
-        maxNewTokens: opts.evalMaxNewTokens ?? sampling[ARENA.sampling.maxNewTokens],
-        served: {
-          temperature: sampling[ARENA.sampling.temperature],
-          topP: sampling[ARENA.sampling.topP],
-          topK: sampling[ARENA.sampling.topK] || undefined,
-        },
-        corpusWindows: opts.corpusWindows,
-        seed: opts.seed + 1,
-        onProgress: (e) => log(`  ${e.name}: mean reward ${e.meanReward.toFixed(3)}, KL ${e.kl.toFixed(3)}`),
-      },
-    );
-    const byResult = new Map(rounds.filter((r) => r.resultVersion).map((r) => [r.resultVersion!, r]));
-    const versions: ReportVersion[] = evals.map((e) => {
-      const row = promoted.find((v) => v.name === e.name)!;
-      const rating = ratings[e.name];
-      return {
-        ...e,
-        heldoutAccuracy: byResult.get(e.name)?.heldoutAccuracy ?? null,
-        rating: rating?.rating ?? null,
-        ratingCi: rating?.ci ?? null,
-        ratingBattles: rating?.battles ?? 0,
-        status: row.status,
-      };
+    const versions = await scoreVersions(outcome, {
+      evalSamplesPerPrompt: opts.evalSamplesPerPrompt,
+      evalMaxNewTokens: opts.evalMaxNewTokens,
+      corpusWindows: opts.corpusWindows,
+      seed: opts.seed,
+      log,
     });
+    const { rounds, labelerQuality, votesUntilFirstPromotion, minutes } = outcome;
     return {
       versions,
       rounds,
@@ -370,17 +288,4 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     if (product) await product.stop();
     else if (opts.url) await db.$disconnect().catch(() => {});
   }
-}
-
-/** Switches off every enabled served prompt (the seed's pool) over the admin API; returns how many. */
-async function disableServedPool(admin: ProductClient): Promise<number> {
-  type Page = { total: number; prompts: { id: string; heldOut: boolean }[] };
-  const served: string[] = [];
-  for (let page = 0; ; page++) {
-    const rows = await admin.query<Page>("prompts.list", { status: "enabled", page, pageSize: 200 });
-    served.push(...rows.prompts.filter((p) => !p.heldOut).map((p) => p.id));
-    if (rows.prompts.length < 200) break;
-  }
-  for (const promptId of served) await admin.mutation("prompts.setEnabled", { promptId, enabled: false });
-  return served.length;
 }

@@ -54,6 +54,9 @@ export function lockstep(onEvent: (e: BattleEvent) => void): (e: BattleEvent) =>
         full[e.slot] = full[e.slot].slice(0, e.from) + e.append;
         break;
       case "done":
+        // A second `done` with other text: another process stored this battle first, and its
+        // text is the one voted on; the browser takes a slot's text from its last `done`.
+        if (doneSent[e.slot] && done[e.slot]?.text !== e.text) doneSent[e.slot] = false;
         full[e.slot] = e.text;
         done[e.slot] = { text: e.text, finishReason: e.finishReason };
         break;
