@@ -7,6 +7,7 @@ import { clientAddressFrom } from "./auth/client-address.ts";
 import { getSessionUser, isHttpsRequest, readCookie, SESSION_COOKIE, type SessionUser } from "./auth/session.ts";
 import { db as defaultDb } from "./db/client.ts";
 import { isConnectionLost, isDatabaseUnavailable, retryOnConnectionLoss } from "./db/connection-lost.ts";
+import { isUniqueViolation } from "./db/unique-violation.ts";
 import { getEnv } from "./env.ts";
 import { APP_ERROR_TABLE, AppError, internalErrorMessage, newErrorId } from "./errors.ts";
 import { type Logger, log } from "./log.ts";
@@ -165,7 +166,7 @@ const mapErrors = t.middleware(async ({ ctx, next, path, type }) => {
   if (prismaCode === "P2025") {
     return { ...result, error: new TRPCError({ code: "NOT_FOUND", message: "Not found.", cause }) };
   }
-  if (prismaCode === "P2002") {
+  if (isUniqueViolation(cause)) {
     return { ...result, error: new TRPCError({ code: "CONFLICT", message: "That already exists.", cause }) };
   }
   // The database is down or restarting (after the retry above, for calls safe to retry): a 503

@@ -6,6 +6,7 @@
 // loser reads the winner's rows.
 import { randomInt } from "node:crypto";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { isUniqueViolation } from "../../db/unique-violation.ts";
 import type { GenerateResult, TokenEvent } from "../../sampler/index.ts";
 import { getArenaSettings, servingLengthUnit } from "../arena-settings/index.ts";
 import { sampleContestantBattle } from "../contestants/battle.ts";
@@ -270,7 +271,7 @@ async function storeOrAdopt(
   try {
     await write();
   } catch (err) {
-    if ((err as { code?: string }).code !== "P2002") throw err;
+    if (!isUniqueViolation(err)) throw err;
     const stored = await storedCompletions(db, battleId);
     if (!stored) throw err;
     for (const c of stored) markDone(job, emit, c.slot, c.text, c.finishReason, true);

@@ -5,6 +5,7 @@
 import { readFile, statfs } from "node:fs/promises";
 import path from "node:path";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { isUniqueViolation } from "../../db/unique-violation.ts";
 import { type CheckpointStore, DirectoryCheckpointStore } from "../../policy/checkpoint-store.ts";
 import { checkpointDigest } from "../../policy/digest.ts";
 import { nextVersionName } from "../versions/list.ts";
@@ -111,7 +112,7 @@ export async function registerModelDir(o: RegisterOptions): Promise<RegisteredMo
     } catch (err) {
       await o.store.remove(uri).catch(() => {});
       // Another import or a round took the name between nextVersionName and create: try the next one.
-      if ((err as { code?: string }).code === "P2002" && attempt < 3) continue;
+      if (isUniqueViolation(err) && attempt < 3) continue;
       throw err;
     }
   }

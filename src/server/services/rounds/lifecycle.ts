@@ -3,6 +3,7 @@
 // other trainer's reaper then marks the round FAILED and its votes count as unused again.
 import { hostname } from "node:os";
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
+import { isUniqueViolation } from "../../db/unique-violation.ts";
 import { loopError } from "../versions/errors.ts";
 import { loopReadiness } from "./readiness.ts";
 import { getLoopSettings } from "./settings.ts";
@@ -11,11 +12,6 @@ export const ACTIVE_STATUSES = ["QUEUED", "RUNNING"] as const;
 
 export function defaultWorkerId(): string {
   return `${hostname()}:${process.pid}`;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string }; message?: string };
-  return e?.code === "P2002" || e?.code === "23505" || e?.cause?.code === "23505" || /unique constraint/i.test(e?.message ?? "");
 }
 
 export interface TriggerResult {

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../../../generated/prisma/client.ts";
 import { hashPassword } from "../../auth/password.ts";
+import { isUniqueViolation } from "../../db/unique-violation.ts";
 import { AppError } from "../../errors.ts";
 
 export async function createLabeler(options: { db: PrismaClient; username: string; password: string }) {
@@ -18,7 +19,7 @@ export async function createLabeler(options: { db: PrismaClient; username: strin
     });
   } catch (err) {
     // Two admins creating the same name at once: the unique index decides.
-    if ((err as { code?: string }).code === "P2002") throw new AppError("USERNAME_TAKEN", { cause: err });
+    if (isUniqueViolation(err)) throw new AppError("USERNAME_TAKEN", { cause: err });
     throw err;
   }
 }
