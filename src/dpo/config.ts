@@ -1,3 +1,4 @@
+// long file: every loop setting with its bounds, default and the measurement behind it, in one schema the settings service, the rounds page and the sim all read
 // The loop's configuration, in one place: the zod schemas below are what the settings service
 // stores, what a round's executor reads, what the offline sim defaults to and what the rounds
 // page's form is generated from (labels, help and bounds come from here, so they cannot drift).
