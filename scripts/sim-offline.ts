@@ -11,9 +11,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type CommandSpec, type ParsedArgs, parseOrExit } from "../src/cli/args.ts";
-import { labelerCeiling, tiltFrontier, tiltTestPower } from "../src/dpo/ceiling.ts";
+import { labelerCeiling, pairsForTest, tiltFrontier, tiltTestPower } from "../src/dpo/ceiling.ts";
 import { loopConfigSchema } from "../src/dpo/config.ts";
-import { allGatesPassed, type Pair, runRound } from "../src/dpo/index.ts";
+import { allGatesPassed, normalQuantile, type Pair, runRound } from "../src/dpo/index.ts";
 import { LOSS_TYPES, type LossType } from "../src/dpo/losses.ts";
 import { type CausalLM, encodePrompt, HOUSE_MODEL_DIR, initBackend, loadCheckpoint, SampleBatcher } from "../src/lm/index.ts";
 import { samplingSettingsSchema } from "../src/server/services/arena-settings/index.ts";
@@ -356,6 +356,8 @@ async function main() {
       heldoutImprovement: result.gates.find((g) => g.name === "heldout_improvement")?.estimate,
       heldoutBound: result.gates.find((g) => g.name === "heldout_improvement")?.value,
       heldoutP: result.gates.find((g) => g.name === "heldout_improvement")?.pValue,
+      // held-out pairs this round's effect would need to pass the test with 80% power
+      heldoutPairsNeeded: pairsNeeded(result, o.confidence),
       checkpoints: result.checkpoints.map((c) => [
         c.step,
         +c.heldoutLoss.toFixed(4),
@@ -397,6 +399,15 @@ async function main() {
       loadavg: os.loadavg(),
     });
   }
+}
+
+/** From the improvement gate's estimate and bound: the per-pair s.d., then n for 80% power. */
+function pairsNeeded(result: Awaited<ReturnType<typeof runRound>>, confidence: number): number | null {
+  const g = result.gates.find((x) => x.name === "heldout_improvement");
+  const n = result.heldout?.n ?? 0;
+  if (!g || g.estimate === undefined || !Number.isFinite(g.value) || n === 0) return null;
+  const se = (g.estimate - g.value) / normalQuantile(confidence);
+  return Math.round(pairsForTest(g.estimate, se * Math.sqrt(n), confidence, 0.8));
 }
 
 /**
