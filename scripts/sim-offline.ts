@@ -2,11 +2,15 @@
 // Each round samples battles (two completions of one training prompt from the serving policy,
 // at the arena's sampling settings), has the simulated Bradley–Terry labelers of src/sim vote on
 // them, and runs the product's DPO round code (src/dpo runRound and its gates) on the decisive
-// votes; a round that passes its gates becomes the serving policy. After every round the serving
-// policy is measured on held-out prompts (true reward at temperature 1, KL from v0). One JSON
-// line per round on stdout; nothing here is a product path, it only calls the same libraries.
+// votes; a round that passes its gates becomes the serving policy. As in the product, a rejected
+// round's pairs return to the pool and the held-out set persists. After every promotion the
+// serving policy is measured on held-out prompts (true reward at the served settings and at
+// T = 1, repetition, corpus loss, KL from v0). One JSON line per round on stdout; nothing here is
+// a product path, it only calls the same libraries. `--ceiling N` trains nothing: it measures
+// what any implicit reward and any policy within a KL budget could reach (src/dpo/ceiling.ts).
 //
-//   node --import tsx scripts/sim-offline.ts --rounds 4 --pairs 1000 --lr 5e-5 --beta 0.1
+//   node --import tsx scripts/sim-offline.ts --rounds 4 --max-new-tokens 64 --seed 1
+//   node --import tsx scripts/sim-offline.ts --ceiling 1600 --battle-cache /tmp/battles
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
