@@ -1,3 +1,4 @@
+// long file: every loop setting with its bounds, default and the measurement behind it, in one schema the settings service, the rounds page and the sim all read
 // The loop's configuration, in one place: the zod schemas below are what the settings service
 // stores, what a round's executor reads, what the offline sim defaults to and what the rounds
 // page's form is generated from (labels, help and bounds come from here, so they cannot drift).
@@ -281,8 +282,11 @@ export const gatesSchema = z.object({
    * length: the binding guard against reward hacking. 24 (argued, not yet measured with the
    * honest sim): in the run that collapsed to "best best best", the first two promoted versions
    * (9 and 20 nats from v0) still wrote text, and repetition took over from 39 nats on; 24 keeps
-   * the first gains and stops before that. One default round of the offline sim moved 4.7 nats
-   * (upper bound 5.0), so this allows about five such rounds.
+   * the first gains and stops before that. Measured with the honest sim (64-byte served length,
+   * docs/sim/RESULTS.md session 6): first promotions moved 3.2–6.0 nats with corpus loss within
+   * 5.2% of v0; a second promotion reached 15.3 nats with no repetition but 14% worse corpus loss,
+   * so 24 bounds repetition, not fluency. The optimum it bounds (π_v0·exp(c·r)) would gain +0.5
+   * v0-std within 0.2 nats: the budget is not what limits the gain.
    */
   rootKlBudget: nullableNumber(0, 100_000)
     .default(24)

@@ -1,3 +1,4 @@
+// long file: one round is one pipeline (reference scoring, training, checkpoint selection, KL, gates) sharing its state; split, each part would need it all passed in
 // One DPO round: copy the policy, train the copy on preference pairs against a frozen
 // reference, select the best checkpoint on held-out pairs, measure how far it moved (KL from the
 // reference and from the lineage root, at the served length) and apply the promotion gates.

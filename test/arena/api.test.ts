@@ -75,7 +75,7 @@ describe("arena router", () => {
     );
     expect(ok.status).toBe(200);
     expect(data(ok)).toMatchObject({
-      sampling: { temperature: 0.5, topP: 0.95, maxNewTokens: 160 },
+      sampling: { temperature: 0.5, topP: 0.95, maxNewTokens: 64 },
       arena: { allowLabelerPrompts: true, onPolicyShare: 0.8 },
     });
     expect(data(await http.query("arena.options", undefined, { cookie: labeler }))).toEqual({

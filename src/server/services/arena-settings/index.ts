@@ -19,16 +19,19 @@ export const samplingSettingsSchema = z.object({
   /** 0 disables top-k */
   topK: z.number().int("top-k must be a whole number").min(0, "top-k must be ≥ 0 (0 = off)").max(1000, "top-k must be ≤ 1000").default(0),
   /**
-   * 160: the house model (bytes) then writes ~27 words, about one sentence and a half; 64 gave a
-   * labeler 11 words, too little to judge. Completions end at the next word boundary after it
-   * (src/server/sampler/stop-rule.ts), on average 2.6 bytes later.
+   * 64: the length the DPO loop can learn from on the house model (docs/sim/RESULTS.md, session
+   * 6). At 160 (~27 words, issue 20's choice for human readers) no round passed its held-out test
+   * in 12 tries and the measured effects would need 2,900–44,000 held-out pairs; at 64 (~11
+   * words) 4 of 8 rounds passed with 200–600 and raised the true reward by 0.39–1.64 v0-std.
+   * An arena that values longer answers over a learning loop can set 160. Completions end at the
+   * next word boundary after it (src/server/sampler/stop-rule.ts), on average 2.6 bytes later.
    */
   maxNewTokens: z
     .number()
     .int("Max new tokens must be a whole number")
     .min(1, "Max new tokens must be ≥ 1")
     .max(512, "Max new tokens must be ≤ 512")
-    .default(160),
+    .default(64),
 });
 
 export const arenaSettingsSchema = z.object({
