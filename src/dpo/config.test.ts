@@ -22,7 +22,7 @@ describe("loop configuration", () => {
       max: 64,
       nullable: false,
     });
-    expect(fields.find((f) => f.name === "rootKlBudget")).toMatchObject({ group: "gates", nullable: true, defaultValue: 24 });
+    expect(fields.find((f) => f.name === "rootKlBudget")).toMatchObject({ group: "gates", nullable: true, defaultValue: 12 });
     expect(fields.find((f) => f.name === "lossType")).toMatchObject({ kind: "enum", options: ["sigmoid", "ipo", "robust", "hinge"] });
     expect(fields.find((f) => f.name === "versusPairs")).toMatchObject({ kind: "boolean", defaultValue: true });
     // No renaming layer: the library's names are the settings' names.

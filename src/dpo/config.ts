@@ -279,17 +279,17 @@ export const gatesSchema = z.object({
     .meta(meta({ label: "Per-round KL budget (nats)", help: "empty turns it off", step: "0.5" })),
   /**
    * Drift from the lineage root (v0 or an imported base), nats per completion at the served
-   * length: the binding guard against reward hacking. 24 (argued, not yet measured with the
-   * honest sim): in the run that collapsed to "best best best", the first two promoted versions
-   * (9 and 20 nats from v0) still wrote text, and repetition took over from 39 nats on; 24 keeps
-   * the first gains and stops before that. Measured with the honest sim (64-byte served length,
-   * docs/sim/RESULTS.md session 6): first promotions moved 3.2–6.0 nats with corpus loss within
-   * 5.2% of v0; a second promotion reached 15.3 nats with no repetition but 14% worse corpus loss,
-   * so 24 bounds repetition, not fluency. The optimum it bounds (π_v0·exp(c·r)) would gain +0.5
-   * v0-std within 0.2 nats: the budget is not what limits the gain.
+   * length: the binding guard against reward hacking. 12, measured with the honest sim (64-byte
+   * served length, docs/sim/RESULTS.md session 6): promoted versions 3.2–6.4 nats from v0 kept
+   * the held-out corpus loss within 5.2% of v0's and repetition at v0's; the one at 15.3 nats
+   * (+1.64 v0-std) had 14% worse corpus loss, past the 10% the loop must keep. 12 stops before
+   * that point and leaves room for two or three first-sized promotions. (It was 24, argued from
+   * the collapsed run, where repetition took over from 39 nats: that bounded repetition, not
+   * fluency.) The optimum it bounds (π_v0·exp(c·r)) would gain +0.5 v0-std within 0.2 nats: the
+   * budget is not what limits the gain.
    */
   rootKlBudget: nullableNumber(0, 100_000)
-    .default(24)
+    .default(12)
     .meta(meta({ label: "Drift budget from root (nats)", help: "empty turns it off", step: "1" })),
 });
 

@@ -168,7 +168,7 @@ describe("the settings migration (20261203110000_loop_guard)", () => {
     expect(raw).not.toHaveProperty("batchPairs");
     const gates = (await t.db.setting.findUniqueOrThrow({ where: { key: "gates" } })).value as Record<string, unknown>;
     expect(gates).toEqual({}); // the old default KL budget (8 nats at 32 tokens) gives way to the new default
-    expect(s.gates).toMatchObject({ klBudget: 12, rootKlBudget: 24, minHeldoutPairs: 200 });
+    expect(s.gates).toMatchObject({ klBudget: 12, rootKlBudget: 12, minHeldoutPairs: 200 });
     const round = await t.db.trainingRound.findUniqueOrThrow({ where: { id: queued.id } });
     expect(round.config).toEqual({ dpo: { beta: 0.3, lr: 1e-4, batchSize: 8 }, gates: { klBudget: 5 } });
     // Running it twice changes nothing.
