@@ -2,11 +2,12 @@
 // Llama-family counterpart of forward.ts's GPT-2 passes. The backward pass is tfjs autodiff
 // with per-layer recomputation: the forward pass keeps only each decoder layer's input (B·T, C);
 // the backward pass re-runs one layer under tf.grads with the incoming gradient, so peak memory
-// holds one layer's activations. The LM head and embedding gradients are written by hand (the
-// head is a (M, V) product worth doing once; gather's gradient kernel is missing on wasm).
+// holds one layer's activations. The LM head is lm-head.ts's, shared with GPT-2 and run a block
+// at a time; the embedding gradient is a scatter-add by hand (gather's gradient kernel is missing
+// on wasm).
 import * as tf from "@tensorflow/tfjs-core";
 import { fusedAttentionAvailable } from "../native-fused.ts";
-import { gatherRows, mm, weightGrad } from "../ops.ts";
+import { gatherRows } from "../ops.ts";
 import type { Packed } from "../pack.ts";
 import { ropeTables } from "./config.ts";
 import { decoderLayer, type LayerContext, layerParamNames, rmsNorm } from "./layers.ts";
@@ -58,8 +59,8 @@ function embed(model: LlamaModel, pk: Packed): tf.Tensor2D {
   return tf.tidy(() => tf.gather(model.getParam("model.embed_tokens.weight") as tf.Tensor2D, tf.tensor1d(pk.ids, "int32")) as tf.Tensor2D);
 }
 
-/** Logits (M, V) of the scored rows. No gradients. */
-export function llamaLogits(model: LlamaModel, pk: Packed): Float32Array {
+/** The final hidden state (M, C) of the scored rows, the LM head's input (caller disposes). No gradients. */
+export function llamaHeadInput(model: LlamaModel, pk: Packed): tf.Tensor2D {
   const c = model.config;
   const ctx = layerContext(model, pk);
   try {
@@ -71,15 +72,10 @@ export function llamaLogits(model: LlamaModel, pk: Packed): Float32Array {
       xIn.dispose();
     }
     const xL = x;
-    const logits = tf.tidy(() => {
-      const hf = rmsNorm(xL, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D;
-      return model.matMulWeightT(gatherRows(hf, pk.sel), model.headName);
-    });
-    xL.dispose();
     try {
-      return pk.sel.length ? (logits.dataSync() as Float32Array) : new Float32Array(0);
+      return tf.tidy(() => gatherRows(rmsNorm(xL, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D, pk.sel));
     } finally {
-      logits.dispose();
+      xL.dispose();
     }
   } finally {
     disposeContext(ctx);
@@ -87,9 +83,13 @@ export function llamaLogits(model: LlamaModel, pk: Packed): Float32Array {
 }
 
 export interface LlamaPending {
-  logits: Float32Array;
-  /** dLoss/dlogits (M, V) → gradients by parameter name. Consumes the saved activations. */
-  backward(dlogits: Float32Array): Map<string, tf.Tensor>;
+  /** The final hidden state (M, C) of the scored rows, the LM head's input; freed with the pass. */
+  hSel: tf.Tensor2D;
+  /**
+   * The head's gradients (lm-head.ts's headBackward: dh (M, C), disposed here; dW (V·C), consumed)
+   * → gradients by parameter name. Consumes the saved activations.
+   */
+  backward(dh: tf.Tensor2D, dHead: Float32Array): Map<string, tf.Tensor>;
   dispose(): void;
 }
 
@@ -99,7 +99,6 @@ export function llamaForwardSaved(model: LlamaModel, pk: Packed): LlamaPending {
   const ctx = layerContext(model, pk);
   const inputs: tf.Tensor2D[] = [];
   let hSel: tf.Tensor2D | null = null;
-  let logits: Float32Array;
   const release = () => {
     for (const t of inputs) t.dispose();
     inputs.length = 0;
@@ -117,25 +116,26 @@ export function llamaForwardSaved(model: LlamaModel, pk: Packed): LlamaPending {
     }
     inputs.push(x); // the final norm's input
     hSel = tf.tidy(() => gatherRows(rmsNorm(x, model.getParam("model.norm.weight"), c.rmsNormEps) as tf.Tensor2D, pk.sel));
-    const lt = model.matMulWeightT(hSel, model.headName);
-    logits = pk.sel.length ? (lt.dataSync() as Float32Array) : new Float32Array(0);
-    lt.dispose();
   } catch (e) {
     release();
     throw e;
   }
   let consumed = false;
-  const backward = (dlog: Float32Array): Map<string, tf.Tensor> => {
-    if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
+  const backward = (dh: tf.Tensor2D, dHead: Float32Array): Map<string, tf.Tensor> => {
+    if (consumed) {
+      dh.dispose();
+      throw new Error("backward() was already called (or the pass was disposed)");
+    }
     consumed = true;
     try {
-      return backwardPass(model, pk, ctx, inputs, hSel!, dlog);
+      return backwardPass(model, pk, ctx, inputs, dh, dHead);
     } finally {
+      dh.dispose();
       release();
     }
   };
   return {
-    logits: logits!,
+    hSel: hSel!,
     backward,
     dispose: () => {
       consumed = true;
@@ -149,28 +149,23 @@ function backwardPass(
   pk: Packed,
   ctx: LayerContext,
   inputs: tf.Tensor2D[],
-  hSel: tf.Tensor2D,
-  dlog: Float32Array,
+  dhSel: tf.Tensor2D,
+  dHead: Float32Array,
 ): Map<string, tf.Tensor> {
   const c = model.config;
   const C = c.nEmbd,
     V = c.vocabSize,
-    M = pk.sel.length,
     N = pk.B * pk.T;
   const grads = new Map<string, tf.Tensor>();
   const P = (n: string) => model.getParam(n);
   try {
-    const { dHead, dhf } = tf.tidy(() => {
-      const dlogits = tf.tensor2d(dlog, [M, V]);
-      const dHead = weightGrad(dlogits, hSel); // (V, C)
-      const dhSel = mm(dlogits, P(model.headName) as tf.Tensor2D).dataSync() as Float32Array; // (M, C)
-      // a row shared by several completions (the last prompt position) collects all their gradients
-      const acc = new Float32Array(N * C);
-      pk.sel.forEach((r, m) => {
-        for (let j = 0; j < C; j++) acc[r * C + j] += dhSel[m * C + j];
-      });
-      return { dHead, dhf: tf.tensor2d(acc, [N, C]) };
+    // a row shared by several completions (the last prompt position) collects all their gradients
+    const dh = dhSel.dataSync() as Float32Array; // (M, C)
+    const acc = new Float32Array(N * C);
+    pk.sel.forEach((r, m) => {
+      for (let j = 0; j < C; j++) acc[r * C + j] += dh[m * C + j];
     });
+    const dhf = tf.tensor2d(acc, [N, C]);
     const [dxL, dNorm] = tf.tidy(() =>
       tf.grads((x: tf.Tensor, w: tf.Tensor) => rmsNorm(x, w, c.rmsNormEps))([inputs[c.nLayer], P("model.norm.weight")], dhf),
     );
@@ -189,25 +184,17 @@ function backwardPass(
       dx = g[0] as tf.Tensor2D;
       names.forEach((n, i) => grads.set(n, g[i + 1]));
     }
-    // embedding: scatter-add of the input gradient, plus the head's when tied
+    // embedding: scatter-add of the input gradient, into the head's when tied (one (V, C) upload)
     const dxd = dx.dataSync() as Float32Array;
     dx.dispose();
-    const dE = new Float32Array(V * C);
+    const dE = c.tieWordEmbeddings ? dHead : new Float32Array(V * C);
     for (let r = 0; r < N; r++) {
       const src = r * C,
         dst = pk.ids[r] * C;
       for (let j = 0; j < C; j++) dE[dst + j] += dxd[src + j];
     }
-    if (c.tieWordEmbeddings) {
-      grads.set(
-        "model.embed_tokens.weight",
-        tf.tidy(() => tf.add(dHead, tf.tensor2d(dE, [V, C]))),
-      );
-      dHead.dispose();
-    } else {
-      grads.set("model.embed_tokens.weight", tf.tensor2d(dE, [V, C]));
-      grads.set("lm_head.weight", dHead);
-    }
+    grads.set("model.embed_tokens.weight", tf.tensor2d(dE, [V, C]));
+    if (!c.tieWordEmbeddings) grads.set("lm_head.weight", tf.tensor2d(dHead, [V, C]));
   } catch (e) {
     for (const g of grads.values()) g.dispose();
     throw e;
