@@ -401,14 +401,7 @@ function llamaForwardWithGrad(model: LlamaModel, items: ScoreItem[]): PendingGra
         fw.dispose();
         throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
       }
-      let hd: { dh: tf.Tensor2D; dW: Float32Array };
-      try {
-        hd = headBackward(model, fw.hSel, pk.targets, head.lse, rowGrads(pk, dlogps));
-      } catch (e) {
-        fw.dispose();
-        throw e;
-      }
-      return fw.backward(hd.dh, hd.dW);
+      return fw.backward(() => headBackward(model, fw.hSel, pk.targets, head.lse, rowGrads(pk, dlogps)));
     },
     dispose: () => {
       consumed = true;

@@ -2,23 +2,29 @@
 // models (GPT-2 and Llama family) trained through it with the head split into uneven blocks: the
 // log-probs and every gradient must match the single-block pass, and finite differences.
 import * as tf from "@tensorflow/tfjs-core";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "./backend.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type BackendName, initBackend, useBackend } from "./backend.ts";
 import type { CausalLM } from "./causal.ts";
 import { logprobGrads, nextTokenLogprobs, type ScoreItem, scoreCompletions } from "./forward.ts";
 import { llamaConfigFromHF } from "./llama/config.ts";
 import { tinyHFConfig } from "./llama/fixtures.ts";
+import { LAYER_CHUNK_ELEMENTS, setLayerChunkElements } from "./llama/forward.ts";
 import { LlamaModel } from "./llama/model.ts";
 import { HEAD_BLOCK_ELEMENTS, headBackward, headLogprobs, headWeightName, setHeadBlockElements } from "./lm-head.ts";
 import { makeRng } from "./model.ts";
 import { disposeGrads } from "./optim.ts";
 import { randomIds, tinyModel, values } from "./testing.ts";
 
+let initial: BackendName;
 beforeAll(async () => {
-  await initBackend();
+  initial = await initBackend();
+});
+afterAll(async () => {
+  await useBackend(initial);
 });
 afterEach(() => {
   setHeadBlockElements(HEAD_BLOCK_ELEMENTS);
+  setLayerChunkElements(LAYER_CHUNK_ELEMENTS);
 });
 
 /** A tiny Llama-family model with weights far from zero (so the softmax is not flat). */
@@ -81,6 +87,10 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 describe.each(models)("the blocked LM head, %s", (_label, make) => {
+  beforeAll(async () => {
+    await useBackend(initial);
+  });
+
   it("matches the unblocked float64 head for row and vocabulary blocks that do not divide the sizes", () => {
     const model = make();
     const V = model.config.vocabSize;
@@ -119,42 +129,48 @@ describe.each(models)("the blocked LM head, %s", (_label, make) => {
     model.dispose();
   });
 
-  it("trains a whole model identically with the head split into uneven blocks (log-probs, every gradient, scoring, next-token distributions)", () => {
-    const model = make();
-    const V = model.config.vocabSize;
-    const rand = makeRng(8);
-    const shared = randomIds(6, V, rand);
-    const items: ScoreItem[] = [
-      { promptIds: shared, completionIds: randomIds(5, V, rand) },
-      { promptIds: shared, completionIds: randomIds(4, V, rand) },
-      { promptIds: randomIds(3, V, rand), completionIds: randomIds(6, V, rand) },
-      { promptIds: randomIds(2, V, rand), completionIds: [] },
-    ];
-    const w = Float64Array.from([0.9, -1.2, 0.6, 0.3]);
-    const run = () => {
-      const r = logprobGrads(model, items, () => ({ loss: 0, dlogps: w }));
-      const grads = new Map([...r.grads].map(([n, g]) => [n, values(g)]));
-      disposeGrads(r.grads);
-      return { logps: r.logps, grads, score: scoreCompletions(model, items).perToken.flat(), next: nextTokenLogprobs(model, items) };
-    };
-    const whole = run(); // the tiny vocabulary fits in one block: the unsplit head
-    const before = tf.memory().numTensors;
-    // 16 scored rows: blocks of 3 rows forward, of ⌊(3·V)/16⌋ vocabulary columns backward
-    setHeadBlockElements(3 * V);
-    const split = run();
-    expect(tf.memory().numTensors).toBe(before);
-    expect(maxAbsDiff(split.logps, whole.logps)).toBeLessThan(1e-5 * Math.max(1, maxAbs(whole.logps)));
-    expect(maxAbsDiff(split.score, whole.score)).toBeLessThan(1e-5 * Math.max(1, maxAbs(whole.score)));
-    for (let i = 0; i < items.length; i++) expect(maxAbsDiff(split.next[i], whole.next[i])).toBeLessThan(1e-4);
-    for (const [name, g] of whole.grads) {
-      const tol = 1e-5 * Math.max(1, maxAbs(g));
-      expect(maxAbsDiff(split.grads.get(name)!, g), name).toBeLessThan(tol);
-    }
-    // the next-token distributions are the log-softmax the summed scores pick from
-    const lp0 = whole.next[0];
-    expect(Math.abs(lp0.subarray(0, V).reduce((a, x) => a + Math.exp(x), 0) - 1)).toBeLessThan(1e-4);
-    model.dispose();
-  });
+  it.each(["cpu", "wasm"] as const)(
+    "trains a whole model identically with the head split into uneven blocks and (Llama) the layers' backward in chunks of one packed row, on %s (log-probs, every gradient, scoring, next-token distributions)",
+    async (backend) => {
+      await useBackend(backend);
+      const model = make();
+      const V = model.config.vocabSize;
+      const rand = makeRng(8);
+      const shared = randomIds(6, V, rand);
+      const items: ScoreItem[] = [
+        { promptIds: shared, completionIds: randomIds(5, V, rand) },
+        { promptIds: shared, completionIds: randomIds(4, V, rand) },
+        { promptIds: randomIds(3, V, rand), completionIds: randomIds(6, V, rand) },
+        { promptIds: randomIds(2, V, rand), completionIds: [] },
+      ];
+      const w = Float64Array.from([0.9, -1.2, 0.6, 0.3]);
+      const run = () => {
+        const r = logprobGrads(model, items, () => ({ loss: 0, dlogps: w }));
+        const grads = new Map([...r.grads].map(([n, g]) => [n, values(g)]));
+        disposeGrads(r.grads);
+        return { logps: r.logps, grads, score: scoreCompletions(model, items).perToken.flat(), next: nextTokenLogprobs(model, items) };
+      };
+      const whole = run(); // the tiny vocabulary fits in one block: the unsplit head
+      const before = tf.memory().numTensors;
+      // 16 scored rows: blocks of 3 rows forward, of ⌊(3·V)/16⌋ vocabulary columns backward;
+      // 3 packed rows (one shared by two completions, tree-masked), each its own layer chunk
+      setHeadBlockElements(3 * V);
+      setLayerChunkElements(1);
+      const split = run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(maxAbsDiff(split.logps, whole.logps)).toBeLessThan(1e-5 * Math.max(1, maxAbs(whole.logps)));
+      expect(maxAbsDiff(split.score, whole.score)).toBeLessThan(1e-5 * Math.max(1, maxAbs(whole.score)));
+      for (let i = 0; i < items.length; i++) expect(maxAbsDiff(split.next[i], whole.next[i])).toBeLessThan(1e-4);
+      for (const [name, g] of whole.grads) {
+        const tol = 1e-5 * Math.max(1, maxAbs(g));
+        expect(maxAbsDiff(split.grads.get(name)!, g), name).toBeLessThan(tol);
+      }
+      // the next-token distributions are the log-softmax the summed scores pick from
+      const lp0 = whole.next[0];
+      expect(Math.abs(lp0.subarray(0, V).reduce((a, x) => a + Math.exp(x), 0) - 1)).toBeLessThan(1e-4);
+      model.dispose();
+    },
+  );
 
   it("passes a finite-difference check with the head split into uneven blocks", () => {
     const model = make();
@@ -169,6 +185,7 @@ describe.each(models)("the blocked LM head, %s", (_label, make) => {
     const w = [0.8, -1.1, 0.5];
     const lossOf = () => scoreCompletions(model, items).sum.reduce((a, x, i) => a + w[i] * x, 0);
     setHeadBlockElements(2 * V + 1); // 2 rows forward; backward blocks of ⌊(2V+1)/11⌋ columns
+    setLayerChunkElements(1); // and (Llama) one packed row per chunk of each layer's backward
     const { grads } = logprobGrads(model, items, () => ({ loss: 0, dlogps: Float64Array.from(w) }));
     // the head (and embedding), the final norm, and one weight inside the first layer
     const names = model
