@@ -2,7 +2,7 @@
 // its own process, so each peak RSS is its own:
 //   serve N     a web process's sampler pool with N threads serving a SmolLM2-135M-shape checkpoint
 //               (random weights, written once to a temp directory), 16 concurrent requests
-//   train W     one DPO step at that shape (8 pairs × 128 tokens), W gradient worker threads
+//   train W     four DPO steps at that shape (8 pairs × 128 tokens), W gradient worker threads
 //   rounds      20 DPO rounds on the house model the way the trainer runs them (load base,
 //               train, save, dispose): RSS and tf.memory() after every round
 // Prints JSON lines; memory is not load-sensitive, but every timing carries the load average.
@@ -124,7 +124,9 @@ async function train(workers: number): Promise<void> {
   const mark = (phase: string) =>
     phases.push({ phase, peak_rss_mb: peakRssMb(), wasm_heap_mb: wasmHeapMb(), js_arrays_mb: mb(process.memoryUsage().arrayBuffers) });
   try {
-    for (let i = 0; i < 2; i++) {
+    // four steps: the wasm heap grows through the first two optimizer steps (each new parameter
+    // is allocated before the old one is freed) and the peak settles from the third
+    for (let i = 0; i < 4; i++) {
       const t0 = performance.now();
       let grads: Map<string, tf.Tensor>;
       if (pool) grads = (await pool.logprobGrads(model, items, loss)).grads;
@@ -148,7 +150,7 @@ async function train(workers: number): Promise<void> {
     backend,
     workers,
     model: "SmolLM2-135M shape (random weights)",
-    what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, 2 steps",
+    what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, 4 steps",
     rss_start_mb: rssStart,
     rss_after_step_mb: rss,
     peak_rss_mb: peakRssMb(),
