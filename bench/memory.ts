@@ -2,7 +2,7 @@
 // its own process, so each peak RSS is its own:
 //   serve N     a web process's sampler pool with N threads serving a SmolLM2-135M-shape checkpoint
 //               (random weights, written once to a temp directory), 16 concurrent requests
-//   train W     one DPO step at that shape (8 pairs × 128 tokens), W gradient worker threads
+//   train W     four DPO steps at that shape (8 pairs × 128 tokens), W gradient worker threads
 //   rounds      20 DPO rounds on the house model the way the trainer runs them (load base,
 //               train, save, dispose): RSS and tf.memory() after every round
 // Prints JSON lines; memory is not load-sensitive, but every timing carries the load average.
@@ -17,13 +17,13 @@ import { markerPairs } from "../src/dpo/testdata.ts";
 import {
   AdamW,
   disposeGrads,
+  forwardWithGrad,
   GradWorkerPool,
   HOUSE_MODEL_DIR,
   initBackend,
   LlamaModel,
   llamaConfigFromHF,
   loadCheckpoint,
-  logprobGrads,
   makeRng,
   saveCheckpoint,
 } from "../src/lm/index.ts";
@@ -36,6 +36,11 @@ const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const load1m = () => +os.loadavg()[0].toFixed(2);
+/** The main thread's WebAssembly heap (null off the wasm backend). */
+const wasmHeapMb = () => {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? mb(heap.byteLength) : null;
+};
 /** The SmolLM2-135M shape (smol-shape.ts), with the 2,048-token context this bench has always written. */
 const SMOL_CONFIG = { ...SMOL_SHAPE, max_position_embeddings: 2048 };
 const SMOL_DIR = path.join(os.tmpdir(), "dpo-arena-bench-smollm2-135m-shape");
@@ -105,6 +110,7 @@ async function serve(threads: number): Promise<void> {
 
 async function train(workers: number): Promise<void> {
   const backend = await initBackend();
+  const rssStart = mb(process.memoryUsage().rss);
   const model = LlamaModel.create(llamaConfigFromHF(SMOL_CONFIG, "smollm2-135m-shape"), 1);
   const rand = makeRng(3);
   const { items, loss } = smolDpoStep(rand);
@@ -112,12 +118,27 @@ async function train(workers: number): Promise<void> {
   const opt = new AdamW({ lr: 1e-5 });
   const rss: number[] = [];
   const times: number[] = [];
+  // without workers, where in the step the peak is reached: peak RSS and the main thread's wasm
+  // heap (which never shrinks) after the forward pass, the backward pass and the optimizer
+  const phases: { phase: string; peak_rss_mb: number; wasm_heap_mb: number | null; js_arrays_mb: number }[] = [];
+  const mark = (phase: string) =>
+    phases.push({ phase, peak_rss_mb: peakRssMb(), wasm_heap_mb: wasmHeapMb(), js_arrays_mb: mb(process.memoryUsage().arrayBuffers) });
   try {
-    for (let i = 0; i < 2; i++) {
+    // four steps: the wasm heap grows through the first two optimizer steps (each new parameter
+    // is allocated before the old one is freed) and the peak settles from the third
+    for (let i = 0; i < 4; i++) {
       const t0 = performance.now();
-      const { grads } = pool ? await pool.logprobGrads(model, items, loss) : logprobGrads(model, items, loss);
+      let grads: Map<string, tf.Tensor>;
+      if (pool) grads = (await pool.logprobGrads(model, items, loss)).grads;
+      else {
+        const pending = forwardWithGrad(model, items);
+        mark(`step ${i + 1} forward`);
+        grads = pending.backward(loss(pending.logps).dlogps);
+        mark(`step ${i + 1} backward`);
+      }
       opt.step(model, grads);
       disposeGrads(grads);
+      if (!pool) mark(`step ${i + 1} optimizer`);
       times.push(Math.round(performance.now() - t0));
       rss.push(mb(process.memoryUsage().rss));
     }
@@ -129,9 +150,11 @@ async function train(workers: number): Promise<void> {
     backend,
     workers,
     model: "SmolLM2-135M shape (random weights)",
-    what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, 2 steps",
+    what: "DPO step: 8 pairs x (64+64) tokens, fwd+bwd+AdamW, 4 steps",
+    rss_start_mb: rssStart,
     rss_after_step_mb: rss,
     peak_rss_mb: peakRssMb(),
+    ...(pool ? {} : { phases }),
     runs_ms: times,
     tensors: tf.memory().numTensors,
     loadavg_1m: load1m(),

@@ -1,19 +1,22 @@
+// (Over 350 lines because GPT-2's forward pass and its hand-written backward share one saved-activation layout and read best side by side; the LM head is lm-head.ts, the Llama layers llama/forward.ts.)
 // Full-sequence forward pass and its hand-written backward pass. Scoring and training share
 // it: only the positions that predict completion tokens go through the LM head (prompt
 // positions are masked out of the log-probs anyway), so the head costs half as much in the
-// DPO shape. Right padding is harmless because attention is causal; rows may hold several
-// completions of one prompt (see pack.ts).
+// DPO shape, and the head runs a block at a time (lm-head.ts), never holding the whole
+// (rows, vocabulary) logits. Right padding is harmless because attention is causal; rows may
+// hold several completions of one prompt (see pack.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalLM } from "./causal.ts";
-import { llamaForwardSaved, llamaLogits } from "./llama/forward.ts";
+import { llamaForwardSaved, llamaHeadInput } from "./llama/forward.ts";
 import type { LlamaModel } from "./llama/model.ts";
+import { forEachLogSoftmaxRow, headBackward, headLogprobs } from "./lm-head.ts";
 import type { GPT } from "./model.ts";
 
 export type { ScoreItem } from "./pack.ts";
 
 import { type AttnSaved, attentionBackward, attentionForward, disposeAttnSaved } from "./attention.ts";
 import { fusedAttentionAvailable } from "./native-fused.ts";
-import { colSum, gatherRows, gelu, geluBackward, type LNSaved, layerNorm, layerNormBackward, linear, mm, weightGrad } from "./ops.ts";
+import { colSum, gatherRows, gelu, geluBackward, type LNSaved, layerNorm, layerNormBackward, linear, weightGrad } from "./ops.ts";
 import { type Packed, pack, type ScoreItem } from "./pack.ts";
 
 interface LayerSaved {
@@ -28,8 +31,7 @@ interface LayerSaved {
 }
 
 interface Forward {
-  logits: Float32Array; // (M, V)
-  hSel: tf.Tensor2D;
+  hSel: tf.Tensor2D; // (M, C): the final hidden state of the scored rows, the LM head's input
   lnf: LNSaved;
   layers: LayerSaved[];
 }
@@ -101,46 +103,18 @@ function forward(model: GPT, pk: Packed, save: boolean): Forward {
   }
   const lnf = layerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), c.layerNormEpsilon);
   const hSel = gatherRows(lnf.y, pk.sel); // (M, C)
-  const logits = pk.sel.length ? (model.matMulWeightT(hSel, "transformer.wte.weight").dataSync() as Float32Array) : new Float32Array(0);
-  return { logits, hSel, lnf: lnf.saved, layers };
+  return { hSel, lnf: lnf.saved, layers };
 }
 
-/** Logits (M, V) of the scored rows of a packed batch, for either architecture. No gradients. */
-function logitsOf(model: CausalLM, pk: Packed): Float32Array {
-  if (model.arch === "llama") return llamaLogits(model, pk);
-  let logits: Float32Array = new Float32Array(0);
-  tf.tidy(() => {
-    logits = forward(model, pk, false).logits;
-  });
-  return logits;
+/** The LM head's input (M, C) for the scored rows of a packed batch, either architecture (caller disposes). No gradients. */
+function headInput(model: CausalLM, pk: Packed): tf.Tensor2D {
+  if (model.arch === "llama") return llamaHeadInput(model, pk);
+  return tf.tidy(() => forward(model, pk, false).hSel);
 }
 
-/** d logp(target)/d logits = onehot(target) − softmax, scaled by the item's dLoss/dlogp; overwrites `probs`. */
-function dlogitsFromProbs(probs: Float32Array, V: number, pk: Packed, dlogps: Float64Array): Float32Array {
-  for (let m = 0; m < pk.sel.length; m++) {
-    const w = dlogps[pk.itemOf[m]];
-    const o = m * V;
-    for (let v = 0; v < V; v++) probs[o + v] *= -w;
-    probs[o + pk.targets[m]] += w;
-  }
-  return probs;
-}
-
-/** Per scored row: log p(target) and, when wanted, the softmax probabilities (overwriting logits). */
-function targetLogprobs(logits: Float32Array, V: number, targets: Int32Array, keepProbs: boolean): Float64Array {
-  const M = targets.length;
-  const out = new Float64Array(M);
-  for (let m = 0; m < M; m++) {
-    const o = m * V;
-    let mx = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[o + v] > mx) mx = logits[o + v];
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - mx);
-    const lse = mx + Math.log(sum);
-    out[m] = logits[o + targets[m]] - lse;
-    if (keepProbs) for (let v = 0; v < V; v++) logits[o + v] = Math.exp(logits[o + v] - lse);
-  }
-  return out;
+/** Per-item dLoss/dlogp spread onto the scored rows it sums. */
+function rowGrads(pk: Packed, dlogps: Float64Array): Float64Array {
+  return Float64Array.from(pk.itemOf, (i) => dlogps[i]);
 }
 
 /**
@@ -158,8 +132,13 @@ export function scoreCompletions(
   for (let s = 0; s < items.length; s += bs) {
     const chunk = items.slice(s, s + bs);
     const pk = pack(model, chunk);
-    const logits = logitsOf(model, pk);
-    const lp = targetLogprobs(logits, model.config.vocabSize, pk.targets, false);
+    const h = headInput(model, pk);
+    let lp: Float64Array;
+    try {
+      lp = headLogprobs(model, h, pk.targets).logp;
+    } finally {
+      h.dispose();
+    }
     // scored rows come grouped by shared prompt; within an item they are in token order
     const rows: number[][] = chunk.map(() => []);
     for (let m = 0; m < lp.length; m++) rows[pk.itemOf[m]].push(lp[m]);
@@ -184,21 +163,17 @@ export function nextTokenLogprobs(model: CausalLM, items: ScoreItem[], opts: { b
   for (let s = 0; s < items.length; s += bs) {
     const chunk = items.slice(s, s + bs);
     const pk = pack(model, chunk);
-    const logits = logitsOf(model, pk);
     const rows = chunk.map((it) => new Float32Array(it.completionIds.length * V));
     const filled = new Int32Array(chunk.length);
-    // scored rows come grouped by shared prompt; within an item they are in token order
-    for (let m = 0; m < pk.targets.length; m++) {
-      const o = m * V;
-      let mx = -Infinity;
-      for (let v = 0; v < V; v++) if (logits[o + v] > mx) mx = logits[o + v];
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - mx);
-      const lse = mx + Math.log(sum);
-      const item = pk.itemOf[m];
-      const dst = rows[item];
-      const d = filled[item]++ * V;
-      for (let v = 0; v < V; v++) dst[d + v] = logits[o + v] - lse;
+    const h = headInput(model, pk);
+    try {
+      // scored rows come grouped by shared prompt; within an item they are in token order
+      forEachLogSoftmaxRow(model, h, (row, m) => {
+        const item = pk.itemOf[m];
+        rows[item].set(row, filled[item]++ * V);
+      });
+    } finally {
+      h.dispose();
     }
     out.push(...rows);
   }
@@ -225,14 +200,10 @@ export interface PendingGrads {
  */
 export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGrads {
   if (model.arch === "llama") return llamaForwardWithGrad(model, items);
-  const c = model.config;
-  const V = c.vocabSize;
   const pk = pack(model, items);
-  let logits: Float32Array = new Float32Array(0);
   let attn: AttnSaved[] = [];
   const saved = tf.tidy(() => {
     const fw = forward(model, pk, true);
-    logits = fw.logits;
     attn = fw.layers.map((l) => l.attn);
     return {
       hSel: fw.hSel,
@@ -241,20 +212,30 @@ export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGra
     };
   });
   const all = () => [saved.hSel, ...saved.lnf, ...saved.layers.flat()];
-  const lp = targetLogprobs(logits, V, pk.targets, true); // logits now holds the softmax probabilities
+  const release = () => {
+    for (const t of all()) t.dispose();
+    for (const a of attn) disposeAttnSaved(a);
+  };
+  let head: { logp: Float64Array; lse: Float64Array };
+  try {
+    head = headLogprobs(model, saved.hSel, pk.targets);
+  } catch (e) {
+    release();
+    throw e;
+  }
   const logps = new Float64Array(pk.nItems);
-  for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
+  for (let m = 0; m < head.logp.length; m++) logps[pk.itemOf[m]] += head.logp[m];
   let consumed = false;
   const backward = (dlogps: Float64Array): Map<string, tf.Tensor> => {
     if (consumed) throw new Error("backward() was already called (or the pass was disposed)");
     consumed = true;
-    if (!(dlogps instanceof Float64Array) || dlogps.length !== pk.nItems)
-      throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
     try {
-      return backwardPass(model, pk, logits, attn, saved, dlogps);
+      if (!(dlogps instanceof Float64Array) || dlogps.length !== pk.nItems)
+        throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
+      const hd = headBackward(model, saved.hSel, pk.targets, head.lse, rowGrads(pk, dlogps));
+      return backwardPass(model, pk, hd, attn, saved);
     } finally {
-      for (const t of all()) t.dispose();
-      for (const a of attn) disposeAttnSaved(a);
+      release();
     }
   };
   return {
@@ -263,19 +244,18 @@ export function forwardWithGrad(model: CausalLM, items: ScoreItem[]): PendingGra
     backward,
     dispose: () => {
       consumed = true;
-      for (const t of all()) t.dispose();
-      for (const a of attn) disposeAttnSaved(a);
+      release();
     },
   };
 }
 
+/** Backpropagates the head's gradients (dh of the scored rows; dW, a JS array, consumed) through the blocks and embeddings. */
 function backwardPass(
   model: GPT,
   pk: Packed,
-  probs: Float32Array,
+  head: { dh: tf.Tensor2D; dW: Float32Array },
   attn: AttnSaved[],
   saved: { hSel: tf.Tensor2D; lnf: tf.Tensor2D[]; layers: tf.Tensor2D[][] },
-  dlogps: Float64Array,
 ): Map<string, tf.Tensor> {
   const c = model.config;
   const V = c.vocabSize;
@@ -284,15 +264,10 @@ function backwardPass(
   const names: string[] = [];
   const tensors = tf.tidy(() => {
     const P = (n: string) => model.getParam(n);
-    // d logp(target)/d logits = onehot(target) − softmax, scaled by the item's dLoss/dlogp
-    const M = pk.sel.length;
-    const dlog = dlogitsFromProbs(probs, V, pk, dlogps);
     const grads = new Map<string, tf.Tensor>();
-    const dlogits = tf.tensor2d(dlog, [M, V]);
-    const dwteHead = weightGrad(dlogits, saved.hSel); // (V, C)
-    const dhSel = mm(dlogits, P("transformer.wte.weight") as tf.Tensor2D); // (M, C)
     // scatter the scored rows back to (B*T, C); unscored rows get no gradient from the head
-    const dhSelData = dhSel.dataSync() as Float32Array;
+    const dhSelData = head.dh.dataSync() as Float32Array;
+    head.dh.dispose();
     const dhfData = new Float32Array(B * T * C);
     // a row shared by several completions (the last prompt position) collects all their gradients
     pk.sel.forEach((r, m) => {
@@ -335,15 +310,16 @@ function backwardPass(
       dx.dispose();
       dx = r.dx;
     }
-    // embeddings: a scatter-add in JS (gather's gradient kernel is missing on wasm)
+    // embeddings: a scatter-add in JS (gather's gradient kernel is missing on wasm), into the
+    // tied head's gradient so one (V, C) tensor is uploaded
     const dxd = dx.dataSync() as Float32Array;
-    const dwte = new Float32Array(V * C);
+    const dwte = head.dW;
     for (let r = 0; r < B * T; r++) {
       const src = r * C;
       const dst = pk.ids[r] * C;
       for (let j = 0; j < C; j++) dwte[dst + j] += dxd[src + j];
     }
-    grads.set("transformer.wte.weight", tf.add(dwteHead, tf.tensor2d(dwte, [V, C])));
+    grads.set("transformer.wte.weight", tf.tensor2d(dwte, [V, C]));
     const dwpe = new Float32Array(c.nPositions * C);
     for (let r = 0; r < B * T; r++) {
       const src = r * C;
@@ -402,14 +378,19 @@ export function logprobGrads(
   return { loss: res.loss, logps: pending.logps, grads };
 }
 
-/** forwardWithGrad for a Llama-family model: the softmax-to-logits step is shared, the layers are llama/forward.ts's. */
+/** forwardWithGrad for a Llama-family model: the LM head is shared (lm-head.ts), the layers are llama/forward.ts's. */
 function llamaForwardWithGrad(model: LlamaModel, items: ScoreItem[]): PendingGrads {
-  const V = model.config.vocabSize;
   const pk = pack(model, items);
   const fw = llamaForwardSaved(model, pk);
-  const lp = targetLogprobs(fw.logits, V, pk.targets, true); // fw.logits now holds the softmax probabilities
+  let head: { logp: Float64Array; lse: Float64Array };
+  try {
+    head = headLogprobs(model, fw.hSel, pk.targets);
+  } catch (e) {
+    fw.dispose();
+    throw e;
+  }
   const logps = new Float64Array(pk.nItems);
-  for (let m = 0; m < lp.length; m++) logps[pk.itemOf[m]] += lp[m];
+  for (let m = 0; m < head.logp.length; m++) logps[pk.itemOf[m]] += head.logp[m];
   let consumed = false;
   return {
     logps,
@@ -421,7 +402,7 @@ function llamaForwardWithGrad(model: LlamaModel, items: ScoreItem[]): PendingGra
         fw.dispose();
         throw new Error(`dlogps must be a Float64Array of length ${pk.nItems}`);
       }
-      return fw.backward(dlogitsFromProbs(fw.logits, V, pk, dlogps));
+      return fw.backward(() => headBackward(model, fw.hSel, pk.targets, head.lse, rowGrads(pk, dlogps)));
     },
     dispose: () => {
       consumed = true;
