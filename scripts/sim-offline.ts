@@ -10,6 +10,9 @@
 // what any implicit reward and any policy within a KL budget could reach (src/dpo/ceiling.ts).
 //
 //   node --import tsx scripts/sim-offline.ts --rounds 4 --max-new-tokens 64 --seed 1
+//
+// long file: one experiment script whose rounds, measurements and report share the run's state;
+// every product part it drives lives in src/ (dpo, sim, lm).
 //   node --import tsx scripts/sim-offline.ts --ceiling 1600 --battle-cache /tmp/battles
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";

@@ -13,10 +13,6 @@ const REASON_WITHIN = 15;
 const SOURCE = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/;
 const SKIPPED_DIRS = new Set(["node_modules", "generated"]);
 
-// Files whose owners were mid-change when this check came in; each must get its `// long file:`
-// reason (or be split) by its owner, and then leave this list. (Paths relative to the repo root.)
-const NOT_YET_EXPLAINED = new Set(["src/lm/forward.ts", "src/lm/attention.ts", "src/dpo/round.ts", "src/dpo/config.ts"]);
-
 interface LongFile {
   path: string;
   lines: number;
@@ -72,7 +68,7 @@ describe("long files", () => {
     const paths = (await Promise.all(ROOTS.map(sourceFiles))).flat();
     expect(paths.length).toBeGreaterThan(100); // the walk found the tree
     const files = await Promise.all(paths.map(async (p) => ({ path: p, text: await readFile(path.join(ROOT, p), "utf8") })));
-    const offenders = unexplainedLongFiles(files).filter((f) => !NOT_YET_EXPLAINED.has(f.path));
+    const offenders = unexplainedLongFiles(files);
     expect(offenders, "split these files, or add a `// long file: <why it is one unit>` comment in their first lines").toEqual([]);
   });
 });

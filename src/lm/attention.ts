@@ -1,4 +1,4 @@
-// (Over 350 lines because each attention layout's backward reads what its forward saved, so the fused, batched and per-head forward/backward pairs stay together.)
+// long file: each attention layout's backward reads what its forward saved, so the fused, batched and per-head forward/backward pairs stay together.
 // Causal self-attention for full sequences. With the native addon active on wasm, one fused
 // kernel reads the heads in place from c_attn's output and skips the masked triangle (native.ts,
 // native/gemm/src/attention.cc). Otherwise head split/merge are JS array copies (tfjs

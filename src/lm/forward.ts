@@ -1,4 +1,4 @@
-// (Over 350 lines because GPT-2's forward pass and its hand-written backward share one saved-activation layout and read best side by side; the LM head is lm-head.ts, the Llama layers llama/forward.ts.)
+// long file: GPT-2's forward pass and its hand-written backward share one saved-activation layout and read best side by side; the LM head is lm-head.ts, the Llama layers llama/forward.ts.
 // Full-sequence forward pass and its hand-written backward pass. Scoring and training share
 // it: only the positions that predict completion tokens go through the LM head (prompt
 // positions are masked out of the log-probs anyway), so the head costs half as much in the
