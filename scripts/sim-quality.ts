@@ -34,7 +34,8 @@ const SPEC = {
     labelers: { type: "string", value: "LIST", default: "8,20,50", help: "labeler counts to run (flag)" },
     kinds: { type: "string", value: "LIST", default: CARELESS_KINDS.join(","), help: "careless kinds, one run each" },
     careless: { type: "number", min: 0, max: 1, default: 0.3, help: "share of careless labelers" },
-    seeds: { type: "number", integer: true, min: 1, default: 5, help: "seeds 1..N" },
+    seeds: { type: "number", integer: true, min: 1, default: 5, help: "how many seeds" },
+    "first-seed": { type: "number", integer: true, min: 1, default: 1, help: "seeds first-seed .. first-seed + seeds − 1" },
     checkpoints: { type: "string", value: "LIST", default: "50,100,150,200", help: "votes per labeler at which to fit (flag)" },
     "gold-rate": { type: "number", min: 0, max: 0.5, default: 0.05, help: "arena.goldRate" },
     "gold-pairs": { type: "number", integer: true, min: 0, default: 50, help: "gold pairs the admin made (clear pairs of the bank)" },
@@ -45,6 +46,7 @@ const SPEC = {
     "train-labelers": { type: "number", integer: true, min: 2, default: 8, help: "labelers (train)" },
     "train-votes": { type: "number", integer: true, min: 1, default: 100, help: "votes per labeler (train)" },
     "train-heldout": { type: "number", integer: true, min: 10, default: 200, help: "held-out marker pairs with true labels (train)" },
+    markers: { type: "number", integer: true, min: 1, default: 100, help: "distinct marker words of the training task (train)" },
     epochs: { type: "number", integer: true, above: 0, default: 2, help: "DPO epochs (train)" },
     lr: { type: "number", above: 0, default: 3e-3, help: "DPO learning rate on the tiny GPT (train)" },
     verbose: { type: "boolean", help: "per-labeler rows at the last checkpoint (flag)" },
@@ -135,7 +137,7 @@ function flagExperiment(o: QualityOptions): void {
   }[] = [];
   for (const n of numbers(o.labelers)) {
     for (const kind of list(o.kinds) as CarelessKind[]) {
-      for (let seed = 1; seed <= o.seeds; seed++) {
+      for (let seed = o["first-seed"]; seed < o["first-seed"] + o.seeds; seed++) {
         const profiles = createLabelerPool({
           count: n,
           carelessFraction: o.careless,
