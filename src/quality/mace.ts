@@ -76,7 +76,13 @@ export class MaceModel {
   readonly level: number;
   readonly minEvidence: number;
   readonly priorEvidence: number;
-  /** one-sided normal quantile at `level`: the chance test's bar */
+  /**
+   * The chance test's bar: the two-sided normal quantile at `level` (1.96 at 95%), so a labeler is
+   * flagged exactly when a `level` interval around their agreement above chance reaches chance,
+   * the same level as the intervals shown beside the flag. (It was the one-sided 1.64: measured
+   * on the arena's vote stream at 200 votes each, that missed up to 3 of 20 careless labelers
+   * while flagging almost no careful one; docs/labeler-quality.md, "Measured".)
+   */
   readonly chanceZ: number;
 
   constructor(options: MaceOptions = {}) {
@@ -89,7 +95,7 @@ export class MaceModel {
     this.tolerance = required("tolerance", options.tolerance ?? 1e-5, (options.tolerance ?? 1e-5) > 0);
     this.level = required("level", options.level ?? 0.95, (options.level ?? 0.95) > 0 && (options.level ?? 0.95) < 1);
     this.minEvidence = required("minEvidence", options.minEvidence ?? 5, (options.minEvidence ?? 5) >= 0);
-    this.chanceZ = normalQuantile(this.level);
+    this.chanceZ = normalQuantile(1 - (1 - this.level) / 2);
     this.priorEvidence = required("priorEvidence", options.priorEvidence ?? 2, (options.priorEvidence ?? 2) > 0);
   }
 

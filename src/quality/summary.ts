@@ -17,7 +17,7 @@ export interface SummarySettings {
   level: number;
   minEvidence: number;
   priorEvidence: number;
-  /** one-sided normal quantile at `level` */
+  /** the chance test's bar: two-sided normal quantile at `level` (MaceModel.chanceZ) */
   chanceZ: number;
 }
 

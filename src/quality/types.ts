@@ -78,7 +78,7 @@ export interface LabelerQuality {
   /**
    * "no-evidence": too few checked votes to judge (the estimates are the prior's);
    * "chance": siding with the others' answer no more often than a coin flip would, at the fit's
-   * level (aboveChance below the one-sided normal quantile); null otherwise.
+   * level (aboveChance below the two-sided normal quantile, 1.96 at 95%); null otherwise.
    */
   flag: "no-evidence" | "chance" | null;
 }

@@ -121,6 +121,9 @@ export async function fastSettings(
         minPairs: 4,
         klPrompts: 0,
         patience: 0,
+        // these tests are about round mechanics (TRL's log 2 at step 0, gates on tiny rounds);
+        // labeler weighting has its own tests (labeler-weights.test.ts)
+        labelerWeighting: "off",
         ...overrides.dpo,
       },
       // the KL gates need KL prompts; tests of the KL gates turn them on with klPrompts

@@ -78,7 +78,7 @@ describe("MaceModel on synthetic labelers", () => {
   });
 
   it("flags random clickers and not careful labelers (precision and recall ≥ 0.9 at 200 votes each)", () => {
-    // The chance test is one-sided at 95%, so about one random clicker in twenty is missed by design.
+    // The chance test's bar is 1.96 (two-sided 95%), so about one random clicker in forty is missed by design.
     const options = { labelers: 50, votesPerLabeler: 200, overlap: 2, randomFraction: 0.3, temperature: 0.5, temperatureSpread: 0.3 };
     for (const seed of [2, 3]) {
       const { recall, precision } = flagged(
