@@ -7,10 +7,11 @@
 // short loops on typed arrays, which beat launching tfjs kernels for such small work, and the
 // hottest of them (attention's inner loops, softmax's and GELU's exp) run in a small
 // WebAssembly SIMD kernel (simd-kernel.ts).
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
 import { type CausalLM, kvWidth } from "./causal.ts";
 import { llamaSegmentLogits } from "./llama/decode.ts";
 import type { GPT } from "./model.ts";
+import { matMulRead } from "./ops.ts";
 import { getKernel, kernelFloats } from "./simd-kernel.ts";
 
 /** One row's keys and values: per layer (capacity, W), position p at [p·W, (p+1)·W), W = kvWidth(model). */
@@ -35,6 +36,26 @@ export interface Segment {
   cache: KVCache;
   start: number;
   tokens: number[];
+}
+
+/**
+ * Where each segment's tokens sit in a step's (N, ·) activations: token i of segment s is row
+ * first[s] + i. Refuses an empty segment or one that runs past the model's context; maxPos is
+ * the longest row any segment reaches (the attention scratch size).
+ */
+export function segmentRows(segments: Segment[], nPositions: number): { first: number[]; N: number; maxPos: number } {
+  const first: number[] = [];
+  let N = 0,
+    maxPos = 0;
+  for (const sg of segments) {
+    if (sg.tokens.length === 0) throw new Error("segmentLogits: a segment has no tokens");
+    if (sg.start + sg.tokens.length > nPositions)
+      throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${nPositions}`);
+    first.push(N);
+    N += sg.tokens.length;
+    maxPos = Math.max(maxPos, sg.start + sg.tokens.length);
+  }
+  return { first, N, maxPos };
 }
 
 /** Small parameters as JS arrays: the decode step does its elementwise work in JS. */
@@ -72,20 +93,10 @@ function layerNormJS(x: Float32Array, rows: number, C: number, g: Float32Array, 
   return y;
 }
 
-/** x (rows, in) @ w (in, out), read back to JS. (Not returned through tf.tidy: it walks typed arrays element by element.) */
-function matMulRead(x: Float32Array, rows: number, inDim: number, w: tf.Tensor2D): Float32Array {
-  const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, inDim]), w));
-  try {
-    return y.dataSync() as Float32Array;
-  } finally {
-    y.dispose();
-  }
-}
-
 /** x (rows, in) @ W (in, out) + bias, with only the matMul on the tfjs backend (NN layout: its fast path). */
 function linearJS(x: Float32Array, rows: number, w: tf.Tensor, bias: Float32Array): Float32Array {
-  const [inDim, out] = w.shape;
-  const y = matMulRead(x, rows, inDim, w as tf.Tensor2D);
+  const [, out] = w.shape;
+  const y = matMulRead(x, rows, w);
   for (let r = 0; r < rows; r++) for (let j = 0; j < out; j++) y[r * out + j] += bias[j];
   return y;
 }
@@ -247,17 +258,7 @@ export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Arra
   const W = (n: string) => model.getParam(n);
   if (segments.length === 0) return new Float32Array(0);
   // token i of segment s is row first[s] + i of the (N, ·) activations
-  const first: number[] = [];
-  let N = 0,
-    maxPos = 0;
-  for (const sg of segments) {
-    if (sg.tokens.length === 0) throw new Error("segmentLogits: a segment has no tokens");
-    if (sg.start + sg.tokens.length > c.nPositions)
-      throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
-    first.push(N);
-    N += sg.tokens.length;
-    maxPos = Math.max(maxPos, sg.start + sg.tokens.length);
-  }
+  const { first, N, maxPos } = segmentRows(segments, c.nPositions);
   const x = new Float32Array(N * C); // (N, C)
   segments.forEach((sg, s) => {
     sg.tokens.forEach((id, t) => {
@@ -297,5 +298,5 @@ export function segmentLogits(model: CausalLM, segments: Segment[]): Float32Arra
   segments.forEach((sg, s) => last.set(x.subarray((first[s] + sg.tokens.length - 1) * C, (first[s] + sg.tokens.length) * C), s * C));
   const hf = layerNormJS(last, segments.length, C, vec("transformer.ln_f.weight"), vec("transformer.ln_f.bias"), eps);
   const wT = model.weightT("transformer.wte.weight"); // (C, V): the tied head in NN layout
-  return matMulRead(hf, segments.length, C, wT); // (S, V)
+  return matMulRead(hf, segments.length, wT); // (S, V)
 }

@@ -119,6 +119,17 @@ export function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
   return transposedMatMulsFast() ? mmT(x, dy, true, false) : mm(tf.transpose(x), dy);
 }
 
+/** Host rows x (rows, in) @ w (in, out) on the backend, read back to JS as a fresh (rows, out) array (the decode steps).
+ * Not returned through tf.tidy: callers walk the typed array element by element. */
+export function matMulRead(x: Float32Array, rows: number, w: tf.Tensor): Float32Array {
+  const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, w.shape[0]]), w as tf.Tensor2D));
+  try {
+    return y.dataSync() as Float32Array;
+  } finally {
+    y.dispose();
+  }
+}
+
 /** Cache-friendly blocked transpose of a row-major (rows, cols) matrix. */
 export function transposeJS(a: Float32Array, rows: number, cols: number, out = new Float32Array(rows * cols)): Float32Array {
   const BS = 32;

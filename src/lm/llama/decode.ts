@@ -5,7 +5,8 @@
 // attention over the cache are loops on typed arrays (small work per token, cheaper than
 // launching kernels). Caches hold the keys after RoPE, (capacity, KV·headDim) per layer.
 import * as tf from "@tensorflow/tfjs-core";
-import type { Segment } from "../decode.ts";
+import { type Segment, segmentRows } from "../decode.ts";
+import { matMulRead } from "../ops.ts";
 import { ropeInvFreq } from "./config.ts";
 import type { LlamaModel } from "./model.ts";
 
@@ -36,15 +37,6 @@ function rmsNormJS(x: Float32Array, width: number, w: Float32Array, eps: number,
     for (let j = 0; j < width; j++) out[o + j] = x[o + j] * r * w[j];
   }
   return out;
-}
-
-function matMulRead(x: Float32Array, rows: number, w: tf.Tensor): Float32Array {
-  const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, w.shape[0]]), w as tf.Tensor2D));
-  try {
-    return y.dataSync() as Float32Array;
-  } finally {
-    y.dispose();
-  }
 }
 
 function addBias(y: Float32Array, b: Float32Array): void {
@@ -85,17 +77,7 @@ export function llamaSegmentLogits(model: LlamaModel, segments: Segment[]): Floa
     kvw = KV * d,
     scale = 1 / Math.sqrt(d);
   const hp = host(model);
-  const first: number[] = [];
-  let N = 0,
-    maxPos = 0;
-  for (const sg of segments) {
-    if (sg.tokens.length === 0) throw new Error("segmentLogits: a segment has no tokens");
-    if (sg.start + sg.tokens.length > c.nPositions)
-      throw new Error(`segmentLogits: position ${sg.start + sg.tokens.length - 1} is outside the context of ${c.nPositions}`);
-    first.push(N);
-    N += sg.tokens.length;
-    maxPos = Math.max(maxPos, sg.start + sg.tokens.length);
-  }
+  const { first, N, maxPos } = segmentRows(segments, c.nPositions);
   const ids = new Int32Array(N),
     pos = new Int32Array(N);
   segments.forEach((sg, s) =>
